@@ -1,0 +1,104 @@
+"""The one place that reads mmsim's environment variables.
+
+Every process (services, CLI, client, tests) builds a :class:`Settings` through :func:`load`;
+nothing else in the tree reads ``os.environ`` for configuration.
+
+| variable                    | default                 | meaning                                          |
+|-----------------------------|-------------------------|--------------------------------------------------|
+| MMSIM_REDIS_URL             | redis://127.0.0.1:6390/0 | the Redis that holds all state                   |
+| MMSIM_HOST                  | 127.0.0.1               | address the services bind to                     |
+| MMSIM_ALLOCATOR_ADDR        | 127.0.0.1:50061         | PageAllocatorService                             |
+| MMSIM_PAGECACHE_ADDR        | 127.0.0.1:50062         | PageCacheService                                 |
+| MMSIM_FILESYSTEM_ADDR       | 127.0.0.1:50063         | FilesystemService                                |
+| MMSIM_RMAP_ADDR             | 127.0.0.1:50064         | ReverseMapService                                |
+| MMSIM_STATE_DIR             | ./.mmsim                | pid files and JSON logs of ``mmsim up``          |
+| MMSIM_MEMORY                | 256MiB                  | simulated physical memory (suffixes KiB..GiB)    |
+| MMSIM_NUMA_NODES            | 1                       | NUMA nodes the memory is split across            |
+| MMSIM_PROFILE               | lsfmm2018               | default semantics profile (see profiles)         |
+| MMSIM_XA_CHUNK_SHIFT        | 6                       | XArray node fan-out is 2**shift (3..6)           |
+| MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
+| MMSIM_LOG_LEVEL             | info                    | structlog level                                  |
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+SERVICES = ("allocator", "pagecache", "filesystem", "rmap")
+
+
+def parse_size(text: str) -> int:
+    """Parse '4GiB', '512M', '65536' into bytes."""
+    m = _SIZE_RE.match(text)
+    if not m:
+        raise ValueError(f"not a size: {text!r} (expected e.g. 256MiB, 4GiB, 65536)")
+    unit = (m.group(2) or "").upper()[:1]
+    return int(m.group(1)) * _UNITS[unit]
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6390/0"
+    host: str = "127.0.0.1"
+    addrs: dict[str, str] = field(
+        default_factory=lambda: {
+            "allocator": "127.0.0.1:50061",
+            "pagecache": "127.0.0.1:50062",
+            "filesystem": "127.0.0.1:50063",
+            "rmap": "127.0.0.1:50064",
+        }
+    )
+    state_dir: str = ".mmsim"
+    memory_bytes: int = 256 << 20
+    numa_nodes: int = 1
+    profile: str = "lsfmm2018"
+    xa_chunk_shift: int = 6
+    trace_keep: int = 2000
+    log_level: str = "info"
+
+    def with_addrs(self, **addrs: str) -> "Settings":
+        return replace(self, addrs={**self.addrs, **addrs})
+
+    def env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        out = {
+            "MMSIM_REDIS_URL": self.redis_url,
+            "MMSIM_HOST": self.host,
+            "MMSIM_STATE_DIR": self.state_dir,
+            "MMSIM_MEMORY": str(self.memory_bytes),
+            "MMSIM_NUMA_NODES": str(self.numa_nodes),
+            "MMSIM_PROFILE": self.profile,
+            "MMSIM_XA_CHUNK_SHIFT": str(self.xa_chunk_shift),
+            "MMSIM_TRACE_KEEP": str(self.trace_keep),
+            "MMSIM_LOG_LEVEL": self.log_level,
+        }
+        for name, addr in self.addrs.items():
+            out[f"MMSIM_{name.upper()}_ADDR"] = addr
+        return out
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from the environment (``os.environ`` unless given)."""
+    env = os.environ if environ is None else environ
+    base = Settings()
+    addrs = {name: env.get(f"MMSIM_{name.upper()}_ADDR", base.addrs[name]) for name in SERVICES}
+    shift = int(env.get("MMSIM_XA_CHUNK_SHIFT", base.xa_chunk_shift))
+    if not 2 <= shift <= 6:
+        raise ValueError(f"MMSIM_XA_CHUNK_SHIFT must be 2..6, got {shift}")
+    return Settings(
+        redis_url=env.get("MMSIM_REDIS_URL", base.redis_url),
+        host=env.get("MMSIM_HOST", base.host),
+        addrs=addrs,
+        state_dir=env.get("MMSIM_STATE_DIR", base.state_dir),
+        memory_bytes=parse_size(env.get("MMSIM_MEMORY", str(base.memory_bytes))),
+        numa_nodes=int(env.get("MMSIM_NUMA_NODES", base.numa_nodes)),
+        profile=env.get("MMSIM_PROFILE", base.profile),
+        xa_chunk_shift=shift,
+        trace_keep=int(env.get("MMSIM_TRACE_KEEP", base.trace_keep)),
+        log_level=env.get("MMSIM_LOG_LEVEL", base.log_level),
+    )

