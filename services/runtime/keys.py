@@ -1,0 +1,48 @@
+"""Every Redis key mmsim uses, documented in one place.
+
+All keys start with ``mmsim:`` and carry a Redis Cluster hash tag in braces, so that each multi-key Lua
+script touches keys of one tag only:
+
+| tag                | owner service | keys (suffix after the tag)                                              |
+|--------------------|---------------|---------------------------------------------------------------------------|
+| ``{node:N}``       | allocator     | ``meta`` (hash: layout, zones), ``vmemmap:C`` (string: packed struct page records, chunk C), ``free:ZONE:ORDER:MT`` (zset of free block head pfns, score = pfn), ``vmstat`` (hash of event counters), ``zone:ZONE`` (hash: watermarks, managed, nr_free) , ``kv:ID`` (hash: kvmalloc allocations)|
+| ``{m:MAPPING}``    | pagecache, filesystem | ``xa:*`` (the mapping's XArray: nodes and root), ``meta`` (hash: mode, host fs, ino, nrpages, flags), ``i_mmap`` (zset of VMAs mapping the file) |
+| ``{fs:NAME}``      | filesystem    | ``sb`` (hash: block size, profile, next ino), ``dir`` (hash path -> ino), ``inode:INO`` (hash), ``extents:INO`` (hash file block -> disk block), ``blk:B`` (string: block data), ``blkref`` (hash disk block -> refcount) |
+| ``{mm:PID}``       | rmap          | ``mm`` (hash: comm, counters), ``vmas`` (zset: start -> vma), ``pte`` (hash: vpn -> pfn/flags) |
+| ``{cluster}``      | all           | ``pids`` (counter), ``procs`` (set), ``mappings`` (set), ``filesystems`` (set) |
+| ``{trace:ID}``     | runtime       | ``spans`` (list of JSON spans of one trace); ``{traces}`` ``index`` (list of recent trace ids) |
+
+MAPPING is ``FS/INO`` (the filesystem's name and the inode number), so a file's page cache and its inode
+never share keys with another file's.
+"""
+
+from __future__ import annotations
+
+PREFIX = "mmsim"
+
+
+def node(nid: int, suffix: str) -> str:
+    return f"{PREFIX}:{{node:{nid}}}:{suffix}"
+
+
+def mapping(mapping_id: str, suffix: str) -> str:
+    return f"{PREFIX}:{{m:{mapping_id}}}:{suffix}"
+
+
+def fs(name: str, suffix: str) -> str:
+    return f"{PREFIX}:{{fs:{name}}}:{suffix}"
+
+
+def mm(pid: int, suffix: str) -> str:
+    return f"{PREFIX}:{{mm:{pid}}}:{suffix}"
+
+
+def cluster(suffix: str) -> str:
+    return f"{PREFIX}:{{cluster}}:{suffix}"
+
+
+def trace(trace_id: str, suffix: str = "spans") -> str:
+    return f"{PREFIX}:{{trace:{trace_id}}}:{suffix}"
+
+
+TRACE_INDEX = f"{PREFIX}:{{traces}}:index"
