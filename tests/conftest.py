@@ -22,3 +22,14 @@ def redis_client(redis_proc):
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture()
+async def aredis(redis_proc):
+    """An asyncio client (decode_responses=False) on a flushed database of the real redis-server."""
+    import redis.asyncio as aioredis  # noqa: PLC0415
+
+    client = aioredis.Redis.from_url(redis_proc.url)
+    await client.flushdb()
+    yield client
+    await client.aclose()

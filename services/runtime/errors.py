@@ -1,0 +1,48 @@
+"""Errors the logic modules raise; ``mmsim.runtime.serve`` maps each to its precise gRPC status.
+
+Logic modules never import grpc: they raise these, and the RPC layer turns them into
+INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, RESOURCE_EXHAUSTED or ALREADY_EXISTS with the
+message unchanged. A raising operation must have changed no state.
+"""
+
+from __future__ import annotations
+
+
+class MMError(Exception):
+    """Base class; ``code`` is the grpc.StatusCode name."""
+
+    code = "UNKNOWN"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(MMError):
+    code = "INVALID_ARGUMENT"
+
+
+class NotFound(MMError):
+    code = "NOT_FOUND"
+
+
+class FailedPrecondition(MMError):
+    code = "FAILED_PRECONDITION"
+
+
+class ResourceExhausted(MMError):
+    code = "RESOURCE_EXHAUSTED"
+
+
+class AlreadyExists(MMError):
+    code = "ALREADY_EXISTS"
+
+
+class OutOfRange(MMError):
+    code = "OUT_OF_RANGE"
+
+
+def require(condition: bool, message: str, error: type[MMError] = InvalidArgument) -> None:
+    """Raise ``error(message)`` unless condition holds (argument checks read as one line each)."""
+    if not condition:
+        raise error(message)
