@@ -1,0 +1,53 @@
+# mmsim: `make demo` and `make test` set everything up from a fresh clone (Python 3.11+ and make only).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROTOS := $(wildcard protos/mmsim/v1/*.proto)
+GEN    := protos/gen
+
+.PHONY: all venv proto proto-check test demo bench up down status clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+# Regenerate the protobuf/gRPC code under protos/gen (committed; `proto-check` fails when it is stale).
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$(GEN) --pyi_out=$(GEN) \
+		--grpc_python_out=$(GEN) $(PROTOS)
+
+proto-check: $(STAMP)
+	@tmp=$$(mktemp -d) && mkdir -p $$tmp/gen && \
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$$tmp/gen --pyi_out=$$tmp/gen \
+		--grpc_python_out=$$tmp/gen $(PROTOS) && \
+	cp $(GEN)/mmsim/v1/__init__.py $$tmp/gen/mmsim/v1/ && \
+	if diff -r -q -x __pycache__ $(GEN)/mmsim $$tmp/gen/mmsim; then echo "generated protobuf code is up to date"; rm -rf $$tmp; \
+	else echo "generated protobuf code is STALE: run 'make proto' and commit"; rm -rf $$tmp; exit 1; fi
+
+test: proto-check
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+demo: $(STAMP)
+	$(BIN)/mmsim demo
+
+bench: $(STAMP)
+	$(BIN)/mmsim bench fault
+
+up: $(STAMP)
+	$(BIN)/mmsim up
+
+down: $(STAMP)
+	$(BIN)/mmsim down
+
+status: $(STAMP)
+	$(BIN)/mmsim status
+
+clean:
+	rm -rf $(VENV) .mmsim .pytest_cache .hypothesis
