@@ -18,6 +18,7 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_XA_CHUNK_SHIFT        | 6                       | XArray node fan-out is 2**shift (3..6)           |
 | MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
 | MMSIM_LOG_LEVEL             | info                    | structlog level                                  |
+| OTEL_EXPORTER_OTLP_ENDPOINT | (unset)                 | also export spans over OTLP/gRPC (e.g. Jaeger)   |
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Settings:
     xa_chunk_shift: int = 6
     trace_keep: int = 2000
     log_level: str = "info"
+    otlp_endpoint: str = ""
 
     def with_addrs(self, **addrs: str) -> "Settings":
         return replace(self, addrs={**self.addrs, **addrs})
@@ -77,6 +79,8 @@ class Settings:
             "MMSIM_TRACE_KEEP": str(self.trace_keep),
             "MMSIM_LOG_LEVEL": self.log_level,
         }
+        if self.otlp_endpoint:
+            out["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
         for name, addr in self.addrs.items():
             out[f"MMSIM_{name.upper()}_ADDR"] = addr
         return out
@@ -101,4 +105,5 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         xa_chunk_shift=shift,
         trace_keep=int(env.get("MMSIM_TRACE_KEEP", base.trace_keep)),
         log_level=env.get("MMSIM_LOG_LEVEL", base.log_level),
+        otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", base.otlp_endpoint),
     )

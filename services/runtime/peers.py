@@ -1,0 +1,61 @@
+"""gRPC channels to the other services, with trace-context and memalloc-scope propagation."""
+
+from __future__ import annotations
+
+import grpc
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+from mmsim.runtime import config, scope
+from mmsim.v1 import (
+    filesystem_pb2_grpc,
+    page_allocator_pb2_grpc,
+    page_cache_pb2_grpc,
+    reverse_map_pb2_grpc,
+    trace_pb2_grpc,
+)
+
+_STUBS = {
+    "allocator": page_allocator_pb2_grpc.PageAllocatorServiceStub,
+    "pagecache": page_cache_pb2_grpc.PageCacheServiceStub,
+    "filesystem": filesystem_pb2_grpc.FilesystemServiceStub,
+    "rmap": reverse_map_pb2_grpc.ReverseMapServiceStub,
+}
+
+
+class _ScopeInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """Sends the caller's memalloc scope (memalloc_nofs_save/noio) along with every call."""
+
+    async def intercept_unary_unary(self, continuation, details, request):
+        flags = scope.current()
+        if flags:
+            metadata = list(details.metadata or ()) + [(scope.METADATA_KEY, scope.encode(flags))]
+            details = details._replace(metadata=metadata)
+        return await continuation(details, request)
+
+
+def open_channel(addr: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(addr, interceptors=[_ScopeInterceptor(), *aio_client_interceptors()])
+
+
+class Peers:
+    """Lazily opened stubs for the services named in config.SERVICES (plus their TraceService)."""
+
+    def __init__(self, settings: config.Settings):
+        self._settings = settings
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def channel(self, addr: str) -> grpc.aio.Channel:
+        if addr not in self._channels:
+            self._channels[addr] = open_channel(addr)
+        return self._channels[addr]
+
+    def stub(self, service: str):
+        return _STUBS[service](self.channel(self._settings.addrs[service]))
+
+    def trace_stub(self, addr: str) -> trace_pb2_grpc.TraceServiceStub:
+        return trace_pb2_grpc.TraceServiceStub(self.channel(addr))
+
+    async def close(self) -> None:
+        for ch in self._channels.values():
+            await ch.close()
+        self._channels.clear()

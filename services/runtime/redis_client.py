@@ -1,0 +1,57 @@
+"""The asyncio Redis client every service uses, counting round trips per RPC.
+
+A round trip is one command or one pipeline/transaction sent and answered. The count lives in a
+context variable that the RPC interceptor (mmsim.runtime.serve) resets for each call, so each span
+reports exactly the Redis round trips its own handler made.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+
+@dataclass
+class RoundTrips:
+    count: int = 0
+
+
+_current: contextvars.ContextVar[RoundTrips | None] = contextvars.ContextVar("mmsim_redis_round_trips", default=None)
+
+
+def start_counting() -> RoundTrips:
+    """Begin a fresh count for the current task (one RPC)."""
+    counter = RoundTrips()
+    _current.set(counter)
+    return counter
+
+
+def _tick() -> None:
+    counter = _current.get()
+    if counter is not None:
+        counter.count += 1
+
+
+class CountingPipeline(Pipeline):
+    async def execute(self, raise_on_error: bool = True):
+        _tick()
+        return await super().execute(raise_on_error)
+
+
+class CountingRedis(aioredis.Redis):
+    """redis.asyncio.Redis that ticks the per-RPC round-trip counter on every command and pipeline."""
+
+    async def execute_command(self, *args, **options):
+        _tick()
+        return await super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint=None) -> CountingPipeline:
+        return CountingPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+
+
+def connect(url: str) -> CountingRedis:
+    """A counting client (bytes in, bytes out: decode_responses=False)."""
+    return CountingRedis.from_url(url, decode_responses=False)

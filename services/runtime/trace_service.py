@@ -1,0 +1,52 @@
+"""TraceService, served by every service: spans from Redis, recent traces, and the echo baseline."""
+
+from __future__ import annotations
+
+import json
+
+from mmsim.runtime import keys
+from mmsim.runtime.errors import InvalidArgument, NotFound, require
+from mmsim.v1 import trace_pb2, trace_pb2_grpc
+
+
+def _is_trace_id(text: str) -> bool:
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text) and text != "0" * 32
+
+
+class TraceServicer(trace_pb2_grpc.TraceServiceServicer):
+    def __init__(self, ctx):
+        self._ctx = ctx
+
+    async def GetTrace(self, request, context):
+        require(_is_trace_id(request.trace_id), f"trace_id must be 32 lowercase hex digits, got {request.trace_id!r}")
+        raw = await self._ctx.redis.lrange(keys.trace(request.trace_id), 0, -1)
+        if not raw:
+            raise NotFound(f"no spans recorded for trace {request.trace_id}")
+        spans = [trace_pb2.Span(**json.loads(r)) for r in raw]
+        spans.sort(key=lambda s: s.start_unix_ms)
+        return trace_pb2.GetTraceResponse(spans=spans)
+
+    async def ListTraces(self, request, context):
+        limit = request.limit or 20
+        require(limit <= 1000, f"limit must be at most 1000, got {limit}")
+        ids = await self._ctx.redis.zrevrange(keys.TRACE_INDEX, 0, limit - 1)
+        return trace_pb2.ListTracesResponse(trace_ids=[i.decode() for i in ids])
+
+    async def Echo(self, request, context):
+        """One hop of the baseline chain: N Redis PINGs, then the next hop (if any)."""
+        if request.redis_round_trips > 64:
+            raise InvalidArgument(f"redis_round_trips must be at most 64, got {request.redis_round_trips}")
+        for _ in range(request.redis_round_trips):
+            await self._ctx.redis.ping()
+        if not request.hops:
+            return trace_pb2.EchoResponse(payload=request.payload, hops=1)
+        nxt, rest = request.hops[0], list(request.hops[1:])
+        reply = await self._ctx.peers.trace_stub(nxt).Echo(
+            trace_pb2.EchoRequest(hops=rest, redis_round_trips=request.redis_round_trips, payload=request.payload)
+        )
+        return trace_pb2.EchoResponse(payload=reply.payload, hops=reply.hops + 1)
+
+
+def register(server, ctx) -> list[str]:
+    trace_pb2_grpc.add_TraceServiceServicer_to_server(TraceServicer(ctx), server)
+    return [trace_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name]

@@ -1,0 +1,113 @@
+"""W3C trace context and spans: OpenTelemetry SDK, spans kept (bounded) in Redis.
+
+Every process installs one TracerProvider (``setup``). The gRPC interceptors of
+opentelemetry-instrumentation-grpc continue the ``traceparent`` that arrives in gRPC metadata and start a
+span per RPC; ``RedisSpanExporter`` writes each finished span as JSON to ``mmsim:{trace:ID}:spans`` and
+indexes the trace id, keeping only the newest MMSIM_TRACE_KEEP traces, so ``mmsim trace show`` can
+assemble one trace across all services.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import grpc
+import redis
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from mmsim.runtime import keys
+
+SPANS_PER_TRACE = 1024
+TRACE_TTL_S = 24 * 3600
+_STATUS_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
+
+
+def span_to_dict(span: ReadableSpan, service: str) -> dict:
+    """The JSON form of a span (the fields of mmsim.v1.Span)."""
+    attrs = dict(span.attributes or {})
+    status = attrs.pop("rpc.grpc.status_code", None)
+    parent = span.parent.span_id if span.parent else 0
+    return {
+        "trace_id": format(span.context.trace_id, "032x"),
+        "span_id": format(span.context.span_id, "016x"),
+        "parent_span_id": format(parent, "016x") if parent else "",
+        "service": service,
+        "name": span.name,
+        "start_unix_ms": span.start_time / 1e6,
+        "duration_ms": (span.end_time - span.start_time) / 1e6,
+        "status": _STATUS_NAMES.get(status, "OK" if status is None else str(status)),
+        "redis_round_trips": int(attrs.pop("mmsim.redis_round_trips", 0)),
+        "attributes": {k.removeprefix("mmsim."): str(v) for k, v in attrs.items() if not k.startswith("rpc.")},
+    }
+
+
+class RedisSpanExporter(SpanExporter):
+    """Exports spans to Redis from the BatchSpanProcessor's thread (never on the RPC's own path)."""
+
+    def __init__(self, url: str, service: str, keep: int):
+        self._client = redis.Redis.from_url(url)
+        self._service = service
+        self._keep = keep
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for span in spans:
+                data = span_to_dict(span, self._service)
+                key = keys.trace(data["trace_id"])
+                pipe.rpush(key, json.dumps(data, separators=(",", ":")))
+                pipe.ltrim(key, 0, SPANS_PER_TRACE - 1)
+                pipe.expire(key, TRACE_TTL_S)
+                pipe.zadd(keys.TRACE_INDEX, {data["trace_id"]: data["start_unix_ms"]}, nx=True)
+            pipe.execute()
+            self._trim()
+        except redis.RedisError:
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def _trim(self) -> None:
+        extra = self._client.zcard(keys.TRACE_INDEX) - self._keep
+        if extra > 0:
+            old = self._client.zrange(keys.TRACE_INDEX, 0, extra - 1)
+            pipe = self._client.pipeline()
+            for tid in old:
+                pipe.delete(keys.trace(tid.decode()))
+            pipe.zrem(keys.TRACE_INDEX, *old)
+            pipe.execute()
+
+    def shutdown(self) -> None:
+        self._client.close()
+
+
+def setup(service: str, redis_url: str | None, keep: int, otlp_endpoint: str | None = None) -> TracerProvider:
+    """Install this process's TracerProvider; spans go to Redis (and to OTLP when an endpoint is set)."""
+    provider = TracerProvider(resource=Resource.create({"service.name": f"mmsim-{service}"}))
+    if redis_url:
+        provider.add_span_processor(
+            BatchSpanProcessor(RedisSpanExporter(redis_url, service, keep), schedule_delay_millis=20)
+        )
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True)))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def current_ids() -> tuple[str, str]:
+    """(trace_id, span_id) of the current span as hex, or empty strings outside a span."""
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return "", ""
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def annotate(**attrs) -> None:
+    """Add key arguments or outcomes to the current RPC's span (and its log line)."""
+    span = trace.get_current_span()
+    for k, v in attrs.items():
+        span.set_attribute(f"mmsim.{k}", v if isinstance(v, (bool, int, float, str)) else str(v))
