@@ -5,10 +5,10 @@ script touches keys of one tag only:
 
 | tag                | owner service | keys (suffix after the tag)                                              |
 |--------------------|---------------|---------------------------------------------------------------------------|
-| ``{node:N}``       | allocator     | ``meta`` (hash: layout, zones), ``vmemmap:C`` (string: packed struct page records, chunk C), ``free:ZONE:ORDER:MT`` (zset of free block head pfns, score = pfn), ``vmstat`` (hash of event counters), ``zone:ZONE`` (hash: watermarks, managed, nr_free) , ``kv:ID`` (hash: kvmalloc allocations)|
-| ``{m:MAPPING}``    | pagecache, filesystem | ``xa:*`` (the mapping's XArray: nodes and root), ``meta`` (hash: mode, host fs, ino, nrpages, flags), ``i_mmap`` (zset of VMAs mapping the file) |
-| ``{fs:NAME}``      | filesystem    | ``sb`` (hash: block size, profile, next ino), ``dir`` (hash path -> ino), ``inode:INO`` (hash), ``extents:INO`` (hash file block -> disk block), ``blk:B`` (string: block data), ``blkref`` (hash disk block -> refcount) |
-| ``{mm:PID}``       | rmap          | ``mm`` (hash: comm, counters), ``vmas`` (zset: start -> vma), ``pte`` (hash: vpn -> pfn/flags) |
+| ``{node:N}``       | allocator     | ``meta`` (hash: layout, zones), ``vmemmap:C`` (string: packed struct page records, chunk C), ``free:ZONE:ORDER:MT`` (zset of free block head pfns, score = pfn), ``vmstat`` (hash of event counters), ``zone:ZONE`` (hash: watermarks, managed, nr_free) , ``kv:ID`` (hash: kvmalloc allocations), ``mem:PFN`` (string: the bytes of the folio whose head is PFN, 4096 << order long; absent or short = zeros) |
+| ``{m:MAPPING}``    | pagecache, filesystem, rmap | ``xa`` prefix (the mapping's XArray: nodes and root), ``inode`` (hash: fs, ino, path, i_size, block_size, profile, nrpages, nlink), ``extents`` (hash: file block -> disk block), ``i_mmap`` (zset of VMAs mapping the file, member ``PID:VM_START``) |
+| ``{fs:NAME}``      | filesystem    | ``sb`` (hash: block size, profile, next ino, next block), ``dir`` (hash path -> ino), ``blk:B`` (string: block data), ``blkref`` (hash disk block -> refcount) |
+| ``{mm:PID}``       | rmap          | ``mm`` (hash: comm, counters), ``vmas`` (zset: score vm_start, member JSON of the VMA), ``pte`` (hash: virtual page number -> PTE) |
 | ``{cluster}``      | all           | ``pids`` (counter), ``procs`` (set), ``mappings`` (set), ``filesystems`` (set) |
 | ``{trace:ID}``     | runtime       | ``spans`` (list of JSON spans of one trace); ``{traces}`` ``index`` (list of recent trace ids) |
 
