@@ -8,6 +8,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PagecacheTag(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAGECACHE_TAG_UNSPECIFIED: _ClassVar[PagecacheTag]
+    PAGECACHE_TAG_DIRTY: _ClassVar[PagecacheTag]
+    PAGECACHE_TAG_WRITEBACK: _ClassVar[PagecacheTag]
+    PAGECACHE_TAG_TOWRITE: _ClassVar[PagecacheTag]
+
 class FaultFlag(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FAULT_FLAG_UNSPECIFIED: _ClassVar[FaultFlag]
@@ -16,6 +23,10 @@ class FaultFlag(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FAULT_FLAG_ALLOW_RETRY: _ClassVar[FaultFlag]
     FAULT_FLAG_TRIED: _ClassVar[FaultFlag]
     FAULT_FLAG_USER: _ClassVar[FaultFlag]
+PAGECACHE_TAG_UNSPECIFIED: PagecacheTag
+PAGECACHE_TAG_DIRTY: PagecacheTag
+PAGECACHE_TAG_WRITEBACK: PagecacheTag
+PAGECACHE_TAG_TOWRITE: PagecacheTag
 FAULT_FLAG_UNSPECIFIED: FaultFlag
 FAULT_FLAG_WRITE: FaultFlag
 FAULT_FLAG_MKWRITE: FaultFlag
@@ -46,14 +57,18 @@ class FaultResponse(_message.Message):
     def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., i_size: _Optional[int] = ...) -> None: ...
 
 class AddFolioRequest(_message.Message):
-    __slots__ = ("mapping", "index", "folio")
+    __slots__ = ("mapping", "index", "folio", "zero_entry", "zero_order")
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     FOLIO_FIELD_NUMBER: _ClassVar[int]
+    ZERO_ENTRY_FIELD_NUMBER: _ClassVar[int]
+    ZERO_ORDER_FIELD_NUMBER: _ClassVar[int]
     mapping: str
     index: int
     folio: _common_pb2.Folio
-    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ...) -> None: ...
+    zero_entry: bool
+    zero_order: int
+    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., zero_entry: _Optional[bool] = ..., zero_order: _Optional[int] = ...) -> None: ...
 
 class AddFolioResponse(_message.Message):
     __slots__ = ("nrpages",)
@@ -70,9 +85,71 @@ class FindFolioRequest(_message.Message):
     def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class FindFolioResponse(_message.Message):
-    __slots__ = ("folio", "folio_index")
+    __slots__ = ("folio", "folio_index", "zero_entry", "tags")
     FOLIO_FIELD_NUMBER: _ClassVar[int]
     FOLIO_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ZERO_ENTRY_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     folio: _common_pb2.Folio
     folio_index: int
-    def __init__(self, folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ...) -> None: ...
+    zero_entry: bool
+    tags: _containers.RepeatedScalarFieldContainer[PagecacheTag]
+    def __init__(self, folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., zero_entry: _Optional[bool] = ..., tags: _Optional[_Iterable[_Union[PagecacheTag, str]]] = ...) -> None: ...
+
+class TruncateRangeRequest(_message.Message):
+    __slots__ = ("mapping", "lstart", "lend", "to_eof")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    LSTART_FIELD_NUMBER: _ClassVar[int]
+    LEND_FIELD_NUMBER: _ClassVar[int]
+    TO_EOF_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    lstart: int
+    lend: int
+    to_eof: bool
+    def __init__(self, mapping: _Optional[str] = ..., lstart: _Optional[int] = ..., lend: _Optional[int] = ..., to_eof: _Optional[bool] = ...) -> None: ...
+
+class TruncateRangeResponse(_message.Message):
+    __slots__ = ("folios_removed", "pages_freed", "folios_split", "bytes_zeroed")
+    FOLIOS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FREED_FIELD_NUMBER: _ClassVar[int]
+    FOLIOS_SPLIT_FIELD_NUMBER: _ClassVar[int]
+    BYTES_ZEROED_FIELD_NUMBER: _ClassVar[int]
+    folios_removed: int
+    pages_freed: int
+    folios_split: int
+    bytes_zeroed: int
+    def __init__(self, folios_removed: _Optional[int] = ..., pages_freed: _Optional[int] = ..., folios_split: _Optional[int] = ..., bytes_zeroed: _Optional[int] = ...) -> None: ...
+
+class TagFolioRequest(_message.Message):
+    __slots__ = ("mapping", "index", "tag", "clear")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    index: int
+    tag: PagecacheTag
+    clear: bool
+    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., tag: _Optional[_Union[PagecacheTag, str]] = ..., clear: _Optional[bool] = ...) -> None: ...
+
+class TagFolioResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class FindTaggedRequest(_message.Message):
+    __slots__ = ("mapping", "tag", "start", "limit")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    tag: PagecacheTag
+    start: int
+    limit: int
+    def __init__(self, mapping: _Optional[str] = ..., tag: _Optional[_Union[PagecacheTag, str]] = ..., start: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class FindTaggedResponse(_message.Message):
+    __slots__ = ("folios",)
+    FOLIOS_FIELD_NUMBER: _ClassVar[int]
+    folios: _containers.RepeatedCompositeFieldContainer[FindFolioResponse]
+    def __init__(self, folios: _Optional[_Iterable[_Union[FindFolioResponse, _Mapping]]] = ...) -> None: ...

@@ -50,6 +50,21 @@ class PageCacheServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.FindFolioRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.FindFolioResponse.FromString,
                 _registered_method=True)
+        self.TruncateRange = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/TruncateRange',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeResponse.FromString,
+                _registered_method=True)
+        self.TagFolio = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/TagFolio',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioResponse.FromString,
+                _registered_method=True)
+        self.FindTagged = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/FindTagged',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.FindTaggedRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.FindTaggedResponse.FromString,
+                _registered_method=True)
 
 
 class PageCacheServiceServicer:
@@ -77,6 +92,27 @@ class PageCacheServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TruncateRange(self, request, context):
+        """truncate_inode_pages_range: drop whole folios in [lstart, lend], zero or split the partial ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TagFolio(self, request, context):
+        """Set or clear a PAGECACHE_TAG_* mark (dirty, writeback, towrite) on the folio covering index.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindTagged(self, request, context):
+        """The folios carrying a tag, in index order (like filemap_get_folios_tag).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PageCacheServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +130,21 @@ def add_PageCacheServiceServicer_to_server(servicer, server):
                     servicer.FindFolio,
                     request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.FindFolioRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__cache__pb2.FindFolioResponse.SerializeToString,
+            ),
+            'TruncateRange': grpc.unary_unary_rpc_method_handler(
+                    servicer.TruncateRange,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeResponse.SerializeToString,
+            ),
+            'TagFolio': grpc.unary_unary_rpc_method_handler(
+                    servicer.TagFolio,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioResponse.SerializeToString,
+            ),
+            'FindTagged': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindTagged,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.FindTaggedRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.FindTaggedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +229,87 @@ class PageCacheService:
             '/mmsim.v1.PageCacheService/FindFolio',
             mmsim_dot_v1_dot_page__cache__pb2.FindFolioRequest.SerializeToString,
             mmsim_dot_v1_dot_page__cache__pb2.FindFolioResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TruncateRange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/TruncateRange',
+            mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TagFolio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/TagFolio',
+            mmsim_dot_v1_dot_page__cache__pb2.TagFolioRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.TagFolioResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindTagged(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/FindTagged',
+            mmsim_dot_v1_dot_page__cache__pb2.FindTaggedRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.FindTaggedResponse.FromString,
             options,
             channel_credentials,
             insecure,
