@@ -1,0 +1,19 @@
+"""The real stack for integration tests: redis-server + four service processes on free ports, once per session."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmsim import stack
+from mmsim.runtime import config
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory):
+    state = tmp_path_factory.mktemp("mmsim-state")
+    settings = stack.pick_free_settings(config.load({"MMSIM_MEMORY": "256MiB", "MMSIM_LOG_LEVEL": "info"}), str(state))
+    try:
+        stack.up(settings, timeout=60)
+        yield settings
+    finally:
+        stack.down(settings)
