@@ -1,0 +1,109 @@
+"""The ``mmsim`` command line: run the stack, look at traces, run the demo and the benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import grpc
+
+from mmsim import stack
+from mmsim.runtime import config
+
+
+def _settings(args) -> config.Settings:
+    return config.load()
+
+
+def cmd_up(args) -> int:
+    settings = _settings(args)
+    started = stack.up(settings)
+    for row in stack.status(settings):
+        mark = "started" if row["name"] in started else "running"
+        print(f"{row['name']:<11} {row['addr']:<28} pid {row['pid']:<8} {row['health']:<12} {mark:<8} log {row['log']}")
+    print(f"profile {settings.profile}; memory {settings.memory_bytes >> 20} MiB; stop with `mmsim down`")
+    return 0
+
+
+def cmd_down(args) -> int:
+    stopped = stack.down(_settings(args))
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_status(args) -> int:
+    settings = _settings(args)
+    rows = stack.status(settings)
+    if args.json:
+        print(json.dumps({"profile": settings.profile, "services": rows}, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['name']:<11} {row['addr']:<28} pid {str(row['pid'] or '-'):<8} {row['health']}")
+        print(f"profile {settings.profile}")
+    return 0 if all(r["health"] == "SERVING" for r in rows) else 1
+
+
+def cmd_trace(args) -> int:
+    from mmsim.client import Cluster  # noqa: PLC0415
+
+    with Cluster.connect() as mm:
+        trace_id = args.trace_id
+        if args.action == "last":
+            ids = mm.traces(1)
+            if not ids:
+                print("no traces recorded yet", file=sys.stderr)
+                return 1
+            trace_id = ids[0]
+        elif not trace_id:
+            print("mmsim trace show TRACE_ID", file=sys.stderr)
+            return 2
+        tree = mm.trace(trace_id)
+        print(tree.to_json() if args.json else tree.render())
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from mmsim.demo import run  # noqa: PLC0415
+
+    return run()
+
+
+def cmd_bench(args) -> int:
+    from mmsim.bench import run  # noqa: PLC0415
+
+    return run(args.what, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mmsim", description="A laboratory for Linux memory-management ideas.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start redis-server and the four services in the background").set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop what `mmsim up` started (by PID)").set_defaults(func=cmd_down)
+    st = sub.add_parser("status", help="each service's address and grpc.health.v1 status")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_status)
+    tr = sub.add_parser("trace", help="show the span tree of one operation across the services")
+    tr.add_argument("action", choices=["show", "last"])
+    tr.add_argument("trace_id", nargs="?")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=cmd_trace)
+    sub.add_parser("demo", help="start a private stack, fault a file mapping, print the trace, stop").set_defaults(func=cmd_demo)
+    be = sub.add_parser("bench", help="benchmarks that print figures (ratios against a baseline in the same run)")
+    be.add_argument("what", choices=["fault"])
+    be.add_argument("--faults", type=int, default=200, help="faults per kind")
+    be.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except grpc.RpcError as exc:
+        print(f"mmsim: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

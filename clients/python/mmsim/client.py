@@ -1,0 +1,217 @@
+"""The Python client: drive a running mmsim cluster over gRPC.
+
+    from mmsim.client import Cluster
+    with Cluster.connect() as mm:
+        fs = mm.mkfs("xfs0", block_size=16384)
+        f = fs.create("/data/a")
+        f.write(0, b"hello" * 1000)
+        proc = mm.spawn("reader")
+        vma = proc.mmap(f, length=1 << 20, prot="r", shared=True)
+        r = proc.fault(vma.start + 4096)      # FaultResult: vm_fault flags, pfn, folio order, trace_id
+        print(mm.trace(r.trace_id))           # the span tree across services
+
+Every call starts a new W3C trace (a ``traceparent`` in the gRPC metadata); the id is kept on the result
+(``trace_id``) or in ``Cluster.last_trace_id``. The client needs only the services' gRPC ports.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import grpc
+
+from mmsim.runtime import config
+from mmsim.runtime.vmfault import VmFault
+from mmsim.traceview import TraceTree
+from mmsim.v1 import (
+    filesystem_pb2,
+    filesystem_pb2_grpc,
+    page_allocator_pb2_grpc,
+    page_cache_pb2_grpc,
+    reverse_map_pb2,
+    reverse_map_pb2_grpc,
+    trace_pb2,
+    trace_pb2_grpc,
+)
+
+PAGE_SIZE = 4096
+_PROT = {"r": reverse_map_pb2.PROT_READ, "w": reverse_map_pb2.PROT_WRITE, "x": reverse_map_pb2.PROT_EXEC}
+
+
+def new_traceparent() -> tuple[str, str]:
+    """(trace_id, traceparent header) for a fresh sampled W3C trace."""
+    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+    return trace_id, f"00-{trace_id}-{span_id}-01"
+
+
+@dataclass(frozen=True)
+class FaultResult:
+    vm_fault: VmFault           # handle_mm_fault's result
+    pfn: int                    # pfn mapped at the address (0 when nothing was mapped)
+    folio_pfn: int              # head pfn of the folio
+    folio_order: int            # order of the folio (0 = 4 KiB)
+    pages_mapped: int           # PTEs this fault installed
+    major: bool                 # counted in pgmajfault
+    spurious: bool              # PTE was already present
+    trace_id: str               # W3C trace id of this fault
+
+    @property
+    def ok(self) -> bool:
+        from mmsim.runtime.vmfault import VM_FAULT_ERROR  # noqa: PLC0415
+
+        return not (self.vm_fault & VM_FAULT_ERROR)
+
+
+@dataclass(frozen=True)
+class Vma:
+    start: int                  # vm_start (bytes)
+    end: int                    # vm_end (bytes, exclusive)
+    file: "File"
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass
+class File:
+    cluster: "Cluster"
+    fs: "Filesystem"
+    path: str
+    mapping: str                # "FS/INO"
+
+    def write(self, offset: int, data: bytes) -> int:
+        return self.cluster._call("filesystem", "Write", filesystem_pb2.WriteRequest(mapping=self.mapping, offset=offset, data=data)).written
+
+    def read(self, offset: int, length: int) -> bytes:
+        return self.cluster._call("filesystem", "Read", filesystem_pb2.ReadRequest(mapping=self.mapping, offset=offset, length=length)).data
+
+    def stat(self) -> filesystem_pb2.StatResponse:
+        return self.cluster._call("filesystem", "Stat", filesystem_pb2.StatRequest(mapping=self.mapping))
+
+
+@dataclass
+class Filesystem:
+    cluster: "Cluster"
+    name: str
+    block_size: int
+    profile: str
+
+    def create(self, path: str) -> File:
+        resp = self.cluster._call("filesystem", "Create", filesystem_pb2.CreateRequest(fs=self.name, path=path))
+        return File(self.cluster, self, path, resp.mapping)
+
+
+@dataclass
+class Process:
+    cluster: "Cluster"
+    pid: int
+    comm: str
+    vmas: list[Vma] = field(default_factory=list)
+
+    def mmap(self, file: File, length: int, prot: str = "r", shared: bool = True, offset: int = 0, addr: int = 0) -> Vma:
+        unknown = set(prot) - set(_PROT)
+        if unknown:
+            raise ValueError(f"prot letters must be from 'rwx', got {prot!r}")
+        req = reverse_map_pb2.MmapRequest(pid=self.pid, mapping=file.mapping, length=length, offset=offset,
+                                          prot=[_PROT[c] for c in prot], shared=shared, addr=addr)
+        resp = self.cluster._call("rmap", "Mmap", req)
+        vma = Vma(resp.start, resp.end, file)
+        self.vmas.append(vma)
+        return vma
+
+    def munmap(self, addr: int, length: int) -> int:
+        return self.cluster._call("rmap", "Munmap", reverse_map_pb2.MunmapRequest(pid=self.pid, addr=addr, length=length)).pages_unmapped
+
+    def fault(self, address: int, write: bool = False) -> FaultResult:
+        trace_id, resp = self.cluster._traced_call(
+            "rmap", "Fault", reverse_map_pb2.HandleFaultRequest(pid=self.pid, address=address, write=write))
+        return FaultResult(
+            vm_fault=VmFault.from_proto(resp.vm_fault), pfn=resp.pfn, folio_pfn=resp.folio.pfn,
+            folio_order=resp.folio.order, pages_mapped=resp.pages_mapped, major=resp.major,
+            spurious=resp.spurious, trace_id=trace_id)
+
+    def read(self, address: int, length: int) -> bytes:
+        resp = self.cluster._call("rmap", "ReadMemory", reverse_map_pb2.ReadMemoryRequest(pid=self.pid, address=address, length=length))
+        return resp.data
+
+
+_STUBS = {
+    "allocator": page_allocator_pb2_grpc.PageAllocatorServiceStub,
+    "pagecache": page_cache_pb2_grpc.PageCacheServiceStub,
+    "filesystem": filesystem_pb2_grpc.FilesystemServiceStub,
+    "rmap": reverse_map_pb2_grpc.ReverseMapServiceStub,
+}
+
+
+class Cluster:
+    """A connection to the four services (addresses from MMSIM_*_ADDR or the defaults of `mmsim up`)."""
+
+    def __init__(self, settings: config.Settings, timeout: float = 30.0):
+        self.settings = settings
+        self.timeout = timeout
+        self._channels = {name: grpc.insecure_channel(addr) for name, addr in settings.addrs.items()}
+        self.stubs = {name: _STUBS[name](ch) for name, ch in self._channels.items()}
+        self.last_trace_id = ""
+
+    @classmethod
+    def connect(cls, settings: config.Settings | None = None, timeout: float = 30.0) -> "Cluster":
+        return cls(settings or config.load(), timeout)
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for ch in self._channels.values():
+            ch.close()
+
+    def _traced_call(self, service: str, method: str, request):
+        trace_id, traceparent = new_traceparent()
+        self.last_trace_id = trace_id
+        resp = getattr(self.stubs[service], method)(request, timeout=self.timeout, metadata=[("traceparent", traceparent)])
+        return trace_id, resp
+
+    def _call(self, service: str, method: str, request):
+        return self._traced_call(service, method, request)[1]
+
+    def call(self, service: str, method: str, request):
+        """Any RPC of any service, traced like the helpers above (for what the helpers do not wrap)."""
+        return self._call(service, method, request)
+
+    # Filesystems and processes -------------------------------------------------------------------------
+    def mkfs(self, name: str, block_size: int = 4096, profile: str = "") -> Filesystem:
+        resp = self._call("filesystem", "Mkfs", filesystem_pb2.MkfsRequest(name=name, block_size=block_size, profile=profile))
+        return Filesystem(self, resp.name, resp.block_size, resp.profile)
+
+    def spawn(self, comm: str) -> Process:
+        resp = self._call("rmap", "Spawn", reverse_map_pb2.SpawnRequest(comm=comm))
+        return Process(self, resp.pid, comm)
+
+    # Traces --------------------------------------------------------------------------------------------
+    def _trace_stub(self) -> trace_pb2_grpc.TraceServiceStub:
+        return trace_pb2_grpc.TraceServiceStub(self._channels["rmap"])
+
+    def trace(self, trace_id: str, settle: float = 2.0) -> TraceTree:
+        """The span tree of one trace, waiting (up to ``settle`` s) until every service has exported its spans."""
+        stub, spans, deadline = self._trace_stub(), [], time.monotonic() + settle
+        while True:
+            try:
+                got = list(stub.GetTrace(trace_pb2.GetTraceRequest(trace_id=trace_id), timeout=self.timeout).spans)
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+                got = []
+            if got and len(got) == len(spans):
+                return TraceTree(got)
+            spans = got
+            if time.monotonic() > deadline:
+                return TraceTree(spans)
+            time.sleep(0.06)
+
+    def traces(self, limit: int = 20) -> list[str]:
+        return list(self._trace_stub().ListTraces(trace_pb2.ListTracesRequest(limit=limit), timeout=self.timeout).trace_ids)
