@@ -6,7 +6,8 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | variable                    | default                 | meaning                                          |
 |-----------------------------|-------------------------|--------------------------------------------------|
 | MMSIM_REDIS_URL             | redis://127.0.0.1:6390/0 | the Redis that holds all state                   |
-| MMSIM_HOST                  | 127.0.0.1               | address the services bind to                     |
+| MMSIM_HOST                  | 127.0.0.1               | address the services bind to (port from its ADDR) |
+| MMSIM_SERVICE               | (unset)                 | which service this container runs (health check) |
 | MMSIM_ALLOCATOR_ADDR        | 127.0.0.1:50061         | PageAllocatorService                             |
 | MMSIM_PAGECACHE_ADDR        | 127.0.0.1:50062         | PageCacheService                                 |
 | MMSIM_FILESYSTEM_ADDR       | 127.0.0.1:50063         | FilesystemService                                |
@@ -62,9 +63,14 @@ class Settings:
     trace_keep: int = 2000
     log_level: str = "info"
     otlp_endpoint: str = ""
+    service: str = ""
 
     def with_addrs(self, **addrs: str) -> "Settings":
         return replace(self, addrs={**self.addrs, **addrs})
+
+    def bind_addr(self, name: str) -> str:
+        """Where service ``name`` listens: MMSIM_HOST with the port of its MMSIM_<NAME>_ADDR."""
+        return f"{self.host}:{self.addrs[name].rsplit(':', 1)[1]}"
 
     def env(self) -> dict[str, str]:
         """The environment that reproduces these settings in a child process."""
@@ -106,4 +112,5 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         trace_keep=int(env.get("MMSIM_TRACE_KEEP", base.trace_keep)),
         log_level=env.get("MMSIM_LOG_LEVEL", base.log_level),
         otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", base.otlp_endpoint),
+        service=env.get("MMSIM_SERVICE", base.service),
     )

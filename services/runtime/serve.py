@@ -157,7 +157,7 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    addr = settings.addrs[name]
+    addr = settings.bind_addr(name)
     server.add_insecure_port(addr)
     await server.start()
     for svc in ["", *service_names]:

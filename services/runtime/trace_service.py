@@ -40,9 +40,9 @@ class TraceServicer(trace_pb2_grpc.TraceServiceServicer):
             await self._ctx.redis.ping()
         if not request.hops:
             return trace_pb2.EchoResponse(payload=request.payload, hops=1)
-        nxt, rest = request.hops[0], list(request.hops[1:])
-        reply = await self._ctx.peers.trace_stub(nxt).Echo(
-            trace_pb2.EchoRequest(hops=rest, redis_round_trips=request.redis_round_trips, payload=request.payload)
+        nxt = request.hops[0]
+        reply = await self._ctx.peers.trace_stub(nxt.addr).Echo(
+            trace_pb2.EchoRequest(redis_round_trips=nxt.redis_round_trips, hops=list(request.hops[1:]), payload=request.payload)
         )
         return trace_pb2.EchoResponse(payload=reply.payload, hops=reply.hops + 1)
 

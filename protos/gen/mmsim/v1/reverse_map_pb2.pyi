@@ -8,22 +8,39 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class MapcountAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MAPCOUNT_ACTION_UNSPECIFIED: _ClassVar[MapcountAction]
+    MAPCOUNT_ACTION_NONE: _ClassVar[MapcountAction]
+    MAPCOUNT_ACTION_KILL: _ClassVar[MapcountAction]
+    MAPCOUNT_ACTION_LEAK: _ClassVar[MapcountAction]
+
 class Prot(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PROT_UNSPECIFIED: _ClassVar[Prot]
     PROT_READ: _ClassVar[Prot]
     PROT_WRITE: _ClassVar[Prot]
     PROT_EXEC: _ClassVar[Prot]
+MAPCOUNT_ACTION_UNSPECIFIED: MapcountAction
+MAPCOUNT_ACTION_NONE: MapcountAction
+MAPCOUNT_ACTION_KILL: MapcountAction
+MAPCOUNT_ACTION_LEAK: MapcountAction
 PROT_UNSPECIFIED: Prot
 PROT_READ: Prot
 PROT_WRITE: Prot
 PROT_EXEC: Prot
 
 class SpawnRequest(_message.Message):
-    __slots__ = ("comm",)
+    __slots__ = ("comm", "mapcount_limit", "mapcount_action", "max_map_count")
     COMM_FIELD_NUMBER: _ClassVar[int]
+    MAPCOUNT_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAPCOUNT_ACTION_FIELD_NUMBER: _ClassVar[int]
+    MAX_MAP_COUNT_FIELD_NUMBER: _ClassVar[int]
     comm: str
-    def __init__(self, comm: _Optional[str] = ...) -> None: ...
+    mapcount_limit: int
+    mapcount_action: MapcountAction
+    max_map_count: int
+    def __init__(self, comm: _Optional[str] = ..., mapcount_limit: _Optional[int] = ..., mapcount_action: _Optional[_Union[MapcountAction, str]] = ..., max_map_count: _Optional[int] = ...) -> None: ...
 
 class SpawnResponse(_message.Message):
     __slots__ = ("pid",)
@@ -112,9 +129,148 @@ class ReadMemoryRequest(_message.Message):
     def __init__(self, pid: _Optional[int] = ..., address: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class ReadMemoryResponse(_message.Message):
-    __slots__ = ("data", "vm_fault")
+    __slots__ = ("data", "vm_fault", "faults")
     DATA_FIELD_NUMBER: _ClassVar[int]
     VM_FAULT_FIELD_NUMBER: _ClassVar[int]
+    FAULTS_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     vm_fault: _containers.RepeatedScalarFieldContainer[_common_pb2.VmFault]
-    def __init__(self, data: _Optional[bytes] = ..., vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ...) -> None: ...
+    faults: int
+    def __init__(self, data: _Optional[bytes] = ..., vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., faults: _Optional[int] = ...) -> None: ...
+
+class WriteMemoryRequest(_message.Message):
+    __slots__ = ("pid", "address", "data")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    address: int
+    data: bytes
+    def __init__(self, pid: _Optional[int] = ..., address: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class WriteMemoryResponse(_message.Message):
+    __slots__ = ("written", "vm_fault", "faults")
+    WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    VM_FAULT_FIELD_NUMBER: _ClassVar[int]
+    FAULTS_FIELD_NUMBER: _ClassVar[int]
+    written: int
+    vm_fault: _containers.RepeatedScalarFieldContainer[_common_pb2.VmFault]
+    faults: int
+    def __init__(self, written: _Optional[int] = ..., vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., faults: _Optional[int] = ...) -> None: ...
+
+class UnmapMappingRangeRequest(_message.Message):
+    __slots__ = ("mapping", "start", "length", "even_cows")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    EVEN_COWS_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    start: int
+    length: int
+    even_cows: bool
+    def __init__(self, mapping: _Optional[str] = ..., start: _Optional[int] = ..., length: _Optional[int] = ..., even_cows: _Optional[bool] = ...) -> None: ...
+
+class UnmapMappingRangeResponse(_message.Message):
+    __slots__ = ("pages_unmapped", "vmas", "folios_freed")
+    PAGES_UNMAPPED_FIELD_NUMBER: _ClassVar[int]
+    VMAS_FIELD_NUMBER: _ClassVar[int]
+    FOLIOS_FREED_FIELD_NUMBER: _ClassVar[int]
+    pages_unmapped: int
+    vmas: int
+    folios_freed: int
+    def __init__(self, pages_unmapped: _Optional[int] = ..., vmas: _Optional[int] = ..., folios_freed: _Optional[int] = ...) -> None: ...
+
+class ExitRequest(_message.Message):
+    __slots__ = ("pid",)
+    PID_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class ExitResponse(_message.Message):
+    __slots__ = ("pages_unmapped", "vmas", "folios_freed")
+    PAGES_UNMAPPED_FIELD_NUMBER: _ClassVar[int]
+    VMAS_FIELD_NUMBER: _ClassVar[int]
+    FOLIOS_FREED_FIELD_NUMBER: _ClassVar[int]
+    pages_unmapped: int
+    vmas: int
+    folios_freed: int
+    def __init__(self, pages_unmapped: _Optional[int] = ..., vmas: _Optional[int] = ..., folios_freed: _Optional[int] = ...) -> None: ...
+
+class ProcMapsRequest(_message.Message):
+    __slots__ = ("pid",)
+    PID_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class ProcMapsResponse(_message.Message):
+    __slots__ = ("lines", "text")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedScalarFieldContainer[str]
+    text: str
+    def __init__(self, lines: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class ProcStatusRequest(_message.Message):
+    __slots__ = ("pid",)
+    PID_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class ProcStatusResponse(_message.Message):
+    __slots__ = ("pid", "comm", "state", "killed_reason", "min_flt", "maj_flt", "rss_file", "rss_anon", "map_count", "max_map_count", "mapcount_limit", "mapcount_action")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    COMM_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    KILLED_REASON_FIELD_NUMBER: _ClassVar[int]
+    MIN_FLT_FIELD_NUMBER: _ClassVar[int]
+    MAJ_FLT_FIELD_NUMBER: _ClassVar[int]
+    RSS_FILE_FIELD_NUMBER: _ClassVar[int]
+    RSS_ANON_FIELD_NUMBER: _ClassVar[int]
+    MAP_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MAX_MAP_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MAPCOUNT_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAPCOUNT_ACTION_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    comm: str
+    state: str
+    killed_reason: str
+    min_flt: int
+    maj_flt: int
+    rss_file: int
+    rss_anon: int
+    map_count: int
+    max_map_count: int
+    mapcount_limit: int
+    mapcount_action: MapcountAction
+    def __init__(self, pid: _Optional[int] = ..., comm: _Optional[str] = ..., state: _Optional[str] = ..., killed_reason: _Optional[str] = ..., min_flt: _Optional[int] = ..., maj_flt: _Optional[int] = ..., rss_file: _Optional[int] = ..., rss_anon: _Optional[int] = ..., map_count: _Optional[int] = ..., max_map_count: _Optional[int] = ..., mapcount_limit: _Optional[int] = ..., mapcount_action: _Optional[_Union[MapcountAction, str]] = ...) -> None: ...
+
+class FolioMapcountRequest(_message.Message):
+    __slots__ = ("pfn", "node")
+    PFN_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    pfn: int
+    node: int
+    def __init__(self, pfn: _Optional[int] = ..., node: _Optional[int] = ...) -> None: ...
+
+class FolioMapcountResponse(_message.Message):
+    __slots__ = ("folio_mapcount", "page_mapcount_raw", "refcount", "pinned", "folio", "per_process")
+    class PerProcessEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    FOLIO_MAPCOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_MAPCOUNT_RAW_FIELD_NUMBER: _ClassVar[int]
+    REFCOUNT_FIELD_NUMBER: _ClassVar[int]
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    FOLIO_FIELD_NUMBER: _ClassVar[int]
+    PER_PROCESS_FIELD_NUMBER: _ClassVar[int]
+    folio_mapcount: int
+    page_mapcount_raw: int
+    refcount: int
+    pinned: bool
+    folio: _common_pb2.Folio
+    per_process: _containers.ScalarMap[int, int]
+    def __init__(self, folio_mapcount: _Optional[int] = ..., page_mapcount_raw: _Optional[int] = ..., refcount: _Optional[int] = ..., pinned: _Optional[bool] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., per_process: _Optional[_Mapping[int, int]] = ...) -> None: ...

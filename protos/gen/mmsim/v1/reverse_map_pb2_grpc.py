@@ -60,6 +60,36 @@ class ReverseMapServiceStub:
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ReadMemoryRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ReadMemoryResponse.FromString,
                 _registered_method=True)
+        self.WriteMemory = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/WriteMemory',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.WriteMemoryRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.WriteMemoryResponse.FromString,
+                _registered_method=True)
+        self.UnmapMappingRange = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/UnmapMappingRange',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.UnmapMappingRangeRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.UnmapMappingRangeResponse.FromString,
+                _registered_method=True)
+        self.Exit = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/Exit',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitResponse.FromString,
+                _registered_method=True)
+        self.ProcMaps = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/ProcMaps',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsResponse.FromString,
+                _registered_method=True)
+        self.ProcStatus = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/ProcStatus',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcStatusRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcStatusResponse.FromString,
+                _registered_method=True)
+        self.FolioMapcount = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/FolioMapcount',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountResponse.FromString,
+                _registered_method=True)
 
 
 class ReverseMapServiceServicer:
@@ -101,6 +131,48 @@ class ReverseMapServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WriteMemory(self, request, context):
+        """Store through a writable mapping: write faults as needed, then the bytes land in the folios.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmapMappingRange(self, request, context):
+        """unmap_mapping_range (mm/memory.c): zap the PTEs of every VMA in the file's i_mmap over a byte range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Exit(self, request, context):
+        """exit_mmap (mm/mmap.c): unmap everything, drop the mm; the pid is gone afterwards.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProcMaps(self, request, context):
+        """/proc/PID/maps: one line per VMA in the kernel's format.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProcStatus(self, request, context):
+        """The per-process counters (/proc/PID/stat min_flt/maj_flt, /proc/PID/status RssFile/RssAnon, map_count).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FolioMapcount(self, request, context):
+        """folio_mapcount / the page's _mapcount and _refcount, and this service's view of who maps it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReverseMapServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +200,36 @@ def add_ReverseMapServiceServicer_to_server(servicer, server):
                     servicer.ReadMemory,
                     request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ReadMemoryRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ReadMemoryResponse.SerializeToString,
+            ),
+            'WriteMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteMemory,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.WriteMemoryRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.WriteMemoryResponse.SerializeToString,
+            ),
+            'UnmapMappingRange': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmapMappingRange,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.UnmapMappingRangeRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.UnmapMappingRangeResponse.SerializeToString,
+            ),
+            'Exit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Exit,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitResponse.SerializeToString,
+            ),
+            'ProcMaps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProcMaps,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsResponse.SerializeToString,
+            ),
+            'ProcStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProcStatus,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcStatusRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcStatusResponse.SerializeToString,
+            ),
+            'FolioMapcount': grpc.unary_unary_rpc_method_handler(
+                    servicer.FolioMapcount,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +368,168 @@ class ReverseMapService:
             '/mmsim.v1.ReverseMapService/ReadMemory',
             mmsim_dot_v1_dot_reverse__map__pb2.ReadMemoryRequest.SerializeToString,
             mmsim_dot_v1_dot_reverse__map__pb2.ReadMemoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/WriteMemory',
+            mmsim_dot_v1_dot_reverse__map__pb2.WriteMemoryRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.WriteMemoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmapMappingRange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/UnmapMappingRange',
+            mmsim_dot_v1_dot_reverse__map__pb2.UnmapMappingRangeRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.UnmapMappingRangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Exit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/Exit',
+            mmsim_dot_v1_dot_reverse__map__pb2.ExitRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.ExitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProcMaps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/ProcMaps',
+            mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProcStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/ProcStatus',
+            mmsim_dot_v1_dot_reverse__map__pb2.ProcStatusRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.ProcStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FolioMapcount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/FolioMapcount',
+            mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,15 +61,23 @@ class ListTracesResponse(_message.Message):
     trace_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, trace_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
-class EchoRequest(_message.Message):
-    __slots__ = ("hops", "redis_round_trips", "payload")
-    HOPS_FIELD_NUMBER: _ClassVar[int]
+class EchoHop(_message.Message):
+    __slots__ = ("addr", "redis_round_trips")
+    ADDR_FIELD_NUMBER: _ClassVar[int]
     REDIS_ROUND_TRIPS_FIELD_NUMBER: _ClassVar[int]
-    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
-    hops: _containers.RepeatedScalarFieldContainer[str]
+    addr: str
     redis_round_trips: int
+    def __init__(self, addr: _Optional[str] = ..., redis_round_trips: _Optional[int] = ...) -> None: ...
+
+class EchoRequest(_message.Message):
+    __slots__ = ("redis_round_trips", "hops", "payload")
+    REDIS_ROUND_TRIPS_FIELD_NUMBER: _ClassVar[int]
+    HOPS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    redis_round_trips: int
+    hops: _containers.RepeatedCompositeFieldContainer[EchoHop]
     payload: bytes
-    def __init__(self, hops: _Optional[_Iterable[str]] = ..., redis_round_trips: _Optional[int] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, redis_round_trips: _Optional[int] = ..., hops: _Optional[_Iterable[_Union[EchoHop, _Mapping]]] = ..., payload: _Optional[bytes] = ...) -> None: ...
 
 class EchoResponse(_message.Message):
     __slots__ = ("payload", "hops")
