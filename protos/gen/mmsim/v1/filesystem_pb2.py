@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from mmsim.v1 import common_pb2 as mmsim_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mmsim/v1/filesystem.proto\x12\x08mmsim.v1\x1a\x15mmsim/v1/common.proto\"@\n\x0bMkfsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nblock_size\x18\x02 \x01(\r\x12\x0f\n\x07profile\x18\x03 \x01(\t\"Z\n\x0cMkfsResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nblock_size\x18\x02 \x01(\r\x12\x0f\n\x07profile\x18\x03 \x01(\t\x12\x17\n\x0fmin_folio_order\x18\x04 \x01(\r\")\n\rCreateRequest\x12\n\n\x02\x66s\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\".\n\x0e\x43reateResponse\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0b\n\x03ino\x18\x02 \x01(\x04\"=\n\x0cWriteRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"0\n\rWriteResponse\x12\x0f\n\x07written\x18\x01 \x01(\x04\x12\x0e\n\x06i_size\x18\x02 \x01(\x04\">\n\x0bReadRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\"\x1c\n\x0cReadResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x1e\n\x0bStatRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\"r\n\x0cStatResponse\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0e\n\x06i_size\x18\x03 \x01(\x04\x12\x0e\n\x06\x62locks\x18\x04 \x01(\x04\x12\x12\n\nblock_size\x18\x05 \x01(\r\x12\x0f\n\x07nrpages\x18\x06 \x01(\x04\"Q\n\x0fPopulateRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x1e\n\x03gfp\x18\x03 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\"<\n\x0fPopulateAttempt\x12\r\n\x05order\x18\x01 \x01(\r\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xa8\x01\n\x10PopulateResponse\x12\x1e\n\x05\x66olio\x18\x01 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x13\n\x0b\x66olio_index\x18\x02 \x01(\x04\x12+\n\x08\x61ttempts\x18\x03 \x03(\x0b\x32\x19.mmsim.v1.PopulateAttempt\x12\r\n\x05raced\x18\x04 \x01(\x08\x12#\n\x08vm_fault\x18\x05 \x03(\x0e\x32\x11.mmsim.v1.VmFault2\xf2\x02\n\x11\x46ilesystemService\x12\x35\n\x04Mkfs\x12\x15.mmsim.v1.MkfsRequest\x1a\x16.mmsim.v1.MkfsResponse\x12;\n\x06\x43reate\x12\x17.mmsim.v1.CreateRequest\x1a\x18.mmsim.v1.CreateResponse\x12\x38\n\x05Write\x12\x16.mmsim.v1.WriteRequest\x1a\x17.mmsim.v1.WriteResponse\x12\x35\n\x04Read\x12\x15.mmsim.v1.ReadRequest\x1a\x16.mmsim.v1.ReadResponse\x12\x35\n\x04Stat\x12\x15.mmsim.v1.StatRequest\x1a\x16.mmsim.v1.StatResponse\x12\x41\n\x08Populate\x12\x19.mmsim.v1.PopulateRequest\x1a\x1a.mmsim.v1.PopulateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mmsim/v1/filesystem.proto\x12\x08mmsim.v1\x1a\x15mmsim/v1/common.proto\"r\n\x0bMkfsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nblock_size\x18\x02 \x01(\r\x12\x0f\n\x07profile\x18\x03 \x01(\t\x12\x1c\n\x0fmax_folio_order\x18\x04 \x01(\rH\x00\x88\x01\x01\x42\x12\n\x10_max_folio_order\"\x8c\x01\n\x0cMkfsResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nblock_size\x18\x02 \x01(\r\x12\x0f\n\x07profile\x18\x03 \x01(\t\x12\x17\n\x0fmin_folio_order\x18\x04 \x01(\r\x12\x17\n\x0fmax_folio_order\x18\x05 \x01(\r\x12\x17\n\x0fpopulate_policy\x18\x06 \x01(\t\")\n\rCreateRequest\x12\n\n\x02\x66s\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\".\n\x0e\x43reateResponse\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0b\n\x03ino\x18\x02 \x01(\x04\"=\n\x0cWriteRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"0\n\rWriteResponse\x12\x0f\n\x07written\x18\x01 \x01(\x04\x12\x0e\n\x06i_size\x18\x02 \x01(\x04\">\n\x0bReadRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x1c\n\x0cReadResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x1e\n\x0bStatRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\"\xc2\x01\n\x0cStatResponse\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0e\n\x06i_size\x18\x03 \x01(\x04\x12\x0e\n\x06\x62locks\x18\x04 \x01(\x04\x12\x12\n\nblock_size\x18\x05 \x01(\r\x12\x0f\n\x07nrpages\x18\x06 \x01(\x04\x12\r\n\x05nlink\x18\x07 \x01(\r\x12\x0f\n\x07profile\x18\x08 \x01(\t\x12\x17\n\x0fmin_folio_order\x18\t \x01(\r\x12\x15\n\rshared_blocks\x18\n \x01(\x04\"Q\n\x0fPopulateRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x1e\n\x03gfp\x18\x03 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\"<\n\x0fPopulateAttempt\x12\r\n\x05order\x18\x01 \x01(\r\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x8a\x02\n\x10PopulateResponse\x12\x1e\n\x05\x66olio\x18\x01 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x13\n\x0b\x66olio_index\x18\x02 \x01(\x04\x12+\n\x08\x61ttempts\x18\x03 \x03(\x0b\x32\x19.mmsim.v1.PopulateAttempt\x12\r\n\x05raced\x18\x04 \x01(\x08\x12#\n\x08vm_fault\x18\x05 \x03(\x0e\x32\x11.mmsim.v1.VmFault\x12\x12\n\nzero_entry\x18\x06 \x01(\x08\x12\x12\n\nzero_order\x18\x07 \x01(\r\x12\x0e\n\x06policy\x18\x08 \x01(\t\x12\x16\n\x0ememalloc_scope\x18\t \x01(\t\x12\x10\n\x08ra_order\x18\n \x01(\r\")\n\rUnlinkRequest\x12\n\n\x02\x66s\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"I\n\x0eUnlinkResponse\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x10\n\x08orphaned\x18\x02 \x01(\x08\x12\x14\n\x0c\x62locks_freed\x18\x03 \x01(\x04\"0\n\x0fTruncateRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\"\xbc\x01\n\x10TruncateResponse\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x0e\n\x06i_size\x18\x02 \x01(\x04\x12\x14\n\x0c\x62locks_freed\x18\x03 \x01(\x04\x12\x15\n\rblocks_zeroed\x18\x04 \x01(\x04\x12\x16\n\x0e\x66olios_removed\x18\x05 \x01(\x04\x12\x14\n\x0c\x66olios_split\x18\x06 \x01(\x04\x12\x14\n\x0c\x62ytes_zeroed\x18\x07 \x01(\x04\x12\x15\n\rptes_unmapped\x18\x08 \x01(\x04\"C\n\x10PunchHoleRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x9b\x01\n\x11PunchHoleResponse\x12\x14\n\x0c\x62locks_freed\x18\x01 \x01(\x04\x12\x15\n\rblocks_zeroed\x18\x02 \x01(\x04\x12\x16\n\x0e\x66olios_removed\x18\x03 \x01(\x04\x12\x14\n\x0c\x66olios_split\x18\x04 \x01(\x04\x12\x14\n\x0c\x62ytes_zeroed\x18\x05 \x01(\x04\x12\x15\n\rptes_unmapped\x18\x06 \x01(\x04\"\x1f\n\x0c\x46syncRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\"o\n\rFsyncResponse\x12\x16\n\x0e\x66olios_written\x18\x01 \x01(\x04\x12\x16\n\x0e\x62locks_written\x18\x02 \x01(\x04\x12\x14\n\x0c\x62locks_cowed\x18\x03 \x01(\x04\x12\x18\n\x10\x62locks_allocated\x18\x04 \x01(\x04\"\x88\x01\n\x0eReflinkRequest\x12\x13\n\x0bsrc_mapping\x18\x01 \x01(\t\x12\x12\n\nsrc_offset\x18\x02 \x01(\x03\x12\x13\n\x0b\x64st_mapping\x18\x03 \x01(\t\x12\x12\n\ndst_offset\x18\x04 \x01(\x03\x12\x0e\n\x06length\x18\x05 \x01(\x03\x12\x14\n\x0cshare_folios\x18\x06 \x01(\x08\"N\n\x0fReflinkResponse\x12\x15\n\rblocks_shared\x18\x01 \x01(\x04\x12\x0e\n\x06i_size\x18\x02 \x01(\x04\x12\x14\n\x0c\x62locks_freed\x18\x03 \x01(\x04\x32\xb2\x05\n\x11\x46ilesystemService\x12\x35\n\x04Mkfs\x12\x15.mmsim.v1.MkfsRequest\x1a\x16.mmsim.v1.MkfsResponse\x12;\n\x06\x43reate\x12\x17.mmsim.v1.CreateRequest\x1a\x18.mmsim.v1.CreateResponse\x12\x38\n\x05Write\x12\x16.mmsim.v1.WriteRequest\x1a\x17.mmsim.v1.WriteResponse\x12\x35\n\x04Read\x12\x15.mmsim.v1.ReadRequest\x1a\x16.mmsim.v1.ReadResponse\x12\x35\n\x04Stat\x12\x15.mmsim.v1.StatRequest\x1a\x16.mmsim.v1.StatResponse\x12\x41\n\x08Populate\x12\x19.mmsim.v1.PopulateRequest\x1a\x1a.mmsim.v1.PopulateResponse\x12;\n\x06Unlink\x12\x17.mmsim.v1.UnlinkRequest\x1a\x18.mmsim.v1.UnlinkResponse\x12\x41\n\x08Truncate\x12\x19.mmsim.v1.TruncateRequest\x1a\x1a.mmsim.v1.TruncateResponse\x12\x44\n\tPunchHole\x12\x1a.mmsim.v1.PunchHoleRequest\x1a\x1b.mmsim.v1.PunchHoleResponse\x12\x38\n\x05\x46sync\x12\x16.mmsim.v1.FsyncRequest\x1a\x17.mmsim.v1.FsyncResponse\x12>\n\x07Reflink\x12\x18.mmsim.v1.ReflinkRequest\x1a\x19.mmsim.v1.ReflinkResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,31 +33,51 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmsim.v1.filesystem_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MKFSREQUEST']._serialized_start=62
-  _globals['_MKFSREQUEST']._serialized_end=126
-  _globals['_MKFSRESPONSE']._serialized_start=128
-  _globals['_MKFSRESPONSE']._serialized_end=218
-  _globals['_CREATEREQUEST']._serialized_start=220
-  _globals['_CREATEREQUEST']._serialized_end=261
-  _globals['_CREATERESPONSE']._serialized_start=263
-  _globals['_CREATERESPONSE']._serialized_end=309
-  _globals['_WRITEREQUEST']._serialized_start=311
-  _globals['_WRITEREQUEST']._serialized_end=372
-  _globals['_WRITERESPONSE']._serialized_start=374
-  _globals['_WRITERESPONSE']._serialized_end=422
-  _globals['_READREQUEST']._serialized_start=424
-  _globals['_READREQUEST']._serialized_end=486
-  _globals['_READRESPONSE']._serialized_start=488
-  _globals['_READRESPONSE']._serialized_end=516
-  _globals['_STATREQUEST']._serialized_start=518
-  _globals['_STATREQUEST']._serialized_end=548
-  _globals['_STATRESPONSE']._serialized_start=550
-  _globals['_STATRESPONSE']._serialized_end=664
-  _globals['_POPULATEREQUEST']._serialized_start=666
-  _globals['_POPULATEREQUEST']._serialized_end=747
-  _globals['_POPULATEATTEMPT']._serialized_start=749
-  _globals['_POPULATEATTEMPT']._serialized_end=809
-  _globals['_POPULATERESPONSE']._serialized_start=812
-  _globals['_POPULATERESPONSE']._serialized_end=980
-  _globals['_FILESYSTEMSERVICE']._serialized_start=983
-  _globals['_FILESYSTEMSERVICE']._serialized_end=1353
+  _globals['_MKFSREQUEST']._serialized_end=176
+  _globals['_MKFSRESPONSE']._serialized_start=179
+  _globals['_MKFSRESPONSE']._serialized_end=319
+  _globals['_CREATEREQUEST']._serialized_start=321
+  _globals['_CREATEREQUEST']._serialized_end=362
+  _globals['_CREATERESPONSE']._serialized_start=364
+  _globals['_CREATERESPONSE']._serialized_end=410
+  _globals['_WRITEREQUEST']._serialized_start=412
+  _globals['_WRITEREQUEST']._serialized_end=473
+  _globals['_WRITERESPONSE']._serialized_start=475
+  _globals['_WRITERESPONSE']._serialized_end=523
+  _globals['_READREQUEST']._serialized_start=525
+  _globals['_READREQUEST']._serialized_end=587
+  _globals['_READRESPONSE']._serialized_start=589
+  _globals['_READRESPONSE']._serialized_end=617
+  _globals['_STATREQUEST']._serialized_start=619
+  _globals['_STATREQUEST']._serialized_end=649
+  _globals['_STATRESPONSE']._serialized_start=652
+  _globals['_STATRESPONSE']._serialized_end=846
+  _globals['_POPULATEREQUEST']._serialized_start=848
+  _globals['_POPULATEREQUEST']._serialized_end=929
+  _globals['_POPULATEATTEMPT']._serialized_start=931
+  _globals['_POPULATEATTEMPT']._serialized_end=991
+  _globals['_POPULATERESPONSE']._serialized_start=994
+  _globals['_POPULATERESPONSE']._serialized_end=1260
+  _globals['_UNLINKREQUEST']._serialized_start=1262
+  _globals['_UNLINKREQUEST']._serialized_end=1303
+  _globals['_UNLINKRESPONSE']._serialized_start=1305
+  _globals['_UNLINKRESPONSE']._serialized_end=1378
+  _globals['_TRUNCATEREQUEST']._serialized_start=1380
+  _globals['_TRUNCATEREQUEST']._serialized_end=1428
+  _globals['_TRUNCATERESPONSE']._serialized_start=1431
+  _globals['_TRUNCATERESPONSE']._serialized_end=1619
+  _globals['_PUNCHHOLEREQUEST']._serialized_start=1621
+  _globals['_PUNCHHOLEREQUEST']._serialized_end=1688
+  _globals['_PUNCHHOLERESPONSE']._serialized_start=1691
+  _globals['_PUNCHHOLERESPONSE']._serialized_end=1846
+  _globals['_FSYNCREQUEST']._serialized_start=1848
+  _globals['_FSYNCREQUEST']._serialized_end=1879
+  _globals['_FSYNCRESPONSE']._serialized_start=1881
+  _globals['_FSYNCRESPONSE']._serialized_end=1992
+  _globals['_REFLINKREQUEST']._serialized_start=1995
+  _globals['_REFLINKREQUEST']._serialized_end=2131
+  _globals['_REFLINKRESPONSE']._serialized_start=2133
+  _globals['_REFLINKRESPONSE']._serialized_end=2211
+  _globals['_FILESYSTEMSERVICE']._serialized_start=2214
+  _globals['_FILESYSTEMSERVICE']._serialized_end=2904
 # @@protoc_insertion_point(module_scope)

@@ -65,6 +65,31 @@ class FilesystemServiceStub:
                 request_serializer=mmsim_dot_v1_dot_filesystem__pb2.PopulateRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.PopulateResponse.FromString,
                 _registered_method=True)
+        self.Unlink = channel.unary_unary(
+                '/mmsim.v1.FilesystemService/Unlink',
+                request_serializer=mmsim_dot_v1_dot_filesystem__pb2.UnlinkRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.UnlinkResponse.FromString,
+                _registered_method=True)
+        self.Truncate = channel.unary_unary(
+                '/mmsim.v1.FilesystemService/Truncate',
+                request_serializer=mmsim_dot_v1_dot_filesystem__pb2.TruncateRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.TruncateResponse.FromString,
+                _registered_method=True)
+        self.PunchHole = channel.unary_unary(
+                '/mmsim.v1.FilesystemService/PunchHole',
+                request_serializer=mmsim_dot_v1_dot_filesystem__pb2.PunchHoleRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.PunchHoleResponse.FromString,
+                _registered_method=True)
+        self.Fsync = channel.unary_unary(
+                '/mmsim.v1.FilesystemService/Fsync',
+                request_serializer=mmsim_dot_v1_dot_filesystem__pb2.FsyncRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.FsyncResponse.FromString,
+                _registered_method=True)
+        self.Reflink = channel.unary_unary(
+                '/mmsim.v1.FilesystemService/Reflink',
+                request_serializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkResponse.FromString,
+                _registered_method=True)
 
 
 class FilesystemServiceServicer:
@@ -113,6 +138,41 @@ class FilesystemServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Unlink(self, request, context):
+        """unlink(2): remove the name; the inode, its page cache and its blocks go when it is no longer mapped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Truncate(self, request, context):
+        """truncate(2) (truncate_setsize + truncate_pagecache): grow or shrink the file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PunchHole(self, request, context):
+        """fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE): free the blocks of a byte range, zero partial blocks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fsync(self, request, context):
+        """fsync(2): write every DIRTY folio back to its blocks through the WRITEBACK tag.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Reflink(self, request, context):
+        """ioctl(FICLONERANGE): make a range of dst share the blocks of a range of src (copy on write afterwards).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FilesystemServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +205,31 @@ def add_FilesystemServiceServicer_to_server(servicer, server):
                     servicer.Populate,
                     request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.PopulateRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_filesystem__pb2.PopulateResponse.SerializeToString,
+            ),
+            'Unlink': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unlink,
+                    request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.UnlinkRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_filesystem__pb2.UnlinkResponse.SerializeToString,
+            ),
+            'Truncate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Truncate,
+                    request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.TruncateRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_filesystem__pb2.TruncateResponse.SerializeToString,
+            ),
+            'PunchHole': grpc.unary_unary_rpc_method_handler(
+                    servicer.PunchHole,
+                    request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.PunchHoleRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_filesystem__pb2.PunchHoleResponse.SerializeToString,
+            ),
+            'Fsync': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fsync,
+                    request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.FsyncRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_filesystem__pb2.FsyncResponse.SerializeToString,
+            ),
+            'Reflink': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reflink,
+                    request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +395,141 @@ class FilesystemService:
             '/mmsim.v1.FilesystemService/Populate',
             mmsim_dot_v1_dot_filesystem__pb2.PopulateRequest.SerializeToString,
             mmsim_dot_v1_dot_filesystem__pb2.PopulateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unlink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.FilesystemService/Unlink',
+            mmsim_dot_v1_dot_filesystem__pb2.UnlinkRequest.SerializeToString,
+            mmsim_dot_v1_dot_filesystem__pb2.UnlinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Truncate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.FilesystemService/Truncate',
+            mmsim_dot_v1_dot_filesystem__pb2.TruncateRequest.SerializeToString,
+            mmsim_dot_v1_dot_filesystem__pb2.TruncateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PunchHole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.FilesystemService/PunchHole',
+            mmsim_dot_v1_dot_filesystem__pb2.PunchHoleRequest.SerializeToString,
+            mmsim_dot_v1_dot_filesystem__pb2.PunchHoleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fsync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.FilesystemService/Fsync',
+            mmsim_dot_v1_dot_filesystem__pb2.FsyncRequest.SerializeToString,
+            mmsim_dot_v1_dot_filesystem__pb2.FsyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reflink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.FilesystemService/Reflink',
+            mmsim_dot_v1_dot_filesystem__pb2.ReflinkRequest.SerializeToString,
+            mmsim_dot_v1_dot_filesystem__pb2.ReflinkResponse.FromString,
             options,
             channel_credentials,
             insecure,
