@@ -12,6 +12,7 @@ On SIGTERM the health status turns NOT_SERVING, then the server drains and stops
 from __future__ import annotations
 
 import asyncio
+import inspect
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -127,7 +128,7 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
-RegisterFn = Callable[[grpc.aio.Server, "Context"], Awaitable[list[str]]]
+RegisterFn = Callable[[grpc.aio.Server, "Context"], list[str] | Awaitable[list[str]]]
 
 
 class Context:
@@ -150,7 +151,9 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
     ctx = Context(name, settings)
     provider = tracing.setup(name, settings.redis_url, settings.trace_keep, settings.otlp_endpoint)
     server = grpc.aio.server(interceptors=[aio_server_interceptor(), RpcInterceptor(name, ctx.log)])
-    service_names = await register(server, ctx)
+    service_names = register(server, ctx)
+    if inspect.isawaitable(service_names):  # register may be a coroutine (to prepare Redis state first)
+        service_names = await service_names
     from mmsim.runtime.trace_service import register as register_trace  # noqa: PLC0415
 
     service_names += register_trace(server, ctx)

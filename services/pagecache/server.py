@@ -1,0 +1,108 @@
+"""PageCacheService: thin gRPC wiring over mmsim.pagecache.filemap (models mm/filemap.c entry points)."""
+
+from __future__ import annotations
+
+from mmsim.pagecache.filemap import PageCache, Tag
+from mmsim.runtime import serve, tracing
+from mmsim.runtime.errors import InvalidArgument, require
+from mmsim.runtime.vmfault import VmFault
+from mmsim.v1 import common_pb2, filesystem_pb2, page_cache_pb2, page_cache_pb2_grpc
+
+GFP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[
+    common_pb2.GFP_FLAG_DIRECT_RECLAIM, common_pb2.GFP_FLAG_KSWAPD_RECLAIM, common_pb2.GFP_FLAG_IO,
+    common_pb2.GFP_FLAG_FS, common_pb2.GFP_FLAG_HARDWALL, common_pb2.GFP_FLAG_HIGHMEM, common_pb2.GFP_FLAG_MOVABLE,
+])
+
+
+def _folio_pb(folio) -> common_pb2.Folio:
+    return common_pb2.Folio(pfn=folio.pfn, order=folio.order, node=folio.node)
+
+
+def _found_pb(found) -> page_cache_pb2.FindFolioResponse:
+    resp = page_cache_pb2.FindFolioResponse(folio_index=found.index, zero_entry=found.zero,
+                                            tags=[t.value for t in found.tags])
+    if not found.zero:
+        resp.folio.CopyFrom(_folio_pb(found.folio))
+    return resp
+
+
+def _tag(value: int) -> Tag:
+    require(value in Tag._value2member_map_, f"tag must be PAGECACHE_TAG_DIRTY, _WRITEBACK or _TOWRITE, got {value}")
+    return Tag(value)
+
+
+def _mapping(name: str) -> str:
+    require(bool(name), "mapping must name a file as FS/INO, got an empty string")
+    return name
+
+
+class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
+    def __init__(self, ctx):
+        self._ctx = ctx
+        self._pc = PageCache(ctx.redis, ctx.settings)
+
+    async def Fault(self, request, context):
+        """filemap_fault: SIGBUS beyond EOF, a hit returns the folio, a miss asks the filesystem to populate."""
+        mapping = _mapping(request.mapping)
+        write = page_cache_pb2.FAULT_FLAG_WRITE in request.flags
+        hit = await self._pc.fault_lookup(mapping, request.index)
+        resp = page_cache_pb2.FaultResponse(i_size=hit.i_size)
+        if hit.beyond_eof:
+            resp.vm_fault.extend(VmFault.SIGBUS.to_proto())
+            return resp
+        found, result = hit.found, VmFault.LOCKED
+        if found is None or (found.zero and write):
+            populated = await self._ctx.peers.stub("filesystem").Populate(
+                filesystem_pb2.PopulateRequest(mapping=mapping, index=request.index, gfp=GFP_HIGHUSER_MOVABLE))
+            failed = VmFault.from_proto(populated.vm_fault)
+            if failed:
+                resp.vm_fault.extend(failed.to_proto())
+                return resp
+            await self._pc.count_major_fault(populated.folio.node)
+            result |= VmFault.MAJOR
+            resp.folio.CopyFrom(populated.folio)
+            resp.folio_index = populated.folio_index
+        else:
+            resp.folio.CopyFrom(_folio_pb(found.folio))
+            resp.folio_index = found.index
+        tracing.annotate(page_cache="miss" if result & VmFault.MAJOR else ("zero_entry" if found.zero else "hit"))
+        resp.vm_fault.extend(result.to_proto())
+        return resp
+
+    async def AddFolio(self, request, context):
+        mapping = _mapping(request.mapping)
+        if request.zero_entry:
+            nrpages = await self._pc.add_zero_entry(mapping, request.index, request.zero_order)
+        else:
+            require(request.HasField("folio"), "AddFolio needs a folio (or zero_entry=true)")
+            nrpages = await self._pc.add_folio(mapping, request.index, request.folio)
+        return page_cache_pb2.AddFolioResponse(nrpages=nrpages)
+
+    async def FindFolio(self, request, context):
+        return _found_pb(await self._pc.find_folio(_mapping(request.mapping), request.index))
+
+    async def TagFolio(self, request, context):
+        await self._pc.tag_folio(_mapping(request.mapping), request.index, _tag(request.tag), clear=request.clear)
+        return page_cache_pb2.TagFolioResponse()
+
+    async def FindTagged(self, request, context):
+        limit = request.limit or 256
+        require(limit <= 4096, f"limit must be at most 4096, got {limit}")
+        found = await self._pc.find_tagged(_mapping(request.mapping), _tag(request.tag), request.start, limit)
+        return page_cache_pb2.FindTaggedResponse(folios=[_found_pb(f) for f in found])
+
+    async def TruncateRange(self, request, context):
+        if not request.to_eof and request.lend < request.lstart:
+            raise InvalidArgument(f"lend {request.lend} is before lstart {request.lstart}")
+        stats = await self._pc.truncate_range(_mapping(request.mapping), request.lstart,
+                                             None if request.to_eof else request.lend)
+        return page_cache_pb2.TruncateRangeResponse(**stats)
+
+
+async def register(server, ctx) -> list[str]:
+    page_cache_pb2_grpc.add_PageCacheServiceServicer_to_server(PageCacheServicer(ctx), server)
+    return [page_cache_pb2.DESCRIPTOR.services_by_name["PageCacheService"].full_name]
+
+
+if __name__ == "__main__":
+    serve.run("pagecache", register)
