@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
+from opentelemetry import propagate
 
 from mmsim.runtime import config, scope
 from mmsim.v1 import (
@@ -22,19 +22,25 @@ _STUBS = {
 }
 
 
-class _ScopeInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Sends the caller's memalloc scope (memalloc_nofs_save/noio) along with every call."""
+class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """Sends the current span's W3C trace context and the memalloc scope along with every outgoing call.
+
+    The callee's server span becomes a child of this RPC's server span: one span per hop, no client
+    spans in between, so a trace reads as the chain of services it crossed.
+    """
 
     async def intercept_unary_unary(self, continuation, details, request):
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        metadata = list(details.metadata or ()) + list(carrier.items())
         flags = scope.current()
         if flags:
-            metadata = list(details.metadata or ()) + [(scope.METADATA_KEY, scope.encode(flags))]
-            details = details._replace(metadata=metadata)
-        return await continuation(details, request)
+            metadata.append((scope.METADATA_KEY, scope.encode(flags)))
+        return await continuation(details._replace(metadata=metadata), request)
 
 
 def open_channel(addr: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(addr, interceptors=[_ScopeInterceptor(), *aio_client_interceptors()])
+    return grpc.aio.insecure_channel(addr, interceptors=[_ContextInterceptor()])
 
 
 class Peers:

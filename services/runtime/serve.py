@@ -40,15 +40,15 @@ def describe(message: Message, prefix: str = "") -> dict[str, object]:
         name = prefix + field.name
         if field.name in _SKIP_FIELDS:
             out[name + "_len"] = len(value)
-        elif field.message_type is not None and field.label != field.LABEL_REPEATED:
-            if field.message_type.name == "GfpMask":
-                out[name] = gfp_text(value)
-            else:
+        elif field.message_type is not None and field.message_type.name == "GfpMask":
+            out[name] = gfp_text(value)
+        elif field.message_type is not None:
+            if not field.is_repeated:
                 out.update(describe(value, name + "."))
         elif field.enum_type is not None:
-            names = [field.enum_type.values_by_number[v].name for v in (value if field.label == field.LABEL_REPEATED else [value])]
-            out[name] = "|".join(names)
-        elif field.label != field.LABEL_REPEATED and field.message_type is None:
+            values = value if field.is_repeated else [value]
+            out[name] = "|".join(field.enum_type.values_by_number[v].name for v in values)
+        elif not field.is_repeated:
             out[name] = value
     return out
 
@@ -86,6 +86,9 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
             except asyncio.CancelledError:
                 status = "CANCELLED"
                 raise
+            except grpc.aio.AioRpcError as exc:  # a callee's status travels back unchanged
+                status, message = exc.code().name, exc.details()
+                await context.abort(exc.code(), exc.details())
             except grpc.aio.AbortError:
                 status = context.code().name if context.code() else "ABORTED"
                 raise
@@ -94,7 +97,10 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
                 self._log.exception("rpc.internal_error", rpc=method)
                 await context.abort(grpc.StatusCode.INTERNAL, message)
             finally:
-                self._finish(method, request, response, status, message, trips.count, started)
+                try:
+                    self._finish(method, request, response, status, message, trips.count, started)
+                except Exception:  # noqa: BLE001 - observability must never fail the RPC
+                    self._log.exception("rpc.annotate_failed", rpc=method)
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
@@ -106,13 +112,12 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         span = trace.get_current_span()
         span_ctx = span.get_span_context()
         parent = getattr(span, "parent", None)
-        fields = describe(request)
-        if response is not None:
-            fields.update({f"out.{k}": v for k, v in describe(response).items()})
-        tracing.annotate(redis_round_trips=trips, service=self._service, **fields)
+        args = describe(request)
+        outcome = describe(response) if response is not None else {}
         memalloc = scope.encode(scope.current())
-        if memalloc:
-            tracing.annotate(memalloc_scope=memalloc)
+        tracing.annotate_many(args)
+        tracing.annotate_many({f"out.{k}": v for k, v in outcome.items()})
+        tracing.annotate_many({"redis_round_trips": trips, "memalloc_scope": memalloc} if memalloc else {"redis_round_trips": trips})
         self._log.info(
             "rpc",
             rpc=method,
@@ -124,7 +129,8 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
             error=message or None,
             redis_round_trips=trips,
             memalloc_scope=memalloc or None,
-            **fields,
+            args=args,
+            outcome=outcome,
         )
 
 

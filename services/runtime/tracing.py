@@ -107,7 +107,11 @@ def current_ids() -> tuple[str, str]:
 
 
 def annotate(**attrs) -> None:
-    """Add key arguments or outcomes to the current RPC's span (and its log line)."""
+    """Add key arguments or outcomes to the current RPC's span."""
+    annotate_many(attrs)
+
+
+def annotate_many(attrs: dict) -> None:
     span = trace.get_current_span()
     for k, v in attrs.items():
         span.set_attribute(f"mmsim.{k}", v if isinstance(v, (bool, int, float, str)) else str(v))
