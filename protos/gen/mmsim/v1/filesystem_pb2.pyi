@@ -116,14 +116,16 @@ class StatResponse(_message.Message):
     def __init__(self, mapping: _Optional[str] = ..., path: _Optional[str] = ..., i_size: _Optional[int] = ..., blocks: _Optional[int] = ..., block_size: _Optional[int] = ..., nrpages: _Optional[int] = ..., nlink: _Optional[int] = ..., profile: _Optional[str] = ..., min_folio_order: _Optional[int] = ..., shared_blocks: _Optional[int] = ...) -> None: ...
 
 class PopulateRequest(_message.Message):
-    __slots__ = ("mapping", "index", "gfp")
+    __slots__ = ("mapping", "index", "gfp", "write")
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     GFP_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FIELD_NUMBER: _ClassVar[int]
     mapping: str
     index: int
     gfp: _common_pb2.GfpMask
-    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ...) -> None: ...
+    write: bool
+    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., write: _Optional[bool] = ...) -> None: ...
 
 class PopulateAttempt(_message.Message):
     __slots__ = ("order", "ok", "reason")

@@ -153,3 +153,47 @@ class FindTaggedResponse(_message.Message):
     FOLIOS_FIELD_NUMBER: _ClassVar[int]
     folios: _containers.RepeatedCompositeFieldContainer[FindFolioResponse]
     def __init__(self, folios: _Optional[_Iterable[_Union[FindFolioResponse, _Mapping]]] = ...) -> None: ...
+
+class XaStatsRequest(_message.Message):
+    __slots__ = ("mapping",)
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    def __init__(self, mapping: _Optional[str] = ...) -> None: ...
+
+class XaStatsResponse(_message.Message):
+    __slots__ = ("mapping", "indexing", "chunk_shift", "entries", "folio_entries", "zero_entries", "nodes", "height", "redis_bytes", "nrpages", "zero_pages")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    INDEXING_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SHIFT_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    FOLIO_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    ZERO_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REDIS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NRPAGES_FIELD_NUMBER: _ClassVar[int]
+    ZERO_PAGES_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    indexing: str
+    chunk_shift: int
+    entries: int
+    folio_entries: int
+    zero_entries: int
+    nodes: int
+    height: int
+    redis_bytes: int
+    nrpages: int
+    zero_pages: int
+    def __init__(self, mapping: _Optional[str] = ..., indexing: _Optional[str] = ..., chunk_shift: _Optional[int] = ..., entries: _Optional[int] = ..., folio_entries: _Optional[int] = ..., zero_entries: _Optional[int] = ..., nodes: _Optional[int] = ..., height: _Optional[int] = ..., redis_bytes: _Optional[int] = ..., nrpages: _Optional[int] = ..., zero_pages: _Optional[int] = ...) -> None: ...
+
+class XaDumpRequest(_message.Message):
+    __slots__ = ("mapping",)
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    def __init__(self, mapping: _Optional[str] = ...) -> None: ...
+
+class XaDumpResponse(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...

@@ -65,6 +65,16 @@ class PageCacheServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.FindTaggedRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.FindTaggedResponse.FromString,
                 _registered_method=True)
+        self.XaStats = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/XaStats',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.XaStatsRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.XaStatsResponse.FromString,
+                _registered_method=True)
+        self.XaDump = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/XaDump',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.XaDumpRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.XaDumpResponse.FromString,
+                _registered_method=True)
 
 
 class PageCacheServiceServicer:
@@ -113,6 +123,20 @@ class PageCacheServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def XaStats(self, request, context):
+        """The shape of a mapping's XArray: entries, nodes, height, Redis bytes (`mmsim xa stats`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def XaDump(self, request, context):
+        """The mapping's XArray drawn as a tree, for a terminal (`mmsim xa dump`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PageCacheServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +169,16 @@ def add_PageCacheServiceServicer_to_server(servicer, server):
                     servicer.FindTagged,
                     request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.FindTaggedRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__cache__pb2.FindTaggedResponse.SerializeToString,
+            ),
+            'XaStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.XaStats,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.XaStatsRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.XaStatsResponse.SerializeToString,
+            ),
+            'XaDump': grpc.unary_unary_rpc_method_handler(
+                    servicer.XaDump,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.XaDumpRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.XaDumpResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +344,60 @@ class PageCacheService:
             '/mmsim.v1.PageCacheService/FindTagged',
             mmsim_dot_v1_dot_page__cache__pb2.FindTaggedRequest.SerializeToString,
             mmsim_dot_v1_dot_page__cache__pb2.FindTaggedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def XaStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/XaStats',
+            mmsim_dot_v1_dot_page__cache__pb2.XaStatsRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.XaStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def XaDump(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/XaDump',
+            mmsim_dot_v1_dot_page__cache__pb2.XaDumpRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.XaDumpResponse.FromString,
             options,
             channel_credentials,
             insecure,
