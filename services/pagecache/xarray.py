@@ -1,0 +1,427 @@
+"""A faithful model of the kernel XArray (lib/xarray.c) kept in Redis.
+
+Every operation is ONE atomic round trip: an EVALSHA of a script made of the Lua library in
+``xarray.lua`` plus a few lines of per-operation body.  Iteration (``for_each``) fetches up to
+``batch`` entries per round trip.
+
+Python entries
+    ``bytes`` is an object entry (a pointer in the kernel) and always reads back as ``bytes``;
+    ``Value(n)`` is ``xa_mk_value(n)`` with 0 <= n <= LONG_MAX; ``None`` is NULL; ``ZERO`` is
+    ``XA_ZERO_ENTRY`` (only accepted by ``store``/``insert``/``cmpxchg``, reads back as None except
+    in ``cmpxchg`` comparisons and ``dump``).  Indices are ints in 0..ULONG_MAX (2**64-1).
+
+Redis keys (all below the caller's prefix, which must carry a hash tag such as
+``mmsim:{m:xfs0/12}:xa``)
+    ``<prefix>:r``              hash: ``h`` head entry, ``r`` root level, ``cs`` chunk shift,
+                                ``N`` node count, ``m0..m2`` = "1" when the mark is set anywhere
+                                (xa_flags); absent when the array is empty.
+    ``<prefix>:n<L>:<path>``    hash per xa_node at level L (shift = L*cs); path = one character
+                                per slot digit above L (alphabet 0-9a-zA-Z-_); fields: slot
+                                offset -> entry, ``c`` count, ``v`` nr_values, ``m0..m2`` hex bitmaps.
+
+Lua calling convention (for scripts that compose XArray updates with other keys of the same
+hash tag; build them with ``build_script(body)``)
+    * An index is a 16-digit lowercase hex string (``index_hex(i)``); orders and marks are
+      plain numbers.  Lua never turns an index into a number.
+    * An entry is a string: ``''`` NULL, ``'z'`` XA_ZERO_ENTRY, ``'v<decimal>'`` value,
+      ``'p<bytes>'`` object (``encode_entry``/``decode_entry``).
+    * ``local xa = xa_open(prefix, chunk_shift_or_nil)`` reads the root; then call
+      ``xa_load(xa, hex)``, ``xa_store(xa, hex, order, entry)`` -> old, ``xa_erase(xa, hex)`` -> old,
+      ``xa_insert(xa, hex, entry)``, ``xa_cmpxchg(xa, hex, old, entry)`` -> current,
+      ``xa_reserve(xa, hex)``, ``xa_release(xa, hex)``, ``xa_set_mark/xa_clear_mark(xa, hex, m)``,
+      ``xa_get_mark(xa, hex, m)`` -> bool, ``xa_get_order(xa, hex)`` -> int,
+      ``xa_find/xa_find_after(xa, hex, maxhex, m_or_nil)`` -> hex, entry (or nil),
+      ``xa_split(xa, hex, new_order)``, ``xa_store_range(xa, entry, create, chunks)`` (plan from
+      ``range_plan``), ``xa_destroy(xa)``.
+    * Finish with ``xa_commit(xa)``: nothing is written before it, so a script that raises
+      (``xa_fail``: ``error('XAERR EINVAL|EBUSY message')``) leaves the array untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from mmsim.runtime.errors import AlreadyExists, InvalidArgument, MMError, require
+
+ULONG_MAX = 2**64 - 1
+LONG_MAX = 2**63 - 1
+XA_MARK_0, XA_MARK_1, XA_MARK_2 = 0, 1, 2
+
+XA_LUA_LIB = Path(__file__).with_name("xarray.lua").read_text()
+
+
+def build_script(body: str) -> str:
+    """Lua source of a script: the XArray library followed by ``body`` (KEYS/ARGV as you wish)."""
+    return XA_LUA_LIB + "\n" + body
+
+
+class Value(int):
+    """A value entry, ``xa_mk_value(n)`` (include/linux/xarray.h), 0 <= n <= LONG_MAX."""
+
+    def __new__(cls, n: int) -> Value:
+        require(isinstance(n, int) and 0 <= n <= LONG_MAX, f"value must be 0..LONG_MAX, not {n!r}")
+        return super().__new__(cls, n)
+
+    def __repr__(self) -> str:
+        return f"Value({int(self)})"
+
+
+class _Zero:
+    """``XA_ZERO_ENTRY``: occupies a slot but loads as NULL."""
+
+    def __repr__(self) -> str:
+        return "ZERO"
+
+
+ZERO = _Zero()
+Entry = bytes | Value | None
+
+
+def index_hex(index: int) -> str:
+    require(isinstance(index, int) and 0 <= index <= ULONG_MAX, f"index must be 0..ULONG_MAX, not {index!r}")
+    return f"{index:016x}"
+
+
+def encode_entry(entry) -> bytes:
+    if entry is None:
+        return b""
+    if entry is ZERO:
+        return b"z"
+    if isinstance(entry, Value):
+        return b"v%d" % int(entry)
+    if isinstance(entry, bytes):
+        return b"p" + entry
+    raise InvalidArgument(f"an entry is bytes, Value, ZERO or None, not {type(entry).__name__}")
+
+
+def decode_entry(raw: bytes | None):
+    if not raw:
+        return None
+    kind, body = raw[:1], raw[1:]
+    if kind == b"v":
+        return Value(int(body))
+    if kind == b"p":
+        return body
+    if kind == b"z":
+        return ZERO
+    if kind == b"s":
+        return Sibling(int(body))
+    if kind == b"n":
+        return NODE
+    raise ValueError(f"corrupt entry {raw!r}")
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """A sibling entry (``xa_mk_sibling``) pointing at the canonical slot ``offset``; dump only."""
+
+    offset: int
+
+
+NODE = "node"
+
+
+def _set_range(first: int, last: int, cs: int) -> tuple[int, int]:
+    """models lib/xarray.c: xas_set_range -> (level, sibs) of the next chunk starting at first."""
+    mask = (1 << cs) - 1
+    shift, sibs, offset = 0, last - first, mask
+    while first & mask == 0:
+        if sibs < mask or (sibs == mask and offset < mask):
+            break
+        shift += cs
+        if offset == mask:
+            offset = sibs & mask
+        sibs >>= cs
+        first >>= cs
+    offset = first & mask
+    if offset + sibs > mask:
+        sibs = mask - offset
+    if ((((first + sibs + 1) << shift) - 1) & ULONG_MAX) > last:
+        sibs -= 1
+    return shift // cs, sibs
+
+
+def range_plan(first: int, last: int, cs: int) -> tuple[tuple[str, int, int] | None, list[tuple[str, int, int]]]:
+    """The stores xa_store_range makes: (xas_create of ``last``, chunks), each (hex, level, sibs)."""
+    create = None
+    if last < ULONG_MAX:
+        order = ((last + 1) & -(last + 1)).bit_length() - 1
+        create = (index_hex((last >> order) << order), order // cs, (1 << (order % cs)) - 1)
+    chunks = []
+    while first <= last:
+        level, sibs = _set_range(first, last, cs)
+        chunks.append((index_hex(first), level, sibs))
+        first += (sibs + 1) << (level * cs)
+    return create, chunks
+
+
+_OPEN = "local xa = xa_open(KEYS[1], ARGV[1])\n"
+_BODIES = {
+    "load": "return xa_load(xa, ARGV[2])",
+    "store": "local old = xa_store(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return old",
+    "insert": "xa_insert(xa, ARGV[2], ARGV[3]) xa_commit(xa) return 1",
+    "cmpxchg": "local cur = xa_cmpxchg(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return cur",
+    "reserve": "xa_reserve(xa, ARGV[2]) xa_commit(xa) return 1",
+    "release": "xa_release(xa, ARGV[2]) xa_commit(xa) return 1",
+    "set_mark": "xa_set_mark(xa, ARGV[2], ARGV[3]) xa_commit(xa) return 1",
+    "clear_mark": "xa_clear_mark(xa, ARGV[2], ARGV[3]) xa_commit(xa) return 1",
+    "get_mark": "return xa_get_mark(xa, ARGV[2], ARGV[3]) and 1 or 0",
+    "get_order": "return xa_get_order(xa, ARGV[2])",
+    "split": "xa_split(xa, ARGV[2], ARGV[3]) xa_commit(xa) return 1",
+    "destroy": "xa_destroy(xa) xa_commit(xa) return 1",
+    "store_range": """
+local create = nil
+if ARGV[3] ~= '' then create = {ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])} end
+local chunks = {}
+for i = 6, #ARGV, 3 do chunks[#chunks + 1] = {ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])} end
+xa_store_range(xa, ARGV[2], create, chunks) xa_commit(xa) return 1""",
+    "find_batch": """
+local mark = ARGV[4] ~= '' and ARGV[4] or nil
+local out, idx, e = {}, nil, nil
+if ARGV[5] == 'find' then idx, e = xa_find(xa, ARGV[2], ARGV[3], mark)
+else idx, e = xa_find_after(xa, ARGV[2], ARGV[3], mark) end
+while idx do
+  out[#out + 1] = idx; out[#out + 1] = e
+  if #out >= 2 * tonumber(ARGV[6]) then break end
+  idx, e = xa_find_after(xa, idx, ARGV[3], mark)
+end
+return out""",
+    "info": "return {xa.head, tostring(xa.rlevel or -1), tostring(xa.nnodes)}",
+    "keys": """
+local out = {}
+if xa.head ~= '' then out[1] = xa.rootkey end
+xa_walk(xa, function(n) out[#out + 1] = n.key end)
+return out""",
+    "dump": """
+local out = {{xa.head, tostring(xa.rlevel or -1), tostring(xa.nnodes), tostring(xa.cs),
+  (xa.xmarks[0] and '1' or '0') .. (xa.xmarks[1] and '1' or '0') .. (xa.xmarks[2] and '1' or '0')}}
+xa_walk(xa, function(n)
+  local d = {}
+  for k = 0, xa.L - 1 do
+    local p = xa.L - 1 - k
+    d[k] = (k > n.level) and (XA_ALPHA:find(n.path:sub(p, p), 1, true) - 1) or 0
+  end
+  local rec = {tostring(n.level), xa_hex(xa, d), tostring(n.count), tostring(n.values)}
+  for m = 0, 2 do rec[#rec + 1] = xa_set2hex(xa, n.marks[m]) end
+  for off = 0, xa.size - 1 do
+    if n.s[off] then rec[#rec + 1] = tostring(off); rec[#rec + 1] = n.s[off] end
+  end
+  out[#out + 1] = rec
+end)
+return out""",
+}
+_SOURCES = {name: build_script(_OPEN + body) for name, body in _BODIES.items()}
+_ERR = re.compile(r"XAERR (\w+) (.*)")
+_ERRORS: dict[str, type[MMError]] = {"EINVAL": InvalidArgument, "EBUSY": AlreadyExists}
+
+
+@dataclass
+class DumpNode:
+    """One xa_node as ``dump`` reports it (index = first index the node covers)."""
+
+    shift: int
+    index: int
+    offset: int
+    count: int
+    nr_values: int
+    marks: tuple[frozenset[int], frozenset[int], frozenset[int]]
+    slots: dict[int, object] = field(default_factory=dict)
+
+
+@dataclass
+class Dump:
+    """``xa_dump`` as data: head entry, root shift, flags marks and every node, parents first."""
+
+    chunk_shift: int
+    head: object
+    root_shift: int | None
+    marks: tuple[bool, bool, bool]
+    nodes: list[DumpNode]
+
+
+def _bits(hexmap: bytes) -> frozenset[int]:
+    out = set()
+    for i, ch in enumerate(hexmap.decode()):
+        v = int(ch, 16)
+        out.update(i * 4 + b for b in range(4) if v >> b & 1)
+    return frozenset(out)
+
+
+class XArray:
+    """An XArray in Redis under ``prefix`` (models struct xarray + lib/xarray.c; async)."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str, chunk_shift: int = 6):
+        require(isinstance(chunk_shift, int) and 2 <= chunk_shift <= 6, "chunk_shift must be 2..6")
+        require("{" in prefix and "}" in prefix, "prefix must carry a Redis Cluster hash tag")
+        self.client, self.prefix, self.chunk_shift = client, prefix, chunk_shift
+        self._scripts = {name: client.register_script(src) for name, src in _SOURCES.items()}
+
+    async def _run(self, name: str, *args):
+        try:
+            return await self._scripts[name](keys=[self.prefix], args=[self.chunk_shift, *args])
+        except ResponseError as exc:
+            found = _ERR.search(str(exc))
+            if not found:
+                raise
+            raise _ERRORS[found.group(1)](found.group(2)) from None
+
+    @staticmethod
+    def _mark(mark: int) -> int:
+        require(mark in (0, 1, 2), f"mark must be 0, 1 or 2, not {mark!r}")
+        return mark
+
+    async def load(self, index: int) -> Entry:
+        """models lib/xarray.c: xa_load."""
+        return decode_entry(await self._run("load", index_hex(index)))
+
+    async def store(self, index: int, entry) -> Entry:
+        """models lib/xarray.c: xa_store (order 0); returns the old entry."""
+        return await self.store_order(index, 0, entry)
+
+    async def store_order(self, index: int, order: int, entry) -> Entry:
+        """models lib/test_xarray.c: xa_store_order (XA_STATE_ORDER + lib/xarray.c: xas_store)."""
+        require(isinstance(order, int) and 0 <= order <= 63, "order must be 0..63")
+        require(index_hex(index) and index % (1 << order) == 0, "index must be aligned to 2**order")
+        old = await self._run("store", index_hex(index), order, encode_entry(entry))
+        return decode_entry(old)
+
+    async def erase(self, index: int) -> Entry:
+        """models lib/xarray.c: xa_erase (the whole multi-index entry goes)."""
+        return await self.store_order(index, 0, None)
+
+    async def insert(self, index: int, entry) -> None:
+        """models lib/xarray.c: __xa_insert; AlreadyExists when occupied (reserved included)."""
+        await self._run("insert", index_hex(index), encode_entry(entry))
+
+    async def cmpxchg(self, index: int, old, entry) -> Entry:
+        """models lib/xarray.c: __xa_cmpxchg; returns the entry that was there (ZERO -> None)."""
+        return decode_entry(await self._run("cmpxchg", index_hex(index), encode_entry(old), encode_entry(entry)))
+
+    async def reserve(self, index: int) -> None:
+        """models include/linux/xarray.h: xa_reserve."""
+        await self._run("reserve", index_hex(index))
+
+    async def release(self, index: int) -> None:
+        """models include/linux/xarray.h: xa_release (only a reserved slot is freed)."""
+        await self._run("release", index_hex(index))
+
+    async def store_range(self, first: int, last: int, entry) -> None:
+        """models lib/xarray.c: xa_store_range (xas_set_range chunks, planned by ``range_plan``).
+
+        The whole index space (0..ULONG_MAX) is refused: the kernel's chunk size overflows there.
+        """
+        index_hex(first), index_hex(last)
+        require(last >= first, "last < first")
+        require(not (first == 0 and last == ULONG_MAX), "cannot store over the whole index space")
+        require(entry is not ZERO, "cannot store an internal entry over a range")
+        create, chunks = range_plan(first, last, self.chunk_shift)
+        args = [encode_entry(entry), *(create or ("", 0, 0))]
+        for chunk in chunks:
+            args.extend(chunk)
+        await self._run("store_range", *args)
+
+    async def _find(self, how: str, index: int, max: int, mark: int | None, limit: int):
+        require(mark is None or mark in (0, 1, 2), f"mark must be 0, 1 or 2, not {mark!r}")
+        mark_arg = "" if mark is None else mark
+        raw = await self._run("find_batch", index_hex(index), index_hex(max), mark_arg, how, limit)
+        return [(int(raw[i], 16), decode_entry(raw[i + 1])) for i in range(0, len(raw), 2)]
+
+    async def find(self, start: int, max: int = ULONG_MAX, mark: int | None = None):
+        """models lib/xarray.c: xa_find -> (index, entry) or None (mark None = XA_PRESENT)."""
+        found = await self._find("find", start, max, mark, 1)
+        return found[0] if found else None
+
+    async def find_after(self, index: int, max: int = ULONG_MAX, mark: int | None = None):
+        """models lib/xarray.c: xa_find_after -> (index, entry) or None."""
+        found = await self._find("after", index, max, mark, 1)
+        return found[0] if found else None
+
+    async def for_each(
+        self, start: int = 0, max: int = ULONG_MAX, mark: int | None = None, batch: int = 256
+    ) -> AsyncIterator[tuple[int, Entry]]:
+        """models include/linux/xarray.h: xa_for_each_range / xa_for_each_marked.
+
+        Like the kernel (xa_find then xa_find_after): a multi-index entry is yielded once, at
+        ``start`` if ``start`` lies inside it, otherwise at its first index.
+        """
+        how, cursor = "find", start
+        while True:
+            found = await self._find(how, cursor, max, mark, batch)
+            for item in found:
+                yield item
+            if len(found) < batch:
+                return
+            how, cursor = "after", found[-1][0]
+
+    async def set_mark(self, index: int, mark: int) -> None:
+        """models lib/xarray.c: xa_set_mark (no effect on NULL)."""
+        await self._run("set_mark", index_hex(index), self._mark(mark))
+
+    async def clear_mark(self, index: int, mark: int) -> None:
+        """models lib/xarray.c: xa_clear_mark."""
+        await self._run("clear_mark", index_hex(index), self._mark(mark))
+
+    async def get_mark(self, index: int, mark: int) -> bool:
+        """models lib/xarray.c: xa_get_mark."""
+        return bool(await self._run("get_mark", index_hex(index), self._mark(mark)))
+
+    async def get_order(self, index: int) -> int:
+        """models lib/xarray.c: xa_get_order."""
+        return int(await self._run("get_order", index_hex(index)))
+
+    async def split(self, index: int, new_order: int) -> None:
+        """models lib/xarray.c: xas_split_alloc + xas_split (entries of new_order, marks copied).
+
+        Like xas_split_alloc, splits at most one tree level down (order < new level + 2 chunks).
+        """
+        require(isinstance(new_order, int) and 0 <= new_order <= 63, "new_order must be 0..63")
+        await self._run("split", index_hex(index), new_order)
+
+    async def destroy(self) -> None:
+        """models lib/xarray.c: xa_destroy."""
+        await self._run("destroy")
+
+    async def empty(self) -> bool:
+        """models include/linux/xarray.h: xa_empty (a reserved entry makes it non-empty)."""
+        head, _, _ = await self._run("info")
+        return head == b""
+
+    async def nodes(self) -> int:
+        """Number of xa_nodes in the tree."""
+        _, _, count = await self._run("info")
+        return int(count)
+
+    async def height(self) -> int:
+        """Levels of nodes (0 when the head holds the only entry or nothing)."""
+        _, level, _ = await self._run("info")
+        return int(level) + 1
+
+    async def memory_bytes(self) -> int:
+        """Redis MEMORY USAGE summed over the array's keys."""
+        keys = await self._run("keys")
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.memory_usage(key)
+            sizes = await pipe.execute()
+        return sum(size or 0 for size in sizes)
+
+    async def dump(self) -> Dump:
+        """models lib/xarray.c: xa_dump, as a structure a caller can draw."""
+        root, *nodes = await self._run("dump")
+        head, rlevel, _, cs, marks = root
+        cs, rlevel = int(cs), int(rlevel)
+        out = []
+        for rec in nodes:
+            level, index = int(rec[0]), int(rec[1], 16)
+            offset = (index >> ((level + 1) * cs)) & ((1 << cs) - 1) if level != rlevel else 0
+            slots = {int(rec[i]): decode_entry(rec[i + 1]) for i in range(7, len(rec), 2)}
+            out.append(DumpNode(level * cs, index, offset, int(rec[2]), int(rec[3]),
+                                (_bits(rec[4]), _bits(rec[5]), _bits(rec[6])), slots))
+        return Dump(cs, decode_entry(head), rlevel * cs if rlevel >= 0 else None,
+                    tuple(ch == ord("1") for ch in marks), out)
