@@ -46,7 +46,8 @@ KEYS[1]; all keys the library touches are built from it, so they share the node'
 * ``page_mapcount_add(pfn, delta) -> new _mapcount``: refuses typed pages; fails past INT_MAX (the
   32-bit wrap of section 6.3 is refused, not performed) and below -1.
 * ``page_is_type(p, PT_BUDDY)``, ``page_compound_head(pfn) -> head pfn`` (itself if not a tail).
-* ``mapping_intern(name) -> id`` / ``mapping_name(id)``.
+* ``mapping_intern(name) -> id`` / ``mapping_name(id)``; ids are multiples of 4 so that bit 0
+  (PAGE_MAPPING_ANON) and bit 1 (PAGE_MAPPING_MOVABLE) keep their kernel meaning.
 * ``mm_fail(code, msg)`` raises ``error('MMSIM <Code> <msg>', 0)``; Python turns it into the
   mmsim.runtime.errors class ``<Code>`` (``raise_from_redis``). Redis does not roll back a script's
   writes on error, so every check must come before the first write.
@@ -310,7 +311,7 @@ local function mapping_intern(name)
   local key = VM_PREFIX .. 'intern'
   local id = redis.call('HGET', key, 'n:' .. name)
   if id then return tonumber(id) end
-  id = redis.call('HINCRBY', key, '#next', 1)
+  id = redis.call('HINCRBY', key, '#next', 4)  -- multiples of 4: bits 0-1 stay free (PAGE_MAPPING_ANON/MOVABLE)
   redis.call('HSET', key, 'n:' .. name, id, 'i:' .. id, name)
   return id
 end

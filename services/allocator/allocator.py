@@ -1,0 +1,145 @@
+"""AllocatorService: the one object the gRPC server (services/allocator/server.py) calls.
+
+Wires BuddyAllocator (buddy.py), KvMalloc (kvmalloc.py), the /proc formatters (procfs.py), the
+fragmenter (fragment.py) and the struct page reference operations (vmemmap.py's Lua library) over one
+redis.asyncio.Redis (decode_responses=False). Every method is a coroutine and raises only
+mmsim.runtime.errors classes for bad input or failed allocations.
+"""
+
+from __future__ import annotations
+
+from mmsim.allocator import fragment as frag
+from mmsim.allocator import gfp as G
+from mmsim.allocator import procfs
+from mmsim.allocator.buddy import Allocation, BuddyAllocator, FreeResult
+from mmsim.allocator.kvmalloc import KvAllocation, KvMalloc
+from mmsim.allocator.vmemmap import PageDescriptor, Script, build_script
+from mmsim.allocator.zones import Layout
+from mmsim.runtime import keys
+from mmsim.runtime.config import Settings
+
+_PAGE_OP = Script(
+    build_script(
+        r"""
+-- KEYS[1] prefix; ARGV: node_start node_end op pfn arg
+vm_init(KEYS[1], ARGV[1], ARGV[2])
+local op, pfn, arg = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+if op == 'ref_add' then return page_ref_add(pfn, arg)
+elseif op == 'try_get' then return page_try_get(pfn)
+elseif op == 'mapcount_add' then return page_mapcount_add(pfn, arg)
+elseif op == 'ref_freeze' then return page_ref_freeze(pfn, arg)
+end
+mm_fail('InvalidArgument', 'unknown page op ' .. op)
+"""
+    )
+)
+
+
+class AllocatorService:
+    def __init__(self, redis, layout: Layout, profile: str = "lsfmm2018", comm: str = "mmsim"):
+        self.redis = redis
+        self.layout = layout
+        self.buddy = BuddyAllocator(redis, layout, comm=comm)
+        self.kv = KvMalloc(self.buddy, profile)
+
+    @classmethod
+    async def open(cls, redis, settings: Settings | None = None, *, memory_bytes: int | None = None,
+                   nodes: int | None = None, movable_bytes: int = 0, profile: str | None = None,
+                   reset: bool = False) -> "AllocatorService":  # fmt: skip
+        """Build the layout from settings (MMSIM_MEMORY, MMSIM_NUMA_NODES, MMSIM_PROFILE) or the
+        arguments, and run the (idempotent) memory initialisation."""
+        s = settings or Settings()
+        layout = Layout.build(memory_bytes or s.memory_bytes, nodes or s.numa_nodes, movable_bytes)
+        svc = cls(redis, layout, profile or s.profile)
+        await svc.buddy.init_memory(reset=reset)
+        return svc
+
+    # ---- pages ---------------------------------------------------------------------------
+    async def alloc_pages(self, order: int, gfp: int | str = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0) -> Allocation:
+        return await self.buddy.alloc_pages(order, G.parse_gfp(gfp), nid=nid, scope=scope)
+
+    async def free_pages(self, pfn: int, order: int) -> FreeResult:
+        return await self.buddy.free_pages(pfn, order)
+
+    async def get_page(self, pfn: int) -> PageDescriptor:
+        return await self.buddy.get_page(pfn)
+
+    async def _page_op(self, op: str, pfn: int, arg: int = 0) -> int:
+        self.buddy._check_pfn(pfn)
+        node = self.layout.node_of_pfn(pfn)
+        return int(await _PAGE_OP(self.redis, [keys.node(node.nid, "")], [node.start_pfn, node.end_pfn, op, pfn, arg]))
+
+    async def page_ref_add(self, pfn: int, delta: int) -> int:
+        """get_page/put_page-style _refcount change; overflow-checked. Returns the new count."""
+        return await self._page_op("ref_add", pfn, delta)
+
+    async def try_get_page(self, pfn: int) -> bool:
+        """try_get_page: False (and no change) when _refcount <= 0 or at INT_MAX."""
+        return bool(await self._page_op("try_get", pfn))
+
+    async def page_mapcount_add(self, pfn: int, delta: int) -> int:
+        return await self._page_op("mapcount_add", pfn, delta)
+
+    # ---- kvmalloc family -------------------------------------------------------------------
+    async def kmalloc(self, size: int, gfp: int | str = G.GFP_KERNEL, **kw) -> KvAllocation:
+        return await self.kv.kmalloc(size, G.parse_gfp(gfp), **kw)
+
+    async def vmalloc(self, size: int, gfp: int | str = G.GFP_KERNEL, **kw) -> KvAllocation:
+        return await self.kv.vmalloc(size, G.parse_gfp(gfp), **kw)
+
+    async def kvmalloc(self, size: int, gfp: int | str = G.GFP_KERNEL, **kw) -> KvAllocation:
+        return await self.kv.kvmalloc(size, G.parse_gfp(gfp), **kw)
+
+    async def kvmalloc_array(self, n: int, size: int, gfp: int | str = G.GFP_KERNEL, **kw) -> KvAllocation:
+        return await self.kv.kvmalloc_array(n, size, G.parse_gfp(gfp), **kw)
+
+    async def kvcalloc(self, n: int, size: int, gfp: int | str = G.GFP_KERNEL, **kw) -> KvAllocation:
+        return await self.kv.kvcalloc(n, size, G.parse_gfp(gfp), **kw)
+
+    async def kvmalloc_struct(self, header: int, element: int, count: int, gfp: int | str = G.GFP_KERNEL, **kw) -> KvAllocation:
+        return await self.kv.kvmalloc_struct(header, element, count, G.parse_gfp(gfp), **kw)
+
+    async def kvfree(self, addr: int) -> None:
+        await self.kv.kvfree(addr)
+
+    async def malloc(self, size: int, **kw) -> KvAllocation:
+        return await self.kv.malloc(size, **kw)
+
+    async def free(self, addr: int) -> None:
+        await self.kv.free(addr)
+
+    # ---- /proc ------------------------------------------------------------------------------
+    async def buddyinfo(self) -> str:
+        return procfs.buddyinfo(await self.buddy.zone_counters())
+
+    async def pagetypeinfo(self) -> str:
+        return procfs.pagetypeinfo(await self.buddy.free_list_counts())
+
+    async def vmstat(self) -> dict[str, int]:
+        return procfs.vmstat_values(await self.buddy.zone_counters(), await self.buddy.vmstat_events())
+
+    async def vmstat_text(self) -> str:
+        return procfs.vmstat(await self.buddy.zone_counters(), await self.buddy.vmstat_events())
+
+    async def _vmalloc_pages(self) -> int:
+        total = 0
+        for n in self.layout.nodes:
+            v = await self.redis.hget(keys.node(n.nid, "kv:next"), "vmalloc_pages")
+            total += int(v or 0)
+        return total
+
+    async def meminfo(self) -> dict[str, int]:
+        return procfs.meminfo_values(await self.buddy.zone_counters(), await self._vmalloc_pages())
+
+    async def meminfo_text(self) -> str:
+        return procfs.meminfo(await self.buddy.zone_counters(), await self._vmalloc_pages())
+
+    async def fragmentation_index(self, order: int) -> dict[str, int]:
+        return {f"{z['node']}:{z['zone']}": procfs.fragmentation_index(z, order) for z in await self.buddy.zone_counters()}
+
+    # ---- fragmentation -----------------------------------------------------------------------
+    async def fragment(self, nid: int = 0, zone: str | None = None, max_free_order: int = 0) -> dict:
+        return await frag.fragment(self.buddy, nid, zone, max_free_order)
+
+    async def unfragment(self, nid: int = 0) -> int:
+        return await frag.unfragment(self.buddy, nid)

@@ -1,0 +1,823 @@
+"""The buddy allocator over Redis: one Lua script per allocation attempt and per free.
+
+Models mm/page_alloc.c. Per node (hash tag ``{node:N}``) the keys are:
+
+* ``free:ZONE:ORDER:MT`` zset of free block head pfns (score = pfn) = free_area[order].free_list[mt].
+  Blocks are taken lowest pfn first (ZRANGE 0 0), where the kernel takes the list head (LIFO);
+* ``zone:ZONE`` hash: start_pfn, end_pfn, managed, min, low, high, promo, reserve:0..3
+  (lowmem_reserve[]), nr_free_pages and nr_free:0..10 (free_area[o].nr_free, blocks);
+* ``vmstat`` hash: pgalloc_<zone>, pgfree, allocstall_<zone>, compact_stall/fail/success and the
+  simulator's own mmsim_alloc_success_order_N / mmsim_alloc_fail_order_N;
+* ``pageblock`` string: one byte per pageblock (2 MiB) = its migratetype (pageblock_flags);
+* ``owner`` hash: head pfn -> "order:gfp" of every live allocation (the part of mm/page_owner.c the
+  allocator needs to reject a free with the wrong order or of a non-head pfn);
+* ``vmemmap:C`` strings of struct page records (mmsim.allocator.vmemmap) and ``meta``.
+
+One allocation attempt = one EVALSHA (ALLOC_LUA): the watermark checks of each zone of the zonelist
+(__zone_watermark_ok), __rmqueue_smallest + expand, the migratetype fallback (__rmqueue_fallback,
+simplified: a block of order >= pageblock_order is claimed for the requested type, smaller ones are
+stolen without changing the pageblock), the struct page updates (post_alloc_hook/prep_new_page:
+_refcount 1, PG_head + tails for __GFP_COMP, the zeroed mark for __GFP_ZERO), the owner record and the
+counters. One free = one EVALSHA (FREE_LUA): every check first (free_pages_prepare / bad_page reasons),
+then __free_one_page merging and the counters.
+
+The slow path (__alloc_pages_slowpath) is Python: after a failed attempt, a mask with
+__GFP_DIRECT_RECLAIM gets simulated direct reclaim + compaction (counted as allocstall_<zone>,
+compact_stall, compact_fail/success; nothing is actually reclaimed or migrated) and retries: once for
+__GFP_NORETRY and for costly orders (> PAGE_ALLOC_COSTLY_ORDER) without __GFP_RETRY_MAYFAIL,
+MAX_RECLAIM_RETRIES (16) times otherwise; there is no OOM killer, so the allocation then fails.
+__GFP_NOFAIL (order <= 1 in practice) retries with ALLOC_MIN_RESERVE (as __alloc_pages_cpuset_fallback
+gives it) NOFAIL_RETRIES times with a short backoff so that concurrent frees can satisfy it, and only
+then raises (the kernel would loop forever). Each retry is one more round trip; a successful first
+attempt is exactly one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import structlog
+
+from mmsim.allocator import gfp as G
+from mmsim.allocator.vmemmap import (
+    FREE_RECORD,
+    PAGE_FLAGS_CHECK_AT_FREE,
+    PAGES_PER_CHUNK,
+    PG,
+    PG_FLAGS,
+    RECORD_SIZE,
+    PageDescriptor,
+    Script,
+    buddy_record,
+    build_script,
+    decode_page,
+)
+from mmsim.allocator.zones import (
+    MAX_PAGE_ORDER,
+    NR_PAGE_ORDERS,
+    PAGE_ALLOC_COSTLY_ORDER,
+    PAGEBLOCK_ORDER,
+    Layout,
+    Zone,
+)
+from mmsim.runtime import keys
+from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+
+log = structlog.get_logger("mmsim.allocator")
+
+GFP_COMP_BIT = int(G.GFP["__GFP_COMP"])
+GFP_DIRECT_RECLAIM_BIT = int(G.GFP["__GFP_DIRECT_RECLAIM"])
+GFP_NOFAIL_BIT = int(G.GFP["__GFP_NOFAIL"])
+GFP_NORETRY_BIT = int(G.GFP["__GFP_NORETRY"])
+GFP_NOWARN_BIT = int(G.GFP["__GFP_NOWARN"])
+GFP_RETRY_MAYFAIL_BIT = int(G.GFP["__GFP_RETRY_MAYFAIL"])
+GFP_THISNODE_BIT = int(G.GFP["__GFP_THISNODE"])
+GFP_ZERO_BIT = int(G.GFP["__GFP_ZERO"])
+
+MAX_RECLAIM_RETRIES = 16
+NOFAIL_RETRIES = 32
+
+_FLAG_NAMES_LUA = "{" + ",".join(f"'{n}'" for n in PG_FLAGS) + "}"
+
+_COMMON_LUA = r"""
+local MAX_ORDER = 10
+local PAGEBLOCK_ORDER = 9
+local ALLOC_NO_WATERMARKS, ALLOC_OOM, ALLOC_NON_BLOCK, ALLOC_MIN_RESERVE, ALLOC_HIGHATOMIC = 4, 8, 16, 32, 512
+local ALLOC_RESERVES = ALLOC_NON_BLOCK + ALLOC_MIN_RESERVE + ALLOC_HIGHATOMIC + ALLOC_OOM
+local FALLBACKS = {[0] = {2, 1}, [1] = {2, 0}, [2] = {0, 1}}
+local ZONES = {}   -- name -> {start, end}
+local PREFIX = ''
+
+local function parse_zones(spec)
+  for name, s, e in string.gmatch(spec, '([%w]+):(%d+):(%d+)') do
+    ZONES[name] = {tonumber(s), tonumber(e)}
+  end
+end
+
+local function zone_of(pfn)
+  for name, r in pairs(ZONES) do
+    if pfn >= r[1] and pfn < r[2] then return name, r end
+  end
+  mm_fail('NotFound', string.format('pfn %d is not in any zone of this node', pfn))
+end
+
+local function free_key(zone, order, mt)
+  return PREFIX .. 'free:' .. zone .. ':' .. order .. ':' .. mt
+end
+
+local function pb_get(pfn)
+  local idx = math.floor((pfn - VM_NODE_START) / 512)
+  return string.byte(redis.call('GETRANGE', PREFIX .. 'pageblock', idx, idx))
+end
+
+local function pb_set(pfn, order, mt)
+  local idx = math.floor((pfn - VM_NODE_START) / 512)
+  local n = 1
+  if order > PAGEBLOCK_ORDER then n = 2 ^ (order - PAGEBLOCK_ORDER) end
+  redis.call('SETRANGE', PREFIX .. 'pageblock', idx, string.rep(string.char(mt), n))
+end
+
+local function add_free(zone, pfn, order, mt)
+  page_put(pfn, {flags=0, mapcount=page_type_value(PT_BUDDY), w0=0, w1=mt, w2=0, w3=0, w4=order, refcount=0, memcg=0})
+  redis.call('ZADD', free_key(zone, order, mt), pfn, pfn)
+  redis.call('HINCRBY', PREFIX .. 'zone:' .. zone, 'nr_free:' .. order, 1)
+end
+
+local FREE_P = {flags=0, mapcount=-1, w0=0, w1=0, w2=0, w3=0, w4=0, refcount=0, memcg=0}
+
+-- __free_one_page: merge with the buddy while it is a free block of the same order in the same zone
+local function free_one_page(zone, zr, pfn, order, mt)
+  page_put(pfn, FREE_P)
+  while order < MAX_ORDER do
+    local size = 2 ^ order
+    local buddy
+    if math.floor(pfn / size) % 2 == 0 then buddy = pfn + size else buddy = pfn - size end
+    if buddy < zr[1] or buddy + size > zr[2] then break end
+    local bp = page_get(buddy)
+    if not (page_is_type(bp, PT_BUDDY) and bp.w4 == order) then break end
+    redis.call('ZREM', free_key(zone, order, bp.w1), buddy)
+    redis.call('HINCRBY', PREFIX .. 'zone:' .. zone, 'nr_free:' .. order, -1)
+    page_put(buddy, FREE_P)
+    if order >= PAGEBLOCK_ORDER and bp.w1 ~= mt then pb_set(buddy, order, mt) end
+    if buddy < pfn then pfn = buddy end
+    order = order + 1
+  end
+  add_free(zone, pfn, order, mt)
+  return pfn, order
+end
+"""
+
+ALLOC_LUA = build_script(
+    _COMMON_LUA
+    + r"""
+-- KEYS[1] = 'mmsim:{node:N}:'
+-- ARGV: node_start node_end order gfp mt count zones(NAME:s:e,...) zonelist(NAME,...) classzone_idx
+--       passes(flags,flags) comp zero stall final classzone_name
+vm_init(KEYS[1], ARGV[1], ARGV[2])
+PREFIX = KEYS[1]
+local order, gfp, mt, count = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+parse_zones(ARGV[7])
+local zonelist = {}
+for z in string.gmatch(ARGV[8], '[%w]+') do zonelist[#zonelist + 1] = z end
+local classzone = tonumber(ARGV[9])
+local passes = {}
+for f in string.gmatch(ARGV[10], '%d+') do passes[#passes + 1] = tonumber(f) end
+local comp, zero, stall, final = ARGV[11] == '1', ARGV[12] == '1', ARGV[13] == '1', ARGV[14] == '1'
+local czname = ARGV[15]
+local i_alloc = 1
+local VMSTAT = PREFIX .. 'vmstat'
+local why = {}
+
+local function zone_state(zone)
+  local f = {'min', 'low', 'high', 'nr_free_pages', 'reserve:' .. classzone}
+  for o = 0, MAX_ORDER do f[#f + 1] = 'nr_free:' .. o end
+  local v = redis.call('HMGET', PREFIX .. 'zone:' .. zone, unpack(f))
+  local st = {marks = {tonumber(v[1]), tonumber(v[2]), tonumber(v[3])}, free = tonumber(v[4]), reserve = tonumber(v[5]) or 0, nr = {}}
+  for o = 0, MAX_ORDER do st.nr[o] = tonumber(v[6 + o]) or 0 end
+  return st
+end
+
+-- __zone_watermark_ok
+local function watermark_ok(zone, flags)
+  if bit.band(flags, ALLOC_NO_WATERMARKS) ~= 0 then return true end
+  local st = zone_state(zone)
+  local mark = st.marks[bit.band(flags, 3) + 1]
+  local free = st.free - (2 ^ order - 1)
+  local min = mark
+  if bit.band(flags, ALLOC_RESERVES) ~= 0 then
+    if bit.band(flags, ALLOC_MIN_RESERVE) ~= 0 then
+      min = min - math.floor(min / 2)
+      if bit.band(flags, ALLOC_NON_BLOCK) ~= 0 then min = min - math.floor(min / 4) end
+    end
+    if bit.band(flags, ALLOC_OOM) ~= 0 then min = min - math.floor(min / 2) end
+  end
+  if free <= min + st.reserve then
+    why[#why + 1] = string.format('%s: free %d - %d <= %s %d + lowmem_reserve %d', zone, st.free, 2 ^ order - 1,
+      ({'min', 'low', 'high'})[bit.band(flags, 3) + 1], min, st.reserve)
+    return false
+  end
+  if order == 0 then return true end
+  for o = order, MAX_ORDER do
+    if st.nr[o] > 0 then return true end
+  end
+  why[#why + 1] = string.format('%s: no free block of order >= %d (free pages %d)', zone, order, st.free)
+  return false
+end
+
+local function first(key)
+  local r = redis.call('ZRANGE', key, 0, 0)
+  return tonumber(r[1])
+end
+
+local function take(zone, pfn, o, lmt)
+  redis.call('ZREM', free_key(zone, o, lmt), pfn)
+  redis.call('HINCRBY', PREFIX .. 'zone:' .. zone, 'nr_free:' .. o, -1)
+end
+
+-- expand: put the upper halves on the free lists of decreasing order
+local function expand(zone, pfn, low, high, lmt)
+  while high > low do
+    high = high - 1
+    add_free(zone, pfn + 2 ^ high, high, lmt)
+  end
+end
+
+-- __rmqueue: __rmqueue_smallest, then the fallback (claim large blocks, else steal)
+local function rmqueue(zone)
+  for o = order, MAX_ORDER do
+    local pfn = first(free_key(zone, o, mt))
+    if pfn then take(zone, pfn, o, mt); expand(zone, pfn, order, o, mt); return pfn end
+  end
+  for o = MAX_ORDER, math.max(order, PAGEBLOCK_ORDER), -1 do
+    for _, fmt in ipairs(FALLBACKS[mt]) do
+      local pfn = first(free_key(zone, o, fmt))
+      if pfn then
+        take(zone, pfn, o, fmt); pb_set(pfn, o, mt); expand(zone, pfn, order, o, mt)
+        return pfn
+      end
+    end
+  end
+  for o = order, MAX_ORDER do
+    for _, fmt in ipairs(FALLBACKS[mt]) do
+      local pfn = first(free_key(zone, o, fmt))
+      if pfn then take(zone, pfn, o, fmt); expand(zone, pfn, order, o, fmt); return pfn end
+    end
+  end
+  return nil
+end
+
+local function get_page_from_freelist(flags)
+  for _, zone in ipairs(zonelist) do
+    if watermark_ok(zone, flags) then
+      local pfn = rmqueue(zone)
+      if pfn then return pfn, zone end
+      why[#why + 1] = zone .. ': no block of a usable migratetype'
+    end
+  end
+  return nil
+end
+
+-- prep_new_page / post_alloc_hook
+local function prep_new_page(pfn, zone)
+  local flags = 0
+  if comp and order > 0 then flags = PG_HEAD end
+  if zero then flags = flags + PG_ZEROED end
+  local mapping = 0
+  if ARGV[18] ~= '' then mapping = mapping_intern(ARGV[18]) end
+  page_put(pfn, {flags=flags, mapcount=-1, w0=0, w1=0, w2=mapping, w3=tonumber(ARGV[19]) + (i_alloc - 1) * 2 ^ order, w4=0, refcount=1, memcg=0})
+  if zero then redis.call('DEL', PREFIX .. 'mem:' .. pfn) end
+  if comp and order > 0 then
+    local tail = {flags=0, mapcount=-1, w0=pfn * 2 + 1, w1=0, w2=0, w3=0, w4=0, refcount=0, memcg=0}
+    local first_tail = {flags=0, mapcount=-1, w0=pfn * 2 + 1, w1=order, w2=-1, w3=0, w4=0, refcount=0, memcg=0}
+    page_put(pfn + 1, first_tail)
+    if order > 1 then page_put_run(pfn + 2, 2 ^ order - 2, page_pack(tail)) end
+  end
+  redis.call('HSET', PREFIX .. 'owner', pfn, order .. ':' .. gfp)
+  redis.call('HINCRBY', PREFIX .. 'zone:' .. zone, 'nr_free_pages', -(2 ^ order))
+end
+
+if stall then
+  redis.call('HINCRBY', VMSTAT, 'allocstall_' .. czname, 1)
+  if order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_stall', 1) end
+end
+
+local got, zones_used, pass_used = {}, {}, 0
+for i = 1, count do
+  i_alloc = i
+  local pfn, zone
+  for p, flags in ipairs(passes) do
+    pfn, zone = get_page_from_freelist(flags)
+    if pfn then pass_used = math.max(pass_used, p); break end
+  end
+  if not pfn then
+    -- roll back a partial bulk allocation (vmalloc): the pages merge back to the same blocks
+    for j = #got, 1, -1 do
+      local zn, zr = zone_of(got[j])
+      redis.call('HDEL', PREFIX .. 'owner', got[j])
+      redis.call('HINCRBY', PREFIX .. 'zone:' .. zn, 'nr_free_pages', 2 ^ order)
+      free_one_page(zn, zr, got[j], order, pb_get(got[j]))
+    end
+    if stall and order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_fail', 1) end
+    if final then redis.call('HINCRBY', VMSTAT, 'mmsim_alloc_fail_order_' .. order, count) end
+    return {0, table.concat(why, '; ')}
+  end
+  prep_new_page(pfn, zone)
+  got[#got + 1] = pfn
+  zones_used[zone] = (zones_used[zone] or 0) + 2 ^ order
+end
+for zone, pages in pairs(zones_used) do
+  redis.call('HINCRBY', VMSTAT, 'pgalloc_' .. string.lower(zone), pages)
+end
+redis.call('HINCRBY', VMSTAT, 'mmsim_alloc_success_order_' .. order, count)
+if stall and order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_success', 1) end
+local out = {1, pass_used}
+if ARGV[16] == '1' then
+  -- vmalloc area (the vm_struct of __vmalloc_area_node): pages + size, one guard page after it
+  local start = redis.call('HINCRBY', PREFIX .. 'kv:next', 'page', count + 1) - count - 1
+  local list = {}
+  for i, pfn in ipairs(got) do list[i] = string.format('%d', pfn) end
+  redis.call('HSET', PREFIX .. 'kv:' .. start, 'pfns', table.concat(list, ','), 'size', ARGV[17], 'gfp', gfp, 'nr_pages', count)
+  redis.call('HINCRBY', PREFIX .. 'kv:next', 'vmalloc_pages', count)
+  out[#out + 1] = start
+end
+for _, pfn in ipairs(got) do out[#out + 1] = pfn end
+return out
+"""
+).replace("PG_HEAD", str(PG["head"])).replace("PG_ZEROED", str(1 << 30))
+
+FREE_LUA = build_script(
+    _COMMON_LUA
+    + r"""
+-- KEYS[1] = 'mmsim:{node:N}:'   ARGV: node_start node_end order zones n pfn...
+vm_init(KEYS[1], ARGV[1], ARGV[2])
+PREFIX = KEYS[1]
+local order = tonumber(ARGV[3])
+parse_zones(ARGV[4])
+local n = tonumber(ARGV[5])
+local FLAG_NAMES = FLAG_NAMES_LUA
+local CHECK_AT_FREE = CHECK_AT_FREE_VALUE
+
+local function flag_list(v)
+  local out = {}
+  for i, name in ipairs(FLAG_NAMES) do
+    if bit.band(v, 2 ^ (i - 1)) ~= 0 then out[#out + 1] = name end
+  end
+  return table.concat(out, '|')
+end
+
+-- why a pfn is not the head of a live allocation
+local function diagnose(pfn)
+  local p = page_get(pfn)
+  if page_is_type(p, PT_BUDDY) then
+    mm_fail('FailedPrecondition', string.format('bad page: pfn %d is already free (PageBuddy, order %d)', pfn, p.w4))
+  end
+  if p.w0 % 2 == 1 then
+    mm_fail('FailedPrecondition', string.format('bad page: not a head page: pfn %d is a tail of the compound page at pfn %d', pfn, (p.w0 - 1) / 2))
+  end
+  for o = 1, MAX_ORDER do
+    local h = pfn - pfn % (2 ^ o)
+    if h >= VM_NODE_START then
+      local own = redis.call('HGET', PREFIX .. 'owner', h)
+      if own then
+        local ho = tonumber(string.match(own, '^(%d+)'))
+        if ho >= o then
+          mm_fail('FailedPrecondition', string.format('bad page: not a head page: pfn %d is inside the order-%d allocation at pfn %d', pfn, ho, h))
+        end
+      end
+      local hp = page_get(h)
+      if page_is_type(hp, PT_BUDDY) and hp.w4 >= o then
+        mm_fail('FailedPrecondition', string.format('bad page: pfn %d is already free (inside the free order-%d block at pfn %d)', pfn, hp.w4, h))
+      end
+    end
+  end
+  mm_fail('FailedPrecondition', string.format('bad page: pfn %d is not the head of an allocation', pfn))
+end
+
+-- free_pages_prepare checks, all before any write
+local pfns = {}
+local vm_area = nil
+if n == -1 then
+  -- vfree: ARGV[6] is the vmalloc area id
+  vm_area = PREFIX .. 'kv:' .. ARGV[6]
+  local v = redis.call('HGET', vm_area, 'pfns')
+  if not v then mm_fail('NotFound', 'vfree: no vmalloc area at this address (double free?)') end
+  for x in string.gmatch(v, '%d+') do pfns[#pfns + 1] = tonumber(x) end
+  n = #pfns
+  order = 0
+else
+  for i = 1, n do pfns[i] = tonumber(ARGV[5 + i]) end
+end
+for i = 1, n do
+  local pfn = pfns[i]
+  local own = redis.call('HGET', PREFIX .. 'owner', pfn)
+  if not own then diagnose(pfn) end
+  local ao = tonumber(string.match(own, '^(%d+)'))
+  if order == -1 and n == 1 then order = ao end
+  if ao ~= order then
+    mm_fail('FailedPrecondition', string.format('bad page: free with the wrong order: pfn %d was allocated with order %d, freed with order %d', pfn, ao, order))
+  end
+  local p = page_get(pfn)
+  if p.mapcount ~= -1 then
+    mm_fail('FailedPrecondition', string.format('bad page: pfn %d: nonzero mapcount (_mapcount %d)', pfn, p.mapcount))
+  end
+  if p.w2 ~= 0 then
+    mm_fail('FailedPrecondition', string.format('bad page: pfn %d: non-NULL mapping (%d)', pfn, p.w2))
+  end
+  if p.refcount ~= 1 then
+    mm_fail('FailedPrecondition', string.format('bad page: pfn %d: nonzero _refcount (%d after dropping the allocation reference)', pfn, p.refcount - 1))
+  end
+  if bit.band(p.flags, CHECK_AT_FREE) ~= 0 then
+    mm_fail('FailedPrecondition', string.format('bad page: pfn %d: PAGE_FLAGS_CHECK_AT_FREE flag(s) set (%s)', pfn, flag_list(bit.band(p.flags, CHECK_AT_FREE))))
+  end
+end
+local freed_pages = {}
+local out = {}
+for i = 1, n do
+  local pfn = pfns[i]
+  local p = page_get(pfn)
+  if order > 0 and bit.band(p.flags, PG_HEAD) ~= 0 then
+    page_put_run(pfn + 1, 2 ^ order - 1, page_pack(FREE_P))
+  end
+  redis.call('HDEL', PREFIX .. 'owner', pfn)
+  local zone, zr = zone_of(pfn)
+  redis.call('HINCRBY', PREFIX .. 'zone:' .. zone, 'nr_free_pages', 2 ^ order)
+  local head, merged = free_one_page(zone, zr, pfn, order, pb_get(pfn))
+  out[#out + 1] = head
+  out[#out + 1] = merged
+end
+redis.call('HINCRBY', PREFIX .. 'vmstat', 'pgfree', n * 2 ^ order)
+if vm_area then
+  redis.call('HINCRBY', PREFIX .. 'kv:next', 'vmalloc_pages', -n)
+  redis.call('DEL', vm_area)
+end
+out[#out + 1] = order
+return out
+"""
+).replace("FLAG_NAMES_LUA", _FLAG_NAMES_LUA).replace("CHECK_AT_FREE_VALUE", str(PAGE_FLAGS_CHECK_AT_FREE)).replace(
+    "PG_HEAD", str(PG["head"])
+)
+
+_ALLOC = Script(ALLOC_LUA)
+_FREE = Script(FREE_LUA)
+
+
+@dataclass
+class Allocation:
+    """Result of alloc_pages (models the struct page * the kernel returns, plus the trace)."""
+
+    pfn: int
+    order: int
+    nid: int
+    zone: str
+    gfp_requested: int
+    gfp: int  # effective, after current_gfp_context
+    attempts: int
+    alloc_flags: int
+    pfns: tuple[int, ...] = ()
+    vmalloc_area: int | None = None  # first page index of the vmalloc area (alloc_pages(vmalloc_size=...))
+
+    @property
+    def nr_pages(self) -> int:
+        return 1 << self.order
+
+
+@dataclass
+class FreeResult:
+    pfn: int
+    order: int
+    merged_pfn: int
+    merged_order: int
+
+
+def check_order(order: int) -> None:
+    if not isinstance(order, int) or order < 0 or order > MAX_PAGE_ORDER:
+        raise InvalidArgument(f"order {order} is out of range: valid orders are 0..MAX_PAGE_ORDER ({MAX_PAGE_ORDER})")
+
+
+class BuddyAllocator:
+    """Async page allocator over one redis.asyncio.Redis (decode_responses=False)."""
+
+    def __init__(self, redis, layout: Layout, comm: str = "mmsim"):
+        self.redis = redis
+        self.layout = layout
+        self.comm = comm
+        self.nofail_retries = NOFAIL_RETRIES
+        self._zone_spec = {
+            n.nid: ",".join(f"{z.name}:{z.start_pfn}:{z.end_pfn}" for z in n.zones) for n in layout.nodes
+        }
+
+    # ---- keys -----------------------------------------------------------------------------
+    @staticmethod
+    def prefix(nid: int) -> str:
+        return keys.node(nid, "")
+
+    # ---- memmap_init + free everything to the buddy ---------------------------------------
+    def _signature(self) -> str:
+        return json.dumps(self.layout.to_dict(), sort_keys=True)
+
+    async def init_memory(self, reset: bool = False) -> bool:
+        """Models mm/mm_init.c memmap_init + memblock_free_all: every page's struct page, every zone's
+        free lists as MAX_PAGE_ORDER blocks (smaller where a zone edge is unaligned), all pageblocks
+        MIGRATE_MOVABLE. Idempotent: a node whose ``meta`` says ready with the same layout is left
+        alone (returns False); a different layout raises FailedPrecondition unless reset=True."""
+        did = False
+        sig = self._signature()
+        for node in self.layout.nodes:
+            meta = keys.node(node.nid, "meta")
+            state = await self.redis.hmget(meta, "state", "layout")
+            if state[0] == b"ready" and not reset:
+                if state[1] != sig.encode():
+                    raise FailedPrecondition(
+                        f"node {node.nid} is initialised with a different memory layout; reset it first"
+                    )
+                continue
+            await self._delete_node(node.nid)
+            await self._init_node(node)
+            await self.redis.hset(meta, mapping={"state": "ready", "layout": sig})
+            did = True
+        return did
+
+    async def _delete_node(self, nid: int) -> None:
+        batch = []
+        async for k in self.redis.scan_iter(match=keys.node(nid, "*").replace("{", "\\{").replace("}", "\\}"), count=1000):
+            batch.append(k)
+            if len(batch) >= 500:
+                await self.redis.delete(*batch)
+                batch = []
+        if batch:
+            await self.redis.delete(*batch)
+
+    async def _init_node(self, node) -> None:
+        nid = node.nid
+        npages = node.end_pfn - node.start_pfn
+        blocks: list[tuple[Zone, int, int]] = []
+        for z in node.zones:
+            pfn = z.start_pfn
+            while pfn < z.end_pfn:
+                order = MAX_PAGE_ORDER
+                while order > 0 and (pfn % (1 << order) or pfn + (1 << order) > z.end_pfn):
+                    order -= 1
+                blocks.append((z, pfn, order))
+                pfn += 1 << order
+        heads = {pfn: order for _, pfn, order in blocks}
+        nchunks = (npages + PAGES_PER_CHUNK - 1) // PAGES_PER_CHUNK
+        pipe = self.redis.pipeline(transaction=False)
+        for c in range(nchunks):
+            lo = node.start_pfn + c * PAGES_PER_CHUNK
+            n = min(PAGES_PER_CHUNK, node.end_pfn - lo)
+            buf = bytearray(FREE_RECORD * n)
+            for pfn in range(lo, lo + n):
+                o = heads.get(pfn)
+                if o is not None:
+                    off = (pfn - lo) * RECORD_SIZE
+                    buf[off : off + RECORD_SIZE] = buddy_record(o, G.MIGRATE_MOVABLE)
+            pipe.set(keys.node(nid, f"vmemmap:{c}"), bytes(buf))
+            if c % 32 == 31:
+                await pipe.execute()
+        npb = (npages + (1 << PAGEBLOCK_ORDER) - 1) >> PAGEBLOCK_ORDER
+        pipe.set(keys.node(nid, "pageblock"), bytes([G.MIGRATE_MOVABLE]) * npb)
+        by_list: dict[tuple[str, int], dict] = {}
+        for z, pfn, order in blocks:
+            by_list.setdefault((z.name, order), {})[str(pfn)] = pfn
+        for (zname, order), members in by_list.items():
+            pipe.zadd(keys.node(nid, f"free:{zname}:{order}:{G.MIGRATE_MOVABLE}"), members)
+        for z in node.zones:
+            counts = {o: 0 for o in range(NR_PAGE_ORDERS)}
+            for zz, _, order in blocks:
+                if zz is z:
+                    counts[order] += 1
+            h = {
+                "start_pfn": z.start_pfn, "end_pfn": z.end_pfn, "spanned": z.spanned, "present": z.present,
+                "managed": z.managed, "min": z.min, "low": z.low, "high": z.high, "promo": z.promo,
+                "nr_free_pages": z.managed,
+            }  # fmt: skip
+            for j in range(4):
+                h[f"reserve:{j}"] = z.lowmem_reserve[j]
+            for o in range(NR_PAGE_ORDERS):
+                h[f"nr_free:{o}"] = counts[o]
+            pipe.hset(keys.node(nid, f"zone:{z.name}"), mapping=h)
+        await pipe.execute()
+
+    # ---- allocation ---------------------------------------------------------------------
+    def _highest_zone(self, nid: int, zone_idx: int) -> int:
+        return zone_idx
+
+    async def _attempt(self, nid, order, gfp, mt, count, zonelist, classzone, passes, comp, zero, stall, final,
+                       vmalloc_size=0, mapping="", index=0):  # fmt: skip
+        node = self.layout.nodes[nid]
+        cz_name = G.ZONE_NAMES[classzone].lower()
+        return await _ALLOC(
+            self.redis,
+            [self.prefix(nid)],
+            [
+                node.start_pfn, node.end_pfn, order, gfp, mt, count, self._zone_spec[nid],
+                ",".join(z.name for z in zonelist), classzone, ",".join(str(p) for p in passes),
+                int(comp), int(zero), int(stall), int(final), cz_name, int(vmalloc_size > 0), vmalloc_size,
+                mapping, index,
+            ],
+        )  # fmt: skip
+
+    async def alloc_pages(
+        self, order: int, gfp: int = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0, count: int = 1,
+        vmalloc_size: int = 0, mapping: str = "", index: int = 0,
+    ) -> Allocation:
+        """Models mm/page_alloc.c __alloc_pages (fast path) and __alloc_pages_slowpath (retries).
+
+        ``count`` > 1 allocates that many blocks of ``order`` in the same round trip, all or none
+        (alloc_pages_bulk, used by vmalloc). Raises ResourceExhausted on failure, after the warn_alloc
+        report unless __GFP_NOWARN. ``mapping``/``index`` are recorded in the head's page->mapping (interned
+        id) and page->index (the page-cache owner), as the proto's AllocPagesRequest asks; __GFP_ZERO
+        deletes the node's ``mem:PFN`` data key of the head (absent = zeros) and sets PG_zeroed(mmsim)."""
+        check_order(order)
+        if nid < 0 or nid >= len(self.layout.nodes):
+            raise InvalidArgument(f"node {nid} does not exist (nodes 0..{len(self.layout.nodes) - 1})")
+        total = self.layout.total_pages
+        if count < 1 or count << order > total:
+            raise InvalidArgument(
+                f"request of {count} block(s) of order {order} = {count << order} pages is not 1..{total} pages (all of memory)"
+            )
+        requested = int(gfp)
+        gfp = G.current_gfp_context(requested, scope)
+        zone_idx = G.gfp_zone(gfp)
+        mt = G.gfp_migratetype(gfp)
+        # classzone: the highest populated zone <= gfp_zone on this node
+        nodes = [nid] if gfp & GFP_THISNODE_BIT else [nid] + [n.nid for n in self.layout.nodes if n.nid != nid]
+        slow = G.gfp_to_alloc_flags(gfp, order)
+        comp = bool(gfp & GFP_COMP_BIT)
+        zero = bool(gfp & GFP_ZERO_BIT)
+        can_reclaim = bool(gfp & GFP_DIRECT_RECLAIM_BIT)
+        nofail = bool(gfp & GFP_NOFAIL_BIT)
+        if not can_reclaim:
+            retries = 0
+        elif gfp & GFP_NORETRY_BIT or (order > PAGE_ALLOC_COSTLY_ORDER and not gfp & GFP_RETRY_MAYFAIL_BIT):
+            retries = 1
+        else:
+            retries = MAX_RECLAIM_RETRIES
+        if nofail:
+            retries = max(retries, self.nofail_retries)
+        why = ""
+        attempts = 0
+        for attempt in range(retries + 1):
+            passes = [G.FAST_PATH_ALLOC_FLAGS, slow] if attempt == 0 else [slow]
+            if nofail and attempt > 0:
+                passes = [slow | G.ALLOC_MIN_RESERVE]
+            final = attempt == retries
+            for i, n in enumerate(nodes):
+                zl = [z for z in self.layout.nodes[n].zones if z.idx <= zone_idx]
+                if not zl:
+                    continue
+                zl.sort(key=lambda z: -z.idx)
+                classzone = zl[0].idx
+                attempts += 1
+                res = await self._attempt(
+                    n, order, gfp, mt, count, zl, classzone, passes, comp, zero,
+                    attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size, mapping, index,
+                )  # fmt: skip
+                if int(res[0]) == 1:
+                    pfns = tuple(int(x) for x in res[2:])
+                    area = None
+                    if vmalloc_size:
+                        area, pfns = pfns[0], pfns[1:]
+                    used = passes[int(res[1]) - 1]
+                    return Allocation(
+                        pfn=pfns[0], order=order, nid=n, zone=self.layout.zone_of_pfn(pfns[0]).name,
+                        gfp_requested=requested, gfp=gfp, attempts=attempts, alloc_flags=used, pfns=pfns,
+                        vmalloc_area=area,
+                    )  # fmt: skip
+                why = res[1].decode() if isinstance(res[1], bytes) else str(res[1])
+            if attempt < retries:
+                await asyncio.sleep(min(0.001 * (2**attempt), 0.05) if nofail else 0)
+        msg = f"page allocation failure: order:{order}, mode:{G.describe_gfp(gfp)}, nodemask=(null)"
+        if not gfp & GFP_NOWARN_BIT:
+            log.warning(f"{self.comm}: {msg}", order=order, gfp=gfp, requested_gfp=requested, why=why)
+        detail = f"{msg}: {why}" if why else msg
+        if nofail:
+            detail += f" (__GFP_NOFAIL gave up after {retries} retries; the kernel would loop forever)"
+        raise ResourceExhausted(detail)
+
+    # ---- free ---------------------------------------------------------------------------
+    async def free_pages(self, pfn: int, order: int) -> FreeResult:
+        """Models __free_pages(page, order): the allocation's reference is dropped and the block goes
+        back to the buddy (__free_one_page), after free_pages_prepare's bad_page checks."""
+        r = await self.free_pages_bulk([pfn], order)
+        return r[0]
+
+    async def free_pages_bulk(self, pfns: list[int], order: int = 0) -> list[FreeResult]:
+        """Free several blocks of one order on one node in one round trip (all checked first)."""
+        check_order(order)
+        if not pfns:
+            return []
+        if len(set(pfns)) != len(pfns):
+            raise FailedPrecondition("bad page: the same pfn is freed twice in one call")
+        nids = set()
+        for pfn in pfns:
+            self._check_pfn(pfn)
+            nids.add(self.layout.node_of_pfn(pfn).nid)
+        if len(nids) != 1:
+            out = []
+            for nid in sorted(nids):
+                out += await self.free_pages_bulk([p for p in pfns if self.layout.node_of_pfn(p).nid == nid], order)
+            return out
+        nid = nids.pop()
+        node = self.layout.nodes[nid]
+        res = await _FREE(
+            self.redis,
+            [self.prefix(nid)],
+            [node.start_pfn, node.end_pfn, order, self._zone_spec[nid], len(pfns), *pfns],
+        )
+        return [FreeResult(pfn, order, int(res[2 * i]), int(res[2 * i + 1])) for i, pfn in enumerate(pfns)]
+
+    async def free_pages_any_order(self, pfn: int) -> FreeResult:
+        """Free the allocation headed by pfn at its recorded order (kfree / folio_put of the last ref)."""
+        self._check_pfn(pfn)
+        node = self.layout.node_of_pfn(pfn)
+        res = await _FREE(
+            self.redis, [self.prefix(node.nid)],
+            [node.start_pfn, node.end_pfn, -1, self._zone_spec[node.nid], 1, pfn],
+        )  # fmt: skip
+        return FreeResult(pfn, int(res[2]), int(res[0]), int(res[1]))
+
+    async def free_vmalloc_area(self, nid: int, area: int) -> int:
+        """vfree: free every page of a vmalloc area and its record in one round trip; returns pages freed."""
+        node = self.layout.nodes[nid]
+        res = await _FREE(
+            self.redis, [self.prefix(nid)],
+            [node.start_pfn, node.end_pfn, 0, self._zone_spec[nid], -1, area],
+        )  # fmt: skip
+        return (len(res) - 1) // 2
+
+    def _check_pfn(self, pfn: int) -> None:
+        if not isinstance(pfn, int) or pfn < 0 or pfn >= self.layout.total_pages:
+            raise NotFound(f"pfn {pfn} is outside memory (valid pfns are 0..{self.layout.total_pages - 1})")
+
+    # ---- inspection ---------------------------------------------------------------------
+    async def read_record(self, pfn: int) -> bytes:
+        self._check_pfn(pfn)
+        node = self.layout.node_of_pfn(pfn)
+        rel = pfn - node.start_pfn
+        off = (rel % PAGES_PER_CHUNK) * RECORD_SIZE
+        raw = await self.redis.getrange(keys.node(node.nid, f"vmemmap:{rel // PAGES_PER_CHUNK}"), off, off + RECORD_SIZE - 1)
+        if len(raw) != RECORD_SIZE:
+            raise FailedPrecondition(f"vmemmap of pfn {pfn} is not initialised (memmap_init not run)")
+        return raw
+
+    async def get_page(self, pfn: int) -> PageDescriptor:
+        """Decode struct page of ``pfn`` (GetPage): the union member in use, owner, folio order."""
+        raw = await self.read_record(pfn)
+        node = self.layout.node_of_pfn(pfn)
+        zone = self.layout.zone_of_pfn(pfn)
+        w2 = int.from_bytes(raw[24:32], "little", signed=True)
+        names = {}
+        if w2 > 0 and not w2 & 1:
+            name = await self.redis.hget(keys.node(node.nid, "intern"), f"i:{w2}")
+            if name:
+                names[w2] = name.decode()
+        d = decode_page(pfn, raw, node.nid, zone.name, names)
+        head = pfn
+        if d.member == "compound_tail":
+            head = d.words[0] >> 1
+        own = await self.redis.hget(keys.node(node.nid, "owner"), head)
+        if own:
+            o, g = (int(x) for x in own.decode().split(":"))
+            d.owner = {"head_pfn": head, "order": o, "gfp": g, "mode": G.describe_gfp(g)}
+            if d.member == "compound_tail" or d.flags & PG["head"]:
+                d.folio_order = o
+        elif d.member == "buddy":
+            d.folio_order = 0
+        return d
+
+    async def zone_counters(self) -> list[dict]:
+        """Every populated zone's hash (node, zone, watermarks, nr_free per order...), as ints."""
+        pipe = self.redis.pipeline(transaction=False)
+        zl = self.layout.zones()
+        for z in zl:
+            pipe.hgetall(keys.node(z.node, f"zone:{z.name}"))
+        out = []
+        for z, h in zip(zl, await pipe.execute()):
+            d = {k.decode(): int(v) for k, v in h.items()}
+            d["node"] = z.node
+            d["zone"] = z.name
+            out.append(d)
+        return out
+
+    async def free_list_counts(self) -> list[dict]:
+        """Per node, zone, migratetype: the number of free blocks of each order (pagetypeinfo)."""
+        pipe = self.redis.pipeline(transaction=False)
+        rows = []
+        for z in self.layout.zones():
+            for mt in range(G.MIGRATE_PCPTYPES):
+                rows.append((z, mt))
+                for o in range(NR_PAGE_ORDERS):
+                    pipe.zcard(keys.node(z.node, f"free:{z.name}:{o}:{mt}"))
+        res = await pipe.execute()
+        out = []
+        for i, (z, mt) in enumerate(rows):
+            out.append({"node": z.node, "zone": z.name, "migratetype": mt, "counts": res[i * NR_PAGE_ORDERS : (i + 1) * NR_PAGE_ORDERS]})
+        return out
+
+    async def vmstat_events(self) -> dict[str, int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for n in self.layout.nodes:
+            pipe.hgetall(keys.node(n.nid, "vmstat"))
+        total: dict[str, int] = {}
+        for h in await pipe.execute():
+            for k, v in h.items():
+                total[k.decode()] = total.get(k.decode(), 0) + int(v)
+        return total
+
+    async def free_blocks(self, nid: int, zone: str) -> dict[int, set[int]]:
+        """order -> set of free block head pfns (all migratetypes) of one zone (tests, fragment)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for o in range(NR_PAGE_ORDERS):
+            for mt in range(G.MIGRATE_PCPTYPES):
+                pipe.zrange(keys.node(nid, f"free:{zone}:{o}:{mt}"), 0, -1)
+        res = await pipe.execute()
+        out: dict[int, set[int]] = {}
+        for o in range(NR_PAGE_ORDERS):
+            s: set[int] = set()
+            for mt in range(G.MIGRATE_PCPTYPES):
+                s |= {int(x) for x in res[o * G.MIGRATE_PCPTYPES + mt]}
+            out[o] = s
+        return out

@@ -1,0 +1,114 @@
+"""/proc/buddyinfo, /proc/pagetypeinfo (free part), /proc/vmstat, /proc/meminfo, extfrag index.
+
+Formats follow mm/vmstat.c (frag_show_print, pagetypeinfo_showfree_print, vmstat_start/vmstat_show,
+__fragmentation_index) and fs/proc/meminfo.c (show_val_kb). These are pure functions of the counters
+the allocator keeps (BuddyAllocator.zone_counters / free_list_counts / vmstat_events).
+"""
+
+from __future__ import annotations
+
+from mmsim.allocator.zones import NR_PAGE_ORDERS, PAGE_SHIFT, PAGEBLOCK_ORDER
+
+ZONE_EVENT_NAMES = ("dma", "dma32", "normal", "movable")
+
+VMSTAT_ORDER = (
+    ["nr_free_pages"]
+    + [f"pgalloc_{z}" for z in ZONE_EVENT_NAMES]
+    + [f"allocstall_{z}" for z in ZONE_EVENT_NAMES]
+    + ["pgfree", "compact_stall", "compact_fail", "compact_success"]
+    + ["thp_fault_alloc", "thp_fault_fallback", "thp_file_alloc", "thp_file_fallback"]
+)
+"""The counters the allocator owns, in mm/vmstat.c vmstat_text order."""
+
+VMALLOC_TOTAL_KB = 34359738367
+"""x86-64 VMALLOC_TOTAL >> 10 (32 TiB - 1 KiB), printed as is."""
+
+PAGETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
+
+
+def buddyinfo(zones: list[dict]) -> str:
+    """/proc/buddyinfo: 'Node %d, zone %8s ' then '%6lu ' per order, '\\n' (frag_show_print)."""
+    out = []
+    for z in zones:
+        line = f"Node {z['node']}, zone {z['zone']:>8} "
+        line += "".join(f"{z.get(f'nr_free:{o}', 0):6d} " for o in range(NR_PAGE_ORDERS))
+        out.append(line + "\n")
+    return "".join(out)
+
+
+def pagetypeinfo(rows: list[dict]) -> str:
+    """The free part of /proc/pagetypeinfo (pagetypeinfo_showfree + its header)."""
+    out = [f"Page block order: {PAGEBLOCK_ORDER}\n", f"Pages per block:  {1 << PAGEBLOCK_ORDER}\n", "\n"]
+    out.append(f"{'Free pages count per migrate type at order':<43} " + "".join(f"{o:6d} " for o in range(NR_PAGE_ORDERS)) + "\n")
+    by_zone: dict[tuple[int, str], dict[int, list[int]]] = {}
+    for r in rows:
+        by_zone.setdefault((r["node"], r["zone"]), {})[r["migratetype"]] = r["counts"]
+    for (node, zone), types in by_zone.items():
+        for mt, name in enumerate(PAGETYPE_NAMES):
+            counts = types.get(mt, [0] * NR_PAGE_ORDERS)
+            cells = "".join((f">{100000:5d} " if c >= 100000 else f"{c:6d} ") for c in counts)
+            out.append(f"Node {node:4d}, zone {zone:>8}, type {name:>12} {cells}\n")
+    return "".join(out)
+
+
+def vmstat_values(zones: list[dict], events: dict[str, int]) -> dict[str, int]:
+    vals = {name: 0 for name in VMSTAT_ORDER}
+    vals["nr_free_pages"] = sum(z.get("nr_free_pages", 0) for z in zones)
+    for k, v in events.items():
+        vals[k] = vals.get(k, 0) + v
+    return vals
+
+
+def vmstat(zones: list[dict], events: dict[str, int]) -> str:
+    """/proc/vmstat lines 'name value' (known names in kernel order, then mmsim's own counters)."""
+    vals = vmstat_values(zones, events)
+    names = [n for n in VMSTAT_ORDER] + sorted(k for k in vals if k not in VMSTAT_ORDER)
+    return "".join(f"{n} {vals[n]}\n" for n in names)
+
+
+def show_val_kb(name: str, pages: int) -> str:
+    """fs/proc/meminfo.c show_val_kb: the label padded to 16 columns, pages in kB right-aligned in 8."""
+    return f"{name + ':':<16}{pages << (PAGE_SHIFT - 10):>8} kB\n"
+
+
+def meminfo_values(zones: list[dict], vmalloc_pages: int = 0) -> dict[str, int]:
+    """Pages for each /proc/meminfo line the allocator knows (MemAvailable as si_mem_available without
+    reclaimable page cache/slab: free - totalreserve_pages, where totalreserve = sum of high + max lowmem_reserve)."""
+    total = sum(z["managed"] for z in zones)
+    free = sum(z["nr_free_pages"] for z in zones)
+    reserve = sum(z["high"] + max(z.get(f"reserve:{j}", 0) for j in range(4)) for z in zones)
+    return {
+        "MemTotal": total,
+        "MemFree": free,
+        "MemAvailable": max(0, free - reserve),
+        "VmallocUsed": vmalloc_pages,
+    }
+
+
+def meminfo(zones: list[dict], vmalloc_pages: int = 0) -> str:
+    v = meminfo_values(zones, vmalloc_pages)
+    out = "".join(show_val_kb(n, v[n]) for n in ("MemTotal", "MemFree", "MemAvailable"))
+    out += f"{'VmallocTotal:':<16}{VMALLOC_TOTAL_KB:>8} kB\n"
+    out += show_val_kb("VmallocUsed", v["VmallocUsed"])
+    return out
+
+
+def fragmentation_index(zone: dict, order: int) -> int:
+    """mm/vmstat.c __fragmentation_index, in thousandths (-1000 = a suitable block exists, 0 = no memory;
+    towards 1000 = failure due to fragmentation, towards 0 = due to lack of memory)."""
+    requested = 1 << order
+    blocks_total = sum(zone.get(f"nr_free:{o}", 0) for o in range(NR_PAGE_ORDERS))
+    free_pages = sum(zone.get(f"nr_free:{o}", 0) << o for o in range(NR_PAGE_ORDERS))
+    suitable = sum(zone.get(f"nr_free:{o}", 0) << (o - order) for o in range(order, NR_PAGE_ORDERS))
+    if blocks_total == 0:
+        return 0
+    if suitable:
+        return -1000
+    return 1000 - (1000 + free_pages * 1000 // requested) // blocks_total
+
+
+def format_fragindex(idx: int) -> str:
+    """debugfs extfrag/extfrag_index prints '%d.%03d' (or '-1.000')."""
+    if idx < 0:
+        return "-1.000"
+    return f"{idx // 1000}.{idx % 1000:03d}"
