@@ -58,7 +58,6 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
             if failed:
                 resp.vm_fault.extend(failed.to_proto())
                 return resp
-            await self._pc.count_major_fault(populated.folio.node)
             result |= VmFault.MAJOR
             resp.folio.CopyFrom(populated.folio)
             resp.folio_index = populated.folio_index

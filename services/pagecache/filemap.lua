@@ -1,0 +1,95 @@
+-- mmsim page-cache library (models mm/filemap.c over the XArray library, which must precede it).
+-- A folio entry is 'p<node>:<pfn>:<order>'; a hole is the zero entry FM_HOLE, a value entry like
+-- DAX_ZERO_PAGE (fs/dax.c): it occupies the range, reads as zeros, and owns no page.
+-- Page indices are plain Lua numbers here: file indices stay below 2^52 (MAX_LFS_FILESIZE >> PAGE_SHIFT).
+
+local FM_HOLE = 'v4'
+
+local function fm_fail(code, msg) error('MMSIM ' .. code .. ' ' .. msg, 0) end
+local function fm_hex(n) return string.format('%016x', n) end
+local function fm_pow2(order) return XA_POW2[order] end
+
+-- the inode fields the page cache needs (written by the filesystem service)
+local function fm_inode(key)
+  local h = redis.call('HMGET', key, 'i_size', 'indexing', 'nrpages', 'zero_pages')
+  if not h[1] then fm_fail('NotFound', 'no such file: ' .. key) end
+  return {key = key, i_size = tonumber(h[1]), mode = h[2] or 'multi-order',
+          nrpages = tonumber(h[3]) or 0, zero_pages = tonumber(h[4]) or 0}
+end
+
+-- the XArray index that holds file page `index`: hugetlbfs indexes in huge-page units
+local function fm_slot(ino, index)
+  if ino.mode == 'hugetlb' then return math.floor(index / 512) end
+  return index
+end
+
+local function fm_entry(node, pfn, order) return 'p' .. node .. ':' .. pfn .. ':' .. order end
+
+local function fm_parse(e)
+  local node, pfn, order = e:match('^p(%d+):(%d+):(%d+)$')
+  return tonumber(node), tonumber(pfn), tonumber(order)
+end
+
+-- models filemap_get_entry: what covers file page `index`
+local function fm_lookup(xa, ino, index)
+  local slot = fm_hex(fm_slot(ino, index))
+  local e = xa_load(xa, slot)
+  if e == '' then return {kind = ''} end
+  if e:byte(1) == 112 then
+    local node, pfn, order = fm_parse(e)
+    return {kind = 'folio', node = node, pfn = pfn, order = order,
+            index = index - index % fm_pow2(order), slot = slot}
+  end
+  if e == FM_HOLE then
+    local order = xa_get_order(xa, slot)
+    return {kind = 'hole', order = order, index = index - index % fm_pow2(order), slot = slot}
+  end
+  return {kind = 'value', value = e, index = index, slot = slot}
+end
+
+-- store `entry` over pages [first, first + 2^order) as the indexing mode lays it out
+local function fm_store(xa, ino, first, order, entry)
+  if ino.mode == 'hugetlb' then
+    xa_store(xa, fm_hex(fm_slot(ino, first)), 0, entry)
+  elseif ino.mode == 'order-0' then
+    for i = 0, fm_pow2(order) - 1 do xa_store(xa, fm_hex(first + i), 0, entry) end
+  else
+    xa_store(xa, fm_hex(first), order, entry)
+  end
+end
+
+-- cover pages [from, to] with hole entries of the largest aligned orders (at most 9)
+local function fm_store_holes(xa, ino, from, to)
+  while from <= to do
+    local order = 0
+    while order < 9 and from % fm_pow2(order + 1) == 0 and from + fm_pow2(order + 1) - 1 <= to do
+      order = order + 1
+    end
+    fm_store(xa, ino, from, order, FM_HOLE)
+    from = from + fm_pow2(order)
+  end
+end
+
+-- the entries overlapping pages [first, last], as {slot hex, entry} (multi-index entries once)
+local function fm_overlapping(xa, ino, first, last)
+  local out = {}
+  local lastslot = fm_hex(fm_slot(ino, last))
+  local idx, e = xa_find(xa, fm_hex(fm_slot(ino, first)), lastslot, nil)
+  while idx do
+    out[#out + 1] = {idx, e}
+    idx, e = xa_find_after(xa, idx, lastslot, nil)
+  end
+  return out
+end
+
+-- remove a hole entry; re-cover the part of it outside [first, last]; returns pages removed
+local function fm_punch_hole_entry(xa, ino, slothex, first, last)
+  local order = xa_get_order(xa, slothex)
+  local hs = tonumber(slothex, 16)
+  hs = hs - hs % fm_pow2(order)       -- xa_find reports where it started, not the canonical index
+  local he = hs + fm_pow2(order) - 1
+  xa_store(xa, fm_hex(hs), order, '')
+  if hs < first then fm_store_holes(xa, ino, hs, first - 1) end
+  if he > last then fm_store_holes(xa, ino, last + 1, he) end
+  return math.min(he, last) - math.max(hs, first) + 1
+end

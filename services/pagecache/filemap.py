@@ -1,0 +1,279 @@
+"""The page cache over the XArray: models mm/filemap.c (filemap_fault's lookup, __filemap_add_folio,
+filemap_get_folio, the PAGECACHE_TAG_* marks) and the 2018 to-do list's zero entries for holes.
+
+Each operation is one Lua script (one Redis round trip) made of the XArray library
+(``xarray.lua``), the page-cache library (``filemap.lua``) and a short body. A mapping's keys all carry
+its hash tag ``{m:FS/INO}``: the inode hash the filesystem writes (i_size, indexing) and the XArray.
+
+Indexing modes (the hugetlbfs-vs-THP item; chosen per file by the inode's ``indexing`` field):
+``multi-order`` one entry of order N per folio (THP with the XArray), ``order-0`` 2**N order-0 entries
+per folio (the radix-tree layout the article rejects), ``hugetlb`` one entry per 2 MiB folio at index
+``page_index >> 9`` (hugetlbfs's huge-page units). A lookup by byte offset gives the same folio in all three.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmsim.pagecache import xarray
+from mmsim.runtime import config, keys
+from mmsim.runtime.errors import AlreadyExists, NotFound, require
+from mmsim.runtime.lua import Script
+
+PAGE_SHIFT = 12
+MAX_PAGECACHE_ORDER = 9          # include/linux/pagemap.h with THP: min(MAX_XAS_ORDER, PMD order)
+MAX_FILE_INDEX = (1 << 52) - 1   # MAX_LFS_FILESIZE >> PAGE_SHIFT on 64-bit, rounded to what Lua holds exactly
+FILEMAP_LUA = xarray.XA_LUA_LIB + "\n" + Path(__file__).with_name("filemap.lua").read_text()
+
+
+class Tag(enum.IntEnum):
+    """PAGECACHE_TAG_* (include/linux/fs.h); the value is the wire enum, the mark is value - 1."""
+
+    DIRTY = 1      # XA_MARK_0
+    WRITEBACK = 2  # XA_MARK_1
+    TOWRITE = 3    # XA_MARK_2
+
+    @property
+    def mark(self) -> int:
+        return self.value - 1
+
+
+@dataclass(frozen=True)
+class Folio:
+    node: int
+    pfn: int
+    order: int
+
+
+@dataclass(frozen=True)
+class Found:
+    """What covers a file index: a folio, or a zero entry (a hole)."""
+
+    index: int                    # first file index the entry covers (units: pages)
+    folio: Folio | None           # None for a zero entry
+    order: int                    # order of the folio or of the zero entry
+    tags: tuple[Tag, ...] = ()
+
+    @property
+    def zero(self) -> bool:
+        return self.folio is None
+
+
+@dataclass(frozen=True)
+class FaultLookup:
+    index: int                    # the faulting file index (units: pages)
+    i_size: int                   # bytes
+    found: Found | None
+
+    @property
+    def beyond_eof(self) -> bool:
+        """filemap_fault's first check: pgoff >= DIV_ROUND_UP(i_size, PAGE_SIZE)."""
+        return self.index >= (self.i_size + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
+
+
+_LOOKUP = """
+local ino = fm_inode(KEYS[1])
+local xa = xa_open(KEYS[2], ARGV[1])
+local f = fm_lookup(xa, ino, tonumber(ARGV[2]))
+local tags = ''
+if f.kind ~= '' and ARGV[3] == '1' then
+  for m = 0, 2 do tags = tags .. (xa_get_mark(xa, f.slot, m) and '1' or '0') end
+end
+if f.kind == 'folio' then
+  return {tostring(ino.i_size), 'folio', f.node, f.pfn, f.order, tostring(f.index), tags}
+elseif f.kind == 'hole' then
+  return {tostring(ino.i_size), 'hole', 0, 0, f.order, tostring(f.index), tags}
+end
+return {tostring(ino.i_size), '', 0, 0, 0, '0', ''}
+"""
+
+# models __filemap_add_folio: -EEXIST on any real folio in the range; zero/value entries are replaced
+_ADD_FOLIO = """
+local ino = fm_inode(KEYS[1])
+local index, order, node, pfn = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local nr = fm_pow2(order)
+if index % nr ~= 0 then
+  fm_fail('InvalidArgument', 'index ' .. ARGV[2] .. ' is not aligned to the folio size (order ' .. order .. ')')
+end
+if ino.mode == 'hugetlb' and order ~= 9 then
+  fm_fail('FailedPrecondition', 'a hugetlb mapping holds only order-9 (2 MiB) folios, not order ' .. order)
+end
+local xa = xa_open(KEYS[2], ARGV[1])
+local last = index + nr - 1
+local olds = fm_overlapping(xa, ino, index, last)
+for _, o in ipairs(olds) do
+  if o[2]:byte(1) == 112 then
+    local wn, wp, wo = fm_parse(o[2])
+    local wi = tonumber(o[1], 16)
+    if ino.mode == 'hugetlb' then wi = wi * 512 end
+    return {'EEXIST', wn, wp, wo, tostring(wi - wi % fm_pow2(wo))}
+  end
+end
+local unholed = 0
+for _, o in ipairs(olds) do unholed = unholed + fm_punch_hole_entry(xa, ino, o[1], index, last) end
+fm_store(xa, ino, index, order, fm_entry(node, pfn, order))
+xa_commit(xa)
+local nrpages = redis.call('HINCRBY', KEYS[1], 'nrpages', nr)
+if unholed > 0 then redis.call('HINCRBY', KEYS[1], 'zero_pages', -unholed) end
+redis.call('HINCRBY', KEYS[3], 'nr_file_pages', nr)
+if order == 9 then redis.call('HINCRBY', KEYS[3], 'nr_file_hugepages', 1) end
+return {'OK', nrpages}
+"""
+
+_ADD_ZERO = """
+local ino = fm_inode(KEYS[1])
+local index, order = tonumber(ARGV[2]), tonumber(ARGV[3])
+local nr = fm_pow2(order)
+if index % nr ~= 0 then
+  fm_fail('InvalidArgument', 'index ' .. ARGV[2] .. ' is not aligned to the zero entry size (order ' .. order .. ')')
+end
+if ino.mode == 'hugetlb' then fm_fail('FailedPrecondition', 'hugetlb mappings have no zero entries') end
+local xa = xa_open(KEYS[2], ARGV[1])
+local olds = fm_overlapping(xa, ino, index, index + nr - 1)
+if #olds > 0 then
+  fm_fail('AlreadyExists', 'page ' .. tonumber(olds[1][1], 16) .. ' is already in the page cache')
+end
+fm_store(xa, ino, index, order, FM_HOLE)
+xa_commit(xa)
+redis.call('HINCRBY', KEYS[3], 'mmsim_zero_entry_pages', nr)
+return redis.call('HINCRBY', KEYS[1], 'zero_pages', nr)
+"""
+
+_TAG = """
+local ino = fm_inode(KEYS[1])
+local xa = xa_open(KEYS[2], ARGV[1])
+local f = fm_lookup(xa, ino, tonumber(ARGV[2]))
+if f.kind ~= 'folio' then fm_fail('NotFound', 'no folio at index ' .. ARGV[2] .. ' of ' .. KEYS[1]) end
+local slots = {f.slot}
+if ino.mode == 'order-0' then
+  slots = {}
+  for i = 0, fm_pow2(f.order) - 1 do slots[#slots + 1] = fm_hex(f.index + i) end
+end
+for _, s in ipairs(slots) do
+  if ARGV[4] == '1' then xa_clear_mark(xa, s, ARGV[3]) else xa_set_mark(xa, s, ARGV[3]) end
+end
+xa_commit(xa)
+return 1
+"""
+
+# models filemap_get_folios_tag: tagged folios from `start`, each once
+_FIND_TAGGED = """
+local ino = fm_inode(KEYS[1])
+local xa = xa_open(KEYS[2], ARGV[1])
+local out, seen = {}, {}
+local maxhex = fm_hex(4503599627370495)
+local idx, e = xa_find(xa, fm_hex(fm_slot(ino, tonumber(ARGV[2]))), maxhex, ARGV[3])
+while idx and #out < 4 * tonumber(ARGV[4]) do
+  if e:byte(1) == 112 and not seen[e] then
+    seen[e] = true
+    local node, pfn, order = fm_parse(e)
+    local first = tonumber(idx, 16)
+    if ino.mode == 'hugetlb' then first = first * 512 end
+    first = first - first % fm_pow2(order)
+    out[#out + 1] = node; out[#out + 1] = pfn; out[#out + 1] = order; out[#out + 1] = tostring(first)
+  end
+  idx, e = xa_find_after(xa, idx, maxhex, ARGV[3])
+end
+return out
+"""
+
+_STATS = """
+local ino = fm_inode(KEYS[1])
+local xa = xa_open(KEYS[2], ARGV[1])
+local entries, folios, holes, seen = 0, 0, 0, {}
+local maxhex = 'ffffffffffffffff'
+local idx, e = xa_find(xa, fm_hex(0), maxhex, nil)
+while idx do
+  if not (ino.mode == 'order-0' and seen[e] and e:byte(1) == 112) then
+    entries = entries + 1
+    if e:byte(1) == 112 then folios = folios + 1; seen[e] = true elseif e == FM_HOLE then holes = holes + 1 end
+  end
+  idx, e = xa_find_after(xa, idx, maxhex, nil)
+end
+return {entries, folios, holes, xa.nnodes, (xa.rlevel or -1) + 1, ino.nrpages, ino.zero_pages, ino.mode}
+"""
+
+
+def _found(rec, with_tags: bool) -> Found | None:
+    _, kind, node, pfn, order, index, tags = rec
+    if not kind:
+        return None
+    tag_set = tuple(t for t in Tag if tags and tags[t.mark:t.mark + 1] == b"1") if with_tags else ()
+    folio = Folio(int(node), int(pfn), int(order)) if kind == b"folio" else None
+    return Found(int(index), folio, int(order), tag_set)
+
+
+def check_index(index: int) -> int:
+    require(0 <= index <= MAX_FILE_INDEX, f"index {index} is beyond the largest file index {MAX_FILE_INDEX}")
+    return index
+
+
+class PageCache:
+    """The page cache of every mapping, over one Redis (models struct address_space->i_pages)."""
+
+    def __init__(self, client, settings: config.Settings):
+        self._redis = client
+        self._cs = settings.xa_chunk_shift
+        self._scripts = {name: Script(client, FILEMAP_LUA + body) for name, body in (
+            ("lookup", _LOOKUP), ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG),
+            ("find_tagged", _FIND_TAGGED), ("stats", _STATS))}
+
+    @staticmethod
+    def _keys(mapping: str) -> list[str]:
+        return [keys.mapping(mapping, "inode"), keys.mapping(mapping, "xa")]
+
+    def xarray(self, mapping: str) -> xarray.XArray:
+        return xarray.XArray(self._redis, keys.mapping(mapping, "xa"), self._cs)
+
+    async def fault_lookup(self, mapping: str, index: int) -> FaultLookup:
+        """filemap_fault's EOF check and filemap_get_folio, in one round trip."""
+        rec = await self._scripts["lookup"](self._keys(mapping), [self._cs, check_index(index), 0])
+        return FaultLookup(index, int(rec[0]), _found(rec, False))
+
+    async def find_folio(self, mapping: str, index: int) -> Found:
+        """models filemap_get_entry; NOT_FOUND when nothing covers index."""
+        rec = await self._scripts["lookup"](self._keys(mapping), [self._cs, check_index(index), 1])
+        found = _found(rec, True)
+        if found is None:
+            raise NotFound(f"no folio at index {index} of {mapping}")
+        return found
+
+    async def add_folio(self, mapping: str, index: int, folio) -> int:
+        """models __filemap_add_folio: ALREADY_EXISTS (the kernel's -EEXIST) when another folio is there."""
+        require(0 <= folio.order <= MAX_PAGECACHE_ORDER,
+                f"folio order {folio.order} is above MAX_PAGECACHE_ORDER {MAX_PAGECACHE_ORDER}")
+        rec = await self._scripts["add_folio"](
+            [*self._keys(mapping), keys.node(folio.node, "vmstat")],
+            [self._cs, check_index(index), folio.order, folio.node, folio.pfn])
+        if rec[0] == b"EEXIST":
+            raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {int(rec[2])} "
+                                f"order {int(rec[3])} at index {int(rec[4])} won the race; free yours")
+        return int(rec[1])
+
+    async def add_zero_entry(self, mapping: str, index: int, order: int) -> int:
+        """Insert a zero entry (a known hole, no page) covering 2**order pages; returns the mapping's zero pages."""
+        require(0 <= order <= MAX_PAGECACHE_ORDER, f"zero entry order {order} is above {MAX_PAGECACHE_ORDER}")
+        return int(await self._scripts["add_zero"](
+            [*self._keys(mapping), keys.node(0, "vmstat")], [self._cs, check_index(index), order]))
+
+    async def tag_folio(self, mapping: str, index: int, tag: Tag, clear: bool = False) -> None:
+        """folio_mark_dirty / __folio_start_writeback / folio_end_writeback on the XArray marks."""
+        await self._scripts["tag"](self._keys(mapping), [self._cs, check_index(index), tag.mark, int(clear)])
+
+    async def find_tagged(self, mapping: str, tag: Tag, start: int, limit: int) -> list[Found]:
+        rec = await self._scripts["find_tagged"](self._keys(mapping), [self._cs, check_index(start), tag.mark, limit])
+        out = [Found(int(rec[i + 3]), Folio(int(rec[i]), int(rec[i + 1]), int(rec[i + 2])), int(rec[i + 2]), (tag,))
+               for i in range(0, len(rec), 4)]
+        return out[:limit]
+
+    async def stats(self, mapping: str) -> dict:
+        """Entries, nodes, height and Redis bytes of the mapping's XArray (`mmsim xa stats`)."""
+        rec = await self._scripts["stats"](self._keys(mapping), [self._cs])
+        entries, folios, holes, nodes, height, nrpages, zero_pages, mode = rec
+        return {"mapping": mapping, "indexing": mode.decode(), "chunk_shift": self._cs, "entries": entries,
+                "folio_entries": folios, "zero_entries": holes, "nodes": nodes, "height": height,
+                "redis_bytes": await self.xarray(mapping).memory_bytes(), "nrpages": nrpages,
+                "zero_pages": zero_pages}
+

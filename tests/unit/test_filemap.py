@@ -1,0 +1,134 @@
+"""The page cache over the XArray, against a real redis-server (no gRPC): mm/filemap.c semantics."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmsim.pagecache.filemap import Folio, PageCache, Tag
+from mmsim.runtime import config, keys
+from mmsim.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+
+M = "xfs0/7"
+
+
+async def make_file(aredis, mapping=M, i_size=1 << 30, indexing="multi-order"):
+    await aredis.hset(keys.mapping(mapping, "inode"), mapping={"i_size": i_size, "indexing": indexing})
+    return PageCache(aredis, config.Settings())
+
+
+async def test_multi_order_folio_covers_its_range(aredis):
+    pc = await make_file(aredis)
+    assert await pc.add_folio(M, 4, Folio(0, 1000, 2)) == 4
+    for i in range(4, 8):
+        found = await pc.find_folio(M, i)
+        assert found.folio == Folio(0, 1000, 2) and found.index == 4
+    with pytest.raises(NotFound):
+        await pc.find_folio(M, 8)
+    assert int(await aredis.hget(keys.node(0, "vmstat"), "nr_file_pages")) == 4
+
+
+async def test_add_folio_races_report_the_winner_and_change_nothing(aredis):
+    """__filemap_add_folio: -EEXIST when a real folio overlaps; the loser must free its own folio."""
+    pc = await make_file(aredis)
+    await pc.add_folio(M, 8, Folio(0, 2000, 3))
+    before = await pc.stats(M)
+    with pytest.raises(AlreadyExists, match="pfn 2000 order 3 at index 8"):
+        await pc.add_folio(M, 12, Folio(0, 3000, 0))
+    with pytest.raises(AlreadyExists):
+        await pc.add_folio(M, 0, Folio(0, 4096, 4))   # a larger folio over it
+    assert await pc.stats(M) == before
+
+
+@pytest.mark.parametrize("index, order", [(3, 1), (4, 3), (256, 9)])
+async def test_unaligned_index_is_refused(aredis, index, order):
+    pc = await make_file(aredis)
+    if index % (1 << order) == 0:
+        index += 1
+    with pytest.raises(InvalidArgument, match="not aligned"):
+        await pc.add_folio(M, index, Folio(0, 512, order))
+    assert (await pc.stats(M))["entries"] == 0
+
+
+async def test_order_above_max_pagecache_order_is_refused(aredis):
+    pc = await make_file(aredis)
+    with pytest.raises(InvalidArgument, match="MAX_PAGECACHE_ORDER"):
+        await pc.add_folio(M, 0, Folio(0, 0, 10))
+
+
+async def test_unknown_mapping_is_not_found(aredis):
+    pc = PageCache(aredis, config.Settings())
+    with pytest.raises(NotFound, match="no such file"):
+        await pc.fault_lookup("nofs/1", 0)
+
+
+async def test_fault_lookup_eof(aredis):
+    """filemap_fault: pgoff >= DIV_ROUND_UP(i_size, PAGE_SIZE) is beyond EOF; the last partial page is not."""
+    pc = await make_file(aredis, i_size=5000)
+    assert not (await pc.fault_lookup(M, 1)).beyond_eof
+    assert (await pc.fault_lookup(M, 2)).beyond_eof
+
+
+async def test_zero_entry_is_replaced_by_a_folio_and_keeps_the_rest_of_the_hole(aredis):
+    pc = await make_file(aredis)
+    assert await pc.add_zero_entry(M, 0, 3) == 8
+    hole = await pc.find_folio(M, 5)
+    assert hole.zero and hole.index == 0 and hole.order == 3
+    await pc.add_folio(M, 5, Folio(0, 77, 0))
+    assert (await pc.find_folio(M, 5)).folio == Folio(0, 77, 0)
+    for i in (0, 4, 6, 7):
+        assert (await pc.find_folio(M, i)).zero
+    stats = await pc.stats(M)
+    assert stats["zero_pages"] == 7 and stats["nrpages"] == 1
+
+
+async def test_zero_entry_refused_over_cached_pages(aredis):
+    pc = await make_file(aredis)
+    await pc.add_folio(M, 2, Folio(0, 9, 0))
+    with pytest.raises(AlreadyExists, match="page 2"):
+        await pc.add_zero_entry(M, 0, 2)
+
+
+@pytest.mark.parametrize("mode", ["multi-order", "order-0", "hugetlb"])
+async def test_lookups_by_offset_agree_across_indexing_modes(aredis, mode):
+    pc = await make_file(aredis, indexing=mode)
+    await pc.add_folio(M, 512, Folio(0, 1 << 9, 9))   # one 2 MiB folio at file offset 2 MiB
+    for offset in (2 << 20, (2 << 20) + 4096 * 7, (4 << 20) - 1):
+        found = await pc.find_folio(M, offset >> 12)
+        assert found.folio == Folio(0, 512, 9) and found.index == 512
+    with pytest.raises(NotFound):
+        await pc.find_folio(M, 1024)
+
+
+async def test_node_counts_order9_vs_512_order0(aredis):
+    """The article's point: one multi-order entry costs one slot, 512 order-0 entries cost 9 nodes."""
+    stats = {}
+    for mode in ("multi-order", "order-0", "hugetlb"):
+        m = f"xfs0/{mode}"
+        pc = await make_file(aredis, mapping=m, indexing=mode)
+        await pc.add_folio(m, 0, Folio(0, 0, 9))
+        stats[mode] = await pc.stats(m)
+    assert stats["order-0"]["entries"] == 1 and stats["order-0"]["nodes"] == 9   # 8 leaves of 64 + 1 parent
+    assert stats["multi-order"]["nodes"] == 1                                  # 8 slots (1 + 7 siblings) of one node
+    assert stats["hugetlb"]["nodes"] == 0                                      # index 0 lives in the head
+    assert stats["order-0"]["redis_bytes"] > stats["multi-order"]["redis_bytes"]
+
+
+async def test_hugetlb_mapping_takes_only_2mib_folios(aredis):
+    pc = await make_file(aredis, indexing="hugetlb")
+    with pytest.raises(FailedPrecondition, match="order-9"):
+        await pc.add_folio(M, 0, Folio(0, 0, 0))
+
+
+async def test_tags_mark_folios_and_find_tagged_returns_each_once(aredis):
+    pc = await make_file(aredis, indexing="order-0")
+    await pc.add_folio(M, 0, Folio(0, 64, 2))
+    await pc.add_folio(M, 8, Folio(0, 128, 0))
+    await pc.tag_folio(M, 1, Tag.DIRTY)
+    await pc.tag_folio(M, 8, Tag.DIRTY)
+    assert Tag.DIRTY in (await pc.find_folio(M, 3)).tags
+    dirty = await pc.find_tagged(M, Tag.DIRTY, 0, 10)
+    assert [(f.index, f.folio.pfn) for f in dirty] == [(0, 64), (8, 128)]
+    await pc.tag_folio(M, 2, Tag.DIRTY, clear=True)
+    assert [f.index for f in await pc.find_tagged(M, Tag.DIRTY, 0, 10)] == [8]
+    with pytest.raises(NotFound):
+        await pc.tag_folio(M, 100, Tag.WRITEBACK)
