@@ -154,8 +154,8 @@ def parse_gfp(text: str | int) -> int:
             mask |= _BY_NAME[p]
         elif p.upper() in _BY_NAME:
             mask |= _BY_NAME[p.upper()]
-        elif ("__" + p.upper()) in _BY_NAME:
-            mask |= _BY_NAME["__" + p.upper()]
+        elif ("__GFP_" + p.upper()) in _BY_NAME:
+            mask |= _BY_NAME["__GFP_" + p.upper()]
         else:
             try:
                 mask |= int(p, 0)
