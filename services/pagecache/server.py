@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mmsim.pagecache import xadump
 from mmsim.pagecache.filemap import PageCache, Tag
 from mmsim.runtime import serve, tracing
 from mmsim.runtime.errors import InvalidArgument, require
@@ -96,6 +97,15 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         stats = await self._pc.truncate_range(_mapping(request.mapping), request.lstart,
                                              None if request.to_eof else request.lend)
         return page_cache_pb2.TruncateRangeResponse(**stats)
+
+    async def XaStats(self, request, context):
+        return page_cache_pb2.XaStatsResponse(**await self._pc.stats(_mapping(request.mapping)))
+
+    async def XaDump(self, request, context):
+        mapping = _mapping(request.mapping)
+        await self._pc.stats(mapping)   # NOT_FOUND for an unknown mapping
+        dump = await self._pc.xarray(mapping).dump()
+        return page_cache_pb2.XaDumpResponse(text=xadump.render(dump, mapping))
 
 
 async def register(server, ctx) -> list[str]:

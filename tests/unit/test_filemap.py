@@ -132,3 +132,16 @@ async def test_tags_mark_folios_and_find_tagged_returns_each_once(aredis):
     assert [f.index for f in await pc.find_tagged(M, Tag.DIRTY, 0, 10)] == [8]
     with pytest.raises(NotFound):
         await pc.tag_folio(M, 100, Tag.WRITEBACK)
+
+
+async def test_dump_draws_nodes_siblings_and_marks(aredis):
+    from mmsim.pagecache import xadump
+
+    pc = await make_file(aredis)
+    await pc.add_folio(M, 64, Folio(0, 4096, 3))
+    await pc.add_zero_entry(M, 0, 2)
+    await pc.tag_folio(M, 64, Tag.DIRTY)
+    text = xadump.render(await pc.xarray(M).dump(), M)
+    assert "folio pfn 0x1000 order 3" in text and "[DIRTY]" in text
+    assert "sibling of slot" in text and "zero entry (hole)" in text
+    assert "node shift 6" in text and "node shift 0" in text
