@@ -204,7 +204,7 @@ local out = {{xa.head, tostring(xa.rlevel or -1), tostring(xa.nnodes), tostring(
 xa_walk(xa, function(n)
   local d = {}
   for k = 0, xa.L - 1 do
-    local p = xa.L - 1 - k
+    local p = xa.L - k
     d[k] = (k > n.level) and (XA_ALPHA:find(n.path:sub(p, p), 1, true) - 1) or 0
   end
   local rec = {tostring(n.level), xa_hex(xa, d), tostring(n.count), tostring(n.values)}
