@@ -63,6 +63,26 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def cmd_xa(args) -> int:
+    from google.protobuf.json_format import MessageToDict  # noqa: PLC0415
+
+    from mmsim.client import Cluster  # noqa: PLC0415
+    from mmsim.v1 import page_cache_pb2  # noqa: PLC0415
+
+    with Cluster.connect() as mm:
+        if args.action == "stats":
+            resp = mm.call("pagecache", "XaStats", page_cache_pb2.XaStatsRequest(mapping=args.mapping))
+            fields = MessageToDict(resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+            if args.json:
+                print(json.dumps(fields, indent=2))
+            else:
+                for key, value in fields.items():
+                    print(f"{key:<15} {value}")
+        else:
+            print(mm.call("pagecache", "XaDump", page_cache_pb2.XaDumpRequest(mapping=args.mapping)).text)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from mmsim.demo import run  # noqa: PLC0415
 
@@ -88,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("trace_id", nargs="?")
     tr.add_argument("--json", action="store_true")
     tr.set_defaults(func=cmd_trace)
+    xa = sub.add_parser("xa", help="a mapping's XArray: stats (entries, nodes, height, Redis bytes) or dump (the tree)")
+    xa.add_argument("action", choices=["stats", "dump"])
+    xa.add_argument("mapping", help="the file's mapping id, FS/INO (printed by create)")
+    xa.add_argument("--json", action="store_true")
+    xa.set_defaults(func=cmd_xa)
     sub.add_parser("demo", help="start a private stack, fault a file mapping, print the trace, stop").set_defaults(func=cmd_demo)
     be = sub.add_parser("bench", help="benchmarks that print figures (ratios against a baseline in the same run)")
     be.add_argument("what", choices=["fault"])
