@@ -1,0 +1,160 @@
+"""write(2) and read(2) through the page cache (models mm/filemap.c generic_perform_write/filemap_read
+with iomap's write_begin/write_end).
+
+Write: for each folio the range touches, find it in the page cache (FindFolio) or create one
+(iomap_get_folio with fgf_set_order(len): as large as the write allows, aligned, within the mapping's
+order range, falling back per the policy), read-modify the bytes into the folio's memory, and mark it
+DIRTY (TagFolio, folio_mark_dirty). i_size grows first (under the lock), so a populate racing with the
+write fills the new range with zeros and the write then lands in that folio. Blocks are written only
+by writeback (Fsync).
+
+Read: the page cache's clean folios always equal the blocks (populate fills them from the blocks,
+writeback writes dirty folios back, truncate/punch zero both), so a read is the blocks overlaid with the
+folios tagged DIRTY or WRITEBACK: two FindTagged calls and three Redis round trips for any length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from mmsim.runtime import keys, scope
+from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted, require
+from mmsim.filesystem import extents
+from mmsim.filesystem.inode import Inode, from_hash, load, parse_mapping, require_offset
+from mmsim.filesystem.populate import Attempt, allocate, blocks_of, fill_and_count, folio_bytes, order_bounds
+from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, TAG_DIRTY, TAG_WRITEBACK, find_all_tagged
+from mmsim.filesystem.superblock import MAX_FILE_SIZE, MAX_IO, PAGE_SIZE
+
+_WRITE_BEGIN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+if tonumber(redis.call('HGET', KEYS[1], 'nlink')) == 0 then return {-2} end
+local size = tonumber(redis.call('HGET', KEYS[1], 'i_size'))
+if tonumber(ARGV[1]) > size then redis.call('HSET', KEYS[1], 'i_size', ARGV[1]) end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+
+def check_io(offset: int, length: int, what: str) -> None:
+    require_offset("offset", offset)
+    require(length >= 0, f"length must not be negative, got {length}")
+    require(length <= MAX_IO, f"{what} at most {MAX_IO} bytes per call, got {length}")
+    if offset + length > MAX_FILE_SIZE:
+        raise OutOfRange(f"EFBIG: offset {offset} + length {length} exceeds the maximum file size {MAX_FILE_SIZE}")
+
+
+async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
+    """Returns (bytes written, i_size afterwards)."""
+    check_io(offset, len(data), "write")
+    parse_mapping(mapping)
+    redis = env.redis
+    if not data:
+        inode = await load(redis, mapping)
+        return 0, inode.i_size
+    end = offset + len(data)
+    async with env.locks(mapping).shared():
+        with scope.memalloc_nofs():
+            raw = await redis.eval(_WRITE_BEGIN, 1, keys.mapping(mapping, "inode"), end)
+            if raw == [-1]:
+                raise NotFound(f"no such file {mapping}")
+            if raw == [-2]:
+                raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
+            inode = from_hash(mapping, dict(zip(raw[::2], raw[1::2])))
+            pos = offset
+            while pos < end:
+                idx = pos // PAGE_SIZE
+                found = await env.ports.find_folio(mapping, idx)
+                if found is None or found.zero:
+                    made = await _new_write_folio(env, inode, idx, offset, data, found)
+                    if made is None:
+                        continue  # lost an insert race: look again
+                    folio, fstart = made
+                else:
+                    folio, fstart = found.folio, found.index
+                    fbeg = fstart * PAGE_SIZE
+                    chunk_end = min(end, fbeg + (PAGE_SIZE << folio.order))
+                    await redis.setrange(keys.node(folio.node, f"mem:{folio.pfn}"), pos - fbeg,
+                                         data[pos - offset:chunk_end - offset])
+                await env.ports.tag_folio(mapping, fstart, TAG_DIRTY)
+                pos = (fstart << 12) + (PAGE_SIZE << folio.order)
+    return len(data), inode.i_size
+
+
+async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes, found):
+    """Allocate, fill (old contents + the new bytes) and insert a folio for a write at page ``idx``."""
+    redis, ports, mapping = env.redis, env.ports, inode.mapping
+    end = offset + len(data)
+    lo, hi = order_bounds(inode)
+    start = idx & ~((1 << lo) - 1)
+    end_pages = -(-end // PAGE_SIZE)
+    end_pages = -(-end_pages // (1 << lo)) << lo
+    order = hi
+    while order > lo and (start & ((1 << order) - 1) or start + (1 << order) > end_pages):
+        order -= 1
+    attempts: list[Attempt] = []
+    folio, o = await allocate(env, inode, idx, order, list(GFP_HIGHUSER_MOVABLE), attempts)
+    if folio is None:
+        raise ResourceExhausted(f"ENOMEM: no folio for {mapping} index {idx}: "
+                                + ",".join(a.text() for a in attempts))
+    fstart = idx & ~((1 << o) - 1)
+    fbeg, fend = fstart * PAGE_SIZE, (fstart + (1 << o)) * PAGE_SIZE
+    if offset <= fbeg and end >= min(fend, inode.i_size):
+        old = b""
+    else:
+        first, n = blocks_of(inode, fstart, 1 << o)
+        disk_map = await extents.read_map(redis, inode, first, n)
+        blocks = await extents.read_blocks(redis, inode, disk_map)
+        old = folio_bytes(inode, fstart, 1 << o, first, disk_map, blocks)
+    lo_b, hi_b = max(offset, fbeg), min(end, fend)
+    buf = bytearray(old.ljust(hi_b - fbeg, b"\0"))
+    buf[lo_b - fbeg:hi_b - fbeg] = data[lo_b - offset:hi_b - offset]
+    await fill_and_count(redis, folio, bytes(buf).rstrip(b"\0"), attempts)
+    if found is not None and found.zero:
+        # replace a zero entry: zap zero-page PTEs, drop the entry, then insert the real folio
+        await ports.unmap_mapping_range(mapping, fbeg, fend - fbeg, False)
+        await ports.truncate_range(mapping, fbeg, fend - 1)
+    if await ports.add_folio(mapping, fstart, folio):
+        return folio, fstart
+    await ports.free_pages(folio)
+    return None
+
+
+async def read(env, mapping: str, offset: int, length: int) -> bytes:
+    """Bytes [offset, offset + length) clipped at EOF; holes read as zeros."""
+    check_io(offset, length, "read")
+    parse_mapping(mapping)
+    redis = env.redis
+    async with env.locks(mapping).shared():
+        inode = await load(redis, mapping)
+        end = min(offset + length, inode.i_size)
+        if end <= offset:
+            return b""
+        first_pg, end_pg = offset // PAGE_SIZE, -(-end // PAGE_SIZE)
+        dirty, wb = await asyncio.gather(
+            find_all_tagged(env.ports, mapping, TAG_DIRTY, first_pg, end_pg),
+            find_all_tagged(env.ports, mapping, TAG_WRITEBACK, first_pg, end_pg))
+        bs = inode.block_size
+        fb0, fb1 = offset // bs, (end - 1) // bs
+        disk_map = await extents.read_map(redis, inode, fb0, fb1 - fb0 + 1)
+        blocks = await extents.read_blocks(redis, inode, disk_map)
+        buf = bytearray(end - offset)
+        for i, d in enumerate(disk_map):
+            if not d:
+                continue
+            bbeg = (fb0 + i) * bs
+            content = blocks.get(d, b"")
+            lo, hi = max(offset, bbeg), min(end, bbeg + len(content))
+            if hi > lo:
+                buf[lo - offset:hi - offset] = content[lo - bbeg:hi - bbeg]
+        tagged = {f.index: f for f in [*wb, *dirty] if f.folio is not None}
+        if tagged:
+            folios = sorted(tagged.values(), key=lambda f: f.index)
+            mem = await redis.mget([keys.node(f.folio.node, f"mem:{f.folio.pfn}") for f in folios])
+            for f, content in zip(folios, mem):
+                fbeg = f.index * PAGE_SIZE
+                fend = fbeg + (PAGE_SIZE << f.folio.order)
+                lo, hi = max(offset, fbeg), min(end, fend)
+                if hi <= lo:
+                    continue
+                piece = (content or b"")[lo - fbeg:hi - fbeg]
+                buf[lo - offset:hi - offset] = piece.ljust(hi - lo, b"\0")
+        return bytes(buf)

@@ -1,0 +1,222 @@
+"""Inodes: create, look up, unlink, stat; the per-inode locks (models fs/namei.c, fs/inode.c, fs/stat.c).
+
+An inode lives in the mapping's hash tag ``{m:FS/INO}``:
+
+| key        | type | contents                                                                          |
+|------------|------|-----------------------------------------------------------------------------------|
+| ``inode``  | hash | fs, ino, path, i_size (bytes), block_size (bytes), profile, nlink, min_order, max_order, policy, ra_next (pages), ra_order, trunc_seq, nrpages (page cache's) |
+| ``extents``| hash | file block number -> disk block number (absent = hole)                           |
+
+``trunc_seq`` is bumped by every truncate and hole punch (a seqcount a fault path may compare before and
+after to detect that a truncate ran underneath it).
+
+The locks are the kernel's ``invalidate_lock`` (mapping->invalidate_lock): Populate and Write take it
+shared, Truncate/PunchHole/Fsync/Reflink/Unlink exclusive, so truncation never runs while a populate
+is filling the cache. They are in-process asyncio locks: transient synchronisation of the one filesystem
+process, not state (nothing is lost if the process dies holding one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from mmsim.runtime import keys, profiles
+from mmsim.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, require
+from mmsim.filesystem import superblock
+from mmsim.filesystem.superblock import PAGE_SIZE
+
+MAX_PATH = 4096
+
+
+class RWLock:
+    """A writer-preferring reader/writer lock (like a rw_semaphore)."""
+
+    def __init__(self) -> None:
+        self._cond = asyncio.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextlib.asynccontextmanager
+    async def shared(self):
+        async with self._cond:
+            await self._cond.wait_for(lambda: not self._writer and not self._writers_waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self):
+        async with self._cond:
+            self._writers_waiting += 1
+            try:
+                await self._cond.wait_for(lambda: not self._writer and not self._readers)
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class InodeLocks:
+    def __init__(self) -> None:
+        self._locks: dict[str, RWLock] = {}
+
+    def __call__(self, mapping: str) -> RWLock:
+        lock = self._locks.get(mapping)
+        if lock is None:
+            lock = self._locks[mapping] = RWLock()
+        return lock
+
+    @contextlib.asynccontextmanager
+    async def exclusive_many(self, mappings: list[str]):
+        """Take several inodes' locks exclusively in a fixed (sorted) order, like lock_two_nondirectories."""
+        async with contextlib.AsyncExitStack() as stack:
+            for m in sorted(set(mappings)):
+                await stack.enter_async_context(self(m).exclusive())
+            yield
+
+
+@dataclass
+class Inode:
+    mapping: str
+    fs: str
+    ino: int
+    path: str
+    i_size: int
+    block_size: int
+    profile: profiles.Profile
+    nlink: int
+    min_order: int
+    max_order: int
+    ra_next: int
+    ra_order: int
+    trunc_seq: int
+    nrpages: int
+
+    @property
+    def policy(self) -> str:
+        return self.profile.populate_policy
+
+    @property
+    def eof_pages(self) -> int:
+        """Number of page indices below EOF: ceil(i_size / PAGE_SIZE)."""
+        return (self.i_size + PAGE_SIZE - 1) // PAGE_SIZE
+
+    @property
+    def pages_per_block(self) -> int:
+        return self.block_size // PAGE_SIZE
+
+    def key(self, suffix: str) -> str:
+        return keys.mapping(self.mapping, suffix)
+
+    def fskey(self, suffix: str) -> str:
+        return keys.fs(self.fs, suffix)
+
+
+def parse_mapping(mapping: str) -> tuple[str, int]:
+    """'FS/INO' -> (fs, ino); INVALID_ARGUMENT when malformed."""
+    fs, sep, ino = (mapping or "").partition("/")
+    require(bool(sep) and ino.isdigit() and bool(fs), f"mapping must be FS/INO (e.g. xfs0/1), got {mapping!r}")
+    superblock.check_name(fs)
+    return fs, int(ino)
+
+
+def from_hash(mapping: str, raw: dict) -> Inode:
+    d = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
+    return Inode(
+        mapping=mapping, fs=d["fs"], ino=int(d["ino"]), path=d.get("path", ""), i_size=int(d.get("i_size", 0)),
+        block_size=int(d["block_size"]), profile=profiles.get(d["profile"]), nlink=int(d.get("nlink", 1)),
+        min_order=int(d["min_order"]), max_order=int(d["max_order"]), ra_next=int(d.get("ra_next", -1)),
+        ra_order=int(d.get("ra_order", 0)), trunc_seq=int(d.get("trunc_seq", 0)), nrpages=int(d.get("nrpages", 0)),
+    )
+
+
+def check_live(inode: Inode, allow_unlinked: bool = False) -> Inode:
+    if inode.nlink == 0 and not allow_unlinked:
+        raise FailedPrecondition(f"{inode.mapping} ({inode.path}) was unlinked; only its existing mappings remain")
+    return inode
+
+
+async def load(redis, mapping: str, allow_unlinked: bool = False) -> Inode:
+    parse_mapping(mapping)
+    raw = await redis.hgetall(keys.mapping(mapping, "inode"))
+    if not raw:
+        raise NotFound(f"no such file {mapping}")
+    return check_live(from_hash(mapping, raw), allow_unlinked)
+
+
+def check_path(path: str) -> None:
+    require(bool(path) and path.startswith("/"), f"path must be absolute, got {path!r}")
+    require(len(path) <= MAX_PATH, f"path must be at most {MAX_PATH} bytes, got {len(path)}")
+    require(path != "/" and not path.endswith("/") and "//" not in path and "\0" not in path,
+            f"path must name a file (no empty components, no trailing '/'), got {path!r}")
+
+
+_RESERVE_INO = """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return -1 end
+return redis.call('HINCRBY', KEYS[1], 'next_ino', 1)
+"""
+_LINK = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return 1 end
+return 0
+"""
+
+
+async def create(redis, fs_name: str, path: str) -> Inode:
+    """Create a regular file: reserve an inode number, write the inode, then link the name (O_EXCL).
+
+    Crash-safe order: a crash leaves at worst an unnamed inode (like an O_TMPFILE), never a name
+    without an inode."""
+    check_path(path)
+    sb = await superblock.load(redis, fs_name)
+    ino = await redis.eval(_RESERVE_INO, 2, keys.fs(fs_name, "sb"), keys.fs(fs_name, "dir"), path)
+    if ino < 0:
+        raise AlreadyExists(f"{fs_name}:{path} already exists")
+    mapping = f"{fs_name}/{ino}"
+    fields = {"fs": fs_name, "ino": ino, "path": path, "i_size": 0, "block_size": sb.block_size,
+              "profile": sb.profile.name, "nlink": 1, "min_order": sb.min_order, "max_order": sb.max_order,
+              "policy": sb.policy, "ra_next": -1, "ra_order": 0, "trunc_seq": 0}
+    pipe = redis.pipeline(transaction=False)
+    pipe.hset(keys.mapping(mapping, "inode"), mapping=fields)
+    pipe.sadd(keys.cluster("mappings"), mapping)
+    await pipe.execute()
+    if not await redis.eval(_LINK, 1, keys.fs(fs_name, "dir"), path, ino):
+        await redis.delete(keys.mapping(mapping, "inode"))
+        raise AlreadyExists(f"{fs_name}:{path} already exists")
+    return from_hash(mapping, fields)
+
+
+async def lookup(redis, fs_name: str, path: str) -> str:
+    check_path(path)
+    superblock.check_name(fs_name)
+    ino = await redis.hget(keys.fs(fs_name, "dir"), path)
+    if ino is None:
+        raise NotFound(f"no such file {fs_name}:{path}")
+    return f"{fs_name}/{int(ino)}"
+
+
+async def stat(redis, mapping: str) -> tuple[Inode, int, int]:
+    """(inode, allocated blocks, blocks shared with another file)."""
+    inode = await load(redis, mapping, allow_unlinked=True)
+    blocks = [int(b) for b in await redis.hvals(inode.key("extents"))]
+    shared = 0
+    if blocks:
+        refs = await redis.hmget(inode.fskey("blkref"), blocks)
+        shared = sum(1 for r in refs if r is not None and int(r) > 1)
+    return inode, len(blocks), shared
+
+
+def require_offset(name: str, value: int) -> None:
+    if value < 0:
+        raise InvalidArgument(f"{name} must not be negative, got {value}")

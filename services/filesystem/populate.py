@@ -1,0 +1,271 @@
+"""Populate: the page cache missed at ``index``; the filesystem fills the cache (the 2018 delegation).
+
+Models what the LSFMM 2018 to-do list proposed ("the memory-management subsystem would inform the
+filesystem when a page fault has occurred and ask the filesystem to take care of populating the page
+cache", trying a large allocation first and falling back to 4 KiB pages) next to what Linux 6.12 does
+for block size > page size (mapping_set_folio_min_order: never a folio smaller than a block; the order
+loop of __filemap_get_folio_mpol stops at the min order and the fault gets VM_FAULT_OOM).
+
+The pieces, with the kernel functions they model:
+
+- EOF check as filemap_fault's first step (index >= ceil(i_size / PAGE_SIZE) -> VM_FAULT_SIGBUS), made
+  again under the inode lock.
+- ``choose_order``: page_cache_ra_order's ramp (ra->order += 2 on each sequential miss, clamped to the
+  mapping's [min, max] order, reduced while the start is unaligned or the folio would cross EOF, never
+  below the min order).
+- the allocation loop of __filemap_get_folio_mpol: orders above the floor get __GFP_NORETRY|__GFP_NOWARN;
+  on failure the order drops by one; the floor is 0 (policy ``fallback``) or the min order (policy
+  ``min-order``, retried once with the caller's gfp, then VM_FAULT_OOM).
+- the fill: iomap's read path (iomap_readpage_iter): bytes from the blocks, zeros for holes
+  (iomap_block_needs_zeroing) and beyond EOF; with zero_entries and a folio range that is all hole, a
+  zero entry instead of a folio (the 2018 "zero entries" idea; DAX_ZERO_PAGE is the kernel analogue).
+- the insert: filemap_add_folio; -EEXIST (ALREADY_EXISTS) means another populate won: free ours and
+  return the winner (as __filemap_get_folio's "goto repeat"), or, when the winner does not cover
+  ``index`` (the range overlaps some other folio), retry one order smaller.
+- it all runs under the inode's invalidate_lock (shared) inside memalloc_nofs_save()/restore() (as
+  page_cache_ra_unbounded does), so the allocator sees PF_MEMALLOC_NOFS and its reclaim cannot re-enter
+  this filesystem while the lock is held. The scope travels to the allocator in gRPC metadata.
+
+Cost per populate, whatever the folio order (success, no race): Redis round trips 4 (inode; extents +
+readahead state; block contents; folio contents + counters), gRPC calls 2 (AllocPages, AddFolio).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mmsim.runtime import keys, scope, tracing
+from mmsim.runtime.errors import FailedPrecondition
+from mmsim.runtime.vmfault import VmFault
+from mmsim.filesystem import extents
+from mmsim.filesystem.inode import Inode, load, parse_mapping
+from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, GFP_NORETRY_NOWARN, FolioRef
+from mmsim.filesystem.superblock import HPAGE_PMD_ORDER, MAX_PAGECACHE_ORDER, PAGE_SIZE
+
+
+@dataclass
+class Attempt:
+    order: int
+    ok: bool
+    reason: str = ""
+
+    def text(self) -> str:
+        return f"o{self.order}:" + ("ok" if self.ok else f"fail({self.reason})")
+
+
+@dataclass
+class PopulateResult:
+    vm_fault: VmFault = VmFault(0)
+    folio: FolioRef | None = None
+    folio_index: int = 0
+    zero_entry: bool = False
+    zero_order: int = 0
+    raced: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+    policy: str = ""
+    memalloc_scope: str = ""
+    ra_order: int = 0
+
+
+def order_bounds(inode: Inode) -> tuple[int, int]:
+    """(lowest order the readahead asks for, highest): [min order, max order]; max < min forces small folios."""
+    lo = min(inode.min_order, inode.max_order)
+    hi = max(lo, min(inode.max_order, MAX_PAGECACHE_ORDER))
+    return lo, hi
+
+
+def floor_order(inode: Inode) -> int:
+    """Smallest folio the policy accepts: 0 for fallback, the block's order for min-order."""
+    return 0 if inode.policy == "fallback" else inode.min_order
+
+
+def choose_order(inode: Inode, index: int) -> tuple[int, int, int]:
+    """(order, folio start index, readahead order to remember) for a miss at ``index``.
+
+    page_cache_ra_order: a miss right after the previous populated folio is sequential and asks for
+    ra_order + 2; anything else starts again at the lowest order. The folio starts at the block holding
+    ``index``; its order shrinks while that start is not aligned to it or it would run past EOF, but not
+    below the lowest order (a block straddling EOF is still populated whole)."""
+    lo, hi = order_bounds(inode)
+    want = inode.ra_order + 2 if index == inode.ra_next else lo
+    want = max(lo, min(want, hi))
+    start = index & ~((1 << lo) - 1)
+    order = want
+    while order > lo and start & ((1 << order) - 1):
+        order -= 1
+    while order > lo and start + (1 << order) > inode.eof_pages:
+        order -= 1
+    return order, start, want
+
+
+def folio_bytes(inode: Inode, start: int, nr_pages: int, map_first: int, disk_map: list[int],
+                blocks: dict[int, bytes]) -> bytes:
+    """The contents of pages [start, start + nr_pages): block bytes, zeros for holes and past EOF (trimmed)."""
+    bs = inode.block_size
+    pos, end = start * PAGE_SIZE, min((start + nr_pages) * PAGE_SIZE, inode.i_size)
+    out = bytearray()
+    while pos < end:
+        fb, off = divmod(pos, bs)
+        take = min(bs - off, end - pos)
+        d = disk_map[fb - map_first] if 0 <= fb - map_first < len(disk_map) else 0
+        chunk = blocks.get(d, b"")[off:off + take] if d else b""
+        out += chunk
+        out += bytes(take - len(chunk))
+        pos += take
+    return bytes(out).rstrip(b"\0")
+
+
+def blocks_of(inode: Inode, start: int, nr_pages: int) -> tuple[int, int]:
+    """(first file block, number of blocks) covering pages [start, start + nr_pages)."""
+    bs = inode.block_size
+    first = start * PAGE_SIZE // bs
+    last = ((start + nr_pages) * PAGE_SIZE - 1) // bs
+    return first, last - first + 1
+
+
+def _vmstat_fields(attempts: list[Attempt]) -> tuple[dict[str, int], dict[str, int]]:
+    """vmstat increments (thp_file_alloc / thp_file_fallback for PMD-order attempts) and per-size mTHP stats."""
+    vm: dict[str, int] = {}
+    mthp: dict[str, int] = {}
+    for a in attempts:
+        if a.order == HPAGE_PMD_ORDER:
+            name = "thp_file_alloc" if a.ok else "thp_file_fallback"
+            vm[name] = vm.get(name, 0) + 1
+        if a.order > 0:
+            name = f"{(PAGE_SIZE << a.order) >> 10}kB:" + ("file_alloc" if a.ok else "file_fallback")
+            mthp[name] = mthp.get(name, 0) + 1
+    return vm, mthp
+
+
+async def fill_and_count(redis, folio: FolioRef, data: bytes, attempts: list[Attempt]) -> None:
+    """One MULTI on the folio's node: its contents (one string, whatever the order) and the counters."""
+    vm, mthp = _vmstat_fields(attempts)
+    pipe = redis.pipeline(transaction=True)
+    pipe.set(keys.node(folio.node, f"mem:{folio.pfn}"), data)
+    for k, v in vm.items():
+        pipe.hincrby(keys.node(folio.node, "vmstat"), k, v)
+    for k, v in mthp.items():
+        pipe.hincrby(keys.node(folio.node, "mthp_stats"), k, v)
+    await pipe.execute()
+
+
+async def count_failures(redis, attempts: list[Attempt], node: int = 0) -> None:
+    vm, mthp = _vmstat_fields(attempts)
+    if not vm and not mthp:
+        return
+    pipe = redis.pipeline(transaction=True)
+    for k, v in vm.items():
+        pipe.hincrby(keys.node(node, "vmstat"), k, v)
+    for k, v in mthp.items():
+        pipe.hincrby(keys.node(node, "mthp_stats"), k, v)
+    await pipe.execute()
+
+
+async def allocate(env, inode: Inode, index: int, order: int, gfp: list[int], attempts: list[Attempt],
+                   first_try: bool = True) -> tuple[FolioRef | None, int]:
+    """The order loop of __filemap_get_folio_mpol: try ``order``, then smaller, per the inode's policy.
+
+    Returns (folio or None, its order). Attempts are appended to ``attempts``."""
+    floor = min(floor_order(inode), order)
+    retried = False
+    o = order
+    while True:
+        gfp_o = list(gfp) + (GFP_NORETRY_NOWARN if o > floor else [])
+        start = index & ~((1 << o) - 1)
+        folio, reason = await env.ports.alloc_pages(o, gfp_o, inode.mapping, start)
+        attempts.append(Attempt(o, folio is not None, reason if folio is None else ""))
+        if folio is not None:
+            return folio, o
+        if o > floor:
+            o -= 1
+        elif inode.policy == "min-order" and not retried:
+            retried = True  # min-order: one more try at the block's order, then VM_FAULT_OOM
+        else:
+            return None, o
+
+
+async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, write: bool = False) -> PopulateResult:
+    """->populate(mapping, index): see the module docstring."""
+    parse_mapping(mapping)
+    gfp = list(gfp) if gfp else list(GFP_HIGHUSER_MOVABLE)
+    async with env.locks(mapping).shared():          # filemap_invalidate_lock_shared
+        with scope.memalloc_nofs():                  # memalloc_nofs_save() ... restore()
+            result = await _populate_locked(env, mapping, index, gfp, write)
+            result.memalloc_scope = scope.encode(scope.current())
+    tracing.annotate(
+        populate_attempts=",".join(a.text() for a in result.attempts) or "none",
+        populate_orders=",".join(str(a.order) for a in result.attempts),
+        populate_policy=result.policy, populate_scope="PF_MEMALLOC_NOFS" if result.memalloc_scope else "none",
+        populate_raced=result.raced, populate_zero_entry=result.zero_entry, ra_order=result.ra_order,
+        populate_vm_fault=str(result.vm_fault))
+    return result
+
+
+async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write: bool) -> PopulateResult:
+    redis, ports = env.redis, env.ports
+    inode = await load(redis, mapping, allow_unlinked=True)                      # round trip 1
+    res = PopulateResult(policy=inode.policy)
+    if index >= inode.eof_pages:
+        res.vm_fault = VmFault.SIGBUS
+        return res
+    order, start, ra_order = choose_order(inode, index)
+    res.ra_order = ra_order
+    map_first, nblk = blocks_of(inode, start, 1 << order)
+    pipe = redis.pipeline(transaction=True)                                      # round trip 2
+    pipe.hmget(inode.key("extents"), list(range(map_first, map_first + nblk)))
+    pipe.hset(inode.key("inode"), mapping={"ra_next": start + (1 << order), "ra_order": ra_order})
+    raw_map, _ = await pipe.execute()
+    disk_map = [int(b) if b is not None else 0 for b in raw_map]
+
+    all_hole = not any(disk_map)
+    if all_hole and inode.profile.zero_entries and not write:
+        if await ports.add_folio(mapping, start, None, zero_order=order):
+            res.zero_entry, res.zero_order, res.folio_index = True, order, start
+            return res
+        found = await ports.find_folio(mapping, index)
+        if found is not None:
+            return _winner(res, found)
+
+    o, counted = order, 0  # attempts[:counted] are already in vmstat
+    for _ in range(MAX_PAGECACHE_ORDER + 4):
+        folio, o = await allocate(env, inode, index, o, gfp, res.attempts)
+        if folio is None:
+            await count_failures(redis, res.attempts[counted:])
+            res.vm_fault = VmFault.OOM
+            return res
+        fstart = index & ~((1 << o) - 1)
+        first, n = blocks_of(inode, fstart, 1 << o)
+        sub_map = disk_map[first - map_first:first - map_first + n]
+        blocks = await extents.read_blocks(redis, inode, sub_map)                 # round trip 3
+        data = folio_bytes(inode, fstart, 1 << o, first, sub_map, blocks)
+        await fill_and_count(redis, folio, data, res.attempts[counted:])          # round trip 4
+        counted = len(res.attempts)
+        if await ports.add_folio(mapping, fstart, folio):
+            if write and all_hole and inode.profile.zero_entries:
+                # a zero entry may have been replaced: zap zero-page PTEs so the next access sees the folio
+                await ports.unmap_mapping_range(mapping, fstart * PAGE_SIZE, PAGE_SIZE << o, False)
+            res.folio, res.folio_index = folio, fstart
+            return res
+        # -EEXIST: someone else's entry overlaps our range.
+        found = await ports.find_folio(mapping, index)
+        await ports.free_pages(folio)
+        res.attempts[-1].reason = "EEXIST"
+        if found is not None and not (found.zero and write):
+            return _winner(res, found)
+        if found is not None and found.zero and write:
+            # a write needs a real folio: drop the zero entry (and its zero-page PTEs), then insert again
+            await ports.unmap_mapping_range(mapping, fstart * PAGE_SIZE, PAGE_SIZE << o, False)
+            await ports.truncate_range(mapping, fstart * PAGE_SIZE, ((fstart + (1 << o)) * PAGE_SIZE) - 1)
+        elif o > floor_order(inode):
+            o -= 1
+    raise FailedPrecondition(f"populate {mapping} index {index}: the range kept changing under us; retry the fault")
+
+
+def _winner(res: PopulateResult, found) -> PopulateResult:
+    res.raced = True
+    res.folio_index = found.index
+    if found.zero:
+        res.zero_entry = True
+    else:
+        res.folio = found.folio
+    return res

@@ -1,0 +1,94 @@
+"""Reflink (FICLONERANGE): two files share extents; a later write copies a shared block first.
+
+Models vfs_clone_file_range -> generic_remap_file_range_prep (same superblock, block-aligned offsets,
+a length that is block-aligned unless it ends at the source's EOF, no overlap within one file, both
+ranges written back and the destination's page cache invalidated) -> xfs_reflink_remap_blocks (the
+destination's extents point at the source's blocks, each block's refcount + 1, the destination's old
+blocks released). The copy on write happens in writeback (mmsim.filesystem.writeback).
+
+Page-cache sharing ("PFN entries", the 2018 to-do list): a folio has one mapping and one index, so each
+reflinked file caches its own copy. ``share_folios`` asks for one folio in both caches; it is refused
+with the reason (profile without pfn_entries, or, with pfn_entries, because the page cache does not hold
+shared PFN entries yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, OutOfRange, require
+from mmsim.filesystem import extents
+from mmsim.filesystem.inode import load, parse_mapping, require_offset
+from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
+from mmsim.filesystem.writeback import writeback_locked
+
+
+@dataclass
+class ReflinkStats:
+    blocks_shared: int = 0
+    i_size: int = 0
+    blocks_freed: int = 0
+
+
+async def reflink(env, src: str, src_off: int, dst: str, dst_off: int, length: int,
+                  share_folios: bool = False) -> ReflinkStats:
+    require_offset("src_offset", src_off)
+    require_offset("dst_offset", dst_off)
+    require_offset("length", length)
+    src_fs, _ = parse_mapping(src)
+    dst_fs, _ = parse_mapping(dst)
+    redis, ports = env.redis, env.ports
+    async with env.locks.exclusive_many([src, dst]):
+        si = await load(redis, src)
+        di = await load(redis, dst)
+        if si.block_size != di.block_size:
+            raise InvalidArgument(f"EINVAL: reflink between block sizes {si.block_size} ({src}) and "
+                                  f"{di.block_size} ({dst}): extents cannot be shared")
+        if src_fs != dst_fs:
+            raise InvalidArgument(f"EXDEV: {src} and {dst} are on different filesystems")
+        if share_folios:
+            if not si.profile.pfn_entries:
+                raise FailedPrecondition(
+                    f"profile {si.profile.name} has no PFN entries: a folio has one mapping and one index, "
+                    "so reflinked files cannot share page-cache folios (each caches its own copy)")
+            raise FailedPrecondition(
+                "share_folios with pfn_entries needs the page cache to hold one folio under two mappings "
+                "(a share count as fs/dax.c keeps); this page cache does not support it yet")
+        bs = si.block_size
+        if length == 0:
+            length = max(0, si.i_size - src_off)
+        require(src_off % bs == 0 and dst_off % bs == 0,
+                f"offsets must be multiples of the block size {bs}, got src {src_off} dst {dst_off}")
+        require(src_off + length <= si.i_size,
+                f"source range [{src_off}, {src_off + length}) runs past its EOF {si.i_size}")
+        dst_end = dst_off + length
+        if dst_end > MAX_FILE_SIZE:
+            raise OutOfRange(f"EFBIG: destination end {dst_end} exceeds the maximum file size {MAX_FILE_SIZE}")
+        if length % bs:
+            require(src_off + length == si.i_size,
+                    f"length {length} is not a multiple of the block size {bs} and does not end at the source's EOF")
+            require(dst_end >= di.i_size,
+                    f"an unaligned tail may only be cloned to or past the destination's EOF ({di.i_size})")
+        if src == dst:
+            require(src_off + length <= dst_off or dst_off + length <= src_off,
+                    "source and destination ranges overlap within one file")
+        st = ReflinkStats(i_size=max(di.i_size, dst_end))
+        if length == 0:
+            return st
+        # filemap_write_and_wait_range on both, then invalidate the destination's cached range
+        await writeback_locked(env, src)
+        if dst != src:
+            await writeback_locked(env, dst)
+        span = -(-length // bs) * bs
+        await ports.unmap_mapping_range(dst, dst_off, span, True)
+        await ports.truncate_range(dst, dst_off, dst_off + span - 1)
+        nblk = span // bs
+        src_map = await extents.read_map(redis, si, src_off // bs, nblk)
+        dst_map = await extents.read_map(redis, di, dst_off // bs, nblk)
+        await extents.acquire(redis, si, src_map)
+        set_map = {dst_off // bs + i: d for i, d in enumerate(src_map) if d}
+        drop = [dst_off // bs + i for i, d in enumerate(src_map) if not d and dst_map[i]]
+        await extents.link(redis, di, set_map, drop, {"i_size": st.i_size} if st.i_size != di.i_size else None)
+        st.blocks_freed = await extents.release(redis, di, dst_map)
+        st.blocks_shared = len(set_map)
+        return st

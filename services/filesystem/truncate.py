@@ -1,0 +1,169 @@
+"""truncate(2), fallocate(PUNCH_HOLE) and unlink's teardown (models mm/truncate.c truncate_setsize /
+truncate_pagecache / truncate_pagecache_range and the block freeing of xfs_itruncate_extents /
+xfs_free_file_space).
+
+Order, under the inode lock held exclusively (no populate can run meanwhile):
+- truncate down: i_size first (new faults see the new EOF and get SIGBUS), then
+  unmap_mapping_range(holebegin = round_up(size, PAGE_SIZE), to EOF, even_cows=1) through the reverse map,
+  TruncateRange(size, to EOF) on the page cache (whole folios beyond EOF freed, the straddling folio
+  split or its tail zeroed: truncate_inode_partial_folio), unmap again (a fault may have mapped
+  something meanwhile), then the blocks: those wholly past EOF are released, the straddling block's tail
+  is zeroed on disk (copied first when shared).
+- truncate up: i_size only (the straddling folio's and block's tails past the old EOF are already zero).
+- punch hole: only whole pages inside the hole are unmapped, once, with even_cows=0; TruncateRange on
+  the hole; whole blocks in the hole released, partial blocks zeroed in the hole (copied when shared).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmsim.runtime import keys
+from mmsim.runtime.errors import OutOfRange, require
+from mmsim.filesystem import extents
+from mmsim.filesystem.inode import Inode, load, lookup, parse_mapping, require_offset
+from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
+
+
+@dataclass
+class RangeStats:
+    old_size: int = 0
+    i_size: int = 0
+    blocks_freed: int = 0
+    blocks_zeroed: int = 0
+    folios_removed: int = 0
+    folios_split: int = 0
+    bytes_zeroed: int = 0
+    ptes_unmapped: int = 0
+
+    def add_cache(self, tr: dict) -> None:
+        self.folios_removed += tr.get("folios_removed", 0)
+        self.folios_split += tr.get("folios_split", 0)
+        self.bytes_zeroed += tr.get("bytes_zeroed", 0)
+
+
+def round_up(x: int, to: int) -> int:
+    return -(-x // to) * to
+
+
+async def truncate(env, mapping: str, size: int) -> RangeStats:
+    require_offset("size", size)
+    if size > MAX_FILE_SIZE:
+        raise OutOfRange(f"EFBIG: size {size} exceeds the maximum file size {MAX_FILE_SIZE}")
+    parse_mapping(mapping)
+    redis, ports = env.redis, env.ports
+    async with env.locks(mapping).exclusive():
+        inode = await load(redis, mapping)
+        st = RangeStats(old_size=inode.i_size, i_size=size)
+        pipe = redis.pipeline(transaction=True)
+        pipe.hset(inode.key("inode"), "i_size", size)
+        pipe.hincrby(inode.key("inode"), "trunc_seq", 1)
+        await pipe.execute()
+        if size < inode.i_size:
+            holebegin = round_up(size, PAGE_SIZE)
+            st.ptes_unmapped += await ports.unmap_mapping_range(mapping, holebegin, 0, True)
+            st.add_cache(await ports.truncate_range(mapping, size, None))
+            st.ptes_unmapped += await ports.unmap_mapping_range(mapping, holebegin, 0, True)
+            inode.i_size = size
+            st.blocks_freed, st.blocks_zeroed = await punch_blocks(redis, inode, size, None)
+        return st
+
+
+async def punch_hole(env, mapping: str, offset: int, length: int) -> RangeStats:
+    require_offset("offset", offset)
+    require(length > 0, f"length must be positive, got {length}")
+    if offset + length > MAX_FILE_SIZE:
+        raise OutOfRange(f"EFBIG: offset {offset} + length {length} exceeds the maximum file size {MAX_FILE_SIZE}")
+    parse_mapping(mapping)
+    redis, ports = env.redis, env.ports
+    async with env.locks(mapping).exclusive():
+        inode = await load(redis, mapping)
+        st = RangeStats(old_size=inode.i_size, i_size=inode.i_size)
+        end = min(offset + length, inode.i_size)   # FALLOC_FL_KEEP_SIZE: nothing happens past EOF
+        if end <= offset:
+            return st
+        await redis.hincrby(inode.key("inode"), "trunc_seq", 1)
+        ustart, uend = round_up(offset, PAGE_SIZE), end // PAGE_SIZE * PAGE_SIZE
+        if uend > ustart:
+            st.ptes_unmapped += await ports.unmap_mapping_range(mapping, ustart, uend - ustart, False)
+        st.add_cache(await ports.truncate_range(mapping, offset, end - 1))
+        st.blocks_freed, st.blocks_zeroed = await punch_blocks(redis, inode, offset, end)
+        return st
+
+
+async def punch_blocks(redis, inode: Inode, lo: int, hi: int | None) -> tuple[int, int]:
+    """Release the blocks wholly inside [lo, hi) (hi None = all blocks from lo on), zero the partial ones.
+
+    A block counts as whole when the range covers it up to EOF. Returns (blocks freed, blocks zeroed)."""
+    bs = inode.block_size
+    fb_lo = lo // bs
+    if hi is None:
+        allmap = await redis.hgetall(inode.key("extents"))
+        mapped = {int(k): int(v) for k, v in allmap.items() if int(k) >= fb_lo}
+    else:
+        fbs = list(range(fb_lo, (hi - 1) // bs + 1))
+        raw = await extents.read_map(redis, inode, fb_lo, len(fbs))
+        mapped = {fb: d for fb, d in zip(fbs, raw) if d}
+    whole, partial = [], []
+    for fb, d in sorted(mapped.items()):
+        bbeg = fb * bs
+        dend = min(bbeg + bs, inode.i_size)
+        s, e = max(lo, bbeg), bbeg + bs if hi is None else min(hi, bbeg + bs)
+        if s <= bbeg and e >= dend:
+            whole.append(fb)
+        else:
+            partial.append((fb, d, s - bbeg, e - bbeg, dend - bbeg))
+    writes, cowed = [], []
+    if partial:
+        pipe = redis.pipeline(transaction=False)
+        pipe.hmget(inode.fskey("blkref"), [d for _, d, *_ in partial])
+        pipe.mget([extents.blk_key(inode, d) for _, d, *_ in partial])
+        refs, contents = await pipe.execute()
+        for (fb, d, zs, ze, keep), ref, content in zip(partial, refs, contents):
+            img = bytearray((content or b"")[:keep].ljust(keep, b"\0"))
+            img[zs:min(ze, keep)] = bytes(max(0, min(ze, keep) - zs))
+            if int(ref or 0) == 1:
+                writes.append((d, bytes(img)))
+            else:
+                writes.append((0, bytes(img)))
+                cowed.append(d)
+    written = await extents.stage(redis, inode, writes)
+    new_map = {p[0]: b for p, b, (d, _) in zip(partial, written, writes) if d == 0}
+    await extents.link(redis, inode, new_map, whole)
+    freed = await extents.release(redis, inode, [mapped[fb] for fb in whole] + cowed)
+    return freed, len(partial)
+
+
+_UNLINK_NAME = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
+return 0
+"""
+
+
+async def unlink(env, fs_name: str, path: str) -> tuple[str, bool, int]:
+    """Remove the name; tear the file down unless some VMA still maps it. (mapping, orphaned, blocks freed)."""
+    redis = env.redis
+    mapping = await lookup(redis, fs_name, path)
+    async with env.locks(mapping).exclusive():
+        inode = await load(redis, mapping)
+        await redis.eval(_UNLINK_NAME, 1, keys.fs(fs_name, "dir"), path, str(inode.ino))
+        pipe = redis.pipeline(transaction=True)
+        pipe.hset(inode.key("inode"), "nlink", 0)
+        pipe.zcard(inode.key("i_mmap"))
+        _, mapped = await pipe.execute()
+        if mapped:
+            return mapping, True, 0
+        return mapping, False, await destroy(env, inode)
+
+
+async def destroy(env, inode: Inode) -> int:
+    """evict(): drop the page cache, release every block, delete the inode. Returns blocks freed."""
+    redis = env.redis
+    await env.ports.truncate_range(inode.mapping, 0, None)
+    blocks = [int(v) for v in await redis.hvals(inode.key("extents"))]
+    pipe = redis.pipeline(transaction=True)
+    pipe.delete(inode.key("extents"), inode.key("inode"))
+    await pipe.execute()
+    freed = await extents.release(redis, inode, blocks)
+    await redis.srem(keys.cluster("mappings"), inode.mapping)
+    return freed

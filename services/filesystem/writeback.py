@@ -1,0 +1,119 @@
+"""fsync / writeback: DIRTY folios to blocks through WRITEBACK (models mm/page-writeback.c
+write_cache_pages + folio_clear_dirty_for_io / folio_start_writeback / folio_end_writeback, and the
+copy-on-write of shared extents that XFS does for reflinked files, xfs_reflink_allocate_cow).
+
+Sequence for one fsync, under the inode lock held exclusively:
+1. FindTagged(DIRTY) lists the dirty folios; each gets WRITEBACK set, then DIRTY cleared.
+2. Their memory (one MGET) is laid onto block images; blocks only partly covered start from their old
+   contents (read with their refcounts in one pipeline).
+3. The blocks are written in the crash-safe order of mmsim.filesystem.extents: owned blocks in place,
+   shared blocks copied first (CoW), holes allocated; then the extents; then the old shared blocks lose
+   one reference.
+4. WRITEBACK is cleared.
+Bytes past EOF are never written to a block (the block's tail beyond i_size stays zero).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from mmsim.runtime import keys
+from mmsim.filesystem import extents
+from mmsim.filesystem.inode import load, parse_mapping
+from mmsim.filesystem.ports import TAG_DIRTY, TAG_WRITEBACK, find_all_tagged
+from mmsim.filesystem.superblock import PAGE_SIZE
+
+
+@dataclass
+class WritebackStats:
+    folios_written: int = 0
+    blocks_written: int = 0
+    blocks_cowed: int = 0
+    blocks_allocated: int = 0
+
+
+async def fsync(env, mapping: str) -> WritebackStats:
+    parse_mapping(mapping)
+    async with env.locks(mapping).exclusive():
+        return await writeback_locked(env, mapping)
+
+
+async def writeback_locked(env, mapping: str, crash_after_stage: bool = False) -> WritebackStats:
+    """Write back every dirty folio of ``mapping`` (caller holds the inode lock exclusively).
+
+    ``crash_after_stage`` is a fault-injection hook for the tests: stop after step 3's first round trip
+    as if the process died there."""
+    redis, ports = env.redis, env.ports
+    inode = await load(redis, mapping, allow_unlinked=True)
+    stats = WritebackStats()
+    dirty = [f for f in await find_all_tagged(ports, mapping, TAG_DIRTY) if f.folio is not None]
+    if not dirty:
+        return stats
+    await asyncio.gather(*[ports.tag_folio(mapping, f.index, TAG_WRITEBACK) for f in dirty])
+    await asyncio.gather(*[ports.tag_folio(mapping, f.index, TAG_DIRTY, clear=True) for f in dirty])
+    mem = await redis.mget([keys.node(f.folio.node, f"mem:{f.folio.pfn}") for f in dirty])
+
+    bs, i_size = inode.block_size, inode.i_size
+    covered: dict[int, list[tuple[int, int, bytes]]] = {}  # file block -> [(start in block, end, bytes)]
+    for f, content in zip(dirty, mem):
+        fbeg = f.index * PAGE_SIZE
+        fend = min(fbeg + (PAGE_SIZE << f.folio.order), i_size)
+        content = content or b""
+        pos = fbeg
+        while pos < fend:
+            fb, off = divmod(pos, bs)
+            take = min(bs - off, fend - pos)
+            piece = content[pos - fbeg:pos - fbeg + take].ljust(take, b"\0")
+            covered.setdefault(fb, []).append((off, off + take, piece))
+            pos += take
+    stats.folios_written = len(dirty)
+    if covered:
+        fblocks = sorted(covered)
+        raw = await redis.hmget(inode.key("extents"), fblocks)
+        disk = {fb: int(r) if r is not None else 0 for fb, r in zip(fblocks, raw)}
+        partial = [fb for fb in fblocks if disk[fb] and not _whole(covered[fb], min(bs, i_size - fb * bs))]
+        pipe = redis.pipeline(transaction=False)
+        pipe.hmget(inode.fskey("blkref"), [disk[fb] for fb in fblocks if disk[fb]] or ["0"])
+        pipe.mget([extents.blk_key(inode, disk[fb]) for fb in partial] or [extents.blk_key(inode, 0)])
+        refs_raw, old_raw = await pipe.execute()
+        owned = [disk[fb] for fb in fblocks if disk[fb]]
+        refs = {b: int(r or 0) for b, r in zip(owned, refs_raw)}
+        old = {fb: (c or b"") for fb, c in zip(partial, old_raw)}
+
+        writes, targets, cowed = [], [], []
+        for fb in fblocks:
+            limit = min(bs, i_size - fb * bs)
+            img = bytearray(old.get(fb, b"")[:limit].ljust(limit, b"\0"))
+            for lo, hi, piece in covered[fb]:
+                img[lo:hi] = piece
+            d = disk[fb]
+            if d and refs.get(d, 0) == 1:
+                writes.append((d, bytes(img)))
+            else:
+                writes.append((0, bytes(img)))
+                if d:
+                    cowed.append(d)
+                    stats.blocks_cowed += 1
+                else:
+                    stats.blocks_allocated += 1
+            targets.append(fb)
+        written = await extents.stage(redis, inode, writes)
+        stats.blocks_written = len(written)
+        if crash_after_stage:
+            raise RuntimeError("injected crash after stage")
+        new_map = {fb: b for fb, b, (d, _) in zip(targets, written, writes) if d == 0}
+        await extents.link(redis, inode, new_map, [])
+        await extents.release(redis, inode, cowed)
+    await asyncio.gather(*[ports.tag_folio(mapping, f.index, TAG_WRITEBACK, clear=True) for f in dirty])
+    return stats
+
+
+def _whole(pieces: list[tuple[int, int, bytes]], limit: int) -> bool:
+    """Do the pieces cover [0, limit) of the block?"""
+    pos = 0
+    for lo, hi, _ in sorted(pieces):
+        if lo > pos:
+            return False
+        pos = max(pos, hi)
+    return pos >= limit

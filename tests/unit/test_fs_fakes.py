@@ -1,0 +1,154 @@
+"""In-process fakes of the allocator, page cache and reverse map for the filesystem's unit tests only.
+
+They keep folio memory where the real services do (keys.node(n, 'mem:PFN') in the same Redis), so the
+filesystem logic runs unchanged. No tests here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mmsim.filesystem.env import Env
+from mmsim.filesystem.ports import FolioRef, Found
+from mmsim.runtime import keys
+
+
+@dataclass
+class Entry:
+    order: int
+    folio: FolioRef | None
+    tags: set = field(default_factory=set)
+
+
+class FakePorts:
+    def __init__(self, redis):
+        self.redis = redis
+        self.next_pfn = 1 << 20
+        self.live: dict[int, FolioRef] = {}
+        self.fail_above: int | None = None     # allocations above this order fail (fragmentation)
+        self.fail_all = False
+        self.cache: dict[str, dict[int, Entry]] = {}
+        self.calls: list[str] = []
+        self.unmaps: list[tuple] = []
+
+    # allocator --------------------------------------------------------------------------------------
+    async def alloc_pages(self, order, gfp, mapping, index):
+        self.calls.append(f"alloc:{order}")
+        if self.fail_all or (self.fail_above is not None and order > self.fail_above):
+            return None, f"no free block of order {order}"
+        pfn = self.next_pfn
+        self.next_pfn += 1 << order
+        f = FolioRef(pfn, order, 0)
+        self.live[pfn] = f
+        return f, ""
+
+    async def free_pages(self, folio):
+        self.calls.append(f"free:{folio.order}")
+        assert self.live.pop(folio.pfn, None) is not None, "double free"
+        await self.redis.delete(keys.node(folio.node, f"mem:{folio.pfn}"))
+
+    # page cache -------------------------------------------------------------------------------------
+    def _entries(self, mapping):
+        return self.cache.setdefault(mapping, {})
+
+    def _covering(self, mapping, index):
+        for s, e in self._entries(mapping).items():
+            if s <= index < s + (1 << e.order):
+                return s, e
+        return None
+
+    async def add_folio(self, mapping, index, folio, zero_order=0):
+        self.calls.append("add")
+        order = zero_order if folio is None else folio.order
+        assert index % (1 << order) == 0, "unaligned folio"
+        ents = self._entries(mapping)
+        overlap = [s for s, e in ents.items() if s < index + (1 << order) and index < s + (1 << e.order)]
+        if any(ents[s].folio is not None for s in overlap) or (folio is None and overlap):
+            return False
+        for s in overlap:
+            del ents[s]
+        ents[index] = Entry(order, folio)
+        return True
+
+    async def find_folio(self, mapping, index):
+        self.calls.append("find")
+        hit = self._covering(mapping, index)
+        if hit is None:
+            return None
+        s, e = hit
+        return Found(s, e.folio, e.folio is None, set(e.tags))
+
+    async def truncate_range(self, mapping, lstart, lend):
+        self.calls.append("truncate")
+        ents = self._entries(mapping)
+        stats = {"folios_removed": 0, "pages_freed": 0, "folios_split": 0, "bytes_zeroed": 0}
+        end = float("inf") if lend is None else lend + 1
+        for s in sorted(ents):
+            e = ents[s]
+            fb, fe = s * 4096, (s + (1 << e.order)) * 4096
+            if fe <= lstart or fb >= end:
+                continue
+            if lstart <= fb and fe <= end or e.folio is None:
+                del ents[s]
+                if e.folio is not None:
+                    await self.free_pages(e.folio)
+                    stats["folios_removed"] += 1
+                continue
+            key = keys.node(e.folio.node, f"mem:{e.folio.pfn}")
+            data = bytearray((await self.redis.get(key) or b"").ljust(fe - fb, b"\0"))
+            lo, hi = max(lstart, fb) - fb, min(end, fe) - fb
+            data[lo:hi] = bytes(hi - lo)
+            await self.redis.set(key, bytes(data).rstrip(b"\0"))
+            stats["bytes_zeroed"] += hi - lo
+        return stats
+
+    async def tag_folio(self, mapping, index, tag, clear=False):
+        self.calls.append("tag")
+        s, e = self._covering(mapping, index)
+        (e.tags.discard if clear else e.tags.add)(tag)
+
+    async def find_tagged(self, mapping, tag, start, limit=256):
+        self.calls.append("find_tagged")
+        out = [Found(s, e.folio, e.folio is None, set(e.tags)) for s, e in sorted(self._entries(mapping).items())
+               if s >= start and tag in e.tags]
+        return out[:limit]
+
+    # reverse map ------------------------------------------------------------------------------------
+    async def unmap_mapping_range(self, mapping, start, length, even_cows):
+        self.calls.append("unmap")
+        self.unmaps.append((mapping, start, length, even_cows))
+        return 0
+
+    # helpers for the tests --------------------------------------------------------------------------
+    async def fault_read(self, env, mapping, index):
+        """What a read fault sees at page ``index``: the cached folio's bytes (populating on a miss)."""
+        from mmsim.filesystem.populate import populate  # noqa: PLC0415
+
+        hit = self._covering(mapping, index)
+        if hit is None:
+            res = await populate(env, mapping, index)
+            if res.vm_fault:
+                return res.vm_fault
+            hit = self._covering(mapping, index)
+        s, e = hit
+        if e.folio is None:
+            return bytes(4096)
+        data = (await self.redis.get(keys.node(e.folio.node, f"mem:{e.folio.pfn}")) or b"")
+        off = (index - s) * 4096
+        return data[off:off + 4096].ljust(4096, b"\0")
+
+    async def drop_cache(self):
+        """echo 1 > drop_caches: free every cached folio (after fsync, so nothing dirty is lost)."""
+        for ents in self.cache.values():
+            for e in ents.values():
+                if e.folio is not None:
+                    assert not e.tags, "dropping a dirty folio"
+                    await self.free_pages(e.folio)
+        self.cache.clear()
+
+    def cached_pfns(self):
+        return {e.folio.pfn for ents in self.cache.values() for e in ents.values() if e.folio is not None}
+
+
+def make_env(redis, profile="lsfmm2018"):
+    ports = FakePorts(redis)
+    return Env(redis, ports, default_profile=profile), ports
