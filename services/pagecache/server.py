@@ -43,29 +43,34 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         self._pc = PageCache(ctx.redis, ctx.settings)
 
     async def Fault(self, request, context):
-        """filemap_fault: SIGBUS beyond EOF, a hit returns the folio, a miss asks the filesystem to populate."""
+        """filemap_fault: SIGBUS beyond EOF, a hit returns the folio, a miss asks the filesystem to populate.
+
+        A read of a hole covered by a zero entry returns no folio and VM_FAULT_NOPAGE: the caller maps the
+        shared zero page (as dax_load_hole does); a write to it populates a real folio that replaces it.
+        """
         mapping = _mapping(request.mapping)
         write = page_cache_pb2.FAULT_FLAG_WRITE in request.flags
         hit = await self._pc.fault_lookup(mapping, request.index)
         resp = page_cache_pb2.FaultResponse(i_size=hit.i_size)
+        found = hit.found
         if hit.beyond_eof:
-            resp.vm_fault.extend(VmFault.SIGBUS.to_proto())
-            return resp
-        found, result = hit.found, VmFault.LOCKED
-        if found is None or (found.zero and write):
+            outcome, result = "beyond_eof", VmFault.SIGBUS
+        elif found is not None and found.zero and not write:
+            outcome, result = "zero_entry", VmFault.NOPAGE
+            resp.folio_index = found.index
+        elif found is not None and not found.zero:
+            outcome, result = "hit", VmFault.LOCKED
+            resp.folio.CopyFrom(_folio_pb(found.folio))
+            resp.folio_index = found.index
+        else:
             populated = await self._ctx.peers.stub("filesystem").Populate(
                 filesystem_pb2.PopulateRequest(mapping=mapping, index=request.index, gfp=GFP_HIGHUSER_MOVABLE))
             failed = VmFault.from_proto(populated.vm_fault)
-            if failed:
-                resp.vm_fault.extend(failed.to_proto())
-                return resp
-            result |= VmFault.MAJOR
-            resp.folio.CopyFrom(populated.folio)
-            resp.folio_index = populated.folio_index
-        else:
-            resp.folio.CopyFrom(_folio_pb(found.folio))
-            resp.folio_index = found.index
-        tracing.annotate(page_cache="miss" if result & VmFault.MAJOR else ("zero_entry" if found.zero else "hit"))
+            outcome, result = "miss", (failed or VmFault.MAJOR | VmFault.LOCKED)
+            if not failed:
+                resp.folio.CopyFrom(populated.folio)
+                resp.folio_index = populated.folio_index
+        tracing.annotate(page_cache=outcome)
         resp.vm_fault.extend(result.to_proto())
         return resp
 
