@@ -101,7 +101,7 @@ class HandleFaultRequest(_message.Message):
     def __init__(self, pid: _Optional[int] = ..., address: _Optional[int] = ..., write: _Optional[bool] = ...) -> None: ...
 
 class HandleFaultResponse(_message.Message):
-    __slots__ = ("vm_fault", "pfn", "folio", "pages_mapped", "major", "spurious", "trace_id")
+    __slots__ = ("vm_fault", "pfn", "folio", "pages_mapped", "major", "spurious", "trace_id", "pinned", "zero_page")
     VM_FAULT_FIELD_NUMBER: _ClassVar[int]
     PFN_FIELD_NUMBER: _ClassVar[int]
     FOLIO_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +109,8 @@ class HandleFaultResponse(_message.Message):
     MAJOR_FIELD_NUMBER: _ClassVar[int]
     SPURIOUS_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    ZERO_PAGE_FIELD_NUMBER: _ClassVar[int]
     vm_fault: _containers.RepeatedScalarFieldContainer[_common_pb2.VmFault]
     pfn: int
     folio: _common_pb2.Folio
@@ -116,7 +118,9 @@ class HandleFaultResponse(_message.Message):
     major: bool
     spurious: bool
     trace_id: str
-    def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., pfn: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., pages_mapped: _Optional[int] = ..., major: _Optional[bool] = ..., spurious: _Optional[bool] = ..., trace_id: _Optional[str] = ...) -> None: ...
+    pinned: bool
+    zero_page: bool
+    def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., pfn: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., pages_mapped: _Optional[int] = ..., major: _Optional[bool] = ..., spurious: _Optional[bool] = ..., trace_id: _Optional[str] = ..., pinned: _Optional[bool] = ..., zero_page: _Optional[bool] = ...) -> None: ...
 
 class ReadMemoryRequest(_message.Message):
     __slots__ = ("pid", "address", "length")

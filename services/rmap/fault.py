@@ -1,0 +1,293 @@
+"""The page-fault path: handle_mm_fault -> do_fault -> do_read_fault / do_shared_fault / do_cow_fault
+-> finish_fault, and do_wp_page for writes to read-only PTEs (models mm/memory.c; semantics ported, no
+code copied).
+
+Per fault, from this service (counted by the RPC interceptor and visible in the trace):
+
+| case                                   | gRPC hops from rmap                  | Redis round trips in rmap |
+|----------------------------------------|--------------------------------------|---------------------------|
+| PTE present (spurious, minor)          | 0                                    | 1 (FAULT_BEGIN)           |
+| PTE none, folio cached (minor)         | 1 PageCache.Fault                    | 2 (BEGIN + FINISH_FAULT)  |
+| PTE none, cache miss (major)           | 1 PageCache.Fault (-> FS -> alloc)   | 2                         |
+| shared write, PTE none                 | + 1 PageCache.TagFolio(DIRTY)        | 2                         |
+| shared write, PTE read-only            | 1 PageCache.TagFolio(DIRTY)          | 2 (BEGIN + WP_SHARED)     |
+| private write (COW), PTE none/RO       | + 1 PageAllocator.AllocPages(order 0) | 2                         |
+| fault fails after the page cache       | 1                                    | 3 (+ ACCOUNT_FAILED)      |
+
+None of it depends on the folio's order: finish_fault maps a whole large folio in the one FINISH_FAULT
+script. Folios whose last reference went with an unmap are handed back with PageAllocator.FreePages
+(one hop per freed folio, off the fault path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mmsim.allocator.zones import Layout
+from mmsim.rmap import lua
+from mmsim.rmap.mm import PAGE_SHIFT, PAGE_SIZE, Vma, finish_fault_plan, linear_page_index
+from mmsim.runtime import keys, tracing
+from mmsim.runtime.errors import FailedPrecondition, NotFound
+from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
+from mmsim.v1 import common_pb2, page_allocator_pb2, page_cache_pb2
+
+MAX_RETRIES = 3
+
+GFP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[
+    common_pb2.GFP_FLAG_DIRECT_RECLAIM, common_pb2.GFP_FLAG_KSWAPD_RECLAIM, common_pb2.GFP_FLAG_IO,
+    common_pb2.GFP_FLAG_FS, common_pb2.GFP_FLAG_HARDWALL, common_pb2.GFP_FLAG_HIGHMEM, common_pb2.GFP_FLAG_MOVABLE,
+])  # fmt: skip
+
+
+@dataclass
+class FaultResult:
+    vm_fault: VmFault = VmFault(0)
+    pfn: int = 0
+    folio: tuple[int, int, int] | None = None  # (head pfn, order, node)
+    pages_mapped: int = 0
+    first_vpn: int = 0
+    major: bool = False
+    spurious: bool = False
+    pinned: bool = False
+    zero_page: bool = False
+    message: str = ""
+    freed: list[tuple[int, int, int]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.vm_fault & VM_FAULT_ERROR)
+
+
+def mm_keys(pid: int) -> list[str]:
+    return [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mm(pid, "pte"), keys.mm(pid, "pte_idx"), keys.mm(pid, "pagemaps")]
+
+
+def _s(x) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def parse_freed(items) -> list[tuple[int, int, int]]:
+    vals = [int(_s(x)) for x in items]
+    return [(vals[i], vals[i + 1], vals[i + 2]) for i in range(0, len(vals) - 2, 3)]
+
+
+def decode_pte(text: str) -> dict:
+    pfn, head, order, node, bits = (int(x) for x in text.split(":"))
+    return {"pfn": pfn, "head": head, "order": order, "node": node, "bits": bits}
+
+
+def resolve_policy(vma: Vma, proc_limit: str, proc_action: str) -> tuple[int, str]:
+    """The mapcount limit and action in force: the process's override, else the mapping's profile."""
+    limit = int(proc_limit or 0) or vma.limit
+    action = proc_action or vma.action
+    return limit, action
+
+
+class FaultHandler:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.redis = ctx.redis
+        layout = Layout.build(ctx.settings.memory_bytes, ctx.settings.numa_nodes)
+        import json  # noqa: PLC0415
+
+        self.spans = json.dumps([[n.start_pfn, n.end_pfn] for n in layout.nodes])
+
+    # ---- the fault ----------------------------------------------------------------------------
+
+    async def handle_mm_fault(self, pid: int, address: int, write: bool) -> FaultResult:
+        tried = False
+        last = FaultResult()
+        for _ in range(MAX_RETRIES):
+            res = await self._attempt(pid, address, write, tried)
+            if not (res.vm_fault & VmFault.RETRY):
+                await self.free_folios(res.freed)
+                return res
+            tried, last = True, res
+            await self.free_folios(res.freed)
+        # still racing after MAX_RETRIES: report the RETRY the way the arch handler would give up
+        return last
+
+    async def _attempt(self, pid: int, address: int, write: bool, tried: bool) -> FaultResult:
+        k = mm_keys(pid)
+        r = await lua.FAULT_BEGIN(self.redis, k[:3], [self.spans, address, int(write)])
+        kind = _s(r[0])
+        if kind == "nopid":
+            raise NotFound(f"no process with pid {pid}")
+        if kind == "killed":
+            raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
+        if kind == "segv":
+            tracing.annotate(segv=_s(r[1]))
+            return FaultResult(VmFault.SIGSEGV, message=_s(r[1]))
+        if kind == "spurious":
+            p = decode_pte(_s(r[1]))
+            zero = bool(p["bits"] & lua.PTE_ZERO)
+            return FaultResult(VmFault(0), pfn=p["pfn"], folio=None if zero else (p["head"], p["order"], p["node"]),
+                               spurious=True, zero_page=zero)  # fmt: skip
+        vma = Vma.from_json(_s(r[1]))
+        if kind == "wp":
+            old = _s(r[2])
+            limit, action = resolve_policy(vma, _s(r[3]), _s(r[4]))
+            p = decode_pte(old)
+            if not (p["bits"] & lua.PTE_ZERO):
+                if vma.shared:
+                    return await self._wp_shared(pid, vma, address, old, p)
+                return await self._cow(pid, vma, address, (p["head"], p["order"], p["node"]),
+                                       linear_page_index(vma, address) - (p["pfn"] - p["head"]), 0, False,
+                                       limit, action, old, VmFault(0))  # fmt: skip
+            # a write to the zero page: the page cache must now give a real folio (below), replacing it
+        else:
+            old = ""
+            limit, action = resolve_policy(vma, _s(r[2]), _s(r[3]))
+        return await self._do_fault(pid, vma, address, write, tried, limit, action, old)
+
+    async def _do_fault(self, pid, vma: Vma, address, write, tried, limit, action, old) -> FaultResult:
+        """do_fault: __do_fault (PageCache.Fault) then do_read_fault / do_shared_fault / do_cow_fault."""
+        index = linear_page_index(vma, address)
+        flags = [page_cache_pb2.FAULT_FLAG_USER, page_cache_pb2.FAULT_FLAG_ALLOW_RETRY]
+        if write:
+            flags.append(page_cache_pb2.FAULT_FLAG_WRITE)
+        if tried:
+            flags.append(page_cache_pb2.FAULT_FLAG_TRIED)
+        resp = await self.ctx.peers.stub("pagecache").Fault(
+            page_cache_pb2.FaultRequest(mapping=vma.mapping, index=index, flags=flags))
+        vmf = VmFault.from_proto(resp.vm_fault)
+        if vmf & VmFault.RETRY:
+            return FaultResult(vmf)
+        if vmf & VM_FAULT_ERROR:
+            node = resp.folio.node if resp.HasField("folio") else 0
+            await lua.ACCOUNT_FAILED(self.redis, [], [node])
+            return FaultResult(vmf, message="page cache fault failed")
+        major = bool(vmf & VmFault.MAJOR) or tried
+        if not resp.HasField("folio"):
+            if write:
+                return FaultResult(VmFault.SIGBUS, message="the page cache gave no folio for a write fault")
+            return await self._finish(pid, vma, address, "zero", False, (0, 0, 0), index, resp.i_size, major,
+                                      limit, action, old, vmf)  # fmt: skip
+        folio = (resp.folio.pfn, resp.folio.order, resp.folio.node)
+        if write and not vma.shared:
+            return await self._cow(pid, vma, address, folio, resp.folio_index, resp.i_size, major, limit, action,
+                                   old, vmf)  # fmt: skip
+        res = await self._finish(pid, vma, address, "file", write, folio, resp.folio_index, resp.i_size, major,
+                                 limit, action, old, vmf)  # fmt: skip
+        if write and res.ok and res.pages_mapped:
+            # do_shared_fault -> fault_dirty_shared_page: the folio is dirty now
+            await self._tag_dirty(vma.mapping, index)
+        return res
+
+    async def _cow(self, pid, vma, address, folio, folio_index, i_size, major, limit, action, old, vmf) -> FaultResult:
+        """do_cow_fault / wp_page_copy: a new order-0 anonymous page, a copy of the file page, mapped privately."""
+        got = await self.ctx.peers.stub("allocator").AllocPages(
+            page_allocator_pb2.AllocPagesRequest(order=0, gfp=GFP_HIGHUSER_MOVABLE, node=-1))
+        anon = (got.folio.pfn, got.folio.node)
+        res = await self._finish(pid, vma, address, "cow", False, folio, folio_index, i_size, major, limit, action,
+                                 old, vmf, anon=anon)  # fmt: skip
+        if not res.pages_mapped:
+            res.freed.append((anon[1], anon[0], 0))  # the copy was not used: give it back
+        return res
+
+    async def _wp_shared(self, pid, vma, address, old, p) -> FaultResult:
+        """wp_page_shared: page_mkwrite (none here), mark the folio dirty, make the PTE writable."""
+        index = linear_page_index(vma, address)
+        await self._tag_dirty(vma.mapping, index)
+        r = await lua.WP_SHARED(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "pte")],
+                                [self.spans, address >> PAGE_SHIFT, old])  # fmt: skip
+        kind = _s(r[0])
+        if kind == "retry":
+            return FaultResult(VmFault.RETRY)
+        if kind == "nopid":
+            raise NotFound(f"no process with pid {pid}")
+        if kind == "killed":
+            raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
+        return FaultResult(VmFault(0), pfn=p["pfn"], folio=(p["head"], p["order"], p["node"]), pages_mapped=1,
+                           first_vpn=address >> PAGE_SHIFT)  # fmt: skip
+
+    async def _tag_dirty(self, mapping: str, index: int) -> None:
+        await self.ctx.peers.stub("pagecache").TagFolio(
+            page_cache_pb2.TagFolioRequest(mapping=mapping, index=index, tag=page_cache_pb2.PAGECACHE_TAG_DIRTY))
+
+    async def _finish(self, pid, vma: Vma, address, kind, write_shared, folio, folio_index, i_size, major, limit,
+                      action, old, vmf, anon=(0, 0)) -> FaultResult:  # fmt: skip
+        head, order, node = folio
+        plan = finish_fault_plan(vma, address, folio_index, order, i_size or ((folio_index + (1 << order)) << PAGE_SHIFT))
+        args = [self.spans, pid, vma.to_json(), address, kind, int(write_shared), node, head, order, folio_index,
+                i_size, vma.mapping, int(major), limit, action, plan.index, plan.address >> PAGE_SHIFT, plan.nr,
+                anon[1], anon[0], old]  # fmt: skip
+        r = await lua.FINISH_FAULT(self.redis, mm_keys(pid), args)
+        out = _s(r[0])
+        if out == "ok":
+            nr, first_vpn, pfn, pinned = (int(_s(x)) for x in r[1:5])
+            if kind == "cow":
+                folio_out = (pfn, 0, anon[1])
+            elif kind == "zero":
+                folio_out = None
+            else:
+                folio_out = folio
+            tracing.annotate(pages_mapped=nr, fault_kind=kind)
+            return FaultResult(vmf, pfn=pfn, folio=folio_out, pages_mapped=nr, first_vpn=first_vpn, major=major,
+                               pinned=bool(pinned), zero_page=kind == "zero", freed=parse_freed(r[5:]))  # fmt: skip
+        if out == "retry":
+            tracing.annotate(retry=_s(r[1]))
+            return FaultResult(vmf | VmFault.RETRY, message=_s(r[1]))
+        if out == "sigbus":
+            return FaultResult(VmFault.SIGBUS, message=_s(r[1]))
+        if out == "nopage":
+            return FaultResult(vmf | VmFault.NOPAGE)
+        if out == "nopid":
+            raise NotFound(f"no process with pid {pid}")
+        if out == "killed":
+            await self.free_folios(parse_freed(r[2:]))
+            raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
+        raise RuntimeError(f"unexpected FINISH_FAULT reply {out!r}")
+
+    async def free_folios(self, freed: list[tuple[int, int, int]]) -> None:
+        """Give folios whose _refcount reached 0 back to the buddy allocator (__free_pages)."""
+        for node, head, order in freed:
+            await self.ctx.peers.stub("allocator").FreePages(page_allocator_pb2.FreePagesRequest(pfn=head, order=order))
+
+    # ---- access_process_vm ----------------------------------------------------------------------
+
+    async def read_memory(self, pid: int, address: int, length: int) -> tuple[bytes, VmFault, int]:
+        k = [keys.mm(pid, "mm"), keys.mm(pid, "pte")]
+        data, addr, stop, faults = b"", address, address + length, 0
+        while addr < stop:
+            r = await lua.READ_MEM(self.redis, k, [addr, stop - addr])
+            if _s(r[0]) == "nopid":
+                raise NotFound(f"no process with pid {pid}")
+            if _s(r[0]) == "killed":
+                raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
+            data += r[0]
+            addr += len(r[0])
+            if not _s(r[1]):
+                break
+            vpn = int(_s(r[1]))
+            res = await self.handle_mm_fault(pid, max(addr, vpn << PAGE_SHIFT), False)
+            faults += 1
+            if not res.ok or res.vm_fault & VmFault.RETRY:
+                return data, res.vm_fault, faults
+        return data, VmFault(0), faults
+
+    async def write_memory(self, pid: int, address: int, data: bytes) -> tuple[int, VmFault, int]:
+        k = [keys.mm(pid, "mm"), keys.mm(pid, "pte")]
+        faults, limit = 0, len(data)
+        while True:
+            r = await lua.WRITE_MEM(self.redis, k, [address, data[:limit]])
+            kind = _s(r[0])
+            if kind == "nopid":
+                raise NotFound(f"no process with pid {pid}")
+            if kind == "killed":
+                raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
+            if kind == "ok":
+                return limit, VmFault(0), faults
+            vpn = int(_s(r[1]))
+            res = await self.handle_mm_fault(pid, max(address, vpn << PAGE_SHIFT), True)
+            faults += 1
+            if not res.ok or res.vm_fault & VmFault.RETRY:
+                # store what lies before the failing page, then report the failure
+                limit = max(0, (vpn << PAGE_SHIFT) - address)
+                if limit:
+                    r = await lua.WRITE_MEM(self.redis, k, [address, data[:limit]])
+                    if _s(r[0]) != "ok":
+                        limit = 0
+                return limit, res.vm_fault, faults
+            if faults > 2 * (len(data) // PAGE_SIZE + 2) + MAX_RETRIES:
+                return 0, VmFault.RETRY, faults

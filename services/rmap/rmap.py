@@ -1,0 +1,194 @@
+"""Processes, VMAs and the file reverse map (mm/mmap.c, mm/vma.c, mm/rmap.c, mm/memory.c), over Redis.
+
+Redis layout (see mmsim.runtime.keys):
+
+* ``{mm:PID}:mm`` hash: comm, state (running | killed), killed_reason, min_flt, maj_flt, rss_file, rss_anon,
+  map_count, max_map_count, mapcount_limit, mapcount_action, mmap_base.
+* ``{mm:PID}:vmas`` zset: score vm_start, member the VMA's JSON (mmsim.rmap.mm.Vma.to_json).
+* ``{mm:PID}:pte`` hash: virtual page number -> "PFN:HEAD:ORDER:NODE:BITS" (mmsim.rmap.lua PTE_*).
+* ``{mm:PID}:pte_idx`` zset: the virtual page numbers that have a PTE (range walks for zap).
+* ``{mm:PID}:pagemaps`` hash: "NODE:PFN" -> PTEs of this process mapping that page (the per-process
+  counter the LSFMM 2018 mapcount limit is checked against).
+* ``{m:MAPPING}:i_mmap`` zset: member "PID:VM_START", score vm_pgoff (the i_mmap interval tree's keys).
+* ``{node:N}:rmap_pinned`` set: head pfns pinned by the mapcount leak policy (their extra reference is
+  never dropped, so they are never freed).
+
+The mapcount-overflow policy (LSFMM 2018, fact sheet 6.3): when installing a PTE would give a process more
+than ``mapcount_limit`` mappings of one page (or push _mapcount past INT_MAX):
+
+* ``kill`` (Wilcox's posted fix): the process is killed. The mm is torn down as exit_mmap would, the
+  process stays a zombie (state "killed") until Exit reaps it, and the RPC fails with FAILED_PRECONDITION.
+  Not VM_FAULT_SIGSEGV: SIGSEGV is a catchable signal the task survives to handle; a kill is SIGKILL,
+  after which no fault result reaches the task at all, so the faithful answer is that the caller's
+  precondition (a live process) no longer holds.
+* ``leak`` (Morton's alternative): the folio gets one extra reference that is never dropped (it can never
+  be freed, so a wrapped count can never free a mapped page) and the mapping goes ahead.
+* ``none`` (mainline): no per-process limit.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mmsim.rmap import lua
+from mmsim.rmap.fault import FaultHandler, _s, mm_keys, parse_freed
+from mmsim.rmap.mm import (
+    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, PAGE_SHIFT, PAGE_SIZE, Vma, dev_of_fs, format_maps_line, get_unmapped_area,
+    page_align, prot_to_vm_flags, split_for_munmap, validate_comm, validate_mmap,
+)  # fmt: skip
+from mmsim.runtime import keys, profiles
+from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
+
+MAPCOUNT_ACTIONS = {0: "", 1: "none", 2: "kill", 3: "leak"}
+ACTION_NUMBERS = {v: k for k, v in MAPCOUNT_ACTIONS.items()}
+MAX_MMAP_RETRIES = 8
+
+
+def _check_state(r) -> None:
+    kind = _s(r[0])
+    if kind == "nopid":
+        raise NotFound("no such process")
+    if kind == "killed":
+        raise FailedPrecondition(f"process was killed: {_s(r[1])}")
+
+
+class ReverseMap:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.redis = ctx.redis
+        self.faults = FaultHandler(ctx)
+
+    @property
+    def spans(self) -> str:
+        return self.faults.spans
+
+    async def spawn(self, comm: str, limit: int, action: int, max_map_count: int) -> int:
+        validate_comm(comm)
+        require(action in MAPCOUNT_ACTIONS, f"unknown mapcount_action {action}")
+        mmc = max_map_count or DEFAULT_MAX_MAP_COUNT
+        pid = await lua.SPAWN(self.redis, [keys.cluster("pids"), keys.cluster("procs")],
+                              [comm, limit, MAPCOUNT_ACTIONS[action], mmc, MMAP_BASE])  # fmt: skip
+        return int(pid)
+
+    async def mmap(self, pid: int, mapping: str, length: int, offset: int, prot: set[str], shared: bool,
+                   addr: int) -> Vma:  # fmt: skip
+        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
+        plen = validate_mmap(length, offset, addr)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.mapping(mapping, "inode"))
+        pipe.hgetall(keys.mm(pid, "mm"))
+        pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
+        inode, mmh, members = await pipe.execute()
+        if not mmh:
+            raise NotFound(f"no process with pid {pid}")
+        if mmh.get(b"state") != b"running":
+            raise FailedPrecondition(f"process {pid} was killed: {_s(mmh.get(b'killed_reason', b''))}")
+        if not inode:
+            raise NotFound(f"no file {mapping!r}")
+        fs = _s(inode.get(b"fs", mapping.split("/")[0].encode()))
+        prof = profiles.get(_s(inode.get(b"profile", b"")) or self.ctx.settings.profile)
+        base = Vma(0, plen, offset >> PAGE_SHIFT, prot_to_vm_flags(prot, shared), mapping,
+                   int(_s(inode.get(b"ino", b"0"))), dev_of_fs(fs), f"/mnt/{fs}{_s(inode.get(b'path', b''))}",
+                   prof.mapcount_limit, prof.mapcount_action)  # fmt: skip
+        mmap_base = int(_s(mmh.get(b"mmap_base", str(MMAP_BASE).encode())))
+        for _ in range(MAX_MMAP_RETRIES):
+            vmas = [Vma.from_json(m) for m in members]
+            start = get_unmapped_area(vmas, plen, addr, mmap_base)
+            vma = Vma(start, start + plen, base.pgoff, base.flags, mapping, base.ino, base.dev, base.path,
+                      base.limit, base.action)  # fmt: skip
+            r = await lua.MMAP_INSERT(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mapping(mapping, "i_mmap")],
+                                      [vma.to_json(), start, vma.end, vma.pgoff, pid])  # fmt: skip
+            kind = _s(r[0])
+            if kind == "ok":
+                return vma
+            if kind == "enomem":
+                raise ResourceExhausted(f"process {pid} has {_s(r[1])} VMAs: vm.max_map_count reached (ENOMEM)")
+            if kind != "overlap":
+                _check_state(r)
+            members = await self.redis.zrange(keys.mm(pid, "vmas"), 0, -1)
+        raise ResourceExhausted(f"mmap kept racing with other mmaps of pid {pid}")
+
+    async def munmap(self, pid: int, addr: int, length: int) -> int:
+        require(addr % PAGE_SIZE == 0, f"addr must be page aligned, got {addr:#x} (EINVAL)")
+        require(length > 0, "length must be positive (EINVAL)")
+        end = addr + page_align(length)
+        for _ in range(MAX_MMAP_RETRIES):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.exists(keys.mm(pid, "mm"))
+            pipe.zrangebyscore(keys.mm(pid, "vmas"), "-inf", f"({end}")
+            exists, members = await pipe.execute()
+            if not exists:
+                raise NotFound(f"no process with pid {pid}")
+            plan = []
+            for m in members:
+                v = Vma.from_json(m)
+                if v.end > addr:
+                    plan.append({"old": _s(m), "new": [p.to_json() for p in split_for_munmap(v, addr, end)]})
+            r = await lua.MUNMAP(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas")],
+                                 [self.spans, pid, addr, end, json.dumps(plan)])  # fmt: skip
+            kind = _s(r[0])
+            if kind == "ok":
+                await self.faults.free_folios(parse_freed(r[2:]))
+                return int(_s(r[1]))
+            if kind == "enomem":
+                raise ResourceExhausted(f"splitting would pass vm.max_map_count of pid {pid} (ENOMEM)")
+            if kind != "retry":
+                _check_state(r)
+        raise ResourceExhausted(f"munmap kept racing with other changes of pid {pid}")
+
+    async def exit(self, pid: int) -> tuple[int, int, int]:
+        r = await lua.EXIT(self.redis, [keys.mm(pid, "mm"), keys.cluster("procs")], [self.spans, pid])
+        if _s(r[0]) == "nopid":
+            raise NotFound(f"no process with pid {pid}")
+        freed = parse_freed(r[3:])
+        await self.faults.free_folios(freed)
+        return int(_s(r[1])), int(_s(r[2])), len(freed)
+
+    async def unmap_mapping_range(self, mapping: str, start: int, length: int, even_cows: bool) -> tuple[int, int, int]:
+        """unmap_mapping_range: the byte range widened to whole pages; length 0 = to the end of the file."""
+        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
+        if not await self.redis.exists(keys.mapping(mapping, "inode")):
+            raise NotFound(f"no file {mapping!r}")
+        first = start >> PAGE_SHIFT
+        last = -1 if length == 0 else ((start + length + PAGE_SIZE - 1) >> PAGE_SHIFT) - 1
+        r = await lua.UNMAP_MAPPING_RANGE(self.redis, [keys.mapping(mapping, "i_mmap")],
+                                          [self.spans, first, last, int(even_cows)])  # fmt: skip
+        freed = parse_freed(r[2:])
+        await self.faults.free_folios(freed)
+        return int(_s(r[0])), int(_s(r[1])), len(freed)
+
+    async def proc_maps(self, pid: int) -> list[str]:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(keys.mm(pid, "mm"))
+        pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
+        exists, members = await pipe.execute()
+        if not exists:
+            raise NotFound(f"no process with pid {pid}")
+        return [format_maps_line(Vma.from_json(m)) for m in members]
+
+    async def proc_status(self, pid: int) -> dict[str, str]:
+        h = await self.redis.hgetall(keys.mm(pid, "mm"))
+        if not h:
+            raise NotFound(f"no process with pid {pid}")
+        return {_s(k): _s(v) for k, v in h.items()}
+
+    async def folio_mapcount(self, node: int, pfn: int) -> dict:
+        require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
+        r = await lua.FOLIO_MAPCOUNT(self.redis, [], [self.spans, node, pfn])
+        vals = [_s(x) for x in r]
+        per = {int(vals[i]): int(vals[i + 1]) for i in range(6, len(vals) - 1, 2)}
+        return {"folio_mapcount": int(vals[0]), "raw": int(vals[1]), "refcount": int(vals[2]),
+                "pinned": vals[3] == "1", "head": int(vals[4]), "order": int(vals[5]), "per_process": per}  # fmt: skip
+
+
+def prot_letters(values) -> set[str]:
+    letters = {1: "r", 2: "w", 4: "x"}
+    out = set()
+    for v in values:
+        if v not in letters:
+            raise InvalidArgument(f"unknown prot value {v}")
+        out.add(letters[v])
+    return out
+
+
+__all__ = ["ReverseMap", "mm_keys", "prot_letters"]
