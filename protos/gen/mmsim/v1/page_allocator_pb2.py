@@ -25,13 +25,17 @@ _sym_db = _symbol_database.Default()
 from mmsim.v1 import common_pb2 as mmsim_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmmsim/v1/page_allocator.proto\x12\x08mmsim.v1\x1a\x15mmsim/v1/common.proto\"p\n\x11\x41llocPagesRequest\x12\r\n\x05order\x18\x01 \x01(\r\x12\x1e\n\x03gfp\x18\x02 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\x12\x0c\n\x04node\x18\x03 \x01(\x05\x12\x0f\n\x07mapping\x18\x04 \x01(\t\x12\r\n\x05index\x18\x05 \x01(\x04\"^\n\x12\x41llocPagesResponse\x12\x1e\n\x05\x66olio\x18\x01 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12(\n\reffective_gfp\x18\x02 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\".\n\x10\x46reePagesRequest\x12\x0b\n\x03pfn\x18\x01 \x01(\x04\x12\r\n\x05order\x18\x02 \x01(\r\")\n\x11\x46reePagesResponse\x12\x14\n\x0cmerged_order\x18\x01 \x01(\r\"\x1d\n\x0eGetPageRequest\x12\x0b\n\x03pfn\x18\x01 \x01(\x04\"\x90\x02\n\x0ePageDescriptor\x12\x0b\n\x03pfn\x18\x01 \x01(\x04\x12\x0c\n\x04node\x18\x02 \x01(\r\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12\r\n\x05\x66lags\x18\x04 \x03(\t\x12\x11\n\tpage_type\x18\x05 \x01(\t\x12\x14\n\x0cunion_member\x18\x06 \x01(\t\x12\x0f\n\x07mapping\x18\x07 \x01(\t\x12\r\n\x05index\x18\x08 \x01(\x04\x12\x0f\n\x07private\x18\t \x01(\x04\x12\x15\n\rcompound_head\x18\n \x01(\x04\x12\r\n\x05order\x18\x0b \x01(\r\x12\x10\n\x08mapcount\x18\x0c \x01(\x05\x12\x10\n\x08refcount\x18\r \x01(\x05\x12\r\n\x05memcg\x18\x0e \x01(\x04\x12\x13\n\x0bowner_words\x18\x0f \x03(\x04\"G\n\x0fGetPageResponse\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.mmsim.v1.PageDescriptor\x12\x0c\n\x04text\x18\x02 \x01(\t2\xe5\x01\n\x14PageAllocatorService\x12G\n\nAllocPages\x12\x1b.mmsim.v1.AllocPagesRequest\x1a\x1c.mmsim.v1.AllocPagesResponse\x12\x44\n\tFreePages\x12\x1a.mmsim.v1.FreePagesRequest\x1a\x1b.mmsim.v1.FreePagesResponse\x12>\n\x07GetPage\x12\x18.mmsim.v1.GetPageRequest\x1a\x19.mmsim.v1.GetPageResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmmsim/v1/page_allocator.proto\x12\x08mmsim.v1\x1a\x15mmsim/v1/common.proto\"p\n\x11\x41llocPagesRequest\x12\r\n\x05order\x18\x01 \x01(\r\x12\x1e\n\x03gfp\x18\x02 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\x12\x0c\n\x04node\x18\x03 \x01(\x05\x12\x0f\n\x07mapping\x18\x04 \x01(\t\x12\r\n\x05index\x18\x05 \x01(\x04\"^\n\x12\x41llocPagesResponse\x12\x1e\n\x05\x66olio\x18\x01 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12(\n\reffective_gfp\x18\x02 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\".\n\x10\x46reePagesRequest\x12\x0b\n\x03pfn\x18\x01 \x01(\x04\x12\r\n\x05order\x18\x02 \x01(\r\")\n\x11\x46reePagesResponse\x12\x14\n\x0cmerged_order\x18\x01 \x01(\r\"\x1d\n\x0eGetPageRequest\x12\x0b\n\x03pfn\x18\x01 \x01(\x04\"\x90\x02\n\x0ePageDescriptor\x12\x0b\n\x03pfn\x18\x01 \x01(\x04\x12\x0c\n\x04node\x18\x02 \x01(\r\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12\r\n\x05\x66lags\x18\x04 \x03(\t\x12\x11\n\tpage_type\x18\x05 \x01(\t\x12\x14\n\x0cunion_member\x18\x06 \x01(\t\x12\x0f\n\x07mapping\x18\x07 \x01(\t\x12\r\n\x05index\x18\x08 \x01(\x04\x12\x0f\n\x07private\x18\t \x01(\x04\x12\x15\n\rcompound_head\x18\n \x01(\x04\x12\r\n\x05order\x18\x0b \x01(\r\x12\x10\n\x08mapcount\x18\x0c \x01(\x05\x12\x10\n\x08refcount\x18\r \x01(\x05\x12\r\n\x05memcg\x18\x0e \x01(\x04\x12\x13\n\x0bowner_words\x18\x0f \x03(\x04\"G\n\x0fGetPageResponse\x12&\n\x04page\x18\x01 \x01(\x0b\x32\x18.mmsim.v1.PageDescriptor\x12\x0c\n\x04text\x18\x02 \x01(\t\"\xd3\x01\n\x0cKvAllocation\x12\x0c\n\x04\x61\x64\x64r\x18\x01 \x01(\x04\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0c\n\x04node\x18\x04 \x01(\r\x12\x0c\n\x04pfns\x18\x05 \x03(\x04\x12\r\n\x05order\x18\x06 \x01(\r\x12\x1e\n\x03gfp\x18\x07 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\x12&\n\x0bkmalloc_gfp\x18\x08 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\x12\x17\n\x0f\x66\x61llback_reason\x18\t \x01(\t\x12\r\n\x05steps\x18\n \x03(\t\"L\n\x0eKmallocRequest\x12\x0c\n\x04size\x18\x01 \x01(\x04\x12\x1e\n\x03gfp\x18\x02 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\x12\x0c\n\x04node\x18\x03 \x01(\x05\"=\n\x0fKmallocResponse\x12*\n\nallocation\x18\x01 \x01(\x0b\x32\x16.mmsim.v1.KvAllocation\"L\n\x0eVmallocRequest\x12\x0c\n\x04size\x18\x01 \x01(\x04\x12\x1e\n\x03gfp\x18\x02 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\x12\x0c\n\x04node\x18\x03 \x01(\x05\"=\n\x0fVmallocResponse\x12*\n\nallocation\x18\x01 \x01(\x0b\x32\x16.mmsim.v1.KvAllocation\"M\n\x0fKvmallocRequest\x12\x0c\n\x04size\x18\x01 \x01(\x04\x12\x1e\n\x03gfp\x18\x02 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\x12\x0c\n\x04node\x18\x03 \x01(\x05\">\n\x10KvmallocResponse\x12*\n\nallocation\x18\x01 \x01(\x0b\x32\x16.mmsim.v1.KvAllocation\"]\n\x14KvmallocArrayRequest\x12\t\n\x01n\x18\x01 \x01(\x04\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x1e\n\x03gfp\x18\x03 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\x12\x0c\n\x04zero\x18\x04 \x01(\x08\"C\n\x15KvmallocArrayResponse\x12*\n\nallocation\x18\x01 \x01(\x0b\x32\x16.mmsim.v1.KvAllocation\"g\n\x15KvmallocStructRequest\x12\x0e\n\x06header\x18\x01 \x01(\x04\x12\x0f\n\x07\x65lement\x18\x02 \x01(\x04\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12\x1e\n\x03gfp\x18\x04 \x01(\x0b\x32\x11.mmsim.v1.GfpMask\"D\n\x16KvmallocStructResponse\x12*\n\nallocation\x18\x01 \x01(\x0b\x32\x16.mmsim.v1.KvAllocation\"\x1d\n\rKvfreeRequest\x12\x0c\n\x04\x61\x64\x64r\x18\x01 \x01(\x04\"\x10\n\x0eKvfreeResponse\"\x1d\n\rMallocRequest\x12\x0c\n\x04size\x18\x01 \x01(\x04\"<\n\x0eMallocResponse\x12*\n\nallocation\x18\x01 \x01(\x0b\x32\x16.mmsim.v1.KvAllocation\"\x1b\n\x0b\x46reeRequest\x12\x0c\n\x04\x61\x64\x64r\x18\x01 \x01(\x04\"\x0e\n\x0c\x46reeResponse\"\x12\n\x10\x42uddyInfoRequest\"!\n\x11\x42uddyInfoResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x15\n\x13PageTypeInfoRequest\"$\n\x14PageTypeInfoResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x0f\n\rVmStatRequest\"\x83\x01\n\x0eVmStatResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x34\n\x06values\x18\x02 \x03(\x0b\x32$.mmsim.v1.VmStatResponse.ValuesEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x10\n\x0eMemInfoRequest\"\x8c\x01\n\x0fMemInfoResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12:\n\tvalues_kb\x18\x02 \x03(\x0b\x32\'.mmsim.v1.MemInfoResponse.ValuesKbEntry\x1a/\n\rValuesKbEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"E\n\x0f\x46ragmentRequest\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x0c\n\x04zone\x18\x02 \x01(\t\x12\x16\n\x0emax_free_order\x18\x03 \x01(\r\"@\n\x10\x46ragmentResponse\x12\x0e\n\x06pinned\x18\x01 \x01(\x04\x12\r\n\x05\x66reed\x18\x02 \x01(\x04\x12\r\n\x05zones\x18\x03 \x03(\t\"!\n\x11UnfragmentRequest\x12\x0c\n\x04node\x18\x01 \x01(\r\"#\n\x12UnfragmentResponse\x12\r\n\x05\x66reed\x18\x01 \x01(\x04\x32\x9e\t\n\x14PageAllocatorService\x12G\n\nAllocPages\x12\x1b.mmsim.v1.AllocPagesRequest\x1a\x1c.mmsim.v1.AllocPagesResponse\x12\x44\n\tFreePages\x12\x1a.mmsim.v1.FreePagesRequest\x1a\x1b.mmsim.v1.FreePagesResponse\x12>\n\x07GetPage\x12\x18.mmsim.v1.GetPageRequest\x1a\x19.mmsim.v1.GetPageResponse\x12>\n\x07Kmalloc\x12\x18.mmsim.v1.KmallocRequest\x1a\x19.mmsim.v1.KmallocResponse\x12>\n\x07Vmalloc\x12\x18.mmsim.v1.VmallocRequest\x1a\x19.mmsim.v1.VmallocResponse\x12\x41\n\x08Kvmalloc\x12\x19.mmsim.v1.KvmallocRequest\x1a\x1a.mmsim.v1.KvmallocResponse\x12P\n\rKvmallocArray\x12\x1e.mmsim.v1.KvmallocArrayRequest\x1a\x1f.mmsim.v1.KvmallocArrayResponse\x12S\n\x0eKvmallocStruct\x12\x1f.mmsim.v1.KvmallocStructRequest\x1a .mmsim.v1.KvmallocStructResponse\x12;\n\x06Kvfree\x12\x17.mmsim.v1.KvfreeRequest\x1a\x18.mmsim.v1.KvfreeResponse\x12;\n\x06Malloc\x12\x17.mmsim.v1.MallocRequest\x1a\x18.mmsim.v1.MallocResponse\x12\x35\n\x04\x46ree\x12\x15.mmsim.v1.FreeRequest\x1a\x16.mmsim.v1.FreeResponse\x12\x44\n\tBuddyInfo\x12\x1a.mmsim.v1.BuddyInfoRequest\x1a\x1b.mmsim.v1.BuddyInfoResponse\x12M\n\x0cPageTypeInfo\x12\x1d.mmsim.v1.PageTypeInfoRequest\x1a\x1e.mmsim.v1.PageTypeInfoResponse\x12;\n\x06VmStat\x12\x17.mmsim.v1.VmStatRequest\x1a\x18.mmsim.v1.VmStatResponse\x12>\n\x07MemInfo\x12\x18.mmsim.v1.MemInfoRequest\x1a\x19.mmsim.v1.MemInfoResponse\x12\x41\n\x08\x46ragment\x12\x19.mmsim.v1.FragmentRequest\x1a\x1a.mmsim.v1.FragmentResponse\x12G\n\nUnfragment\x12\x1b.mmsim.v1.UnfragmentRequest\x1a\x1c.mmsim.v1.UnfragmentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmsim.v1.page_allocator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_VMSTATRESPONSE_VALUESENTRY']._loaded_options = None
+  _globals['_VMSTATRESPONSE_VALUESENTRY']._serialized_options = b'8\001'
+  _globals['_MEMINFORESPONSE_VALUESKBENTRY']._loaded_options = None
+  _globals['_MEMINFORESPONSE_VALUESKBENTRY']._serialized_options = b'8\001'
   _globals['_ALLOCPAGESREQUEST']._serialized_start=66
   _globals['_ALLOCPAGESREQUEST']._serialized_end=178
   _globals['_ALLOCPAGESRESPONSE']._serialized_start=180
@@ -46,6 +50,68 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAGEDESCRIPTOR']._serialized_end=671
   _globals['_GETPAGERESPONSE']._serialized_start=673
   _globals['_GETPAGERESPONSE']._serialized_end=744
-  _globals['_PAGEALLOCATORSERVICE']._serialized_start=747
-  _globals['_PAGEALLOCATORSERVICE']._serialized_end=976
+  _globals['_KVALLOCATION']._serialized_start=747
+  _globals['_KVALLOCATION']._serialized_end=958
+  _globals['_KMALLOCREQUEST']._serialized_start=960
+  _globals['_KMALLOCREQUEST']._serialized_end=1036
+  _globals['_KMALLOCRESPONSE']._serialized_start=1038
+  _globals['_KMALLOCRESPONSE']._serialized_end=1099
+  _globals['_VMALLOCREQUEST']._serialized_start=1101
+  _globals['_VMALLOCREQUEST']._serialized_end=1177
+  _globals['_VMALLOCRESPONSE']._serialized_start=1179
+  _globals['_VMALLOCRESPONSE']._serialized_end=1240
+  _globals['_KVMALLOCREQUEST']._serialized_start=1242
+  _globals['_KVMALLOCREQUEST']._serialized_end=1319
+  _globals['_KVMALLOCRESPONSE']._serialized_start=1321
+  _globals['_KVMALLOCRESPONSE']._serialized_end=1383
+  _globals['_KVMALLOCARRAYREQUEST']._serialized_start=1385
+  _globals['_KVMALLOCARRAYREQUEST']._serialized_end=1478
+  _globals['_KVMALLOCARRAYRESPONSE']._serialized_start=1480
+  _globals['_KVMALLOCARRAYRESPONSE']._serialized_end=1547
+  _globals['_KVMALLOCSTRUCTREQUEST']._serialized_start=1549
+  _globals['_KVMALLOCSTRUCTREQUEST']._serialized_end=1652
+  _globals['_KVMALLOCSTRUCTRESPONSE']._serialized_start=1654
+  _globals['_KVMALLOCSTRUCTRESPONSE']._serialized_end=1722
+  _globals['_KVFREEREQUEST']._serialized_start=1724
+  _globals['_KVFREEREQUEST']._serialized_end=1753
+  _globals['_KVFREERESPONSE']._serialized_start=1755
+  _globals['_KVFREERESPONSE']._serialized_end=1771
+  _globals['_MALLOCREQUEST']._serialized_start=1773
+  _globals['_MALLOCREQUEST']._serialized_end=1802
+  _globals['_MALLOCRESPONSE']._serialized_start=1804
+  _globals['_MALLOCRESPONSE']._serialized_end=1864
+  _globals['_FREEREQUEST']._serialized_start=1866
+  _globals['_FREEREQUEST']._serialized_end=1893
+  _globals['_FREERESPONSE']._serialized_start=1895
+  _globals['_FREERESPONSE']._serialized_end=1909
+  _globals['_BUDDYINFOREQUEST']._serialized_start=1911
+  _globals['_BUDDYINFOREQUEST']._serialized_end=1929
+  _globals['_BUDDYINFORESPONSE']._serialized_start=1931
+  _globals['_BUDDYINFORESPONSE']._serialized_end=1964
+  _globals['_PAGETYPEINFOREQUEST']._serialized_start=1966
+  _globals['_PAGETYPEINFOREQUEST']._serialized_end=1987
+  _globals['_PAGETYPEINFORESPONSE']._serialized_start=1989
+  _globals['_PAGETYPEINFORESPONSE']._serialized_end=2025
+  _globals['_VMSTATREQUEST']._serialized_start=2027
+  _globals['_VMSTATREQUEST']._serialized_end=2042
+  _globals['_VMSTATRESPONSE']._serialized_start=2045
+  _globals['_VMSTATRESPONSE']._serialized_end=2176
+  _globals['_VMSTATRESPONSE_VALUESENTRY']._serialized_start=2131
+  _globals['_VMSTATRESPONSE_VALUESENTRY']._serialized_end=2176
+  _globals['_MEMINFOREQUEST']._serialized_start=2178
+  _globals['_MEMINFOREQUEST']._serialized_end=2194
+  _globals['_MEMINFORESPONSE']._serialized_start=2197
+  _globals['_MEMINFORESPONSE']._serialized_end=2337
+  _globals['_MEMINFORESPONSE_VALUESKBENTRY']._serialized_start=2290
+  _globals['_MEMINFORESPONSE_VALUESKBENTRY']._serialized_end=2337
+  _globals['_FRAGMENTREQUEST']._serialized_start=2339
+  _globals['_FRAGMENTREQUEST']._serialized_end=2408
+  _globals['_FRAGMENTRESPONSE']._serialized_start=2410
+  _globals['_FRAGMENTRESPONSE']._serialized_end=2474
+  _globals['_UNFRAGMENTREQUEST']._serialized_start=2476
+  _globals['_UNFRAGMENTREQUEST']._serialized_end=2509
+  _globals['_UNFRAGMENTRESPONSE']._serialized_start=2511
+  _globals['_UNFRAGMENTRESPONSE']._serialized_end=2546
+  _globals['_PAGEALLOCATORSERVICE']._serialized_start=2549
+  _globals['_PAGEALLOCATORSERVICE']._serialized_end=3731
 # @@protoc_insertion_point(module_scope)

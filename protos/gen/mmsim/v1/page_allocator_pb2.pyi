@@ -90,3 +90,233 @@ class GetPageResponse(_message.Message):
     page: PageDescriptor
     text: str
     def __init__(self, page: _Optional[_Union[PageDescriptor, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class KvAllocation(_message.Message):
+    __slots__ = ("addr", "size", "kind", "node", "pfns", "order", "gfp", "kmalloc_gfp", "fallback_reason", "steps")
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    PFNS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    GFP_FIELD_NUMBER: _ClassVar[int]
+    KMALLOC_GFP_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    addr: int
+    size: int
+    kind: str
+    node: int
+    pfns: _containers.RepeatedScalarFieldContainer[int]
+    order: int
+    gfp: _common_pb2.GfpMask
+    kmalloc_gfp: _common_pb2.GfpMask
+    fallback_reason: str
+    steps: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, addr: _Optional[int] = ..., size: _Optional[int] = ..., kind: _Optional[str] = ..., node: _Optional[int] = ..., pfns: _Optional[_Iterable[int]] = ..., order: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., kmalloc_gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., fallback_reason: _Optional[str] = ..., steps: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class KmallocRequest(_message.Message):
+    __slots__ = ("size", "gfp", "node")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    GFP_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    gfp: _common_pb2.GfpMask
+    node: int
+    def __init__(self, size: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., node: _Optional[int] = ...) -> None: ...
+
+class KmallocResponse(_message.Message):
+    __slots__ = ("allocation",)
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    allocation: KvAllocation
+    def __init__(self, allocation: _Optional[_Union[KvAllocation, _Mapping]] = ...) -> None: ...
+
+class VmallocRequest(_message.Message):
+    __slots__ = ("size", "gfp", "node")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    GFP_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    gfp: _common_pb2.GfpMask
+    node: int
+    def __init__(self, size: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., node: _Optional[int] = ...) -> None: ...
+
+class VmallocResponse(_message.Message):
+    __slots__ = ("allocation",)
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    allocation: KvAllocation
+    def __init__(self, allocation: _Optional[_Union[KvAllocation, _Mapping]] = ...) -> None: ...
+
+class KvmallocRequest(_message.Message):
+    __slots__ = ("size", "gfp", "node")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    GFP_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    gfp: _common_pb2.GfpMask
+    node: int
+    def __init__(self, size: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., node: _Optional[int] = ...) -> None: ...
+
+class KvmallocResponse(_message.Message):
+    __slots__ = ("allocation",)
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    allocation: KvAllocation
+    def __init__(self, allocation: _Optional[_Union[KvAllocation, _Mapping]] = ...) -> None: ...
+
+class KvmallocArrayRequest(_message.Message):
+    __slots__ = ("n", "size", "gfp", "zero")
+    N_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    GFP_FIELD_NUMBER: _ClassVar[int]
+    ZERO_FIELD_NUMBER: _ClassVar[int]
+    n: int
+    size: int
+    gfp: _common_pb2.GfpMask
+    zero: bool
+    def __init__(self, n: _Optional[int] = ..., size: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., zero: _Optional[bool] = ...) -> None: ...
+
+class KvmallocArrayResponse(_message.Message):
+    __slots__ = ("allocation",)
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    allocation: KvAllocation
+    def __init__(self, allocation: _Optional[_Union[KvAllocation, _Mapping]] = ...) -> None: ...
+
+class KvmallocStructRequest(_message.Message):
+    __slots__ = ("header", "element", "count", "gfp")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    ELEMENT_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    GFP_FIELD_NUMBER: _ClassVar[int]
+    header: int
+    element: int
+    count: int
+    gfp: _common_pb2.GfpMask
+    def __init__(self, header: _Optional[int] = ..., element: _Optional[int] = ..., count: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ...) -> None: ...
+
+class KvmallocStructResponse(_message.Message):
+    __slots__ = ("allocation",)
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    allocation: KvAllocation
+    def __init__(self, allocation: _Optional[_Union[KvAllocation, _Mapping]] = ...) -> None: ...
+
+class KvfreeRequest(_message.Message):
+    __slots__ = ("addr",)
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    addr: int
+    def __init__(self, addr: _Optional[int] = ...) -> None: ...
+
+class KvfreeResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class MallocRequest(_message.Message):
+    __slots__ = ("size",)
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    def __init__(self, size: _Optional[int] = ...) -> None: ...
+
+class MallocResponse(_message.Message):
+    __slots__ = ("allocation",)
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    allocation: KvAllocation
+    def __init__(self, allocation: _Optional[_Union[KvAllocation, _Mapping]] = ...) -> None: ...
+
+class FreeRequest(_message.Message):
+    __slots__ = ("addr",)
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    addr: int
+    def __init__(self, addr: _Optional[int] = ...) -> None: ...
+
+class FreeResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class BuddyInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class BuddyInfoResponse(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class PageTypeInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PageTypeInfoResponse(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class VmStatRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VmStatResponse(_message.Message):
+    __slots__ = ("text", "values")
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    values: _containers.ScalarMap[str, int]
+    def __init__(self, text: _Optional[str] = ..., values: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class MemInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class MemInfoResponse(_message.Message):
+    __slots__ = ("text", "values_kb")
+    class ValuesKbEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    VALUES_KB_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    values_kb: _containers.ScalarMap[str, int]
+    def __init__(self, text: _Optional[str] = ..., values_kb: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class FragmentRequest(_message.Message):
+    __slots__ = ("node", "zone", "max_free_order")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    MAX_FREE_ORDER_FIELD_NUMBER: _ClassVar[int]
+    node: int
+    zone: str
+    max_free_order: int
+    def __init__(self, node: _Optional[int] = ..., zone: _Optional[str] = ..., max_free_order: _Optional[int] = ...) -> None: ...
+
+class FragmentResponse(_message.Message):
+    __slots__ = ("pinned", "freed", "zones")
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    FREED_FIELD_NUMBER: _ClassVar[int]
+    ZONES_FIELD_NUMBER: _ClassVar[int]
+    pinned: int
+    freed: int
+    zones: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, pinned: _Optional[int] = ..., freed: _Optional[int] = ..., zones: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UnfragmentRequest(_message.Message):
+    __slots__ = ("node",)
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    node: int
+    def __init__(self, node: _Optional[int] = ...) -> None: ...
+
+class UnfragmentResponse(_message.Message):
+    __slots__ = ("freed",)
+    FREED_FIELD_NUMBER: _ClassVar[int]
+    freed: int
+    def __init__(self, freed: _Optional[int] = ...) -> None: ...

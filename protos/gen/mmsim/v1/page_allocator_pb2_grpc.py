@@ -50,6 +50,76 @@ class PageAllocatorServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.GetPageRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.GetPageResponse.FromString,
                 _registered_method=True)
+        self.Kmalloc = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/Kmalloc',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KmallocRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KmallocResponse.FromString,
+                _registered_method=True)
+        self.Vmalloc = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/Vmalloc',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.VmallocRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.VmallocResponse.FromString,
+                _registered_method=True)
+        self.Kvmalloc = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/Kvmalloc',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocResponse.FromString,
+                _registered_method=True)
+        self.KvmallocArray = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/KvmallocArray',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocArrayRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocArrayResponse.FromString,
+                _registered_method=True)
+        self.KvmallocStruct = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/KvmallocStruct',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocStructRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocStructResponse.FromString,
+                _registered_method=True)
+        self.Kvfree = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/Kvfree',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KvfreeRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KvfreeResponse.FromString,
+                _registered_method=True)
+        self.Malloc = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/Malloc',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.MallocRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.MallocResponse.FromString,
+                _registered_method=True)
+        self.Free = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/Free',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.FreeRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.FreeResponse.FromString,
+                _registered_method=True)
+        self.BuddyInfo = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/BuddyInfo',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.BuddyInfoRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.BuddyInfoResponse.FromString,
+                _registered_method=True)
+        self.PageTypeInfo = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/PageTypeInfo',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoResponse.FromString,
+                _registered_method=True)
+        self.VmStat = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/VmStat',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.VmStatRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.VmStatResponse.FromString,
+                _registered_method=True)
+        self.MemInfo = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/MemInfo',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.MemInfoRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.MemInfoResponse.FromString,
+                _registered_method=True)
+        self.Fragment = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/Fragment',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.FragmentRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.FragmentResponse.FromString,
+                _registered_method=True)
+        self.Unfragment = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/Unfragment',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentResponse.FromString,
+                _registered_method=True)
 
 
 class PageAllocatorServiceServicer:
@@ -77,6 +147,104 @@ class PageAllocatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Kmalloc(self, request, context):
+        """kmalloc(size, gfp): physically contiguous (one block of the order covering size).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Vmalloc(self, request, context):
+        """vmalloc(size): order-0 pages, virtually contiguous.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Kvmalloc(self, request, context):
+        """kvmalloc(size, gfp): an opportunistic kmalloc first, then vmalloc (per the profile's flavour).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KvmallocArray(self, request, context):
+        """kvmalloc_array(n, size, gfp): n * size with check_mul_overflow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KvmallocStruct(self, request, context):
+        """kvmalloc_struct(header, element, count, gfp): struct_size() semantics, saturating on overflow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Kvfree(self, request, context):
+        """kvfree(addr): vfree or kfree by is_vmalloc_addr().
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Malloc(self, request, context):
+        """malloc(size) = kvmalloc(size, GFP_KERNEL), the to-do list's proposal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Free(self, request, context):
+        """free(addr) = kvfree(addr).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BuddyInfo(self, request, context):
+        """/proc/buddyinfo, byte for byte as mm/vmstat.c prints it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PageTypeInfo(self, request, context):
+        """/proc/pagetypeinfo (free pages per order and migrate type).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmStat(self, request, context):
+        """/proc/vmstat counters by the kernel's names.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MemInfo(self, request, context):
+        """/proc/meminfo.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fragment(self, request, context):
+        """Fragment a node's memory on purpose so that high-order allocations fail while order 0 succeeds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Unfragment(self, request, context):
+        """Undo Fragment: free the pages it pinned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PageAllocatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +262,76 @@ def add_PageAllocatorServiceServicer_to_server(servicer, server):
                     servicer.GetPage,
                     request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.GetPageRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.GetPageResponse.SerializeToString,
+            ),
+            'Kmalloc': grpc.unary_unary_rpc_method_handler(
+                    servicer.Kmalloc,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KmallocRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KmallocResponse.SerializeToString,
+            ),
+            'Vmalloc': grpc.unary_unary_rpc_method_handler(
+                    servicer.Vmalloc,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.VmallocRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.VmallocResponse.SerializeToString,
+            ),
+            'Kvmalloc': grpc.unary_unary_rpc_method_handler(
+                    servicer.Kvmalloc,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocResponse.SerializeToString,
+            ),
+            'KvmallocArray': grpc.unary_unary_rpc_method_handler(
+                    servicer.KvmallocArray,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocArrayRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocArrayResponse.SerializeToString,
+            ),
+            'KvmallocStruct': grpc.unary_unary_rpc_method_handler(
+                    servicer.KvmallocStruct,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocStructRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KvmallocStructResponse.SerializeToString,
+            ),
+            'Kvfree': grpc.unary_unary_rpc_method_handler(
+                    servicer.Kvfree,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.KvfreeRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.KvfreeResponse.SerializeToString,
+            ),
+            'Malloc': grpc.unary_unary_rpc_method_handler(
+                    servicer.Malloc,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.MallocRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.MallocResponse.SerializeToString,
+            ),
+            'Free': grpc.unary_unary_rpc_method_handler(
+                    servicer.Free,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.FreeRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.FreeResponse.SerializeToString,
+            ),
+            'BuddyInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.BuddyInfo,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.BuddyInfoRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.BuddyInfoResponse.SerializeToString,
+            ),
+            'PageTypeInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.PageTypeInfo,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoResponse.SerializeToString,
+            ),
+            'VmStat': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmStat,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.VmStatRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.VmStatResponse.SerializeToString,
+            ),
+            'MemInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.MemInfo,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.MemInfoRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.MemInfoResponse.SerializeToString,
+            ),
+            'Fragment': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fragment,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.FragmentRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.FragmentResponse.SerializeToString,
+            ),
+            'Unfragment': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unfragment,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +416,384 @@ class PageAllocatorService:
             '/mmsim.v1.PageAllocatorService/GetPage',
             mmsim_dot_v1_dot_page__allocator__pb2.GetPageRequest.SerializeToString,
             mmsim_dot_v1_dot_page__allocator__pb2.GetPageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Kmalloc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/Kmalloc',
+            mmsim_dot_v1_dot_page__allocator__pb2.KmallocRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.KmallocResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Vmalloc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/Vmalloc',
+            mmsim_dot_v1_dot_page__allocator__pb2.VmallocRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.VmallocResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Kvmalloc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/Kvmalloc',
+            mmsim_dot_v1_dot_page__allocator__pb2.KvmallocRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.KvmallocResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvmallocArray(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/KvmallocArray',
+            mmsim_dot_v1_dot_page__allocator__pb2.KvmallocArrayRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.KvmallocArrayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvmallocStruct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/KvmallocStruct',
+            mmsim_dot_v1_dot_page__allocator__pb2.KvmallocStructRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.KvmallocStructResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Kvfree(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/Kvfree',
+            mmsim_dot_v1_dot_page__allocator__pb2.KvfreeRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.KvfreeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Malloc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/Malloc',
+            mmsim_dot_v1_dot_page__allocator__pb2.MallocRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.MallocResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Free(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/Free',
+            mmsim_dot_v1_dot_page__allocator__pb2.FreeRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.FreeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BuddyInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/BuddyInfo',
+            mmsim_dot_v1_dot_page__allocator__pb2.BuddyInfoRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.BuddyInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PageTypeInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/PageTypeInfo',
+            mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmStat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/VmStat',
+            mmsim_dot_v1_dot_page__allocator__pb2.VmStatRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.VmStatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MemInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/MemInfo',
+            mmsim_dot_v1_dot_page__allocator__pb2.MemInfoRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.MemInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fragment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/Fragment',
+            mmsim_dot_v1_dot_page__allocator__pb2.FragmentRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.FragmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unfragment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/Unfragment',
+            mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,140 @@
+"""PageAllocatorService: thin gRPC wiring over mmsim.allocator.allocator.AllocatorService."""
+
+from __future__ import annotations
+
+import re
+
+from mmsim.allocator import gfp as G
+from mmsim.allocator.allocator import AllocatorService
+from mmsim.allocator.kvmalloc import KvAllocation
+from mmsim.allocator.vmemmap import PageDescriptor
+from mmsim.runtime import scope, serve, tracing
+from mmsim.runtime.errors import InvalidArgument, require
+from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto
+from mmsim.v1 import common_pb2, page_allocator_pb2 as pb, page_allocator_pb2_grpc
+
+KERNEL = int(G.GFP_KERNEL)
+_MAPPING_NAME = re.compile(r"/\* (\S+) \*/")
+
+
+def _gfp(mask: common_pb2.GfpMask, default: int = KERNEL) -> int:
+    return gfp_from_proto(mask) if mask.flags else default
+
+
+def _node(node: int, svc: AllocatorService) -> int:
+    nid = 0 if node == -1 else node
+    require(0 <= nid < len(svc.layout.nodes), f"node {node} does not exist (nodes: 0..{len(svc.layout.nodes) - 1}, or -1)")
+    return nid
+
+
+def _kv(a: KvAllocation) -> pb.KvAllocation:
+    out = pb.KvAllocation(addr=a.addr, size=a.size, kind=a.kind, node=a.nid, pfns=list(a.pfns), order=a.order,
+                          gfp=gfp_to_proto(a.gfp_requested), fallback_reason=a.fallback_reason, steps=a.trace)
+    if a.kmalloc_gfp is not None:
+        out.kmalloc_gfp.CopyFrom(gfp_to_proto(a.kmalloc_gfp))
+    tracing.annotate(kind=a.kind, fallback_reason=a.fallback_reason)
+    return out
+
+
+def _page_pb(page: PageDescriptor) -> pb.PageDescriptor:
+    """The decoded struct page as typed wire fields (the union member in use decides which are set)."""
+    w0, _, _, w3, w4 = page.words
+    out = pb.PageDescriptor(pfn=page.pfn, node=page.node, zone=page.zone, flags=page.flag_names,
+                            page_type=page.page_type, union_member=page.member, order=page.folio_order,
+                            mapcount=page.mapcount, refcount=page.refcount, memcg=page.memcg)
+    if page.member in ("page_cache", "anon"):
+        named = _MAPPING_NAME.search(str(page.fields.get("mapping", "")))
+        out.mapping, out.index, out.private = named.group(1) if named else "", w3, w4
+    elif page.member == "buddy":
+        out.private = w4
+    elif page.member == "compound_tail":
+        out.compound_head = w0 >> 1
+    elif page.member == "owner_words":
+        out.owner_words.extend(page.words)
+    return out
+
+
+class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer):
+    def __init__(self, svc: AllocatorService):
+        self.svc = svc
+
+    async def AllocPages(self, request, context):
+        gfp = _gfp(request.gfp)
+        alloc = await self.svc.alloc_pages(request.order, gfp, nid=_node(request.node, self.svc),
+                                           scope=int(scope.current()), mapping=request.mapping, index=request.index)
+        tracing.annotate(gfp_requested=G.format_gfp(gfp), gfp_effective=G.format_gfp(alloc.gfp), zone=alloc.zone,
+                         attempts=alloc.attempts)
+        return pb.AllocPagesResponse(folio=common_pb2.Folio(pfn=alloc.pfn, order=alloc.order, node=alloc.nid),
+                                     effective_gfp=gfp_to_proto(alloc.gfp))
+
+    async def FreePages(self, request, context):
+        res = await self.svc.free_pages(request.pfn, request.order)
+        return pb.FreePagesResponse(merged_order=res.merged_order)
+
+    async def GetPage(self, request, context):
+        page = await self.svc.get_page(request.pfn)
+        return pb.GetPageResponse(page=_page_pb(page), text=page.format())
+
+    async def Kmalloc(self, request, context):
+        a = await self.svc.kmalloc(request.size, _gfp(request.gfp), nid=_node(request.node, self.svc), scope=int(scope.current()))
+        return pb.KmallocResponse(allocation=_kv(a))
+
+    async def Vmalloc(self, request, context):
+        a = await self.svc.vmalloc(request.size, _gfp(request.gfp), nid=_node(request.node, self.svc), scope=int(scope.current()))
+        return pb.VmallocResponse(allocation=_kv(a))
+
+    async def Kvmalloc(self, request, context):
+        a = await self.svc.kvmalloc(request.size, _gfp(request.gfp), nid=_node(request.node, self.svc), scope=int(scope.current()))
+        return pb.KvmallocResponse(allocation=_kv(a))
+
+    async def KvmallocArray(self, request, context):
+        call = self.svc.kvcalloc if request.zero else self.svc.kvmalloc_array
+        a = await call(request.n, request.size, _gfp(request.gfp), scope=int(scope.current()))
+        return pb.KvmallocArrayResponse(allocation=_kv(a))
+
+    async def KvmallocStruct(self, request, context):
+        a = await self.svc.kvmalloc_struct(request.header, request.element, request.count, _gfp(request.gfp),
+                                           scope=int(scope.current()))
+        return pb.KvmallocStructResponse(allocation=_kv(a))
+
+    async def Kvfree(self, request, context):
+        await self.svc.kvfree(request.addr)
+        return pb.KvfreeResponse()
+
+    async def Malloc(self, request, context):
+        return pb.MallocResponse(allocation=_kv(await self.svc.malloc(request.size, scope=int(scope.current()))))
+
+    async def Free(self, request, context):
+        await self.svc.free(request.addr)
+        return pb.FreeResponse()
+
+    async def BuddyInfo(self, request, context):
+        return pb.BuddyInfoResponse(text=await self.svc.buddyinfo())
+
+    async def PageTypeInfo(self, request, context):
+        return pb.PageTypeInfoResponse(text=await self.svc.pagetypeinfo())
+
+    async def VmStat(self, request, context):
+        return pb.VmStatResponse(text=await self.svc.vmstat_text(), values=await self.svc.vmstat())
+
+    async def MemInfo(self, request, context):
+        return pb.MemInfoResponse(text=await self.svc.meminfo_text(), values_kb=await self.svc.meminfo())
+
+    async def Fragment(self, request, context):
+        if request.max_free_order > 9:
+            raise InvalidArgument(f"max_free_order must be 0..9, got {request.max_free_order}")
+        res = await self.svc.fragment(request.node, request.zone or None, request.max_free_order)
+        return pb.FragmentResponse(pinned=res["pinned"], freed=res["freed"], zones=[str(z) for z in res["zones"]])
+
+    async def Unfragment(self, request, context):
+        return pb.UnfragmentResponse(freed=await self.svc.unfragment(request.node))
+
+
+async def register(server, ctx) -> list[str]:
+    svc = await AllocatorService.open(ctx.redis, ctx.settings)
+    page_allocator_pb2_grpc.add_PageAllocatorServiceServicer_to_server(PageAllocatorServicer(svc), server)
+    return [pb.DESCRIPTOR.services_by_name["PageAllocatorService"].full_name]
+
+
+if __name__ == "__main__":
+    serve.run("allocator", register)

@@ -1,0 +1,23 @@
+"""Conversions between the wire types of protos/mmsim/v1/common.proto and plain ints."""
+
+from __future__ import annotations
+
+from mmsim.v1 import common_pb2
+
+_GFP_BITS = [v.number for v in common_pb2.GfpFlag.DESCRIPTOR.values if v.number]
+
+
+def gfp_from_proto(mask: common_pb2.GfpMask) -> int:
+    """GfpMask -> gfp_t (the OR of the __GFP_* bit values)."""
+    out = 0
+    for flag in mask.flags:
+        out |= int(flag)
+    return out
+
+
+def gfp_to_proto(gfp: int) -> common_pb2.GfpMask:
+    """gfp_t -> GfpMask; bits the wire enum does not name are refused."""
+    unknown = gfp & ~sum(_GFP_BITS)
+    if unknown:
+        raise ValueError(f"gfp bits {unknown:#x} have no GfpFlag")
+    return common_pb2.GfpMask(flags=[b for b in _GFP_BITS if gfp & b])
