@@ -255,11 +255,11 @@ class FaultHandler:
                 raise NotFound(f"no process with pid {pid}")
             if _s(r[0]) == "killed":
                 raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
-            data += r[0]
-            addr += len(r[0])
-            if not _s(r[1]):
+            data += r[1]
+            addr += len(r[1])
+            if not _s(r[2]):
                 break
-            vpn = int(_s(r[1]))
+            vpn = int(_s(r[2]))
             res = await self.handle_mm_fault(pid, max(addr, vpn << PAGE_SHIFT), False)
             faults += 1
             if not res.ok or res.vm_fault & VmFault.RETRY:

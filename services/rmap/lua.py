@@ -83,8 +83,13 @@ local function rm_zap(pid, vpn, ptestr)
       rm_stat(p.node, anon and 'nr_anon_pages' or 'nr_mapped', -1)
     end
   end
-  if page_ref_add(p.head, -1) == 0 then
+  if page_get_field(p.head, 'refcount') == 1 then
+    -- the last reference: __free_pages drops it (the allocator's FreePages wants _refcount 1, no mapping;
+    -- an anonymous page's ->mapping is cleared here as free_pages_prepare does)
+    if anon then page_set_field(p.head, 'mapping', 0) end
     table.insert(RM_FREED, {p.node, p.head, p.order})
+  else
+    page_ref_add(p.head, -1)
   end
   redis.call('HINCRBY', mm_key(pid, 'mm'), anon and 'rss_anon' or 'rss_file', -1)
   return 1
@@ -438,7 +443,7 @@ return out
 """)
 
 # access_process_vm read side: bytes through the PTEs, stopping at the first page without one.
-# KEYS: mm, pte. ARGV: address, length -> {'nopid'} | {'killed', r} | {data, missing_vpn or ''}
+# KEYS: mm, pte. ARGV: address, length -> {'nopid'} | {'killed', r} | {'ok', data, missing_vpn or ''}
 READ_MEM = vmemmap.Script(r"""
 local function I(n) return string.format('%d', n) end
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason')
@@ -451,7 +456,7 @@ while addr < stop do
   local off = addr - vpn * 4096
   local n = math.min(4096 - off, stop - addr)
   local s = redis.call('HGET', KEYS[2], I(vpn))
-  if not s then return {table.concat(out), I(vpn)} end
+  if not s then return {'ok', table.concat(out), I(vpn)} end
   local pfn, head, order, node, bits = string.match(s, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
   local src = (tonumber(pfn) - tonumber(head)) * 4096 + off
   local b = ''
@@ -462,7 +467,7 @@ while addr < stop do
   out[#out + 1] = b
   addr = addr + n
 end
-return {table.concat(out), ''}
+return {'ok', table.concat(out), ''}
 """)
 
 # access_process_vm write side: store only when every PTE of the range is present and writable.
@@ -506,7 +511,19 @@ if page_is_type(p, PT_BUDDY) then mm_fail('FailedPrecondition', 'pfn ' .. I(pfn)
 local head = page_compound_head(pfn)
 local hp = head == pfn and p or page_get(head)
 local order = 0
-if has(hp.flags, PG_HEAD) then order = page_get_field(head + 1, 'w1') end
+if has(hp.flags, PG_HEAD) then order = page_get_field(head + 1, 'w1')
+else
+  -- not a compound page (no __GFP_COMP): the allocator's owner record names the block and its order
+  for o = 0, 10 do
+    local h = pfn - pfn % (2 ^ o)
+    local own = redis.call('HGET', node_key(node, 'owner'), I(h))
+    if own and tonumber(string.match(own, '^(%d+)')) >= o then
+      head, order = h, tonumber(string.match(own, '^(%d+)'))
+      hp = page_get(head)
+      break
+    end
+  end
+end
 local total = 0
 for i = 0, 2 ^ order - 1 do
   local mc = page_get_field(head + i, 'mapcount')
