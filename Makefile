@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/mmsim/v1/*.proto)
 GEN    := protos/gen
 
-.PHONY: all venv proto proto-check test demo bench up down status clean
+.PHONY: all venv proto proto-check test demo bench up down status clean compose-test
 
 all: test
 
@@ -51,3 +51,9 @@ status: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mmsim .pytest_cache .hypothesis
+
+# The docker-compose stack for real (root; no registry needed): Docker engine and a local Debian base from
+# ../shared/tools/docker-offline.sh, images built, `up -d`, health, tests/compose driven from the host with the
+# Python client, `down -v`, and the engine stopped if this started it. See deploy/compose-test.sh.
+compose-test: $(STAMP)
+	bash deploy/compose-test.sh

@@ -108,11 +108,27 @@ def up(settings: config.Settings, timeout: float = 30.0) -> dict[str, int]:
                 "--save", "", "--appendonly", "no", "--protected-mode", "no"]
         started["redis"] = _spawn(paths, "redis", args, env)
     wait_for_port(host, port, timeout)
-    for name, module in MODULES.items():
+    started.update(services_up(settings, timeout=timeout))
+    return started
+
+
+def services_up(settings: config.Settings, names: tuple[str, ...] | list[str] | None = None,
+                timeout: float = 30.0) -> dict[str, int]:
+    """Start the named services (all four by default) that are not running yet under ``settings.state_dir``;
+    wait until each is SERVING. Redis must already answer at ``settings.redis_url``.
+
+    With a distinct ``state_dir`` and addresses (see :func:`replica_settings`) this starts another replica
+    set of the services against the same Redis: the services keep no state of their own.
+    """
+    paths = Paths(Path(settings.state_dir))
+    env = {**os.environ, **settings.env()}
+    names = list(names or MODULES)
+    started: dict[str, int] = {}
+    for name in names:
         if read_pid(paths, name) is None:
-            started[name] = _spawn(paths, name, [sys.executable, "-m", module], env)
+            started[name] = _spawn(paths, name, [sys.executable, "-m", MODULES[name]], env)
     deadline = time.monotonic() + timeout
-    for name in MODULES:
+    for name in names:
         while health(settings.addrs[name], 0.5) != "SERVING":
             pid = read_pid(paths, name)
             if pid is None:
@@ -124,24 +140,43 @@ def up(settings: config.Settings, timeout: float = 30.0) -> dict[str, int]:
     return started
 
 
+def services_down(settings: config.Settings, names: tuple[str, ...] | list[str] | None = None,
+                  grace: float = 8.0) -> list[str]:
+    """Stop the named services (all four by default) recorded under ``settings.state_dir``, by PID; Redis is
+    left running."""
+    paths = Paths(Path(settings.state_dir))
+    return [name for name in (names or MODULES) if _stop_pid(paths, name, grace)]
+
+
+def replica_settings(base: config.Settings, state_dir: str, **overrides: str) -> config.Settings:
+    """Settings for another replica set of the four services: the same Redis (and every other setting) as
+    ``base``, a free port for each service, its own ``state_dir`` for pid files and logs. ``overrides`` are
+    extra environment variables (e.g. ``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
+    env = {**base.env(), "MMSIM_STATE_DIR": state_dir, **overrides}
+    env.update({f"MMSIM_{n.upper()}_ADDR": f"127.0.0.1:{free_port()}" for n in config.SERVICES})
+    return config.load(env)
+
+
 def down(settings: config.Settings, grace: float = 8.0) -> list[str]:
     """SIGTERM each recorded PID (services first, Redis last), SIGKILL after the grace period."""
     paths = Paths(Path(settings.state_dir))
-    stopped = []
-    for name in [*MODULES, "redis"]:
-        pid = read_pid(paths, name)
-        if pid is not None:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            while _pid_alive(pid) and time.monotonic() < deadline:
-                _reap(pid)
-                time.sleep(0.05)
-            if _pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
-                _reap(pid)
-            stopped.append(name)
-        paths.pidfile(name).unlink(missing_ok=True)
-    return stopped
+    return [name for name in [*MODULES, "redis"] if _stop_pid(paths, name, grace)]
+
+
+def _stop_pid(paths: Paths, name: str, grace: float) -> bool:
+    """SIGTERM the PID recorded for ``name``, SIGKILL after ``grace`` s; True when one was running."""
+    pid = read_pid(paths, name)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.05)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            _reap(pid)
+    paths.pidfile(name).unlink(missing_ok=True)
+    return pid is not None
 
 
 def _reap(pid: int) -> None:
