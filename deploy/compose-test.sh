@@ -96,6 +96,7 @@ eval "$(bash "$DOCKER_OFFLINE" env)"
 export DOCKER_BUILDKIT COMPOSE_DOCKER_CLI_BUILD
 step "base image $MMSIM_BASE_IMAGE" bash "$DOCKER_OFFLINE" base "$MMSIM_BASE_IMAGE"
 step "compose config (file accepted)" "${COMPOSE[@]}" config -q
+step "compose config + observability overlay" "${COMPOSE[@]}" -f "$ROOT/compose.observability.yaml" config -q
 
 # free loopback ports for the published gRPC ports
 read -r P1 P2 P3 P4 < <("$PY" -c 'import socket
