@@ -1,7 +1,10 @@
 """Every Redis key mmsim uses, documented in one place.
 
-All keys start with ``mmsim:`` and carry a Redis Cluster hash tag in braces, so that each multi-key Lua
-script touches keys of one tag only:
+All keys start with ``mmsim:`` and carry a Redis Cluster hash tag in braces. The allocator's and the
+filesystem's multi-key scripts touch keys of one tag only; some page-cache scripts (add_folio, add_zero,
+truncate, invalidate: ``{m:…}`` + ``{node:N}``) and most reverse-map scripts (``{mm:PID}`` + ``{node:N}`` +
+``{m:…}``) cross tags today, so mmsim runs on one Redis, not Redis Cluster: docs/sharding.md lists every
+multi-key step, its tags, and the plan for each crossing.
 
 | tag                | owner service | keys (suffix after the tag)                                              |
 |--------------------|---------------|---------------------------------------------------------------------------|
