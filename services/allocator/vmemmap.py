@@ -48,6 +48,9 @@ KEYS[1]; all keys the library touches are built from it, so they share the node'
 * ``page_is_type(p, PT_BUDDY)``, ``page_compound_head(pfn) -> head pfn`` (itself if not a tail).
 * ``mapping_intern(name) -> id`` / ``mapping_name(id)``; ids are multiples of 4 so that bit 0
   (PAGE_MAPPING_ANON) and bit 1 (PAGE_MAPPING_MOVABLE) keep their kernel meaning.
+* ``vm_spans('0:START:END,1:START:END')`` then ``vm_node(nid)`` switches the library to another node (for
+  scripts that touch folios of several nodes; ``node_spans(layout)`` builds the spec). Such a script
+  crosses hash tags: it runs on one Redis, not on a Redis Cluster.
 * ``mm_fail(code, msg)`` raises ``error('MMSIM <Code> <msg>', 0)``; Python turns it into the
   mmsim.runtime.errors class ``<Code>`` (``raise_from_redis``). Redis does not roll back a script's
   writes on error, so every check must come before the first write.
@@ -154,6 +157,21 @@ end
 
 local function vm_init(prefix, node_start, node_end)
   VM_PREFIX, VM_NODE_START, VM_NODE_END = prefix, tonumber(node_start), tonumber(node_end)
+end
+
+-- scripts that touch pages of any node: vm_spans('0:start:end,1:start:end') once, then vm_node(nid)
+local VM_SPANS, VM_NODE = {}, nil
+local function vm_spans(spec)
+  for n, a, b in string.gmatch(spec, '(%d+):(%d+):(%d+)') do VM_SPANS[tonumber(n)] = {tonumber(a), tonumber(b)} end
+end
+
+local function vm_node(nid)
+  nid = tonumber(nid)
+  if nid == VM_NODE then return end
+  local sp = VM_SPANS[nid]
+  if not sp then mm_fail('InvalidArgument', 'no NUMA node ' .. nid) end
+  vm_init('mmsim:{node:' .. nid .. '}:', sp[1], sp[2])
+  VM_NODE = nid
 end
 
 local function vm_loc(pfn)
@@ -320,6 +338,11 @@ local function mapping_name(id)
   return redis.call('HGET', VM_PREFIX .. 'intern', 'i:' .. id)
 end
 """
+
+
+def node_spans(layout) -> str:
+    """The vm_spans() argument for a Layout: 'nid:start_pfn:end_pfn,...'."""
+    return ",".join(f"{n.nid}:{n.start_pfn}:{n.end_pfn}" for n in layout.nodes)
 
 
 def build_script(body: str) -> str:

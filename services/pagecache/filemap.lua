@@ -93,3 +93,32 @@ local function fm_punch_hole_entry(xa, ino, slothex, first, last)
   if he > last then fm_store_holes(xa, ino, last + 1, he) end
   return math.min(he, last) - math.max(hs, first) + 1
 end
+
+-- models page_cache_delete + filemap_free_folio: erase the folio's entries, clear folio->mapping,
+-- drop the page cache's reference. Returns true when that was the last reference (the caller frees it).
+local function fm_delete_folio(xa, ino, f, vmstat_key)
+  fm_store(xa, ino, f.index, f.order, '')
+  local nr = fm_pow2(f.order)
+  ino.nrpages = ino.nrpages - nr
+  redis.call('HINCRBY', ino.key, 'nrpages', -nr)
+  redis.call('HINCRBY', vmstat_key, 'nr_file_pages', -nr)
+  if f.order == 9 then redis.call('HINCRBY', vmstat_key, 'nr_file_hugepages', -1) end
+  vm_node(f.node)
+  page_set_field(f.pfn, 'mapping', 0)
+  if page_get_field(f.pfn, 'refcount') == 1 then return true end
+  page_ref_add(f.pfn, -1)
+  return false
+end
+
+-- the folios (each once) and holes overlapping pages [first, last]
+local function fm_entries(xa, ino, first, last)
+  local out, seen = {}, {}
+  for _, o in ipairs(fm_overlapping(xa, ino, first, last)) do
+    local page = tonumber(o[1], 16)
+    if ino.mode == 'hugetlb' then page = page * 512 end
+    local f = fm_lookup(xa, ino, math.max(page, first))
+    local id = f.kind .. ':' .. f.index
+    if f.kind ~= '' and not seen[id] then seen[id] = true; out[#out + 1] = f end
+  end
+  return out
+end

@@ -17,6 +17,8 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmsim.allocator.vmemmap import VMEMMAP_LUA_LIB, node_spans
+from mmsim.allocator.zones import Layout
 from mmsim.pagecache import xarray
 from mmsim.runtime import config, keys
 from mmsim.runtime.errors import AlreadyExists, NotFound, require
@@ -25,7 +27,7 @@ from mmsim.runtime.lua import Script
 PAGE_SHIFT = 12
 MAX_PAGECACHE_ORDER = 9          # include/linux/pagemap.h with THP: min(MAX_XAS_ORDER, PMD order)
 MAX_FILE_INDEX = (1 << 52) - 1   # MAX_LFS_FILESIZE >> PAGE_SHIFT on 64-bit, rounded to what Lua holds exactly
-FILEMAP_LUA = xarray.XA_LUA_LIB + "\n" + Path(__file__).with_name("filemap.lua").read_text()
+FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB, Path(__file__).with_name("filemap.lua").read_text()])
 
 
 class Tag(enum.IntEnum):
@@ -196,6 +198,80 @@ return {entries, folios, holes, xa.nnodes, (xa.rlevel or -1) + 1, ino.nrpages, i
 """
 
 
+# models truncate_inode_pages_range + truncate_inode_partial_folio. Bytes [lstart, lend] go away: whole
+# folios are deleted; a partial folio has the range zeroed; a large partial folio is then deleted whole if
+# clean (it can be read again) or kept if dirty, the kernel's path when folio_split() cannot split it.
+_TRUNCATE = """
+local ino = fm_inode(KEYS[1])
+local xa = xa_open(KEYS[2], ARGV[1])
+vm_spans(ARGV[4])
+local PAGE = 4096
+local lstart, lend = tonumber(ARGV[2]), tonumber(ARGV[3])
+local MAXP = 4503599627370495
+local first = math.floor(lstart / PAGE)
+local last = lend < 0 and MAXP or math.floor(lend / PAGE)
+local start = math.ceil(lstart / PAGE)
+local stop = lend < 0 and MAXP + 1 or math.floor((lend + 1) / PAGE)   -- pages < stop are wholly inside
+local removed, zeroed, freed = 0, 0, {}
+local function remove(f)
+  removed = removed + 1
+  if fm_delete_folio(xa, ino, f, 'mmsim:{node:' .. f.node .. '}:vmstat') then
+    freed[#freed + 1] = f.node; freed[#freed + 1] = f.pfn; freed[#freed + 1] = f.order
+  end
+end
+for _, f in ipairs(fm_entries(xa, ino, first, last)) do
+  local n = fm_pow2(f.order)
+  local whole = f.index >= start and f.index + n <= stop
+  if f.kind == 'hole' then
+    if whole then fm_punch_hole_entry(xa, ino, fm_hex(f.index), f.index, f.index + n - 1) end
+  elseif f.kind == 'folio' then
+    if whole then
+      remove(f)
+    else
+      local fs, fe = f.index * PAGE, (f.index + n) * PAGE - 1
+      local zs, ze = math.max(lstart, fs), (lend < 0) and fe or math.min(lend, fe)
+      redis.call('SETRANGE', 'mmsim:{node:' .. f.node .. '}:mem:' .. f.pfn, zs - fs, string.rep('\0', ze - zs + 1))
+      zeroed = zeroed + (ze - zs + 1)
+      if f.order > 0 and not xa_get_mark(xa, f.slot, 0) then remove(f) end
+    end
+  end
+end
+xa_commit(xa)
+local out = {removed, zeroed}
+for _, x in ipairs(freed) do out[#out + 1] = x end
+return out
+"""
+
+# models invalidate_mapping_pages (POSIX_FADV_DONTNEED, drop_caches): drop clean, unmapped folios only
+_INVALIDATE = """
+local ino = fm_inode(KEYS[1])
+local xa = xa_open(KEYS[2], ARGV[1])
+vm_spans(ARGV[2])
+local removed, skipped, freed = 0, 0, {}
+for _, f in ipairs(fm_entries(xa, ino, 0, 4503599627370495)) do
+  if f.kind == 'folio' then
+    vm_node(f.node)
+    local busy = xa_get_mark(xa, f.slot, 0) or xa_get_mark(xa, f.slot, 1)
+    if busy or page_get_field(f.pfn, 'mapcount') ~= -1 or page_get_field(f.pfn, 'refcount') ~= 1 then
+      skipped = skipped + 1
+    else
+      removed = removed + 1
+      fm_delete_folio(xa, ino, f, 'mmsim:{node:' .. f.node .. '}:vmstat')
+      freed[#freed + 1] = f.node; freed[#freed + 1] = f.pfn; freed[#freed + 1] = f.order
+    end
+  end
+end
+xa_commit(xa)
+local out = {removed, skipped}
+for _, x in ipairs(freed) do out[#out + 1] = x end
+return out
+"""
+
+
+def _freed(rec) -> list[Folio]:
+    return [Folio(int(rec[i]), int(rec[i + 1]), int(rec[i + 2])) for i in range(0, len(rec), 3)]
+
+
 def _found(rec, with_tags: bool) -> Found | None:
     _, kind, node, pfn, order, index, tags = rec
     if not kind:
@@ -216,9 +292,11 @@ class PageCache:
     def __init__(self, client, settings: config.Settings):
         self._redis = client
         self._cs = settings.xa_chunk_shift
+        self._spans = node_spans(Layout.build(settings.memory_bytes, settings.numa_nodes))
         self._scripts = {name: Script(client, FILEMAP_LUA + body) for name, body in (
             ("lookup", _LOOKUP), ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG),
-            ("find_tagged", _FIND_TAGGED), ("stats", _STATS))}
+            ("find_tagged", _FIND_TAGGED), ("stats", _STATS), ("truncate", _TRUNCATE),
+            ("invalidate", _INVALIDATE))}
 
     @staticmethod
     def _keys(mapping: str) -> list[str]:
@@ -267,6 +345,20 @@ class PageCache:
         out = [Found(int(rec[i + 3]), Folio(int(rec[i]), int(rec[i + 1]), int(rec[i + 2])), int(rec[i + 2]), (tag,))
                for i in range(0, len(rec), 4)]
         return out[:limit]
+
+    async def truncate_range(self, mapping: str, lstart: int, lend: int | None) -> tuple[dict, list[Folio]]:
+        """truncate_inode_pages_range(mapping, lstart, lend); lend None = to EOF. Returns the statistics and
+        the folios whose last reference went (the caller gives them back to the allocator)."""
+        require(lstart >= 0 and (lend is None or lend >= lstart), f"bad range {lstart}..{lend}")
+        rec = await self._scripts["truncate"](self._keys(mapping), [self._cs, lstart, -1 if lend is None else lend, self._spans])
+        freed = _freed(rec[2:])
+        return ({"folios_removed": int(rec[0]), "bytes_zeroed": int(rec[1]),
+                 "pages_freed": sum(1 << f.order for f in freed), "folios_split": 0}, freed)
+
+    async def invalidate(self, mapping: str) -> tuple[int, int, list[Folio]]:
+        """invalidate_mapping_pages(mapping, 0, -1): (folios removed, folios kept busy, folios to free)."""
+        rec = await self._scripts["invalidate"](self._keys(mapping), [self._cs, self._spans])
+        return int(rec[0]), int(rec[1]), _freed(rec[2:])
 
     async def stats(self, mapping: str) -> dict:
         """Entries, nodes, height and Redis bytes of the mapping's XArray (`mmsim xa stats`)."""

@@ -7,7 +7,7 @@ from mmsim.pagecache.filemap import PageCache, Tag
 from mmsim.runtime import serve, tracing
 from mmsim.runtime.errors import InvalidArgument, require
 from mmsim.runtime.vmfault import VmFault
-from mmsim.v1 import common_pb2, filesystem_pb2, page_cache_pb2, page_cache_pb2_grpc
+from mmsim.v1 import common_pb2, filesystem_pb2, page_allocator_pb2, page_cache_pb2, page_cache_pb2_grpc
 
 GFP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[
     common_pb2.GFP_FLAG_DIRECT_RECLAIM, common_pb2.GFP_FLAG_KSWAPD_RECLAIM, common_pb2.GFP_FLAG_IO,
@@ -99,9 +99,22 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
     async def TruncateRange(self, request, context):
         if not request.to_eof and request.lend < request.lstart:
             raise InvalidArgument(f"lend {request.lend} is before lstart {request.lstart}")
-        stats = await self._pc.truncate_range(_mapping(request.mapping), request.lstart,
-                                             None if request.to_eof else request.lend)
+        stats, freed = await self._pc.truncate_range(_mapping(request.mapping), request.lstart,
+                                                    None if request.to_eof else request.lend)
+        await self._free(freed)
         return page_cache_pb2.TruncateRangeResponse(**stats)
+
+    async def InvalidateMapping(self, request, context):
+        removed, busy, freed = await self._pc.invalidate(_mapping(request.mapping))
+        await self._free(freed)
+        return page_cache_pb2.InvalidateMappingResponse(folios_removed=removed, folios_busy=busy,
+                                                        pages_freed=sum(1 << f.order for f in freed))
+
+    async def _free(self, folios) -> None:
+        """__free_pages for folios whose last reference the page cache dropped (one hop each)."""
+        stub = self._ctx.peers.stub("allocator")
+        for f in folios:
+            await stub.FreePages(page_allocator_pb2.FreePagesRequest(pfn=f.pfn, order=f.order))
 
     async def XaStats(self, request, context):
         return page_cache_pb2.XaStatsResponse(**await self._pc.stats(_mapping(request.mapping)))

@@ -25,38 +25,39 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
+from mmsim.allocator.gfp import format_gfp
 from mmsim.runtime import config, logs, redis_client, scope, tracing
 from mmsim.runtime.errors import MMError
 from mmsim.runtime.peers import Peers
+from mmsim.runtime.wire import gfp_from_proto
 
 _STATUS_OK = "OK"
 _SKIP_FIELDS = {"data", "payload"}
 
 
 def describe(message: Message, prefix: str = "") -> dict[str, object]:
-    """Scalar fields of a request/response, enums by name, for spans and logs (bulk bytes left out)."""
+    """Scalar fields of a request/response (zeros included), enums by name, gfp masks as the kernel
+    prints them; bulk bytes are left out (their length is given instead)."""
     out: dict[str, object] = {}
-    for field, value in message.ListFields():
-        name = prefix + field.name
+    for field in message.DESCRIPTOR.fields:
+        name, value = prefix + field.name, getattr(message, field.name)
         if field.name in _SKIP_FIELDS:
             out[name + "_len"] = len(value)
-        elif field.message_type is not None and field.message_type.name == "GfpMask":
-            out[name] = gfp_text(value)
         elif field.message_type is not None:
-            if not field.is_repeated:
-                out.update(describe(value, name + "."))
+            if field.is_repeated or not message.HasField(field.name):
+                continue
+            out.update({name: gfp_text(value)} if field.message_type.name == "GfpMask" else describe(value, name + "."))
         elif field.enum_type is not None:
             values = value if field.is_repeated else [value]
-            out[name] = "|".join(field.enum_type.values_by_number[v].name for v in values)
+            out[name] = "|".join(field.enum_type.values_by_number[v].name for v in values if v)
         elif not field.is_repeated:
             out[name] = value
     return out
 
 
 def gfp_text(mask: Message) -> str:
-    """GfpMask as the kernel prints a gfp_t: __GFP_ names joined by '|'."""
-    enum = mask.DESCRIPTOR.fields_by_name["flags"].enum_type
-    return "|".join("__GFP_" + enum.values_by_number[f].name.removeprefix("GFP_FLAG_") for f in mask.flags) or "0"
+    """GfpMask as the kernel's %pGg prints a gfp_t, e.g. 0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)."""
+    return format_gfp(gfp_from_proto(mask))
 
 
 class RpcInterceptor(grpc.aio.ServerInterceptor):

@@ -29,6 +29,7 @@ from mmsim.v1 import (
     filesystem_pb2,
     filesystem_pb2_grpc,
     page_allocator_pb2_grpc,
+    page_cache_pb2,
     page_cache_pb2_grpc,
     reverse_map_pb2,
     reverse_map_pb2_grpc,
@@ -90,6 +91,16 @@ class File:
 
     def stat(self) -> filesystem_pb2.StatResponse:
         return self.cluster._call("filesystem", "Stat", filesystem_pb2.StatRequest(mapping=self.mapping))
+
+    def fsync(self) -> filesystem_pb2.FsyncResponse:
+        return self.cluster._call("filesystem", "Fsync", filesystem_pb2.FsyncRequest(mapping=self.mapping))
+
+    def truncate(self, size: int) -> filesystem_pb2.TruncateResponse:
+        return self.cluster._call("filesystem", "Truncate", filesystem_pb2.TruncateRequest(mapping=self.mapping, size=size))
+
+    def fadvise_dontneed(self) -> page_cache_pb2.InvalidateMappingResponse:
+        """posix_fadvise(POSIX_FADV_DONTNEED): drop this file's clean, unmapped folios from the page cache."""
+        return self.cluster._call("pagecache", "InvalidateMapping", page_cache_pb2.InvalidateMappingRequest(mapping=self.mapping))
 
 
 @dataclass

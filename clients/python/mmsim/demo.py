@@ -15,6 +15,10 @@ def scenario(mm: Cluster) -> None:
     f = fs.create("/data/a")
     f.write(0, b"hello" * 1000)
     print(f"created {f.path} as mapping {f.mapping}, wrote {f.stat().i_size} bytes")
+    f.fsync()
+    dropped = f.fadvise_dontneed()
+    print(f"fsync, then POSIX_FADV_DONTNEED dropped {dropped.folios_removed} clean folio(s) "
+          f"({dropped.pages_freed} pages) from the page cache")
     proc = mm.spawn("reader")
     vma = proc.mmap(f, length=1 << 20, prot="r", shared=True)
     print(f"pid {proc.pid} mapped it at {vma.start:#x}-{vma.end:#x}")

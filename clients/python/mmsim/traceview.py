@@ -61,8 +61,8 @@ class TraceTree:
 
         def walk(node: Node, depth: int) -> None:
             s = node.span
-            args = " ".join(f"{k}={s.attributes[k]}" for k in KEY_ARGS if k in s.attributes)
-            outs = " ".join(f"{k[4:]}={s.attributes[k]}" for k in KEY_OUTCOMES if k in s.attributes)
+            args = " ".join(f"{k}={_show(k, s.attributes[k])}" for k in KEY_ARGS if k in s.attributes)
+            outs = " ".join(f"{k[4:]}={_show(k, s.attributes[k])}" for k in KEY_OUTCOMES if s.attributes.get(k))
             outcome = s.status if s.status != "OK" else (outs or "OK")
             lines.append(
                 f"{'  ' * depth}{s.service:<10} {short_name(s.name):<26} {args}  -> {outcome}  "
@@ -80,6 +80,12 @@ class TraceTree:
     def to_json(self) -> str:
         return json.dumps({"trace_id": self.trace_id, "hops": self.hops, "redis_round_trips": self.redis_round_trips,
                            "spans": [MessageToDict(s, preserving_proto_field_name=True) for s in self.spans]}, indent=2)
+
+
+def _show(key: str, value: str) -> str:
+    """Addresses in hex, as the kernel prints them."""
+    hexed = key in ("address", "pfn") or key.endswith(".pfn")
+    return f"{int(value):#x}" if hexed and value.isdigit() else value
 
 
 def short_name(rpc: str) -> str:

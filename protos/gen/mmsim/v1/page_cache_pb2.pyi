@@ -120,6 +120,22 @@ class TruncateRangeResponse(_message.Message):
     bytes_zeroed: int
     def __init__(self, folios_removed: _Optional[int] = ..., pages_freed: _Optional[int] = ..., folios_split: _Optional[int] = ..., bytes_zeroed: _Optional[int] = ...) -> None: ...
 
+class InvalidateMappingRequest(_message.Message):
+    __slots__ = ("mapping",)
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    def __init__(self, mapping: _Optional[str] = ...) -> None: ...
+
+class InvalidateMappingResponse(_message.Message):
+    __slots__ = ("folios_removed", "folios_busy", "pages_freed")
+    FOLIOS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    FOLIOS_BUSY_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FREED_FIELD_NUMBER: _ClassVar[int]
+    folios_removed: int
+    folios_busy: int
+    pages_freed: int
+    def __init__(self, folios_removed: _Optional[int] = ..., folios_busy: _Optional[int] = ..., pages_freed: _Optional[int] = ...) -> None: ...
+
 class TagFolioRequest(_message.Message):
     __slots__ = ("mapping", "index", "tag", "clear")
     MAPPING_FIELD_NUMBER: _ClassVar[int]

@@ -55,6 +55,11 @@ class PageCacheServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeResponse.FromString,
                 _registered_method=True)
+        self.InvalidateMapping = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/InvalidateMapping',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingResponse.FromString,
+                _registered_method=True)
         self.TagFolio = channel.unary_unary(
                 '/mmsim.v1.PageCacheService/TagFolio',
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioRequest.SerializeToString,
@@ -104,6 +109,13 @@ class PageCacheServiceServicer:
 
     def TruncateRange(self, request, context):
         """truncate_inode_pages_range: drop whole folios in [lstart, lend], zero or split the partial ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InvalidateMapping(self, request, context):
+        """invalidate_mapping_pages: drop the clean, unmapped folios (POSIX_FADV_DONTNEED, drop_caches).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -159,6 +171,11 @@ def add_PageCacheServiceServicer_to_server(servicer, server):
                     servicer.TruncateRange,
                     request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeResponse.SerializeToString,
+            ),
+            'InvalidateMapping': grpc.unary_unary_rpc_method_handler(
+                    servicer.InvalidateMapping,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingResponse.SerializeToString,
             ),
             'TagFolio': grpc.unary_unary_rpc_method_handler(
                     servicer.TagFolio,
@@ -290,6 +307,33 @@ class PageCacheService:
             '/mmsim.v1.PageCacheService/TruncateRange',
             mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeRequest.SerializeToString,
             mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InvalidateMapping(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/InvalidateMapping',
+            mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingResponse.FromString,
             options,
             channel_credentials,
             insecure,
