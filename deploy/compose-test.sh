@@ -5,7 +5,8 @@
 #   2. a local Debian base image (docker-offline.sh base TAG; cached by tag) -- no registry is needed
 #   3. docker-compose build (deploy/Dockerfile for the services, deploy/redis.Dockerfile for Redis, FROM that base)
 #   4. docker-compose up -d, then wait until every container is healthy
-#   5. pytest tests/compose (MMSIM_COMPOSE_STACK=1, the published 127.0.0.1 addresses in MMSIM_<SERVICE>_ADDR)
+#   5. pytest tests/compose (MMSIM_COMPOSE_STACK=1, the published 127.0.0.1 addresses in MMSIM_<SERVICE>_ADDR);
+#      then compose.observability.yaml layered on, with an OTLP receiver standing in for Jaeger, and its test
 #   6. docker-compose down -v (containers, networks, the Redis volume), checked to leave nothing behind
 #   7. the engine is stopped if, and only if, this script started it (docker-offline.sh stop: by its pidfile PID)
 #
@@ -35,23 +36,24 @@ DOCKER_OFFLINE=${DOCKER_OFFLINE:-$ROOT/../shared/tools/docker-offline.sh}
 [ "$(id -u)" = 0 ] || fail "run as root: docker-offline.sh starts dockerd and runs debootstrap"
 export MMSIM_BASE_IMAGE=${MMSIM_BASE_IMAGE:-mmsim-base:bookworm}
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-mmsimci}
-export MMSIM_COMPOSE_FILE=$ROOT/docker-compose.yml
+export COMPOSE_FILE=$ROOT/docker-compose.yml   # docker-compose reads COMPOSE_FILE and COMPOSE_PROJECT_NAME
 PY=$ROOT/.venv/bin/python
 [ -x "$PY" ] || fail "no $PY: run 'make venv' first"
 DOCKER=/usr/bin/docker
 HEALTH_TIMEOUT=${MMSIM_COMPOSE_HEALTH_TIMEOUT:-180}
-COMPOSE=(docker-compose -p "$COMPOSE_PROJECT_NAME" -f "$MMSIM_COMPOSE_FILE")
+COMPOSE=(docker-compose -p "$COMPOSE_PROJECT_NAME")
 
 # Did someone else start the engine? Then it is theirs: use it, never stop it.
 STARTED_ENGINE=0
 if ! { [ -x "$DOCKER" ] && "$DOCKER" info >/dev/null 2>&1; }; then STARTED_ENGINE=1; fi
 STACK_UP=0
+SERVICES=(redis allocator pagecache filesystem rmap)   # the containers waited for and dumped on failure
 RESULT=1
 
 dump_stack() {
     log "docker-compose ps:"; "${COMPOSE[@]}" ps >&2 || true
     local svc
-    for svc in redis allocator pagecache filesystem rmap; do
+    for svc in "${SERVICES[@]}"; do
         log "last log lines of $svc:"; "${COMPOSE[@]}" logs --no-color --tail 40 "$svc" >&2 || true
         local cid; cid=$("${COMPOSE[@]}" ps -q "$svc" 2>/dev/null || true)
         [ -n "$cid" ] && "$DOCKER" inspect -f '{{json .State.Health}}' "$cid" 2>/dev/null | tail -c 1500 >&2 || true
@@ -96,7 +98,7 @@ eval "$(bash "$DOCKER_OFFLINE" env)"
 export DOCKER_BUILDKIT COMPOSE_DOCKER_CLI_BUILD
 step "base image $MMSIM_BASE_IMAGE" bash "$DOCKER_OFFLINE" base "$MMSIM_BASE_IMAGE"
 step "compose config (file accepted)" "${COMPOSE[@]}" config -q
-step "compose config + observability overlay" "${COMPOSE[@]}" -f "$ROOT/compose.observability.yaml" config -q
+step "compose config + observability overlay" env COMPOSE_FILE="$COMPOSE_FILE:$ROOT/compose.observability.yaml" "${COMPOSE[@]}" config -q
 
 # free loopback ports for the published gRPC ports
 read -r P1 P2 P3 P4 < <("$PY" -c 'import socket
@@ -115,15 +117,15 @@ rm -f "$BUILD_LOG"
 STACK_UP=1
 step "compose up -d" "${COMPOSE[@]}" up -d --no-build
 
-wait_healthy() {
+wait_healthy() {  # every container of SERVICES running, and healthy where it has a health check
     local deadline=$(( $(date +%s) + HEALTH_TIMEOUT )) svc cid st pending
     while :; do
         pending=""
-        for svc in redis allocator pagecache filesystem rmap; do
+        for svc in "${SERVICES[@]}"; do
             cid=$("${COMPOSE[@]}" ps -q "$svc")
             st=$([ -n "$cid" ] && "$DOCKER" inspect -f '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$cid" || echo missing)
             case "$st" in
-                running/healthy) ;;
+                running/healthy|running/) ;;
                 exited/*|dead/*|missing) log "container of $svc is $st"; return 1 ;;
                 *) pending+=" $svc($st)" ;;
             esac
@@ -139,4 +141,16 @@ export MMSIM_COMPOSE_STACK=1
 export MMSIM_ALLOCATOR_ADDR=127.0.0.1:$P1 MMSIM_PAGECACHE_ADDR=127.0.0.1:$P2 \
        MMSIM_FILESYSTEM_ADDR=127.0.0.1:$P3 MMSIM_RMAP_ADDR=127.0.0.1:$P4
 step "pytest tests/compose (host client)" "$ROOT/.venv/bin/pytest" -q -p no:cacheprovider -rs tests/compose
+
+# Phase 2: the observability overlay, with an OTLP/gRPC receiver from the mmsim image standing in for Jaeger
+# (no registry here): the four services are recreated with OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4317.
+export COMPOSE_FILE=$COMPOSE_FILE:$ROOT/compose.observability.yaml:$ROOT/tests/compose/otlp-standin.yaml
+SERVICES+=(jaeger)
+read -r PJ < <("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export MMSIM_JAEGER_UI_PORT=$PJ
+step "compose up -d (+ observability overlay)" "${COMPOSE[@]}" up -d --no-build
+step "wait for health (overlay)" wait_healthy
+export MMSIM_COMPOSE_OTLP=1
+step "pytest: spans over OTLP to jaeger:4317" "$ROOT/.venv/bin/pytest" -q -p no:cacheprovider -rs \
+    tests/compose -k observability_overlay
 RESULT=0

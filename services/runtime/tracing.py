@@ -18,6 +18,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
 
 from mmsim.runtime import keys
 
@@ -83,9 +84,29 @@ class RedisSpanExporter(SpanExporter):
         self._client.close()
 
 
+UNTRACED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+class SkipProbes(Sampler):
+    """No spans for health checks and reflection: container and Kubernetes probes call Health/Check every few
+    seconds, which would flood an OTLP backend and push the users' traces out of Redis' bounded index (so
+    `mmsim trace last` would show a probe). Everything else: parent-based, always on."""
+
+    def __init__(self):
+        self._inner = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+        if name.startswith(UNTRACED_PREFIXES):
+            return SamplingResult(Decision.DROP)
+        return self._inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "SkipProbes{" + self._inner.get_description() + "}"
+
+
 def setup(service: str, redis_url: str | None, keep: int, otlp_endpoint: str | None = None) -> TracerProvider:
     """Install this process's TracerProvider; spans go to Redis (and to OTLP when an endpoint is set)."""
-    provider = TracerProvider(resource=Resource.create({"service.name": f"mmsim-{service}"}))
+    provider = TracerProvider(resource=Resource.create({"service.name": f"mmsim-{service}"}), sampler=SkipProbes())
     if redis_url:
         provider.add_span_processor(
             BatchSpanProcessor(RedisSpanExporter(redis_url, service, keep), schedule_delay_millis=20)

@@ -3,7 +3,7 @@
 Collected by every pytest run but skipped unless MMSIM_COMPOSE_STACK=1: `make compose-test`
 (deploy/compose-test.sh) builds the images, brings the stack up, waits for health, sets that variable and the
 services' published addresses (MMSIM_<SERVICE>_ADDR, all on 127.0.0.1), runs this module, and tears the stack
-down. COMPOSE_PROJECT_NAME and MMSIM_COMPOSE_FILE name the stack, so the checks on published ports and the
+down. COMPOSE_PROJECT_NAME and COMPOSE_FILE name the stack, so the checks on published ports and the
 Redis restart go to exactly its containers.
 """
 
@@ -31,7 +31,7 @@ DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else (shutil.whi
 
 
 def _compose(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = ["docker-compose", "-p", os.environ["COMPOSE_PROJECT_NAME"], "-f", os.environ["MMSIM_COMPOSE_FILE"], *args]
+    cmd = ["docker-compose", "-p", os.environ["COMPOSE_PROJECT_NAME"], *args]  # files: COMPOSE_FILE
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=check)
 
 
@@ -127,6 +127,11 @@ def test_cli_on_the_host_shows_the_trace(mm):
     text = json.dumps(spans)
     for svc in ("rmap", "pagecache", "filesystem", "allocator"):
         assert f'"{svc}"' in text, (svc, text[:2000])
+    # the container health checks (every 2 s) are not traced, so the newest trace is still this fault's
+    last = subprocess.run([sys.executable, "-m", "mmsim.cli", "trace", "last", "--json"],
+                          capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    assert last.returncode == 0, last.stderr
+    assert r.trace_id in last.stdout and "Health" not in last.stdout, last.stdout[:2000]
 
 
 def test_state_survives_a_redis_restart(mm, settings):
@@ -156,3 +161,37 @@ def test_state_survives_a_redis_restart(mm, settings):
         pytest.fail(f"file not readable 30 s after the Redis restart: {last_exc!r}")
     for name, addr in settings.addrs.items():
         assert stack.health(addr, timeout=5) == "SERVING", name
+
+
+@pytest.mark.skipif(os.environ.get("MMSIM_COMPOSE_OTLP") != "1",
+                    reason="needs the stack with compose.observability.yaml and the OTLP stand-in")
+def test_observability_overlay_exports_every_hop_over_otlp(mm):
+    """With compose.observability.yaml the services export over OTLP/gRPC to jaeger:4317 (here a stand-in
+    receiver that prints the spans it gets): one major fault arrives with a span from each of the four."""
+    for name in config.SERVICES:
+        env = _inspect(_container(name))["Config"]["Env"]
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4317" in env, name
+    fs = mm.mkfs("o" + secrets.token_hex(4), block_size=4096, profile="linux-6.12")
+    f = fs.create("/data/o")
+    f.write(8 * PAGE_SIZE, b"x")
+    proc = mm.spawn("otlp")
+    vma = proc.mmap(f, length=16 * PAGE_SIZE, prot="r")
+    r = proc.fault(vma.start)
+    assert r.major
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        logs = _compose("logs", "--no-color", "jaeger").stdout
+        seen = set()
+        for line in logs.splitlines():
+            _, _, text = line.partition("|")
+            try:
+                span = json.loads(text.strip())
+            except ValueError:
+                continue
+            if span.get("trace_id") == r.trace_id:
+                seen.add(span["service"])
+        if seen >= {f"mmsim-{n}" for n in config.SERVICES}:
+            break
+        time.sleep(0.5)
+    assert seen >= {f"mmsim-{n}" for n in config.SERVICES}, f"spans of {r.trace_id} seen from {sorted(seen)}"

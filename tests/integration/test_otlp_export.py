@@ -97,5 +97,9 @@ def test_spans_arrive_at_an_otlp_receiver(stack_settings, receiver, tmp_path, mo
         name, _, fs_parent = by_service["mmsim-filesystem"]
         assert name.endswith("TraceService/Echo")
         assert fs_parent == pc_span                          # one span per hop, linked across processes
+        # services_up polled grpc.health.v1 Health/Check many times: probes are not traced (tracing.SkipProbes)
+        with servicer.lock:
+            names = {name for spans_ in servicer.spans.values() for _, name, _, _ in spans_}
+        assert not any(n.startswith("/grpc.health") for n in names), names
     finally:
         stack.services_down(settings, names=SERVICES)
