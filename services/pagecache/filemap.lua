@@ -1,6 +1,7 @@
 -- mmsim page-cache library (models mm/filemap.c over the XArray library, which must precede it).
 -- A folio entry is 'p<node>:<pfn>:<order>'; a hole is the zero entry FM_HOLE, a value entry like
 -- DAX_ZERO_PAGE (fs/dax.c): it occupies the range, reads as zeros, and owns no page.
+-- FM_LRU_FLAGS (PG_lru | PG_dirty) is defined by filemap.py from the allocator's PG table.
 -- Page indices are plain Lua numbers here: file indices stay below 2^52 (MAX_LFS_FILESIZE >> PAGE_SHIFT).
 
 local FM_HOLE = 'v4'
@@ -105,6 +106,7 @@ local function fm_delete_folio(xa, ino, f, vmstat_key)
   if f.order == 9 then redis.call('HINCRBY', vmstat_key, 'nr_file_hugepages', -1) end
   vm_node(f.node)
   page_set_field(f.pfn, 'mapping', 0)
+  page_flags_clear(f.pfn, FM_LRU_FLAGS)   -- off the LRU (lruvec_del_folio), no longer dirty
   if page_get_field(f.pfn, 'refcount') == 1 then return true end
   page_ref_add(f.pfn, -1)
   return false

@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmsim.allocator.vmemmap import VMEMMAP_LUA_LIB, node_spans
+from mmsim.allocator.vmemmap import PG, VMEMMAP_LUA_LIB, node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.pagecache import xarray
 from mmsim.runtime import config, keys
@@ -25,9 +25,11 @@ from mmsim.runtime.errors import AlreadyExists, NotFound, require
 from mmsim.runtime.lua import Script
 
 PAGE_SHIFT = 12
+_ADDED_FLAGS = PG["uptodate"] | PG["lru"]   # filemap_add_folio -> folio_add_lru; the read completed
 MAX_PAGECACHE_ORDER = 9          # include/linux/pagemap.h with THP: min(MAX_XAS_ORDER, PMD order)
 MAX_FILE_INDEX = (1 << 52) - 1   # MAX_LFS_FILESIZE >> PAGE_SHIFT on 64-bit, rounded to what Lua holds exactly
-FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB, Path(__file__).with_name("filemap.lua").read_text()])
+FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB, f"local FM_LRU_FLAGS = {PG['lru'] | PG['dirty']}",
+                         Path(__file__).with_name("filemap.lua").read_text()])
 
 
 class Tag(enum.IntEnum):
@@ -117,6 +119,11 @@ local unholed = 0
 for _, o in ipairs(olds) do unholed = unholed + fm_punch_hole_entry(xa, ino, o[1], index, last) end
 fm_store(xa, ino, index, order, fm_entry(node, pfn, order))
 xa_commit(xa)
+vm_spans(ARGV[6])
+vm_node(node)
+page_flags_set(tonumber(pfn), tonumber(ARGV[7]))   -- the folio is uptodate (populated) and on the LRU
+page_set_field(tonumber(pfn), 'mapping', mapping_intern(ARGV[8]))   -- folio->mapping, folio->index
+page_set_field(tonumber(pfn), 'index', index)
 local nrpages = redis.call('HINCRBY', KEYS[1], 'nrpages', nr)
 if unholed > 0 then redis.call('HINCRBY', KEYS[1], 'zero_pages', -unholed) end
 redis.call('HINCRBY', KEYS[3], 'nr_file_pages', nr)
@@ -324,7 +331,7 @@ class PageCache:
                 f"folio order {folio.order} is above MAX_PAGECACHE_ORDER {MAX_PAGECACHE_ORDER}")
         rec = await self._scripts["add_folio"](
             [*self._keys(mapping), keys.node(folio.node, "vmstat")],
-            [self._cs, check_index(index), folio.order, folio.node, folio.pfn])
+            [self._cs, check_index(index), folio.order, folio.node, folio.pfn, self._spans, _ADDED_FLAGS, mapping])
         if rec[0] == b"EEXIST":
             raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {int(rec[2])} "
                                 f"order {int(rec[3])} at index {int(rec[4])} won the race; free yours")

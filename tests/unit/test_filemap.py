@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mmsim.allocator.allocator import AllocatorService
 from mmsim.pagecache.filemap import Folio, PageCache, Tag
 from mmsim.runtime import config, keys
 from mmsim.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -11,17 +12,28 @@ from mmsim.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgum
 M = "xfs0/7"
 
 
+SETTINGS = config.Settings(memory_bytes=64 << 20)
+
+
 async def make_file(aredis, mapping=M, i_size=1 << 30, indexing="multi-order"):
     await aredis.hset(keys.mapping(mapping, "inode"), mapping={"i_size": i_size, "indexing": indexing})
-    return PageCache(aredis, config.Settings())
+    return PageCache(aredis, SETTINGS)
+
+
+async def folio(aredis, order: int) -> Folio:
+    """A real folio from the buddy allocator (struct pages initialised, as the page cache expects)."""
+    svc = await AllocatorService.open(aredis, SETTINGS)
+    got = await svc.alloc_pages(order, "GFP_HIGHUSER_MOVABLE|__GFP_COMP")
+    return Folio(got.nid, got.pfn, got.order)
 
 
 async def test_multi_order_folio_covers_its_range(aredis):
     pc = await make_file(aredis)
-    assert await pc.add_folio(M, 4, Folio(0, 1000, 2)) == 4
+    f = await folio(aredis, 2)
+    assert await pc.add_folio(M, 4, f) == 4
     for i in range(4, 8):
         found = await pc.find_folio(M, i)
-        assert found.folio == Folio(0, 1000, 2) and found.index == 4
+        assert found.folio == f and found.index == 4
     with pytest.raises(NotFound):
         await pc.find_folio(M, 8)
     assert int(await aredis.hget(keys.node(0, "vmstat"), "nr_file_pages")) == 4
@@ -30,12 +42,13 @@ async def test_multi_order_folio_covers_its_range(aredis):
 async def test_add_folio_races_report_the_winner_and_change_nothing(aredis):
     """__filemap_add_folio: -EEXIST when a real folio overlaps; the loser must free its own folio."""
     pc = await make_file(aredis)
-    await pc.add_folio(M, 8, Folio(0, 2000, 3))
+    winner = await folio(aredis, 3)
+    await pc.add_folio(M, 8, winner)
     before = await pc.stats(M)
-    with pytest.raises(AlreadyExists, match="pfn 2000 order 3 at index 8"):
-        await pc.add_folio(M, 12, Folio(0, 3000, 0))
+    with pytest.raises(AlreadyExists, match=f"pfn {winner.pfn} order 3 at index 8"):
+        await pc.add_folio(M, 12, await folio(aredis, 0))
     with pytest.raises(AlreadyExists):
-        await pc.add_folio(M, 0, Folio(0, 4096, 4))   # a larger folio over it
+        await pc.add_folio(M, 0, await folio(aredis, 4))   # a larger folio over it
     assert await pc.stats(M) == before
 
 
@@ -56,7 +69,7 @@ async def test_order_above_max_pagecache_order_is_refused(aredis):
 
 
 async def test_unknown_mapping_is_not_found(aredis):
-    pc = PageCache(aredis, config.Settings())
+    pc = PageCache(aredis, SETTINGS)
     with pytest.raises(NotFound, match="no such file"):
         await pc.fault_lookup("nofs/1", 0)
 
@@ -73,8 +86,9 @@ async def test_zero_entry_is_replaced_by_a_folio_and_keeps_the_rest_of_the_hole(
     assert await pc.add_zero_entry(M, 0, 3) == 8
     hole = await pc.find_folio(M, 5)
     assert hole.zero and hole.index == 0 and hole.order == 3
-    await pc.add_folio(M, 5, Folio(0, 77, 0))
-    assert (await pc.find_folio(M, 5)).folio == Folio(0, 77, 0)
+    f = await folio(aredis, 0)
+    await pc.add_folio(M, 5, f)
+    assert (await pc.find_folio(M, 5)).folio == f
     for i in (0, 4, 6, 7):
         assert (await pc.find_folio(M, i)).zero
     stats = await pc.stats(M)
@@ -83,7 +97,7 @@ async def test_zero_entry_is_replaced_by_a_folio_and_keeps_the_rest_of_the_hole(
 
 async def test_zero_entry_refused_over_cached_pages(aredis):
     pc = await make_file(aredis)
-    await pc.add_folio(M, 2, Folio(0, 9, 0))
+    await pc.add_folio(M, 2, await folio(aredis, 0))
     with pytest.raises(AlreadyExists, match="page 2"):
         await pc.add_zero_entry(M, 0, 2)
 
@@ -91,10 +105,11 @@ async def test_zero_entry_refused_over_cached_pages(aredis):
 @pytest.mark.parametrize("mode", ["multi-order", "order-0", "hugetlb"])
 async def test_lookups_by_offset_agree_across_indexing_modes(aredis, mode):
     pc = await make_file(aredis, indexing=mode)
-    await pc.add_folio(M, 512, Folio(0, 1 << 9, 9))   # one 2 MiB folio at file offset 2 MiB
+    f = await folio(aredis, 9)
+    await pc.add_folio(M, 512, f)   # one 2 MiB folio at file offset 2 MiB
     for offset in (2 << 20, (2 << 20) + 4096 * 7, (4 << 20) - 1):
         found = await pc.find_folio(M, offset >> 12)
-        assert found.folio == Folio(0, 512, 9) and found.index == 512
+        assert found.folio == f and found.index == 512
     with pytest.raises(NotFound):
         await pc.find_folio(M, 1024)
 
@@ -105,7 +120,7 @@ async def test_node_counts_order9_vs_512_order0(aredis):
     for mode in ("multi-order", "order-0", "hugetlb"):
         m = f"xfs0/{mode}"
         pc = await make_file(aredis, mapping=m, indexing=mode)
-        await pc.add_folio(m, 0, Folio(0, 0, 9))
+        await pc.add_folio(m, 0, await folio(aredis, 9))
         stats[mode] = await pc.stats(m)
     assert stats["order-0"]["entries"] == 1 and stats["order-0"]["nodes"] == 9   # 8 leaves of 64 + 1 parent
     assert stats["multi-order"]["nodes"] == 1                                  # 8 slots (1 + 7 siblings) of one node
@@ -121,13 +136,14 @@ async def test_hugetlb_mapping_takes_only_2mib_folios(aredis):
 
 async def test_tags_mark_folios_and_find_tagged_returns_each_once(aredis):
     pc = await make_file(aredis, indexing="order-0")
-    await pc.add_folio(M, 0, Folio(0, 64, 2))
-    await pc.add_folio(M, 8, Folio(0, 128, 0))
+    a, b = await folio(aredis, 2), await folio(aredis, 0)
+    await pc.add_folio(M, 0, a)
+    await pc.add_folio(M, 8, b)
     await pc.tag_folio(M, 1, Tag.DIRTY)
     await pc.tag_folio(M, 8, Tag.DIRTY)
     assert Tag.DIRTY in (await pc.find_folio(M, 3)).tags
     dirty = await pc.find_tagged(M, Tag.DIRTY, 0, 10)
-    assert [(f.index, f.folio.pfn) for f in dirty] == [(0, 64), (8, 128)]
+    assert [(f.index, f.folio.pfn) for f in dirty] == [(0, a.pfn), (8, b.pfn)]
     await pc.tag_folio(M, 2, Tag.DIRTY, clear=True)
     assert [f.index for f in await pc.find_tagged(M, Tag.DIRTY, 0, 10)] == [8]
     with pytest.raises(NotFound):
@@ -138,10 +154,65 @@ async def test_dump_draws_nodes_siblings_and_marks(aredis):
     from mmsim.pagecache import xadump
 
     pc = await make_file(aredis)
-    await pc.add_folio(M, 64, Folio(0, 4096, 3))
+    f = await folio(aredis, 3)
+    await pc.add_folio(M, 64, f)
     await pc.add_zero_entry(M, 0, 2)
     await pc.tag_folio(M, 64, Tag.DIRTY)
     text = xadump.render(await pc.xarray(M).dump(), M)
-    assert "folio pfn 0x1000 order 3" in text and "[DIRTY]" in text
+    assert f"folio pfn {f.pfn:#x} order 3" in text and "[DIRTY]" in text
     assert "sibling of slot" in text and "zero entry (hole)" in text
     assert "node shift 6" in text and "node shift 0" in text
+
+
+async def test_added_folio_is_uptodate_on_the_lru_and_owned_by_the_mapping(aredis):
+    pc = await make_file(aredis)
+    f = await folio(aredis, 2)
+    await pc.add_folio(M, 0, f)
+    page = await (await AllocatorService.open(aredis, SETTINGS)).get_page(f.pfn)
+    assert {"uptodate", "lru", "head"} <= set(page.flag_names)
+    assert M in str(page.fields["mapping"])
+
+
+async def test_truncate_drops_whole_folios_and_clean_partial_large_folios(aredis):
+    """truncate_inode_pages_range from byte 6000: the order-0 folio at page 4 goes; the clean order-2 folio
+    straddling EOF is deleted whole (truncate_inode_partial_folio when it cannot split); both are freeable."""
+    pc = await make_file(aredis)
+    svc = await AllocatorService.open(aredis, SETTINGS)
+    big, small = await folio(aredis, 2), await folio(aredis, 0)
+    await pc.add_folio(M, 0, big)
+    await pc.add_folio(M, 4, small)
+    stats, freed = await pc.truncate_range(M, 6000, None)
+    assert stats["folios_removed"] == 2 and stats["pages_freed"] == 5
+    assert sorted(f.pfn for f in freed) == sorted([big.pfn, small.pfn])
+    assert (await pc.stats(M))["nrpages"] == 0
+    for f in freed:
+        await svc.free_pages(f.pfn, f.order)   # refcount 1, mapping cleared: a clean __free_pages
+
+
+async def test_truncate_keeps_a_dirty_partial_folio_and_zeroes_its_tail(aredis):
+    pc = await make_file(aredis)
+    big = await folio(aredis, 2)
+    await pc.add_folio(M, 0, big)
+    mem = keys.node(0, f"mem:{big.pfn}")
+    await aredis.set(mem, b"\xff" * 16384)
+    await pc.tag_folio(M, 0, Tag.DIRTY)
+    stats, freed = await pc.truncate_range(M, 6000, None)
+    assert stats["folios_removed"] == 0 and freed == [] and stats["bytes_zeroed"] == 16384 - 6000
+    data = await aredis.get(mem)
+    assert data[:6000] == b"\xff" * 6000 and data[6000:] == b"\0" * (16384 - 6000)
+    assert (await pc.find_folio(M, 3)).folio == big
+
+
+async def test_invalidate_drops_only_clean_unreferenced_folios(aredis):
+    """invalidate_mapping_pages: dirty or mapped folios stay."""
+    pc = await make_file(aredis)
+    svc = await AllocatorService.open(aredis, SETTINGS)
+    clean, dirty, mapped = await folio(aredis, 0), await folio(aredis, 0), await folio(aredis, 0)
+    for i, f in enumerate((clean, dirty, mapped)):
+        await pc.add_folio(M, i, f)
+    await pc.tag_folio(M, 1, Tag.DIRTY)
+    await svc.page_ref_add(mapped.pfn, 1)
+    await svc.page_mapcount_add(mapped.pfn, 1)
+    removed, busy, freed = await pc.invalidate(M)
+    assert (removed, busy) == (1, 2) and freed == [clean]
+    assert (await pc.find_folio(M, 1)).folio == dirty and (await pc.find_folio(M, 2)).folio == mapped

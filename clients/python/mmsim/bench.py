@@ -65,6 +65,8 @@ def bench_fault(mm: Cluster, n: int) -> list[dict]:
     files = [fs.create(f"/f{i}") for i in range(n)]
     for f in files:
         f.write(0, b"\xa5" * PAGE_SIZE)
+        f.fsync()
+        f.fadvise_dontneed()   # out of the page cache: the first fault must go to the filesystem
     p1, p2 = mm.spawn("bench-major"), mm.spawn("bench-minor")
     vmas1 = [p1.mmap(f, PAGE_SIZE) for f in files]
     vmas2 = [p2.mmap(f, PAGE_SIZE) for f in files]

@@ -12,6 +12,23 @@ from mmsim import stack
 from mmsim.runtime import config
 
 
+def to_dict(message) -> dict:
+    """A protobuf message as plain JSON-able Python: every field, 64-bit ints as numbers, enums by name."""
+    out = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            out[field.name] = dict(value)
+        elif field.message_type is not None:
+            out[field.name] = [to_dict(v) for v in value] if field.is_repeated else to_dict(value)
+        elif field.enum_type is not None:
+            name = field.enum_type.values_by_number
+            out[field.name] = [name[v].name for v in value] if field.is_repeated else name[value].name
+        else:
+            out[field.name] = list(value) if field.is_repeated else value
+    return out
+
+
 def _settings(args) -> config.Settings:
     return config.load()
 
@@ -64,15 +81,13 @@ def cmd_trace(args) -> int:
 
 
 def cmd_xa(args) -> int:
-    from google.protobuf.json_format import MessageToDict  # noqa: PLC0415
-
     from mmsim.client import Cluster  # noqa: PLC0415
     from mmsim.v1 import page_cache_pb2  # noqa: PLC0415
 
     with Cluster.connect() as mm:
         if args.action == "stats":
             resp = mm.call("pagecache", "XaStats", page_cache_pb2.XaStatsRequest(mapping=args.mapping))
-            fields = MessageToDict(resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+            fields = to_dict(resp)
             if args.json:
                 print(json.dumps(fields, indent=2))
             else:
@@ -80,6 +95,33 @@ def cmd_xa(args) -> int:
                     print(f"{key:<15} {value}")
         else:
             print(mm.call("pagecache", "XaDump", page_cache_pb2.XaDumpRequest(mapping=args.mapping)).text)
+    return 0
+
+
+PROC_FILES = {"buddyinfo": "BuddyInfo", "pagetypeinfo": "PageTypeInfo", "vmstat": "VmStat", "meminfo": "MemInfo"}
+
+
+def cmd_proc(args) -> int:
+    from mmsim.client import Cluster  # noqa: PLC0415
+    from mmsim.v1 import page_allocator_pb2 as pb  # noqa: PLC0415
+
+    method = PROC_FILES[args.file]
+    with Cluster.connect() as mm:
+        resp = mm.call("allocator", method, getattr(pb, f"{method}Request")())
+    if args.json:
+        print(json.dumps(to_dict(resp), indent=2))
+    else:
+        print(resp.text, end="" if resp.text.endswith("\n") else "\n")
+    return 0
+
+
+def cmd_page(args) -> int:
+    from mmsim.client import Cluster  # noqa: PLC0415
+    from mmsim.v1 import page_allocator_pb2 as pb  # noqa: PLC0415
+
+    with Cluster.connect() as mm:
+        resp = mm.call("allocator", "GetPage", pb.GetPageRequest(pfn=int(args.pfn, 0)))
+    print(json.dumps(to_dict(resp.page), indent=2) if args.json else resp.text)
     return 0
 
 
@@ -113,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     xa.add_argument("mapping", help="the file's mapping id, FS/INO (printed by create)")
     xa.add_argument("--json", action="store_true")
     xa.set_defaults(func=cmd_xa)
+    pr = sub.add_parser("proc", help="/proc/buddyinfo, pagetypeinfo, vmstat, meminfo in the kernel's formats")
+    pr.add_argument("file", choices=sorted(PROC_FILES))
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=cmd_proc)
+    pg = sub.add_parser("page", help="one struct page, decoded the way page-types/drgn print it")
+    pg.add_argument("pfn", help="page frame number (decimal or 0x...)")
+    pg.add_argument("--json", action="store_true")
+    pg.set_defaults(func=cmd_page)
     sub.add_parser("demo", help="start a private stack, fault a file mapping, print the trace, stop").set_defaults(func=cmd_demo)
     be = sub.add_parser("bench", help="benchmarks that print figures (ratios against a baseline in the same run)")
     be.add_argument("what", choices=["fault"])

@@ -1,0 +1,84 @@
+"""The mmsim CLI against the running test stack: /proc views, struct page, XArray stats and dump, traces."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mmsim.client import PAGE_SIZE, Cluster
+
+
+def cli(settings, *args) -> subprocess.CompletedProcess:
+    env = {**os.environ, **settings.env()}
+    return subprocess.run([sys.executable, "-m", "mmsim.cli", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def faulted(stack_settings):
+    """A 16 KiB-block file faulted once from a fresh page cache: (mapping, fault result)."""
+    with Cluster.connect(stack_settings) as mm:
+        fs = mm.mkfs("clifs", block_size=16384)
+        f = fs.create("/cli")
+        f.write(0, b"x" * 20000)
+        f.fsync()
+        f.fadvise_dontneed()
+        proc = mm.spawn("cli")
+        vma = proc.mmap(f, 1 << 16)
+        return f.mapping, proc.fault(vma.start)
+
+
+def test_proc_buddyinfo_prints_the_kernel_format(stack_settings):
+    out = cli(stack_settings, "proc", "buddyinfo")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Node 0, zone ")
+
+
+@pytest.mark.parametrize("name", ["vmstat", "meminfo", "pagetypeinfo"])
+def test_proc_files_have_json(stack_settings, name):
+    out = cli(stack_settings, "proc", name, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["text"]
+
+
+def test_page_shows_the_faulted_folio(stack_settings, faulted):
+    mapping, fault = faulted
+    out = cli(stack_settings, "page", str(fault.folio_pfn), "--json")
+    assert out.returncode == 0, out.stderr
+    page = json.loads(out.stdout)
+    assert page["union_member"] == "page_cache" and page["mapping"] == mapping
+    assert page["order"] == 2 and page["refcount"] >= 2 and page["mapcount"] >= 0
+
+
+def test_page_outside_memory_is_an_error_not_a_crash(stack_settings):
+    out = cli(stack_settings, "page", hex(1 << 40))
+    assert out.returncode == 1 and "NOT_FOUND" in out.stderr
+
+
+def test_xa_stats_and_dump(stack_settings, faulted):
+    mapping, _ = faulted
+    stats = json.loads(cli(stack_settings, "xa", "stats", mapping, "--json").stdout)
+    assert stats["folio_entries"] >= 1 and stats["nrpages"] >= 4 and stats["indexing"] == "multi-order"
+    dump = cli(stack_settings, "xa", "dump", mapping)
+    assert dump.returncode == 0 and "order 2" in dump.stdout
+
+
+def test_xa_stats_of_unknown_mapping(stack_settings):
+    out = cli(stack_settings, "xa", "stats", "nofs/99")
+    assert out.returncode == 1 and "NOT_FOUND" in out.stderr
+
+
+def test_trace_show_of_a_major_fault_crosses_four_services(stack_settings, faulted):
+    _, fault = faulted
+    assert fault.major
+    out = cli(stack_settings, "trace", "show", fault.trace_id, "--json")
+    assert out.returncode == 0, out.stderr
+    services = {s["service"] for s in json.loads(out.stdout)["spans"]}
+    assert services == {"rmap", "pagecache", "filesystem", "allocator"}
+    text = cli(stack_settings, "trace", "show", fault.trace_id).stdout
+    assert "FilesystemService/Populate" in text and "memalloc_scope=nofs" in text
+    assert f"address={fault.pfn:#x}" not in text  # addresses and pfns are distinct fields
+    assert PAGE_SIZE == 4096
