@@ -80,7 +80,9 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
 
 
 async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes, found):
-    """Allocate, fill (old contents + the new bytes) and insert a folio for a write at page ``idx``."""
+    """Allocate, fill (old contents + the new bytes) and insert a folio for a write at page ``idx``.
+
+    Returns (folio, its first index), or None when another folio now covers ``idx`` (look it up again)."""
     redis, ports, mapping = env.redis, env.ports, inode.mapping
     end = offset + len(data)
     lo, hi = order_bounds(inode)
@@ -90,32 +92,36 @@ async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes
     order = hi
     while order > lo and (start & ((1 << order) - 1) or start + (1 << order) > end_pages):
         order -= 1
-    attempts: list[Attempt] = []
-    folio, o = await allocate(env, inode, idx, order, list(GFP_HIGHUSER_MOVABLE), attempts)
-    if folio is None:
-        raise ResourceExhausted(f"ENOMEM: no folio for {mapping} index {idx}: "
-                                + ",".join(a.text() for a in attempts))
-    fstart = idx & ~((1 << o) - 1)
-    fbeg, fend = fstart * PAGE_SIZE, (fstart + (1 << o)) * PAGE_SIZE
-    if offset <= fbeg and end >= min(fend, inode.i_size):
-        old = b""
-    else:
-        first, n = blocks_of(inode, fstart, 1 << o)
-        disk_map = await extents.read_map(redis, inode, first, n)
-        blocks = await extents.read_blocks(redis, inode, disk_map)
-        old = folio_bytes(inode, fstart, 1 << o, first, disk_map, blocks)
-    lo_b, hi_b = max(offset, fbeg), min(end, fend)
-    buf = bytearray(old.ljust(hi_b - fbeg, b"\0"))
-    buf[lo_b - fbeg:hi_b - fbeg] = data[lo_b - offset:hi_b - offset]
-    await fill_and_count(redis, folio, bytes(buf).rstrip(b"\0"), attempts)
-    if found is not None and found.zero:
-        # replace a zero entry: zap zero-page PTEs, drop the entry, then insert the real folio
-        await ports.unmap_mapping_range(mapping, fbeg, fend - fbeg, False)
-        await ports.truncate_range(mapping, fbeg, fend - 1)
-    if await ports.add_folio(mapping, fstart, folio):
-        return folio, fstart
-    await ports.free_pages(folio)
-    return None
+    for _ in range(order + 4):
+        attempts: list[Attempt] = []
+        folio, o = await allocate(env, inode, idx, order, list(GFP_HIGHUSER_MOVABLE), attempts)
+        if folio is None:
+            raise ResourceExhausted(f"ENOMEM: no folio for {mapping} index {idx}: "
+                                    + ",".join(a.text() for a in attempts))
+        fstart = idx & ~((1 << o) - 1)
+        fbeg, fend = fstart * PAGE_SIZE, (fstart + (1 << o)) * PAGE_SIZE
+        if offset <= fbeg and end >= min(fend, inode.i_size):
+            old = b""
+        else:
+            first, n = blocks_of(inode, fstart, 1 << o)
+            disk_map = await extents.read_map(redis, inode, first, n)
+            blocks = await extents.read_blocks(redis, inode, disk_map)
+            old = folio_bytes(inode, fstart, 1 << o, first, disk_map, blocks)
+        lo_b, hi_b = max(offset, fbeg), min(end, fend)
+        buf = bytearray(old.ljust(hi_b - fbeg, b"\0"))
+        buf[lo_b - fbeg:hi_b - fbeg] = data[lo_b - offset:hi_b - offset]
+        await fill_and_count(redis, folio, bytes(buf).rstrip(b"\0"), attempts)
+        if await ports.add_folio(mapping, fstart, folio):
+            if found is not None and found.zero:
+                # a zero entry was replaced: zap its zero-page PTEs so the next access maps the folio
+                await ports.unmap_mapping_range(mapping, fbeg, fend - fbeg, False)
+            return folio, fstart
+        await ports.free_pages(folio)
+        again = await ports.find_folio(mapping, idx)
+        if again is not None and not again.zero:
+            return None
+        order = max(o - 1, min(lo, o))   # the range overlaps a folio that does not cover idx: go smaller
+    raise FailedPrecondition(f"write {mapping} index {idx}: the page cache kept changing under us")
 
 
 async def read(env, mapping: str, offset: int, length: int) -> bytes:
