@@ -114,6 +114,12 @@ step "compose build (4 services + redis)" build
 rm -f "$BUILD_LOG"
 "$DOCKER" image ls --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E "mmsim" >&2 || true
 
+# leftovers of an interrupted earlier run of this project (same engine): remove them first
+if [ -n "$("$DOCKER" ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")" ]; then
+    log "removing leftovers of an earlier $COMPOSE_PROJECT_NAME stack"
+    COMPOSE_FILE=$COMPOSE_FILE:$ROOT/compose.observability.yaml:$ROOT/tests/compose/otlp-standin.yaml \
+        "${COMPOSE[@]}" down -v --remove-orphans >&2 || fail "could not remove the earlier $COMPOSE_PROJECT_NAME stack"
+fi
 STACK_UP=1
 step "compose up -d" "${COMPOSE[@]}" up -d --no-build
 
