@@ -50,8 +50,8 @@ async def writeback_locked(env, mapping: str, crash_after_stage: bool = False) -
     dirty = [f for f in await find_all_tagged(ports, mapping, TAG_DIRTY) if f.folio is not None]
     if not dirty:
         return stats
-    await asyncio.gather(*[ports.tag_folio(mapping, f.index, TAG_WRITEBACK) for f in dirty])
-    await asyncio.gather(*[ports.tag_folio(mapping, f.index, TAG_DIRTY, clear=True) for f in dirty])
+    await _bounded([ports.tag_folio(mapping, f.index, TAG_WRITEBACK) for f in dirty])
+    await _bounded([ports.tag_folio(mapping, f.index, TAG_DIRTY, clear=True) for f in dirty])
     mem = await redis.mget([keys.node(f.folio.node, f"mem:{f.folio.pfn}") for f in dirty])
 
     bs, i_size = inode.block_size, inode.i_size
@@ -105,8 +105,15 @@ async def writeback_locked(env, mapping: str, crash_after_stage: bool = False) -
         new_map = {fb: b for fb, b, (d, _) in zip(targets, written, writes) if d == 0}
         await extents.link(redis, inode, new_map, [])
         await extents.release(redis, inode, cowed)
-    await asyncio.gather(*[ports.tag_folio(mapping, f.index, TAG_WRITEBACK, clear=True) for f in dirty])
+    await _bounded([ports.tag_folio(mapping, f.index, TAG_WRITEBACK, clear=True) for f in dirty])
     return stats
+
+
+async def _bounded(coros, width: int = 16) -> None:
+    """Run the calls at most ``width`` at a time (a callee's connection pool is finite)."""
+    coros = list(coros)
+    for i in range(0, len(coros), width):
+        await asyncio.gather(*coros[i:i + width])
 
 
 def _whole(pieces: list[tuple[int, int, bytes]], limit: int) -> bool:
