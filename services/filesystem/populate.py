@@ -40,6 +40,7 @@ from mmsim.runtime.vmfault import VmFault
 from mmsim.filesystem import extents
 from mmsim.filesystem.inode import Inode, load, parse_mapping
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, GFP_NORETRY_NOWARN, FolioRef
+from mmsim.v1.common_pb2 import GFP_FLAG_COMP
 from mmsim.filesystem.superblock import HPAGE_PMD_ORDER, MAX_PAGECACHE_ORDER, PAGE_SIZE
 
 
@@ -170,7 +171,8 @@ async def allocate(env, inode: Inode, index: int, order: int, gfp: list[int], at
     retried = False
     o = order
     while True:
-        gfp_o = list(gfp) + (GFP_NORETRY_NOWARN if o > floor else [])
+        # filemap_alloc_folio -> folio_alloc: a large folio is a compound page (__GFP_COMP)
+        gfp_o = list(gfp) + (GFP_NORETRY_NOWARN if o > floor else []) + ([GFP_FLAG_COMP] if o else [])
         start = index & ~((1 << o) - 1)
         folio, reason = await env.ports.alloc_pages(o, gfp_o, inode.mapping, start)
         attempts.append(Attempt(o, folio is not None, reason if folio is None else ""))

@@ -63,11 +63,14 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
             resp.folio.CopyFrom(_folio_pb(found.folio))
             resp.folio_index = found.index
         else:
-            populated = await self._ctx.peers.stub("filesystem").Populate(
-                filesystem_pb2.PopulateRequest(mapping=mapping, index=request.index, gfp=GFP_HIGHUSER_MOVABLE))
+            populated = await self._ctx.peers.stub("filesystem").Populate(filesystem_pb2.PopulateRequest(
+                mapping=mapping, index=request.index, gfp=GFP_HIGHUSER_MOVABLE, write=write))
             failed = VmFault.from_proto(populated.vm_fault)
             outcome, result = "miss", (failed or VmFault.MAJOR | VmFault.LOCKED)
-            if not failed:
+            if populated.zero_entry and not failed:   # a hole: the filesystem inserted a zero entry, no page
+                outcome, result = "miss_zero_entry", VmFault.MAJOR | VmFault.NOPAGE
+                resp.folio_index = populated.folio_index
+            elif not failed:
                 resp.folio.CopyFrom(populated.folio)
                 resp.folio_index = populated.folio_index
         tracing.annotate(page_cache=outcome)
