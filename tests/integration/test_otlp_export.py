@@ -77,7 +77,7 @@ def test_spans_arrive_at_an_otlp_receiver(stack_settings, receiver, tmp_path, mo
                                       OTEL_EXPORTER_OTLP_ENDPOINT=endpoint)
     assert settings.otlp_endpoint == endpoint
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")  # inherited by the service processes
-    stack.services_up(settings, names=SERVICES, timeout=60)
+    stack.services_up(settings, names=SERVICES, timeout=60, tied=True)
     try:
         trace_id, traceparent = new_traceparent()
         caller_span = traceparent.split("-")[2]

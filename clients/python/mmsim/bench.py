@@ -105,7 +105,7 @@ def print_rows(rows: list[dict]) -> None:
 def private_stack():
     with tempfile.TemporaryDirectory(prefix="mmsim-bench-") as state:
         settings = stack.pick_free_settings(config.load(), state)
-        stack.up(settings, timeout=60)
+        stack.up(settings, timeout=60, tied=True)
         try:
             yield settings
         finally:

@@ -43,7 +43,7 @@ def run() -> int:
     with tempfile.TemporaryDirectory(prefix="mmsim-demo-") as state:
         settings = stack.pick_free_settings(config.load(), state)
         print(f"starting redis-server and four services (state in {state}) ...")
-        stack.up(settings, timeout=60)
+        stack.up(settings, timeout=60, tied=True)
         try:
             with Cluster.connect(settings) as mm:
                 scenario(mm)

@@ -19,7 +19,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mmsim.runtime import config
-from mmsim.runtime.redis_server import free_port, redis_server_binary, wait_for_port
+from mmsim.runtime.redis_server import die_with_parent, free_port, redis_server_binary, wait_for_port
 
 MODULES = {name: f"mmsim.{name}.server" for name in config.SERVICES}
 
@@ -70,11 +70,12 @@ def read_pid(paths: Paths, name: str) -> int | None:
     return pid if _pid_alive(pid) else None
 
 
-def _spawn(paths: Paths, name: str, args: list[str], env: dict[str, str]) -> int:
+def _spawn(paths: Paths, name: str, args: list[str], env: dict[str, str], tied: bool = False) -> int:
     paths.pids.mkdir(parents=True, exist_ok=True)
     paths.logs.mkdir(parents=True, exist_ok=True)
     with open(paths.logfile(name), "ab") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=die_with_parent if tied else None)
     paths.pidfile(name).write_text(str(proc.pid))
     return proc.pid
 
@@ -95,8 +96,11 @@ def _host_port(url_or_addr: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def up(settings: config.Settings, timeout: float = 30.0) -> dict[str, int]:
-    """Start whatever is not running yet; wait until Redis answers and every service is SERVING."""
+def up(settings: config.Settings, timeout: float = 30.0, tied: bool = False) -> dict[str, int]:
+    """Start whatever is not running yet; wait until Redis answers and every service is SERVING.
+
+    ``tied``: the processes die with the calling process (tests, demo, benchmarks); `mmsim up` leaves
+    them running in the background."""
     paths = Paths(Path(settings.state_dir))
     env = {**os.environ, **settings.env()}
     started: dict[str, int] = {}
@@ -106,14 +110,14 @@ def up(settings: config.Settings, timeout: float = 30.0) -> dict[str, int]:
         data.mkdir(parents=True, exist_ok=True)
         args = [redis_server_binary(), "--port", str(port), "--bind", host, "--dir", str(data.resolve()),
                 "--save", "", "--appendonly", "no", "--protected-mode", "no"]
-        started["redis"] = _spawn(paths, "redis", args, env)
+        started["redis"] = _spawn(paths, "redis", args, env, tied)
     wait_for_port(host, port, timeout)
-    started.update(services_up(settings, timeout=timeout))
+    started.update(services_up(settings, timeout=timeout, tied=tied))
     return started
 
 
 def services_up(settings: config.Settings, names: tuple[str, ...] | list[str] | None = None,
-                timeout: float = 30.0) -> dict[str, int]:
+                timeout: float = 30.0, tied: bool = False) -> dict[str, int]:
     """Start the named services (all four by default) that are not running yet under ``settings.state_dir``;
     wait until each is SERVING. Redis must already answer at ``settings.redis_url``.
 
@@ -126,7 +130,7 @@ def services_up(settings: config.Settings, names: tuple[str, ...] | list[str] | 
     started: dict[str, int] = {}
     for name in names:
         if read_pid(paths, name) is None:
-            started[name] = _spawn(paths, name, [sys.executable, "-m", MODULES[name]], env)
+            started[name] = _spawn(paths, name, [sys.executable, "-m", MODULES[name]], env, tied)
     deadline = time.monotonic() + timeout
     for name in names:
         while health(settings.addrs[name], 0.5) != "SERVING":
