@@ -214,9 +214,11 @@ local old = ARGV[21]
 rm_node(node)
 local hp = kind ~= 'zero' and page_get(head) or {refcount = 1, w2 = 0, mapcount = -1}
 if kind ~= 'zero' and (page_is_type(hp, PT_BUDDY) or hp.refcount <= 0) then return {'retry', 'the folio was freed'} end
-if hp.w2 ~= 0 then
+if kind == 'file' then   -- folio->mapping is cleared when truncation or invalidation removes the folio
   local mid = redis.call('HGET', node_key(node, 'intern'), 'n:' .. mapping)
-  if (not mid) or tonumber(mid) ~= hp.w2 or hp.w3 ~= findex then return {'retry', 'the folio left the page cache'} end
+  if hp.w2 == 0 or (not mid) or tonumber(mid) ~= hp.w2 or hp.w3 ~= findex then
+    return {'retry', 'the folio left the page cache'}
+  end
 end
 -- i_size re-check under the "folio lock" (filemap_fault step 7)
 local isz = tonumber(redis.call('HGET', map_key(mapping, 'inode'), 'i_size') or ARGV[11])
@@ -233,7 +235,8 @@ if (now or '') ~= old then
 end
 
 local nr, first_vpn, first_pfn = 1, vpn, head + (index - findex)
-if kind == 'file' and tonumber(ARGV[18]) > 1 and old == '' then
+if kind == 'file' and tonumber(ARGV[18]) > 1 and old == ''
+   and tonumber(ARGV[16]) + tonumber(ARGV[18]) <= math.ceil(isz / 4096) then   -- the plan predates a truncate
   local pv, pn = tonumber(ARGV[17]), tonumber(ARGV[18])
   local none = true
   for i = 0, pn - 1 do

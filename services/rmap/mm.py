@@ -122,6 +122,21 @@ def vma_lookup(vmas: list[Vma], addr: int) -> Vma | None:
     return v if v is not None and v.start <= addr else None
 
 
+def thp_get_unmapped_area(vmas: list[Vma], length: int, hint: int = 0, mmap_base: int = MMAP_BASE,
+                          offset: int = 0) -> int:
+    """models mm/huge_memory.c: __thp_get_unmapped_area. A file mapping of at least PMD_SIZE gets an address
+    congruent to its file offset modulo PMD_SIZE, so a 2 MiB folio can sit in one page table (and be
+    mapped whole); smaller ones, hinted ones and those that do not fit padded fall back to the plain search."""
+    if hint or length < PMD_SIZE:
+        return get_unmapped_area(vmas, length, hint, mmap_base)
+    try:
+        padded = get_unmapped_area(vmas, length + PMD_SIZE, 0, mmap_base)
+    except ResourceExhausted:
+        return get_unmapped_area(vmas, length, 0, mmap_base)
+    top = padded + PMD_SIZE                       # the highest start the padded gap allows (top-down)
+    return top - ((top - offset) & (PMD_SIZE - 1))
+
+
 def get_unmapped_area(vmas: list[Vma], length: int, hint: int = 0, mmap_base: int = MMAP_BASE,
                       low: int = MMAP_MIN_ADDR) -> int:  # fmt: skip
     """Top-down search for a free range of ``length`` bytes (page aligned), like unmapped_area_topdown.

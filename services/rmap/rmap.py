@@ -33,7 +33,7 @@ import json
 from mmsim.rmap import lua
 from mmsim.rmap.fault import FaultHandler, _s, mm_keys, parse_freed
 from mmsim.rmap.mm import (
-    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, PAGE_SHIFT, PAGE_SIZE, Vma, dev_of_fs, format_maps_line, get_unmapped_area,
+    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, PAGE_SHIFT, PAGE_SIZE, Vma, dev_of_fs, format_maps_line, thp_get_unmapped_area,
     page_align, prot_to_vm_flags, split_for_munmap, validate_comm, validate_mmap,
 )  # fmt: skip
 from mmsim.runtime import keys, profiles
@@ -93,7 +93,7 @@ class ReverseMap:
         mmap_base = int(_s(mmh.get(b"mmap_base", str(MMAP_BASE).encode())))
         for _ in range(MAX_MMAP_RETRIES):
             vmas = [Vma.from_json(m) for m in members]
-            start = get_unmapped_area(vmas, plen, addr, mmap_base)
+            start = thp_get_unmapped_area(vmas, plen, addr, mmap_base, offset)
             vma = Vma(start, start + plen, base.pgoff, base.flags, mapping, base.ino, base.dev, base.path,
                       base.limit, base.action)  # fmt: skip
             r = await lua.MMAP_INSERT(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mapping(mapping, "i_mmap")],

@@ -110,3 +110,15 @@ def test_argument_checks():
         mm.validate_mmap(4096, 100, 0)
     assert mm.validate_mmap(1, 0, 0) == PAGE_SIZE
     assert mm.DEFAULT_MAX_MAP_COUNT == 65530
+
+
+def test_thp_get_unmapped_area_aligns_large_file_mappings_to_their_offset():
+    """__thp_get_unmapped_area: (addr - offset) % PMD_SIZE == 0 for mappings of at least PMD_SIZE."""
+    from mmsim.rmap.mm import PMD_SIZE, thp_get_unmapped_area
+
+    for offset in (0, PMD_SIZE, 3 * 4096):
+        addr = thp_get_unmapped_area([], 4 * PMD_SIZE, 0, offset=offset)
+        assert (addr - offset) % PMD_SIZE == 0
+    small = thp_get_unmapped_area([], 8 * 4096)
+    assert small % 4096 == 0
+    assert thp_get_unmapped_area([], PMD_SIZE, hint=0x10000000) == 0x10000000
