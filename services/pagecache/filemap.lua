@@ -124,3 +124,19 @@ local function fm_entries(xa, ino, first, last)
   end
   return out
 end
+
+-- delete a folio (fm_delete_folio) and remember it when that dropped its last reference
+local FM_FREED = {}
+local function fm_remove(xa, ino, f)
+  if fm_delete_folio(xa, ino, f, 'mmsim:{node:' .. f.node .. '}:vmstat') then
+    FM_FREED[#FM_FREED + 1] = f.node; FM_FREED[#FM_FREED + 1] = f.pfn; FM_FREED[#FM_FREED + 1] = f.order
+  end
+end
+
+-- commit the XArray and answer {a, b, node, pfn, order, ...} with the folios the caller must free
+local function fm_commit_reply(xa, a, b)
+  xa_commit(xa)
+  local out = {a, b}
+  for _, x in ipairs(FM_FREED) do out[#out + 1] = x end
+  return out
+end

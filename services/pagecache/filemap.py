@@ -219,12 +219,10 @@ local first = math.floor(lstart / PAGE)
 local last = lend < 0 and MAXP or math.floor(lend / PAGE)
 local start = math.ceil(lstart / PAGE)
 local stop = lend < 0 and MAXP + 1 or math.floor((lend + 1) / PAGE)   -- pages < stop are wholly inside
-local removed, zeroed, freed = 0, 0, {}
+local removed, zeroed = 0, 0
 local function remove(f)
   removed = removed + 1
-  if fm_delete_folio(xa, ino, f, 'mmsim:{node:' .. f.node .. '}:vmstat') then
-    freed[#freed + 1] = f.node; freed[#freed + 1] = f.pfn; freed[#freed + 1] = f.order
-  end
+  fm_remove(xa, ino, f)
 end
 for _, f in ipairs(fm_entries(xa, ino, first, last)) do
   local n = fm_pow2(f.order)
@@ -243,10 +241,7 @@ for _, f in ipairs(fm_entries(xa, ino, first, last)) do
     end
   end
 end
-xa_commit(xa)
-local out = {removed, zeroed}
-for _, x in ipairs(freed) do out[#out + 1] = x end
-return out
+return fm_commit_reply(xa, removed, zeroed)
 """
 
 # models invalidate_mapping_pages (POSIX_FADV_DONTNEED, drop_caches): drop clean, unmapped folios only
@@ -254,7 +249,7 @@ _INVALIDATE = """
 local ino = fm_inode(KEYS[1])
 local xa = xa_open(KEYS[2], ARGV[1])
 vm_spans(ARGV[2])
-local removed, skipped, freed = 0, 0, {}
+local removed, skipped = 0, 0
 for _, f in ipairs(fm_entries(xa, ino, 0, 4503599627370495)) do
   if f.kind == 'folio' then
     vm_node(f.node)
@@ -263,15 +258,11 @@ for _, f in ipairs(fm_entries(xa, ino, 0, 4503599627370495)) do
       skipped = skipped + 1
     else
       removed = removed + 1
-      fm_delete_folio(xa, ino, f, 'mmsim:{node:' .. f.node .. '}:vmstat')
-      freed[#freed + 1] = f.node; freed[#freed + 1] = f.pfn; freed[#freed + 1] = f.order
+      fm_remove(xa, ino, f)
     end
   end
 end
-xa_commit(xa)
-local out = {removed, skipped}
-for _, x in ipairs(freed) do out[#out + 1] = x end
-return out
+return fm_commit_reply(xa, removed, skipped)
 """
 
 
