@@ -1,9 +1,8 @@
-"""Page allocator benchmark: in-process allocations per second (order 0 and order 9) over a real
-redis-server, and Redis bytes per struct page at 1M pages (4 GiB).
+"""Page allocator benchmark: allocations per second (order 0 and order 9) in-process over a real
+redis-server and through the PageAllocatorService over gRPC (same Redis, same memory; the ratio is the
+figure: what the hop costs on top of the one Lua round trip), and Redis bytes per struct page at 1M pages.
 
     .venv/bin/python benchmarks/bench_alloc.py [--seconds 2]
-
-The gRPC-through figure is to be added once services/allocator/server.py exists.
 """
 
 from __future__ import annotations
@@ -16,11 +15,17 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+import grpc
+
+from mmsim import stack
 from mmsim.allocator import gfp as G
 from mmsim.allocator.buddy import BuddyAllocator
 from mmsim.allocator.zones import Layout
-from mmsim.runtime import keys
+from mmsim.runtime import config, keys
 from mmsim.runtime.redis_server import start_redis
+from mmsim.runtime.wire import gfp_to_proto
+from mmsim.v1 import page_allocator_pb2 as pb
+from mmsim.v1 import page_allocator_pb2_grpc
 
 
 async def rate(b: BuddyAllocator, order: int, gfp: int, seconds: float) -> tuple[float, float]:
@@ -42,6 +47,25 @@ async def rate(b: BuddyAllocator, order: int, gfp: int, seconds: float) -> tuple
     return n_alloc / t_alloc, n_free / t_free
 
 
+def grpc_rate(addr: str, order: int, gfp: int, seconds: float) -> tuple[float, float]:
+    """The same loop as rate(), through AllocPages/FreePages on a blocking channel."""
+    with grpc.insecure_channel(addr) as ch:
+        stub = page_allocator_pb2_grpc.PageAllocatorServiceStub(ch)
+        req = pb.AllocPagesRequest(order=order, gfp=gfp_to_proto(int(gfp)), node=-1)
+        n = 0
+        t_alloc = t_free = 0.0
+        while t_alloc < seconds:
+            t0 = time.perf_counter()
+            got = [stub.AllocPages(req).folio for _ in range(64)]
+            t1 = time.perf_counter()
+            for f in got:
+                stub.FreePages(pb.FreePagesRequest(pfn=f.pfn, order=order))
+            t_alloc += t1 - t0
+            t_free += time.perf_counter() - t1
+            n += len(got)
+        return n / t_alloc, n / t_free
+
+
 async def main(seconds: float) -> None:
     proc = start_redis(workdir=Path(tempfile.mkdtemp(prefix="bench_alloc")))
     r = aioredis.Redis.from_url(proc.url)
@@ -59,10 +83,24 @@ async def main(seconds: float) -> None:
             nchunks += 1
         print(f"memory: {layout.memory_bytes >> 20} MiB = {pages} pages; memmap_init + free to buddy: {t_init:.2f} s")
         print(f"vmemmap: {nchunks} chunk strings, MEMORY USAGE {used} bytes = {used / pages:.2f} bytes per struct page")
-        for order, gfp, label in ((0, G.GFP_KERNEL, "GFP_KERNEL"), (9, G.GFP_TRANSHUGE_LIGHT, "GFP_TRANSHUGE_LIGHT (__GFP_COMP)"),
-                                  (9, G.GFP_KERNEL, "GFP_KERNEL")):  # fmt: skip
-            a, f = await rate(b, order, gfp, seconds)
+        cases = ((0, G.GFP_KERNEL, "GFP_KERNEL"), (9, G.GFP_TRANSHUGE_LIGHT, "GFP_TRANSHUGE_LIGHT (__GFP_COMP)"),
+                 (9, G.GFP_KERNEL, "GFP_KERNEL"))
+        local = {}
+        for order, gfp, label in cases:
+            local[(order, label)] = a, f = await rate(b, order, gfp, seconds)
             print(f"in-process order {order} {label}: {a:,.0f} allocs/s, {f:,.0f} frees/s")
+        state = tempfile.mkdtemp(prefix="bench_alloc_svc")
+        settings = stack.pick_free_settings(config.load({"MMSIM_MEMORY": "4GiB"}), state)
+        settings = config.load({**settings.env(), "MMSIM_REDIS_URL": proc.url})
+        stack.services_up(settings, ["allocator"], timeout=60, tied=True)
+        try:
+            for order, gfp, label in cases:
+                a, f = grpc_rate(settings.addrs["allocator"], order, gfp, seconds)
+                la, lf = local[(order, label)]
+                print(f"gRPC       order {order} {label}: {a:,.0f} allocs/s, {f:,.0f} frees/s "
+                      f"(x{a / la:.2f} / x{f / lf:.2f} of in-process)")
+        finally:
+            stack.services_down(settings, ["allocator"])
     finally:
         await r.aclose()
         proc.stop()
