@@ -80,6 +80,10 @@ PG_FLAGS = (
 )  # fmt: skip
 PG = {name: 1 << bit for bit, name in enumerate(PG_FLAGS)}
 PG_ZEROED = 1 << 30
+MAPPING_SHARED = 2
+"""->mapping of a page-cache folio shared by several mappings through PFN entries (the LSFMM 2018 idea);
+->index then counts the mappings, as fs/dax.c keeps a shared DAX folio (PAGE_MAPPING_DAX_SHARED, ->share).
+Interned mapping ids are multiples of 4, so 2 is never a real mapping."""
 """Simulator-only flag: the page was handed out zeroed (__GFP_ZERO). There is no page data to clear in the
 allocator, so zeroing is recorded; the page cache treats a zeroed page as all-zero content."""
 
@@ -477,6 +481,10 @@ def decode_page(pfn: int, raw: bytes, node: int, zone: str, mapping_names: dict[
         name = (mapping_names or {}).get(w2)
         mapping = f"{w2} /* {name} */" if name else (f"{w2:#x} /* anon_vma | PAGE_MAPPING_ANON */" if w2 & 1 else w2)
         d.fields = {"lru.next": w0, "lru.prev": w1, "mapping": mapping, "index": w3, "private": w4}
+        if w2 == MAPPING_SHARED:
+            d.member = "page_cache_shared"
+            d.fields.update(mapping=f"{w2:#x} /* shared through PFN entries */", share=w3)
+            del d.fields["index"]
     else:
         d.member = "owner_words"
         d.fields = {"_w0": w0, "_w1": w1, "_w2": w2, "_w3": w3, "_w4": w4}

@@ -69,6 +69,8 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
                         continue  # lost an insert race: look again
                     folio, fstart = made
                 else:
+                    if found.shared:   # PFN entries: write into a private copy, never the other files' folio
+                        found = await env.ports.unshare_folio(mapping, idx)
                     folio, fstart = found.folio, found.index
                     fbeg = fstart * PAGE_SIZE
                     chunk_end = min(end, fbeg + (PAGE_SIZE << folio.order))

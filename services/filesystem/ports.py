@@ -43,6 +43,7 @@ class Found:
     folio: FolioRef | None
     zero: bool = False
     tags: set[int] = field(default_factory=set)
+    shared: bool = False          # the folio is also cached by other mappings (PFN entries)
 
 
 class PeerError(MMError):
@@ -59,7 +60,7 @@ def _peer_error(service: str, rpc: str, exc: grpc.aio.AioRpcError) -> PeerError:
 
 def _found(msg) -> Found:
     folio = None if msg.zero_entry else FolioRef(msg.folio.pfn, msg.folio.order, msg.folio.node)
-    return Found(index=msg.folio_index, folio=folio, zero=msg.zero_entry, tags=set(msg.tags))
+    return Found(index=msg.folio_index, folio=folio, zero=msg.zero_entry, tags=set(msg.tags), shared=msg.shared)
 
 
 class GrpcPorts:
@@ -105,6 +106,23 @@ class GrpcPorts:
                 return None
             raise _peer_error("pagecache", "FindFolio", exc) from None
         return _found(r)
+
+    async def share_folios(self, src: str, src_index: int, dst: str, dst_index: int, nr_pages: int) -> int:
+        """PFN entries: the destination caches the source's clean folios too; returns the pages shared."""
+        req = page_cache_pb2.ShareFoliosRequest(src_mapping=src, src_index=src_index, dst_mapping=dst,
+                                                dst_index=dst_index, nr_pages=nr_pages)
+        try:
+            return (await self._peers.stub("pagecache").ShareFolios(req)).pages_shared
+        except grpc.aio.AioRpcError as exc:
+            raise _peer_error("pagecache", "ShareFolios", exc) from None
+
+    async def unshare_folio(self, mapping: str, index: int) -> Found:
+        """A private copy of a shared folio for a write (the page cache copies and replaces it)."""
+        try:
+            r = await self._peers.stub("pagecache").UnshareFolio(page_cache_pb2.UnshareFolioRequest(mapping=mapping, index=index))
+        except grpc.aio.AioRpcError as exc:
+            raise _peer_error("pagecache", "UnshareFolio", exc) from None
+        return Found(index=r.folio_index, folio=FolioRef(r.folio.pfn, r.folio.order, r.folio.node))
 
     async def truncate_range(self, mapping: str, lstart: int, lend: int | None) -> dict:
         req = page_cache_pb2.TruncateRangeRequest(mapping=mapping, lstart=lstart, lend=lend or 0, to_eof=lend is None)

@@ -28,6 +28,7 @@ class ReflinkStats:
     blocks_shared: int = 0
     i_size: int = 0
     blocks_freed: int = 0
+    pages_shared: int = 0
 
 
 async def reflink(env, src: str, src_off: int, dst: str, dst_off: int, length: int,
@@ -46,14 +47,10 @@ async def reflink(env, src: str, src_off: int, dst: str, dst_off: int, length: i
                                   f"{di.block_size} ({dst}): extents cannot be shared")
         if src_fs != dst_fs:
             raise InvalidArgument(f"EXDEV: {src} and {dst} are on different filesystems")
-        if share_folios:
-            if not si.profile.pfn_entries:
-                raise FailedPrecondition(
-                    f"profile {si.profile.name} has no PFN entries: a folio has one mapping and one index, "
-                    "so reflinked files cannot share page-cache folios (each caches its own copy)")
+        if share_folios and not di.profile.pfn_entries:
             raise FailedPrecondition(
-                "share_folios with pfn_entries needs the page cache to hold one folio under two mappings "
-                "(a share count as fs/dax.c keeps); this page cache does not support it yet")
+                f"profile {di.profile.name} has no PFN entries: a folio has one mapping and one index, "
+                "so reflinked files cannot share page-cache folios (each caches its own copy)")
         bs = si.block_size
         if length == 0:
             length = max(0, si.i_size - src_off)
@@ -100,4 +97,8 @@ async def reflink(env, src: str, src_off: int, dst: str, dst_off: int, length: i
         await extents.link(redis, di, set_map, drop, {"i_size": st.i_size} if st.i_size != di.i_size else None)
         st.blocks_freed = await extents.release(redis, di, dst_map)
         st.blocks_shared = len(set_map)
+        if share_folios and src_off % PAGE_SIZE == 0 and dst_off % PAGE_SIZE == 0:
+            # PFN entries (LSFMM 2018): the destination caches the source's clean folios, no copy
+            st.pages_shared = await ports.share_folios(src, src_off // PAGE_SIZE, dst, dst_off // PAGE_SIZE,
+                                                       -(-length // PAGE_SIZE))
         return st

@@ -1,7 +1,8 @@
 -- mmsim page-cache library (models mm/filemap.c over the XArray library, which must precede it).
 -- A folio entry is 'p<node>:<pfn>:<order>'; a hole is the zero entry FM_HOLE, a value entry like
 -- DAX_ZERO_PAGE (fs/dax.c): it occupies the range, reads as zeros, and owns no page.
--- FM_LRU_FLAGS (PG_lru | PG_dirty) is defined by filemap.py from the allocator's PG table.
+-- FM_LRU_FLAGS (PG_lru | PG_dirty) and FM_SHARED (the ->mapping of a folio shared through PFN entries)
+-- are defined by filemap.py from the allocator's tables.
 -- Page indices are plain Lua numbers here: file indices stay below 2^52 (MAX_LFS_FILESIZE >> PAGE_SHIFT).
 
 local FM_HOLE = 'v4'
@@ -95,21 +96,39 @@ local function fm_punch_hole_entry(xa, ino, slothex, first, last)
   return math.min(he, last) - math.max(hs, first) + 1
 end
 
--- models page_cache_delete + filemap_free_folio: erase the folio's entries, clear folio->mapping,
--- drop the page cache's reference. Returns true when that was the last reference (the caller frees it).
+-- a folio cached by several mappings through PFN entries: ->mapping is FM_SHARED and ->index counts the
+-- mappings (fs/dax.c keeps a shared DAX folio the same way: no single mapping, a share count)
+local function fm_is_shared(f)
+  vm_node(f.node)
+  return page_get_field(f.pfn, 'mapping') == FM_SHARED
+end
+
+-- models filemap_free_folio for one mapping's reference: drop one share (the folio stays cached by
+-- another mapping) or clear folio->mapping and take it off the LRU, then drop the reference.
+-- Returns true when that was the last reference (the caller gives the folio back to the allocator).
+local function fm_release_folio(f, vmstat_key)
+  local shares = fm_is_shared(f) and page_get_field(f.pfn, 'index') or 1
+  if shares > 1 then
+    page_set_field(f.pfn, 'index', shares - 1)
+  else
+    local nr = fm_pow2(f.order)
+    redis.call('HINCRBY', vmstat_key, 'nr_file_pages', -nr)
+    if f.order == 9 then redis.call('HINCRBY', vmstat_key, 'nr_file_hugepages', -1) end
+    page_set_field(f.pfn, 'mapping', 0)
+    page_flags_clear(f.pfn, FM_LRU_FLAGS)   -- off the LRU (lruvec_del_folio), no longer dirty
+  end
+  if page_get_field(f.pfn, 'refcount') == 1 then return true end
+  page_ref_add(f.pfn, -1)
+  return false
+end
+
+-- models page_cache_delete: erase the folio's entries from this mapping, then fm_release_folio
 local function fm_delete_folio(xa, ino, f, vmstat_key)
   fm_store(xa, ino, f.index, f.order, '')
   local nr = fm_pow2(f.order)
   ino.nrpages = ino.nrpages - nr
   redis.call('HINCRBY', ino.key, 'nrpages', -nr)
-  redis.call('HINCRBY', vmstat_key, 'nr_file_pages', -nr)
-  if f.order == 9 then redis.call('HINCRBY', vmstat_key, 'nr_file_hugepages', -1) end
-  vm_node(f.node)
-  page_set_field(f.pfn, 'mapping', 0)
-  page_flags_clear(f.pfn, FM_LRU_FLAGS)   -- off the LRU (lruvec_del_folio), no longer dirty
-  if page_get_field(f.pfn, 'refcount') == 1 then return true end
-  page_ref_add(f.pfn, -1)
-  return false
+  return fm_release_folio(f, vmstat_key)
 end
 
 -- the folios (each once) and holes overlapping pages [first, last]
@@ -125,12 +144,15 @@ local function fm_entries(xa, ino, first, last)
   return out
 end
 
--- delete a folio (fm_delete_folio) and remember it when that dropped its last reference
+-- remember a folio whose last reference went, for the caller to free
 local FM_FREED = {}
+local function fm_freed(f)
+  FM_FREED[#FM_FREED + 1] = f.node; FM_FREED[#FM_FREED + 1] = f.pfn; FM_FREED[#FM_FREED + 1] = f.order
+end
+
+-- delete a folio (fm_delete_folio) and remember it when that dropped its last reference
 local function fm_remove(xa, ino, f)
-  if fm_delete_folio(xa, ino, f, 'mmsim:{node:' .. f.node .. '}:vmstat') then
-    FM_FREED[#FM_FREED + 1] = f.node; FM_FREED[#FM_FREED + 1] = f.pfn; FM_FREED[#FM_FREED + 1] = f.order
-  end
+  if fm_delete_folio(xa, ino, f, 'mmsim:{node:' .. f.node .. '}:vmstat') then fm_freed(f) end
 end
 
 -- commit the XArray and answer {a, b, node, pfn, order, ...} with the folios the caller must free

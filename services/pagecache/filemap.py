@@ -17,10 +17,10 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmsim.allocator.vmemmap import PG, VMEMMAP_LUA_LIB, node_spans
+from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, VMEMMAP_LUA_LIB, node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.pagecache import xarray
-from mmsim.runtime import config, keys
+from mmsim.runtime import config, keys, profiles
 from mmsim.runtime.errors import AlreadyExists, NotFound, require
 from mmsim.runtime.lua import Script
 
@@ -29,6 +29,7 @@ _ADDED_FLAGS = PG["uptodate"] | PG["lru"]   # filemap_add_folio -> folio_add_lru
 MAX_PAGECACHE_ORDER = 9          # include/linux/pagemap.h with THP: min(MAX_XAS_ORDER, PMD order)
 MAX_FILE_INDEX = (1 << 52) - 1   # MAX_LFS_FILESIZE >> PAGE_SHIFT on 64-bit, rounded to what Lua holds exactly
 FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB, f"local FM_LRU_FLAGS = {PG['lru'] | PG['dirty']}",
+                         f"local FM_SHARED = {MAPPING_SHARED}",
                          Path(__file__).with_name("filemap.lua").read_text()])
 
 
@@ -59,6 +60,7 @@ class Found:
     folio: Folio | None           # None for a zero entry
     order: int                    # order of the folio or of the zero entry
     tags: tuple[Tag, ...] = ()
+    shared: bool = False          # cached by several mappings through PFN entries
 
     @property
     def zero(self) -> bool:
@@ -80,13 +82,14 @@ class FaultLookup:
 _LOOKUP = """
 local ino = fm_inode(KEYS[1])
 local xa = xa_open(KEYS[2], ARGV[1])
+vm_spans(ARGV[4])
 local f = fm_lookup(xa, ino, tonumber(ARGV[2]))
 local tags = ''
 if f.kind ~= '' and ARGV[3] == '1' then
   for m = 0, 2 do tags = tags .. (xa_get_mark(xa, f.slot, m) and '1' or '0') end
 end
 if f.kind == 'folio' then
-  return {tostring(ino.i_size), 'folio', f.node, f.pfn, f.order, tostring(f.index), tags}
+  return {tostring(ino.i_size), fm_is_shared(f) and 'shared' or 'folio', f.node, f.pfn, f.order, tostring(f.index), tags}
 elseif f.kind == 'hole' then
   return {tostring(ino.i_size), 'hole', 0, 0, f.order, tostring(f.index), tags}
 end
@@ -266,6 +269,67 @@ return fm_commit_reply(xa, removed, skipped)
 """
 
 
+# PFN entries: the source's clean folios wholly inside the range get entries in the destination too
+_SHARE = """
+local src, dst = fm_inode(KEYS[1]), fm_inode(KEYS[3])
+local allowed = {}
+for p in string.gmatch(ARGV[6], '[^,]+') do allowed[p] = true end
+local prof = redis.call('HGET', KEYS[3], 'profile') or ''
+if not allowed[prof] then
+  fm_fail('FailedPrecondition', 'profile ' .. prof .. ' has no PFN entries: a folio has one ->mapping and ->index, '
+    .. 'so ' .. KEYS[3] .. ' must cache its own copy')
+end
+local sxa, dxa = xa_open(KEYS[2], ARGV[1]), xa_open(KEYS[4], ARGV[1])
+vm_spans(ARGV[5])
+local s0, d0, nr = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local shared, pages, skipped = 0, 0, 0
+for _, f in ipairs(fm_entries(sxa, src, s0, s0 + nr - 1)) do
+  if f.kind == 'folio' then
+    local n = fm_pow2(f.order)
+    local di = d0 + (f.index - s0)
+    local clean = not xa_get_mark(sxa, f.slot, 0) and not xa_get_mark(sxa, f.slot, 1)
+    if f.index < s0 or f.index + n > s0 + nr or di % n ~= 0 or not clean or #fm_overlapping(dxa, dst, di, di + n - 1) > 0 then
+      skipped = skipped + 1
+    else
+      vm_node(f.node)
+      if page_get_field(f.pfn, 'mapping') == FM_SHARED then
+        page_set_field(f.pfn, 'index', page_get_field(f.pfn, 'index') + 1)
+      else
+        page_set_field(f.pfn, 'mapping', FM_SHARED)
+        page_set_field(f.pfn, 'index', 2)
+      end
+      page_ref_add(f.pfn, 1)
+      fm_store(dxa, dst, di, f.order, fm_entry(f.node, f.pfn, f.order))
+      redis.call('HINCRBY', KEYS[3], 'nrpages', n)
+      redis.call('HINCRBY', 'mmsim:{node:' .. f.node .. '}:vmstat', 'mmsim_pfn_entry_pages', n)
+      shared, pages = shared + 1, pages + n
+    end
+  end
+end
+xa_commit(dxa)
+return {shared, pages, skipped}
+"""
+
+# break the sharing of one folio: the new private copy replaces it in this mapping (cmpxchg semantics)
+_REPLACE = """
+local ino = fm_inode(KEYS[1])
+local xa = xa_open(KEYS[2], ARGV[1])
+vm_spans(ARGV[2])
+local f = fm_lookup(xa, ino, tonumber(ARGV[3]))
+local old_pfn, node, pfn = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if f.kind ~= 'folio' or f.pfn ~= old_pfn then return {'changed'} end
+fm_store(xa, ino, f.index, f.order, fm_entry(node, pfn, f.order))
+redis.call('COPY', 'mmsim:{node:' .. f.node .. '}:mem:' .. f.pfn, 'mmsim:{node:' .. node .. '}:mem:' .. pfn, 'REPLACE')
+vm_node(node)
+page_flags_set(pfn, tonumber(ARGV[7]))
+page_set_field(pfn, 'mapping', mapping_intern(ARGV[8]))
+page_set_field(pfn, 'index', f.index)
+redis.call('HINCRBY', 'mmsim:{node:' .. node .. '}:vmstat', 'nr_file_pages', fm_pow2(f.order))
+if fm_release_folio(f, 'mmsim:{node:' .. f.node .. '}:vmstat') then fm_freed(f) end
+return fm_commit_reply(xa, f.index, f.order)
+"""
+
+
 def _freed(rec) -> list[Folio]:
     return [Folio(int(rec[i]), int(rec[i + 1]), int(rec[i + 2])) for i in range(0, len(rec), 3)]
 
@@ -275,8 +339,8 @@ def _found(rec, with_tags: bool) -> Found | None:
     if not kind:
         return None
     tag_set = tuple(t for t in Tag if tags and tags[t.mark:t.mark + 1] == b"1") if with_tags else ()
-    folio = Folio(int(node), int(pfn), int(order)) if kind == b"folio" else None
-    return Found(int(index), folio, int(order), tag_set)
+    folio = Folio(int(node), int(pfn), int(order)) if kind in (b"folio", b"shared") else None
+    return Found(int(index), folio, int(order), tag_set, shared=kind == b"shared")
 
 
 def check_index(index: int) -> int:
@@ -294,7 +358,7 @@ class PageCache:
         self._scripts = {name: Script(client, FILEMAP_LUA + body) for name, body in (
             ("lookup", _LOOKUP), ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG),
             ("find_tagged", _FIND_TAGGED), ("stats", _STATS), ("truncate", _TRUNCATE),
-            ("invalidate", _INVALIDATE))}
+            ("invalidate", _INVALIDATE), ("share", _SHARE), ("replace", _REPLACE))}
 
     @staticmethod
     def _keys(mapping: str) -> list[str]:
@@ -305,12 +369,12 @@ class PageCache:
 
     async def fault_lookup(self, mapping: str, index: int) -> FaultLookup:
         """filemap_fault's EOF check and filemap_get_folio, in one round trip."""
-        rec = await self._scripts["lookup"](self._keys(mapping), [self._cs, check_index(index), 0])
+        rec = await self._scripts["lookup"](self._keys(mapping), [self._cs, check_index(index), 0, self._spans])
         return FaultLookup(index, int(rec[0]), _found(rec, False))
 
     async def find_folio(self, mapping: str, index: int) -> Found:
         """models filemap_get_entry; NOT_FOUND when nothing covers index."""
-        rec = await self._scripts["lookup"](self._keys(mapping), [self._cs, check_index(index), 1])
+        rec = await self._scripts["lookup"](self._keys(mapping), [self._cs, check_index(index), 1, self._spans])
         found = _found(rec, True)
         if found is None:
             raise NotFound(f"no folio at index {index} of {mapping}")
@@ -357,6 +421,25 @@ class PageCache:
         """invalidate_mapping_pages(mapping, 0, -1): (folios removed, folios kept busy, folios to free)."""
         rec = await self._scripts["invalidate"](self._keys(mapping), [self._cs, self._spans])
         return int(rec[0]), int(rec[1]), _freed(rec[2:])
+
+    async def share_folios(self, src: str, src_index: int, dst: str, dst_index: int, nr_pages: int) -> dict:
+        """PFN entries: give ``dst`` entries for ``src``'s clean folios in the range (one atomic step)."""
+        require(nr_pages > 0, f"nr_pages must be positive, got {nr_pages}")
+        check_index(src_index + nr_pages - 1)
+        check_index(dst_index + nr_pages - 1)
+        allowed = ",".join(p.name for p in profiles.PROFILES.values() if p.pfn_entries)
+        rec = await self._scripts["share"]([*self._keys(src), *self._keys(dst)],
+                                           [self._cs, src_index, dst_index, nr_pages, self._spans, allowed])
+        return {"folios_shared": int(rec[0]), "pages_shared": int(rec[1]), "folios_skipped": int(rec[2])}
+
+    async def replace_shared(self, mapping: str, index: int, old: Folio, new: Folio) -> tuple[int, list[Folio]] | None:
+        """Put the private copy ``new`` (same order, already allocated) where the shared ``old`` was, copying
+        its bytes; returns (folio index, folios to free) or None when ``old`` is no longer there."""
+        rec = await self._scripts["replace"](self._keys(mapping), [self._cs, self._spans, check_index(index), old.pfn,
+                                                                   new.node, new.pfn, _ADDED_FLAGS, mapping])
+        if rec[0] == b"changed":
+            return None
+        return int(rec[0]), _freed(rec[2:])
 
     async def stats(self, mapping: str) -> dict:
         """Entries, nodes, height and Redis bytes of the mapping's XArray (`mmsim xa stats`)."""

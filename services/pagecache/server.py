@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from mmsim.pagecache import xadump
-from mmsim.pagecache.filemap import PageCache, Tag
+from mmsim.pagecache.filemap import Folio, Found, PageCache, Tag
 from mmsim.runtime import serve, tracing
-from mmsim.runtime.errors import InvalidArgument, require
+from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, require
 from mmsim.runtime.vmfault import VmFault
-from mmsim.v1 import common_pb2, filesystem_pb2, page_allocator_pb2, page_cache_pb2, page_cache_pb2_grpc
+from mmsim.v1 import common_pb2, filesystem_pb2, page_allocator_pb2, page_cache_pb2, page_cache_pb2_grpc, reverse_map_pb2
 
 GFP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[
     common_pb2.GFP_FLAG_DIRECT_RECLAIM, common_pb2.GFP_FLAG_KSWAPD_RECLAIM, common_pb2.GFP_FLAG_IO,
     common_pb2.GFP_FLAG_FS, common_pb2.GFP_FLAG_HARDWALL, common_pb2.GFP_FLAG_HIGHMEM, common_pb2.GFP_FLAG_MOVABLE,
 ])
+GFP_COMP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[*GFP_HIGHUSER_MOVABLE.flags, common_pb2.GFP_FLAG_COMP])
 
 
 def _folio_pb(folio) -> common_pb2.Folio:
@@ -21,7 +22,7 @@ def _folio_pb(folio) -> common_pb2.Folio:
 
 def _found_pb(found) -> page_cache_pb2.FindFolioResponse:
     resp = page_cache_pb2.FindFolioResponse(folio_index=found.index, zero_entry=found.zero,
-                                            tags=[t.value for t in found.tags])
+                                            tags=[t.value for t in found.tags], shared=found.shared)
     if not found.zero:
         resp.folio.CopyFrom(_folio_pb(found.folio))
     return resp
@@ -59,6 +60,8 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
             outcome, result = "zero_entry", VmFault.NOPAGE
             resp.folio_index = found.index
         elif found is not None and not found.zero:
+            if write and found.shared:   # a write must not reach the other mappings' copy: unshare first
+                found, _ = await self._unshare(mapping, request.index)
             outcome, result = "hit", VmFault.LOCKED
             resp.folio.CopyFrom(_folio_pb(found.folio))
             resp.folio_index = found.index
@@ -112,6 +115,41 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         await self._free(freed)
         return page_cache_pb2.InvalidateMappingResponse(folios_removed=removed, folios_busy=busy,
                                                         pages_freed=sum(1 << f.order for f in freed))
+
+    async def ShareFolios(self, request, context):
+        stats = await self._pc.share_folios(_mapping(request.src_mapping), request.src_index,
+                                            _mapping(request.dst_mapping), request.dst_index, request.nr_pages)
+        return page_cache_pb2.ShareFoliosResponse(**stats)
+
+    async def UnshareFolio(self, request, context):
+        found, copied = await self._unshare(_mapping(request.mapping), request.index)
+        return page_cache_pb2.UnshareFolioResponse(folio=_folio_pb(found.folio), folio_index=found.index, copied=copied)
+
+    async def _unshare(self, mapping: str, index: int):
+        """Copy a folio shared through PFN entries into a private one for this mapping (before a write).
+
+        Zaps this mapping's PTEs of the folio before and after the switch (as truncation unmaps twice), so
+        no process keeps writing through to the other mappings' copy."""
+        alloc, rmap = self._ctx.peers.stub("allocator"), self._ctx.peers.stub("rmap")
+        for _ in range(4):
+            found = await self._pc.find_folio(mapping, index)
+            if found.zero or not found.shared:
+                return found, False
+            start, length = found.index << 12, (1 << found.order) << 12
+            unmap = reverse_map_pb2.UnmapMappingRangeRequest(mapping=mapping, start=start, length=length, even_cows=False)
+            await rmap.UnmapMappingRange(unmap)
+            gfp = GFP_COMP_HIGHUSER_MOVABLE if found.order else GFP_HIGHUSER_MOVABLE
+            got = await alloc.AllocPages(page_allocator_pb2.AllocPagesRequest(order=found.order, gfp=gfp, node=-1))
+            new = Folio(got.folio.node, got.folio.pfn, got.folio.order)
+            done = await self._pc.replace_shared(mapping, index, found.folio, new)
+            if done is None:
+                await self._free([new])
+                continue
+            await self._free(done[1])
+            await rmap.UnmapMappingRange(unmap)
+            tracing.annotate(unshared_pfn=found.folio.pfn, copy_pfn=new.pfn)
+            return Found(found.index, new, found.order), True
+        raise FailedPrecondition(f"index {index} of {mapping} kept changing while it was being unshared")
 
     async def _free(self, folios) -> None:
         """__free_pages for folios whose last reference the page cache dropped (one hop each)."""

@@ -186,18 +186,24 @@ class FaultHandler:
         return res
 
     async def _wp_shared(self, pid, vma, address, old, p) -> FaultResult:
-        """wp_page_shared: page_mkwrite (none here), mark the folio dirty, make the PTE writable."""
+        """wp_page_shared: page_mkwrite (none here), make the PTE writable, mark the folio dirty
+        (fault_dirty_shared_page). A folio shared with other files through PFN entries is first copied for
+        this file by the page cache, which zaps our PTE: the fault is then retried and maps the copy."""
         index = linear_page_index(vma, address)
-        await self._tag_dirty(vma.mapping, index)
         r = await lua.WP_SHARED(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "pte")],
                                 [self.spans, address >> PAGE_SHIFT, old])  # fmt: skip
         kind = _s(r[0])
+        if kind == "shared":
+            await self.ctx.peers.stub("pagecache").UnshareFolio(
+                page_cache_pb2.UnshareFolioRequest(mapping=vma.mapping, index=index))
+            return FaultResult(VmFault.RETRY)
         if kind == "retry":
             return FaultResult(VmFault.RETRY)
         if kind == "nopid":
             raise NotFound(f"no process with pid {pid}")
         if kind == "killed":
             raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
+        await self._tag_dirty(vma.mapping, index)
         return FaultResult(VmFault(0), pfn=p["pfn"], folio=(p["head"], p["order"], p["node"]), pages_mapped=1,
                            first_vpn=address >> PAGE_SHIFT)  # fmt: skip
 

@@ -134,7 +134,8 @@ end
 
 
 def _script(body: str) -> vmemmap.Script:
-    return vmemmap.Script(vmemmap.build_script(RMAP_LUA_LIB + body))
+    consts = f"local MAPPING_SHARED = {vmemmap.MAPPING_SHARED}\n"
+    return vmemmap.Script(vmemmap.build_script(consts + RMAP_LUA_LIB + body))
 
 
 # KEYS: cluster pids, cluster procs. ARGV: comm, mapcount_limit, mapcount_action, max_map_count, mmap_base
@@ -214,7 +215,9 @@ local old = ARGV[21]
 rm_node(node)
 local hp = kind ~= 'zero' and page_get(head) or {refcount = 1, w2 = 0, mapcount = -1}
 if kind ~= 'zero' and (page_is_type(hp, PT_BUDDY) or hp.refcount <= 0) then return {'retry', 'the folio was freed'} end
-if kind == 'file' then   -- folio->mapping is cleared when truncation or invalidation removes the folio
+if kind == 'file' and hp.w2 ~= MAPPING_SHARED then
+  -- folio->mapping is cleared when truncation or invalidation removes the folio (a folio shared through
+  -- PFN entries has no single mapping to compare: the page cache unmaps it before it unshares it)
   local mid = redis.call('HGET', node_key(node, 'intern'), 'n:' .. mapping)
   if hp.w2 == 0 or (not mid) or tonumber(mid) ~= hp.w2 or hp.w3 ~= findex then
     return {'retry', 'the folio left the page cache'}
@@ -326,7 +329,8 @@ return out
 """)
 
 # wp_page_shared (mm/memory.c): a write to a read-only PTE of a shared mapping makes it writable+dirty.
-# KEYS: mm, pte. ARGV: spans, vpn, expected pte -> {'ok', pte} | {'retry'} | {'nopid'} | {'killed', reason}
+# KEYS: mm, pte. ARGV: spans, vpn, expected pte
+# -> {'ok', pte} | {'retry'} | {'shared'} (the folio is shared through PFN entries) | {'nopid'} | {'killed', reason}
 WP_SHARED = _script(r"""
 rm_spans(ARGV[1])
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason')
@@ -335,6 +339,8 @@ if st[1] ~= 'running' then return {'killed', st[2] or ''} end
 local s = redis.call('HGET', KEYS[2], ARGV[2])
 if s ~= ARGV[3] then return {'retry'} end
 local p = pte_decode(s)
+rm_node(p.node)
+if page_get_field(p.head, 'mapping') == MAPPING_SHARED then return {'shared'} end   -- PFN entries: copy first
 p.bits = bit.bor(p.bits, PTE_WRITE + PTE_DIRTY + PTE_YOUNG)
 redis.call('HSET', KEYS[2], ARGV[2], pte_encode(p))
 rm_stat(p.node, 'pgfault', 1)

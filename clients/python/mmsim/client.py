@@ -98,6 +98,14 @@ class File:
     def truncate(self, size: int) -> filesystem_pb2.TruncateResponse:
         return self.cluster._call("filesystem", "Truncate", filesystem_pb2.TruncateRequest(mapping=self.mapping, size=size))
 
+    def reflink(self, dst: "File", src_offset: int = 0, dst_offset: int = 0, length: int = 0,
+                share_folios: bool = False) -> filesystem_pb2.ReflinkResponse:
+        """FICLONERANGE: ``dst`` shares this file's blocks; with share_folios (profiles with PFN entries)
+        its page cache also shares this file's clean folios instead of reading its own copies."""
+        return self.cluster._call("filesystem", "Reflink", filesystem_pb2.ReflinkRequest(
+            src_mapping=self.mapping, src_offset=src_offset, dst_mapping=dst.mapping, dst_offset=dst_offset,
+            length=length, share_folios=share_folios))
+
     def fadvise_dontneed(self) -> page_cache_pb2.InvalidateMappingResponse:
         """posix_fadvise(POSIX_FADV_DONTNEED): drop this file's clean, unmapped folios from the page cache."""
         return self.cluster._call("pagecache", "InvalidateMapping", page_cache_pb2.InvalidateMappingRequest(mapping=self.mapping))

@@ -268,11 +268,13 @@ class ReflinkRequest(_message.Message):
     def __init__(self, src_mapping: _Optional[str] = ..., src_offset: _Optional[int] = ..., dst_mapping: _Optional[str] = ..., dst_offset: _Optional[int] = ..., length: _Optional[int] = ..., share_folios: _Optional[bool] = ...) -> None: ...
 
 class ReflinkResponse(_message.Message):
-    __slots__ = ("blocks_shared", "i_size", "blocks_freed")
+    __slots__ = ("blocks_shared", "i_size", "blocks_freed", "pages_shared")
     BLOCKS_SHARED_FIELD_NUMBER: _ClassVar[int]
     I_SIZE_FIELD_NUMBER: _ClassVar[int]
     BLOCKS_FREED_FIELD_NUMBER: _ClassVar[int]
+    PAGES_SHARED_FIELD_NUMBER: _ClassVar[int]
     blocks_shared: int
     i_size: int
     blocks_freed: int
-    def __init__(self, blocks_shared: _Optional[int] = ..., i_size: _Optional[int] = ..., blocks_freed: _Optional[int] = ...) -> None: ...
+    pages_shared: int
+    def __init__(self, blocks_shared: _Optional[int] = ..., i_size: _Optional[int] = ..., blocks_freed: _Optional[int] = ..., pages_shared: _Optional[int] = ...) -> None: ...

@@ -85,16 +85,60 @@ class FindFolioRequest(_message.Message):
     def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class FindFolioResponse(_message.Message):
-    __slots__ = ("folio", "folio_index", "zero_entry", "tags")
+    __slots__ = ("folio", "folio_index", "zero_entry", "tags", "shared")
     FOLIO_FIELD_NUMBER: _ClassVar[int]
     FOLIO_INDEX_FIELD_NUMBER: _ClassVar[int]
     ZERO_ENTRY_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     folio: _common_pb2.Folio
     folio_index: int
     zero_entry: bool
     tags: _containers.RepeatedScalarFieldContainer[PagecacheTag]
-    def __init__(self, folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., zero_entry: _Optional[bool] = ..., tags: _Optional[_Iterable[_Union[PagecacheTag, str]]] = ...) -> None: ...
+    shared: bool
+    def __init__(self, folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., zero_entry: _Optional[bool] = ..., tags: _Optional[_Iterable[_Union[PagecacheTag, str]]] = ..., shared: _Optional[bool] = ...) -> None: ...
+
+class ShareFoliosRequest(_message.Message):
+    __slots__ = ("src_mapping", "src_index", "dst_mapping", "dst_index", "nr_pages")
+    SRC_MAPPING_FIELD_NUMBER: _ClassVar[int]
+    SRC_INDEX_FIELD_NUMBER: _ClassVar[int]
+    DST_MAPPING_FIELD_NUMBER: _ClassVar[int]
+    DST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    NR_PAGES_FIELD_NUMBER: _ClassVar[int]
+    src_mapping: str
+    src_index: int
+    dst_mapping: str
+    dst_index: int
+    nr_pages: int
+    def __init__(self, src_mapping: _Optional[str] = ..., src_index: _Optional[int] = ..., dst_mapping: _Optional[str] = ..., dst_index: _Optional[int] = ..., nr_pages: _Optional[int] = ...) -> None: ...
+
+class ShareFoliosResponse(_message.Message):
+    __slots__ = ("folios_shared", "pages_shared", "folios_skipped")
+    FOLIOS_SHARED_FIELD_NUMBER: _ClassVar[int]
+    PAGES_SHARED_FIELD_NUMBER: _ClassVar[int]
+    FOLIOS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    folios_shared: int
+    pages_shared: int
+    folios_skipped: int
+    def __init__(self, folios_shared: _Optional[int] = ..., pages_shared: _Optional[int] = ..., folios_skipped: _Optional[int] = ...) -> None: ...
+
+class UnshareFolioRequest(_message.Message):
+    __slots__ = ("mapping", "index")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    index: int
+    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
+
+class UnshareFolioResponse(_message.Message):
+    __slots__ = ("folio", "folio_index", "copied")
+    FOLIO_FIELD_NUMBER: _ClassVar[int]
+    FOLIO_INDEX_FIELD_NUMBER: _ClassVar[int]
+    COPIED_FIELD_NUMBER: _ClassVar[int]
+    folio: _common_pb2.Folio
+    folio_index: int
+    copied: bool
+    def __init__(self, folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., copied: _Optional[bool] = ...) -> None: ...
 
 class TruncateRangeRequest(_message.Message):
     __slots__ = ("mapping", "lstart", "lend", "to_eof")

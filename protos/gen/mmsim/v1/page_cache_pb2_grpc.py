@@ -55,6 +55,16 @@ class PageCacheServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeResponse.FromString,
                 _registered_method=True)
+        self.ShareFolios = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/ShareFolios',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.ShareFoliosRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.ShareFoliosResponse.FromString,
+                _registered_method=True)
+        self.UnshareFolio = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/UnshareFolio',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.UnshareFolioRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.UnshareFolioResponse.FromString,
+                _registered_method=True)
         self.InvalidateMapping = channel.unary_unary(
                 '/mmsim.v1.PageCacheService/InvalidateMapping',
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingRequest.SerializeToString,
@@ -109,6 +119,21 @@ class PageCacheServiceServicer:
 
     def TruncateRange(self, request, context):
         """truncate_inode_pages_range: drop whole folios in [lstart, lend], zero or split the partial ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShareFolios(self, request, context):
+        """PFN entries (LSFMM 2018): let a reflinked file cache the source's clean folios too, one physical folio
+        in both caches; refused unless the destination's profile has pfn_entries.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnshareFolio(self, request, context):
+        """Break the sharing of the folio covering index before a write: copy it into a private folio.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -171,6 +196,16 @@ def add_PageCacheServiceServicer_to_server(servicer, server):
                     servicer.TruncateRange,
                     request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeResponse.SerializeToString,
+            ),
+            'ShareFolios': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShareFolios,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.ShareFoliosRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.ShareFoliosResponse.SerializeToString,
+            ),
+            'UnshareFolio': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnshareFolio,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.UnshareFolioRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.UnshareFolioResponse.SerializeToString,
             ),
             'InvalidateMapping': grpc.unary_unary_rpc_method_handler(
                     servicer.InvalidateMapping,
@@ -307,6 +342,60 @@ class PageCacheService:
             '/mmsim.v1.PageCacheService/TruncateRange',
             mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeRequest.SerializeToString,
             mmsim_dot_v1_dot_page__cache__pb2.TruncateRangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShareFolios(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/ShareFolios',
+            mmsim_dot_v1_dot_page__cache__pb2.ShareFoliosRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.ShareFoliosResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnshareFolio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/UnshareFolio',
+            mmsim_dot_v1_dot_page__cache__pb2.UnshareFolioRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.UnshareFolioResponse.FromString,
             options,
             channel_credentials,
             insecure,
