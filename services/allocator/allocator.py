@@ -44,12 +44,13 @@ class AllocatorService:
 
     @classmethod
     async def open(cls, redis, settings: Settings | None = None, *, memory_bytes: int | None = None,
-                   nodes: int | None = None, movable_bytes: int = 0, profile: str | None = None,
+                   nodes: int | None = None, movable_bytes: int | None = None, profile: str | None = None,
                    reset: bool = False) -> "AllocatorService":  # fmt: skip
         """Build the layout from settings (MMSIM_MEMORY, MMSIM_NUMA_NODES, MMSIM_PROFILE) or the
         arguments, and run the (idempotent) memory initialisation."""
         s = settings or Settings()
-        layout = Layout.build(memory_bytes or s.memory_bytes, nodes or s.numa_nodes, movable_bytes)
+        layout = Layout.build(memory_bytes or s.memory_bytes, nodes or s.numa_nodes,
+                              s.movable_bytes if movable_bytes is None else movable_bytes)
         svc = cls(redis, layout, profile or s.profile)
         await svc.buddy.init_memory(reset=reset)
         return svc

@@ -15,6 +15,7 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_STATE_DIR             | ./.mmsim                | pid files and JSON logs of ``mmsim up``          |
 | MMSIM_MEMORY                | 256MiB                  | simulated physical memory (suffixes KiB..GiB)    |
 | MMSIM_NUMA_NODES            | 1                       | NUMA nodes the memory is split across            |
+| MMSIM_MOVABLE               | 0                       | memory given to ZONE_MOVABLE (like movablecore=) |
 | MMSIM_PROFILE               | lsfmm2018               | default semantics profile (see profiles)         |
 | MMSIM_XA_CHUNK_SHIFT        | 6                       | XArray node fan-out is 2**shift (3..6)           |
 | MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
@@ -58,6 +59,7 @@ class Settings:
     state_dir: str = ".mmsim"
     memory_bytes: int = 256 << 20
     numa_nodes: int = 1
+    movable_bytes: int = 0
     profile: str = "lsfmm2018"
     xa_chunk_shift: int = 6
     trace_keep: int = 2000
@@ -80,6 +82,7 @@ class Settings:
             "MMSIM_STATE_DIR": self.state_dir,
             "MMSIM_MEMORY": str(self.memory_bytes),
             "MMSIM_NUMA_NODES": str(self.numa_nodes),
+            "MMSIM_MOVABLE": str(self.movable_bytes),
             "MMSIM_PROFILE": self.profile,
             "MMSIM_XA_CHUNK_SHIFT": str(self.xa_chunk_shift),
             "MMSIM_TRACE_KEEP": str(self.trace_keep),
@@ -107,6 +110,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         state_dir=env.get("MMSIM_STATE_DIR", base.state_dir),
         memory_bytes=parse_size(env.get("MMSIM_MEMORY", str(base.memory_bytes))),
         numa_nodes=int(env.get("MMSIM_NUMA_NODES", base.numa_nodes)),
+        movable_bytes=parse_size(env.get("MMSIM_MOVABLE", str(base.movable_bytes))),
         profile=env.get("MMSIM_PROFILE", base.profile),
         xa_chunk_shift=shift,
         trace_keep=int(env.get("MMSIM_TRACE_KEEP", base.trace_keep)),

@@ -28,7 +28,9 @@ def test_every_service_is_serving(stack_settings):
 def test_status_cli_reports_each_service(stack_settings):
     out = _cli(stack_settings, "status", "--json")
     assert out.returncode == 0, out.stderr
-    rows = {r["name"]: r for r in json.loads(out.stdout)["services"]}
+    status = json.loads(out.stdout)
+    assert status["profile"]["name"] == "lsfmm2018" and status["profile"]["populate_policy"] == "fallback"
+    rows = {r["name"]: r for r in status["services"]}
     assert set(rows) == {"redis", "allocator", "pagecache", "filesystem", "rmap"}
     assert all(r["health"] == "SERVING" and r["pid"] for r in rows.values())
 

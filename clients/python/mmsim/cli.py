@@ -9,7 +9,7 @@ import sys
 import grpc
 
 from mmsim import stack
-from mmsim.runtime import config
+from mmsim.runtime import config, profiles
 
 
 def to_dict(message) -> dict:
@@ -52,12 +52,13 @@ def cmd_down(args) -> int:
 def cmd_status(args) -> int:
     settings = _settings(args)
     rows = stack.status(settings)
+    prof = profiles.get(settings.profile).to_dict()
     if args.json:
-        print(json.dumps({"profile": settings.profile, "services": rows}, indent=2))
+        print(json.dumps({"profile": prof, "services": rows}, indent=2))
     else:
         for row in rows:
             print(f"{row['name']:<11} {row['addr']:<28} pid {str(row['pid'] or '-'):<8} {row['health']}")
-        print(f"profile {settings.profile}")
+        print("profile " + " ".join(f"{k}={v}" for k, v in prof.items()))
     return 0 if all(r["health"] == "SERVING" for r in rows) else 1
 
 
