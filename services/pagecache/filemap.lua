@@ -49,14 +49,31 @@ local function fm_lookup(xa, ino, index)
   return {kind = 'value', value = e, index = index, slot = slot}
 end
 
--- store `entry` over pages [first, first + 2^order) as the indexing mode lays it out
-local function fm_store(xa, ino, first, order, entry)
+-- XArray entries one store of 2^order pages takes in this mapping's indexing mode
+local function fm_nslots(ino, order)
+  if ino.mode == 'order-0' then return fm_pow2(order) end
+  return 1
+end
+
+local function fm_kind(entry)
+  if entry == '' then return '' elseif entry == FM_HOLE then return 'hole' end
+  return 'folio'
+end
+
+-- store `entry` over pages [first, first + 2^order) as the indexing mode lays it out, replacing an entry
+-- of kind `was` ('' nothing, 'folio', 'hole'); the inode keeps the entry counts `mmsim xa stats` reports
+local function fm_store(xa, ino, first, order, entry, was)
   if ino.mode == 'hugetlb' then
     xa_store(xa, fm_hex(fm_slot(ino, first)), 0, entry)
   elseif ino.mode == 'order-0' then
     for i = 0, fm_pow2(order) - 1 do xa_store(xa, fm_hex(first + i), 0, entry) end
   else
     xa_store(xa, fm_hex(first), order, entry)
+  end
+  local n, now = fm_nslots(ino, order), fm_kind(entry)
+  if was ~= now then
+    if was ~= '' then redis.call('HINCRBY', ino.key, 'xa_' .. was .. '_entries', -n) end
+    if now ~= '' then redis.call('HINCRBY', ino.key, 'xa_' .. now .. '_entries', n) end
   end
 end
 
@@ -67,7 +84,7 @@ local function fm_store_holes(xa, ino, from, to)
     while order < 9 and from % fm_pow2(order + 1) == 0 and from + fm_pow2(order + 1) - 1 <= to do
       order = order + 1
     end
-    fm_store(xa, ino, from, order, FM_HOLE)
+    fm_store(xa, ino, from, order, FM_HOLE, '')
     from = from + fm_pow2(order)
   end
 end
@@ -90,7 +107,7 @@ local function fm_punch_hole_entry(xa, ino, slothex, first, last)
   local hs = tonumber(slothex, 16)
   hs = hs - hs % fm_pow2(order)       -- xa_find reports where it started, not the canonical index
   local he = hs + fm_pow2(order) - 1
-  xa_store(xa, fm_hex(hs), order, '')
+  fm_store(xa, ino, hs, order, '', 'hole')
   if hs < first then fm_store_holes(xa, ino, hs, first - 1) end
   if he > last then fm_store_holes(xa, ino, last + 1, he) end
   return math.min(he, last) - math.max(hs, first) + 1
@@ -124,7 +141,7 @@ end
 
 -- models page_cache_delete: erase the folio's entries from this mapping, then fm_release_folio
 local function fm_delete_folio(xa, ino, f, vmstat_key)
-  fm_store(xa, ino, f.index, f.order, '')
+  fm_store(xa, ino, f.index, f.order, '', 'folio')
   local nr = fm_pow2(f.order)
   ino.nrpages = ino.nrpages - nr
   redis.call('HINCRBY', ino.key, 'nrpages', -nr)

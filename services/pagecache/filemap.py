@@ -120,7 +120,7 @@ for _, o in ipairs(olds) do
 end
 local unholed = 0
 for _, o in ipairs(olds) do unholed = unholed + fm_punch_hole_entry(xa, ino, o[1], index, last) end
-fm_store(xa, ino, index, order, fm_entry(node, pfn, order))
+fm_store(xa, ino, index, order, fm_entry(node, pfn, order), '')
 xa_commit(xa)
 vm_spans(ARGV[6])
 vm_node(node)
@@ -147,7 +147,7 @@ local olds = fm_overlapping(xa, ino, index, index + nr - 1)
 if #olds > 0 then
   fm_fail('AlreadyExists', 'page ' .. tonumber(olds[1][1], 16) .. ' is already in the page cache')
 end
-fm_store(xa, ino, index, order, FM_HOLE)
+fm_store(xa, ino, index, order, FM_HOLE, '')
 xa_commit(xa)
 redis.call('HINCRBY', KEYS[3], 'mmsim_zero_entry_pages', nr)
 return redis.call('HINCRBY', KEYS[1], 'zero_pages', nr)
@@ -194,17 +194,9 @@ return out
 _STATS = """
 local ino = fm_inode(KEYS[1])
 local xa = xa_open(KEYS[2], ARGV[1])
-local entries, folios, holes, seen = 0, 0, 0, {}
-local maxhex = 'ffffffffffffffff'
-local idx, e = xa_find(xa, fm_hex(0), maxhex, nil)
-while idx do
-  if not (ino.mode == 'order-0' and seen[e] and e:byte(1) == 112) then
-    entries = entries + 1
-    if e:byte(1) == 112 then folios = folios + 1; seen[e] = true elseif e == FM_HOLE then holes = holes + 1 end
-  end
-  idx, e = xa_find_after(xa, idx, maxhex, nil)
-end
-return {entries, folios, holes, xa.nnodes, (xa.rlevel or -1) + 1, ino.nrpages, ino.zero_pages, ino.mode}
+local c = redis.call('HMGET', KEYS[1], 'xa_folio_entries', 'xa_hole_entries')
+local folios, holes = tonumber(c[1]) or 0, tonumber(c[2]) or 0
+return {folios + holes, folios, holes, xa.nnodes, (xa.rlevel or -1) + 1, ino.nrpages, ino.zero_pages, ino.mode}
 """
 
 
@@ -299,7 +291,7 @@ for _, f in ipairs(fm_entries(sxa, src, s0, s0 + nr - 1)) do
         page_set_field(f.pfn, 'index', 2)
       end
       page_ref_add(f.pfn, 1)
-      fm_store(dxa, dst, di, f.order, fm_entry(f.node, f.pfn, f.order))
+      fm_store(dxa, dst, di, f.order, fm_entry(f.node, f.pfn, f.order), '')
       redis.call('HINCRBY', KEYS[3], 'nrpages', n)
       redis.call('HINCRBY', 'mmsim:{node:' .. f.node .. '}:vmstat', 'mmsim_pfn_entry_pages', n)
       shared, pages = shared + 1, pages + n
@@ -318,7 +310,7 @@ vm_spans(ARGV[2])
 local f = fm_lookup(xa, ino, tonumber(ARGV[3]))
 local old_pfn, node, pfn = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if f.kind ~= 'folio' or f.pfn ~= old_pfn then return {'changed'} end
-fm_store(xa, ino, f.index, f.order, fm_entry(node, pfn, f.order))
+fm_store(xa, ino, f.index, f.order, fm_entry(node, pfn, f.order), 'folio')
 redis.call('COPY', 'mmsim:{node:' .. f.node .. '}:mem:' .. f.pfn, 'mmsim:{node:' .. node .. '}:mem:' .. pfn, 'REPLACE')
 vm_node(node)
 page_flags_set(pfn, tonumber(ARGV[7]))

@@ -93,6 +93,7 @@ async def test_zero_entry_is_replaced_by_a_folio_and_keeps_the_rest_of_the_hole(
         assert (await pc.find_folio(M, i)).zero
     stats = await pc.stats(M)
     assert stats["zero_pages"] == 7 and stats["nrpages"] == 1
+    assert stats["folio_entries"] == 1 and stats["zero_entries"] == 3   # holes [0,3] [4] [6,7] around the folio
 
 
 async def test_zero_entry_refused_over_cached_pages(aredis):
@@ -122,7 +123,8 @@ async def test_node_counts_order9_vs_512_order0(aredis):
         pc = await make_file(aredis, mapping=m, indexing=mode)
         await pc.add_folio(m, 0, await folio(aredis, 9))
         stats[mode] = await pc.stats(m)
-    assert stats["order-0"]["entries"] == 1 and stats["order-0"]["nodes"] == 9   # 8 leaves of 64 + 1 parent
+    assert stats["order-0"]["entries"] == 512 and stats["order-0"]["nodes"] == 9   # 8 leaves of 64 + 1 parent
+    assert stats["multi-order"]["entries"] == 1 and stats["hugetlb"]["entries"] == 1
     assert stats["multi-order"]["nodes"] == 1                                  # 8 slots (1 + 7 siblings) of one node
     assert stats["hugetlb"]["nodes"] == 0                                      # index 0 lives in the head
     assert stats["order-0"]["redis_bytes"] > stats["multi-order"]["redis_bytes"]
