@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 
+import structlog
+
 from mmsim.allocator import gfp as G
+from mmsim.allocator import lockdep
 from mmsim.allocator.allocator import AllocatorService
 from mmsim.allocator.kvmalloc import KvAllocation
 from mmsim.allocator.vmemmap import PageDescriptor
-from mmsim.runtime import scope, serve, tracing
+from mmsim.runtime import keys, scope, serve, tracing
 from mmsim.runtime.errors import InvalidArgument, require
 from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto
 from mmsim.v1 import common_pb2, page_allocator_pb2 as pb, page_allocator_pb2_grpc
 
 KERNEL = int(G.GFP_KERNEL)
+_log = structlog.get_logger().bind(service="allocator")
 _MAPPING_NAME = re.compile(r"/\* (\S+) \*/")
 
 
@@ -58,8 +62,20 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
     def __init__(self, svc: AllocatorService):
         self.svc = svc
 
+    async def _might_alloc(self, gfp: int) -> None:
+        """might_alloc -> fs_reclaim_acquire: lockdep's check of the mask against the locks the call chain holds."""
+        effective = G.current_gfp_context(gfp, int(scope.current()))
+        report = lockdep.fs_reclaim_check(effective, scope.held_locks())
+        if report:
+            _log.warning("lockdep", report=report, held_locks=list(scope.held_locks()))
+            tracing.annotate(lockdep=report)
+            await self.svc.redis.hincrby(keys.node(0, "vmstat"), "mmsim_lockdep_fs_reclaim", 1)
+        elif scope.held_locks() and int(gfp) & int(G.GFP["__GFP_NOLOCKDEP"]):
+            tracing.annotate(lockdep="not annotated: __GFP_NOLOCKDEP")
+
     async def AllocPages(self, request, context):
         gfp = _gfp(request.gfp)
+        await self._might_alloc(gfp)
         alloc = await self.svc.alloc_pages(request.order, gfp, nid=_node(request.node, self.svc),
                                            scope=int(scope.current()), mapping=request.mapping, index=request.index)
         tracing.annotate(gfp_requested=G.format_gfp(gfp), gfp_effective=G.format_gfp(alloc.gfp), zone=alloc.zone,
@@ -76,14 +92,17 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
         return pb.GetPageResponse(page=_page_pb(page), text=page.format())
 
     async def Kmalloc(self, request, context):
+        await self._might_alloc(_gfp(request.gfp))
         a = await self.svc.kmalloc(request.size, _gfp(request.gfp), nid=_node(request.node, self.svc), scope=int(scope.current()))
         return pb.KmallocResponse(allocation=_kv(a))
 
     async def Vmalloc(self, request, context):
+        await self._might_alloc(_gfp(request.gfp))
         a = await self.svc.vmalloc(request.size, _gfp(request.gfp), nid=_node(request.node, self.svc), scope=int(scope.current()))
         return pb.VmallocResponse(allocation=_kv(a))
 
     async def Kvmalloc(self, request, context):
+        await self._might_alloc(_gfp(request.gfp))
         a = await self.svc.kvmalloc(request.size, _gfp(request.gfp), nid=_node(request.node, self.svc), scope=int(scope.current()))
         return pb.KvmallocResponse(allocation=_kv(a))
 

@@ -16,12 +16,13 @@ folios tagged DIRTY or WRITEBACK: two FindTagged calls and three Redis round tri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from mmsim.runtime import keys, scope
 from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted, require
 from mmsim.filesystem import extents
 from mmsim.filesystem.inode import Inode, from_hash, load, parse_mapping, require_offset
-from mmsim.filesystem.populate import Attempt, allocate, blocks_of, fill_and_count, folio_bytes, order_bounds
+from mmsim.filesystem.populate import Attempt, alloc_scope, allocate, blocks_of, fill_and_count, folio_bytes, order_bounds
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, TAG_DIRTY, TAG_WRITEBACK, find_all_tagged
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, MAX_IO, PAGE_SIZE
 
@@ -52,13 +53,14 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
         return 0, inode.i_size
     end = offset + len(data)
     async with env.locks(mapping).shared():
-        with scope.memalloc_nofs():
+        with scope.holding(f"&inode->i_rwsem {mapping}"), contextlib.ExitStack() as section:
             raw = await redis.eval(_WRITE_BEGIN, 1, keys.mapping(mapping, "inode"), end)
             if raw == [-1]:
                 raise NotFound(f"no such file {mapping}")
             if raw == [-2]:
                 raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
             inode = from_hash(mapping, dict(zip(raw[::2], raw[1::2])))
+            section.enter_context(alloc_scope(inode))   # memalloc_nofs_save() for the rest of the section
             pos = offset
             while pos < end:
                 idx = pos // PAGE_SIZE

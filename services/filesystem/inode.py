@@ -136,7 +136,8 @@ def from_hash(mapping: str, raw: dict) -> Inode:
     d = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v for k, v in raw.items()}
     return Inode(
         mapping=mapping, fs=d["fs"], ino=int(d["ino"]), path=d.get("path", ""), i_size=int(d.get("i_size", 0)),
-        block_size=int(d["block_size"]), profile=profiles.get(d["profile"]), nlink=int(d.get("nlink", 1)),
+        block_size=int(d["block_size"]), nlink=int(d.get("nlink", 1)),
+        profile=profiles.get(d["profile"], **superblock.alloc_override(d.get("alloc_context", ""))),
         min_order=int(d["min_order"]), max_order=int(d["max_order"]), ra_next=int(d.get("ra_next", -1)),
         ra_order=int(d.get("ra_order", 0)), trunc_seq=int(d.get("trunc_seq", 0)), nrpages=int(d.get("nrpages", 0)),
     )
@@ -186,7 +187,8 @@ async def create(redis, fs_name: str, path: str) -> Inode:
     mapping = f"{fs_name}/{ino}"
     fields = {"fs": fs_name, "ino": ino, "path": path, "i_size": 0, "block_size": sb.block_size,
               "profile": sb.profile.name, "nlink": 1, "min_order": sb.min_order, "max_order": sb.max_order,
-              "policy": sb.policy, "ra_next": -1, "ra_order": 0, "trunc_seq": 0}
+              "policy": sb.policy, "ra_next": -1, "ra_order": 0, "trunc_seq": 0,
+              "alloc_context": sb.profile.fs_alloc_context}
     pipe = redis.pipeline(transaction=False)
     pipe.hset(keys.mapping(mapping, "inode"), mapping=fields)
     pipe.sadd(keys.cluster("mappings"), mapping)

@@ -32,6 +32,7 @@ readahead state; block contents; folio contents + counters), gRPC calls 2 (Alloc
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from mmsim.runtime import keys, scope, tracing
@@ -40,7 +41,7 @@ from mmsim.runtime.vmfault import VmFault
 from mmsim.filesystem import extents
 from mmsim.filesystem.inode import Inode, load, parse_mapping
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, GFP_NORETRY_NOWARN, FolioRef
-from mmsim.v1.common_pb2 import GFP_FLAG_COMP
+from mmsim.v1.common_pb2 import GFP_FLAG_COMP, GFP_FLAG_FS
 from mmsim.filesystem.superblock import HPAGE_PMD_ORDER, MAX_PAGECACHE_ORDER, PAGE_SIZE
 
 
@@ -162,6 +163,12 @@ async def count_failures(redis, attempts: list[Attempt], node: int = 0) -> None:
     await pipe.execute()
 
 
+def alloc_scope(inode: Inode):
+    """The section under the inode lock runs inside memalloc_nofs_save()/restore() when the inode's
+    fs_alloc_context is "scope" (the API that replaces GFP_NOFS); otherwise nothing is scoped."""
+    return scope.memalloc_nofs() if inode.profile.fs_alloc_context == "scope" else contextlib.nullcontext()
+
+
 async def allocate(env, inode: Inode, index: int, order: int, gfp: list[int], attempts: list[Attempt],
                    first_try: bool = True) -> tuple[FolioRef | None, int]:
     """The order loop of __filemap_get_folio_mpol: try ``order``, then smaller, per the inode's policy.
@@ -173,6 +180,8 @@ async def allocate(env, inode: Inode, index: int, order: int, gfp: list[int], at
     while True:
         # filemap_alloc_folio -> folio_alloc: a large folio is a compound page (__GFP_COMP)
         gfp_o = list(gfp) + (GFP_NORETRY_NOWARN if o > floor else []) + ([GFP_FLAG_COMP] if o else [])
+        if inode.profile.fs_alloc_context == "gfp_nofs":   # the pre-scope way: GFP_NOFS at every call site
+            gfp_o = [f for f in gfp_o if f != GFP_FLAG_FS]
         start = index & ~((1 << o) - 1)
         folio, reason = await env.ports.alloc_pages(o, gfp_o, inode.mapping, start)
         attempts.append(Attempt(o, folio is not None, reason if folio is None else ""))
@@ -191,8 +200,8 @@ async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, 
     parse_mapping(mapping)
     gfp = list(gfp) if gfp else list(GFP_HIGHUSER_MOVABLE)
     async with env.locks(mapping).shared():          # filemap_invalidate_lock_shared
-        with scope.memalloc_nofs():                  # memalloc_nofs_save() ... restore()
-            result = await _populate_locked(env, mapping, index, gfp, write)
+        with scope.holding(f"&inode->invalidate_lock {mapping}"), contextlib.ExitStack() as section:
+            result = await _populate_locked(env, mapping, index, gfp, write, section)
             result.memalloc_scope = scope.encode(scope.current())
     tracing.annotate(
         populate_attempts=",".join(a.text() for a in result.attempts) or "none",
@@ -203,9 +212,11 @@ async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, 
     return result
 
 
-async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write: bool) -> PopulateResult:
+async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write: bool,
+                           section: contextlib.ExitStack) -> PopulateResult:
     redis, ports = env.redis, env.ports
     inode = await load(redis, mapping, allow_unlinked=True)                      # round trip 1
+    section.enter_context(alloc_scope(inode))
     res = PopulateResult(policy=inode.policy)
     if index >= inode.eof_pages:
         res.vm_fault = VmFault.SIGBUS

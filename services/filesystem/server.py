@@ -17,7 +17,7 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
     async def Mkfs(self, request, context):
         sb = await superblock.mkfs(self.env.redis, request.name, request.block_size, request.profile,
                                    request.max_folio_order if request.HasField("max_folio_order") else None,
-                                   self.env.default_profile)
+                                   self.env.default_profile, request.alloc_context)
         return filesystem_pb2.MkfsResponse(name=sb.name, block_size=sb.block_size, profile=sb.profile.name,
                                            min_folio_order=sb.min_order, max_folio_order=sb.max_order,
                                            populate_policy=sb.policy)

@@ -46,6 +46,11 @@ class Superblock:
         return self.profile.populate_policy
 
 
+def alloc_override(alloc_context: str) -> dict[str, str]:
+    """The profile override an mkfs-time alloc_context makes (none when empty)."""
+    return {"fs_alloc_context": alloc_context} if alloc_context else {}
+
+
 def block_order(block_size: int) -> int:
     """mapping_min_folio_order for a block size: log2(block_size / PAGE_SIZE)."""
     return block_size.bit_length() - 1 - PAGE_SHIFT
@@ -63,14 +68,14 @@ return 1
 
 
 async def mkfs(redis, name: str, block_size: int, profile_name: str, max_folio_order: int | None,
-               default_profile: str) -> Superblock:
+               default_profile: str, alloc_context: str = "") -> Superblock:
     """mkfs: validate, then create the superblock atomically (ALREADY_EXISTS if the name is taken)."""
     check_name(name)
     require(block_size & (block_size - 1) == 0 and block_size > 0,
             f"block_size must be a power of two, got {block_size}")
     require(MIN_BLOCK_SIZE <= block_size <= MAX_BLOCK_SIZE,
             f"block_size must be between {MIN_BLOCK_SIZE} and {MAX_BLOCK_SIZE} bytes, got {block_size}")
-    prof = profiles.get(profile_name or default_profile)
+    prof = profiles.get(profile_name or default_profile, **alloc_override(alloc_context))
     min_order = block_order(block_size)
     max_order = MAX_PAGECACHE_ORDER if max_folio_order is None else max_folio_order
     require(0 <= max_order <= MAX_PAGECACHE_ORDER,
@@ -82,7 +87,7 @@ async def mkfs(redis, name: str, block_size: int, profile_name: str, max_folio_o
     sb = Superblock(name, block_size, prof, min_order, max_order)
     fields = {"name": name, "block_size": block_size, "profile": prof.name, "min_order": min_order,
               "max_order": max_order, "policy": prof.populate_policy, "next_ino": 0, "next_block": 0,
-              "blocks_used": 0}
+              "blocks_used": 0, "alloc_context": prof.fs_alloc_context}
     argv = [x for kv in fields.items() for x in kv]
     if not await redis.eval(_MKFS, 1, keys.fs(name, "sb"), *argv):
         raise AlreadyExists(f"filesystem {name!r} already exists")
@@ -96,5 +101,5 @@ async def load(redis, name: str) -> Superblock:
     if not raw:
         raise NotFound(f"no filesystem named {name!r}")
     d = {k.decode(): v.decode() for k, v in raw.items()}
-    return Superblock(d["name"], int(d["block_size"]), profiles.get(d["profile"]), int(d["min_order"]),
-                      int(d["max_order"]))
+    return Superblock(d["name"], int(d["block_size"]), profiles.get(d["profile"], **alloc_override(d.get("alloc_context", ""))),
+                      int(d["min_order"]), int(d["max_order"]))

@@ -23,7 +23,7 @@ _STUBS = {
 
 
 class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Sends the current span's W3C trace context and the memalloc scope along with every outgoing call.
+    """Sends the current span's W3C trace context, the memalloc scope and the held locks with every call.
 
     The callee's server span becomes a child of this RPC's server span: one span per hop, no client
     spans in between, so a trace reads as the chain of services it crossed.
@@ -33,9 +33,11 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         metadata = list(details.metadata or ()) + list(carrier.items())
-        flags = scope.current()
+        flags, held = scope.current(), scope.held_locks()
         if flags:
             metadata.append((scope.METADATA_KEY, scope.encode(flags)))
+        if held:
+            metadata.append((scope.HELD_LOCKS_KEY, scope.encode_held(held)))
         return await continuation(details._replace(metadata=metadata), request)
 
 

@@ -11,6 +11,12 @@ A profile is chosen per filesystem at mkfs (default: MMSIM_PROFILE) and travels 
 | mapcount_limit    | 5000 mappings of one page per process          | 0 = no limit                                       |
 | mapcount_action   | kill (SIGKILL the process) or leak (pin the page) | none                                            |
 | kvmalloc_flavour  | noretry: contiguous try with __GFP_NORETRY    | noretry (no-direct-reclaim arrived after 6.12)     |
+| fs_alloc_context  | scope: memalloc_nofs_save() around the inode lock | scope                                       |
+
+``fs_alloc_context`` can be overridden per filesystem at mkfs to show what the scoped API replaced:
+``gfp_nofs`` (every allocation under the lock passes GFP_NOFS, the pre-4.12 way) and ``none`` (GFP_KERNEL
+under the inode lock: the reclaim-recursion bug that lockdep's fs_reclaim annotation reports, unless the
+mask carries __GFP_NOLOCKDEP).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ POPULATE_POLICIES = ("fallback", "min-order")
 INDEXING_MODES = ("multi-order", "order-0", "hugetlb")
 MAPCOUNT_ACTIONS = ("none", "kill", "leak")
 KVMALLOC_FLAVOURS = ("noretry", "nodirectreclaim")
+FS_ALLOC_CONTEXTS = ("scope", "gfp_nofs", "none")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class Profile:
     mapcount_limit: int
     mapcount_action: str
     kvmalloc_flavour: str
+    fs_alloc_context: str = "scope"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +64,8 @@ def get(name: str, **overrides) -> Profile:
         raise InvalidArgument(f"populate_policy must be one of {POPULATE_POLICIES}, got {prof.populate_policy!r}")
     if prof.indexing not in INDEXING_MODES:
         raise InvalidArgument(f"indexing must be one of {INDEXING_MODES}, got {prof.indexing!r}")
+    if prof.fs_alloc_context not in FS_ALLOC_CONTEXTS:
+        raise InvalidArgument(f"fs_alloc_context must be one of {FS_ALLOC_CONTEXTS}, got {prof.fs_alloc_context!r}")
     if prof.mapcount_action not in MAPCOUNT_ACTIONS:
         raise InvalidArgument(f"mapcount_action must be one of {MAPCOUNT_ACTIONS}, got {prof.mapcount_action!r}")
     return prof

@@ -23,9 +23,11 @@ class Memalloc(enum.IntFlag):
 
 
 METADATA_KEY = "mmsim-memalloc"
+HELD_LOCKS_KEY = "mmsim-held-locks"
 _NAMES = {Memalloc.PF_MEMALLOC_NOFS: "nofs", Memalloc.PF_MEMALLOC_NOIO: "noio"}
 
 _flags: contextvars.ContextVar[Memalloc] = contextvars.ContextVar("mmsim_memalloc", default=Memalloc.NONE)
+_held: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("mmsim_held_locks", default=())
 
 
 def current() -> Memalloc:
@@ -95,3 +97,30 @@ def decode(text: str) -> Memalloc:
 def set_from_metadata(value: str | None) -> None:
     """Adopt the caller's scope for this RPC's task (server side)."""
     _flags.set(decode(value) if value else Memalloc.NONE)
+
+
+# Locks held by the call chain, for the allocator's lockdep-style fs_reclaim check (mmsim.allocator.lockdep).
+# Like the memalloc flags they travel in gRPC metadata, so an allocation three services away knows that
+# its caller holds an inode lock.
+
+
+def held_locks() -> tuple[str, ...]:
+    return _held.get()
+
+
+@contextlib.contextmanager
+def holding(lock: str):
+    """Record ``lock`` (e.g. "&inode->i_rwsem xfs0/1") as held for the calls made inside the block."""
+    token = _held.set((*_held.get(), lock))
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
+def set_held_from_metadata(value: str | None) -> None:
+    _held.set(tuple(filter(None, (value or "").split(";"))))
+
+
+def encode_held(locks: tuple[str, ...]) -> str:
+    return ";".join(locks)

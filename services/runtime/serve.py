@@ -71,10 +71,12 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
             return handler
         behavior = handler.unary_unary
         method = details.method
-        memalloc = dict(details.invocation_metadata or ()).get(scope.METADATA_KEY)
+        metadata = dict(details.invocation_metadata or ())
+        memalloc, held = metadata.get(scope.METADATA_KEY), metadata.get(scope.HELD_LOCKS_KEY)
 
         async def wrapped(request, context):
             scope.set_from_metadata(memalloc)
+            scope.set_held_from_metadata(held)
             trips = redis_client.start_counting()
             started = time.perf_counter()
             status, message, response = _STATUS_OK, "", None

@@ -203,8 +203,10 @@ class Cluster:
         return self._call(service, method, request)
 
     # Filesystems and processes -------------------------------------------------------------------------
-    def mkfs(self, name: str, block_size: int = 4096, profile: str = "") -> Filesystem:
-        resp = self._call("filesystem", "Mkfs", filesystem_pb2.MkfsRequest(name=name, block_size=block_size, profile=profile))
+    def mkfs(self, name: str, block_size: int = 4096, profile: str = "", alloc_context: str = "") -> Filesystem:
+        """alloc_context: "scope" (memalloc_nofs_save), "gfp_nofs" or "none"; empty = the profile's."""
+        resp = self._call("filesystem", "Mkfs", filesystem_pb2.MkfsRequest(name=name, block_size=block_size, profile=profile,
+                                                                          alloc_context=alloc_context))
         return Filesystem(self, resp.name, resp.block_size, resp.profile)
 
     def spawn(self, comm: str) -> Process:

@@ -8,16 +8,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class MkfsRequest(_message.Message):
-    __slots__ = ("name", "block_size", "profile", "max_folio_order")
+    __slots__ = ("name", "block_size", "profile", "max_folio_order", "alloc_context")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     MAX_FOLIO_ORDER_FIELD_NUMBER: _ClassVar[int]
+    ALLOC_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     name: str
     block_size: int
     profile: str
     max_folio_order: int
-    def __init__(self, name: _Optional[str] = ..., block_size: _Optional[int] = ..., profile: _Optional[str] = ..., max_folio_order: _Optional[int] = ...) -> None: ...
+    alloc_context: str
+    def __init__(self, name: _Optional[str] = ..., block_size: _Optional[int] = ..., profile: _Optional[str] = ..., max_folio_order: _Optional[int] = ..., alloc_context: _Optional[str] = ...) -> None: ...
 
 class MkfsResponse(_message.Message):
     __slots__ = ("name", "block_size", "profile", "min_folio_order", "max_folio_order", "populate_policy")
