@@ -19,7 +19,9 @@ import asyncio
 import contextlib
 
 from mmsim.runtime import keys, scope
-from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted, require
+from mmsim.runtime.errors import (
+    Aborted, FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted, require,
+)
 from mmsim.filesystem import extents
 from mmsim.filesystem.inode import Inode, from_hash, load, parse_mapping, require_offset
 from mmsim.filesystem.populate import Attempt, alloc_scope, allocate, blocks_of, fill_and_count, folio_bytes, order_bounds
@@ -66,7 +68,11 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
                 idx = pos // PAGE_SIZE
                 found = await env.ports.find_folio(mapping, idx)
                 if found is None or found.zero:
-                    made = await _new_write_folio(env, inode, idx, offset, data, found)
+                    try:
+                        made = await _new_write_folio(env, inode, idx, offset, data, found)
+                    except Aborted:   # truncated by another replica meanwhile: re-read the inode, go on
+                        inode = await load(redis, mapping)
+                        continue
                     if made is None:
                         continue  # lost an insert race: look again
                     folio, fstart = made
@@ -115,7 +121,7 @@ async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes
         buf = bytearray(old.ljust(hi_b - fbeg, b"\0"))
         buf[lo_b - fbeg:hi_b - fbeg] = data[lo_b - offset:hi_b - offset]
         await fill_and_count(redis, folio, bytes(buf).rstrip(b"\0"), attempts)
-        if await ports.add_folio(mapping, fstart, folio):
+        if await ports.add_folio(mapping, fstart, folio, trunc_seq=inode.trunc_seq):
             if found is not None and found.zero:
                 # a zero entry was replaced: zap its zero-page PTEs so the next access maps the folio
                 await ports.unmap_mapping_range(mapping, fbeg, fend - fbeg, False)

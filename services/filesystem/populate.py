@@ -36,7 +36,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from mmsim.runtime import keys, scope, tracing
-from mmsim.runtime.errors import FailedPrecondition
+from mmsim.runtime.errors import Aborted, FailedPrecondition
 from mmsim.runtime.vmfault import VmFault
 from mmsim.filesystem import extents
 from mmsim.filesystem.inode import Inode, load, parse_mapping
@@ -195,13 +195,23 @@ async def allocate(env, inode: Inode, index: int, order: int, gfp: list[int], at
             return None, o
 
 
+STALE_RETRIES = 4
+
+
 async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, write: bool = False) -> PopulateResult:
     """->populate(mapping, index): see the module docstring."""
     parse_mapping(mapping)
     gfp = list(gfp) if gfp else list(GFP_HIGHUSER_MOVABLE)
     async with env.locks(mapping).shared():          # filemap_invalidate_lock_shared
         with scope.holding(f"&inode->invalidate_lock {mapping}"), contextlib.ExitStack() as section:
-            result = await _populate_locked(env, mapping, index, gfp, write, section)
+            for _ in range(STALE_RETRIES):
+                try:
+                    result = await _populate_locked(env, mapping, index, gfp, write, section)
+                    break
+                except Aborted:   # a truncate on another replica ran meanwhile: look the inode up again
+                    tracing.annotate(populate_stale_retry=True)
+            else:
+                raise FailedPrecondition(f"populate {mapping} index {index}: truncated {STALE_RETRIES} times meanwhile")
             result.memalloc_scope = scope.encode(scope.current())
     tracing.annotate(
         populate_attempts=",".join(a.text() for a in result.attempts) or "none",
@@ -232,7 +242,7 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
 
     all_hole = not any(disk_map)
     if all_hole and inode.profile.zero_entries and not write:
-        if await ports.add_folio(mapping, start, None, zero_order=order):
+        if await ports.add_folio(mapping, start, None, zero_order=order, trunc_seq=inode.trunc_seq):
             res.zero_entry, res.zero_order, res.folio_index = True, order, start
             return res
         found = await ports.find_folio(mapping, index)
@@ -253,7 +263,7 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
         data = folio_bytes(inode, fstart, 1 << o, first, sub_map, blocks)
         await fill_and_count(redis, folio, data, res.attempts[counted:])          # round trip 4
         counted = len(res.attempts)
-        if await ports.add_folio(mapping, fstart, folio):
+        if await ports.add_folio(mapping, fstart, folio, trunc_seq=inode.trunc_seq):
             if write and all_hole and inode.profile.zero_entries:
                 # a zero entry may have been replaced: zap zero-page PTEs so the next access sees the folio
                 await ports.unmap_mapping_range(mapping, fstart * PAGE_SIZE, PAGE_SIZE << o, False)

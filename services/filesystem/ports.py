@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from mmsim.runtime.errors import MMError
+from mmsim.runtime.errors import Aborted, MMError
 from mmsim.v1 import common_pb2, page_allocator_pb2, page_cache_pb2, reverse_map_pb2
 
 # Tag numbers of mmsim.v1.PagecacheTag (include/linux/fs.h PAGECACHE_TAG_*).
@@ -83,9 +83,12 @@ class GrpcPorts:
         except grpc.aio.AioRpcError as exc:
             raise _peer_error("allocator", "FreePages", exc) from None
 
-    async def add_folio(self, mapping: str, index: int, folio: FolioRef | None, zero_order: int = 0) -> bool:
-        """filemap_add_folio; False on ALREADY_EXISTS (-EEXIST: another entry overlaps)."""
-        req = page_cache_pb2.AddFolioRequest(mapping=mapping, index=index)
+    async def add_folio(self, mapping: str, index: int, folio: FolioRef | None, zero_order: int = 0,
+                        trunc_seq: int | None = None) -> bool:
+        """filemap_add_folio; False on ALREADY_EXISTS (-EEXIST: another entry overlaps). Raises Aborted when
+        a truncate ran since the caller read ``trunc_seq`` (another replica's: the inode lock is per process);
+        our folio is then freed here."""
+        req = page_cache_pb2.AddFolioRequest(mapping=mapping, index=index, trunc_seq=trunc_seq)
         if folio is None:
             req.zero_entry, req.zero_order = True, zero_order
         else:
@@ -95,6 +98,10 @@ class GrpcPorts:
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
                 return False
+            if exc.code() == grpc.StatusCode.ABORTED:
+                if folio is not None:
+                    await self.free_pages(folio)
+                raise Aborted(exc.details()) from None
             raise _peer_error("pagecache", "AddFolio", exc) from None
         return True
 

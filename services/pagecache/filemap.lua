@@ -19,6 +19,15 @@ local function fm_inode(key)
           nrpages = tonumber(h[3]) or 0, zero_pages = tonumber(h[4]) or 0}
 end
 
+-- a seqcount check (read_seqcount_retry-like): the caller read trunc_seq before it filled its folio;
+-- a truncate or hole punch bumped it since. Returns the STALE reply, or nil when `seen` is '' or current.
+local function fm_stale(key, seen)
+  if seen == nil or seen == '' then return nil end
+  local cur = redis.call('HGET', key, 'trunc_seq') or '0'
+  if cur ~= seen then return {'STALE', cur, seen} end
+  return nil
+end
+
 -- the XArray index that holds file page `index`: hugetlbfs indexes in huge-page units
 local function fm_slot(ino, index)
   if ino.mode == 'hugetlb' then return math.floor(index / 512) end

@@ -21,7 +21,7 @@ from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, VMEMMAP_LUA_LIB, node_sp
 from mmsim.allocator.zones import Layout
 from mmsim.pagecache import xarray
 from mmsim.runtime import config, keys, profiles
-from mmsim.runtime.errors import AlreadyExists, NotFound, require
+from mmsim.runtime.errors import Aborted, AlreadyExists, NotFound, require
 from mmsim.runtime.lua import Script
 
 PAGE_SHIFT = 12
@@ -99,6 +99,8 @@ return {tostring(ino.i_size), '', 0, 0, 0, '0', ''}
 # models __filemap_add_folio: -EEXIST on any real folio in the range; zero/value entries are replaced
 _ADD_FOLIO = """
 local ino = fm_inode(KEYS[1])
+local stale = fm_stale(KEYS[1], ARGV[9])
+if stale then return stale end
 local index, order, node, pfn = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local nr = fm_pow2(order)
 if index % nr ~= 0 then
@@ -136,6 +138,8 @@ return {'OK', nrpages}
 
 _ADD_ZERO = """
 local ino = fm_inode(KEYS[1])
+local stale = fm_stale(KEYS[1], ARGV[4])
+if stale then return stale end
 local index, order = tonumber(ARGV[2]), tonumber(ARGV[3])
 local nr = fm_pow2(order)
 if index % nr ~= 0 then
@@ -322,6 +326,16 @@ return fm_commit_reply(xa, f.index, f.order)
 """
 
 
+def _seq(trunc_seq: int | None) -> str:
+    return "" if trunc_seq is None else str(trunc_seq)
+
+
+def _check_stale(mapping: str, rec) -> None:
+    if isinstance(rec, list) and rec and rec[0] == b"STALE":
+        raise Aborted(f"{mapping} was truncated since the caller read it (trunc_seq {int(rec[2])} -> {int(rec[1])}): "
+                      "free the folio and look the inode up again")
+
+
 def _freed(rec) -> list[Folio]:
     return [Folio(int(rec[i]), int(rec[i + 1]), int(rec[i + 2])) for i in range(0, len(rec), 3)]
 
@@ -372,23 +386,28 @@ class PageCache:
             raise NotFound(f"no folio at index {index} of {mapping}")
         return found
 
-    async def add_folio(self, mapping: str, index: int, folio) -> int:
-        """models __filemap_add_folio: ALREADY_EXISTS (the kernel's -EEXIST) when another folio is there."""
+    async def add_folio(self, mapping: str, index: int, folio, trunc_seq: int | None = None) -> int:
+        """models __filemap_add_folio: ALREADY_EXISTS (the kernel's -EEXIST) when another folio is there;
+        ABORTED when ``trunc_seq`` is given and a truncate ran since the caller read it."""
         require(0 <= folio.order <= MAX_PAGECACHE_ORDER,
                 f"folio order {folio.order} is above MAX_PAGECACHE_ORDER {MAX_PAGECACHE_ORDER}")
         rec = await self._scripts["add_folio"](
             [*self._keys(mapping), keys.node(folio.node, "vmstat")],
-            [self._cs, check_index(index), folio.order, folio.node, folio.pfn, self._spans, _ADDED_FLAGS, mapping])
+            [self._cs, check_index(index), folio.order, folio.node, folio.pfn, self._spans, _ADDED_FLAGS, mapping,
+             _seq(trunc_seq)])
+        _check_stale(mapping, rec)
         if rec[0] == b"EEXIST":
             raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {int(rec[2])} "
                                 f"order {int(rec[3])} at index {int(rec[4])} won the race; free yours")
         return int(rec[1])
 
-    async def add_zero_entry(self, mapping: str, index: int, order: int) -> int:
+    async def add_zero_entry(self, mapping: str, index: int, order: int, trunc_seq: int | None = None) -> int:
         """Insert a zero entry (a known hole, no page) covering 2**order pages; returns the mapping's zero pages."""
         require(0 <= order <= MAX_PAGECACHE_ORDER, f"zero entry order {order} is above {MAX_PAGECACHE_ORDER}")
-        return int(await self._scripts["add_zero"](
-            [*self._keys(mapping), keys.node(0, "vmstat")], [self._cs, check_index(index), order]))
+        rec = await self._scripts["add_zero"]([*self._keys(mapping), keys.node(0, "vmstat")],
+                                              [self._cs, check_index(index), order, _seq(trunc_seq)])
+        _check_stale(mapping, rec)
+        return int(rec)
 
     async def tag_folio(self, mapping: str, index: int, tag: Tag, clear: bool = False) -> None:
         """folio_mark_dirty / __folio_start_writeback / folio_end_writeback on the XArray marks."""

@@ -82,11 +82,12 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
 
     async def AddFolio(self, request, context):
         mapping = _mapping(request.mapping)
+        seq = request.trunc_seq if request.HasField("trunc_seq") else None
         if request.zero_entry:
-            nrpages = await self._pc.add_zero_entry(mapping, request.index, request.zero_order)
+            nrpages = await self._pc.add_zero_entry(mapping, request.index, request.zero_order, seq)
         else:
             require(request.HasField("folio"), "AddFolio needs a folio (or zero_entry=true)")
-            nrpages = await self._pc.add_folio(mapping, request.index, request.folio)
+            nrpages = await self._pc.add_folio(mapping, request.index, request.folio, seq)
         return page_cache_pb2.AddFolioResponse(nrpages=nrpages)
 
     async def FindFolio(self, request, context):

@@ -38,6 +38,12 @@ class AlreadyExists(MMError):
     code = "ALREADY_EXISTS"
 
 
+class Aborted(MMError):
+    """A concurrency conflict the caller resolves by starting over (e.g. a truncate ran meanwhile)."""
+
+    code = "ABORTED"
+
+
 class OutOfRange(MMError):
     code = "OUT_OF_RANGE"
 

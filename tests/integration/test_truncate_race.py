@@ -13,8 +13,9 @@ import threading
 import grpc
 import pytest
 
+from mmsim import stack
 from mmsim.client import PAGE_SIZE, Cluster
-from mmsim.v1 import filesystem_pb2, page_allocator_pb2, reverse_map_pb2
+from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2, reverse_map_pb2
 
 SIZE = 64 * PAGE_SIZE
 
@@ -74,3 +75,60 @@ def test_truncate_racing_faults_leaves_nothing_beyond_eof_and_leaks_nothing(stac
         with pytest.raises(grpc.RpcError) as err:   # the process was reaped
             proc.fault(vma.start)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_truncate_on_one_replica_racing_faults_through_another(stack_settings, tmp_path):
+    """Inode locks are per process: across filesystem replicas the page cache's trunc_seq check (AddFolio
+    refuses a folio filled before a truncate it did not see) keeps stale folios out, and the reverse map's
+    install re-checks i_size, so nothing is mapped beyond EOF and nothing leaks."""
+    other = stack.replica_settings(stack_settings, str(tmp_path / "replica"))
+    stack.services_up(other, timeout=60, tied=True)
+    try:
+        with Cluster.connect(stack_settings) as a, Cluster.connect(other) as b:
+            free_before = nr_free_pages(a)
+            f = a.mkfs("racefs2", block_size=4096).create("/race")
+            f.write(0, b"\x11" * SIZE)
+            proc = b.spawn("racer")                          # faults go through replica set B
+            vma = proc.mmap(type(f)(b, f.fs, f.path, f.mapping), SIZE)
+            stop, errors = threading.Event(), []
+
+            def faulter(seed: int) -> None:
+                r = random.Random(seed)
+                try:
+                    while not stop.is_set():
+                        proc.fault(vma.start + r.randrange(SIZE // PAGE_SIZE) * PAGE_SIZE)
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=faulter, args=(i,)) for i in range(3)]
+            for t in threads:
+                t.start()
+            try:
+                rng = random.Random(9)
+                for _ in range(10):
+                    size = rng.randrange(0, SIZE, PAGE_SIZE)
+                    f.truncate(size)                          # truncates go through replica set A
+                    f.write(size, b"\x22" * (SIZE - size))
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(60)
+            assert not errors, errors[0]
+            f.truncate(3 * PAGE_SIZE)
+            status = a.call("rmap", "ProcStatus", reverse_map_pb2.ProcStatusRequest(pid=proc.pid))
+            assert status.rss_file <= 3
+            # no folio starts beyond EOF (a dirty large folio straddling it may stay, its tail zeroed)
+            for idx in range(3, SIZE // PAGE_SIZE):
+                try:
+                    found = a.call("pagecache", "FindFolio", page_cache_pb2.FindFolioRequest(mapping=f.mapping, index=idx))
+                except grpc.RpcError as exc:
+                    assert exc.code() == grpc.StatusCode.NOT_FOUND
+                    continue
+                assert found.folio_index < 3, (idx, found)
+            assert len(f.read(0, SIZE)) == 3 * PAGE_SIZE      # read(2) stops at the new EOF
+            assert "SIGBUS" in str(proc.fault(vma.start + 5 * PAGE_SIZE).vm_fault)
+            b.call("rmap", "Exit", reverse_map_pb2.ExitRequest(pid=proc.pid))
+            a.call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs="racefs2", path="/race"))
+            assert nr_free_pages(a) == free_before
+    finally:
+        stack.services_down(other)

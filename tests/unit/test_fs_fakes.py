@@ -56,7 +56,7 @@ class FakePorts:
                 return s, e
         return None
 
-    async def add_folio(self, mapping, index, folio, zero_order=0):
+    async def add_folio(self, mapping, index, folio, zero_order=0, trunc_seq=None):
         self.calls.append("add")
         order = zero_order if folio is None else folio.order
         assert index % (1 << order) == 0, "unaligned folio"

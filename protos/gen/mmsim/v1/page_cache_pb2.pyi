@@ -57,18 +57,20 @@ class FaultResponse(_message.Message):
     def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., i_size: _Optional[int] = ...) -> None: ...
 
 class AddFolioRequest(_message.Message):
-    __slots__ = ("mapping", "index", "folio", "zero_entry", "zero_order")
+    __slots__ = ("mapping", "index", "folio", "zero_entry", "zero_order", "trunc_seq")
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     FOLIO_FIELD_NUMBER: _ClassVar[int]
     ZERO_ENTRY_FIELD_NUMBER: _ClassVar[int]
     ZERO_ORDER_FIELD_NUMBER: _ClassVar[int]
+    TRUNC_SEQ_FIELD_NUMBER: _ClassVar[int]
     mapping: str
     index: int
     folio: _common_pb2.Folio
     zero_entry: bool
     zero_order: int
-    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., zero_entry: _Optional[bool] = ..., zero_order: _Optional[int] = ...) -> None: ...
+    trunc_seq: int
+    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., zero_entry: _Optional[bool] = ..., zero_order: _Optional[int] = ..., trunc_seq: _Optional[int] = ...) -> None: ...
 
 class AddFolioResponse(_message.Message):
     __slots__ = ("nrpages",)
