@@ -20,9 +20,6 @@ def page(mm, pfn):
     return mm.call("allocator", "GetPage", page_allocator_pb2.GetPageRequest(pfn=pfn)).page
 
 
-def nr_free_pages(mm) -> int:
-    return mm.call("allocator", "VmStat", page_allocator_pb2.VmStatRequest()).values["nr_free_pages"]
-
 
 @pytest.fixture()
 def mm(stack_settings):
@@ -31,7 +28,7 @@ def mm(stack_settings):
 
 
 def test_reflinked_files_share_folios_and_writes_unshare(mm):
-    free_before = nr_free_pages(mm)
+    free_before = mm.vmstat()["nr_free_pages"]
     fs = mm.mkfs("pfnfs", block_size=4096, profile="lsfmm2018")
     a, b = fs.create("/a"), fs.create("/b")
     a.write(0, DATA)
@@ -75,7 +72,7 @@ def test_reflinked_files_share_folios_and_writes_unshare(mm):
     mm.call("rmap", "Exit", reverse_map_pb2.ExitRequest(pid=proc.pid))
     for f in (a, b, c, d):
         f.truncate(0)
-    assert nr_free_pages(mm) == free_before      # every shared, copied and private folio went back
+    assert mm.vmstat()["nr_free_pages"] == free_before      # every shared, copied and private folio went back
 
 
 def test_without_pfn_entries_sharing_is_refused_with_the_reason(mm):

@@ -6,16 +6,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from mmsim.client import PAGE_SIZE, Cluster
-from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2, reverse_map_pb2
+from mmsim.v1 import filesystem_pb2, page_cache_pb2, reverse_map_pb2
 
-
-def nr_free_pages(mm) -> int:
-    return mm.call("allocator", "VmStat", page_allocator_pb2.VmStatRequest()).values["nr_free_pages"]
 
 
 def test_racing_faults_insert_one_folio_and_leak_none(stack_settings):
     with Cluster.connect(stack_settings) as mm:
-        free_before = nr_free_pages(mm)
+        free_before = mm.vmstat()["nr_free_pages"]
         fs = mm.mkfs("racepop", block_size=16384)
         f = fs.create("/r")
         f.write(0, b"r" * (64 * PAGE_SIZE))
@@ -32,4 +29,4 @@ def test_racing_faults_insert_one_folio_and_leak_none(stack_settings):
         for p in procs:
             mm.call("rmap", "Exit", reverse_map_pb2.ExitRequest(pid=p.pid))
         mm.call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs="racepop", path="/r"))
-        assert nr_free_pages(mm) == free_before
+        assert mm.vmstat()["nr_free_pages"] == free_before

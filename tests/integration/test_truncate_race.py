@@ -15,39 +15,42 @@ import pytest
 
 from mmsim import stack
 from mmsim.client import PAGE_SIZE, Cluster
-from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2, reverse_map_pb2
+from mmsim.v1 import filesystem_pb2, page_cache_pb2, reverse_map_pb2
 
 SIZE = 64 * PAGE_SIZE
 
 
-def nr_free_pages(mm) -> int:
-    return mm.call("allocator", "VmStat", page_allocator_pb2.VmStatRequest()).values["nr_free_pages"]
+def start_faulters(proc, vma, n: int = 3):
+    """n threads faulting random pages of vma until the event is set; failures other than SIGBUS/RETRY
+    (the file may have shrunk under them) are collected."""
+    stop, errors = threading.Event(), []
+
+    def faulter(seed: int) -> None:
+        r = random.Random(seed)
+        try:
+            while not stop.is_set():
+                res = proc.fault(vma.start + r.randrange(SIZE // PAGE_SIZE) * PAGE_SIZE)
+                assert res.ok or "SIGBUS" in str(res.vm_fault) or "RETRY" in str(res.vm_fault), res
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=faulter, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    return stop, errors, threads
+
 
 
 def test_truncate_racing_faults_leaves_nothing_beyond_eof_and_leaks_nothing(stack_settings):
     with Cluster.connect(stack_settings) as mm:
-        free_before = nr_free_pages(mm)
+        free_before = mm.vmstat()["nr_free_pages"]
         fs = mm.mkfs("racefs", block_size=16384)
         f = fs.create("/race")
         f.write(0, bytes(range(256)) * (SIZE // 256))
         proc = mm.spawn("racer")
         vma = proc.mmap(f, SIZE)
         rng = random.Random(5)
-        errors: list[BaseException] = []
-        stop = threading.Event()
-
-        def faulter(seed: int) -> None:
-            r = random.Random(seed)
-            try:
-                while not stop.is_set():
-                    res = proc.fault(vma.start + r.randrange(SIZE // PAGE_SIZE) * PAGE_SIZE)
-                    assert res.ok or "SIGBUS" in str(res.vm_fault) or "RETRY" in str(res.vm_fault), res
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=faulter, args=(i,)) for i in range(3)]
-        for t in threads:
-            t.start()
+        stop, errors, threads = start_faulters(proc, vma)
         try:
             for _ in range(12):
                 size = rng.randrange(0, SIZE, 1000)
@@ -71,7 +74,7 @@ def test_truncate_racing_faults_leaves_nothing_beyond_eof_and_leaks_nothing(stac
 
         mm.call("rmap", "Exit", reverse_map_pb2.ExitRequest(pid=proc.pid))
         mm.call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs="racefs", path="/race"))
-        assert nr_free_pages(mm) == free_before
+        assert mm.vmstat()["nr_free_pages"] == free_before
         with pytest.raises(grpc.RpcError) as err:   # the process was reaped
             proc.fault(vma.start)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
@@ -85,24 +88,12 @@ def test_truncate_on_one_replica_racing_faults_through_another(stack_settings, t
     stack.services_up(other, timeout=60, tied=True)
     try:
         with Cluster.connect(stack_settings) as a, Cluster.connect(other) as b:
-            free_before = nr_free_pages(a)
+            free_before = a.vmstat()["nr_free_pages"]
             f = a.mkfs("racefs2", block_size=4096).create("/race")
             f.write(0, b"\x11" * SIZE)
             proc = b.spawn("racer")                          # faults go through replica set B
             vma = proc.mmap(type(f)(b, f.fs, f.path, f.mapping), SIZE)
-            stop, errors = threading.Event(), []
-
-            def faulter(seed: int) -> None:
-                r = random.Random(seed)
-                try:
-                    while not stop.is_set():
-                        proc.fault(vma.start + r.randrange(SIZE // PAGE_SIZE) * PAGE_SIZE)
-                except BaseException as exc:  # noqa: BLE001 - reported below
-                    errors.append(exc)
-
-            threads = [threading.Thread(target=faulter, args=(i,)) for i in range(3)]
-            for t in threads:
-                t.start()
+            stop, errors, threads = start_faulters(proc, vma)
             try:
                 rng = random.Random(9)
                 for _ in range(10):
@@ -129,6 +120,6 @@ def test_truncate_on_one_replica_racing_faults_through_another(stack_settings, t
             assert "SIGBUS" in str(proc.fault(vma.start + 5 * PAGE_SIZE).vm_fault)
             b.call("rmap", "Exit", reverse_map_pb2.ExitRequest(pid=proc.pid))
             a.call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs="racefs2", path="/race"))
-            assert nr_free_pages(a) == free_before
+            assert a.vmstat()["nr_free_pages"] == free_before
     finally:
         stack.services_down(other)

@@ -27,6 +27,7 @@ from mmsim.runtime.vmfault import VmFault
 from mmsim.traceview import TraceTree
 from mmsim.v1 import (
     filesystem_pb2,
+    page_allocator_pb2,
     filesystem_pb2_grpc,
     page_allocator_pb2_grpc,
     page_cache_pb2,
@@ -212,6 +213,10 @@ class Cluster:
     def spawn(self, comm: str) -> Process:
         resp = self._call("rmap", "Spawn", reverse_map_pb2.SpawnRequest(comm=comm))
         return Process(self, resp.pid, comm)
+
+    def vmstat(self) -> dict[str, int]:
+        """/proc/vmstat as a dict of the kernel's counter names (pages or events)."""
+        return dict(self._call("allocator", "VmStat", page_allocator_pb2.VmStatRequest()).values)
 
     # Traces --------------------------------------------------------------------------------------------
     def _trace_stub(self) -> trace_pb2_grpc.TraceServiceStub:
