@@ -131,10 +131,12 @@ class AllocatorService:
         return total
 
     async def meminfo(self) -> dict[str, int]:
-        return procfs.meminfo_values(await self.buddy.zone_counters(), await self._vmalloc_pages())
+        return procfs.meminfo_values(await self.buddy.zone_counters(), await self._vmalloc_pages(),
+                                     await self.buddy.vmstat_events())
 
     async def meminfo_text(self) -> str:
-        return procfs.meminfo(await self.buddy.zone_counters(), await self._vmalloc_pages())
+        return procfs.meminfo(await self.buddy.zone_counters(), await self._vmalloc_pages(),
+                              await self.buddy.vmstat_events())
 
     async def fragmentation_index(self, order: int) -> dict[str, int]:
         return {f"{z['node']}:{z['zone']}": procfs.fragmentation_index(z, order) for z in await self.buddy.zone_counters()}

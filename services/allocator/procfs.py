@@ -75,25 +75,40 @@ def show_val_kb(name: str, pages: int) -> str:
     return f"{name + ':':<16}{pages << (PAGE_SHIFT - 10):>8} kB\n"
 
 
-def meminfo_values(zones: list[dict], vmalloc_pages: int = 0) -> dict[str, int]:
-    """Pages for each /proc/meminfo line the allocator knows (MemAvailable as si_mem_available without
-    reclaimable page cache/slab: free - totalreserve_pages, where totalreserve = sum of high + max lowmem_reserve)."""
+MEMINFO_FILE_LINES = (("Cached", "nr_file_pages", 1), ("Dirty", "nr_dirty", 1), ("Writeback", "nr_writeback", 1),
+                      ("AnonPages", "nr_anon_pages", 1), ("Mapped", "nr_mapped", 1))
+"""/proc/meminfo lines taken from node counters the other services keep: (name, vmstat item, pages per unit)."""
+
+
+def meminfo_values(zones: list[dict], vmalloc_pages: int = 0, events: dict[str, int] | None = None) -> dict[str, int]:
+    """Pages for each /proc/meminfo line mmsim knows (fs/proc/meminfo.c meminfo_proc_show). MemAvailable is
+    si_mem_available with the clean page cache counted as reclaimable: free - totalreserve_pages + file pages
+    - min(file pages / 2, low watermarks), where totalreserve = sum of high + max lowmem_reserve."""
+    ev = events or {}
     total = sum(z["managed"] for z in zones)
     free = sum(z["nr_free_pages"] for z in zones)
     reserve = sum(z["high"] + max(z.get(f"reserve:{j}", 0) for j in range(4)) for z in zones)
-    return {
+    file_pages = ev.get("nr_file_pages", 0)
+    wmark_low = sum(z.get("low", 0) for z in zones)
+    out = {
         "MemTotal": total,
         "MemFree": free,
-        "MemAvailable": max(0, free - reserve),
-        "VmallocUsed": vmalloc_pages,
+        "MemAvailable": max(0, free - reserve + file_pages - min(file_pages // 2, wmark_low)),
+        "Buffers": 0,
     }
+    out.update({name: ev.get(item, 0) * unit for name, item, unit in MEMINFO_FILE_LINES})
+    out["VmallocUsed"] = vmalloc_pages
+    out["FileHugePages"] = ev.get("nr_file_hugepages", 0) * 512   # printed in THPs by vmstat, in kB here
+    return out
 
 
-def meminfo(zones: list[dict], vmalloc_pages: int = 0) -> str:
-    v = meminfo_values(zones, vmalloc_pages)
-    out = "".join(show_val_kb(n, v[n]) for n in ("MemTotal", "MemFree", "MemAvailable"))
+def meminfo(zones: list[dict], vmalloc_pages: int = 0, events: dict[str, int] | None = None) -> str:
+    v = meminfo_values(zones, vmalloc_pages, events)
+    out = "".join(show_val_kb(n, v[n]) for n in ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached",
+                                                  "Dirty", "Writeback", "AnonPages", "Mapped"))
     out += f"{'VmallocTotal:':<16}{VMALLOC_TOTAL_KB:>8} kB\n"
     out += show_val_kb("VmallocUsed", v["VmallocUsed"])
+    out += show_val_kb("FileHugePages", v["FileHugePages"])
     return out
 
 

@@ -1,7 +1,7 @@
 -- mmsim page-cache library (models mm/filemap.c over the XArray library, which must precede it).
 -- A folio entry is 'p<node>:<pfn>:<order>'; a hole is the zero entry FM_HOLE, a value entry like
 -- DAX_ZERO_PAGE (fs/dax.c): it occupies the range, reads as zeros, and owns no page.
--- FM_LRU_FLAGS (PG_lru | PG_dirty) and FM_SHARED (the ->mapping of a folio shared through PFN entries)
+-- FM_LRU_FLAGS (PG_lru | PG_dirty), FM_TAG_FLAGS (PG_dirty, PG_writeback by mark) and FM_SHARED (the ->mapping of a folio shared through PFN entries)
 -- are defined by filemap.py from the allocator's tables.
 -- Page indices are plain Lua numbers here: file indices stay below 2^52 (MAX_LFS_FILESIZE >> PAGE_SHIFT).
 
@@ -148,8 +148,22 @@ local function fm_release_folio(f, vmstat_key)
   return false
 end
 
+-- the DIRTY and WRITEBACK tags are accounted like folio_account_dirtied / __folio_start_writeback:
+-- NR_FILE_DIRTY / NR_WRITEBACK (nr_dirty, nr_writeback) and PG_dirty / PG_writeback on the folio
+local FM_TAG_STATS = {[0] = 'nr_dirty', [1] = 'nr_writeback'}
+local function fm_account_tag(f, mark, sign)
+  local item = FM_TAG_STATS[mark]
+  if not item then return end
+  redis.call('HINCRBY', 'mmsim:{node:' .. f.node .. '}:vmstat', item, sign * fm_pow2(f.order))
+  vm_node(f.node)
+  if sign > 0 then page_flags_set(f.pfn, FM_TAG_FLAGS[mark]) else page_flags_clear(f.pfn, FM_TAG_FLAGS[mark]) end
+end
+
 -- models page_cache_delete: erase the folio's entries from this mapping, then fm_release_folio
 local function fm_delete_folio(xa, ino, f, vmstat_key)
+  for mark = 0, 1 do
+    if xa_get_mark(xa, f.slot, mark) then fm_account_tag(f, mark, -1) end
+  end
   fm_store(xa, ino, f.index, f.order, '', 'folio')
   local nr = fm_pow2(f.order)
   ino.nrpages = ino.nrpages - nr

@@ -30,6 +30,7 @@ MAX_PAGECACHE_ORDER = 9          # include/linux/pagemap.h with THP: min(MAX_XAS
 MAX_FILE_INDEX = (1 << 52) - 1   # MAX_LFS_FILESIZE >> PAGE_SHIFT on 64-bit, rounded to what Lua holds exactly
 FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB, f"local FM_LRU_FLAGS = {PG['lru'] | PG['dirty']}",
                          f"local FM_SHARED = {MAPPING_SHARED}",
+                         f"local FM_TAG_FLAGS = {{[0] = {PG['dirty']}, [1] = {PG['writeback']}}}",
                          Path(__file__).with_name("filemap.lua").read_text()])
 
 
@@ -160,8 +161,11 @@ return redis.call('HINCRBY', KEYS[1], 'zero_pages', nr)
 _TAG = """
 local ino = fm_inode(KEYS[1])
 local xa = xa_open(KEYS[2], ARGV[1])
+vm_spans(ARGV[5])
 local f = fm_lookup(xa, ino, tonumber(ARGV[2]))
 if f.kind ~= 'folio' then fm_fail('NotFound', 'no folio at index ' .. ARGV[2] .. ' of ' .. KEYS[1]) end
+local mark, set = tonumber(ARGV[3]), ARGV[4] ~= '1'
+if xa_get_mark(xa, f.slot, mark) ~= set then fm_account_tag(f, mark, set and 1 or -1) end
 local slots = {f.slot}
 if ino.mode == 'order-0' then
   slots = {}
@@ -411,7 +415,7 @@ class PageCache:
 
     async def tag_folio(self, mapping: str, index: int, tag: Tag, clear: bool = False) -> None:
         """folio_mark_dirty / __folio_start_writeback / folio_end_writeback on the XArray marks."""
-        await self._scripts["tag"](self._keys(mapping), [self._cs, check_index(index), tag.mark, int(clear)])
+        await self._scripts["tag"](self._keys(mapping), [self._cs, check_index(index), tag.mark, int(clear), self._spans])
 
     async def find_tagged(self, mapping: str, tag: Tag, start: int, limit: int) -> list[Found]:
         rec = await self._scripts["find_tagged"](self._keys(mapping), [self._cs, check_index(start), tag.mark, limit])

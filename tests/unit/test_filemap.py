@@ -234,3 +234,30 @@ async def test_add_after_a_truncate_the_caller_did_not_see_is_aborted(aredis):
         await pc.add_zero_entry(M, 4, 0, trunc_seq=2)
     assert (await pc.stats(M))["entries"] == 0
     assert await pc.add_folio(M, 0, f, trunc_seq=3) == 1
+
+
+async def test_dirty_and_writeback_tags_are_accounted_like_the_kernel(aredis):
+    """folio_mark_dirty / __folio_start_writeback / folio_end_writeback: nr_dirty, nr_writeback and the
+    PG_dirty / PG_writeback flags follow the tags, once per transition; deleting a dirty folio uncounts it."""
+    pc = await make_file(aredis)
+    svc = await AllocatorService.open(aredis, SETTINGS)
+    f = await folio(aredis, 2)
+    await pc.add_folio(M, 0, f)
+    vm = keys.node(0, "vmstat")
+
+    async def counts():
+        return [int(await aredis.hget(vm, k) or 0) for k in ("nr_dirty", "nr_writeback")]
+
+    await pc.tag_folio(M, 1, Tag.DIRTY)
+    await pc.tag_folio(M, 2, Tag.DIRTY)          # already dirty: counted once
+    assert await counts() == [4, 0]
+    assert "dirty" in (await svc.get_page(f.pfn)).flag_names
+    await pc.tag_folio(M, 0, Tag.WRITEBACK)
+    await pc.tag_folio(M, 0, Tag.DIRTY, clear=True)
+    assert await counts() == [0, 4]
+    assert "writeback" in (await svc.get_page(f.pfn)).flag_names
+    await pc.tag_folio(M, 0, Tag.WRITEBACK, clear=True)
+    await pc.tag_folio(M, 0, Tag.DIRTY)
+    _, freed = await pc.truncate_range(M, 0, None)
+    assert await counts() == [0, 0] and freed == [f]
+    assert "dirty" not in (await svc.get_page(f.pfn)).flag_names
