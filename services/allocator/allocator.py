@@ -56,9 +56,8 @@ class AllocatorService:
         return svc
 
     # ---- pages ---------------------------------------------------------------------------
-    async def alloc_pages(self, order: int, gfp: int | str = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0,
-                          mapping: str = "", index: int = 0) -> Allocation:  # fmt: skip
-        return await self.buddy.alloc_pages(order, G.parse_gfp(gfp), nid=nid, scope=scope, mapping=mapping, index=index)
+    async def alloc_pages(self, order: int, gfp: int | str = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0) -> Allocation:
+        return await self.buddy.alloc_pages(order, G.parse_gfp(gfp), nid=nid, scope=scope)
 
     async def free_pages(self, pfn: int, order: int) -> FreeResult:
         return await self.buddy.free_pages(pfn, order)

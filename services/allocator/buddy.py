@@ -166,7 +166,6 @@ local passes = {}
 for f in string.gmatch(ARGV[10], '%d+') do passes[#passes + 1] = tonumber(f) end
 local comp, zero, stall, final = ARGV[11] == '1', ARGV[12] == '1', ARGV[13] == '1', ARGV[14] == '1'
 local czname = ARGV[15]
-local i_alloc = 1
 local VMSTAT = PREFIX .. 'vmstat'
 local why = {}
 
@@ -264,9 +263,7 @@ local function prep_new_page(pfn, zone)
   local flags = 0
   if comp and order > 0 then flags = PG_HEAD end
   if zero then flags = flags + PG_ZEROED end
-  local mapping = 0
-  if ARGV[18] ~= '' then mapping = mapping_intern(ARGV[18]) end
-  page_put(pfn, {flags=flags, mapcount=-1, w0=0, w1=0, w2=mapping, w3=tonumber(ARGV[19]) + (i_alloc - 1) * 2 ^ order, w4=0, refcount=1, memcg=0})
+  page_put(pfn, {flags=flags, mapcount=-1, w0=0, w1=0, w2=0, w3=0, w4=0, refcount=1, memcg=0})
   if zero then redis.call('DEL', PREFIX .. 'mem:' .. pfn) end
   if comp and order > 0 then
     local tail = {flags=0, mapcount=-1, w0=pfn * 2 + 1, w1=0, w2=0, w3=0, w4=0, refcount=0, memcg=0}
@@ -284,8 +281,7 @@ if stall then
 end
 
 local got, zones_used, pass_used = {}, {}, 0
-for i = 1, count do
-  i_alloc = i
+for _ = 1, count do
   local pfn, zone
   for p, flags in ipairs(passes) do
     pfn, zone = get_page_from_freelist(flags)
@@ -585,7 +581,7 @@ class BuddyAllocator:
         return zone_idx
 
     async def _attempt(self, nid, order, gfp, mt, count, zonelist, classzone, passes, comp, zero, stall, final,
-                       vmalloc_size=0, mapping="", index=0):  # fmt: skip
+                       vmalloc_size=0):  # fmt: skip
         node = self.layout.nodes[nid]
         cz_name = G.ZONE_NAMES[classzone].lower()
         return await _ALLOC(
@@ -595,20 +591,19 @@ class BuddyAllocator:
                 node.start_pfn, node.end_pfn, order, gfp, mt, count, self._zone_spec[nid],
                 ",".join(z.name for z in zonelist), classzone, ",".join(str(p) for p in passes),
                 int(comp), int(zero), int(stall), int(final), cz_name, int(vmalloc_size > 0), vmalloc_size,
-                mapping, index,
             ],
         )  # fmt: skip
 
     async def alloc_pages(
         self, order: int, gfp: int = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0, count: int = 1,
-        vmalloc_size: int = 0, mapping: str = "", index: int = 0,
+        vmalloc_size: int = 0,
     ) -> Allocation:
         """Models mm/page_alloc.c __alloc_pages (fast path) and __alloc_pages_slowpath (retries).
 
         ``count`` > 1 allocates that many blocks of ``order`` in the same round trip, all or none
         (alloc_pages_bulk, used by vmalloc). Raises ResourceExhausted on failure, after the warn_alloc
-        report unless __GFP_NOWARN. ``mapping``/``index`` are recorded in the head's page->mapping (interned
-        id) and page->index (the page-cache owner), as the proto's AllocPagesRequest asks; __GFP_ZERO
+        report unless __GFP_NOWARN (page->mapping and ->index are the page cache's to set, in
+        __filemap_add_folio); __GFP_ZERO
         deletes the node's ``mem:PFN`` data key of the head (absent = zeros) and sets PG_zeroed(mmsim)."""
         check_order(order)
         if nid < 0 or nid >= len(self.layout.nodes):
@@ -653,7 +648,7 @@ class BuddyAllocator:
                 attempts += 1
                 res = await self._attempt(
                     n, order, gfp, mt, count, zl, classzone, passes, comp, zero,
-                    attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size, mapping, index,
+                    attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size,
                 )  # fmt: skip
                 if int(res[0]) == 1:
                     pfns = tuple(int(x) for x in res[2:])

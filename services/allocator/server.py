@@ -77,7 +77,7 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
         gfp = _gfp(request.gfp)
         await self._might_alloc(gfp)
         alloc = await self.svc.alloc_pages(request.order, gfp, nid=_node(request.node, self.svc),
-                                           scope=int(scope.current()), mapping=request.mapping, index=request.index)
+                                           scope=int(scope.current()))
         tracing.annotate(gfp_requested=G.format_gfp(gfp), gfp_effective=G.format_gfp(alloc.gfp), zone=alloc.zone,
                          attempts=alloc.attempts)
         return pb.AllocPagesResponse(folio=common_pb2.Folio(pfn=alloc.pfn, order=alloc.order, node=alloc.nid),

@@ -8,18 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AllocPagesRequest(_message.Message):
-    __slots__ = ("order", "gfp", "node", "mapping", "index")
+    __slots__ = ("order", "gfp", "node")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     GFP_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
-    MAPPING_FIELD_NUMBER: _ClassVar[int]
-    INDEX_FIELD_NUMBER: _ClassVar[int]
     order: int
     gfp: _common_pb2.GfpMask
     node: int
-    mapping: str
-    index: int
-    def __init__(self, order: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., node: _Optional[int] = ..., mapping: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
+    def __init__(self, order: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., node: _Optional[int] = ...) -> None: ...
 
 class AllocPagesResponse(_message.Message):
     __slots__ = ("folio", "effective_gfp")
