@@ -85,6 +85,12 @@ local ino = fm_inode(KEYS[1])
 local xa = xa_open(KEYS[2], ARGV[1])
 vm_spans(ARGV[4])
 local f = fm_lookup(xa, ino, tonumber(ARGV[2]))
+-- filemap_fault counts PGMAJFAULT at the miss, before it asks for the folio to be read
+local fault = ARGV[5]
+if fault ~= '' and tonumber(ARGV[2]) < math.ceil(ino.i_size / 4096)
+   and (f.kind == '' or (f.kind == 'hole' and fault == 'write')) then
+  redis.call('HINCRBY', KEYS[3], 'pgmajfault', 1)
+end
 local tags = ''
 if f.kind ~= '' and ARGV[3] == '1' then
   for m = 0, 2 do tags = tags .. (xa_get_mark(xa, f.slot, m) and '1' or '0') end
@@ -377,14 +383,17 @@ class PageCache:
     def xarray(self, mapping: str) -> xarray.XArray:
         return xarray.XArray(self._redis, keys.mapping(mapping, "xa"), self._cs)
 
-    async def fault_lookup(self, mapping: str, index: int) -> FaultLookup:
-        """filemap_fault's EOF check and filemap_get_folio, in one round trip."""
-        rec = await self._scripts["lookup"](self._keys(mapping), [self._cs, check_index(index), 0, self._spans])
+    async def fault_lookup(self, mapping: str, index: int, write: bool = False) -> FaultLookup:
+        """filemap_fault's EOF check and filemap_get_folio, in one round trip; a miss (or a write to a zero
+        entry) counts pgmajfault there, as filemap_fault does."""
+        rec = await self._scripts["lookup"]([*self._keys(mapping), keys.node(0, "vmstat")],
+                                            [self._cs, check_index(index), 0, self._spans, "write" if write else "read"])
         return FaultLookup(index, int(rec[0]), _found(rec, False))
 
     async def find_folio(self, mapping: str, index: int) -> Found:
         """models filemap_get_entry; NOT_FOUND when nothing covers index."""
-        rec = await self._scripts["lookup"](self._keys(mapping), [self._cs, check_index(index), 1, self._spans])
+        rec = await self._scripts["lookup"]([*self._keys(mapping), keys.node(0, "vmstat")],
+                                            [self._cs, check_index(index), 1, self._spans, ""])
         found = _found(rec, True)
         if found is None:
             raise NotFound(f"no folio at index {index} of {mapping}")

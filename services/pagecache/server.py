@@ -51,7 +51,7 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         """
         mapping = _mapping(request.mapping)
         write = page_cache_pb2.FAULT_FLAG_WRITE in request.flags
-        hit = await self._pc.fault_lookup(mapping, request.index)
+        hit = await self._pc.fault_lookup(mapping, request.index, write)
         resp = page_cache_pb2.FaultResponse(i_size=hit.i_size)
         found = hit.found
         if hit.beyond_eof:

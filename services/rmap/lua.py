@@ -320,7 +320,7 @@ else
   first_pfn = apfn
 end
 -- mm_account_fault: pgfault always and the task's maj_flt/min_flt on success. pgmajfault is counted
--- where the kernel counts it, in filemap_fault on a page-cache miss (the page-cache service).
+-- where the kernel counts it, in filemap_fault on a page-cache miss (the page cache's lookup script).
 rm_stat(node, 'pgfault', 1)
 redis.call('HINCRBY', KEYS[1], major and 'maj_flt' or 'min_flt', 1)
 local out = {'ok', I(nr), I(first_vpn), I(first_pfn + (vpn - first_vpn)), I(pinned)}

@@ -82,3 +82,21 @@ def test_trace_show_of_a_major_fault_crosses_four_services(stack_settings, fault
     assert "FilesystemService/Populate" in text and "memalloc_scope=nofs" in text
     assert f"address={fault.pfn:#x}" not in text  # addresses and pfns are distinct fields
     assert PAGE_SIZE == 4096
+
+
+def test_vmstat_counts_faults_where_the_kernel_does(stack_settings):
+    """pgfault for every fault (mm_account_fault), pgmajfault for page-cache misses (filemap_fault)."""
+    with Cluster.connect(stack_settings) as mm:
+        f = mm.mkfs("vmstatfs", block_size=4096).create("/v")
+        f.write(0, b"v" * 4 * PAGE_SIZE)
+        f.fsync()
+        f.fadvise_dontneed()
+        before = mm.vmstat()
+        proc = mm.spawn("vm")
+        vma = proc.mmap(f, 4 * PAGE_SIZE)
+        assert proc.fault(vma.start).major
+        other = mm.spawn("vm2")
+        assert not other.fault(other.mmap(f, 4 * PAGE_SIZE).start).major
+        after = mm.vmstat()
+        assert after["pgmajfault"] - before["pgmajfault"] == 1
+        assert after["pgfault"] - before["pgfault"] == 2
