@@ -73,6 +73,7 @@ class FaultLookup:
     index: int                    # the faulting file index (units: pages)
     i_size: int                   # bytes
     found: Found | None
+    around: tuple[Found, ...] = ()  # folios cached in the fault-around window (filemap_map_pages)
 
     @property
     def beyond_eof(self) -> bool:
@@ -95,12 +96,25 @@ local tags = ''
 if f.kind ~= '' and ARGV[3] == '1' then
   for m = 0, 2 do tags = tags .. (xa_get_mark(xa, f.slot, m) and '1' or '0') end
 end
+local out
 if f.kind == 'folio' then
-  return {tostring(ino.i_size), fm_is_shared(f) and 'shared' or 'folio', f.node, f.pfn, f.order, tostring(f.index), tags}
+  out = {tostring(ino.i_size), fm_is_shared(f) and 'shared' or 'folio', f.node, f.pfn, f.order, tostring(f.index), tags}
 elseif f.kind == 'hole' then
-  return {tostring(ino.i_size), 'hole', 0, 0, f.order, tostring(f.index), tags}
+  out = {tostring(ino.i_size), 'hole', 0, 0, f.order, tostring(f.index), tags}
+else
+  out = {tostring(ino.i_size), '', 0, 0, 0, '0', ''}
 end
-return {tostring(ino.i_size), '', 0, 0, 0, '0', ''}
+-- filemap_map_pages: the folios already cached in the fault-around window, below EOF
+local lo, n = tonumber(ARGV[6] or '0'), tonumber(ARGV[7] or '0')
+local last = math.min(lo + n, math.ceil(ino.i_size / 4096)) - 1
+if n > 0 and last >= lo then
+  for _, a in ipairs(fm_entries(xa, ino, lo, last)) do
+    if a.kind == 'folio' then
+      out[#out + 1] = a.node; out[#out + 1] = a.pfn; out[#out + 1] = a.order; out[#out + 1] = tostring(a.index)
+    end
+  end
+end
+return out
 """
 
 # models __filemap_add_folio: -EEXIST on any real folio in the range; zero/value entries are replaced
@@ -383,12 +397,16 @@ class PageCache:
     def xarray(self, mapping: str) -> xarray.XArray:
         return xarray.XArray(self._redis, keys.mapping(mapping, "xa"), self._cs)
 
-    async def fault_lookup(self, mapping: str, index: int, write: bool = False) -> FaultLookup:
-        """filemap_fault's EOF check and filemap_get_folio, in one round trip; a miss (or a write to a zero
-        entry) counts pgmajfault there, as filemap_fault does."""
+    async def fault_lookup(self, mapping: str, index: int, write: bool = False, around_start: int = 0,
+                           around_pages: int = 0) -> FaultLookup:
+        """filemap_fault's EOF check and filemap_get_folio, and filemap_map_pages's look at the fault-around
+        window, in one round trip; a miss (or a write to a zero entry) counts pgmajfault, as filemap_fault does."""
         rec = await self._scripts["lookup"]([*self._keys(mapping), keys.node(0, "vmstat")],
-                                            [self._cs, check_index(index), 0, self._spans, "write" if write else "read"])
-        return FaultLookup(index, int(rec[0]), _found(rec, False))
+                                            [self._cs, check_index(index), 0, self._spans, "write" if write else "read",
+                                             around_start, around_pages])
+        around = tuple(Found(int(rec[i + 3]), Folio(int(rec[i]), int(rec[i + 1]), int(rec[i + 2])), int(rec[i + 2]))
+                       for i in range(7, len(rec), 4))
+        return FaultLookup(index, int(rec[0]), _found(rec[:7], False), around)
 
     async def find_folio(self, mapping: str, index: int) -> Found:
         """models filemap_get_entry; NOT_FOUND when nothing covers index."""

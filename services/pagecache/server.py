@@ -51,8 +51,10 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         """
         mapping = _mapping(request.mapping)
         write = page_cache_pb2.FAULT_FLAG_WRITE in request.flags
-        hit = await self._pc.fault_lookup(mapping, request.index, write)
-        resp = page_cache_pb2.FaultResponse(i_size=hit.i_size)
+        around = 0 if write else request.around_pages   # do_fault_around is for read faults only
+        require(around <= 512, f"around_pages must be at most 512 (one page table), got {around}")
+        hit = await self._pc.fault_lookup(mapping, request.index, write, request.around_start, around)
+        resp = page_cache_pb2.FaultResponse(i_size=hit.i_size, around=[_found_pb(f) for f in hit.around])
         found = hit.found
         if hit.beyond_eof:
             outcome, result = "beyond_eof", VmFault.SIGBUS
@@ -62,7 +64,8 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         elif found is not None and not found.zero:
             if write and found.shared:   # a write must not reach the other mappings' copy: unshare first
                 found, _ = await self._unshare(mapping, request.index)
-            outcome, result = "hit", VmFault.LOCKED
+            # with fault-around the cached page is mapped by filemap_map_pages: do_read_fault answers NOPAGE
+            outcome, result = "hit", VmFault.NOPAGE if around else VmFault.LOCKED
             resp.folio.CopyFrom(_folio_pb(found.folio))
             resp.folio_index = found.index
         else:
@@ -76,7 +79,7 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
             elif not failed:
                 resp.folio.CopyFrom(populated.folio)
                 resp.folio_index = populated.folio_index
-        tracing.annotate(page_cache=outcome)
+        tracing.annotate(page_cache=outcome, around_folios=len(hit.around))
         resp.vm_fault.extend(result.to_proto())
         return resp
 

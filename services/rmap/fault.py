@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from mmsim.allocator.zones import Layout
 from mmsim.rmap import lua
-from mmsim.rmap.mm import PAGE_SHIFT, PAGE_SIZE, Vma, finish_fault_plan, linear_page_index
+from mmsim.rmap.mm import PAGE_SHIFT, PAGE_SIZE, Vma, fault_around_window, finish_fault_plan, linear_page_index
 from mmsim.runtime import keys, tracing
 from mmsim.runtime.errors import FailedPrecondition, NotFound
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
@@ -50,6 +50,7 @@ class FaultResult:
     spurious: bool = False
     pinned: bool = False
     zero_page: bool = False
+    around_mapped: int = 0      # PTEs filemap_map_pages installed around the fault
     message: str = ""
     freed: list[tuple[int, int, int]] = field(default_factory=list)
 
@@ -87,7 +88,8 @@ class FaultHandler:
     def __init__(self, ctx):
         self.ctx = ctx
         self.redis = ctx.redis
-        layout = Layout.build(ctx.settings.memory_bytes, ctx.settings.numa_nodes)
+        layout = Layout.build(ctx.settings.memory_bytes, ctx.settings.numa_nodes, ctx.settings.movable_bytes)
+        self.fault_around_bytes = ctx.settings.fault_around_bytes
         import json  # noqa: PLC0415
 
         self.spans = json.dumps([[n.start_pfn, n.end_pfn] for n in layout.nodes])
@@ -143,13 +145,14 @@ class FaultHandler:
     async def _do_fault(self, pid, vma: Vma, address, write, tried, limit, action, old) -> FaultResult:
         """do_fault: __do_fault (PageCache.Fault) then do_read_fault / do_shared_fault / do_cow_fault."""
         index = linear_page_index(vma, address)
+        around_start, around_pages = (0, 0) if write else fault_around_window(vma, address, self.fault_around_bytes)
         flags = [page_cache_pb2.FAULT_FLAG_USER, page_cache_pb2.FAULT_FLAG_ALLOW_RETRY]
         if write:
             flags.append(page_cache_pb2.FAULT_FLAG_WRITE)
         if tried:
             flags.append(page_cache_pb2.FAULT_FLAG_TRIED)
-        resp = await self.ctx.peers.stub("pagecache").Fault(
-            page_cache_pb2.FaultRequest(mapping=vma.mapping, index=index, flags=flags))
+        resp = await self.ctx.peers.stub("pagecache").Fault(page_cache_pb2.FaultRequest(
+            mapping=vma.mapping, index=index, flags=flags, around_start=around_start, around_pages=around_pages))
         vmf = VmFault.from_proto(resp.vm_fault)
         if vmf & VmFault.RETRY:
             return FaultResult(vmf)
@@ -167,8 +170,9 @@ class FaultHandler:
         if write and not vma.shared:
             return await self._cow(pid, vma, address, folio, resp.folio_index, resp.i_size, major, limit, action,
                                    old, vmf)  # fmt: skip
+        around = ";".join(f"{a.folio.node}:{a.folio.pfn}:{a.folio.order}:{a.folio_index}" for a in resp.around)
         res = await self._finish(pid, vma, address, "file", write, folio, resp.folio_index, resp.i_size, major,
-                                 limit, action, old, vmf)  # fmt: skip
+                                 limit, action, old, vmf, around=(around, around_start, around_pages))  # fmt: skip
         if write and res.ok and res.pages_mapped:
             # do_shared_fault -> fault_dirty_shared_page: the folio is dirty now
             await self._tag_dirty(vma.mapping, index)
@@ -212,25 +216,26 @@ class FaultHandler:
             page_cache_pb2.TagFolioRequest(mapping=mapping, index=index, tag=page_cache_pb2.PAGECACHE_TAG_DIRTY))
 
     async def _finish(self, pid, vma: Vma, address, kind, write_shared, folio, folio_index, i_size, major, limit,
-                      action, old, vmf, anon=(0, 0)) -> FaultResult:  # fmt: skip
+                      action, old, vmf, anon=(0, 0), around=("", 0, 0)) -> FaultResult:  # fmt: skip
         head, order, node = folio
         plan = finish_fault_plan(vma, address, folio_index, order, i_size or ((folio_index + (1 << order)) << PAGE_SHIFT))
         args = [self.spans, pid, vma.to_json(), address, kind, int(write_shared), node, head, order, folio_index,
                 i_size, vma.mapping, int(major), limit, action, plan.index, plan.address >> PAGE_SHIFT, plan.nr,
-                anon[1], anon[0], old]  # fmt: skip
+                anon[1], anon[0], old, around[0], around[1], around[2]]  # fmt: skip
         r = await lua.FINISH_FAULT(self.redis, mm_keys(pid), args)
         out = _s(r[0])
         if out == "ok":
-            nr, first_vpn, pfn, pinned = (int(_s(x)) for x in r[1:5])
+            nr, first_vpn, pfn, pinned, around_mapped = (int(_s(x)) for x in r[1:6])
             if kind == "cow":
                 folio_out = (pfn, 0, anon[1])
             elif kind == "zero":
                 folio_out = None
             else:
                 folio_out = folio
-            tracing.annotate(pages_mapped=nr, fault_kind=kind)
+            tracing.annotate(pages_mapped=nr, fault_around_mapped=around_mapped, fault_kind=kind)
             return FaultResult(vmf, pfn=pfn, folio=folio_out, pages_mapped=nr, first_vpn=first_vpn, major=major,
-                               pinned=bool(pinned), zero_page=kind == "zero", freed=parse_freed(r[5:]))  # fmt: skip
+                               pinned=bool(pinned), zero_page=kind == "zero", freed=parse_freed(r[6:]),
+                               around_mapped=around_mapped)  # fmt: skip
         if out == "retry":
             tracing.annotate(retry=_s(r[1]))
             return FaultResult(vmf | VmFault.RETRY, message=_s(r[1]))

@@ -123,6 +123,44 @@ local function rm_teardown(pid)
   return zapped, #vmas
 end
 
+-- do_fault_around -> filemap_map_pages (mm/memory.c, mm/filemap.c): map the pages of folios already in the
+-- page cache in the window [lo, lo + n) of file indices, inside the VMA and below EOF, where no PTE is
+-- present yet; a folio that left the page cache meanwhile is skipped. Opportunistic: it never kills and
+-- never pins (pages at the mapcount limit or at INT_MAX are simply left for a real fault).
+local function rm_fault_around(vma, mapping, isz, limit, action, K, spec, lo, n)
+  if spec == '' or n == 0 then return 0 end
+  local file_end = math.ceil(isz / 4096)
+  local vs, ve = vma.s / 4096, vma.e / 4096
+  local mapped = 0
+  for an, ah, ao, ai in string.gmatch(spec, '(%d+):(%d+):(%d+):(%d+)') do
+    an, ah, ao, ai = tonumber(an), tonumber(ah), tonumber(ao), tonumber(ai)
+    rm_node(an)
+    local hp = page_get(ah)
+    local mid = redis.call('HGET', node_key(an, 'intern'), 'n:' .. mapping)
+    local cached = not page_is_type(hp, PT_BUDDY) and hp.refcount > 0
+      and (hp.w2 == MAPPING_SHARED or (mid and tonumber(mid) == hp.w2 and hp.w3 == ai))
+    local here = 0
+    for i = 0, (cached and 2 ^ ao or 0) - 1 do
+      local idx, pfn = ai + i, ah + i
+      local v, pk = vs + (idx - vma.pg), I(an) .. ':' .. I(ah + i)
+      if idx >= lo and idx < lo + n and idx < file_end and idx >= vma.pg and v < ve
+         and redis.call('HEXISTS', K[3], I(v)) == 0
+         and page_get_field(pfn, 'mapcount') < INT_MAX
+         and (limit <= 0 or action == 'none' or tonumber(redis.call('HGET', K[5], pk) or '0') < limit) then
+        if page_mapcount_add(pfn, 1) == 0 then rm_stat(an, 'nr_mapped', 1) end
+        redis.call('HSET', K[3], I(v), pte_encode({pfn = pfn, head = ah, order = ao, node = an, bits = PTE_YOUNG}))
+        redis.call('ZADD', K[4], I(v), I(v))
+        redis.call('HINCRBY', K[5], pk, 1)
+        here = here + 1
+      end
+    end
+    if here > 0 then page_ref_add(ah, here) end
+    mapped = mapped + here
+  end
+  if mapped > 0 then redis.call('HINCRBY', K[1], 'rss_file', mapped) end
+  return mapped
+end
+
 local function rm_freed_flat()
   local out = {}
   for _, f in ipairs(RM_FREED) do
@@ -191,8 +229,9 @@ return {'missing', r[1], st[3] or '0', st[4] or ''}
 # KEYS: mm, vmas, pte, pte_idx, pagemaps
 # ARGV: 1 spans, 2 pid, 3 vma member, 4 address, 5 kind ('file'|'cow'), 6 write_shared (0/1),
 #       7 node, 8 head, 9 order, 10 folio_index, 11 i_size, 12 mapping, 13 major (0/1), 14 limit, 15 action,
-#       16 plan index, 17 plan vpn, 18 plan nr, 19 anon node, 20 anon pfn, 21 expected old pte ('' = none)
-# -> {'ok', nr, first_vpn, pfn_at_address, pinned(0/1)} | {'retry', why} | {'sigbus', why}
+#       16 plan index, 17 plan vpn, 18 plan nr, 19 anon node, 20 anon pfn, 21 expected old pte ('' = none),
+#       22 fault-around folios 'node:head:order:index;...', 23 window first index, 24 window pages
+# -> {'ok', nr, first_vpn, pfn_at_address, pinned(0/1), around_mapped} | {'retry', why} | {'sigbus', why}
 #    | {'nopage'} | {'nopid'} | {'killed', reason, freed...}
 FINISH_FAULT = _script(r"""
 rm_spans(ARGV[1])
@@ -238,6 +277,7 @@ if (now or '') ~= old then
 end
 
 local nr, first_vpn, first_pfn = 1, vpn, head + (index - findex)
+local around_mapped = 0
 if kind == 'file' and tonumber(ARGV[18]) > 1 and old == ''
    and tonumber(ARGV[16]) + tonumber(ARGV[18]) <= math.ceil(isz / 4096) then   -- the plan predates a truncate
   local pv, pn = tonumber(ARGV[17]), tonumber(ARGV[18])
@@ -301,6 +341,7 @@ elseif kind == 'file' then
   end
   page_ref_add(head, nr)
   redis.call('HINCRBY', KEYS[1], 'rss_file', nr)
+  around_mapped = rm_fault_around(vma, mapping, isz, limit, action, KEYS, ARGV[22], tonumber(ARGV[23]), tonumber(ARGV[24]))
 else
   -- do_cow_fault / wp_page_copy: copy the page-cache page into the new anonymous page and map that
   local anode, apfn = tonumber(ARGV[19]), tonumber(ARGV[20])
@@ -323,7 +364,7 @@ end
 -- where the kernel counts it, in filemap_fault on a page-cache miss (the page cache's lookup script).
 rm_stat(node, 'pgfault', 1)
 redis.call('HINCRBY', KEYS[1], major and 'maj_flt' or 'min_flt', 1)
-local out = {'ok', I(nr), I(first_vpn), I(first_pfn + (vpn - first_vpn)), I(pinned)}
+local out = {'ok', I(nr), I(first_vpn), I(first_pfn + (vpn - first_vpn)), I(pinned), I(around_mapped)}
 for _, x in ipairs(rm_freed_flat()) do out[#out + 1] = x end
 return out
 """)

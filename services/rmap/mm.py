@@ -220,6 +220,21 @@ class MapPlan:
     nr: int
 
 
+def fault_around_window(vma: Vma, address: int, fault_around_bytes: int) -> tuple[int, int]:
+    """models mm/memory.c do_fault_around: the window of file pages (first index, count) around a read
+    fault: fault_around_bytes worth of pages, aligned down, clamped to the VMA and to the page table (PMD)
+    that maps the address. (0, 0) when fault-around is off (fault_around_bytes <= PAGE_SIZE)."""
+    nr_pages = fault_around_bytes >> PAGE_SHIFT
+    if nr_pages <= 1:
+        return 0, 0
+    pte_off = (address >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
+    vma_off = linear_page_index(vma, address) - vma.pgoff
+    from_pte = max(pte_off - pte_off % nr_pages, pte_off - min(pte_off, vma_off))
+    to_pte = min(from_pte + nr_pages, PTRS_PER_PTE, pte_off + ((vma.end - vma.start) >> PAGE_SHIFT) - vma_off)
+    first = linear_page_index(vma, address) - (pte_off - from_pte)
+    return first, to_pte - from_pte
+
+
 def finish_fault_plan(vma: Vma, address: int, folio_index: int, order: int, i_size: int) -> MapPlan:
     """mm/memory.c finish_fault for a file folio: map the whole folio when it fits, else the one page.
 

@@ -39,7 +39,8 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         trace_id, _ = tracing.current_ids()
         resp = reverse_map_pb2.HandleFaultResponse(
             vm_fault=res.vm_fault.to_proto(), pfn=res.pfn, pages_mapped=res.pages_mapped, major=res.major,
-            spurious=res.spurious, trace_id=trace_id, pinned=res.pinned, zero_page=res.zero_page)  # fmt: skip
+            spurious=res.spurious, trace_id=trace_id, pinned=res.pinned, zero_page=res.zero_page,
+            pages_mapped_around=res.around_mapped)  # fmt: skip
         if res.folio is not None:
             resp.folio.CopyFrom(common_pb2.Folio(pfn=res.folio[0], order=res.folio[1], node=res.folio[2]))
         tracing.annotate(vm_fault=str(res.vm_fault))

@@ -18,6 +18,7 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_MOVABLE               | 0                       | memory given to ZONE_MOVABLE (like movablecore=) |
 | MMSIM_PROFILE               | lsfmm2018               | default semantics profile (see profiles)         |
 | MMSIM_XA_CHUNK_SHIFT        | 6                       | XArray node fan-out is 2**shift (3..6)           |
+| MMSIM_FAULT_AROUND_BYTES    | 65536                   | debugfs fault_around_bytes (4096 = off)          |
 | MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
 | MMSIM_LOG_LEVEL             | info                    | structlog level                                  |
 | OTEL_EXPORTER_OTLP_ENDPOINT | (unset)                 | also export spans over OTLP/gRPC (e.g. Jaeger)   |
@@ -62,6 +63,7 @@ class Settings:
     movable_bytes: int = 0
     profile: str = "lsfmm2018"
     xa_chunk_shift: int = 6
+    fault_around_bytes: int = 65536
     trace_keep: int = 2000
     log_level: str = "info"
     otlp_endpoint: str = ""
@@ -85,6 +87,7 @@ class Settings:
             "MMSIM_MOVABLE": str(self.movable_bytes),
             "MMSIM_PROFILE": self.profile,
             "MMSIM_XA_CHUNK_SHIFT": str(self.xa_chunk_shift),
+            "MMSIM_FAULT_AROUND_BYTES": str(self.fault_around_bytes),
             "MMSIM_TRACE_KEEP": str(self.trace_keep),
             "MMSIM_LOG_LEVEL": self.log_level,
         }
@@ -113,6 +116,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         movable_bytes=parse_size(env.get("MMSIM_MOVABLE", str(base.movable_bytes))),
         profile=env.get("MMSIM_PROFILE", base.profile),
         xa_chunk_shift=shift,
+        fault_around_bytes=parse_size(env.get("MMSIM_FAULT_AROUND_BYTES", str(base.fault_around_bytes))),
         trace_keep=int(env.get("MMSIM_TRACE_KEEP", base.trace_keep)),
         log_level=env.get("MMSIM_LOG_LEVEL", base.log_level),
         otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", base.otlp_endpoint),

@@ -180,3 +180,26 @@ def test_unknown_file_is_not_found(mm):
     with pytest.raises(grpc.RpcError) as err:
         mm.call("rmap", "Mmap", rm.MmapRequest(pid=proc.pid, mapping="nofs/424242", length=PAGE, prot=[rm.PROT_READ]))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_fault_around_maps_cached_neighbours(stack_settings):
+    """do_read_fault -> do_fault_around: a read fault on a cached page maps the cached pages of the 16-page
+    window (filemap_map_pages; aligned in the page table, so in virtual addresses) and answers
+    VM_FAULT_NOPAGE; another access in the window is no fault at all, one past it is."""
+    from mmsim.client import Cluster
+    from mmsim.rmap.mm import Vma as RmapVma, fault_around_window
+
+    with Cluster.connect(stack_settings) as mm:
+        f = mm.mkfs("aroundfs", block_size=4096, max_folio_order=0).create("/a")
+        f.write(0, b"a" * 32 * 4096)                      # cached by the write, as 32 order-0 folios
+        proc = mm.spawn("around")
+        vma = proc.mmap(f, 32 * 4096)
+        first_index, n = fault_around_window(RmapVma(vma.start, vma.end, 0, 0, f.mapping), vma.start + 5 * 4096, 65536)
+        assert first_index <= 5 < first_index + n and n == 16
+        first = proc.fault(vma.start + 5 * 4096)
+        assert str(first.vm_fault) == "VM_FAULT_NOPAGE" and not first.major
+        assert first.pages_mapped + first.pages_mapped_around == 16
+        for inside in (first_index, first_index + n - 1):
+            assert proc.fault(vma.start + inside * 4096).spurious
+        assert not proc.fault(vma.start + (first_index + n) * 4096).spurious   # the next window
+        assert proc.read(vma.start + (first_index + n - 1) * 4096, 4) == b"aaaa"

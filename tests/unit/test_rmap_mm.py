@@ -122,3 +122,19 @@ def test_thp_get_unmapped_area_aligns_large_file_mappings_to_their_offset():
     small = thp_get_unmapped_area([], 8 * 4096)
     assert small % 4096 == 0
     assert thp_get_unmapped_area([], PMD_SIZE, hint=0x10000000) == 0x10000000
+
+
+def test_fault_around_window_is_aligned_and_clamped():
+    """do_fault_around: 16 pages (fault_around_bytes 64 KiB) aligned down, clamped to the VMA and the PMD."""
+    from mmsim.rmap.mm import PMD_SIZE, Vma, fault_around_window
+
+    base = 64 * PMD_SIZE
+    vma = Vma(base, base + 64 * 4096, 100, 0, "f/1")          # file pages 100..163
+    assert fault_around_window(vma, base + 5 * 4096, 65536) == (100, 16)
+    assert fault_around_window(vma, base + 20 * 4096, 65536) == (116, 16)
+    assert fault_around_window(vma, base + 63 * 4096, 65536) == (148, 16)
+    small = Vma(base + 3 * 4096, base + 7 * 4096, 0, 0, "f/1")  # 4 pages, starting mid-window
+    assert fault_around_window(small, base + 4 * 4096, 65536) == (0, 4)
+    edge = Vma(base + PMD_SIZE - 8 * 4096, base + PMD_SIZE + 8 * 4096, 0, 0, "f/1")  # straddles a PMD
+    assert fault_around_window(edge, base + PMD_SIZE - 4096, 65536) == (0, 8)  # not past the page table
+    assert fault_around_window(vma, base, 4096) == (0, 0)       # fault_around_bytes = PAGE_SIZE: off

@@ -54,7 +54,8 @@ class FaultResult:
     pfn: int                    # pfn mapped at the address (0 when nothing was mapped)
     folio_pfn: int              # head pfn of the folio
     folio_order: int            # order of the folio (0 = 4 KiB)
-    pages_mapped: int           # PTEs this fault installed
+    pages_mapped: int           # PTEs this fault installed for the faulting folio
+    pages_mapped_around: int    # PTEs fault-around installed for cached neighbours (filemap_map_pages)
     major: bool                 # counted in pgmajfault
     spurious: bool              # PTE was already present
     trace_id: str               # W3C trace id of this fault
@@ -150,7 +151,8 @@ class Process:
             "rmap", "Fault", reverse_map_pb2.HandleFaultRequest(pid=self.pid, address=address, write=write))
         return FaultResult(
             vm_fault=VmFault.from_proto(resp.vm_fault), pfn=resp.pfn, folio_pfn=resp.folio.pfn,
-            folio_order=resp.folio.order, pages_mapped=resp.pages_mapped, major=resp.major,
+            folio_order=resp.folio.order, pages_mapped=resp.pages_mapped,
+            pages_mapped_around=resp.pages_mapped_around, major=resp.major,
             spurious=resp.spurious, trace_id=trace_id)
 
     def read(self, address: int, length: int) -> bytes:
@@ -204,10 +206,13 @@ class Cluster:
         return self._call(service, method, request)
 
     # Filesystems and processes -------------------------------------------------------------------------
-    def mkfs(self, name: str, block_size: int = 4096, profile: str = "", alloc_context: str = "") -> Filesystem:
-        """alloc_context: "scope" (memalloc_nofs_save), "gfp_nofs" or "none"; empty = the profile's."""
-        resp = self._call("filesystem", "Mkfs", filesystem_pb2.MkfsRequest(name=name, block_size=block_size, profile=profile,
-                                                                          alloc_context=alloc_context))
+    def mkfs(self, name: str, block_size: int = 4096, profile: str = "", alloc_context: str = "",
+             max_folio_order: int | None = None) -> Filesystem:
+        """alloc_context: "scope" (memalloc_nofs_save), "gfp_nofs" or "none"; empty = the profile's.
+        max_folio_order caps the folios the filesystem asks for (0 = small pages only)."""
+        resp = self._call("filesystem", "Mkfs", filesystem_pb2.MkfsRequest(
+            name=name, block_size=block_size, profile=profile, alloc_context=alloc_context,
+            max_folio_order=max_folio_order))
         return Filesystem(self, resp.name, resp.block_size, resp.profile)
 
     def spawn(self, comm: str) -> Process:

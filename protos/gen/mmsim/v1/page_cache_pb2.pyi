@@ -35,26 +35,32 @@ FAULT_FLAG_TRIED: FaultFlag
 FAULT_FLAG_USER: FaultFlag
 
 class FaultRequest(_message.Message):
-    __slots__ = ("mapping", "index", "flags")
+    __slots__ = ("mapping", "index", "flags", "around_start", "around_pages")
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     FLAGS_FIELD_NUMBER: _ClassVar[int]
+    AROUND_START_FIELD_NUMBER: _ClassVar[int]
+    AROUND_PAGES_FIELD_NUMBER: _ClassVar[int]
     mapping: str
     index: int
     flags: _containers.RepeatedScalarFieldContainer[FaultFlag]
-    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., flags: _Optional[_Iterable[_Union[FaultFlag, str]]] = ...) -> None: ...
+    around_start: int
+    around_pages: int
+    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., flags: _Optional[_Iterable[_Union[FaultFlag, str]]] = ..., around_start: _Optional[int] = ..., around_pages: _Optional[int] = ...) -> None: ...
 
 class FaultResponse(_message.Message):
-    __slots__ = ("vm_fault", "folio", "folio_index", "i_size")
+    __slots__ = ("vm_fault", "folio", "folio_index", "i_size", "around")
     VM_FAULT_FIELD_NUMBER: _ClassVar[int]
     FOLIO_FIELD_NUMBER: _ClassVar[int]
     FOLIO_INDEX_FIELD_NUMBER: _ClassVar[int]
     I_SIZE_FIELD_NUMBER: _ClassVar[int]
+    AROUND_FIELD_NUMBER: _ClassVar[int]
     vm_fault: _containers.RepeatedScalarFieldContainer[_common_pb2.VmFault]
     folio: _common_pb2.Folio
     folio_index: int
     i_size: int
-    def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., i_size: _Optional[int] = ...) -> None: ...
+    around: _containers.RepeatedCompositeFieldContainer[FindFolioResponse]
+    def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., i_size: _Optional[int] = ..., around: _Optional[_Iterable[_Union[FindFolioResponse, _Mapping]]] = ...) -> None: ...
 
 class AddFolioRequest(_message.Message):
     __slots__ = ("mapping", "index", "folio", "zero_entry", "zero_order", "trunc_seq")

@@ -101,7 +101,7 @@ class HandleFaultRequest(_message.Message):
     def __init__(self, pid: _Optional[int] = ..., address: _Optional[int] = ..., write: _Optional[bool] = ...) -> None: ...
 
 class HandleFaultResponse(_message.Message):
-    __slots__ = ("vm_fault", "pfn", "folio", "pages_mapped", "major", "spurious", "trace_id", "pinned", "zero_page")
+    __slots__ = ("vm_fault", "pfn", "folio", "pages_mapped", "major", "spurious", "trace_id", "pinned", "zero_page", "pages_mapped_around")
     VM_FAULT_FIELD_NUMBER: _ClassVar[int]
     PFN_FIELD_NUMBER: _ClassVar[int]
     FOLIO_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +111,7 @@ class HandleFaultResponse(_message.Message):
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     PINNED_FIELD_NUMBER: _ClassVar[int]
     ZERO_PAGE_FIELD_NUMBER: _ClassVar[int]
+    PAGES_MAPPED_AROUND_FIELD_NUMBER: _ClassVar[int]
     vm_fault: _containers.RepeatedScalarFieldContainer[_common_pb2.VmFault]
     pfn: int
     folio: _common_pb2.Folio
@@ -120,7 +121,8 @@ class HandleFaultResponse(_message.Message):
     trace_id: str
     pinned: bool
     zero_page: bool
-    def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., pfn: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., pages_mapped: _Optional[int] = ..., major: _Optional[bool] = ..., spurious: _Optional[bool] = ..., trace_id: _Optional[str] = ..., pinned: _Optional[bool] = ..., zero_page: _Optional[bool] = ...) -> None: ...
+    pages_mapped_around: int
+    def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., pfn: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., pages_mapped: _Optional[int] = ..., major: _Optional[bool] = ..., spurious: _Optional[bool] = ..., trace_id: _Optional[str] = ..., pinned: _Optional[bool] = ..., zero_page: _Optional[bool] = ..., pages_mapped_around: _Optional[int] = ...) -> None: ...
 
 class ReadMemoryRequest(_message.Message):
     __slots__ = ("pid", "address", "length")
