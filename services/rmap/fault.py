@@ -21,6 +21,7 @@ script. Folios whose last reference went with an unmap are handed back with Page
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from mmsim.allocator.zones import Layout
@@ -90,8 +91,6 @@ class FaultHandler:
         self.redis = ctx.redis
         layout = Layout.build(ctx.settings.memory_bytes, ctx.settings.numa_nodes, ctx.settings.movable_bytes)
         self.fault_around_bytes = ctx.settings.fault_around_bytes
-        import json  # noqa: PLC0415
-
         self.spans = json.dumps([[n.start_pfn, n.end_pfn] for n in layout.nodes])
 
     # ---- the fault ----------------------------------------------------------------------------
