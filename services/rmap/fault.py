@@ -21,9 +21,9 @@ script. Folios whose last reference went with an unmap are handed back with Page
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+from mmsim.allocator.vmemmap import node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.rmap import lua
 from mmsim.rmap.mm import PAGE_SHIFT, PAGE_SIZE, Vma, fault_around_window, finish_fault_plan, linear_page_index
@@ -91,7 +91,7 @@ class FaultHandler:
         self.redis = ctx.redis
         layout = Layout.build(ctx.settings.memory_bytes, ctx.settings.numa_nodes, ctx.settings.movable_bytes)
         self.fault_around_bytes = ctx.settings.fault_around_bytes
-        self.spans = json.dumps([[n.start_pfn, n.end_pfn] for n in layout.nodes])
+        self.spans = node_spans(layout)   # the vmemmap library's vm_spans() argument
 
     # ---- the fault ----------------------------------------------------------------------------
 

@@ -28,28 +28,12 @@ RMAP_LUA_LIB = r"""
 local PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO = 1, 2, 4, 8, 16, 32
 local VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 1, 2, 4, 8
 local PG_UPTODATE, PG_DIRTY, PG_HEAD, PG_SWAPBACKED = 8, 16, 64, 131072
-local RM_SPANS = {}
 local RM_FREED = {}
-local RM_NODE = -1
 
 local function I(n) return string.format('%d', n) end
 local function mm_key(pid, s) return 'mmsim:{mm:' .. I(pid) .. '}:' .. s end
 local function node_key(n, s) return 'mmsim:{node:' .. I(n) .. '}:' .. s end
 local function map_key(m, s) return 'mmsim:{m:' .. m .. '}:' .. s end
-
-local function rm_spans(json)
-  for i, v in ipairs(cjson.decode(json)) do RM_SPANS[i - 1] = v end
-end
-
--- point the vmemmap library at node n (it keeps one node at a time)
-local function rm_node(n)
-  n = tonumber(n)
-  if n == RM_NODE then return end
-  local sp = RM_SPANS[n]
-  if not sp then mm_fail('InvalidArgument', 'no NUMA node ' .. I(n)) end
-  vm_init(node_key(n, ''), sp[1], sp[2])
-  RM_NODE = n
-end
 
 local function rm_stat(n, field, delta)
   redis.call('HINCRBY', node_key(n, 'vmstat'), field, delta)
@@ -76,7 +60,7 @@ local function rm_zap(pid, vpn, ptestr)
   if redis.call('HINCRBY', mm_key(pid, 'pagemaps'), pk, -1) <= 0 then
     redis.call('HDEL', mm_key(pid, 'pagemaps'), pk)
   end
-  rm_node(p.node)
+  vm_node(p.node)
   local anon = has(p.bits, PTE_ANON)
   if not has(p.bits, PTE_NOMC) then
     if page_mapcount_add(p.pfn, -1) == -1 then
@@ -134,7 +118,7 @@ local function rm_fault_around(vma, mapping, isz, limit, action, K, spec, lo, n)
   local mapped = 0
   for an, ah, ao, ai in string.gmatch(spec, '(%d+):(%d+):(%d+):(%d+)') do
     an, ah, ao, ai = tonumber(an), tonumber(ah), tonumber(ao), tonumber(ai)
-    rm_node(an)
+    vm_node(an)
     local hp = page_get(ah)
     local mid = redis.call('HGET', node_key(an, 'intern'), 'n:' .. mapping)
     local cached = not page_is_type(hp, PT_BUDDY) and hp.refcount > 0
@@ -191,7 +175,7 @@ return pid
 # -> {'nopid'} | {'killed', reason} | {'segv', why} | {'spurious', pte} | {'wp', vma, pte, limit, action}
 #    | {'missing', vma, limit, action}
 FAULT_BEGIN = _script(r"""
-rm_spans(ARGV[1])
+vm_spans(ARGV[1])
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason', 'mapcount_limit', 'mapcount_action')
 if not st[1] then return {'nopid'} end
 if st[1] ~= 'running' then return {'killed', st[2] or ''} end
@@ -234,7 +218,7 @@ return {'missing', r[1], st[3] or '0', st[4] or ''}
 # -> {'ok', nr, first_vpn, pfn_at_address, pinned(0/1), around_mapped} | {'retry', why} | {'sigbus', why}
 #    | {'nopage'} | {'nopid'} | {'killed', reason, freed...}
 FINISH_FAULT = _script(r"""
-rm_spans(ARGV[1])
+vm_spans(ARGV[1])
 local pid = tonumber(ARGV[2])
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason')
 if not st[1] then return {'nopid'} end
@@ -251,7 +235,7 @@ local index = vma.pg + (vpn - vma.s / 4096)
 local old = ARGV[21]
 
 -- the folio must still be the page cache's folio at findex (filemap_fault re-checks folio->mapping)
-rm_node(node)
+vm_node(node)
 local hp = kind ~= 'zero' and page_get(head) or {refcount = 1, w2 = 0, mapcount = -1}
 if kind ~= 'zero' and (page_is_type(hp, PT_BUDDY) or hp.refcount <= 0) then return {'retry', 'the folio was freed'} end
 if kind == 'file' and hp.w2 ~= MAPPING_SHARED then
@@ -313,7 +297,7 @@ if kind == 'file' then
   end
   if over then
     -- leak: pin the folio with one reference that is never dropped, then map as usual
-    rm_node(node)
+    vm_node(node)
     if redis.call('SADD', node_key(node, 'rmap_pinned'), I(head)) == 1 then page_ref_add(head, 1) end
     pinned = 1
   end
@@ -327,7 +311,7 @@ if kind == 'zero' then
   redis.call('ZADD', KEYS[4], I(vpn), I(vpn))
   first_pfn = 0
 elseif kind == 'file' then
-  rm_node(node)
+  vm_node(node)
   local bits = PTE_YOUNG
   if write_shared then bits = bit.bor(bits, PTE_WRITE + PTE_DIRTY) end
   for i = 0, nr - 1 do
@@ -348,7 +332,7 @@ else
   local src = redis.call('GETRANGE', node_key(node, 'mem:' .. I(head)), (first_pfn - head) * 4096, (first_pfn - head) * 4096 + 4095)
   if #src > 0 then redis.call('SET', node_key(anode, 'mem:' .. I(apfn)), src)
   else redis.call('DEL', node_key(anode, 'mem:' .. I(apfn))) end
-  rm_node(anode)
+  vm_node(anode)
   page_set_field(apfn, 'mapping', pid * 2 + 1)  -- anon_vma | PAGE_MAPPING_ANON (the anon_vma is the mm's)
   page_set_field(apfn, 'index', vpn)
   page_flags_set(apfn, PG_UPTODATE + PG_DIRTY + PG_SWAPBACKED)
@@ -373,14 +357,14 @@ return out
 # KEYS: mm, pte. ARGV: spans, vpn, expected pte
 # -> {'ok', pte} | {'retry'} | {'shared'} (the folio is shared through PFN entries) | {'nopid'} | {'killed', reason}
 WP_SHARED = _script(r"""
-rm_spans(ARGV[1])
+vm_spans(ARGV[1])
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason')
 if not st[1] then return {'nopid'} end
 if st[1] ~= 'running' then return {'killed', st[2] or ''} end
 local s = redis.call('HGET', KEYS[2], ARGV[2])
 if s ~= ARGV[3] then return {'retry'} end
 local p = pte_decode(s)
-rm_node(p.node)
+vm_node(p.node)
 if page_get_field(p.head, 'mapping') == MAPPING_SHARED then return {'shared'} end   -- PFN entries: copy first
 p.bits = bit.bor(p.bits, PTE_WRITE + PTE_DIRTY + PTE_YOUNG)
 redis.call('HSET', KEYS[2], ARGV[2], pte_encode(p))
@@ -415,7 +399,7 @@ return {'ok'}
 # KEYS: mm, vmas. ARGV: spans, pid, start, end, JSON [{"old": member, "new": [members]}]
 # -> {'ok', zapped, freed...} | {'retry'} | {'enomem'} | {'nopid'} | {'killed', reason}
 MUNMAP = _script(r"""
-rm_spans(ARGV[1])
+vm_spans(ARGV[1])
 local pid, start, stop = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason', 'map_count', 'max_map_count')
 if not st[1] then return {'nopid'} end
@@ -454,7 +438,7 @@ return out
 
 # exit_mmap + release of the pid. KEYS: mm, procs. ARGV: spans, pid -> {'ok', zapped, vmas, freed...} | {'nopid'}
 EXIT = _script(r"""
-rm_spans(ARGV[1])
+vm_spans(ARGV[1])
 local pid = tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'nopid'} end
 local zapped, nv = rm_teardown(pid)
@@ -469,7 +453,7 @@ return out
 # KEYS: i_mmap. ARGV: spans, first index, last index (-1 = to EOF), even_cows (0/1)
 # -> {zapped, vmas, freed...}
 UNMAP_MAPPING_RANGE = _script(r"""
-rm_spans(ARGV[1])
+vm_spans(ARGV[1])
 local first, last, even = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 if last < 0 then last = 2 ^ 52 end
 local zapped, nv = 0, 0
@@ -553,9 +537,9 @@ return {'ok', I(#data)}
 # folio_mapcount and friends. ARGV: spans, node, pfn
 # -> {folio_mapcount, raw _mapcount, refcount, pinned, head, order, pid1, n1, pid2, n2, ...}
 FOLIO_MAPCOUNT = _script(r"""
-rm_spans(ARGV[1])
+vm_spans(ARGV[1])
 local node, pfn = tonumber(ARGV[2]), tonumber(ARGV[3])
-rm_node(node)
+vm_node(node)
 local p = page_get(pfn)
 if page_is_type(p, PT_BUDDY) then mm_fail('FailedPrecondition', 'pfn ' .. I(pfn) .. ' is free (PageBuddy)') end
 local head = page_compound_head(pfn)
