@@ -100,3 +100,26 @@ def test_vmstat_counts_faults_where_the_kernel_does(stack_settings):
         after = mm.vmstat()
         assert after["pgmajfault"] - before["pgmajfault"] == 1
         assert after["pgfault"] - before["pgfault"] == 2
+
+
+def test_shell_session_from_mkfs_to_fault(stack_settings):
+    """The whole story from the shell: mkfs, create, write, read, spawn, mmap, fault (with its trace), maps."""
+    def ok(*args) -> str:
+        out = cli(stack_settings, *args)
+        assert out.returncode == 0, (args, out.stderr)
+        return out.stdout.strip()
+
+    ok("mkfs", "shellfs", "--block-size", "16384")
+    mapping = ok("create", "shellfs", "/s")
+    assert mapping.startswith("shellfs/")
+    assert ok("write", mapping, "0", "ab", "--repeat", "3000") == "wrote 6000 bytes"
+    assert ok("read", mapping, "4", "4") == "b'abab'"
+    pid = ok("spawn", "sh")
+    start = ok("mmap", pid, mapping, "65536").split("-")[0]
+    fault = ok("fault", pid, start, "--trace")
+    assert "pfn 0x" in fault and "ReverseMapService/Fault" in fault and "PageCacheService/Fault" in fault
+    assert "/mnt/shellfs/s" in ok("maps", pid)
+    ok("truncate", mapping, "10")
+    assert "VM_FAULT_SIGBUS" in ok("fault", pid, hex(int(start, 16) + 8192))
+    bad = cli(stack_settings, "fault", "99999", start)
+    assert bad.returncode == 1 and "NOT_FOUND" in bad.stderr

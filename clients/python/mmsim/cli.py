@@ -8,7 +8,7 @@ import sys
 
 import grpc
 
-from mmsim import stack
+from mmsim import cli_ops, stack
 from mmsim.runtime import config, profiles
 
 
@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("pfn", help="page frame number (decimal or 0x...)")
     pg.add_argument("--json", action="store_true")
     pg.set_defaults(func=cmd_page)
+    cli_ops.add_parsers(sub)
     sub.add_parser("demo", help="start a private stack, fault a file mapping, print the trace, stop").set_defaults(func=cmd_demo)
     be = sub.add_parser("bench", help="benchmarks that print figures (ratios against a baseline in the same run)")
     be.add_argument("what", choices=["fault"])
