@@ -110,7 +110,8 @@ local function fm_overlapping(xa, ino, first, last)
   return out
 end
 
--- remove a hole entry; re-cover the part of it outside [first, last]; returns pages removed
+-- remove a hole entry; re-cover the part of it outside [first, last]; the inode's zero_pages loses the
+-- pages removed (returned)
 local function fm_punch_hole_entry(xa, ino, slothex, first, last)
   local order = xa_get_order(xa, slothex)
   local hs = tonumber(slothex, 16)
@@ -119,7 +120,9 @@ local function fm_punch_hole_entry(xa, ino, slothex, first, last)
   fm_store(xa, ino, hs, order, '', 'hole')
   if hs < first then fm_store_holes(xa, ino, hs, first - 1) end
   if he > last then fm_store_holes(xa, ino, last + 1, he) end
-  return math.min(he, last) - math.max(hs, first) + 1
+  local removed = math.min(he, last) - math.max(hs, first) + 1
+  redis.call('HINCRBY', ino.key, 'zero_pages', -removed)
+  return removed
 end
 
 -- a folio cached by several mappings through PFN entries: ->mapping is FM_SHARED and ->index counts the

@@ -141,8 +141,7 @@ for _, o in ipairs(olds) do
     return {'EEXIST', wn, wp, wo, tostring(wi - wi % fm_pow2(wo))}
   end
 end
-local unholed = 0
-for _, o in ipairs(olds) do unholed = unholed + fm_punch_hole_entry(xa, ino, o[1], index, last) end
+for _, o in ipairs(olds) do fm_punch_hole_entry(xa, ino, o[1], index, last) end
 fm_store(xa, ino, index, order, fm_entry(node, pfn, order), '')
 xa_commit(xa)
 vm_spans(ARGV[6])
@@ -151,7 +150,6 @@ page_flags_set(tonumber(pfn), tonumber(ARGV[7]))   -- the folio is uptodate (pop
 page_set_field(tonumber(pfn), 'mapping', mapping_intern(ARGV[8]))   -- folio->mapping, folio->index
 page_set_field(tonumber(pfn), 'index', index)
 local nrpages = redis.call('HINCRBY', KEYS[1], 'nrpages', nr)
-if unholed > 0 then redis.call('HINCRBY', KEYS[1], 'zero_pages', -unholed) end
 redis.call('HINCRBY', KEYS[3], 'nr_file_pages', nr)
 if order == 9 then redis.call('HINCRBY', KEYS[3], 'nr_file_hugepages', 1) end
 return {'OK', nrpages}
