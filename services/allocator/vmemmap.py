@@ -82,7 +82,8 @@ PG = {name: 1 << bit for bit, name in enumerate(PG_FLAGS)}
 PG_ZEROED = 1 << 30
 MAPPING_SHARED = 2
 """->mapping of a page-cache folio shared by several mappings through PFN entries (the LSFMM 2018 idea);
-->index then counts the mappings, as fs/dax.c keeps a shared DAX folio (PAGE_MAPPING_DAX_SHARED, ->share).
+->index then counts the mappings, as fs/dax.c keeps a shared DAX folio (PAGE_MAPPING_DAX_SHARED, ->share);
+at a count of 1 the remaining mapping owns the folio alone (it stays marked until it leaves the cache).
 Interned mapping ids are multiples of 4, so 2 is never a real mapping."""
 """Simulator-only flag: the page was handed out zeroed (__GFP_ZERO). There is no page data to clear in the
 allocator, so zeroing is recorded; the page cache treats a zeroed page as all-zero content."""

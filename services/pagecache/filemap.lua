@@ -126,17 +126,23 @@ local function fm_punch_hole_entry(xa, ino, slothex, first, last)
 end
 
 -- a folio cached by several mappings through PFN entries: ->mapping is FM_SHARED and ->index counts the
--- mappings (fs/dax.c keeps a shared DAX folio the same way: no single mapping, a share count)
-local function fm_is_shared(f)
+-- mappings (fs/dax.c keeps a shared DAX folio the same way: no single mapping, a share count). When the
+-- count is back to 1 the last mapping owns it alone: writes need no copy.
+local function fm_shares(f)
   vm_node(f.node)
-  return page_get_field(f.pfn, 'mapping') == FM_SHARED
+  if page_get_field(f.pfn, 'mapping') ~= FM_SHARED then return 1 end
+  return page_get_field(f.pfn, 'index')
+end
+
+local function fm_is_shared(f)
+  return fm_shares(f) > 1
 end
 
 -- models filemap_free_folio for one mapping's reference: drop one share (the folio stays cached by
 -- another mapping) or clear folio->mapping and take it off the LRU, then drop the reference.
 -- Returns true when that was the last reference (the caller gives the folio back to the allocator).
 local function fm_release_folio(f, vmstat_key)
-  local shares = fm_is_shared(f) and page_get_field(f.pfn, 'index') or 1
+  local shares = fm_shares(f)
   if shares > 1 then
     page_set_field(f.pfn, 'index', shares - 1)
   else

@@ -365,7 +365,9 @@ local s = redis.call('HGET', KEYS[2], ARGV[2])
 if s ~= ARGV[3] then return {'retry'} end
 local p = pte_decode(s)
 vm_node(p.node)
-if page_get_field(p.head, 'mapping') == MAPPING_SHARED then return {'shared'} end   -- PFN entries: copy first
+if page_get_field(p.head, 'mapping') == MAPPING_SHARED and page_get_field(p.head, 'index') > 1 then
+  return {'shared'}   -- PFN entries: the page cache copies the folio for this file first
+end
 p.bits = bit.bor(p.bits, PTE_WRITE + PTE_DIRTY + PTE_YOUNG)
 redis.call('HSET', KEYS[2], ARGV[2], pte_encode(p))
 rm_stat(p.node, 'pgfault', 1)

@@ -148,7 +148,7 @@ class PageCacheMachine(RuleBasedStateMachine):
         assert stats["folio_entries"] == expected_folio_entries
 
 
-def test_page_cache_against_a_model(redis_proc):
+def test_page_cache_against_a_model(redis_proc, redis_client):   # redis_client: a flushed database
     global REDIS_URL
     REDIS_URL = redis_proc.url
     run_state_machine_as_test(
