@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from mmsim.runtime import wire
 from mmsim.runtime.errors import Aborted, MMError
 from mmsim.v1 import common_pb2, page_allocator_pb2, page_cache_pb2, reverse_map_pb2
 
@@ -19,8 +20,7 @@ TAG_WRITEBACK = page_cache_pb2.PAGECACHE_TAG_WRITEBACK
 TAG_TOWRITE = page_cache_pb2.PAGECACHE_TAG_TOWRITE
 
 F = common_pb2
-GFP_HIGHUSER_MOVABLE = [F.GFP_FLAG_DIRECT_RECLAIM, F.GFP_FLAG_KSWAPD_RECLAIM, F.GFP_FLAG_IO, F.GFP_FLAG_FS,
-                        F.GFP_FLAG_HARDWALL, F.GFP_FLAG_HIGHMEM, F.GFP_FLAG_MOVABLE]
+GFP_HIGHUSER_MOVABLE = list(wire.GFP_HIGHUSER_MOVABLE.flags)
 GFP_NORETRY_NOWARN = [F.GFP_FLAG_NORETRY, F.GFP_FLAG_NOWARN]
 
 

@@ -7,12 +7,9 @@ from mmsim.pagecache.filemap import Folio, Found, PageCache, Tag
 from mmsim.runtime import serve, tracing
 from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, require
 from mmsim.runtime.vmfault import VmFault
+from mmsim.runtime.wire import GFP_HIGHUSER_MOVABLE
 from mmsim.v1 import common_pb2, filesystem_pb2, page_allocator_pb2, page_cache_pb2, page_cache_pb2_grpc, reverse_map_pb2
 
-GFP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[
-    common_pb2.GFP_FLAG_DIRECT_RECLAIM, common_pb2.GFP_FLAG_KSWAPD_RECLAIM, common_pb2.GFP_FLAG_IO,
-    common_pb2.GFP_FLAG_FS, common_pb2.GFP_FLAG_HARDWALL, common_pb2.GFP_FLAG_HIGHMEM, common_pb2.GFP_FLAG_MOVABLE,
-])
 GFP_COMP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[*GFP_HIGHUSER_MOVABLE.flags, common_pb2.GFP_FLAG_COMP])
 
 

@@ -30,14 +30,12 @@ from mmsim.rmap.mm import PAGE_SHIFT, PAGE_SIZE, Vma, fault_around_window, finis
 from mmsim.runtime import keys, tracing
 from mmsim.runtime.errors import FailedPrecondition, NotFound
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
-from mmsim.v1 import common_pb2, page_allocator_pb2, page_cache_pb2
+from mmsim.runtime.wire import GFP_HIGHUSER_MOVABLE
+from mmsim.v1 import page_allocator_pb2, page_cache_pb2
 
 MAX_RETRIES = 3
 
-GFP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[
-    common_pb2.GFP_FLAG_DIRECT_RECLAIM, common_pb2.GFP_FLAG_KSWAPD_RECLAIM, common_pb2.GFP_FLAG_IO,
-    common_pb2.GFP_FLAG_FS, common_pb2.GFP_FLAG_HARDWALL, common_pb2.GFP_FLAG_HIGHMEM, common_pb2.GFP_FLAG_MOVABLE,
-])  # fmt: skip
+
 
 
 @dataclass

@@ -21,3 +21,10 @@ def gfp_to_proto(gfp: int) -> common_pb2.GfpMask:
     if unknown:
         raise ValueError(f"gfp bits {unknown:#x} have no GfpFlag")
     return common_pb2.GfpMask(flags=[b for b in _GFP_BITS if gfp & b])
+
+
+# mapping_gfp_mask of a page-cache file (GFP_HIGHUSER_MOVABLE, include/linux/gfp_types.h), on the wire
+GFP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[
+    common_pb2.GFP_FLAG_DIRECT_RECLAIM, common_pb2.GFP_FLAG_KSWAPD_RECLAIM, common_pb2.GFP_FLAG_IO,
+    common_pb2.GFP_FLAG_FS, common_pb2.GFP_FLAG_HARDWALL, common_pb2.GFP_FLAG_HIGHMEM, common_pb2.GFP_FLAG_MOVABLE,
+])
