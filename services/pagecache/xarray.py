@@ -39,15 +39,14 @@ hash tag; build them with ``build_script(body)``)
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
-from mmsim.runtime.errors import AlreadyExists, InvalidArgument, MMError, require
+from mmsim.runtime.errors import InvalidArgument, require
+from mmsim.runtime.lua import Script
 
 ULONG_MAX = 2**64 - 1
 LONG_MAX = 2**63 - 1
@@ -217,8 +216,6 @@ end)
 return out""",
 }
 _SOURCES = {name: build_script(_OPEN + body) for name, body in _BODIES.items()}
-_ERR = re.compile(r"XAERR (\w+) (.*)")
-_ERRORS: dict[str, type[MMError]] = {"EINVAL": InvalidArgument, "EBUSY": AlreadyExists}
 
 
 @dataclass
@@ -260,16 +257,10 @@ class XArray:
         require(isinstance(chunk_shift, int) and 2 <= chunk_shift <= 6, "chunk_shift must be 2..6")
         require("{" in prefix and "}" in prefix, "prefix must carry a Redis Cluster hash tag")
         self.client, self.prefix, self.chunk_shift = client, prefix, chunk_shift
-        self._scripts = {name: client.register_script(src) for name, src in _SOURCES.items()}
+        self._scripts = {name: Script(client, src) for name, src in _SOURCES.items()}
 
     async def _run(self, name: str, *args):
-        try:
-            return await self._scripts[name](keys=[self.prefix], args=[self.chunk_shift, *args])
-        except ResponseError as exc:
-            found = _ERR.search(str(exc))
-            if not found:
-                raise
-            raise _ERRORS[found.group(1)](found.group(2)) from None
+        return await self._scripts[name](keys=[self.prefix], args=[self.chunk_shift, *args])
 
     @staticmethod
     def _mark(mark: int) -> int:
