@@ -58,13 +58,12 @@ KEYS[1]; all keys the library touches are built from it, so they share the node'
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass, field
 
 from redis.exceptions import ResponseError
 
-from mmsim.runtime import errors
+from mmsim.runtime import lua
 
 PAGES_PER_CHUNK = 4096
 RECORD_SIZE = 56
@@ -355,18 +354,12 @@ def build_script(body: str) -> str:
     return VMEMMAP_LUA_LIB + "\n" + body
 
 
-_MMSIM_ERR = re.compile(r"MMSIM (\w+) (.*)", re.S)
-
-
 def raise_from_redis(exc: ResponseError) -> None:
     """Re-raise a script's ``mm_fail`` as the mmsim.runtime.errors class it names; other errors unchanged."""
-    m = _MMSIM_ERR.search(str(exc))
-    if not m:
+    err = lua.translate(exc)
+    if err is None:
         raise exc
-    cls = getattr(errors, m.group(1), None)
-    if not (isinstance(cls, type) and issubclass(cls, errors.MMError)):
-        raise exc
-    raise cls(m.group(2).strip()) from None
+    raise err from None
 
 
 class Script:
