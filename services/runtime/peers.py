@@ -14,7 +14,7 @@ from mmsim.v1 import (
     trace_pb2_grpc,
 )
 
-_STUBS = {
+STUBS = {
     "allocator": page_allocator_pb2_grpc.PageAllocatorServiceStub,
     "pagecache": page_cache_pb2_grpc.PageCacheServiceStub,
     "filesystem": filesystem_pb2_grpc.FilesystemServiceStub,
@@ -58,7 +58,7 @@ class Peers:
         return self._channels[addr]
 
     def stub(self, service: str):
-        return _STUBS[service](self.channel(self._settings.addrs[service]))
+        return STUBS[service](self.channel(self._settings.addrs[service]))
 
     def trace_stub(self, addr: str) -> trace_pb2_grpc.TraceServiceStub:
         return trace_pb2_grpc.TraceServiceStub(self.channel(addr))

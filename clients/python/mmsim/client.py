@@ -23,17 +23,14 @@ from dataclasses import dataclass, field
 import grpc
 
 from mmsim.runtime import config
+from mmsim.runtime.peers import STUBS
 from mmsim.runtime.vmfault import VmFault
 from mmsim.traceview import TraceTree
 from mmsim.v1 import (
     filesystem_pb2,
     page_allocator_pb2,
-    filesystem_pb2_grpc,
-    page_allocator_pb2_grpc,
     page_cache_pb2,
-    page_cache_pb2_grpc,
     reverse_map_pb2,
-    reverse_map_pb2_grpc,
     trace_pb2,
     trace_pb2_grpc,
 )
@@ -160,14 +157,6 @@ class Process:
         return resp.data
 
 
-_STUBS = {
-    "allocator": page_allocator_pb2_grpc.PageAllocatorServiceStub,
-    "pagecache": page_cache_pb2_grpc.PageCacheServiceStub,
-    "filesystem": filesystem_pb2_grpc.FilesystemServiceStub,
-    "rmap": reverse_map_pb2_grpc.ReverseMapServiceStub,
-}
-
-
 class Cluster:
     """A connection to the four services (addresses from MMSIM_*_ADDR or the defaults of `mmsim up`)."""
 
@@ -175,7 +164,7 @@ class Cluster:
         self.settings = settings
         self.timeout = timeout
         self._channels = {name: grpc.insecure_channel(addr) for name, addr in settings.addrs.items()}
-        self.stubs = {name: _STUBS[name](ch) for name, ch in self._channels.items()}
+        self.stubs = {name: STUBS[name](ch) for name, ch in self._channels.items()}
         self.last_trace_id = ""
 
     @classmethod
