@@ -20,6 +20,8 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_XA_CHUNK_SHIFT        | 6                       | XArray node fan-out is 2**shift (3..6)           |
 | MMSIM_FAULT_AROUND_BYTES    | 65536                   | debugfs fault_around_bytes (4096 = off)          |
 | MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
+| MMSIM_REQUEST_TTL_S         | 600                     | how long a request id's first answer is kept     |
+| MMSIM_REQUEST_LEASE_S       | 120                     | a running attempt's claim on its request id      |
 | MMSIM_LOG_LEVEL             | info                    | structlog level                                  |
 | OTEL_EXPORTER_OTLP_ENDPOINT | (unset)                 | also export spans over OTLP/gRPC (e.g. Jaeger)   |
 """
@@ -65,6 +67,8 @@ class Settings:
     xa_chunk_shift: int = 6
     fault_around_bytes: int = 65536
     trace_keep: int = 2000
+    request_ttl_s: int = 600
+    request_lease_s: int = 120
     log_level: str = "info"
     otlp_endpoint: str = ""
     service: str = ""
@@ -89,6 +93,8 @@ class Settings:
             "MMSIM_XA_CHUNK_SHIFT": str(self.xa_chunk_shift),
             "MMSIM_FAULT_AROUND_BYTES": str(self.fault_around_bytes),
             "MMSIM_TRACE_KEEP": str(self.trace_keep),
+            "MMSIM_REQUEST_TTL_S": str(self.request_ttl_s),
+            "MMSIM_REQUEST_LEASE_S": str(self.request_lease_s),
             "MMSIM_LOG_LEVEL": self.log_level,
         }
         if self.otlp_endpoint:
@@ -118,6 +124,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         xa_chunk_shift=shift,
         fault_around_bytes=parse_size(env.get("MMSIM_FAULT_AROUND_BYTES", str(base.fault_around_bytes))),
         trace_keep=int(env.get("MMSIM_TRACE_KEEP", base.trace_keep)),
+        request_ttl_s=int(env.get("MMSIM_REQUEST_TTL_S", base.request_ttl_s)),
+        request_lease_s=int(env.get("MMSIM_REQUEST_LEASE_S", base.request_lease_s)),
         log_level=env.get("MMSIM_LOG_LEVEL", base.log_level),
         otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", base.otlp_endpoint),
         service=env.get("MMSIM_SERVICE", base.service),

@@ -13,6 +13,7 @@ multi-key step, its tags, and the plan for each crossing.
 | ``{fs:NAME}``      | filesystem    | ``sb`` (hash: block size, profile, next ino, next block), ``dir`` (hash path -> ino), ``blk:B`` (string: block data), ``blkref`` (hash disk block -> refcount); ``sb`` also holds min_order, max_order, policy, blocks_used |
 | ``{mm:PID}``       | rmap          | ``mm`` (hash: comm, counters), ``vmas`` (zset: score vm_start, member JSON of the VMA), ``pte`` (hash: virtual page number -> PTE "PFN:HEAD:ORDER:NODE:BITS"), ``pte_idx`` (zset of the virtual page numbers with a PTE), ``pagemaps`` (hash "NODE:PFN" -> this process's PTEs of that page; the mapcount limit); rmap also keeps ``{node:N}`` ``rmap_pinned`` (set of head pfns pinned by the mapcount leak policy) |
 | ``{cluster}``      | all           | ``pids`` (counter), ``procs`` (set), ``mappings`` (set), ``filesystems`` (set) |
+| ``{req:ID}``       | runtime       | ``reply`` (string: "running" while the first attempt of client request ID runs, then the JSON of its answer; expires: MMSIM_REQUEST_LEASE_S / MMSIM_REQUEST_TTL_S; mmsim.runtime.idempotency) |
 | ``{trace:ID}``     | runtime       | ``spans`` (list of JSON spans of one trace); ``{traces}`` ``index`` (list of recent trace ids) |
 
 MAPPING is ``FS/INO`` (the filesystem's name and the inode number), so a file's page cache and its inode
@@ -42,6 +43,10 @@ def mm(pid: int, suffix: str) -> str:
 
 def cluster(suffix: str) -> str:
     return f"{PREFIX}:{{cluster}}:{suffix}"
+
+
+def request(request_id: str) -> str:
+    return f"{PREFIX}:{{req:{request_id}}}:reply"
 
 
 def trace(trace_id: str, suffix: str = "spans") -> str:

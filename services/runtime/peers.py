@@ -1,11 +1,19 @@
-"""gRPC channels to the other services, with trace-context and memalloc-scope propagation."""
+"""gRPC channels to the other services, with trace-context, memalloc-scope and request-id propagation.
+
+A call to a peer that answers UNAVAILABLE (its Redis was unreachable, it is restarting, the request id is
+still running) is retried by gRPC itself (RETRY_POLICY, the service config of every channel); mutating calls
+carry a request id (mmsim.runtime.idempotency), so a retry never runs one twice.
+"""
 
 from __future__ import annotations
+
+import json
+import secrets
 
 import grpc
 from opentelemetry import propagate
 
-from mmsim.runtime import config, scope
+from mmsim.runtime import config, idempotency, scope
 from mmsim.v1 import (
     filesystem_pb2_grpc,
     page_allocator_pb2_grpc,
@@ -22,8 +30,25 @@ STUBS = {
 }
 
 
+RETRY_POLICY = {
+    "methodConfig": [{
+        "name": [{}],
+        "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s", "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"]},
+    }],
+}
+
+
+def request_id_for(method: str) -> str:
+    """The request id of a call to a peer: derived from the RPC being served (so a retried parent re-sends
+    the same ids), or a fresh one when that RPC has none."""
+    parent = idempotency.current()
+    return parent.child_id(method) if parent is not None else secrets.token_hex(16)
+
+
 class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Sends the current span's W3C trace context, the memalloc scope and the held locks with every call.
+    """Sends the current span's W3C trace context, the memalloc scope, the held locks and a request id with
+    every call.
 
     The callee's server span becomes a child of this RPC's server span: one span per hop, no client
     spans in between, so a trace reads as the chain of services it crossed.
@@ -32,7 +57,8 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, details, request):
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        metadata = list(details.metadata or ()) + list(carrier.items())
+        method = details.method.decode() if isinstance(details.method, bytes) else details.method
+        metadata = [*(details.metadata or ()), *carrier.items(), (idempotency.METADATA_KEY, request_id_for(method))]
         flags, held = scope.current(), scope.held_locks()
         if flags:
             metadata.append((scope.METADATA_KEY, scope.encode(flags)))
@@ -42,7 +68,8 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
 
 
 def open_channel(addr: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(addr, interceptors=[_ContextInterceptor()])
+    return grpc.aio.insecure_channel(addr, interceptors=[_ContextInterceptor()],
+                                     options=[("grpc.service_config", json.dumps(RETRY_POLICY))])
 
 
 class Peers:

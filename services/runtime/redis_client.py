@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 
 @dataclass
@@ -52,6 +54,12 @@ class CountingRedis(aioredis.Redis):
         return CountingPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
 
-def connect(url: str) -> CountingRedis:
-    """A counting client (bytes in, bytes out: decode_responses=False)."""
-    return CountingRedis.from_url(url, decode_responses=False)
+def connect(url: str, on_connect=None) -> CountingRedis:
+    """A counting client (bytes in, bytes out: decode_responses=False); ``on_connect`` replaces redis-py's
+    connection handshake (``redis_connect_func``: mmsim.runtime.epoch checks the boot epoch there).
+
+    redis-py's own retries are off: a command whose reply was lost (a timeout, Redis killed after it ran the
+    script) must not silently run twice. The RPC answers UNAVAILABLE instead, and the caller retries it with
+    the same request id (mmsim.runtime.idempotency answers a retry of a finished call with its first answer)."""
+    return CountingRedis.from_url(url, decode_responses=False, redis_connect_func=on_connect,
+                                  retry=Retry(NoBackoff(), 0))

@@ -3,10 +3,16 @@
 ``run(name, register)`` is all a service's ``server.py`` calls. Each RPC passes through
 ``RpcInterceptor`` (inside OpenTelemetry's server interceptor, so the span is current), which:
 - adopts the caller's memalloc scope from metadata (mmsim.runtime.scope);
+- answers a retry of a mutating call (same ``mmsim-request-id``) with its first answer (mmsim.runtime.idempotency);
+- refuses the call while the Redis state is lost (mmsim.runtime.epoch) and requests with undefined enum
+  values (mmsim.runtime.validate);
 - counts the handler's Redis round trips (mmsim.runtime.redis_client);
-- maps mmsim.runtime.errors to their gRPC status with the message unchanged;
+- maps mmsim.runtime.errors to their gRPC status with the message unchanged, and what the infrastructure
+  causes (Redis unreachable, loading, busy, out of memory) to UNAVAILABLE / RESOURCE_EXHAUSTED: only a bug
+  in mmsim itself is INTERNAL;
 - puts key arguments and the outcome on the span and writes one JSON log line.
-On SIGTERM the health status turns NOT_SERVING, then the server drains and stops.
+Health turns NOT_SERVING when the boot epoch is lost (checked on every health Check and once a second), and on
+SIGTERM, after which the server drains and stops.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import grpc
+import redis.exceptions
 import structlog
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -26,8 +33,10 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from mmsim.allocator.gfp import format_gfp
-from mmsim.runtime import config, logs, redis_client, scope, tracing
+from mmsim.runtime import config, idempotency, logs, redis_client, scope, tracing
+from mmsim.runtime.epoch import CHECK_INTERVAL_S, BootEpoch, StateLost
 from mmsim.runtime.errors import MMError
+from mmsim.runtime.validate import check_enums
 from mmsim.runtime.peers import Peers
 from mmsim.runtime.wire import gfp_from_proto
 
@@ -60,10 +69,44 @@ def gfp_text(mask: Message) -> str:
     return format_gfp(gfp_from_proto(mask))
 
 
+def redis_status(exc: redis.exceptions.RedisError, redis_url: str) -> tuple[str, str] | None:
+    """The status of a Redis failure the infrastructure caused (None: a bug of ours, INTERNAL)."""
+    text = str(exc)
+    if isinstance(exc, StateLost):
+        return "FAILED_PRECONDITION", text
+    if isinstance(exc, redis.exceptions.BusyLoadingError):
+        return "UNAVAILABLE", f"Redis at {redis_url} is loading its data after a restart; retry: {text}"
+    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        return "UNAVAILABLE", f"Redis at {redis_url} is unreachable ({type(exc).__name__}: {text}); retry"
+    if isinstance(exc, redis.exceptions.ReadOnlyError) or text.startswith(("BUSY", "MASTERDOWN", "TRYAGAIN")):
+        return "UNAVAILABLE", f"Redis at {redis_url} cannot take writes now ({text}); retry"
+    if text.startswith("OOM"):
+        return "RESOURCE_EXHAUSTED", f"Redis at {redis_url} is out of memory (maxmemory): {text}"
+    return None
+
+
 class RpcInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, service: str, log: structlog.stdlib.BoundLogger):
+    def __init__(self, service: str, ctx: "Context"):
         self._service = service
-        self._log = log
+        self._ctx = ctx
+        self._log = ctx.log
+
+    async def _unexpected(self, exc: Exception, method: str) -> tuple[str, str]:
+        """Status of an exception no layer mapped: the infrastructure's if it is to blame, else INTERNAL."""
+        if isinstance(exc, redis.exceptions.RedisError):
+            mapped = redis_status(exc, self._ctx.settings.redis_url)
+            if mapped:
+                if mapped[0] == "UNAVAILABLE":  # the idle pooled connections are as dead: the next call reconnects
+                    await self._ctx.redis.connection_pool.disconnect(inuse_connections=False)
+                return mapped
+        try:  # half a state (an emptied Redis) makes scripts fail in ways no handler expects
+            lost = await self._ctx.epoch.check(self._ctx.redis)
+        except redis.exceptions.RedisError:
+            lost = ""
+        if lost:
+            return "FAILED_PRECONDITION", lost
+        self._log.exception("rpc.internal_error", rpc=method)
+        return "INTERNAL", f"{type(exc).__name__}: {exc}"
 
     async def intercept_service(self, continuation, details):
         handler = await continuation(details)
@@ -80,7 +123,20 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
             trips = redis_client.start_counting()
             started = time.perf_counter()
             status, message, response = _STATUS_OK, "", None
+            claimed = None
             try:
+                self._ctx.epoch.require()
+                check_enums(request)
+                rid = idempotency.request_id_of(metadata, method)
+                if rid is not None:
+                    stored = await self._ctx.replies.claim(rid, method)
+                    if stored is not None:
+                        tracing.annotate(replayed_request_id=rid)
+                        if stored.code != _STATUS_OK:
+                            raise idempotency.Replayed(stored.code, stored.message)
+                        response = idempotency.response_class(method).FromString(stored.response)
+                        return response
+                    claimed = rid
                 response = await behavior(request, context)
                 return response
             except MMError as exc:
@@ -95,11 +151,12 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 status = context.code().name if context.code() else "ABORTED"
                 raise
-            except Exception as exc:  # noqa: BLE001 - logged with its traceback, reported as INTERNAL
-                status, message = "INTERNAL", f"{type(exc).__name__}: {exc}"
-                self._log.exception("rpc.internal_error", rpc=method)
-                await context.abort(grpc.StatusCode.INTERNAL, message)
+            except Exception as exc:  # noqa: BLE001 - mapped by _unexpected (INTERNAL is logged with its traceback)
+                status, message = await self._unexpected(exc, method)
+                await context.abort(grpc.StatusCode[status], message)
             finally:
+                if claimed is not None:
+                    await self._store(claimed, method, status, message, response)
                 try:
                     self._finish(method, request, response, status, message, trips.count, started)
                 except Exception:  # noqa: BLE001 - observability must never fail the RPC
@@ -110,6 +167,12 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+    async def _store(self, rid: str, method: str, status: str, message: str, response) -> None:
+        try:
+            await self._ctx.replies.finish(rid, status, message, response)
+        except redis.exceptions.RedisError:  # the lease expires; a retry then runs the call again
+            self._log.warning("rpc.reply_not_stored", rpc=method, request_id=rid)
 
     def _finish(self, method, request, response, status, message, trips, started) -> None:
         span = trace.get_current_span()
@@ -137,6 +200,46 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
+REASON_KEY = "mmsim-not-serving-reason"
+
+
+class EpochHealth(health.aio.HealthServicer):
+    """grpc.health.v1 that checks the boot epoch on every Check (and once a second): once the Redis state is
+    lost every service name turns NOT_SERVING, and Check carries the reason in trailing metadata
+    ``mmsim-not-serving-reason`` (and as its status details)."""
+
+    def __init__(self, ctx: "Context", names: list[str]):
+        super().__init__()
+        self._ctx = ctx
+        self._names = names
+
+    async def refresh(self) -> str:
+        try:
+            reason = await self._ctx.epoch.check(self._ctx.redis)
+        except redis.exceptions.RedisError:  # unreachable: RPCs answer UNAVAILABLE; the state may be intact
+            return ""
+        if reason and self._ctx.epoch.token is not None:
+            for name in self._names:
+                await self.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        return reason
+
+    async def Check(self, request, context):
+        reason = await self.refresh()
+        if reason:
+            context.set_trailing_metadata(((REASON_KEY, reason),))
+            context.set_details(reason)
+        return await super().Check(request, context)
+
+    async def watch_epoch(self) -> None:
+        logged = False
+        while True:
+            await asyncio.sleep(CHECK_INTERVAL_S)
+            reason = await self.refresh()
+            if reason and not logged:
+                self._ctx.log.error("redis.state_lost", reason=reason)
+                logged = True
+
+
 RegisterFn = Callable[[grpc.aio.Server, "Context"], list[str] | Awaitable[list[str]]]
 
 
@@ -146,7 +249,9 @@ class Context:
     def __init__(self, name: str, settings: config.Settings):
         self.name = name
         self.settings = settings
-        self.redis = redis_client.connect(settings.redis_url)
+        self.epoch = BootEpoch(settings.redis_url)
+        self.redis = redis_client.connect(settings.redis_url, on_connect=self.epoch.on_connect)
+        self.replies = idempotency.Replies(self.redis, settings.request_lease_s * 1000, settings.request_ttl_s * 1000)
         self.peers = Peers(settings)
         self.log = logs.setup(name, settings.log_level)
 
@@ -159,14 +264,15 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
     settings = settings or config.load()
     ctx = Context(name, settings)
     provider = tracing.setup(name, settings.redis_url, settings.trace_keep, settings.otlp_endpoint)
-    server = grpc.aio.server(interceptors=[aio_server_interceptor(), RpcInterceptor(name, ctx.log)])
+    server = grpc.aio.server(interceptors=[aio_server_interceptor(), RpcInterceptor(name, ctx)])
+    await ctx.epoch.adopt(ctx.redis)
     service_names = register(server, ctx)
     if inspect.isawaitable(service_names):  # register may be a coroutine (to prepare Redis state first)
         service_names = await service_names
     from mmsim.runtime.trace_service import register as register_trace  # noqa: PLC0415
 
     service_names += register_trace(server, ctx)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = EpochHealth(ctx, ["", *service_names])
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     addr = settings.bind_addr(name)
@@ -174,7 +280,9 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
     await server.start()
     for svc in ["", *service_names]:
         await health_servicer.set(svc, health_pb2.HealthCheckResponse.SERVING)
-    ctx.log.info("server.started", addr=addr, redis=settings.redis_url, services=service_names)
+    ctx.log.info("server.started", addr=addr, redis=settings.redis_url, services=service_names,
+                 boot_epoch=ctx.epoch.token.decode())
+    watcher = asyncio.create_task(health_servicer.watch_epoch())
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -182,6 +290,7 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     ctx.log.info("server.stopping", addr=addr)
+    watcher.cancel()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=5)
     provider.shutdown()

@@ -1,0 +1,157 @@
+"""Idempotent mutating RPCs: a retry carrying the same request id gets the first answer.
+
+A caller names each attempt of one request with the same id in gRPC metadata ``mmsim-request-id`` (the
+Python client sends one per call and retries UNAVAILABLE through gRPC's service-config retry policy; peers,
+mmsim.runtime.peers, send ``PARENT/SERVICE.METHOD#N``, so a retried parent re-sends the same child ids and
+children it already finished answer from their stored replies). The server side (mmsim.runtime.serve):
+
+1. ``claim``: one script, one round trip: no reply key -> mark it RUNNING (with a lease, so an attempt whose
+   process died does not wedge the id) and run the handler; DONE -> answer the stored reply; RUNNING ->
+   UNAVAILABLE "still running" (the caller's retry policy comes back later): never run twice at once.
+2. ``finish``: the serialized response, or the error status and message, kept under the id for
+   MMSIM_REQUEST_TTL_S. Failures the infrastructure caused (UNAVAILABLE, CANCELLED, DEADLINE_EXCEEDED)
+   release the id instead, so the retry runs again.
+
+Read-only RPCs run as they are (running them twice is harmless), and so do the fault-path RPCs, which are
+retry-safe by construction as in the kernel (a retried handle_mm_fault, VM_FAULT_RETRY, finds the PTE or the
+cached folio the first attempt installed) and must stay within their Redis round-trip budget.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.message import Message
+
+from mmsim.runtime import keys
+from mmsim.runtime.errors import InvalidArgument, MMError
+from mmsim.runtime.lua import Script
+
+METADATA_KEY = "mmsim-request-id"
+MAX_ID_LEN = 200
+
+# full gRPC method names that do not take part: reads, and the fault path (retry-safe, round-trip budget)
+EXEMPT = frozenset(
+    f"/mmsim.v1.{service}/{method}"
+    for service, methods in {
+        "FilesystemService": ["Read", "Stat", "Populate"],
+        "PageAllocatorService": ["GetPage", "BuddyInfo", "PageTypeInfo", "VmStat", "MemInfo"],
+        "PageCacheService": ["Fault", "FindFolio", "FindTagged", "XaStats", "XaDump"],
+        "ReverseMapService": ["Fault", "ReadMemory", "ProcMaps", "ProcStatus", "FolioMapcount"],
+        "TraceService": ["GetTrace", "ListTraces", "Echo"],
+    }.items()
+    for method in methods
+)
+RELEASE_ON = frozenset({"UNAVAILABLE", "CANCELLED", "DEADLINE_EXCEEDED"})
+
+_CLAIM_SRC = (Path(__file__).with_name("idempotency_claim.lua")).read_text()
+
+
+@dataclass(frozen=True)
+class ClaimArgs:
+    """idempotency_claim.lua: KEYS[1] the reply key; ARGV[1] lease (ms). Replies: 'claimed', 'running', or
+    the stored reply (JSON: {"code": NAME, "message": text, "response": hex of the serialized response})."""
+
+    key: str
+    lease_ms: int
+
+    def keys(self) -> list[str]:
+        return [self.key]
+
+    def argv(self) -> list:
+        return [self.lease_ms]
+
+
+@dataclass(frozen=True)
+class Stored:
+    code: str          # grpc.StatusCode name; "OK" with a response
+    message: str
+    response: bytes
+
+
+class Replayed(MMError):
+    """The error the first attempt answered, answered again."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class InProgress(MMError):
+    """A retry arrived while the first attempt is still running (the caller's retry policy retries it)."""
+
+    code = "UNAVAILABLE"
+
+
+_current: contextvars.ContextVar["Request | None"] = contextvars.ContextVar("mmsim_request", default=None)
+
+
+class Request:
+    """The request id of the RPC being served, and the counter that names the calls it makes to peers."""
+
+    def __init__(self, request_id: str):
+        self.id = request_id
+        self._calls: dict[str, int] = {}
+
+    def child_id(self, method: str) -> str:
+        """``ID/Service/Method#N`` for the N-th call of method (hashed when that grows past MAX_ID_LEN)."""
+        n = self._calls.get(method, 0)
+        self._calls[method] = n + 1
+        child = f"{self.id}/{method.lstrip('/').rsplit('.', 1)[-1]}#{n}"
+        return child if len(child) <= MAX_ID_LEN else hashlib.sha256(child.encode()).hexdigest()
+
+
+def current() -> "Request | None":
+    return _current.get()
+
+
+def response_class(method: str) -> type[Message]:
+    """The response message class of a full gRPC method name ('/mmsim.v1.Service/Method')."""
+    service, name = method.lstrip("/").rsplit("/", 1)
+    desc = descriptor_pool.Default().FindServiceByName(service).methods_by_name[name]
+    return message_factory.GetMessageClass(desc.output_type)
+
+
+class Replies:
+    """The stored replies in Redis: ``mmsim:{req:ID}:reply`` (string: 'running' or the JSON of Stored)."""
+
+    def __init__(self, redis, lease_ms: int, ttl_ms: int):
+        self._redis = redis
+        self._lease_ms = lease_ms
+        self._ttl_ms = ttl_ms
+        self._claim = Script(redis, _CLAIM_SRC)
+
+    async def claim(self, request_id: str, method: str) -> Stored | None:
+        """Start serving request_id (None), or the first attempt's stored answer; InProgress while it runs."""
+        args = ClaimArgs(keys.request(request_id), self._lease_ms)
+        reply = await self._claim(args.keys(), args.argv())
+        if reply == b"claimed":
+            _current.set(Request(request_id))
+            return None
+        if reply == b"running":
+            raise InProgress(f"request {request_id} ({method}) is still being served by its first attempt; retry later")
+        data = json.loads(reply)
+        return Stored(data["code"], data["message"], bytes.fromhex(data["response"]))
+
+    async def finish(self, request_id: str, code: str, message: str, response: Message | None) -> None:
+        key = keys.request(request_id)
+        if code in RELEASE_ON:
+            await self._redis.delete(key)
+            return
+        body = response.SerializeToString().hex() if response is not None else ""
+        await self._redis.set(key, json.dumps({"code": code, "message": message, "response": body}), px=self._ttl_ms)
+
+
+def request_id_of(metadata: dict[str, str], method: str) -> str | None:
+    """The caller's request id if this RPC takes part (validated: printable, bounded), else None."""
+    rid = metadata.get(METADATA_KEY)
+    if rid is None or method in EXEMPT:
+        return None
+    if not (0 < len(rid) <= MAX_ID_LEN and rid.isprintable()):
+        raise InvalidArgument(f"{METADATA_KEY} must be 1..{MAX_ID_LEN} printable characters, got {rid[:40]!r}")
+    return rid
