@@ -8,7 +8,6 @@ carry a request id (mmsim.runtime.idempotency), so a retry never runs one twice.
 from __future__ import annotations
 
 import json
-import secrets
 
 import grpc
 from opentelemetry import propagate
@@ -39,11 +38,12 @@ RETRY_POLICY = {
 }
 
 
-def request_id_for(method: str) -> str:
-    """The request id of a call to a peer: derived from the RPC being served (so a retried parent re-sends
-    the same ids), or a fresh one when that RPC has none."""
+def request_id_for(method: str) -> str | None:
+    """The request id of a call to a peer, derived from the request id of the RPC being served (so a retried
+    parent re-sends the same ids). None when that RPC has none: a read, or the fault path, which is
+    retry-safe by construction and keeps its round-trip budget (mmsim.runtime.idempotency.EXEMPT)."""
     parent = idempotency.current()
-    return parent.child_id(method) if parent is not None else secrets.token_hex(16)
+    return parent.child_id(method) if parent is not None else None
 
 
 class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
@@ -58,7 +58,10 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        metadata = [*(details.metadata or ()), *carrier.items(), (idempotency.METADATA_KEY, request_id_for(method))]
+        metadata = [*(details.metadata or ()), *carrier.items()]
+        rid = request_id_for(method)
+        if rid is not None:
+            metadata.append((idempotency.METADATA_KEY, rid))
         flags, held = scope.current(), scope.held_locks()
         if flags:
             metadata.append((scope.METADATA_KEY, scope.encode(flags)))
