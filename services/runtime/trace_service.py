@@ -5,8 +5,30 @@ from __future__ import annotations
 import json
 
 from mmsim.runtime import keys
-from mmsim.runtime.errors import InvalidArgument, NotFound, require
+from mmsim.runtime.errors import NotFound, require
 from mmsim.v1 import trace_pb2, trace_pb2_grpc
+
+
+MAX_ECHO_HOPS = 16                 # a chain longer than any path through the four services, twice over
+MAX_ECHO_PAYLOAD = 64 << 10        # bytes
+MAX_ECHO_ROUND_TRIPS = 64          # Redis PINGs per hop
+
+
+def check_echo(request, own_addrs: set[str]) -> None:
+    """Echo relays only along the cluster's own service addresses (never to whatever a caller names: that
+    would make every service a proxy into its network, the Redis port included), with bounded hops,
+    payload and PINGs."""
+    require(len(request.hops) <= MAX_ECHO_HOPS, f"hops: at most {MAX_ECHO_HOPS}, got {len(request.hops)}")
+    require(len(request.payload) <= MAX_ECHO_PAYLOAD,
+            f"payload: at most {MAX_ECHO_PAYLOAD} bytes, got {len(request.payload)}")
+    for i, hop in enumerate([request, *request.hops]):
+        name = "redis_round_trips" if i == 0 else f"hops[{i - 1}].redis_round_trips"
+        require(hop.redis_round_trips <= MAX_ECHO_ROUND_TRIPS,
+                f"{name} must be at most {MAX_ECHO_ROUND_TRIPS}, got {hop.redis_round_trips}")
+    for i, hop in enumerate(request.hops):
+        require(hop.addr != "", f"hops[{i}].addr is empty (give a service address: {', '.join(sorted(own_addrs))})")
+        require(hop.addr in own_addrs,
+                f"hops[{i}].addr {hop.addr!r} is not one of this cluster's services ({', '.join(sorted(own_addrs))})")
 
 
 def _is_trace_id(text: str) -> bool:
@@ -34,8 +56,7 @@ class TraceServicer(trace_pb2_grpc.TraceServiceServicer):
 
     async def Echo(self, request, context):
         """One hop of the baseline chain: N Redis PINGs, then the next hop (if any)."""
-        if request.redis_round_trips > 64:
-            raise InvalidArgument(f"redis_round_trips must be at most 64, got {request.redis_round_trips}")
+        check_echo(request, set(self._ctx.settings.addrs.values()))
         for _ in range(request.redis_round_trips):
             await self._ctx.redis.ping()
         if not request.hops:
