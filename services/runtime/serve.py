@@ -3,7 +3,8 @@
 ``run(name, register)`` is all a service's ``server.py`` calls. Each RPC passes through
 ``RpcInterceptor`` (inside OpenTelemetry's server interceptor, so the span is current), which:
 - adopts the caller's memalloc scope from metadata (mmsim.runtime.scope);
-- counts the handler's Redis round trips (mmsim.runtime.redis_client);
+- counts the handler's Redis round trips (mmsim.runtime.redis_client) and its calls to other services
+  (mmsim.runtime.peers), and marks the span that entered the cluster (no ``mmsim-caller``);
 - maps mmsim.runtime.errors to their gRPC status with the message unchanged;
 - puts key arguments and the outcome on the span and writes one JSON log line.
 On SIGTERM the health status turns NOT_SERVING, then the server drains and stops.
@@ -26,9 +27,8 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from mmsim.allocator.gfp import format_gfp
-from mmsim.runtime import config, logs, redis_client, scope, tracing
+from mmsim.runtime import config, logs, peers, redis_client, scope, tracing
 from mmsim.runtime.errors import MMError
-from mmsim.runtime.peers import Peers
 from mmsim.runtime.wire import gfp_from_proto
 
 _STATUS_OK = "OK"
@@ -73,11 +73,13 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         metadata = dict(details.invocation_metadata or ())
         memalloc, held = metadata.get(scope.METADATA_KEY), metadata.get(scope.HELD_LOCKS_KEY)
+        entry = peers.CALLER_KEY not in metadata
 
         async def wrapped(request, context):
             scope.set_from_metadata(memalloc)
             scope.set_held_from_metadata(held)
             trips = redis_client.start_counting()
+            calls = peers.start_counting_calls()
             started = time.perf_counter()
             status, message, response = _STATUS_OK, "", None
             try:
@@ -101,6 +103,7 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
                 await context.abort(grpc.StatusCode.INTERNAL, message)
             finally:
                 try:
+                    tracing.annotate(child_calls=calls.count, entry=entry)
                     self._finish(method, request, response, status, message, trips.count, started)
                 except Exception:  # noqa: BLE001 - observability must never fail the RPC
                     self._log.exception("rpc.annotate_failed", rpc=method)
@@ -147,7 +150,7 @@ class Context:
         self.name = name
         self.settings = settings
         self.redis = redis_client.connect(settings.redis_url)
-        self.peers = Peers(settings)
+        self.peers = peers.Peers(settings, caller=name)
         self.log = logs.setup(name, settings.log_level)
 
     async def close(self) -> None:

@@ -41,15 +41,14 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import ClassVar
 
 import grpc
-from google.protobuf import descriptor_pb2
 
 from mmsim import errors
 from mmsim.allocator.gfp import format_gfp, parse_gfp
-from mmsim.runtime import config
+from mmsim.runtime import config, methods
 from mmsim.runtime import errors as server_errors
 from mmsim.runtime.peers import STUBS
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
-from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto
+from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto, indexing_from_proto, indexing_to_proto
 from mmsim.traceview import TraceTree
 from mmsim.v1 import (
     common_pb2,
@@ -64,16 +63,14 @@ from mmsim.v1 import (
 PAGE_SIZE = 4096
 REQUEST_ID_KEY = "mmsim-request-id"
 _PROT = {"r": rm_pb.PROT_READ, "w": rm_pb.PROT_WRITE, "x": rm_pb.PROT_EXEC}
-_PB_MODULES = {"allocator": pa_pb, "pagecache": pc_pb, "filesystem": fs_pb, "rmap": rm_pb}
 
 # grpc's own retry (gRFC A6): UNAVAILABLE is retried with backoff by the channel, with the same metadata (so
 # the same mmsim-request-id); nothing else is retried.
 RETRY_POLICY = {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s", "backoffMultiplier": 2,
                 "retryableStatusCodes": ["UNAVAILABLE"]}
-_SERVICE_NAMES = [svc.full_name for mod in (*_PB_MODULES.values(), trace_pb2) for svc in mod.DESCRIPTOR.services_by_name.values()]
 CHANNEL_OPTIONS = [
     ("grpc.enable_retries", 1),
-    ("grpc.service_config", json.dumps({"methodConfig": [{"name": [{"service": s} for s in _SERVICE_NAMES],
+    ("grpc.service_config", json.dumps({"methodConfig": [{"name": [{"service": s} for s in methods.SERVICE_NAMES],
                                                           "retryPolicy": RETRY_POLICY}]})),
 ]
 
@@ -84,19 +81,19 @@ def new_traceparent(sampled: bool = True) -> tuple[str, str]:
     return trace_id, f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"
 
 
-def is_inspection(service: str, method: str) -> bool:
-    """True for an RPC declared ``option idempotency_level = NO_SIDE_EFFECTS`` in its .proto."""
-    mod = trace_pb2 if service == "trace" else _PB_MODULES[service]
-    (svc,) = mod.DESCRIPTOR.services_by_name.values()
-    return svc.methods_by_name[method].GetOptions().idempotency_level == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS
-
-
 def gfp_mask(gfp: int | str) -> common_pb2.GfpMask:
     """A gfp given as the kernel writes it ("GFP_KERNEL|__GFP_NOWARN", "0xcc0", an int) on the wire."""
     try:
         return gfp_to_proto(parse_gfp(gfp))
     except (server_errors.MMError, ValueError) as exc:
         raise errors.InvalidArgument(str(getattr(exc, "message", exc))) from None
+
+
+def _indexing(mode: str) -> int:
+    try:
+        return indexing_to_proto(mode)
+    except ValueError:
+        raise errors.InvalidArgument(f"indexing must be multi-order, order-0 or hugetlb, got {mode!r}") from None
 
 
 def _mapping(target: "File | str") -> str:
@@ -153,6 +150,8 @@ def _field(msg, name: str, nested: type | None):
     if fd.enum_type is not None:
         if fd.enum_type.name == "VmFault":
             return VmFault.from_proto(value)
+        if fd.enum_type.name == "Indexing":
+            return indexing_from_proto(value)
         names = [fd.enum_type.values_by_number[v].name for v in (value if fd.is_repeated else [value]) if v]
         return names if fd.is_repeated else (names[0] if names else "")
     return list(value) if fd.is_repeated else value
@@ -217,6 +216,13 @@ class PageInfo(Result):
     @classmethod
     def from_response(cls, resp: pa_pb.GetPageResponse) -> "PageInfo":
         return cls.from_pb(resp.page, text=resp.text)
+
+
+@dataclass(frozen=True)
+class ResetResult(Result):
+    keys_deleted: int           # Redis keys removed
+    nodes: int                  # NUMA nodes initialised again
+    free_pages: int             # pages free afterwards
 
 
 @dataclass(frozen=True)
@@ -300,6 +306,9 @@ class FsInfo(Result):
     min_folio_order: int
     max_folio_order: int
     populate_policy: str
+    indexing: str               # default indexing of its files: multi-order, order-0 or hugetlb
+    alloc_context: str          # scope, gfp_nofs or none
+    blocks_used: int            # allocated blocks
 
 
 @dataclass(frozen=True)
@@ -315,6 +324,7 @@ class Stat(Result):
     profile: str
     min_folio_order: int
     shared_blocks: int          # blocks shared with another file (reflink)
+    indexing: str               # multi-order, order-0 or hugetlb
 
 
 @dataclass(frozen=True)
@@ -596,10 +606,15 @@ class Filesystem:
     name: str
     block_size: int
     profile: str
+    indexing: str = ""          # default indexing of its files
 
-    def create(self, path: str) -> File:
-        resp = self.cluster.fs_call("Create", fs_pb.CreateRequest(fs=self.name, path=path))
+    def create(self, path: str, indexing: str = "") -> File:
+        """A new regular file; indexing (multi-order, order-0, hugetlb) overrides the filesystem's."""
+        resp = self.cluster.fs_call("Create", fs_pb.CreateRequest(fs=self.name, path=path, indexing=_indexing(indexing)))
         return File(self.cluster, self, path, resp.mapping)
+
+    def statfs(self) -> FsInfo:
+        return FsInfo.from_pb(self.cluster.fs_call("StatFs", fs_pb.StatFsRequest(name=self.name)))
 
     def file(self, mapping_or_ino: str | int) -> File:
         """Reopen a file of this filesystem by inode number or "FS/INO"."""
@@ -610,7 +625,7 @@ class Filesystem:
         return UnlinkResult.from_pb(self.cluster.fs_call("Unlink", fs_pb.UnlinkRequest(fs=self.name, path=path)))
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "block_size": self.block_size, "profile": self.profile}
+        return {"name": self.name, "block_size": self.block_size, "profile": self.profile, "indexing": self.indexing}
 
 
 @dataclass
@@ -641,7 +656,7 @@ class Process:
 
     def fault(self, address: int, write: bool = False) -> FaultResult:
         trace_id, resp = self.cluster._traced_call(
-            "rmap", "Fault", rm_pb.HandleFaultRequest(pid=self.pid, address=address, write=write))
+            "rmap", "HandleFault", rm_pb.HandleFaultRequest(pid=self.pid, address=address, write=write))
         return FaultResult.from_response(resp, trace_id)
 
     def read_memory(self, address: int, length: int) -> MemoryAccess:
@@ -890,7 +905,7 @@ class Cluster:
     # Calls ---------------------------------------------------------------------------------------------
     def _traced_call(self, service: str, method: str, request):
         """(trace_id, response) of a raw call; raises grpc.RpcError."""
-        inspection = service in _PB_MODULES and is_inspection(service, method)
+        inspection = methods.is_inspection(methods.full_name(service, method))
         trace_id, traceparent = new_traceparent(sampled=self.trace_inspection or not inspection)
         metadata = [("traceparent", traceparent)]
         if not inspection:
@@ -918,18 +933,25 @@ class Cluster:
 
     # Filesystems, files and processes ------------------------------------------------------------------
     def mkfs(self, name: str, block_size: int = 4096, profile: str = "", alloc_context: str = "",
-             max_folio_order: int | None = None) -> Filesystem:
+             max_folio_order: int | None = None, indexing: str = "") -> Filesystem:
         """alloc_context: "scope" (memalloc_nofs_save), "gfp_nofs" or "none"; empty = the profile's.
-        max_folio_order caps the folios the filesystem asks for (0 = small pages only)."""
+        max_folio_order caps the folios the filesystem asks for (0 = small pages only). indexing: how its
+        files' page caches are indexed, "multi-order", "order-0" or "hugetlb" (empty = the profile's)."""
         resp = self.fs_call("Mkfs", fs_pb.MkfsRequest(
             name=name, block_size=block_size, profile=profile, alloc_context=alloc_context,
-            max_folio_order=max_folio_order))
-        return Filesystem(self, resp.name, resp.block_size, resp.profile)
+            max_folio_order=max_folio_order, indexing=_indexing(indexing)))
+        return Filesystem(self, resp.name, resp.block_size, resp.profile, indexing_from_proto(resp.indexing))
+
+    def filesystem(self, name: str) -> Filesystem:
+        """Reopen an existing filesystem by name (NotFound when there is none)."""
+        info = Filesystem(self, name, 0, "").statfs()
+        return Filesystem(self, info.name, info.block_size, info.profile, info.indexing)
 
     def file(self, mapping: str) -> File:
         """Reopen an existing file by its "FS/INO" (NotFound when there is none)."""
-        st = File(self, Filesystem(self, mapping.split("/", 1)[0], 0, ""), "", mapping).stat()
-        return File(self, Filesystem(self, mapping.split("/", 1)[0], st.block_size, st.profile), st.path, mapping)
+        fs = mapping.split("/", 1)[0]
+        st = File(self, Filesystem(self, fs, 0, ""), "", mapping).stat()
+        return File(self, Filesystem(self, fs, st.block_size, st.profile), st.path, mapping)
 
     def spawn(self, comm: str, mapcount_limit: int = 0, mapcount_action: str = "", max_map_count: int = 0) -> Process:
         """A new process. mapcount_action: "none", "kill" or "leak" (empty = the profile's)."""
@@ -965,28 +987,45 @@ class Cluster:
     def _trace_stub(self, service: str = "rmap") -> trace_pb2_grpc.TraceServiceStub:
         return trace_pb2_grpc.TraceServiceStub(self._channels[service])
 
-    def trace(self, trace_id: str, settle: float = 2.0) -> TraceTree:
-        """The span tree of one trace, waiting (up to ``settle`` s) until every service has exported its spans."""
-        stub, spans, deadline = self._trace_stub(), [], time.monotonic() + settle
+    def trace(self, trace_id: str, timeout: float = 10.0) -> TraceTree:
+        """The span tree of one trace, once it is complete (its entry span is in and every span has the
+        children it called: ``TraceTree.complete``). The services export spans in the background, so
+        this polls GetTrace; after ``timeout`` s it returns what there is (``complete`` False)."""
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                got = list(stub.GetTrace(trace_pb2.GetTraceRequest(trace_id=trace_id), timeout=self.timeout).spans)
+                tree = TraceTree(self._trace_stub().GetTrace(trace_pb2.GetTraceRequest(trace_id=trace_id), timeout=self.timeout).spans)
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
                     raise errors.from_rpc_error(exc) from None
-                got = []
-            if got and len(got) == len(spans):
-                return TraceTree(got)
-            spans = got
-            if time.monotonic() > deadline:
-                return TraceTree(spans)
-            time.sleep(0.06)
+                tree = TraceTree([])
+            if tree.complete or time.monotonic() > deadline:
+                return tree
+            time.sleep(0.02)
 
-    def traces(self, limit: int = 20) -> list[str]:
+    def traces(self, limit: int = 20, kind: str = "any") -> list[str]:
+        """Recent trace ids, newest first: kind "any" (every stored trace) or "fault" (started by a fault)."""
+        name = f"TRACE_KIND_{kind.upper()}"
+        if name not in trace_pb2.TraceKind.keys():
+            raise errors.InvalidArgument(f"trace kind must be any or fault, got {kind!r}")
+        req = trace_pb2.ListTracesRequest(limit=limit, kind=trace_pb2.TraceKind.Value(name))
         try:
-            return list(self._trace_stub().ListTraces(trace_pb2.ListTracesRequest(limit=limit), timeout=self.timeout).trace_ids)
+            return list(self._trace_stub().ListTraces(req, timeout=self.timeout).trace_ids)
         except grpc.RpcError as exc:
             raise errors.from_rpc_error(exc) from None
+
+    def last_trace(self, kind: str = "fault") -> TraceTree:
+        """`mmsim trace last`: the newest fault's trace (kind "any": the newest trace of any user operation;
+        inspection calls make none). NotFound when there is none."""
+        ids = self.traces(1, kind)
+        if not ids:
+            raise errors.NotFound(f"no {'fault ' if kind == 'fault' else ''}trace recorded yet")
+        return self.trace(ids[0])
+
+    # The machine -----------------------------------------------------------------------------------------
+    def reset(self) -> ResetResult:
+        """Flush the simulated machine (every file, process, page and trace) and boot its memory again."""
+        return ResetResult.from_pb(self.allocator._call("Reset", pa_pb.ResetRequest()))
 
 
 def _target_addrs(target: str, settings: config.Settings) -> dict[str, str]:
