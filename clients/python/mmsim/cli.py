@@ -13,7 +13,6 @@ command loads the client when it runs.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated
 
@@ -52,30 +51,12 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The console entry point: typer's exit code; a closed pipe (`mmsim ... | head`) ends quietly."""
+    """The console entry point (typer's exit code)."""
     try:
-        app(args=argv, prog_name="mmsim", standalone_mode=True)
+        app(args=argv, prog_name="mmsim")
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BrokenPipeError:
-        code = cli_base.EXIT_SIGPIPE
-    else:
-        code = 0
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        code = cli_base.EXIT_SIGPIPE
-    if code == cli_base.EXIT_SIGPIPE or _stdout_closed():
-        # Python would complain while flushing stdout at exit: point it at /dev/null (the documented recipe).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return code
-
-
-def _stdout_closed() -> bool:
-    try:
-        return sys.stdout.closed
-    except ValueError:
-        return True
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
@@ -257,10 +258,11 @@ def client_error(exc: BaseException):
 
 
 def fail(message: str, code: int = EXIT_ERROR, as_json: bool = False, error: str = "ERROR") -> typer.Exit:
-    """Print an error (stderr; and a JSON object on stdout with --json) and return the Exit to raise."""
+    """Print an error (stderr, prefixed by its gRPC status name; with --json also {"error": {code, message}} on
+    stdout) and return the Exit to raise."""
     if as_json:
         sys.stdout.write(json.dumps({"error": {"code": error, "message": message}}) + "\n")
-    sys.stderr.write(f"mmsim: {message}\n")
+    sys.stderr.write(f"mmsim: {error + ': ' if error != 'ERROR' else ''}{message}\n")
     return typer.Exit(code)
 
 
@@ -287,14 +289,20 @@ def command(where: typer.Typer, name: str, panel: str | None = None, **kwargs):
                 if err.code == "UNAVAILABLE":
                     raise fail(f"cannot reach the stack ({err.message.splitlines()[0] if err.message else ''}); "
                                f"{DOWN_HINT}", EXIT_DOWN, json_out, err.code) from None
-                code = EXIT_USAGE if getattr(err, "client_side", False) else EXIT_ERROR
-                raise fail(f"{err.code}: {err.message}", code, json_out, err.code) from None
-            emit(out, json_out)
+                raise fail(err.message, EXIT_ERROR, json_out, err.code) from None
+            try:
+                emit(out, json_out)
+            except BrokenPipeError:
+                # `mmsim ... | head`: the reader has gone; stop quietly, as a process SIGPIPE ends would
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise typer.Exit(EXIT_SIGPIPE) from None
             if out.code:
                 raise typer.Exit(out.code)
 
         run.__signature__ = sig.replace(parameters=[*sig.parameters.values(), json_param])
-        where.command(name, rich_help_panel=panel, **kwargs)(run)
+        # negative numbers reach the parsers (which say what range is allowed) instead of reading as options
+        settings = {"ignore_unknown_options": True, **kwargs.pop("context_settings", {})}
+        where.command(name, rich_help_panel=panel, context_settings=settings, **kwargs)(run)
         return fn
 
     return decorate

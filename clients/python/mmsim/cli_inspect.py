@@ -89,8 +89,9 @@ def vmstat() -> Out:
     Example: mmsim proc vmstat | grep pgmajfault
     """
     with connect() as mm:
-        values = mm.vmstat()
-    return Out(values, "\n".join(f"{k} {v}" for k, v in values.items()))
+        text = mm.allocator.vmstat_text()
+    values = {name: int(value) for name, value in (line.split() for line in text.splitlines() if line.strip())}
+    return Out(values, text)
 
 
 @command(proc_app, "meminfo")
@@ -177,34 +178,10 @@ TraceId = Annotated[str, arg("trace id, 32 hex digits, as printed by fault (e.g.
                              metavar="TRACE_ID")]
 
 
-def typed(value: str):
-    """A span attribute as JSON: numbers as numbers, true/false as booleans, the rest as text."""
-    if value in ("true", "True"):
-        return True
-    if value in ("false", "False"):
-        return False
-    try:
-        return int(value, 0) if re.fullmatch(r"-?(0x[0-9a-fA-F]+|\d+)", value) else float(value) \
-            if re.fullmatch(r"-?\d+\.\d*", value) else value
-    except ValueError:
-        return value
-
-
-def tree_dict(tree) -> dict:
-    """A TraceTree as JSON with typed attribute values."""
-    import json  # noqa: PLC0415
-
-    data = tree.to_dict() if hasattr(tree, "to_dict") else json.loads(tree.to_json())
-    for span in data.get("spans", []):
-        span["attributes"] = {k: typed(v) if isinstance(v, str) else v
-                              for k, v in span.get("attributes", {}).items()}
-    return data
-
-
 def _show(trace_id: str) -> Out:
     with connect() as mm:
         tree = mm.trace(trace_id)
-    return Out(tree_dict(tree), tree.render())
+    return Out(tree.to_dict(), tree.render())
 
 
 @command(trace_app, "show")

@@ -357,7 +357,7 @@ EXPLAIN = {
 
 def fault_text(r) -> str:
     """One fault for a terminal: its vm_fault_t, what that means, what got mapped."""
-    head = f"{r.vm_fault}  {EXPLAIN.get(r.outcome, r.outcome)}"
+    head = f"{r.vm_fault if r.vm_fault else 'vm_fault_t 0'}  {EXPLAIN.get(r.outcome, r.outcome)}"
     if r.zero_page:
         mapped = "pfn: the zero page"
     elif r.ok and not r.spurious:
@@ -388,7 +388,7 @@ def fault(
     data = r.to_dict()
     text = fault_text(r)
     if tree is not None:
-        data["trace"] = tree.to_dict() if hasattr(tree, "to_dict") else None
+        data["trace"] = tree.to_dict()
         text += "\n" + tree.render()
     return Out(data, text, fault_exit_code(r.vm_fault.names()))
 

@@ -872,6 +872,7 @@ class Cluster:
         self.trace_inspection = trace_inspection
         self._channels = {name: grpc.insecure_channel(addr, options=CHANNEL_OPTIONS) for name, addr in settings.addrs.items()}
         self.stubs = {name: STUBS[name](ch) for name, ch in self._channels.items()}
+        self.stubs["trace"] = trace_pb2_grpc.TraceServiceStub(self._channels["rmap"])   # served by every service
         self.last_trace_id = ""
         self.allocator = Allocator(self)
         self.pagecache = PageCache(self)
@@ -973,19 +974,16 @@ class Cluster:
         """/proc/vmstat as a dict of the kernel's counter names (pages or events)."""
         return self.allocator.vmstat()
 
-    def echo(self, hops: list[tuple[str, int]] = (), redis_round_trips: int = 0, payload: bytes = b"",
-             service: str = "rmap") -> EchoResult:
-        """The bare echo chain of the fault-path baseline: ``hops`` is [(addr, redis_round_trips), ...]."""
+    def echo(self, hops: list[tuple[str, int]] = (), redis_round_trips: int = 0, payload: bytes = b"") -> EchoResult:
+        """The bare echo chain of the fault-path baseline, entering at the reverse map: ``hops`` is
+        [(addr, redis_round_trips), ...] of the services to visit after it."""
         req = trace_pb2.EchoRequest(redis_round_trips=redis_round_trips, payload=payload,
                                     hops=[trace_pb2.EchoHop(addr=a, redis_round_trips=n) for a, n in hops])
-        try:
-            return EchoResult.from_pb(self._trace_stub(service).Echo(req, timeout=self.timeout))
-        except grpc.RpcError as exc:
-            raise errors.from_rpc_error(exc) from None
+        return EchoResult.from_pb(self._typed_call("trace", "Echo", req))
 
     # Traces --------------------------------------------------------------------------------------------
-    def _trace_stub(self, service: str = "rmap") -> trace_pb2_grpc.TraceServiceStub:
-        return trace_pb2_grpc.TraceServiceStub(self._channels[service])
+    def _trace_stub(self) -> trace_pb2_grpc.TraceServiceStub:
+        return self.stubs["trace"]
 
     def trace(self, trace_id: str, timeout: float = 10.0) -> TraceTree:
         """The span tree of one trace, once it is complete (its entry span is in and every span has the
@@ -994,10 +992,10 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                tree = TraceTree(self._trace_stub().GetTrace(trace_pb2.GetTraceRequest(trace_id=trace_id), timeout=self.timeout).spans)
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
-                    raise errors.from_rpc_error(exc) from None
+                tree = TraceTree(self._typed_call("trace", "GetTrace", trace_pb2.GetTraceRequest(trace_id=trace_id)).spans)
+            except errors.NotFound:
+                if time.monotonic() > deadline:
+                    raise
                 tree = TraceTree([])
             if tree.complete or time.monotonic() > deadline:
                 return tree
@@ -1009,10 +1007,7 @@ class Cluster:
         if name not in trace_pb2.TraceKind.keys():
             raise errors.InvalidArgument(f"trace kind must be any or fault, got {kind!r}")
         req = trace_pb2.ListTracesRequest(limit=limit, kind=trace_pb2.TraceKind.Value(name))
-        try:
-            return list(self._trace_stub().ListTraces(req, timeout=self.timeout).trace_ids)
-        except grpc.RpcError as exc:
-            raise errors.from_rpc_error(exc) from None
+        return list(self._typed_call("trace", "ListTraces", req).trace_ids)
 
     def last_trace(self, kind: str = "fault") -> TraceTree:
         """`mmsim trace last`: the newest fault's trace (kind "any": the newest trace of any user operation;
