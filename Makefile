@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/mmsim/v1/*.proto)
 GEN    := protos/gen
 
-.PHONY: all venv proto proto-check test demo bench up down status clean compose-test
+.PHONY: all venv proto proto-check buf-lint test demo bench up down status clean compose-test
 
 all: test
 
@@ -31,7 +31,15 @@ proto-check: $(STAMP)
 	if diff -r -q -x __pycache__ $(GEN)/mmsim $$tmp/gen/mmsim; then echo "generated protobuf code is up to date"; rm -rf $$tmp; \
 	else echo "generated protobuf code is STALE: run 'make proto' and commit"; rm -rf $$tmp; exit 1; fi
 
-test: proto-check
+# buf (STANDARD lint rules, buf.yaml) from the npm registry into .buf/ (ignored by git).
+BUF := .buf/node_modules/.bin/buf
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix .buf @bufbuild/buf
+
+buf-lint: $(BUF)
+	$(BUF) lint && echo "buf lint: protos follow the STANDARD rules"
+
+test: proto-check buf-lint
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 demo: $(STAMP)
@@ -50,7 +58,7 @@ status: $(STAMP)
 	$(BIN)/mmsim status
 
 clean:
-	rm -rf $(VENV) .mmsim .pytest_cache .hypothesis
+	rm -rf $(VENV) .mmsim .pytest_cache .hypothesis .buf
 
 # The docker-compose stack for real (root; no registry needed): Docker engine and a local Debian base from
 # ../shared/tools/docker-offline.sh, images built, `up -d`, health, tests/compose driven from the host with the

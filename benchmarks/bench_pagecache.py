@@ -59,7 +59,7 @@ async def rates(r, settings: config.Settings, svc: AllocatorService, ops: int) -
     for _ in range(2 * ops):
         a = await svc.alloc_pages(0, "GFP_HIGHUSER_MOVABLE")
         folios.append(Folio(a.nid, a.pfn, 0))
-    local = await new_file(r, "rate/local", "multi-order")
+    local = await new_file(r, "rate/1", "multi-order")
     t0 = time.perf_counter()
     for i in range(ops):
         await pc.add_folio(local, i, folios[i])
@@ -72,7 +72,7 @@ async def rates(r, settings: config.Settings, svc: AllocatorService, ops: int) -
     svc_settings = stack.pick_free_settings(config.load(settings.env()), tempfile.mkdtemp(prefix="bench_pc"))
     svc_settings = config.load({**svc_settings.env(), "MMSIM_REDIS_URL": settings.redis_url})
     stack.services_up(svc_settings, ["pagecache"], timeout=60, tied=True)
-    remote = await new_file(r, "rate/remote", "multi-order")
+    remote = await new_file(r, "rate/2", "multi-order")
     try:
         with grpc.insecure_channel(svc_settings.addrs["pagecache"]) as ch:
             stub = page_cache_pb2_grpc.PageCacheServiceStub(ch)

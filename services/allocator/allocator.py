@@ -8,6 +8,8 @@ mmsim.runtime.errors classes for bad input or failed allocations.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mmsim.allocator import fragment as frag
 from mmsim.allocator import gfp as G
 from mmsim.allocator import procfs
@@ -17,6 +19,9 @@ from mmsim.allocator.vmemmap import PageDescriptor, Script, build_script
 from mmsim.allocator.zones import Layout
 from mmsim.runtime import keys
 from mmsim.runtime.config import Settings
+from mmsim.runtime.lua import Script as LuaScript
+
+_RESET_LUA = Path(__file__).with_name("reset.lua").read_text()
 
 _PAGE_OP = Script(
     build_script(
@@ -54,6 +59,13 @@ class AllocatorService:
         svc = cls(redis, layout, profile or s.profile)
         await svc.buddy.init_memory(reset=reset)
         return svc
+
+    async def reset(self) -> tuple[int, int]:
+        """Flush the simulated machine: every ``mmsim:`` key goes in one script (reset.lua), then memmap
+        and the free lists are initialised again as at boot (init_memory). (keys deleted, free pages)."""
+        deleted = int(await LuaScript(self.redis, _RESET_LUA)([], [f"{keys.PREFIX}:*"]))
+        await self.buddy.init_memory(reset=True)
+        return deleted, sum(z["nr_free_pages"] for z in await self.buddy.zone_counters())
 
     # ---- pages ---------------------------------------------------------------------------
     async def alloc_pages(self, order: int, gfp: int | str = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0) -> Allocation:

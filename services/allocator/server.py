@@ -37,6 +37,8 @@ def _kv(a: KvAllocation) -> pb.KvAllocation:
     if a.kmalloc_gfp is not None:
         out.kmalloc_gfp.CopyFrom(gfp_to_proto(a.kmalloc_gfp))
     tracing.annotate(kind=a.kind, fallback_reason=a.fallback_reason)
+    if a.fallback_reason:   # kvmalloc's contiguous attempt failed: vmalloc instead
+        tracing.event("fallback", to="vmalloc", reason=a.fallback_reason)
     return out
 
 
@@ -69,6 +71,7 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
         if report:
             _log.warning("lockdep", report=report, held_locks=list(scope.held_locks()))
             tracing.annotate(lockdep=report)
+            tracing.event("lockdep", report=report, held_locks=", ".join(scope.held_locks()))
             await self.svc.redis.hincrby(keys.node(0, "vmstat"), "mmsim_lockdep_fs_reclaim", 1)
         elif scope.held_locks() and int(gfp) & int(G.GFP["__GFP_NOLOCKDEP"]):
             tracing.annotate(lockdep="not annotated: __GFP_NOLOCKDEP")
@@ -147,6 +150,10 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
 
     async def Unfragment(self, request, context):
         return pb.UnfragmentResponse(freed=await self.svc.unfragment(request.node))
+
+    async def Reset(self, request, context):
+        deleted, free = await self.svc.reset()
+        return pb.ResetResponse(keys_deleted=deleted, nodes=len(self.svc.layout.nodes), free_pages=free)
 
 
 async def register(server, ctx) -> list[str]:

@@ -4,7 +4,7 @@ An inode lives in the mapping's hash tag ``{m:FS/INO}``:
 
 | key        | type | contents                                                                          |
 |------------|------|-----------------------------------------------------------------------------------|
-| ``inode``  | hash | fs, ino, path, i_size (bytes), block_size (bytes), profile, nlink, min_order, max_order, policy, ra_next (pages), ra_order, trunc_seq, nrpages (page cache's) |
+| ``inode``  | hash | fs, ino, path, i_size (bytes), block_size (bytes), profile, nlink, min_order, max_order, policy, indexing, alloc_context, ra_next (pages), ra_order, trunc_seq, nrpages (page cache's) |
 | ``extents``| hash | file block number -> disk block number (absent = hole)                           |
 
 ``trunc_seq`` is bumped by every truncate and hole punch (a seqcount a fault path may compare before and
@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 
-from mmsim.runtime import keys, profiles
+from mmsim.runtime import keys, profiles, tracing
 from mmsim.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, require
 from mmsim.filesystem import superblock
 from mmsim.filesystem.superblock import PAGE_SIZE
@@ -31,9 +32,11 @@ MAX_PATH = 4096
 
 
 class RWLock:
-    """A writer-preferring reader/writer lock (like a rw_semaphore)."""
+    """A writer-preferring reader/writer lock (like a rw_semaphore). A wait for it is a span event
+    ("lock_wait": which lock, shared or exclusive, how long), as lock_stat would count a contention."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "") -> None:
+        self.name = name
         self._cond = asyncio.Condition()
         self._readers = 0
         self._writer = False
@@ -42,7 +45,7 @@ class RWLock:
     @contextlib.asynccontextmanager
     async def shared(self):
         async with self._cond:
-            await self._cond.wait_for(lambda: not self._writer and not self._writers_waiting)
+            await self._wait(lambda: not self._writer and not self._writers_waiting, "shared")
             self._readers += 1
         try:
             yield
@@ -56,7 +59,7 @@ class RWLock:
         async with self._cond:
             self._writers_waiting += 1
             try:
-                await self._cond.wait_for(lambda: not self._writer and not self._readers)
+                await self._wait(lambda: not self._writer and not self._readers, "exclusive")
             finally:
                 self._writers_waiting -= 1
             self._writer = True
@@ -67,6 +70,13 @@ class RWLock:
                 self._writer = False
                 self._cond.notify_all()
 
+    async def _wait(self, free, mode: str) -> None:
+        if free():
+            return
+        started = time.perf_counter()
+        await self._cond.wait_for(free)
+        tracing.event("lock_wait", lock=self.name, mode=mode, waited_ms=round((time.perf_counter() - started) * 1000, 3))
+
 
 class InodeLocks:
     def __init__(self) -> None:
@@ -75,7 +85,7 @@ class InodeLocks:
     def __call__(self, mapping: str) -> RWLock:
         lock = self._locks.get(mapping)
         if lock is None:
-            lock = self._locks[mapping] = RWLock()
+            lock = self._locks[mapping] = RWLock(f"&inode->invalidate_lock {mapping}")
         return lock
 
     @contextlib.asynccontextmanager
@@ -137,7 +147,7 @@ def from_hash(mapping: str, raw: dict) -> Inode:
     return Inode(
         mapping=mapping, fs=d["fs"], ino=int(d["ino"]), path=d.get("path", ""), i_size=int(d.get("i_size", 0)),
         block_size=int(d["block_size"]), nlink=int(d.get("nlink", 1)),
-        profile=profiles.get(d["profile"], **superblock.alloc_override(d.get("alloc_context", ""))),
+        profile=profiles.get(d["profile"], **superblock.overrides(d.get("alloc_context", ""), d.get("indexing", ""))),
         min_order=int(d["min_order"]), max_order=int(d["max_order"]), ra_next=int(d.get("ra_next", -1)),
         ra_order=int(d.get("ra_order", 0)), trunc_seq=int(d.get("trunc_seq", 0)), nrpages=int(d.get("nrpages", 0)),
     )
@@ -174,21 +184,23 @@ return 0
 """
 
 
-async def create(redis, fs_name: str, path: str) -> Inode:
+async def create(redis, fs_name: str, path: str, indexing: str = "") -> Inode:
     """Create a regular file: reserve an inode number, write the inode, then link the name (O_EXCL).
 
     Crash-safe order: a crash leaves at worst an unnamed inode (like an O_TMPFILE), never a name
-    without an inode."""
+    without an inode. ``indexing`` (multi-order, order-0, hugetlb) overrides the filesystem's for this file."""
     check_path(path)
     sb = await superblock.load(redis, fs_name)
+    prof = profiles.get(sb.profile.name, **superblock.overrides(sb.profile.fs_alloc_context, indexing or sb.profile.indexing))
+    min_order, max_order = superblock.folio_orders(prof, superblock.block_order(sb.block_size), sb.max_order)
     ino = await redis.eval(_RESERVE_INO, 2, keys.fs(fs_name, "sb"), keys.fs(fs_name, "dir"), path)
     if ino < 0:
         raise AlreadyExists(f"{fs_name}:{path} already exists")
     mapping = f"{fs_name}/{ino}"
     fields = {"fs": fs_name, "ino": ino, "path": path, "i_size": 0, "block_size": sb.block_size,
-              "profile": sb.profile.name, "nlink": 1, "min_order": sb.min_order, "max_order": sb.max_order,
-              "policy": sb.policy, "ra_next": -1, "ra_order": 0, "trunc_seq": 0,
-              "alloc_context": sb.profile.fs_alloc_context}
+              "profile": prof.name, "nlink": 1, "min_order": min_order, "max_order": max_order,
+              "policy": prof.populate_policy, "ra_next": -1, "ra_order": 0, "trunc_seq": 0,
+              "alloc_context": prof.fs_alloc_context, "indexing": prof.indexing}
     pipe = redis.pipeline(transaction=False)
     pipe.hset(keys.mapping(mapping, "inode"), mapping=fields)
     pipe.sadd(keys.cluster("mappings"), mapping)

@@ -188,9 +188,11 @@ async def allocate(env, inode: Inode, index: int, order: int, gfp: list[int], at
         if folio is not None:
             return folio, o
         if o > floor:
+            tracing.event("fallback", order=o, to_order=o - 1, reason=reason)
             o -= 1
         elif inode.policy == "min-order" and not retried:
             retried = True  # min-order: one more try at the block's order, then VM_FAULT_OOM
+            tracing.event("retry", order=o, reason=reason)
         else:
             return None, o
 
@@ -210,6 +212,7 @@ async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, 
                     break
                 except Aborted:   # a truncate on another replica ran meanwhile: look the inode up again
                     tracing.annotate(populate_stale_retry=True)
+                    tracing.event("retry", reason="a truncate or hole punch ran meanwhile (trunc_seq changed)")
             else:
                 raise FailedPrecondition(f"populate {mapping} index {index}: truncated {STALE_RETRIES} times meanwhile")
             result.memalloc_scope = scope.encode(scope.current())
@@ -273,6 +276,7 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
         found = await ports.find_folio(mapping, index)
         await ports.free_pages(folio)
         res.attempts[-1].reason = "EEXIST"
+        tracing.event("retry", order=o, reason="EEXIST: another entry overlaps the folio's range")
         if found is not None and not (found.zero and write):
             return _winner(res, found)
         if found is not None and found.zero and write:

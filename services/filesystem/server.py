@@ -6,7 +6,14 @@ from mmsim.filesystem import fileio, inode, populate, reflink, superblock, trunc
 from mmsim.filesystem.env import Env
 from mmsim.filesystem.ports import GrpcPorts
 from mmsim.runtime import serve, tracing
+from mmsim.runtime.errors import require
+from mmsim.runtime.wire import indexing_from_proto, indexing_to_proto
 from mmsim.v1 import common_pb2, filesystem_pb2, filesystem_pb2_grpc
+
+
+def _indexing(value: int) -> str:
+    require(value in filesystem_pb2.Indexing.values(), f"indexing must be a known Indexing value, got {value}")
+    return indexing_from_proto(value)
 
 
 class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
@@ -17,13 +24,20 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
     async def Mkfs(self, request, context):
         sb = await superblock.mkfs(self.env.redis, request.name, request.block_size, request.profile,
                                    request.max_folio_order if request.HasField("max_folio_order") else None,
-                                   self.env.default_profile, request.alloc_context)
+                                   self.env.default_profile, request.alloc_context, _indexing(request.indexing))
         return filesystem_pb2.MkfsResponse(name=sb.name, block_size=sb.block_size, profile=sb.profile.name,
                                            min_folio_order=sb.min_order, max_folio_order=sb.max_order,
-                                           populate_policy=sb.policy)
+                                           populate_policy=sb.policy, indexing=indexing_to_proto(sb.profile.indexing))
+
+    async def StatFs(self, request, context):
+        sb = await superblock.load(self.env.redis, request.name)
+        return filesystem_pb2.StatFsResponse(name=sb.name, block_size=sb.block_size, profile=sb.profile.name,
+                                             min_folio_order=sb.min_order, max_folio_order=sb.max_order,
+                                             populate_policy=sb.policy, indexing=indexing_to_proto(sb.profile.indexing),
+                                             alloc_context=sb.profile.fs_alloc_context, blocks_used=sb.blocks_used)
 
     async def Create(self, request, context):
-        ino = await inode.create(self.env.redis, request.fs, request.path)
+        ino = await inode.create(self.env.redis, request.fs, request.path, _indexing(request.indexing))
         return filesystem_pb2.CreateResponse(mapping=ino.mapping, ino=ino.ino)
 
     async def Write(self, request, context):
@@ -38,7 +52,7 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
         return filesystem_pb2.StatResponse(mapping=ino.mapping, path=ino.path, i_size=ino.i_size, blocks=blocks,
                                            block_size=ino.block_size, nrpages=ino.nrpages, nlink=ino.nlink,
                                            profile=ino.profile.name, min_folio_order=ino.min_order,
-                                           shared_blocks=shared)
+                                           shared_blocks=shared, indexing=indexing_to_proto(ino.profile.indexing))
 
     async def Populate(self, request, context):
         res = await populate.populate(self.env, request.mapping, request.index,

@@ -4,7 +4,7 @@ Layout in Redis (hash tag ``{fs:NAME}``):
 
 | key        | type   | contents                                                                  |
 |------------|--------|---------------------------------------------------------------------------|
-| ``sb``     | hash   | name, block_size, profile, min_order, max_order, policy, next_ino, next_block, blocks_used |
+| ``sb``     | hash   | name, block_size, profile, min_order, max_order, policy, indexing, alloc_context, next_ino, next_block, blocks_used |
 | ``dir``    | hash   | path -> ino                                                               |
 | ``blk:B``  | string | the bytes of disk block B (B >= 1; shorter than the block = zero tail)     |
 | ``blkref`` | hash   | disk block -> number of file extents referencing it (reflink shares)      |
@@ -40,15 +40,22 @@ class Superblock:
     profile: profiles.Profile
     min_order: int
     max_order: int
+    blocks_used: int = 0     # as of the load (units: blocks)
 
     @property
     def policy(self) -> str:
         return self.profile.populate_policy
 
 
-def alloc_override(alloc_context: str) -> dict[str, str]:
-    """The profile override an mkfs-time alloc_context makes (none when empty)."""
-    return {"fs_alloc_context": alloc_context} if alloc_context else {}
+def overrides(alloc_context: str = "", indexing: str = "") -> dict[str, str]:
+    """The profile knobs an mkfs-time alloc_context and an mkfs/create-time indexing override (none when empty)."""
+    out = {"fs_alloc_context": alloc_context} if alloc_context else {}
+    return {**out, "indexing": indexing} if indexing else out
+
+
+def folio_orders(prof: profiles.Profile, min_order: int, max_order: int) -> tuple[int, int]:
+    """(min, max) folio order of a file: a hugetlb file's folios are all huge pages (HPAGE_PMD_ORDER)."""
+    return (HPAGE_PMD_ORDER, HPAGE_PMD_ORDER) if prof.indexing == "hugetlb" else (min_order, max_order)
 
 
 def block_order(block_size: int) -> int:
@@ -68,14 +75,14 @@ return 1
 
 
 async def mkfs(redis, name: str, block_size: int, profile_name: str, max_folio_order: int | None,
-               default_profile: str, alloc_context: str = "") -> Superblock:
+               default_profile: str, alloc_context: str = "", indexing: str = "") -> Superblock:
     """mkfs: validate, then create the superblock atomically (ALREADY_EXISTS if the name is taken)."""
     check_name(name)
     require(block_size & (block_size - 1) == 0 and block_size > 0,
             f"block_size must be a power of two, got {block_size}")
     require(MIN_BLOCK_SIZE <= block_size <= MAX_BLOCK_SIZE,
             f"block_size must be between {MIN_BLOCK_SIZE} and {MAX_BLOCK_SIZE} bytes, got {block_size}")
-    prof = profiles.get(profile_name or default_profile, **alloc_override(alloc_context))
+    prof = profiles.get(profile_name or default_profile, **overrides(alloc_context, indexing))
     min_order = block_order(block_size)
     max_order = MAX_PAGECACHE_ORDER if max_folio_order is None else max_folio_order
     require(0 <= max_order <= MAX_PAGECACHE_ORDER,
@@ -84,10 +91,13 @@ async def mkfs(redis, name: str, block_size: int, profile_name: str, max_folio_o
         raise InvalidArgument(
             f"max_folio_order {max_order} is below the block's min order {min_order}, which profile "
             f"{prof.name} (populate_policy min-order) never goes below; use a fallback profile to force small folios")
+    require(prof.indexing != "hugetlb" or max_folio_order in (None, HPAGE_PMD_ORDER),
+            f"hugetlb indexing uses huge pages only (order {HPAGE_PMD_ORDER}); max_folio_order {max_folio_order} contradicts it")
+    min_order, max_order = folio_orders(prof, min_order, max_order)
     sb = Superblock(name, block_size, prof, min_order, max_order)
     fields = {"name": name, "block_size": block_size, "profile": prof.name, "min_order": min_order,
               "max_order": max_order, "policy": prof.populate_policy, "next_ino": 0, "next_block": 0,
-              "blocks_used": 0, "alloc_context": prof.fs_alloc_context}
+              "blocks_used": 0, "alloc_context": prof.fs_alloc_context, "indexing": prof.indexing}
     argv = [x for kv in fields.items() for x in kv]
     if not await redis.eval(_MKFS, 1, keys.fs(name, "sb"), *argv):
         raise AlreadyExists(f"filesystem {name!r} already exists")
@@ -101,5 +111,6 @@ async def load(redis, name: str) -> Superblock:
     if not raw:
         raise NotFound(f"no filesystem named {name!r}")
     d = {k.decode(): v.decode() for k, v in raw.items()}
-    return Superblock(d["name"], int(d["block_size"]), profiles.get(d["profile"], **alloc_override(d.get("alloc_context", ""))),
-                      int(d["min_order"]), int(d["max_order"]))
+    prof = profiles.get(d["profile"], **overrides(d.get("alloc_context", ""), d.get("indexing", "")))
+    return Superblock(d["name"], int(d["block_size"]), prof, int(d["min_order"]), int(d["max_order"]),
+                      int(d.get("blocks_used", 0)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from mmsim.pagecache import xadump
 from mmsim.pagecache.filemap import Folio, Found, PageCache, Tag
 from mmsim.runtime import serve, tracing
@@ -30,8 +32,12 @@ def _tag(value: int) -> Tag:
     return Tag(value)
 
 
+_MAPPING_RE = re.compile(r"[a-z0-9_-]{1,32}/[0-9]+")
+
+
 def _mapping(name: str) -> str:
     require(bool(name), "mapping must name a file as FS/INO, got an empty string")
+    require(bool(_MAPPING_RE.fullmatch(name)), f"mapping must name a file as FS/INO (e.g. xfs0/1), got {name!r}")
     return name
 
 

@@ -34,7 +34,7 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         n = await self._rm.munmap(_pid(request.pid), request.addr, request.length)
         return reverse_map_pb2.MunmapResponse(pages_unmapped=n)
 
-    async def Fault(self, request, context):
+    async def HandleFault(self, request, context):
         res = await self._faults.handle_mm_fault(_pid(request.pid), request.address, request.write)
         trace_id, _ = tracing.current_ids()
         resp = reverse_map_pb2.HandleFaultResponse(

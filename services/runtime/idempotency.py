@@ -28,24 +28,19 @@ from pathlib import Path
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 
-from mmsim.runtime import keys
+from mmsim.runtime import keys, methods
 from mmsim.runtime.errors import InvalidArgument, MMError
 from mmsim.runtime.lua import Script
 
 METADATA_KEY = "mmsim-request-id"
 MAX_ID_LEN = 200
 
-# full gRPC method names that do not take part: reads, and the fault path (retry-safe, round-trip budget)
+# full gRPC method names that do not take part: reads (the inspections, NO_SIDE_EFFECTS in the protos), and
+# the fault path (retry-safe, round-trip budget): the faults, the populate they call, read(2), and Echo
 EXEMPT = frozenset(
-    f"/mmsim.v1.{service}/{method}"
-    for service, methods in {
-        "FilesystemService": ["Read", "Stat", "Populate"],
-        "PageAllocatorService": ["GetPage", "BuddyInfo", "PageTypeInfo", "VmStat", "MemInfo"],
-        "PageCacheService": ["Fault", "FindFolio", "FindTagged", "XaStats", "XaDump"],
-        "ReverseMapService": ["Fault", "ReadMemory", "ProcMaps", "ProcStatus", "FolioMapcount"],
-        "TraceService": ["GetTrace", "ListTraces", "Echo"],
-    }.items()
-    for method in methods
+    {name for name, inspection in methods.INSPECTION.items() if inspection}
+    | methods.FAULTS
+    | {"/mmsim.v1.FilesystemService/Populate", "/mmsim.v1.FilesystemService/Read", "/mmsim.v1.TraceService/Echo"}
 )
 RELEASE_ON = frozenset({"UNAVAILABLE", "CANCELLED", "DEADLINE_EXCEEDED"})
 

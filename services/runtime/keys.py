@@ -14,7 +14,7 @@ multi-key step, its tags, and the plan for each crossing.
 | ``{mm:PID}``       | rmap          | ``mm`` (hash: comm, counters), ``vmas`` (zset: score vm_start, member JSON of the VMA), ``pte`` (hash: virtual page number -> PTE "PFN:HEAD:ORDER:NODE:BITS"), ``pte_idx`` (zset of the virtual page numbers with a PTE), ``pagemaps`` (hash "NODE:PFN" -> this process's PTEs of that page; the mapcount limit); rmap also keeps ``{node:N}`` ``rmap_pinned`` (set of head pfns pinned by the mapcount leak policy) |
 | ``{cluster}``      | all           | ``pids`` (counter), ``procs`` (set), ``mappings`` (set), ``filesystems`` (set) |
 | ``{req:ID}``       | runtime       | ``reply`` (string: "running" while the first attempt of client request ID runs, then the JSON of its answer; expires: MMSIM_REQUEST_LEASE_S / MMSIM_REQUEST_TTL_S; mmsim.runtime.idempotency) |
-| ``{trace:ID}``     | runtime       | ``spans`` (list of JSON spans of one trace); ``{traces}`` ``index`` (list of recent trace ids) |
+| ``{trace:ID}``     | runtime       | ``spans`` (list of JSON spans of one trace); ``{traces}`` ``index`` (zset of recent trace ids, score = start ms), ``faults`` (the same for traces started by a fault) |
 
 MAPPING is ``FS/INO`` (the filesystem's name and the inode number), so a file's page cache and its inode
 never share keys with another file's.
@@ -54,3 +54,4 @@ def trace(trace_id: str, suffix: str = "spans") -> str:
 
 
 TRACE_INDEX = f"{PREFIX}:{{traces}}:index"
+TRACE_FAULT_INDEX = f"{PREFIX}:{{traces}}:faults"   # the traces whose entry RPC was a fault

@@ -3,11 +3,17 @@
 A call to a peer that answers UNAVAILABLE (its Redis was unreachable, it is restarting, the request id is
 still running) is retried by gRPC itself (RETRY_POLICY, the service config of every channel); mutating calls
 carry a request id (mmsim.runtime.idempotency), so a retry never runs one twice.
+
+Each call also carries ``mmsim-caller`` (the calling service: the callee's span is then not the entry of
+its trace) and is counted for the current RPC (``start_counting_calls``): a span records how many child
+calls its handler made, so a reader knows a trace is complete when every span has that many children.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+from dataclasses import dataclass
 
 import grpc
 from opentelemetry import propagate
@@ -45,6 +51,23 @@ def request_id_for(method: str) -> str | None:
     parent = idempotency.current()
     return parent.child_id(method) if parent is not None else None
 
+CALLER_KEY = "mmsim-caller"
+
+
+@dataclass
+class ChildCalls:
+    count: int = 0
+
+
+_calls: contextvars.ContextVar[ChildCalls | None] = contextvars.ContextVar("mmsim_child_calls", default=None)
+
+
+def start_counting_calls() -> ChildCalls:
+    """Begin a fresh count of outgoing calls for the current task (one RPC)."""
+    counter = ChildCalls()
+    _calls.set(counter)
+    return counter
+
 
 class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     """Sends the current span's W3C trace context, the memalloc scope, the held locks and a request id with
@@ -54,14 +77,20 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     spans in between, so a trace reads as the chain of services it crossed.
     """
 
+    def __init__(self, caller: str):
+        self._caller = caller
+
     async def intercept_unary_unary(self, continuation, details, request):
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        metadata = [*(details.metadata or ()), *carrier.items()]
+        metadata = [*(details.metadata or ()), *carrier.items(), (CALLER_KEY, self._caller)]
         rid = request_id_for(method)
         if rid is not None:
             metadata.append((idempotency.METADATA_KEY, rid))
+        counter = _calls.get()
+        if counter is not None:
+            counter.count += 1
         flags, held = scope.current(), scope.held_locks()
         if flags:
             metadata.append((scope.METADATA_KEY, scope.encode(flags)))
@@ -70,21 +99,22 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(details._replace(metadata=metadata), request)
 
 
-def open_channel(addr: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(addr, interceptors=[_ContextInterceptor()],
+def open_channel(addr: str, caller: str = "mmsim") -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(addr, interceptors=[_ContextInterceptor(caller)],
                                      options=[("grpc.service_config", json.dumps(RETRY_POLICY))])
 
 
 class Peers:
     """Lazily opened stubs for the services named in config.SERVICES (plus their TraceService)."""
 
-    def __init__(self, settings: config.Settings):
+    def __init__(self, settings: config.Settings, caller: str = "mmsim"):
         self._settings = settings
+        self._caller = caller
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def channel(self, addr: str) -> grpc.aio.Channel:
         if addr not in self._channels:
-            self._channels[addr] = open_channel(addr)
+            self._channels[addr] = open_channel(addr, self._caller)
         return self._channels[addr]
 
     def stub(self, service: str):

@@ -68,4 +68,7 @@ def get(name: str, **overrides) -> Profile:
         raise InvalidArgument(f"fs_alloc_context must be one of {FS_ALLOC_CONTEXTS}, got {prof.fs_alloc_context!r}")
     if prof.mapcount_action not in MAPCOUNT_ACTIONS:
         raise InvalidArgument(f"mapcount_action must be one of {MAPCOUNT_ACTIONS}, got {prof.mapcount_action!r}")
+    if prof.indexing == "hugetlb":
+        # hugetlbfs: every folio is a huge page, no fallback to small pages, no zero entries or shared folios
+        prof = replace(prof, populate_policy="min-order", zero_entries=False, pfn_entries=False)
     return prof

@@ -10,6 +10,8 @@
 - maps mmsim.runtime.errors to their gRPC status with the message unchanged, and what the infrastructure
   causes (Redis unreachable, loading, busy, out of memory) to UNAVAILABLE / RESOURCE_EXHAUSTED: only a bug
   in mmsim itself is INTERNAL;
+- counts the handler's calls to other services (mmsim.runtime.peers), and marks the span that entered the
+  cluster (no ``mmsim-caller``);
 - puts key arguments and the outcome on the span and writes one JSON log line.
 Health turns NOT_SERVING when the boot epoch is lost (checked on every health Check and once a second), and on
 SIGTERM, after which the server drains and stops.
@@ -33,11 +35,10 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from mmsim.allocator.gfp import format_gfp
-from mmsim.runtime import config, idempotency, logs, redis_client, scope, tracing
+from mmsim.runtime import config, idempotency, logs, peers, redis_client, scope, tracing
 from mmsim.runtime.epoch import CHECK_INTERVAL_S, BootEpoch, StateLost
 from mmsim.runtime.errors import MMError
 from mmsim.runtime.validate import check_enums
-from mmsim.runtime.peers import Peers
 from mmsim.runtime.wire import gfp_from_proto
 
 _STATUS_OK = "OK"
@@ -116,11 +117,13 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         metadata = dict(details.invocation_metadata or ())
         memalloc, held = metadata.get(scope.METADATA_KEY), metadata.get(scope.HELD_LOCKS_KEY)
+        entry = peers.CALLER_KEY not in metadata
 
         async def wrapped(request, context):
             scope.set_from_metadata(memalloc)
             scope.set_held_from_metadata(held)
             trips = redis_client.start_counting()
+            calls = peers.start_counting_calls()
             started = time.perf_counter()
             status, message, response = _STATUS_OK, "", None
             claimed = None
@@ -158,6 +161,7 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
                 if claimed is not None:
                     await self._store(claimed, method, status, message, response)
                 try:
+                    tracing.annotate(child_calls=calls.count, entry=entry)
                     self._finish(method, request, response, status, message, trips.count, started)
                 except Exception:  # noqa: BLE001 - observability must never fail the RPC
                     self._log.exception("rpc.annotate_failed", rpc=method)
@@ -252,7 +256,7 @@ class Context:
         self.epoch = BootEpoch(settings.redis_url)
         self.redis = redis_client.connect(settings.redis_url, on_connect=self.epoch.on_connect)
         self.replies = idempotency.Replies(self.redis, settings.request_lease_s * 1000, settings.request_ttl_s * 1000)
-        self.peers = Peers(settings)
+        self.peers = peers.Peers(settings, caller=name)
         self.log = logs.setup(name, settings.log_level)
 
     async def close(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from google.protobuf import json_format
 
 from mmsim.runtime import keys
 from mmsim.runtime.errors import NotFound, require
@@ -44,14 +44,16 @@ class TraceServicer(trace_pb2_grpc.TraceServiceServicer):
         raw = await self._ctx.redis.lrange(keys.trace(request.trace_id), 0, -1)
         if not raw:
             raise NotFound(f"no spans recorded for trace {request.trace_id}")
-        spans = [trace_pb2.Span(**json.loads(r)) for r in raw]
+        spans = [json_format.Parse(r, trace_pb2.Span(), ignore_unknown_fields=True) for r in raw]
         spans.sort(key=lambda s: s.start_unix_ms)
         return trace_pb2.GetTraceResponse(spans=spans)
 
     async def ListTraces(self, request, context):
         limit = request.limit or 20
         require(limit <= 1000, f"limit must be at most 1000, got {limit}")
-        ids = await self._ctx.redis.zrevrange(keys.TRACE_INDEX, 0, limit - 1)
+        require(request.kind in trace_pb2.TraceKind.values(), f"kind must be a known TraceKind, got {request.kind}")
+        index = keys.TRACE_FAULT_INDEX if request.kind == trace_pb2.TRACE_KIND_FAULT else keys.TRACE_INDEX
+        ids = await self._ctx.redis.zrevrange(index, 0, limit - 1)
         return trace_pb2.ListTracesResponse(trace_ids=[i.decode() for i in ids])
 
     async def Echo(self, request, context):

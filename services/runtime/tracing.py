@@ -4,7 +4,13 @@ Every process installs one TracerProvider (``setup``). The gRPC interceptors of
 opentelemetry-instrumentation-grpc continue the ``traceparent`` that arrives in gRPC metadata and start a
 span per RPC; ``RedisSpanExporter`` writes each finished span as JSON to ``mmsim:{trace:ID}:spans`` and
 indexes the trace id, keeping only the newest MMSIM_TRACE_KEEP traces, so ``mmsim trace show`` can
-assemble one trace across all services.
+assemble one trace across all services. The entry span of a fault (the RPC a client called) also indexes
+its trace among the faults, for ``mmsim trace last``.
+
+A span says how many calls its handler made to other services (``child_calls``) and whether it is the
+trace's entry (called by a client, not by a service): a trace is complete once its entry span is stored
+and every stored span has that many children (mmsim.traceview.TraceTree.complete), whatever the timing. Lockdep splats,
+lock waits, fallbacks and retries are span events (``event``), drawn under their span by the renderer.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
 
-from mmsim.runtime import keys
+from mmsim.runtime import keys, methods
 
 SPANS_PER_TRACE = 1024
 TRACE_TTL_S = 24 * 3600
@@ -31,6 +37,8 @@ def span_to_dict(span: ReadableSpan, service: str) -> dict:
     """The JSON form of a span (the fields of mmsim.v1.Span)."""
     attrs = dict(span.attributes or {})
     status = attrs.pop("rpc.grpc.status_code", None)
+    events = [{"name": e.name, "time_unix_ms": e.timestamp / 1e6,
+               "attributes": {k: str(v) for k, v in (e.attributes or {}).items()}} for e in span.events]
     parent = span.parent.span_id if span.parent else 0
     return {
         "trace_id": format(span.context.trace_id, "032x"),
@@ -42,7 +50,10 @@ def span_to_dict(span: ReadableSpan, service: str) -> dict:
         "duration_ms": (span.end_time - span.start_time) / 1e6,
         "status": _STATUS_NAMES.get(status, "OK" if status is None else str(status)),
         "redis_round_trips": int(attrs.pop("mmsim.redis_round_trips", 0)),
+        "child_calls": int(attrs.pop("mmsim.child_calls", 0)),
+        "entry": bool(attrs.pop("mmsim.entry", False)),
         "attributes": {k.removeprefix("mmsim."): str(v) for k, v in attrs.items() if not k.startswith("rpc.")},
+        "events": events,
     }
 
 
@@ -64,6 +75,8 @@ class RedisSpanExporter(SpanExporter):
                 pipe.ltrim(key, 0, SPANS_PER_TRACE - 1)
                 pipe.expire(key, TRACE_TTL_S)
                 pipe.zadd(keys.TRACE_INDEX, {data["trace_id"]: data["start_unix_ms"]}, nx=True)
+                if data["entry"] and span.name in methods.FAULTS:
+                    pipe.zadd(keys.TRACE_FAULT_INDEX, {data["trace_id"]: data["start_unix_ms"]}, nx=True)
             pipe.execute()
             self._trim()
         except redis.RedisError:
@@ -78,6 +91,7 @@ class RedisSpanExporter(SpanExporter):
             for tid in old:
                 pipe.delete(keys.trace(tid.decode()))
             pipe.zrem(keys.TRACE_INDEX, *old)
+            pipe.zrem(keys.TRACE_FAULT_INDEX, *old)
             pipe.execute()
 
     def shutdown(self) -> None:
@@ -90,13 +104,17 @@ UNTRACED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 class SkipProbes(Sampler):
     """No spans for health checks and reflection: container and Kubernetes probes call Health/Check every few
     seconds, which would flood an OTLP backend and push the users' traces out of Redis' bounded index (so
-    `mmsim trace last` would show a probe). Everything else: parent-based, always on."""
+    `mmsim trace last` would show a probe). No trace either for an inspection RPC (NO_SIDE_EFFECTS in its
+    .proto: GetPage, stats, /proc files, GetTrace...) that arrives without a sampled parent: looking must not
+    push what was looked at out of the index. Everything else: parent-based, always on."""
 
     def __init__(self):
         self._inner = ParentBased(ALWAYS_ON)
 
     def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
         if name.startswith(UNTRACED_PREFIXES):
+            return SamplingResult(Decision.DROP)
+        if methods.is_inspection(name) and not trace.get_current_span(parent_context).get_span_context().is_valid:
             return SamplingResult(Decision.DROP)
         return self._inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
@@ -130,6 +148,12 @@ def current_ids() -> tuple[str, str]:
 def annotate(**attrs) -> None:
     """Add key arguments or outcomes to the current RPC's span."""
     annotate_many(attrs)
+
+
+def event(name: str, **attrs) -> None:
+    """Record a span event on the current RPC's span ("lockdep", "lock_wait", "fallback", "retry")."""
+    trace.get_current_span().add_event(name, {k: v if isinstance(v, (bool, int, float, str)) else str(v)
+                                              for k, v in attrs.items()})
 
 
 def annotate_many(attrs: dict) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmsim.v1 import common_pb2
+from mmsim.v1 import common_pb2, filesystem_pb2
 
 _GFP_BITS = [v.number for v in common_pb2.GfpFlag.DESCRIPTOR.values if v.number]
 
@@ -28,3 +28,13 @@ GFP_HIGHUSER_MOVABLE = common_pb2.GfpMask(flags=[
     common_pb2.GFP_FLAG_DIRECT_RECLAIM, common_pb2.GFP_FLAG_KSWAPD_RECLAIM, common_pb2.GFP_FLAG_IO,
     common_pb2.GFP_FLAG_FS, common_pb2.GFP_FLAG_HARDWALL, common_pb2.GFP_FLAG_HIGHMEM, common_pb2.GFP_FLAG_MOVABLE,
 ])
+
+
+def indexing_to_proto(mode: str) -> int:
+    """"multi-order" / "order-0" / "hugetlb" -> the Indexing enum ("" -> INDEXING_UNSPECIFIED)."""
+    return filesystem_pb2.Indexing.Value("INDEXING_" + mode.upper().replace("-", "_")) if mode else 0
+
+
+def indexing_from_proto(value: int) -> str:
+    """The Indexing enum -> "multi-order" / "order-0" / "hugetlb" (UNSPECIFIED -> "")."""
+    return filesystem_pb2.Indexing.Name(value).removeprefix("INDEXING_").lower().replace("_", "-") if value else ""

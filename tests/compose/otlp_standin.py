@@ -7,6 +7,7 @@ Run inside the mmsim image (which has grpcio and opentelemetry-proto) by tests/c
 import json
 import signal
 import sys
+import threading
 from concurrent import futures
 
 import grpc
@@ -14,13 +15,23 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 
 class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
+    """Export runs on any of the server's worker threads: one lock around stdout, one write per line, so two
+    services exporting at once never interleave their spans on a line."""
+
+    def __init__(self):
+        self._out = threading.Lock()
+
     def Export(self, request, context):
+        lines = []
         for rs in request.resource_spans:
             attrs = {a.key: a.value.string_value for a in rs.resource.attributes}
             for ss in rs.scope_spans:
                 for span in ss.spans:
-                    print(json.dumps({"trace_id": span.trace_id.hex(), "service": attrs.get("service.name", ""),
-                                      "name": span.name}), flush=True)
+                    lines.append(json.dumps({"trace_id": span.trace_id.hex(), "service": attrs.get("service.name", ""),
+                                             "name": span.name}) + "\n")
+        with self._out:
+            sys.stdout.write("".join(lines))
+            sys.stdout.flush()
         return trace_service_pb2.ExportTraceServiceResponse()
 
 

@@ -133,16 +133,16 @@ def test_mapcount_limit_kill_vs_leak(mm, action):
     starts = [mm.call("rmap", "Mmap", rm.MmapRequest(pid=pid, mapping=f.mapping, length=PAGE, prot=[rm.PROT_READ],
                                                       shared=True)).start for _ in range(11)]  # fmt: skip
     for s in starts[:10]:
-        r = mm.call("rmap", "Fault", rm.HandleFaultRequest(pid=pid, address=s))
+        r = mm.call("rmap", "HandleFault", rm.HandleFaultRequest(pid=pid, address=s))
         assert not VmFault.from_proto(r.vm_fault) & (VmFault.SIGBUS | VmFault.SIGSEGV | VmFault.OOM)
     if action == rm.MAPCOUNT_ACTION_KILL:
         with pytest.raises(grpc.RpcError) as err:
-            mm.call("rmap", "Fault", rm.HandleFaultRequest(pid=pid, address=starts[10]))
+            mm.call("rmap", "HandleFault", rm.HandleFaultRequest(pid=pid, address=starts[10]))
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "killed" in err.value.details()
         st = mm.call("rmap", "ProcStatus", rm.ProcStatusRequest(pid=pid))
         assert st.state == "killed" and st.rss_file == 0 and st.map_count == 0
     else:
-        r = mm.call("rmap", "Fault", rm.HandleFaultRequest(pid=pid, address=starts[10]))
+        r = mm.call("rmap", "HandleFault", rm.HandleFaultRequest(pid=pid, address=starts[10]))
         assert not VmFault.from_proto(r.vm_fault) & VmFault.SIGSEGV and r.pinned
         mc = mm.call("rmap", "FolioMapcount", rm.FolioMapcountRequest(pfn=r.pfn, node=r.folio.node))
         assert mc.pinned and mc.per_process[pid] == 11 and mc.folio_mapcount == 11
@@ -156,8 +156,8 @@ def test_mapcount_limit_kill_vs_leak(mm, action):
     ("Mmap", rm.MmapRequest(pid=1, mapping="", length=PAGE), grpc.StatusCode.INVALID_ARGUMENT),
     ("Munmap", rm.MunmapRequest(pid=999999, addr=PAGE, length=PAGE), grpc.StatusCode.NOT_FOUND),
     ("Munmap", rm.MunmapRequest(pid=1, addr=5, length=PAGE), grpc.StatusCode.INVALID_ARGUMENT),
-    ("Fault", rm.HandleFaultRequest(pid=999999, address=PAGE), grpc.StatusCode.NOT_FOUND),
-    ("Fault", rm.HandleFaultRequest(pid=0, address=PAGE), grpc.StatusCode.INVALID_ARGUMENT),
+    ("HandleFault", rm.HandleFaultRequest(pid=999999, address=PAGE), grpc.StatusCode.NOT_FOUND),
+    ("HandleFault", rm.HandleFaultRequest(pid=0, address=PAGE), grpc.StatusCode.INVALID_ARGUMENT),
     ("ReadMemory", rm.ReadMemoryRequest(pid=999999, address=PAGE, length=1), grpc.StatusCode.NOT_FOUND),
     ("ReadMemory", rm.ReadMemoryRequest(pid=1, address=PAGE, length=1 << 30), grpc.StatusCode.INVALID_ARGUMENT),
     ("WriteMemory", rm.WriteMemoryRequest(pid=999999, address=PAGE, data=b"x"), grpc.StatusCode.NOT_FOUND),

@@ -1,101 +1,441 @@
-"""`mmsim` subcommands that drive a running cluster from the shell: filesystems, files, processes, faults.
+"""`mmsim` commands on filesystems, files and processes: mkfs, create, write, read, ..., spawn, mmap, fault.
 
-    mmsim mkfs xfs0 --block-size 16384           mmsim spawn reader
-    mmsim create xfs0 /data/a                    mmsim mmap 1 xfs0/1 1048576
-    mmsim write xfs0/1 0 hello --repeat 1000     mmsim fault 1 0x7ffff7f00000 --trace
-    mmsim read xfs0/1 0 16                       mmsim maps 1
+    mmsim mkfs xfs0 --block-size 16KiB           mmsim spawn reader                    -> 1
+    mmsim create xfs0 /data/a      -> xfs0/1     mmsim mmap 1 xfs0/1 1MiB              -> 0x7ffff7f00000
+    mmsim write xfs0/1 0 hello --repeat 1000     mmsim fault 1 0x7ffff7f01000 --trace
+    mmsim fsync xfs0/1; mmsim fadvise xfs0/1 dontneed      (the next fault is a major one)
 """
 
 from __future__ import annotations
 
-import argparse
+import re
+from typing import Annotated
 
-from mmsim.client import Cluster, File, Filesystem, Process
-from mmsim.runtime.vmfault import VmFault
-from mmsim.v1 import filesystem_pb2, reverse_map_pb2
+from mmsim.cli_base import (
+    I64,
+    U32,
+    Address,
+    Mapping,
+    Out,
+    Pid,
+    app,
+    arg,
+    choice,
+    command,
+    connect,
+    fault_exit_code,
+    kv_text,
+    number,
+    opt,
+    show_bytes,
+)
 
+MAX_MESSAGE = 4 << 20      # gRPC's default message limit: one read or write carries at most this many bytes
+MAX_MEMORY_IO = 16 << 20   # ReadMemory/WriteMemory per call
 
-def _file(mm: Cluster, mapping: str) -> File:
-    fs = mapping.split("/", 1)[0]
-    return File(mm, Filesystem(mm, fs, 0, ""), "", mapping)
-
-
-def _int(text: str) -> int:
-    return int(text, 0)
-
-
-def run(args) -> int:
-    with Cluster.connect() as mm:
-        if args.command == "mkfs":
-            fs = mm.mkfs(args.name, args.block_size, args.profile, args.alloc_context, args.max_folio_order)
-            print(f"{fs.name}: block size {fs.block_size} bytes, profile {fs.profile}")
-        elif args.command == "create":
-            print(mm.call("filesystem", "Create", filesystem_pb2.CreateRequest(fs=args.fs, path=args.path)).mapping)
-        elif args.command == "write":
-            f = _file(mm, args.mapping)
-            print(f"wrote {f.write(_int(args.offset), args.data.encode() * args.repeat)} bytes")
-        elif args.command == "read":
-            print(_file(mm, args.mapping).read(_int(args.offset), _int(args.length)))
-        elif args.command == "truncate":
-            print(f"i_size {_file(mm, args.mapping).truncate(_int(args.size)).i_size}")
-        elif args.command == "fsync":
-            _file(mm, args.mapping).fsync()
-        elif args.command == "spawn":
-            print(mm.spawn(args.comm).pid)
-        elif args.command == "mmap":
-            vma = Process(mm, args.pid, "").mmap(_file(mm, args.mapping), _int(args.length), args.prot,
-                                                 not args.private, _int(args.offset))
-            print(f"{vma.start:#x}-{vma.end:#x}")
-        elif args.command == "fault":
-            r = Process(mm, args.pid, "").fault(_int(args.address), args.write)
-            print(f"{r.vm_fault or VmFault(0)} pfn {r.pfn:#x} folio order {r.folio_order} "
-                  f"mapped {r.pages_mapped}+{r.pages_mapped_around} major {r.major} trace {r.trace_id}")
-            if args.trace:
-                print(mm.trace(r.trace_id).render())
-        elif args.command == "maps":
-            print(mm.call("rmap", "ProcMaps", reverse_map_pb2.ProcMapsRequest(pid=args.pid)).text)
-    return 0
+Offset = Annotated[int, arg("byte offset in the file, decimal, 0x hex or a size (e.g. 0, 0x1000, 64KiB)",
+                            number(0, I64, sizes=True), "OFFSET")]
+Length = Annotated[int, arg("length in bytes, decimal, 0x hex or a size (e.g. 4096, 1MiB)",
+                            number(0, I64, sizes=True), "LENGTH")]
+Fs = Annotated[str, arg("filesystem name, as given to mkfs (e.g. xfs0)", metavar="FS")]
+Path = Annotated[str, arg("absolute path in the filesystem (e.g. /data/a)", metavar="PATH")]
+Data = Annotated[str, arg("the bytes to write, as text (e.g. hello); with --hex as hex digits (e.g. deadbeef)",
+                          metavar="DATA")]
+Repeat = Annotated[int, opt("write DATA this many times in a row, at least 1 (e.g. 1000)", "--repeat",
+                            parser=number(1, MAX_MESSAGE), metavar="N")]
+Hex = Annotated[bool, opt("DATA is hex digits (e.g. 00ff10)", "--hex")]
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("mkfs", help="create a filesystem (block size 4 KiB..64 KiB)")
-    p.add_argument("name")
-    p.add_argument("--block-size", type=int, default=4096)
-    p.add_argument("--profile", default="", help="lsfmm2018, linux-6.12, linux-7.3 (default: MMSIM_PROFILE)")
-    p.add_argument("--alloc-context", default="", choices=["", "scope", "gfp_nofs", "none"])
-    p.add_argument("--max-folio-order", type=int, default=None)
-    p = sub.add_parser("create", help="create a file; prints its mapping id FS/INO")
-    p.add_argument("fs")
-    p.add_argument("path")
-    p = sub.add_parser("write", help="write(2) DATA (repeated) at OFFSET")
-    p.add_argument("mapping")
-    p.add_argument("offset")
-    p.add_argument("data")
-    p.add_argument("--repeat", type=int, default=1)
-    p = sub.add_parser("read", help="read(2) LENGTH bytes at OFFSET")
-    p.add_argument("mapping")
-    p.add_argument("offset")
-    p.add_argument("length")
-    p = sub.add_parser("truncate", help="truncate(2) to SIZE bytes")
-    p.add_argument("mapping")
-    p.add_argument("size")
-    p = sub.add_parser("fsync", help="fsync(2): write back the dirty folios")
-    p.add_argument("mapping")
-    p = sub.add_parser("spawn", help="create a process; prints its pid")
-    p.add_argument("comm")
-    p = sub.add_parser("mmap", help="mmap(2) a file into a process; prints start-end")
-    p.add_argument("pid", type=int)
-    p.add_argument("mapping")
-    p.add_argument("length")
-    p.add_argument("--offset", default="0")
-    p.add_argument("--prot", default="r")
-    p.add_argument("--private", action="store_true", help="MAP_PRIVATE (default MAP_SHARED)")
-    p = sub.add_parser("fault", help="a page fault at ADDRESS; prints vm_fault, pfn and the trace id")
-    p.add_argument("pid", type=int)
-    p.add_argument("address")
-    p.add_argument("--write", action="store_true")
-    p.add_argument("--trace", action="store_true", help="also print the span tree")
-    p = sub.add_parser("maps", help="/proc/PID/maps")
-    p.add_argument("pid", type=int)
-    for name in ("mkfs", "create", "write", "read", "truncate", "fsync", "spawn", "mmap", "fault", "maps"):
-        sub.choices[name].set_defaults(func=run)
+def _file(mm, mapping: str):
+    """A handle on an existing file by its mapping id, without a round trip (the call says NOT_FOUND)."""
+    from mmsim.client import File, Filesystem  # noqa: PLC0415
+
+    return File(mm, Filesystem(mm, mapping.split("/", 1)[0], 0, ""), "", mapping)
+
+
+def _process(mm, pid: int):
+    from mmsim.client import Process  # noqa: PLC0415
+
+    return Process(mm, pid, "")
+
+
+def _payload(data: str, as_hex: bool, repeat: int) -> bytes:
+    import typer  # noqa: PLC0415
+
+    try:
+        chunk = bytes.fromhex(data) if as_hex else data.encode()
+    except ValueError:
+        raise typer.BadParameter(f"{data!r} is not hex digits (e.g. deadbeef)", param_hint="DATA") from None
+    if len(chunk) * repeat > MAX_MESSAGE:
+        raise typer.BadParameter(f"{len(chunk) * repeat} bytes is over the 4 MiB a call carries; "
+                                 "write in pieces at increasing offsets", param_hint="--repeat")
+    return chunk * repeat
+
+
+def _check_mapping(mapping: str) -> str:
+    import typer  # noqa: PLC0415
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}/\d+", mapping):
+        raise typer.BadParameter(f"{mapping!r} is not a mapping id FS/INO (e.g. xfs0/1)", param_hint="MAPPING")
+    return mapping
+
+
+# Filesystems and files -------------------------------------------------------------------------------------
+
+
+@command(app, "mkfs", panel="Files")
+def mkfs(
+    name: Annotated[str, arg("filesystem name, [a-z0-9_-], 1..32 chars (e.g. xfs0)", metavar="NAME")],
+    block_size: Annotated[int, opt("block size: a power of two from 4KiB to 64KiB; above the 4 KiB page size the "
+                                   "page cache needs large folios (e.g. 16KiB)", "--block-size",
+                                   parser=number(1, U32, sizes=True), metavar="BYTES")] = 4096,
+    profile: Annotated[str, opt("semantics profile: lsfmm2018, linux-6.12 or linux-7.3; default MMSIM_PROFILE "
+                                "(e.g. linux-6.12)", "--profile", metavar="PROFILE")] = "",
+    alloc_context: Annotated[str, opt("how allocations under the inode lock avoid FS reclaim: scope "
+                                      "(memalloc_nofs_save), gfp_nofs or none (GFP_KERNEL: lockdep reports it); "
+                                      "default the profile's (e.g. none)", "--alloc-context",
+                                      parser=choice("scope", "gfp_nofs", "none"), metavar="CONTEXT")] = "",
+    max_folio_order: Annotated[int | None, opt("largest folio populate asks for, 0..9 (0 = small pages only)",
+                                               "--max-folio-order", parser=number(0, 9), metavar="ORDER")] = None,
+) -> Out:
+    """mkfs: a filesystem whose block size may exceed the page size.
+
+    Example: mmsim mkfs xfs0 --block-size 16KiB --profile lsfmm2018
+    """
+    with connect() as mm:
+        fs = mm.mkfs(name, block_size, profile, alloc_context, max_folio_order)
+    return Out(fs.to_dict(), f"{fs.name}: block size {fs.block_size} bytes, profile {fs.profile}")
+
+
+@command(app, "create", panel="Files")
+def create(fs: Fs, path: Path) -> Out:
+    """Create a regular file; prints its mapping id FS/INO (the name every file command takes).
+
+    Example: mmsim create xfs0 /data/a      (prints xfs0/1)
+    """
+    with connect() as mm:
+        f = _fs(mm, fs).create(path)
+    return Out(f.to_dict(), f.mapping)
+
+
+def _fs(mm, name: str):
+    from mmsim.client import Filesystem  # noqa: PLC0415
+
+    return Filesystem(mm, name, 0, "")
+
+
+@command(app, "write", panel="Files")
+def write(mapping: Mapping, offset: Offset, data: Data, repeat: Repeat = 1, as_hex: Hex = False) -> Out:
+    """write(2) DATA (repeated --repeat times) at OFFSET; dirties the page cache.
+
+    Example: mmsim write xfs0/1 0 hello --repeat 1000
+    """
+    payload = _payload(data, as_hex, repeat)
+    with connect() as mm:
+        r = _file(mm, _check_mapping(mapping)).write_result(offset, payload)
+    return Out(r.to_dict(), f"wrote {r.written} bytes; i_size {r.i_size}")
+
+
+@command(app, "read", panel="Files")
+def read(
+    mapping: Mapping,
+    offset: Offset,
+    length: Annotated[int, arg("bytes to read, at most 4MiB (e.g. 16)", number(0, MAX_MESSAGE, sizes=True),
+                               "LENGTH")],
+    as_hex: Annotated[bool, opt("always print a hexdump -C", "--hex")] = False,
+) -> Out:
+    """read(2) LENGTH bytes at OFFSET (short at EOF; holes read as zeros). Prints text when the bytes are
+    printable (a run of NULs as \\0{N}), else a hexdump.
+
+    Example: mmsim read xfs0/1 0 16
+    """
+    from mmsim.cli_base import hexdump  # noqa: PLC0415
+
+    with connect() as mm:
+        data = _file(mm, _check_mapping(mapping)).read(offset, length)
+    return Out(_bytes_dict(data, offset=offset), hexdump(data, offset) if as_hex else show_bytes(data))
+
+
+def _bytes_dict(data: bytes, **extra) -> dict:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    return {**extra, "length": len(data), "text": text, "hex": data.hex()}
+
+
+@command(app, "stat", panel="Files")
+def stat(mapping: Mapping) -> Out:
+    """stat(2): size, blocks, page-cache pages, links, profile and shared (reflinked) blocks.
+
+    Example: mmsim stat xfs0/1
+    """
+    with connect() as mm:
+        st = _file(mm, _check_mapping(mapping)).stat()
+    return Out(st.to_dict(), kv_text(st.to_dict()))
+
+
+@command(app, "truncate", panel="Files")
+def truncate(
+    mapping: Mapping,
+    size: Annotated[int, arg("new size in bytes (e.g. 100, 64KiB)", number(0, I64, sizes=True), "SIZE")],
+) -> Out:
+    """truncate(2): grow or shrink; shrinking drops, splits or zeroes the folios past the new EOF.
+
+    Example: mmsim truncate xfs0/1 100
+    """
+    with connect() as mm:
+        r = _file(mm, _check_mapping(mapping)).truncate(size)
+    return Out(r.to_dict(), kv_text(r.to_dict()))
+
+
+@command(app, "punch-hole", panel="Files")
+def punch_hole(mapping: Mapping, offset: Offset, length: Length) -> Out:
+    """fallocate(FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE): free the blocks of a range, zero partial blocks.
+
+    Example: mmsim punch-hole xfs0/1 16KiB 32KiB
+    """
+    with connect() as mm:
+        r = _file(mm, _check_mapping(mapping)).punch_hole(offset, length)
+    return Out(r.to_dict(), kv_text(r.to_dict()))
+
+
+@command(app, "reflink", panel="Files")
+def reflink(
+    src: Annotated[str, arg("source mapping id FS/INO (e.g. xfs0/1)", metavar="SRC")],
+    dst: Annotated[str, arg("destination mapping id FS/INO, same filesystem (e.g. xfs0/2)", metavar="DST")],
+    src_offset: Annotated[int, opt("source offset, a multiple of the block size (e.g. 0)", "--src-offset",
+                                   parser=number(0, I64, sizes=True), metavar="BYTES")] = 0,
+    dst_offset: Annotated[int, opt("destination offset, a multiple of the block size (e.g. 0)", "--dst-offset",
+                                   parser=number(0, I64, sizes=True), metavar="BYTES")] = 0,
+    length: Annotated[int, opt("bytes to share; 0 = to the source's EOF (e.g. 64KiB)", "--length",
+                               parser=number(0, I64, sizes=True), metavar="BYTES")] = 0,
+    share_folios: Annotated[bool, opt("also share the page-cache folios (PFN entries; profile lsfmm2018)",
+                                      "--share-folios")] = False,
+) -> Out:
+    """ioctl(FICLONERANGE): DST shares SRC's blocks (copy on write); with --share-folios also its cached folios.
+
+    Example: mmsim reflink xfs0/1 xfs0/2 --share-folios
+    """
+    with connect() as mm:
+        r = _file(mm, _check_mapping(src)).reflink(_file(mm, _check_mapping(dst)), src_offset, dst_offset,
+                                                   length, share_folios)
+    return Out(r.to_dict(), kv_text(r.to_dict()))
+
+
+@command(app, "unlink", panel="Files")
+def unlink(fs: Fs, path: Path) -> Out:
+    """unlink(2): remove the name; a file still mapped lives on with nlink 0 until the last unmap.
+
+    Example: mmsim unlink xfs0 /data/a
+    """
+    with connect() as mm:
+        r = _fs(mm, fs).unlink(path)
+    return Out(r.to_dict(), kv_text(r.to_dict()))
+
+
+@command(app, "fsync", panel="Files")
+def fsync(mapping: Mapping) -> Out:
+    """fsync(2): write every dirty folio back to its blocks (afterwards they are clean and can be dropped).
+
+    Example: mmsim fsync xfs0/1
+    """
+    with connect() as mm:
+        r = _file(mm, _check_mapping(mapping)).fsync()
+    return Out(r.to_dict(), kv_text(r.to_dict()))
+
+
+@command(app, "fadvise", panel="Files")
+def fadvise(
+    mapping: Mapping,
+    advice: Annotated[str, arg("POSIX_FADV_* advice; dontneed drops the clean, unmapped folios (e.g. dontneed)",
+                               choice("dontneed"), "ADVICE")] = "dontneed",
+) -> Out:
+    """posix_fadvise(POSIX_FADV_DONTNEED): drop the file's clean, unmapped folios from the page cache.
+
+    Example: mmsim fsync xfs0/1; mmsim fadvise xfs0/1 dontneed     (the next fault is a major fault)
+    """
+    with connect() as mm:
+        r = _file(mm, _check_mapping(mapping)).fadvise(advice)
+    return Out(r.to_dict(), kv_text(r.to_dict()))
+
+
+@command(app, "drop-caches", panel="Files")
+def drop_caches() -> Out:
+    """echo 1 > /proc/sys/vm/drop_caches: drop every clean, unmapped page-cache folio of every file.
+
+    Example: mmsim drop-caches
+    """
+    with connect() as mm:
+        r = mm.drop_caches()
+    return Out(r.to_dict(), kv_text(r.to_dict()))
+
+
+# Processes -------------------------------------------------------------------------------------------------
+
+
+def _prot(text: str) -> str:
+    import typer  # noqa: PLC0415
+
+    if not text or set(text) - set("rwx"):
+        raise typer.BadParameter(f"{text!r}: use the letters r, w, x (e.g. r, rw)")
+    return text
+
+
+@command(app, "spawn", panel="Processes")
+def spawn(
+    comm: Annotated[str, arg("process name, 1..15 chars (e.g. reader)", metavar="COMM")],
+    mapcount_limit: Annotated[int, opt("mappings of one page this process may hold (PTEs); 0 = the profile's "
+                                       "(lsfmm2018: 5000) (e.g. 10)", "--mapcount-limit",
+                                       parser=number(0, U32), metavar="N")] = 0,
+    mapcount_action: Annotated[str, opt("over the limit: kill (Wilcox: kill the process), leak (Morton: pin the "
+                                        "page) or none (mainline); default the profile's (e.g. leak)",
+                                        "--mapcount-action", parser=choice("kill", "leak", "none"),
+                                        metavar="ACTION")] = "",
+    max_map_count: Annotated[int, opt("vm.max_map_count for this process (VMAs); 0 = 65530 (e.g. 100)",
+                                      "--max-map-count", parser=number(0, U32), metavar="N")] = 0,
+) -> Out:
+    """Create a process (an mm_struct); prints its pid.
+
+    Example: mmsim spawn reader --mapcount-limit 10 --mapcount-action kill
+    """
+    with connect() as mm:
+        proc = mm.spawn(comm, mapcount_limit, mapcount_action, max_map_count)
+    return Out(proc.to_dict(), str(proc.pid))
+
+
+@command(app, "mmap", panel="Processes")
+def mmap(
+    pid: Pid,
+    mapping: Mapping,
+    length: Annotated[int, arg("bytes to map, rounded up to pages (e.g. 1MiB)", number(1, I64, sizes=True),
+                               "LENGTH")],
+    offset: Annotated[int, opt("file offset, page aligned (e.g. 64KiB)", "--offset",
+                               parser=number(0, I64, sizes=True), metavar="BYTES")] = 0,
+    prot: Annotated[str, opt("protection: letters from r, w, x (e.g. rw)", "--prot", parser=_prot,
+                             metavar="PROT")] = "r",
+    private: Annotated[bool, opt("MAP_PRIVATE (copy on write) instead of MAP_SHARED", "--private")] = False,
+    addr: Annotated[int, opt("hint address; 0 lets the kernel choose (e.g. 0x7f0000000000)", "--addr",
+                             parser=number(0, I64), metavar="ADDRESS")] = 0,
+) -> Out:
+    """mmap(2) a file into a process; prints the start address (vm_start), as mmap(2) returns it.
+
+    Example: mmsim mmap 1 xfs0/1 1MiB --prot r
+    """
+    with connect() as mm:
+        vma = _process(mm, pid).mmap(_file(mm, _check_mapping(mapping)), length, prot, not private, offset, addr)
+    return Out({**vma.to_dict(), "pid": pid}, f"{vma.start:#x}")
+
+
+@command(app, "munmap", panel="Processes")
+def munmap(
+    pid: Pid,
+    addr: Address,
+    length: Annotated[int, arg("bytes to unmap (e.g. 1MiB)", number(1, I64, sizes=True), "LENGTH")],
+) -> Out:
+    """munmap(2): zap the range's PTEs and drop the VMA (or the part of it in range).
+
+    Example: mmsim munmap 1 0x7ffff7f00000 1MiB
+    """
+    with connect() as mm:
+        n = _process(mm, pid).munmap(addr, length)
+    return Out({"pages_unmapped": n}, f"{n} PTEs unmapped")
+
+
+EXPLAIN = {
+    "major": "major fault: the page cache missed and the filesystem populated it",
+    "minor": "minor fault: the folio was in the page cache",
+    "spurious": "spurious fault: the PTE was already present; nothing to do but mark it young",
+    "zero-page": "a hole: mapped read-only to the shared zero page (no memory used)",
+    "pinned": "over the mapcount limit: the leak policy pinned the folio (never freed)",
+    "sigbus": "SIGBUS: beyond EOF, or an I/O error",
+    "sigsegv": "SIGSEGV: no VMA at this address, or the access is not permitted",
+    "oom": "VM_FAULT_OOM: the folio could not be allocated (the OOM killer would send SIGKILL)",
+    "error": "the fault failed",
+}
+
+
+def fault_text(r) -> str:
+    """One fault for a terminal: its vm_fault_t, what that means, what got mapped."""
+    head = f"{r.vm_fault if r.vm_fault else 'vm_fault_t 0'}  {EXPLAIN.get(r.outcome, r.outcome)}"
+    if r.zero_page:
+        mapped = "pfn: the zero page"
+    elif r.ok and not r.spurious:
+        mapped = (f"pfn {r.pfn:#x} (folio {r.folio_pfn:#x}, order {r.folio_order}); "
+                  f"{r.pages_mapped} PTEs mapped + {r.pages_mapped_around} around")
+    elif r.spurious:
+        mapped = f"pfn {r.pfn:#x} already mapped"
+    else:
+        mapped = "nothing mapped"
+    return f"{head}\n{mapped}; trace {r.trace_id}"
+
+
+@command(app, "fault", panel="Processes")
+def fault(
+    pid: Pid,
+    address: Address,
+    write: Annotated[bool, opt("a write access (FAULT_FLAG_WRITE)", "--write")] = False,
+    trace: Annotated[bool, opt("also print the span tree of this fault across the services", "--trace")] = False,
+) -> Out:
+    """handle_mm_fault at ADDRESS: prints the vm_fault_t and what it means. A failed fault exits as the signal
+    the kernel would send (SIGBUS 135, SIGSEGV 139, OOM 137).
+
+    Example: mmsim fault 1 0x7ffff7f01000 --trace
+    """
+    with connect() as mm:
+        r = _process(mm, pid).fault(address, write)
+        tree = mm.trace(r.trace_id) if trace else None
+    data = r.to_dict()
+    text = fault_text(r)
+    if tree is not None:
+        data["trace"] = tree.to_dict()
+        text += "\n" + tree.render()
+    return Out(data, text, fault_exit_code(r.vm_fault.names()))
+
+
+@command(app, "read-memory", panel="Processes")
+def read_memory(
+    pid: Pid,
+    address: Address,
+    length: Annotated[int, arg("bytes to read, at most 16MiB (e.g. 16)", number(0, MAX_MEMORY_IO, sizes=True),
+                               "LENGTH")],
+    as_hex: Annotated[bool, opt("always print a hexdump -C", "--hex")] = False,
+) -> Out:
+    """Read process memory through its page tables, faulting pages in (like access_process_vm).
+
+    Example: mmsim read-memory 1 0x7ffff7f00000 16
+    """
+    from mmsim.cli_base import hexdump  # noqa: PLC0415
+
+    with connect() as mm:
+        r = _process(mm, pid).read_memory(address, length)
+    names = r.vm_fault.names()
+    data = _bytes_dict(r.data, address=address, faults=r.faults, vm_fault=names)
+    text = hexdump(r.data, address) if as_hex else show_bytes(r.data)
+    notes = [f"stopped at a fault: {r.vm_fault}"] if names else []
+    return Out(data, text, fault_exit_code(names), notes=notes)
+
+
+@command(app, "write-memory", panel="Processes")
+def write_memory(pid: Pid, address: Address, data: Data, repeat: Repeat = 1, as_hex: Hex = False) -> Out:
+    """Store bytes through a writable mapping: write faults as needed, then the bytes land in the folios.
+
+    Example: mmsim write-memory 1 0x7ffff7f00000 hello
+    """
+    payload = _payload(data, as_hex, repeat)
+    with connect() as mm:
+        r = _process(mm, pid).write_memory(address, payload)
+    names = r.vm_fault.names()
+    text = f"wrote {r.written} bytes ({r.faults} faults)" + (f"; stopped at {r.vm_fault}" if names else "")
+    return Out({"written": r.written, "faults": r.faults, "vm_fault": names}, text, fault_exit_code(names))
+
+
+@command(app, "exit", panel="Processes")
+def exit_(pid: Pid) -> Out:
+    """exit_mmap: unmap everything and drop the mm; the pid is gone afterwards (reaps a killed process too).
+
+    Example: mmsim exit 1
+    """
+    with connect() as mm:
+        r = _process(mm, pid).exit()
+    return Out(r.to_dict(), kv_text(r.to_dict()))

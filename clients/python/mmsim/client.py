@@ -1,54 +1,464 @@
-"""The Python client: drive a running mmsim cluster over gRPC.
+"""The Python client: drive a running mmsim cluster over gRPC, in the kernel's vocabulary.
 
     from mmsim.client import Cluster
     with Cluster.connect() as mm:
+        mm.reset()                                   # an empty machine (memmap and zones re-initialised)
         fs = mm.mkfs("xfs0", block_size=16384)
         f = fs.create("/data/a")
         f.write(0, b"hello" * 1000)
+        f.fsync(); f.fadvise("dontneed")              # the next fault is a major fault
         proc = mm.spawn("reader")
         vma = proc.mmap(f, length=1 << 20, prot="r", shared=True)
-        r = proc.fault(vma.start + 4096)      # FaultResult: vm_fault flags, pfn, folio order, trace_id
-        print(mm.trace(r.trace_id))           # the span tree across services
+        r = proc.fault(vma.start + 4096)             # FaultResult: vm_fault, pfn, folio, major/minor/spurious/...
+        print(mm.trace(r.trace_id))                  # the span tree across services
+        page = mm.allocator.alloc_pages(2, "GFP_KERNEL|__GFP_NOWARN")
+        mm.allocator.free_pages(page.folio)
+        a = mm.kvmalloc_struct(64, 8, 1 << 20, "GFP_KERNEL"); mm.kvfree(a.addr)
 
-Every call starts a new W3C trace (a ``traceparent`` in the gRPC metadata); the id is kept on the result
-(``trace_id``) or in ``Cluster.last_trace_id``. The client needs only the services' gRPC ports.
+Every RPC has a method: ``mm.allocator``, ``mm.pagecache``, ``mm.fs`` (FilesystemService by filesystem and
+mapping names) and ``mm.rmap`` wrap one service each; :class:`Filesystem`, :class:`File` and
+:class:`Process` are handles on the objects (``mm.filesystem("xfs0")``, ``mm.file("xfs0/1")``,
+``mm.process(1)`` reopen existing ones). Results are dataclasses with ``to_dict()`` (numbers as numbers);
+errors are :mod:`mmsim.errors` classes (``NotFound``, ``InvalidArgument``, ...). gfp masks are given as the
+kernel writes them ("GFP_KERNEL|__GFP_NOWARN", or an int) and come back as text ("GFP_KERNEL|__GFP_NOWARN").
+
+Every call starts a new W3C trace (a ``traceparent`` in the gRPC metadata); the id is kept on fault results
+(``trace_id``) and in ``Cluster.last_trace_id``. Inspection calls (the RPCs marked NO_SIDE_EFFECTS in the
+protos: GetPage, stats, /proc files, dumps, traces) are not traced unless ``Cluster(trace_inspection=True)``.
+Every mutating call carries a request id (gRPC metadata ``mmsim-request-id``) so that the channel's retry
+of UNAVAILABLE (grpc's service-config retry policy) is recognised by the service as the same request.
+``Cluster.call`` is the raw escape hatch: a request message in, the response message out, grpc.RpcError.
 """
 
 from __future__ import annotations
 
-import secrets
+import base64
+import enum
+import json
 import time
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import ClassVar
 
 import grpc
 
-from mmsim.runtime import config
+from mmsim import errors
+from mmsim.allocator.gfp import format_gfp, parse_gfp
+from mmsim.runtime import config, methods
+from mmsim.runtime import errors as server_errors
 from mmsim.runtime.peers import STUBS
-from mmsim.runtime.vmfault import VmFault
+from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
+from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto, indexing_from_proto, indexing_to_proto
 from mmsim.traceview import TraceTree
 from mmsim.v1 import (
-    filesystem_pb2,
-    page_allocator_pb2,
-    page_cache_pb2,
-    reverse_map_pb2,
+    common_pb2,
+    filesystem_pb2 as fs_pb,
+    page_allocator_pb2 as pa_pb,
+    page_cache_pb2 as pc_pb,
+    reverse_map_pb2 as rm_pb,
     trace_pb2,
     trace_pb2_grpc,
 )
 
 PAGE_SIZE = 4096
-_PROT = {"r": reverse_map_pb2.PROT_READ, "w": reverse_map_pb2.PROT_WRITE, "x": reverse_map_pb2.PROT_EXEC}
+REQUEST_ID_KEY = "mmsim-request-id"
+_PROT = {"r": rm_pb.PROT_READ, "w": rm_pb.PROT_WRITE, "x": rm_pb.PROT_EXEC}
+
+# grpc's own retry (gRFC A6): UNAVAILABLE is retried with backoff by the channel, with the same metadata (so
+# the same mmsim-request-id); nothing else is retried.
+RETRY_POLICY = {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s", "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"]}
+CHANNEL_OPTIONS = [
+    ("grpc.enable_retries", 1),
+    ("grpc.service_config", json.dumps({"methodConfig": [{"name": [{"service": s} for s in methods.SERVICE_NAMES],
+                                                          "retryPolicy": RETRY_POLICY}]})),
+]
 
 
-def new_traceparent() -> tuple[str, str]:
-    """(trace_id, traceparent header) for a fresh sampled W3C trace."""
-    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
-    return trace_id, f"00-{trace_id}-{span_id}-01"
+def new_traceparent(sampled: bool = True) -> tuple[str, str]:
+    """(trace_id, traceparent header) for a fresh W3C trace (sampled: the services record its spans)."""
+    trace_id, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    return trace_id, f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"
+
+
+def gfp_mask(gfp: int | str) -> common_pb2.GfpMask:
+    """A gfp given as the kernel writes it ("GFP_KERNEL|__GFP_NOWARN", "0xcc0", an int) on the wire."""
+    try:
+        return gfp_to_proto(parse_gfp(gfp))
+    except (server_errors.MMError, ValueError) as exc:
+        raise errors.InvalidArgument(str(getattr(exc, "message", exc))) from None
+
+
+def _indexing(mode: str) -> int:
+    try:
+        return indexing_to_proto(mode)
+    except ValueError:
+        raise errors.InvalidArgument(f"indexing must be multi-order, order-0 or hugetlb, got {mode!r}") from None
+
+
+def _mapping(target: "File | str") -> str:
+    return target.mapping if isinstance(target, File) else target
+
+
+# ---- results ---------------------------------------------------------------------------------------------
+
+
+def _plain(value):
+    """JSON-ready form: dataclasses to dicts, VmFault to kernel names, bytes to base64 (as protobuf's JSON)."""
+    if is_dataclass(value):
+        return value.to_dict()
+    if isinstance(value, VmFault):
+        return value.names()
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Result:
+    """Base of every result: ``to_dict()`` gives plain JSON types; ``from_pb`` fills the fields from the
+    response fields of the same names (Folio -> :class:`Folio`, GfpMask -> kernel text, VmFault -> flags)."""
+
+    NESTED: ClassVar[dict[str, type]] = {}
+
+    def to_dict(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_pb(cls, msg, **extra):
+        kw = {f.name: _field(msg, f.name, cls.NESTED.get(f.name)) for f in fields(cls) if f.name not in extra}  # type: ignore[arg-type]
+        return cls(**kw, **extra)
+
+
+def _field(msg, name: str, nested: type | None):
+    fd = msg.DESCRIPTOR.fields_by_name[name]
+    value = getattr(msg, name)
+    if fd.message_type is not None:
+        if fd.message_type.GetOptions().map_entry:
+            return dict(value)
+        kind = nested or {"Folio": Folio}.get(fd.message_type.name)
+        if fd.message_type.name == "GfpMask":
+            return format_gfp(gfp_from_proto(value)) if msg.HasField(name) else ""
+        if fd.is_repeated:
+            return [kind.from_pb(v) for v in value]
+        return kind.from_pb(value) if msg.HasField(name) else None
+    if fd.enum_type is not None:
+        if fd.enum_type.name == "VmFault":
+            return VmFault.from_proto(value)
+        if fd.enum_type.name == "Indexing":
+            return indexing_from_proto(value)
+        names = [fd.enum_type.values_by_number[v].name for v in (value if fd.is_repeated else [value]) if v]
+        return names if fd.is_repeated else (names[0] if names else "")
+    return list(value) if fd.is_repeated else value
 
 
 @dataclass(frozen=True)
-class FaultResult:
+class Folio(Result):
+    pfn: int                    # head page frame number
+    order: int                  # log2 pages (0 = 4 KiB, 9 = 2 MiB)
+    node: int = 0               # NUMA node
+
+    @property
+    def nr_pages(self) -> int:
+        return 1 << self.order
+
+    def to_proto(self) -> common_pb2.Folio:
+        return common_pb2.Folio(pfn=self.pfn, order=self.order, node=self.node)
+
+
+@dataclass(frozen=True)
+class PageAllocation(Result):
+    """alloc_pages: the block and the gfp actually used (after the memalloc scopes)."""
+    folio: Folio
+    effective_gfp: str
+
+
+@dataclass(frozen=True)
+class KvAllocation(Result):
+    """kmalloc / vmalloc / kvmalloc* / malloc: what was allocated and how."""
+    addr: int                   # the address returned
+    size: int                   # bytes asked for
+    kind: str                   # "kmalloc", "vmalloc" or "zero" (ZERO_SIZE_PTR)
+    node: int
+    pfns: list[int]             # backing pages (one head pfn for kmalloc, every page for vmalloc)
+    order: int                  # order of the kmalloc block
+    gfp: str                    # the caller's gfp
+    kmalloc_gfp: str            # gfp of kvmalloc's contiguous attempt ("" when none was made)
+    fallback_reason: str        # why kvmalloc fell back to vmalloc ("" when it did not)
+    steps: list[str]            # what was tried, in order
+
+
+@dataclass(frozen=True)
+class PageInfo(Result):
+    """The decoded struct page of one pfn (GetPage)."""
+    pfn: int
+    node: int
+    zone: str
+    flags: list[str]            # PG_* names that are set
+    page_type: str              # e.g. "buddy"
+    union_member: str
+    mapping: str
+    index: int
+    private: int
+    compound_head: int
+    order: int
+    mapcount: int               # raw _mapcount (-1 = unmapped)
+    refcount: int
+    memcg: int
+    owner_words: list[int]
+    text: str = ""              # as page-types/drgn print it
+
+    @classmethod
+    def from_response(cls, resp: pa_pb.GetPageResponse) -> "PageInfo":
+        return cls.from_pb(resp.page, text=resp.text)
+
+
+@dataclass(frozen=True)
+class ResetResult(Result):
+    keys_deleted: int           # Redis keys removed
+    nodes: int                  # NUMA nodes initialised again
+    free_pages: int             # pages free afterwards
+
+
+@dataclass(frozen=True)
+class FragmentResult(Result):
+    pinned: int                 # pages held by the fragmenter
+    freed: int                  # pages left free, scattered
+    zones: list[str]
+
+
+@dataclass(frozen=True)
+class CachedFolio(Result):
+    """A page-cache entry (FindFolio): a folio, or a zero entry for a hole."""
+    folio: Folio | None         # None for a zero entry
+    folio_index: int            # file index of its first page
+    zero_entry: bool            # a hole: reads as zeros, no page
+    tags: list[str]             # PAGECACHE_TAG_* set on the folio
+    shared: bool                # shared with other mappings through PFN entries
+
+
+@dataclass(frozen=True)
+class PageCacheFault(Result):
+    """filemap_fault: the vm_fault result and the folio covering index."""
+    vm_fault: VmFault
+    folio: Folio | None
+    folio_index: int
+    i_size: int
+    around: list[CachedFolio]
+    NESTED: ClassVar[dict[str, type]] = {"around": CachedFolio}
+
+
+@dataclass(frozen=True)
+class TruncateRangeResult(Result):
+    folios_removed: int
+    pages_freed: int
+    folios_split: int
+    bytes_zeroed: int
+
+
+@dataclass(frozen=True)
+class InvalidateResult(Result):
+    folios_removed: int         # clean, unmapped folios dropped
+    folios_busy: int            # kept: dirty, under writeback, mapped
+    pages_freed: int
+
+
+@dataclass(frozen=True)
+class ShareResult(Result):
+    folios_shared: int
+    pages_shared: int
+    folios_skipped: int
+
+
+@dataclass(frozen=True)
+class UnshareResult(Result):
+    folio: Folio | None
+    folio_index: int
+    copied: bool
+
+
+@dataclass(frozen=True)
+class XaStats(Result):
+    mapping: str
+    indexing: str               # multi-order, order-0 or hugetlb
+    chunk_shift: int
+    entries: int
+    folio_entries: int
+    zero_entries: int
+    nodes: int
+    height: int
+    redis_bytes: int
+    nrpages: int
+    zero_pages: int
+
+
+@dataclass(frozen=True)
+class FsInfo(Result):
+    """A filesystem's superblock as mkfs made it."""
+    name: str
+    block_size: int             # bytes
+    profile: str
+    min_folio_order: int
+    max_folio_order: int
+    populate_policy: str
+    indexing: str               # default indexing of its files: multi-order, order-0 or hugetlb
+    alloc_context: str          # scope, gfp_nofs or none
+    blocks_used: int            # allocated blocks
+
+
+@dataclass(frozen=True)
+class Stat(Result):
+    """stat(2) of a file."""
+    mapping: str
+    path: str
+    i_size: int                 # bytes
+    blocks: int                 # allocated blocks
+    block_size: int             # bytes
+    nrpages: int                # pages in the page cache
+    nlink: int
+    profile: str
+    min_folio_order: int
+    shared_blocks: int          # blocks shared with another file (reflink)
+    indexing: str               # multi-order, order-0 or hugetlb
+
+
+@dataclass(frozen=True)
+class WriteResult(Result):
+    written: int
+    i_size: int
+
+
+@dataclass(frozen=True)
+class PopulateAttempt(Result):
+    order: int
+    ok: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class PopulateResult(Result):
+    folio: Folio | None
+    folio_index: int
+    attempts: list[PopulateAttempt]
+    raced: bool
+    vm_fault: VmFault
+    zero_entry: bool
+    zero_order: int
+    policy: str
+    memalloc_scope: str
+    ra_order: int
+    NESTED: ClassVar[dict[str, type]] = {"attempts": PopulateAttempt}
+
+
+@dataclass(frozen=True)
+class UnlinkResult(Result):
+    mapping: str
+    orphaned: bool              # still mapped: the inode lives on with nlink 0
+    blocks_freed: int
+
+
+@dataclass(frozen=True)
+class TruncateResult(Result):
+    old_size: int
+    i_size: int
+    blocks_freed: int
+    blocks_zeroed: int
+    folios_removed: int
+    folios_split: int
+    bytes_zeroed: int
+    ptes_unmapped: int
+
+
+@dataclass(frozen=True)
+class PunchHoleResult(Result):
+    blocks_freed: int
+    blocks_zeroed: int
+    folios_removed: int
+    folios_split: int
+    bytes_zeroed: int
+    ptes_unmapped: int
+
+
+@dataclass(frozen=True)
+class FsyncResult(Result):
+    folios_written: int
+    blocks_written: int
+    blocks_cowed: int
+    blocks_allocated: int
+
+
+@dataclass(frozen=True)
+class ReflinkResult(Result):
+    blocks_shared: int
+    i_size: int
+    blocks_freed: int
+    pages_shared: int
+
+
+@dataclass(frozen=True)
+class UnmapResult(Result):
+    """munmap / unmap_mapping_range / exit_mmap."""
+    pages_unmapped: int
+    vmas: int = 0
+    folios_freed: int = 0
+
+
+@dataclass(frozen=True)
+class MemoryAccess(Result):
+    """access_process_vm through the page tables (ReadMemory / WriteMemory)."""
+    data: bytes                 # bytes read (empty for a write)
+    written: int                # bytes stored (0 for a read)
+    vm_fault: VmFault           # the first fault that failed, if any
+    faults: int                 # faults taken
+
+    @property
+    def ok(self) -> bool:
+        return not (self.vm_fault & VM_FAULT_ERROR)
+
+
+@dataclass(frozen=True)
+class ProcStatus(Result):
+    """/proc/PID/status and the fault counters of /proc/PID/stat."""
+    pid: int
+    comm: str
+    state: str                  # "running" or "killed"
+    killed_reason: str
+    min_flt: int
+    maj_flt: int
+    rss_file: int               # pages
+    rss_anon: int               # pages
+    map_count: int
+    max_map_count: int
+    mapcount_limit: int
+    mapcount_action: str
+
+
+@dataclass(frozen=True)
+class FolioMapcount(Result):
+    folio_mapcount: int         # PTEs mapping any page of the folio
+    page_mapcount_raw: int      # the page's raw _mapcount (-1 = unmapped)
+    refcount: int
+    pinned: bool
+    folio: Folio | None
+    per_process: dict[int, int]  # pid -> PTEs of that process mapping this page
+
+
+@dataclass(frozen=True)
+class EchoResult(Result):
+    payload: bytes
+    hops: int
+
+
+@dataclass(frozen=True)
+class FaultResult(Result):
+    """handle_mm_fault's answer. ``outcome`` names what happened in one word."""
     vm_fault: VmFault           # handle_mm_fault's result
-    pfn: int                    # pfn mapped at the address (0 when nothing was mapped)
+    pfn: int                    # pfn mapped at the address (0 when nothing was mapped, or the zero page)
     folio_pfn: int              # head pfn of the folio
     folio_order: int            # order of the folio (0 = 4 KiB)
     pages_mapped: int           # PTEs this fault installed for the faulting folio
@@ -56,12 +466,43 @@ class FaultResult:
     major: bool                 # counted in pgmajfault
     spurious: bool              # PTE was already present
     trace_id: str               # W3C trace id of this fault
+    pinned: bool = False        # the mapcount leak policy pinned the folio
+    zero_page: bool = False     # a hole mapped read-only to the shared zero page
+    folio_node: int = 0
 
     @property
     def ok(self) -> bool:
-        from mmsim.runtime.vmfault import VM_FAULT_ERROR  # noqa: PLC0415
-
         return not (self.vm_fault & VM_FAULT_ERROR)
+
+    @property
+    def outcome(self) -> str:
+        """"sigsegv", "sigbus", "oom", "error", "spurious", "zero-page", "pinned", "major" or "minor"."""
+        for bit, word in ((VmFault.SIGSEGV, "sigsegv"), (VmFault.SIGBUS, "sigbus"), (VmFault.OOM, "oom")):
+            if self.vm_fault & bit:
+                return word
+        if not self.ok:
+            return "error"
+        if self.spurious:
+            return "spurious"
+        if self.zero_page:
+            return "zero-page"
+        if self.pinned:
+            return "pinned"
+        return "major" if self.major else "minor"
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "outcome": self.outcome, "ok": self.ok}
+
+    @classmethod
+    def from_response(cls, resp: rm_pb.HandleFaultResponse, trace_id: str) -> "FaultResult":
+        return cls(vm_fault=VmFault.from_proto(resp.vm_fault), pfn=resp.pfn, folio_pfn=resp.folio.pfn,
+                   folio_order=resp.folio.order, pages_mapped=resp.pages_mapped,
+                   pages_mapped_around=resp.pages_mapped_around, major=resp.major, spurious=resp.spurious,
+                   trace_id=resp.trace_id or trace_id, pinned=resp.pinned, zero_page=resp.zero_page,
+                   folio_node=resp.folio.node)
+
+
+# ---- object handles --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -74,56 +515,123 @@ class Vma:
     def length(self) -> int:
         return self.end - self.start
 
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "mapping": self.file.mapping}
+
 
 @dataclass
 class File:
+    """A regular file, named by its address_space id ``FS/INO`` (``mm.file("xfs0/1")`` reopens one)."""
+
     cluster: "Cluster"
     fs: "Filesystem"
     path: str
     mapping: str                # "FS/INO"
 
     def write(self, offset: int, data: bytes) -> int:
-        return self.cluster._call("filesystem", "Write", filesystem_pb2.WriteRequest(mapping=self.mapping, offset=offset, data=data)).written
+        """write(2): bytes written (``write_result`` also gives the new i_size)."""
+        return self.write_result(offset, data).written
+
+    def write_result(self, offset: int, data: bytes) -> WriteResult:
+        return WriteResult.from_pb(self.cluster.fs_call("Write", fs_pb.WriteRequest(mapping=self.mapping, offset=offset, data=data)))
 
     def read(self, offset: int, length: int) -> bytes:
-        return self.cluster._call("filesystem", "Read", filesystem_pb2.ReadRequest(mapping=self.mapping, offset=offset, length=length)).data
+        return self.cluster.fs_call("Read", fs_pb.ReadRequest(mapping=self.mapping, offset=offset, length=length)).data
 
-    def stat(self) -> filesystem_pb2.StatResponse:
-        return self.cluster._call("filesystem", "Stat", filesystem_pb2.StatRequest(mapping=self.mapping))
+    def stat(self) -> Stat:
+        return Stat.from_pb(self.cluster.fs_call("Stat", fs_pb.StatRequest(mapping=self.mapping)))
 
-    def fsync(self) -> filesystem_pb2.FsyncResponse:
-        return self.cluster._call("filesystem", "Fsync", filesystem_pb2.FsyncRequest(mapping=self.mapping))
+    def fsync(self) -> FsyncResult:
+        return FsyncResult.from_pb(self.cluster.fs_call("Fsync", fs_pb.FsyncRequest(mapping=self.mapping)))
 
-    def truncate(self, size: int) -> filesystem_pb2.TruncateResponse:
-        return self.cluster._call("filesystem", "Truncate", filesystem_pb2.TruncateRequest(mapping=self.mapping, size=size))
+    def truncate(self, size: int) -> TruncateResult:
+        return TruncateResult.from_pb(self.cluster.fs_call("Truncate", fs_pb.TruncateRequest(mapping=self.mapping, size=size)))
+
+    def punch_hole(self, offset: int, length: int) -> PunchHoleResult:
+        """fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)."""
+        return PunchHoleResult.from_pb(self.cluster.fs_call(
+            "PunchHole", fs_pb.PunchHoleRequest(mapping=self.mapping, offset=offset, length=length)))
+
+    def unlink(self) -> UnlinkResult:
+        """unlink(2) of this file's path; a file still mapped lives on with nlink 0."""
+        path = self.path or self.stat().path
+        return self.fs.unlink(path)
 
     def reflink(self, dst: "File", src_offset: int = 0, dst_offset: int = 0, length: int = 0,
-                share_folios: bool = False) -> filesystem_pb2.ReflinkResponse:
+                share_folios: bool = False) -> ReflinkResult:
         """FICLONERANGE: ``dst`` shares this file's blocks; with share_folios (profiles with PFN entries)
         its page cache also shares this file's clean folios instead of reading its own copies."""
-        return self.cluster._call("filesystem", "Reflink", filesystem_pb2.ReflinkRequest(
+        return ReflinkResult.from_pb(self.cluster.fs_call("Reflink", fs_pb.ReflinkRequest(
             src_mapping=self.mapping, src_offset=src_offset, dst_mapping=dst.mapping, dst_offset=dst_offset,
-            length=length, share_folios=share_folios))
+            length=length, share_folios=share_folios)))
 
-    def fadvise_dontneed(self) -> page_cache_pb2.InvalidateMappingResponse:
-        """posix_fadvise(POSIX_FADV_DONTNEED): drop this file's clean, unmapped folios from the page cache."""
-        return self.cluster._call("pagecache", "InvalidateMapping", page_cache_pb2.InvalidateMappingRequest(mapping=self.mapping))
+    def populate(self, index: int, gfp: int | str = "GFP_HIGHUSER_MOVABLE", write: bool = False) -> PopulateResult:
+        """The filesystem populates the page cache around ``index`` (what a major fault asks it to do)."""
+        return PopulateResult.from_pb(self.cluster.fs_call(
+            "Populate", fs_pb.PopulateRequest(mapping=self.mapping, index=index, gfp=gfp_mask(gfp), write=write)))
+
+    def fadvise(self, advice: str = "dontneed") -> InvalidateResult:
+        """posix_fadvise(fd, 0, 0, advice). POSIX_FADV_DONTNEED (the one that changes the page cache) drops the
+        clean, unmapped folios (invalidate_mapping_pages); fsync first so that dirty ones are clean."""
+        name = advice.upper().removeprefix("POSIX_FADV_")
+        if name != "DONTNEED":
+            raise errors.InvalidArgument(f"advice {advice!r} is not modelled; only POSIX_FADV_DONTNEED is")
+        return self.cluster.pagecache.invalidate_mapping(self)
+
+    def fadvise_dontneed(self) -> InvalidateResult:
+        return self.fadvise("dontneed")
+
+    def unmap_mapping_range(self, start: int = 0, length: int = 0, even_cows: bool = False) -> UnmapResult:
+        """unmap_mapping_range: zap every process's PTEs of this file over a byte range (0 = to EOF)."""
+        return self.cluster.rmap.unmap_mapping_range(self, start, length, even_cows)
+
+    def find_folio(self, index: int) -> CachedFolio:
+        return self.cluster.pagecache.find_folio(self, index)
+
+    def xa_stats(self) -> XaStats:
+        return self.cluster.pagecache.xa_stats(self)
+
+    def xa_dump(self) -> str:
+        return self.cluster.pagecache.xa_dump(self)
+
+    def to_dict(self) -> dict:
+        return {"mapping": self.mapping, "fs": self.fs.name, "path": self.path}
 
 
 @dataclass
 class Filesystem:
+    """A filesystem made by ``mm.mkfs`` (``mm.filesystem("xfs0")`` reopens one)."""
+
     cluster: "Cluster"
     name: str
     block_size: int
     profile: str
+    indexing: str = ""          # default indexing of its files
 
-    def create(self, path: str) -> File:
-        resp = self.cluster._call("filesystem", "Create", filesystem_pb2.CreateRequest(fs=self.name, path=path))
+    def create(self, path: str, indexing: str = "") -> File:
+        """A new regular file; indexing (multi-order, order-0, hugetlb) overrides the filesystem's."""
+        resp = self.cluster.fs_call("Create", fs_pb.CreateRequest(fs=self.name, path=path, indexing=_indexing(indexing)))
         return File(self.cluster, self, path, resp.mapping)
+
+    def statfs(self) -> FsInfo:
+        return FsInfo.from_pb(self.cluster.fs_call("StatFs", fs_pb.StatFsRequest(name=self.name)))
+
+    def file(self, mapping_or_ino: str | int) -> File:
+        """Reopen a file of this filesystem by inode number or "FS/INO"."""
+        mapping = mapping_or_ino if isinstance(mapping_or_ino, str) else f"{self.name}/{mapping_or_ino}"
+        return self.cluster.file(mapping)
+
+    def unlink(self, path: str) -> UnlinkResult:
+        return UnlinkResult.from_pb(self.cluster.fs_call("Unlink", fs_pb.UnlinkRequest(fs=self.name, path=path)))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "block_size": self.block_size, "profile": self.profile, "indexing": self.indexing}
 
 
 @dataclass
 class Process:
+    """A process (an mm_struct) made by ``mm.spawn`` (``mm.process(pid)`` reopens one)."""
+
     cluster: "Cluster"
     pid: int
     comm: str
@@ -132,44 +640,258 @@ class Process:
     def mmap(self, file: File, length: int, prot: str = "r", shared: bool = True, offset: int = 0, addr: int = 0) -> Vma:
         unknown = set(prot) - set(_PROT)
         if unknown:
-            raise ValueError(f"prot letters must be from 'rwx', got {prot!r}")
-        req = reverse_map_pb2.MmapRequest(pid=self.pid, mapping=file.mapping, length=length, offset=offset,
-                                          prot=[_PROT[c] for c in prot], shared=shared, addr=addr)
-        resp = self.cluster._call("rmap", "Mmap", req)
+            raise errors.InvalidArgument(f"prot letters must be from 'rwx', got {prot!r}")
+        req = rm_pb.MmapRequest(pid=self.pid, mapping=file.mapping, length=length, offset=offset,
+                                prot=[_PROT[c] for c in prot], shared=shared, addr=addr)
+        resp = self.cluster.rmap_call("Mmap", req)
         vma = Vma(resp.start, resp.end, file)
         self.vmas.append(vma)
         return vma
 
-    def munmap(self, addr: int, length: int) -> int:
-        return self.cluster._call("rmap", "Munmap", reverse_map_pb2.MunmapRequest(pid=self.pid, addr=addr, length=length)).pages_unmapped
+    def munmap(self, addr: int | Vma, length: int | None = None) -> int:
+        """munmap(2): PTEs zapped. ``proc.munmap(vma)`` unmaps a whole VMA."""
+        if isinstance(addr, Vma):
+            addr, length = addr.start, addr.length if length is None else length
+        return self.cluster.rmap_call("Munmap", rm_pb.MunmapRequest(pid=self.pid, addr=addr, length=length or 0)).pages_unmapped
 
     def fault(self, address: int, write: bool = False) -> FaultResult:
         trace_id, resp = self.cluster._traced_call(
-            "rmap", "Fault", reverse_map_pb2.HandleFaultRequest(pid=self.pid, address=address, write=write))
-        return FaultResult(
-            vm_fault=VmFault.from_proto(resp.vm_fault), pfn=resp.pfn, folio_pfn=resp.folio.pfn,
-            folio_order=resp.folio.order, pages_mapped=resp.pages_mapped,
-            pages_mapped_around=resp.pages_mapped_around, major=resp.major,
-            spurious=resp.spurious, trace_id=trace_id)
+            "rmap", "HandleFault", rm_pb.HandleFaultRequest(pid=self.pid, address=address, write=write))
+        return FaultResult.from_response(resp, trace_id)
+
+    def read_memory(self, address: int, length: int) -> MemoryAccess:
+        resp = self.cluster.rmap_call("ReadMemory", rm_pb.ReadMemoryRequest(pid=self.pid, address=address, length=length))
+        return MemoryAccess(resp.data, 0, VmFault.from_proto(resp.vm_fault), resp.faults)
 
     def read(self, address: int, length: int) -> bytes:
-        resp = self.cluster._call("rmap", "ReadMemory", reverse_map_pb2.ReadMemoryRequest(pid=self.pid, address=address, length=length))
-        return resp.data
+        return self.read_memory(address, length).data
+
+    def write_memory(self, address: int, data: bytes) -> MemoryAccess:
+        resp = self.cluster.rmap_call("WriteMemory", rm_pb.WriteMemoryRequest(pid=self.pid, address=address, data=data))
+        return MemoryAccess(b"", resp.written, VmFault.from_proto(resp.vm_fault), resp.faults)
+
+    def exit(self) -> UnmapResult:
+        """exit_mmap: unmap everything and drop the mm (the pid is gone afterwards)."""
+        return UnmapResult.from_pb(self.cluster.rmap_call("Exit", rm_pb.ExitRequest(pid=self.pid)))
+
+    def maps(self) -> list[str]:
+        """/proc/PID/maps, one line per VMA."""
+        return list(self.cluster.rmap_call("ProcMaps", rm_pb.ProcMapsRequest(pid=self.pid)).lines)
+
+    def status(self) -> ProcStatus:
+        return ProcStatus.from_pb(self.cluster.rmap_call("ProcStatus", rm_pb.ProcStatusRequest(pid=self.pid)))
+
+    def to_dict(self) -> dict:
+        return {"pid": self.pid, "comm": self.comm}
+
+
+# ---- one namespace per service ---------------------------------------------------------------------------
+
+
+class _Service:
+    name = ""
+
+    def __init__(self, cluster: "Cluster"):
+        self._mm = cluster
+
+    def _call(self, method: str, request):
+        return self._mm._typed_call(self.name, method, request)
+
+
+class Allocator(_Service):
+    """PageAllocatorService: the buddy allocator, kmalloc/vmalloc/kvmalloc, /proc files."""
+
+    name = "allocator"
+
+    def alloc_pages(self, order: int, gfp: int | str = "GFP_KERNEL", node: int = -1) -> PageAllocation:
+        return PageAllocation.from_pb(self._call("AllocPages", pa_pb.AllocPagesRequest(order=order, gfp=gfp_mask(gfp), node=node)))
+
+    def free_pages(self, page: int | Folio, order: int | None = None) -> int:
+        """__free_pages(page, order): the order of the free block after merging with its buddies."""
+        pfn, order = (page.pfn, page.order if order is None else order) if isinstance(page, Folio) else (page, order or 0)
+        return self._call("FreePages", pa_pb.FreePagesRequest(pfn=pfn, order=order)).merged_order
+
+    def get_page(self, pfn: int) -> PageInfo:
+        return PageInfo.from_response(self._call("GetPage", pa_pb.GetPageRequest(pfn=pfn)))
+
+    def kmalloc(self, size: int, gfp: int | str = "GFP_KERNEL", node: int = -1) -> KvAllocation:
+        return self._kv("Kmalloc", pa_pb.KmallocRequest(size=size, gfp=gfp_mask(gfp), node=node))
+
+    def vmalloc(self, size: int, gfp: int | str = "GFP_KERNEL", node: int = -1) -> KvAllocation:
+        return self._kv("Vmalloc", pa_pb.VmallocRequest(size=size, gfp=gfp_mask(gfp), node=node))
+
+    def kvmalloc(self, size: int, gfp: int | str = "GFP_KERNEL", node: int = -1) -> KvAllocation:
+        return self._kv("Kvmalloc", pa_pb.KvmallocRequest(size=size, gfp=gfp_mask(gfp), node=node))
+
+    def kvmalloc_array(self, n: int, size: int, gfp: int | str = "GFP_KERNEL") -> KvAllocation:
+        return self._kv("KvmallocArray", pa_pb.KvmallocArrayRequest(n=n, size=size, gfp=gfp_mask(gfp)))
+
+    def kvcalloc(self, n: int, size: int, gfp: int | str = "GFP_KERNEL") -> KvAllocation:
+        return self._kv("KvmallocArray", pa_pb.KvmallocArrayRequest(n=n, size=size, gfp=gfp_mask(gfp), zero=True))
+
+    def kvmalloc_struct(self, header: int, element: int, count: int, gfp: int | str = "GFP_KERNEL") -> KvAllocation:
+        """kvmalloc(struct_size(p, member, count), gfp): saturates to SIZE_MAX (and fails) on overflow."""
+        return self._kv("KvmallocStruct", pa_pb.KvmallocStructRequest(header=header, element=element, count=count, gfp=gfp_mask(gfp)))
+
+    def kvfree(self, addr: int | KvAllocation) -> None:
+        self._call("Kvfree", pa_pb.KvfreeRequest(addr=_addr(addr)))
+
+    def malloc(self, size: int) -> KvAllocation:
+        """malloc(size) = kvmalloc(size, GFP_KERNEL), the to-do list's proposal."""
+        return self._kv("Malloc", pa_pb.MallocRequest(size=size))
+
+    def free(self, addr: int | KvAllocation) -> None:
+        self._call("Free", pa_pb.FreeRequest(addr=_addr(addr)))
+
+    def _kv(self, method: str, request) -> KvAllocation:
+        return KvAllocation.from_pb(self._call(method, request).allocation)
+
+    def buddyinfo(self) -> str:
+        """/proc/buddyinfo, byte for byte."""
+        return self._call("BuddyInfo", pa_pb.BuddyInfoRequest()).text
+
+    def pagetypeinfo(self) -> str:
+        return self._call("PageTypeInfo", pa_pb.PageTypeInfoRequest()).text
+
+    def vmstat(self) -> dict[str, int]:
+        """/proc/vmstat by the kernel's counter names (pages or events)."""
+        return dict(self._call("VmStat", pa_pb.VmStatRequest()).values)
+
+    def vmstat_text(self) -> str:
+        return self._call("VmStat", pa_pb.VmStatRequest()).text
+
+    def meminfo(self) -> dict[str, int]:
+        """/proc/meminfo by name (units: kB)."""
+        return dict(self._call("MemInfo", pa_pb.MemInfoRequest()).values_kb)
+
+    def meminfo_text(self) -> str:
+        return self._call("MemInfo", pa_pb.MemInfoRequest()).text
+
+    def fragment(self, node: int = 0, zone: str = "", max_free_order: int = 0) -> FragmentResult:
+        """Pin pages so that no free block above max_free_order is left (high orders fail, order 0 works)."""
+        return FragmentResult.from_pb(self._call("Fragment", pa_pb.FragmentRequest(node=node, zone=zone, max_free_order=max_free_order)))
+
+    def unfragment(self, node: int = 0) -> int:
+        """Undo fragment(): pages given back."""
+        return self._call("Unfragment", pa_pb.UnfragmentRequest(node=node)).freed
+
+
+def _addr(addr: int | KvAllocation) -> int:
+    return addr.addr if isinstance(addr, KvAllocation) else addr
+
+
+_TAGS = {"dirty": pc_pb.PAGECACHE_TAG_DIRTY, "writeback": pc_pb.PAGECACHE_TAG_WRITEBACK, "towrite": pc_pb.PAGECACHE_TAG_TOWRITE}
+_FAULT_FLAGS = {"write": pc_pb.FAULT_FLAG_WRITE, "mkwrite": pc_pb.FAULT_FLAG_MKWRITE, "allow_retry": pc_pb.FAULT_FLAG_ALLOW_RETRY,
+                "tried": pc_pb.FAULT_FLAG_TRIED, "user": pc_pb.FAULT_FLAG_USER}
+
+
+def _enum_value(table: dict[str, int], name: str, what: str) -> int:
+    key = name.lower().removeprefix("pagecache_tag_").removeprefix("fault_flag_")
+    if key not in table:
+        raise errors.InvalidArgument(f"unknown {what} {name!r}; known: {', '.join(table)}")
+    return table[key]
+
+
+class PageCache(_Service):
+    """PageCacheService: the XArray of each mapping (``mapping`` is a File or "FS/INO")."""
+
+    name = "pagecache"
+
+    def fault(self, mapping: File | str, index: int, flags: tuple[str, ...] = (), around_start: int = 0,
+              around_pages: int = 0) -> PageCacheFault:
+        """filemap_fault at a file index; flags are FAULT_FLAG_* names ("write", "user", ...)."""
+        req = pc_pb.FaultRequest(mapping=_mapping(mapping), index=index, around_start=around_start, around_pages=around_pages,
+                                 flags=[_enum_value(_FAULT_FLAGS, f, "fault flag") for f in flags])
+        return PageCacheFault.from_pb(self._call("Fault", req))
+
+    def add_folio(self, mapping: File | str, index: int, folio: Folio | None = None, zero_order: int | None = None,
+                  trunc_seq: int | None = None) -> int:
+        """filemap_add_folio (or a zero entry of zero_order when folio is None): nrpages afterwards."""
+        req = pc_pb.AddFolioRequest(mapping=_mapping(mapping), index=index, zero_entry=folio is None,
+                                    zero_order=zero_order or 0, trunc_seq=trunc_seq)
+        if folio is not None:
+            req.folio.CopyFrom(folio.to_proto())
+        return self._call("AddFolio", req).nrpages
+
+    def find_folio(self, mapping: File | str, index: int) -> CachedFolio:
+        return CachedFolio.from_pb(self._call("FindFolio", pc_pb.FindFolioRequest(mapping=_mapping(mapping), index=index)))
+
+    def truncate_range(self, mapping: File | str, lstart: int, lend: int | None = None) -> TruncateRangeResult:
+        """truncate_inode_pages_range(mapping, lstart, lend); lend None = to EOF (the kernel's -1)."""
+        req = pc_pb.TruncateRangeRequest(mapping=_mapping(mapping), lstart=lstart, lend=lend or 0, to_eof=lend is None)
+        return TruncateRangeResult.from_pb(self._call("TruncateRange", req))
+
+    def share_folios(self, src: File | str, dst: File | str, nr_pages: int, src_index: int = 0, dst_index: int = 0) -> ShareResult:
+        req = pc_pb.ShareFoliosRequest(src_mapping=_mapping(src), src_index=src_index, dst_mapping=_mapping(dst),
+                                       dst_index=dst_index, nr_pages=nr_pages)
+        return ShareResult.from_pb(self._call("ShareFolios", req))
+
+    def unshare_folio(self, mapping: File | str, index: int) -> UnshareResult:
+        return UnshareResult.from_pb(self._call("UnshareFolio", pc_pb.UnshareFolioRequest(mapping=_mapping(mapping), index=index)))
+
+    def invalidate_mapping(self, mapping: File | str) -> InvalidateResult:
+        """invalidate_mapping_pages: drop the clean, unmapped folios."""
+        return InvalidateResult.from_pb(self._call("InvalidateMapping", pc_pb.InvalidateMappingRequest(mapping=_mapping(mapping))))
+
+    def tag_folio(self, mapping: File | str, index: int, tag: str, clear: bool = False) -> None:
+        """Set (or clear) PAGECACHE_TAG_DIRTY / _WRITEBACK / _TOWRITE on the folio covering index."""
+        self._call("TagFolio", pc_pb.TagFolioRequest(mapping=_mapping(mapping), index=index, clear=clear,
+                                                     tag=_enum_value(_TAGS, tag, "tag")))
+
+    def find_tagged(self, mapping: File | str, tag: str, start: int = 0, limit: int = 0) -> list[CachedFolio]:
+        req = pc_pb.FindTaggedRequest(mapping=_mapping(mapping), tag=_enum_value(_TAGS, tag, "tag"), start=start, limit=limit)
+        return [CachedFolio.from_pb(f) for f in self._call("FindTagged", req).folios]
+
+    def xa_stats(self, mapping: File | str) -> XaStats:
+        return XaStats.from_pb(self._call("XaStats", pc_pb.XaStatsRequest(mapping=_mapping(mapping))))
+
+    def xa_dump(self, mapping: File | str) -> str:
+        return self._call("XaDump", pc_pb.XaDumpRequest(mapping=_mapping(mapping))).text
+
+
+class ReverseMap(_Service):
+    """ReverseMapService calls that are not about one process (those are on :class:`Process`)."""
+
+    name = "rmap"
+
+    def unmap_mapping_range(self, mapping: File | str, start: int = 0, length: int = 0, even_cows: bool = False) -> UnmapResult:
+        req = rm_pb.UnmapMappingRangeRequest(mapping=_mapping(mapping), start=start, length=length, even_cows=even_cows)
+        return UnmapResult.from_pb(self._call("UnmapMappingRange", req))
+
+    def folio_mapcount(self, pfn: int, node: int = 0) -> FolioMapcount:
+        """folio_mapcount(), the page's _mapcount and _refcount, and who maps it."""
+        return FolioMapcount.from_pb(self._call("FolioMapcount", rm_pb.FolioMapcountRequest(pfn=pfn, node=node)))
 
 
 class Cluster:
     """A connection to the four services (addresses from MMSIM_*_ADDR or the defaults of `mmsim up`)."""
 
-    def __init__(self, settings: config.Settings, timeout: float = 30.0):
+    def __init__(self, settings: config.Settings, timeout: float = 30.0, trace_inspection: bool = False):
         self.settings = settings
         self.timeout = timeout
-        self._channels = {name: grpc.insecure_channel(addr) for name, addr in settings.addrs.items()}
+        self.trace_inspection = trace_inspection
+        self._channels = {name: grpc.insecure_channel(addr, options=CHANNEL_OPTIONS) for name, addr in settings.addrs.items()}
         self.stubs = {name: STUBS[name](ch) for name, ch in self._channels.items()}
+        self.stubs["trace"] = trace_pb2_grpc.TraceServiceStub(self._channels["rmap"])   # served by every service
         self.last_trace_id = ""
+        self.allocator = Allocator(self)
+        self.pagecache = PageCache(self)
+        self.rmap = ReverseMap(self)
+        # the allocation calls of the to-do list, straight on the cluster: mm.kvmalloc_struct(...), mm.malloc(...)
+        a = self.allocator
+        self.kmalloc, self.vmalloc, self.kvmalloc, self.kvfree = a.kmalloc, a.vmalloc, a.kvmalloc, a.kvfree
+        self.kvmalloc_array, self.kvcalloc, self.kvmalloc_struct = a.kvmalloc_array, a.kvcalloc, a.kvmalloc_struct
+        self.malloc, self.free, self.alloc_pages, self.free_pages = a.malloc, a.free, a.alloc_pages, a.free_pages
 
     @classmethod
-    def connect(cls, settings: config.Settings | None = None, timeout: float = 30.0) -> "Cluster":
-        return cls(settings or config.load(), timeout)
+    def connect(cls, settings: config.Settings | None = None, timeout: float = 30.0, target: str | None = None,
+                trace_inspection: bool = False) -> "Cluster":
+        """``target``: a host whose services listen on the default ports (a compose or k8s stack), or
+        "allocator=H:P,pagecache=H:P,..." for each address; default: the MMSIM_*_ADDR settings."""
+        settings = settings or config.load()
+        if target:
+            settings = settings.with_addrs(**_target_addrs(target, settings))
+        return cls(settings, timeout, trace_inspection)
 
     def __enter__(self) -> "Cluster":
         return self
@@ -181,57 +903,133 @@ class Cluster:
         for ch in self._channels.values():
             ch.close()
 
+    # Calls ---------------------------------------------------------------------------------------------
     def _traced_call(self, service: str, method: str, request):
-        trace_id, traceparent = new_traceparent()
-        self.last_trace_id = trace_id
-        resp = getattr(self.stubs[service], method)(request, timeout=self.timeout, metadata=[("traceparent", traceparent)])
+        """(trace_id, response) of a raw call; raises grpc.RpcError."""
+        inspection = methods.is_inspection(methods.full_name(service, method))
+        trace_id, traceparent = new_traceparent(sampled=self.trace_inspection or not inspection)
+        metadata = [("traceparent", traceparent)]
+        if not inspection:
+            self.last_trace_id = trace_id
+            metadata.append((REQUEST_ID_KEY, uuid.uuid4().hex))
+        resp = getattr(self.stubs[service], method)(request, timeout=self.timeout, metadata=metadata)
         return trace_id, resp
 
-    def _call(self, service: str, method: str, request):
-        return self._traced_call(service, method, request)[1]
+    def _typed_call(self, service: str, method: str, request):
+        try:
+            return self._traced_call(service, method, request)[1]
+        except grpc.RpcError as exc:
+            raise errors.from_rpc_error(exc) from None
+
+    def fs_call(self, method: str, request):
+        return self._typed_call("filesystem", method, request)
+
+    def rmap_call(self, method: str, request):
+        return self._typed_call("rmap", method, request)
 
     def call(self, service: str, method: str, request):
-        """Any RPC of any service, traced like the helpers above (for what the helpers do not wrap)."""
-        return self._call(service, method, request)
+        """Any RPC of any service, raw: the request message in, the response message out, grpc.RpcError on
+        failure (the typed methods raise mmsim.errors instead)."""
+        return self._traced_call(service, method, request)[1]
 
-    # Filesystems and processes -------------------------------------------------------------------------
+    # Filesystems, files and processes ------------------------------------------------------------------
     def mkfs(self, name: str, block_size: int = 4096, profile: str = "", alloc_context: str = "",
-             max_folio_order: int | None = None) -> Filesystem:
+             max_folio_order: int | None = None, indexing: str = "") -> Filesystem:
         """alloc_context: "scope" (memalloc_nofs_save), "gfp_nofs" or "none"; empty = the profile's.
-        max_folio_order caps the folios the filesystem asks for (0 = small pages only)."""
-        resp = self._call("filesystem", "Mkfs", filesystem_pb2.MkfsRequest(
+        max_folio_order caps the folios the filesystem asks for (0 = small pages only). indexing: how its
+        files' page caches are indexed, "multi-order", "order-0" or "hugetlb" (empty = the profile's)."""
+        resp = self.fs_call("Mkfs", fs_pb.MkfsRequest(
             name=name, block_size=block_size, profile=profile, alloc_context=alloc_context,
-            max_folio_order=max_folio_order))
-        return Filesystem(self, resp.name, resp.block_size, resp.profile)
+            max_folio_order=max_folio_order, indexing=_indexing(indexing)))
+        return Filesystem(self, resp.name, resp.block_size, resp.profile, indexing_from_proto(resp.indexing))
 
-    def spawn(self, comm: str) -> Process:
-        resp = self._call("rmap", "Spawn", reverse_map_pb2.SpawnRequest(comm=comm))
+    def filesystem(self, name: str) -> Filesystem:
+        """Reopen an existing filesystem by name (NotFound when there is none)."""
+        info = Filesystem(self, name, 0, "").statfs()
+        return Filesystem(self, info.name, info.block_size, info.profile, info.indexing)
+
+    def file(self, mapping: str) -> File:
+        """Reopen an existing file by its "FS/INO" (NotFound when there is none)."""
+        fs = mapping.split("/", 1)[0]
+        st = File(self, Filesystem(self, fs, 0, ""), "", mapping).stat()
+        return File(self, Filesystem(self, fs, st.block_size, st.profile), st.path, mapping)
+
+    def spawn(self, comm: str, mapcount_limit: int = 0, mapcount_action: str = "", max_map_count: int = 0) -> Process:
+        """A new process. mapcount_action: "none", "kill" or "leak" (empty = the profile's)."""
+        action = 0
+        if mapcount_action:
+            name = f"MAPCOUNT_ACTION_{mapcount_action.upper()}"
+            if name not in rm_pb.MapcountAction.keys():
+                raise errors.InvalidArgument(f"mapcount_action must be none, kill or leak, got {mapcount_action!r}")
+            action = rm_pb.MapcountAction.Value(name)
+        resp = self.rmap_call("Spawn", rm_pb.SpawnRequest(comm=comm, mapcount_limit=mapcount_limit,
+                                                          mapcount_action=action, max_map_count=max_map_count))
         return Process(self, resp.pid, comm)
+
+    def process(self, pid: int) -> Process:
+        """Reopen an existing process (NotFound when there is none)."""
+        return Process(self, pid, Process(self, pid, "").status().comm)
 
     def vmstat(self) -> dict[str, int]:
         """/proc/vmstat as a dict of the kernel's counter names (pages or events)."""
-        return dict(self._call("allocator", "VmStat", page_allocator_pb2.VmStatRequest()).values)
+        return self.allocator.vmstat()
+
+    def echo(self, hops: list[tuple[str, int]] = (), redis_round_trips: int = 0, payload: bytes = b"") -> EchoResult:
+        """The bare echo chain of the fault-path baseline, entering at the reverse map: ``hops`` is
+        [(addr, redis_round_trips), ...] of the services to visit after it."""
+        req = trace_pb2.EchoRequest(redis_round_trips=redis_round_trips, payload=payload,
+                                    hops=[trace_pb2.EchoHop(addr=a, redis_round_trips=n) for a, n in hops])
+        return EchoResult.from_pb(self._typed_call("trace", "Echo", req))
 
     # Traces --------------------------------------------------------------------------------------------
     def _trace_stub(self) -> trace_pb2_grpc.TraceServiceStub:
-        return trace_pb2_grpc.TraceServiceStub(self._channels["rmap"])
+        return self.stubs["trace"]
 
-    def trace(self, trace_id: str, settle: float = 2.0) -> TraceTree:
-        """The span tree of one trace, waiting (up to ``settle`` s) until every service has exported its spans."""
-        stub, spans, deadline = self._trace_stub(), [], time.monotonic() + settle
+    def trace(self, trace_id: str, timeout: float = 10.0) -> TraceTree:
+        """The span tree of one trace, once it is complete (its entry span is in and every span has the
+        children it called: ``TraceTree.complete``). The services export spans in the background, so
+        this polls GetTrace; after ``timeout`` s it returns what there is (``complete`` False)."""
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                got = list(stub.GetTrace(trace_pb2.GetTraceRequest(trace_id=trace_id), timeout=self.timeout).spans)
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                tree = TraceTree(self._typed_call("trace", "GetTrace", trace_pb2.GetTraceRequest(trace_id=trace_id)).spans)
+            except errors.NotFound:
+                if time.monotonic() > deadline:
                     raise
-                got = []
-            if got and len(got) == len(spans):
-                return TraceTree(got)
-            spans = got
-            if time.monotonic() > deadline:
-                return TraceTree(spans)
-            time.sleep(0.06)
+                tree = TraceTree([])
+            if tree.complete or time.monotonic() > deadline:
+                return tree
+            time.sleep(0.02)
 
-    def traces(self, limit: int = 20) -> list[str]:
-        return list(self._trace_stub().ListTraces(trace_pb2.ListTracesRequest(limit=limit), timeout=self.timeout).trace_ids)
+    def traces(self, limit: int = 20, kind: str = "any") -> list[str]:
+        """Recent trace ids, newest first: kind "any" (every stored trace) or "fault" (started by a fault)."""
+        name = f"TRACE_KIND_{kind.upper()}"
+        if name not in trace_pb2.TraceKind.keys():
+            raise errors.InvalidArgument(f"trace kind must be any or fault, got {kind!r}")
+        req = trace_pb2.ListTracesRequest(limit=limit, kind=trace_pb2.TraceKind.Value(name))
+        return list(self._typed_call("trace", "ListTraces", req).trace_ids)
+
+    def last_trace(self, kind: str = "fault") -> TraceTree:
+        """`mmsim trace last`: the newest fault's trace (kind "any": the newest trace of any user operation;
+        inspection calls make none). NotFound when there is none."""
+        ids = self.traces(1, kind)
+        if not ids:
+            raise errors.NotFound(f"no {'fault ' if kind == 'fault' else ''}trace recorded yet")
+        return self.trace(ids[0])
+
+    # The machine -----------------------------------------------------------------------------------------
+    def reset(self) -> ResetResult:
+        """Flush the simulated machine (every file, process, page and trace) and boot its memory again."""
+        return ResetResult.from_pb(self.allocator._call("Reset", pa_pb.ResetRequest()))
+
+
+def _target_addrs(target: str, settings: config.Settings) -> dict[str, str]:
+    if "=" not in target:
+        return {name: f"{target}:{addr.rsplit(':', 1)[1]}" for name, addr in settings.addrs.items()}
+    out = {}
+    for part in target.split(","):
+        name, _, addr = part.partition("=")
+        if name.strip() not in settings.addrs or ":" not in addr:
+            raise errors.InvalidArgument(f"target part {part!r} must be SERVICE=HOST:PORT with SERVICE one of {', '.join(settings.addrs)}")
+        out[name.strip()] = addr.strip()
+    return out

@@ -1,14 +1,20 @@
 """Start, watch and stop the local stack: one redis-server and the four services, as processes.
 
 Every process's PID goes into ``STATE_DIR/pids/NAME.pid`` and its output into ``STATE_DIR/logs/NAME.log``
-(JSON lines for the services). ``stop`` signals exactly those PIDs (SIGTERM, then SIGKILL after a grace
-period); nothing is ever stopped by name.
+(JSON lines for the services). ``down`` signals exactly those PIDs, all at once (SIGTERM, then SIGKILL
+after a short grace period), services before Redis; nothing is ever stopped by name, and a pid file whose
+PID now belongs to another program is ignored. ``up`` checks every port it is about to listen on first and
+fails at once, naming the port and what it was for, when one is busy; when a process it started dies
+during start-up it stops everything it started and raises with the end of that process's log. A PID is
+alive only if it is not a zombie: our own exited children are reaped (``kill(pid, 0)`` succeeds on an
+unreaped zombie) and /proc/PID/stat state Z counts as dead.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +25,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mmsim.runtime import config
-from mmsim.runtime.redis_server import die_with_parent, free_port, redis_args, wait_for_port
+from mmsim.runtime.redis_server import die_with_parent, free_port, redis_args
 
 MODULES = {name: f"mmsim.{name}.server" for name in config.SERVICES}
 
@@ -52,14 +58,37 @@ def pick_free_settings(base: config.Settings, state_dir: str) -> config.Settings
     return config.load(env)
 
 
+class StackError(RuntimeError):
+    """`mmsim up` could not start the stack; the message says why (a busy port, a process that exited)."""
+
+
 def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs: our own exited child is reaped here, and a zombie is dead."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _is_ours(pid: int, name: str) -> bool:
+    """The PID still runs the program the pid file was written for (not a later process that reused it)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return True
+    return ("redis-server" in cmdline) if name == "redis" else (MODULES[name] in cmdline)
 
 
 def read_pid(paths: Paths, name: str) -> int | None:
@@ -67,7 +96,7 @@ def read_pid(paths: Paths, name: str) -> int | None:
         pid = int(paths.pidfile(name).read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _pid_alive(pid) else None
+    return pid if _pid_alive(pid) and _is_ours(pid, name) else None
 
 
 def _spawn(paths: Paths, name: str, args: list[str], env: dict[str, str], tied: bool = False) -> int:
@@ -96,6 +125,21 @@ def _host_port(url_or_addr: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def check_ports(wanted: dict[str, tuple[str, int]]) -> None:
+    """Raise StackError naming every (what, host:port) that something else already listens on."""
+    busy = []
+    for what, (host, port) in wanted.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError as exc:
+                busy.append(f"{what} {host}:{port} ({exc.strerror})")
+    if busy:
+        raise StackError("cannot start the stack, port in use: " + "; ".join(busy)
+                         + ". Stop what holds it, or choose other ports (MMSIM_REDIS_URL, MMSIM_<SERVICE>_ADDR).")
+
+
 def up(settings: config.Settings, timeout: float = 30.0, tied: bool = False) -> dict[str, int]:
     """Start whatever is not running yet; wait until Redis answers and every service is SERVING.
 
@@ -105,13 +149,42 @@ def up(settings: config.Settings, timeout: float = 30.0, tied: bool = False) -> 
     env = {**os.environ, **settings.env()}
     started: dict[str, int] = {}
     host, port = _host_port(settings.redis_url)
+    wanted = {"redis": (host, port)} if read_pid(paths, "redis") is None else {}
+    wanted.update({n: _host_port(settings.bind_addr(n)) for n in MODULES if read_pid(paths, n) is None})
+    check_ports(wanted)
     if read_pid(paths, "redis") is None:
         data = paths.root / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        started["redis"] = _spawn(paths, "redis", redis_args(port, host, data), env, tied)
-    wait_for_port(host, port, timeout)
-    started.update(services_up(settings, timeout=timeout, tied=tied))
+        started["redis"] = _spawn(paths, "redis", redis_args(port, host, data.resolve()), env, tied)
+    try:
+        _wait_redis(paths, host, port, timeout)
+        started.update(services_up(settings, timeout=timeout, tied=tied))
+    except Exception:
+        _stop_all(paths, list(started), GRACE)
+        raise
     return started
+
+
+def _wait_redis(paths: Paths, host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            pass
+        if read_pid(paths, "redis") is None:
+            raise StackError(f"redis-server exited during start-up; end of {paths.logfile('redis')}:\n{_tail(paths, 'redis')}")
+        if time.monotonic() > deadline:
+            raise StackError(f"redis-server not listening on {host}:{port} after {timeout}s")
+        time.sleep(0.02)
+
+
+def _tail(paths: Paths, name: str) -> str:
+    try:
+        return paths.logfile(name).read_text(errors="replace")[-3000:]
+    except FileNotFoundError:
+        return "(no log)"
 
 
 def services_up(settings: config.Settings, names: tuple[str, ...] | list[str] | None = None,
@@ -130,24 +203,27 @@ def services_up(settings: config.Settings, names: tuple[str, ...] | list[str] | 
         if read_pid(paths, name) is None:
             started[name] = _spawn(paths, name, [sys.executable, "-m", MODULES[name]], env, tied)
     deadline = time.monotonic() + timeout
-    for name in names:
-        while health(settings.addrs[name], 0.5) != "SERVING":
-            pid = read_pid(paths, name)
-            if pid is None:
-                tail = paths.logfile(name).read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"service {name} exited during start-up; end of {paths.logfile(name)}:\n{tail}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"service {name} not SERVING at {settings.addrs[name]} after {timeout}s")
-            time.sleep(0.05)
+    try:
+        for name in names:
+            while health(settings.addrs[name], 0.5) != "SERVING":
+                if read_pid(paths, name) is None:
+                    raise StackError(f"service {name} exited during start-up; end of {paths.logfile(name)}:\n"
+                                     f"{_tail(paths, name)}")
+                if time.monotonic() > deadline:
+                    raise StackError(f"service {name} not SERVING at {settings.addrs[name]} after {timeout}s; "
+                                     f"see {paths.logfile(name)}")
+                time.sleep(0.05)
+    except StackError:
+        _stop_all(paths, list(started), GRACE)
+        raise
     return started
 
 
 def services_down(settings: config.Settings, names: tuple[str, ...] | list[str] | None = None,
-                  grace: float = 8.0) -> list[str]:
-    """Stop the named services (all four by default) recorded under ``settings.state_dir``, by PID; Redis is
-    left running."""
-    paths = Paths(Path(settings.state_dir))
-    return [name for name in (names or MODULES) if _stop_pid(paths, name, grace)]
+                  grace: float | None = None) -> list[str]:
+    """Stop the named services (all four by default) recorded under ``settings.state_dir``, by PID, all at
+    once; Redis is left running."""
+    return _stop_all(Paths(Path(settings.state_dir)), list(names or MODULES), GRACE if grace is None else grace)
 
 
 def replica_settings(base: config.Settings, state_dir: str, **overrides: str) -> config.Settings:
@@ -159,40 +235,63 @@ def replica_settings(base: config.Settings, state_dir: str, **overrides: str) ->
     return config.load(env)
 
 
-def down(settings: config.Settings, grace: float = 8.0) -> list[str]:
-    """SIGTERM each recorded PID (services first, Redis last), SIGKILL after the grace period."""
+# SIGTERM -> SIGKILL: a service drains in-flight RPCs and flushes its spans well within this (seconds)
+GRACE = 1.5
+
+
+def down(settings: config.Settings, grace: float | None = None) -> list[str]:
+    """Stop every recorded PID: the four services at once, then Redis (so that they can flush to it)."""
     paths = Paths(Path(settings.state_dir))
-    return [name for name in [*MODULES, "redis"] if _stop_pid(paths, name, grace)]
+    grace = GRACE if grace is None else grace
+    return _stop_all(paths, list(MODULES), grace) + _stop_all(paths, ["redis"], grace)
 
 
-def _stop_pid(paths: Paths, name: str, grace: float) -> bool:
-    """SIGTERM the PID recorded for ``name``, SIGKILL after ``grace`` s; True when one was running."""
-    pid = read_pid(paths, name)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            _reap(pid)
-            time.sleep(0.05)
+def _stop_all(paths: Paths, names: list[str], grace: float) -> list[str]:
+    """SIGTERM the recorded PIDs of ``names`` together, SIGKILL those still running after ``grace`` s;
+    the names that were running. Pid files go in every case."""
+    pids = {name: read_pid(paths, name) for name in names}
+    running = {name: pid for name, pid in pids.items() if pid is not None}
+    for pid in running.values():
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(_pid_alive(p) for p in running.values()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in running.values():
         if _pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            _reap(pid)
-    paths.pidfile(name).unlink(missing_ok=True)
-    return pid is not None
+            _signal(pid, signal.SIGKILL)
+    while any(_pid_alive(p) for p in running.values()):   # SIGKILL is not refused; reap our children
+        time.sleep(0.01)
+    for name in names:
+        paths.pidfile(name).unlink(missing_ok=True)
+    return list(running)
 
 
-def _reap(pid: int) -> None:
-    """Collect our own child if it has exited (so it does not linger as a zombie that looks alive)."""
+def _signal(pid: int, sig: int) -> None:
     try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
+        os.kill(pid, sig)
+    except ProcessLookupError:
         pass
 
 
+def redis_health(url: str, timeout: float = 1.0) -> str:
+    """SERVING when Redis answers PING at ``url`` (wherever it runs), else DOWN."""
+    import redis  # noqa: PLC0415
+
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        return "SERVING" if client.ping() else "DOWN"
+    except redis.RedisError:
+        return "DOWN"
+    finally:
+        client.close()
+
+
 def status(settings: config.Settings) -> list[dict]:
+    """One row per process: address, local PID (None for a remote or foreign stack), health over the
+    network (PING for Redis, grpc.health.v1 for the services), log file."""
     paths = Paths(Path(settings.state_dir))
     rows = [{"name": "redis", "addr": settings.redis_url, "pid": read_pid(paths, "redis"),
-             "health": "SERVING" if read_pid(paths, "redis") else "DOWN", "log": str(paths.logfile("redis"))}]
+             "health": redis_health(settings.redis_url), "log": str(paths.logfile("redis"))}]
     for name in MODULES:
         rows.append({"name": name, "addr": settings.addrs[name], "pid": read_pid(paths, name),
                      "health": health(settings.addrs[name]), "log": str(paths.logfile(name))})

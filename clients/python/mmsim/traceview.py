@@ -1,4 +1,9 @@
-"""One trace's spans as a tree: ``mmsim trace show``, ``Cluster.trace()`` and the benchmarks use it."""
+"""One trace's spans as a tree: ``mmsim trace show``, ``Cluster.trace()`` and the benchmarks use it.
+
+Span events (lockdep splats, lock waits, fallbacks, retries) are drawn under their span, marked ``!``.
+``complete`` says whether every span of the trace is in: the entry span (the RPC a client called) is
+there and every span has as many children as the calls its handler made (``child_calls``).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +40,17 @@ class TraceTree:
         return self.spans[0].trace_id if self.spans else ""
 
     @property
+    def complete(self) -> bool:
+        children: dict[str, int] = {}
+        for s in self.spans:
+            children[s.parent_span_id] = children.get(s.parent_span_id, 0) + 1
+        return any(s.entry for s in self.spans) and all(children.get(s.span_id, 0) >= s.child_calls for s in self.spans)
+
+    def events(self, name: str | None = None) -> list:
+        """Every span event of the trace (of one name), in span order."""
+        return [e for s in self.spans for e in s.events if name is None or e.name == name]
+
+    @property
     def services(self) -> set[str]:
         return {s.service for s in self.spans}
 
@@ -68,6 +84,9 @@ class TraceTree:
                 f"{'  ' * depth}{s.service:<10} {short_name(s.name):<26} {args}  -> {outcome}  "
                 f"[{s.duration_ms:.2f} ms, redis x{s.redis_round_trips}]"
             )
+            for e in s.events:
+                detail = " ".join(f"{k}={v}" for k, v in sorted(e.attributes.items()))
+                lines.append(f"{'  ' * (depth + 1)}! {e.name}: {detail}")
             for child in node.children:
                 walk(child, depth + 1)
 
@@ -77,15 +96,40 @@ class TraceTree:
 
     __str__ = render
 
+    def to_dict(self) -> dict:
+        """JSON-ready, numbers as numbers (attribute values that are numbers or booleans are typed back)."""
+        spans = []
+        for s in self.spans:
+            d = MessageToDict(s, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+            d["attributes"] = {k: _typed(v) for k, v in s.attributes.items()}
+            for e in d["events"]:
+                e["attributes"] = {k: _typed(v) for k, v in e.get("attributes", {}).items()}
+            spans.append(d)
+        return {"trace_id": self.trace_id, "hops": self.hops, "redis_round_trips": self.redis_round_trips,
+                "complete": self.complete, "spans": spans}
+
     def to_json(self) -> str:
-        return json.dumps({"trace_id": self.trace_id, "hops": self.hops, "redis_round_trips": self.redis_round_trips,
-                           "spans": [MessageToDict(s, preserving_proto_field_name=True) for s in self.spans]}, indent=2)
+        return json.dumps(self.to_dict(), indent=2)
 
 
 def _show(key: str, value: str) -> str:
     """Addresses in hex, as the kernel prints them."""
     hexed = key in ("address", "pfn") or key.endswith(".pfn")
     return f"{int(value):#x}" if hexed and value.isdigit() else value
+
+
+def _typed(value: str):
+    """A span attribute (stored as text) as the JSON type it stands for."""
+    if value in ("True", "False"):
+        return value == "True"
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 def short_name(rpc: str) -> str:

@@ -1,5 +1,6 @@
 from mmsim.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -7,43 +8,88 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Indexing(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INDEXING_UNSPECIFIED: _ClassVar[Indexing]
+    INDEXING_MULTI_ORDER: _ClassVar[Indexing]
+    INDEXING_ORDER_0: _ClassVar[Indexing]
+    INDEXING_HUGETLB: _ClassVar[Indexing]
+INDEXING_UNSPECIFIED: Indexing
+INDEXING_MULTI_ORDER: Indexing
+INDEXING_ORDER_0: Indexing
+INDEXING_HUGETLB: Indexing
+
 class MkfsRequest(_message.Message):
-    __slots__ = ("name", "block_size", "profile", "max_folio_order", "alloc_context")
+    __slots__ = ("name", "block_size", "profile", "max_folio_order", "alloc_context", "indexing")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     MAX_FOLIO_ORDER_FIELD_NUMBER: _ClassVar[int]
     ALLOC_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    INDEXING_FIELD_NUMBER: _ClassVar[int]
     name: str
     block_size: int
     profile: str
     max_folio_order: int
     alloc_context: str
-    def __init__(self, name: _Optional[str] = ..., block_size: _Optional[int] = ..., profile: _Optional[str] = ..., max_folio_order: _Optional[int] = ..., alloc_context: _Optional[str] = ...) -> None: ...
+    indexing: Indexing
+    def __init__(self, name: _Optional[str] = ..., block_size: _Optional[int] = ..., profile: _Optional[str] = ..., max_folio_order: _Optional[int] = ..., alloc_context: _Optional[str] = ..., indexing: _Optional[_Union[Indexing, str]] = ...) -> None: ...
 
 class MkfsResponse(_message.Message):
-    __slots__ = ("name", "block_size", "profile", "min_folio_order", "max_folio_order", "populate_policy")
+    __slots__ = ("name", "block_size", "profile", "min_folio_order", "max_folio_order", "populate_policy", "indexing")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     MIN_FOLIO_ORDER_FIELD_NUMBER: _ClassVar[int]
     MAX_FOLIO_ORDER_FIELD_NUMBER: _ClassVar[int]
     POPULATE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    INDEXING_FIELD_NUMBER: _ClassVar[int]
     name: str
     block_size: int
     profile: str
     min_folio_order: int
     max_folio_order: int
     populate_policy: str
-    def __init__(self, name: _Optional[str] = ..., block_size: _Optional[int] = ..., profile: _Optional[str] = ..., min_folio_order: _Optional[int] = ..., max_folio_order: _Optional[int] = ..., populate_policy: _Optional[str] = ...) -> None: ...
+    indexing: Indexing
+    def __init__(self, name: _Optional[str] = ..., block_size: _Optional[int] = ..., profile: _Optional[str] = ..., min_folio_order: _Optional[int] = ..., max_folio_order: _Optional[int] = ..., populate_policy: _Optional[str] = ..., indexing: _Optional[_Union[Indexing, str]] = ...) -> None: ...
+
+class StatFsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class StatFsResponse(_message.Message):
+    __slots__ = ("name", "block_size", "profile", "min_folio_order", "max_folio_order", "populate_policy", "indexing", "alloc_context", "blocks_used")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    MIN_FOLIO_ORDER_FIELD_NUMBER: _ClassVar[int]
+    MAX_FOLIO_ORDER_FIELD_NUMBER: _ClassVar[int]
+    POPULATE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    INDEXING_FIELD_NUMBER: _ClassVar[int]
+    ALLOC_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    BLOCKS_USED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    block_size: int
+    profile: str
+    min_folio_order: int
+    max_folio_order: int
+    populate_policy: str
+    indexing: Indexing
+    alloc_context: str
+    blocks_used: int
+    def __init__(self, name: _Optional[str] = ..., block_size: _Optional[int] = ..., profile: _Optional[str] = ..., min_folio_order: _Optional[int] = ..., max_folio_order: _Optional[int] = ..., populate_policy: _Optional[str] = ..., indexing: _Optional[_Union[Indexing, str]] = ..., alloc_context: _Optional[str] = ..., blocks_used: _Optional[int] = ...) -> None: ...
 
 class CreateRequest(_message.Message):
-    __slots__ = ("fs", "path")
+    __slots__ = ("fs", "path", "indexing")
     FS_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    INDEXING_FIELD_NUMBER: _ClassVar[int]
     fs: str
     path: str
-    def __init__(self, fs: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+    indexing: Indexing
+    def __init__(self, fs: _Optional[str] = ..., path: _Optional[str] = ..., indexing: _Optional[_Union[Indexing, str]] = ...) -> None: ...
 
 class CreateResponse(_message.Message):
     __slots__ = ("mapping", "ino")
@@ -94,7 +140,7 @@ class StatRequest(_message.Message):
     def __init__(self, mapping: _Optional[str] = ...) -> None: ...
 
 class StatResponse(_message.Message):
-    __slots__ = ("mapping", "path", "i_size", "blocks", "block_size", "nrpages", "nlink", "profile", "min_folio_order", "shared_blocks")
+    __slots__ = ("mapping", "path", "i_size", "blocks", "block_size", "nrpages", "nlink", "profile", "min_folio_order", "shared_blocks", "indexing")
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     I_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +151,7 @@ class StatResponse(_message.Message):
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     MIN_FOLIO_ORDER_FIELD_NUMBER: _ClassVar[int]
     SHARED_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    INDEXING_FIELD_NUMBER: _ClassVar[int]
     mapping: str
     path: str
     i_size: int
@@ -115,7 +162,8 @@ class StatResponse(_message.Message):
     profile: str
     min_folio_order: int
     shared_blocks: int
-    def __init__(self, mapping: _Optional[str] = ..., path: _Optional[str] = ..., i_size: _Optional[int] = ..., blocks: _Optional[int] = ..., block_size: _Optional[int] = ..., nrpages: _Optional[int] = ..., nlink: _Optional[int] = ..., profile: _Optional[str] = ..., min_folio_order: _Optional[int] = ..., shared_blocks: _Optional[int] = ...) -> None: ...
+    indexing: Indexing
+    def __init__(self, mapping: _Optional[str] = ..., path: _Optional[str] = ..., i_size: _Optional[int] = ..., blocks: _Optional[int] = ..., block_size: _Optional[int] = ..., nrpages: _Optional[int] = ..., nlink: _Optional[int] = ..., profile: _Optional[str] = ..., min_folio_order: _Optional[int] = ..., shared_blocks: _Optional[int] = ..., indexing: _Optional[_Union[Indexing, str]] = ...) -> None: ...
 
 class PopulateRequest(_message.Message):
     __slots__ = ("mapping", "index", "gfp", "write")

@@ -90,6 +90,11 @@ class FilesystemServiceStub:
                 request_serializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkResponse.FromString,
                 _registered_method=True)
+        self.StatFs = channel.unary_unary(
+                '/mmsim.v1.FilesystemService/StatFs',
+                request_serializer=mmsim_dot_v1_dot_filesystem__pb2.StatFsRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.StatFsResponse.FromString,
+                _registered_method=True)
 
 
 class FilesystemServiceServicer:
@@ -173,6 +178,13 @@ class FilesystemServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StatFs(self, request, context):
+        """statfs(2)-like: a filesystem's superblock (block size, profile, folio orders, indexing) by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FilesystemServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +242,11 @@ def add_FilesystemServiceServicer_to_server(servicer, server):
                     servicer.Reflink,
                     request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkResponse.SerializeToString,
+            ),
+            'StatFs': grpc.unary_unary_rpc_method_handler(
+                    servicer.StatFs,
+                    request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.StatFsRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_filesystem__pb2.StatFsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -530,6 +547,33 @@ class FilesystemService:
             '/mmsim.v1.FilesystemService/Reflink',
             mmsim_dot_v1_dot_filesystem__pb2.ReflinkRequest.SerializeToString,
             mmsim_dot_v1_dot_filesystem__pb2.ReflinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StatFs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.FilesystemService/StatFs',
+            mmsim_dot_v1_dot_filesystem__pb2.StatFsRequest.SerializeToString,
+            mmsim_dot_v1_dot_filesystem__pb2.StatFsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -316,3 +316,17 @@ class UnfragmentResponse(_message.Message):
     FREED_FIELD_NUMBER: _ClassVar[int]
     freed: int
     def __init__(self, freed: _Optional[int] = ...) -> None: ...
+
+class ResetRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ResetResponse(_message.Message):
+    __slots__ = ("keys_deleted", "nodes", "free_pages")
+    KEYS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    FREE_PAGES_FIELD_NUMBER: _ClassVar[int]
+    keys_deleted: int
+    nodes: int
+    free_pages: int
+    def __init__(self, keys_deleted: _Optional[int] = ..., nodes: _Optional[int] = ..., free_pages: _Optional[int] = ...) -> None: ...

@@ -120,6 +120,11 @@ class PageAllocatorServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentResponse.FromString,
                 _registered_method=True)
+        self.Reset = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/Reset',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.ResetRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.ResetResponse.FromString,
+                _registered_method=True)
 
 
 class PageAllocatorServiceServicer:
@@ -245,6 +250,14 @@ class PageAllocatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reset(self, request, context):
+        """Flush the simulated machine: every mmsim key in Redis goes (files, processes, traces), then memmap and
+        the zones' free lists are initialised again as at boot (mm_init.c). For tests and the walk-through.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PageAllocatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -332,6 +345,11 @@ def add_PageAllocatorServiceServicer_to_server(servicer, server):
                     servicer.Unfragment,
                     request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentResponse.SerializeToString,
+            ),
+            'Reset': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reset,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.ResetRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.ResetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -794,6 +812,33 @@ class PageAllocatorService:
             '/mmsim.v1.PageAllocatorService/Unfragment',
             mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentRequest.SerializeToString,
             mmsim_dot_v1_dot_page__allocator__pb2.UnfragmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/Reset',
+            mmsim_dot_v1_dot_page__allocator__pb2.ResetRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.ResetResponse.FromString,
             options,
             channel_credentials,
             insecure,

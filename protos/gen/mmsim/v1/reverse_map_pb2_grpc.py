@@ -50,8 +50,8 @@ class ReverseMapServiceStub:
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.MunmapRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.MunmapResponse.FromString,
                 _registered_method=True)
-        self.Fault = channel.unary_unary(
-                '/mmsim.v1.ReverseMapService/Fault',
+        self.HandleFault = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/HandleFault',
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.HandleFaultRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.HandleFaultResponse.FromString,
                 _registered_method=True)
@@ -117,7 +117,7 @@ class ReverseMapServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Fault(self, request, context):
+    def HandleFault(self, request, context):
         """handle_mm_fault: resolve a fault at an address.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -191,8 +191,8 @@ def add_ReverseMapServiceServicer_to_server(servicer, server):
                     request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.MunmapRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.MunmapResponse.SerializeToString,
             ),
-            'Fault': grpc.unary_unary_rpc_method_handler(
-                    servicer.Fault,
+            'HandleFault': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandleFault,
                     request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.HandleFaultRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.HandleFaultResponse.SerializeToString,
             ),
@@ -325,7 +325,7 @@ class ReverseMapService:
             _registered_method=True)
 
     @staticmethod
-    def Fault(request,
+    def HandleFault(request,
             target,
             options=(),
             channel_credentials=None,
@@ -338,7 +338,7 @@ class ReverseMapService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/mmsim.v1.ReverseMapService/Fault',
+            '/mmsim.v1.ReverseMapService/HandleFault',
             mmsim_dot_v1_dot_reverse__map__pb2.HandleFaultRequest.SerializeToString,
             mmsim_dot_v1_dot_reverse__map__pb2.HandleFaultResponse.FromString,
             options,

@@ -1,4 +1,5 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -6,8 +7,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class TraceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRACE_KIND_UNSPECIFIED: _ClassVar[TraceKind]
+    TRACE_KIND_ANY: _ClassVar[TraceKind]
+    TRACE_KIND_FAULT: _ClassVar[TraceKind]
+TRACE_KIND_UNSPECIFIED: TraceKind
+TRACE_KIND_ANY: TraceKind
+TRACE_KIND_FAULT: TraceKind
+
 class Span(_message.Message):
-    __slots__ = ("trace_id", "span_id", "parent_span_id", "service", "name", "start_unix_ms", "duration_ms", "status", "redis_round_trips", "attributes")
+    __slots__ = ("trace_id", "span_id", "parent_span_id", "service", "name", "start_unix_ms", "duration_ms", "status", "redis_round_trips", "attributes", "child_calls", "entry", "events")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +35,9 @@ class Span(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REDIS_ROUND_TRIPS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    CHILD_CALLS_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     trace_id: str
     span_id: str
     parent_span_id: str
@@ -35,7 +48,27 @@ class Span(_message.Message):
     status: str
     redis_round_trips: int
     attributes: _containers.ScalarMap[str, str]
-    def __init__(self, trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., parent_span_id: _Optional[str] = ..., service: _Optional[str] = ..., name: _Optional[str] = ..., start_unix_ms: _Optional[float] = ..., duration_ms: _Optional[float] = ..., status: _Optional[str] = ..., redis_round_trips: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    child_calls: int
+    entry: bool
+    events: _containers.RepeatedCompositeFieldContainer[SpanEvent]
+    def __init__(self, trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., parent_span_id: _Optional[str] = ..., service: _Optional[str] = ..., name: _Optional[str] = ..., start_unix_ms: _Optional[float] = ..., duration_ms: _Optional[float] = ..., status: _Optional[str] = ..., redis_round_trips: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ..., child_calls: _Optional[int] = ..., entry: _Optional[bool] = ..., events: _Optional[_Iterable[_Union[SpanEvent, _Mapping]]] = ...) -> None: ...
+
+class SpanEvent(_message.Message):
+    __slots__ = ("name", "time_unix_ms", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    time_unix_ms: float
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., time_unix_ms: _Optional[float] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetTraceRequest(_message.Message):
     __slots__ = ("trace_id",)
@@ -50,10 +83,12 @@ class GetTraceResponse(_message.Message):
     def __init__(self, spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ...) -> None: ...
 
 class ListTracesRequest(_message.Message):
-    __slots__ = ("limit",)
+    __slots__ = ("limit", "kind")
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     limit: int
-    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+    kind: TraceKind
+    def __init__(self, limit: _Optional[int] = ..., kind: _Optional[_Union[TraceKind, str]] = ...) -> None: ...
 
 class ListTracesResponse(_message.Message):
     __slots__ = ("trace_ids",)

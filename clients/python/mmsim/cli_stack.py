@@ -1,0 +1,130 @@
+"""`mmsim up / down / status / reset / demo / bench`: the stack's lifecycle and the canned runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mmsim.cli_base import EXIT_ERROR, Out, app, command, connect, group, number, opt, remote, table
+
+
+def _local_settings():
+    from mmsim.runtime import config  # noqa: PLC0415
+
+    return config.load()
+
+
+@command(app, "up", panel="Stack")
+def up() -> Out:
+    """Start redis-server and the four services in the background (pid files and logs in MMSIM_STATE_DIR).
+
+    Example: mmsim up
+    """
+    from mmsim import stack  # noqa: PLC0415
+
+    settings = _local_settings()
+    started = stack.up(settings)
+    rows = stack.status(settings)
+    for row in rows:
+        row["started"] = row["name"] in started
+    text = table(["service", "address", "pid", "health", "", "log"],
+                 [[r["name"], r["addr"], r["pid"] or "-", r["health"], "started" if r["started"] else "running",
+                   r["log"]] for r in rows])
+    note = f"profile {settings.profile}; memory {settings.memory_bytes >> 20} MiB; stop with `mmsim down`"
+    return Out({"services": rows, "profile": settings.profile, "memory_bytes": settings.memory_bytes},
+               text, notes=[note])
+
+
+@command(app, "down", panel="Stack")
+def down() -> Out:
+    """Stop what `mmsim up` started, by the PIDs in its pid files.
+
+    Example: mmsim down
+    """
+    from mmsim import stack  # noqa: PLC0415
+
+    stopped = stack.down(_local_settings())
+    return Out({"stopped": stopped}, "stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@command(app, "status", panel="Stack")
+def status() -> Out:
+    """Each service's address and grpc.health.v1 status, and the semantics profile; exit 1 unless all serve.
+
+    Against a stack given by --target/--addr only the services are asked (Redis sits behind them).
+
+    Example: mmsim status; mmsim --target 127.0.0.1 status --json
+    """
+    from mmsim import stack  # noqa: PLC0415
+    from mmsim.runtime import profiles  # noqa: PLC0415
+
+    with connect() as mm:
+        settings = mm.settings
+    if remote():
+        rows = [{"name": n, "addr": a, "pid": None, "health": stack.health(a)} for n, a in settings.addrs.items()]
+    else:
+        rows = stack.status(settings)
+    services = [r for r in rows if r["name"] != "redis"]
+    prof = profiles.get(settings.profile).to_dict()
+    text = table(["service", "address", "pid", "health"],
+                 [[r["name"], r["addr"], r["pid"] or "-", r["health"]] for r in rows])
+    serving = all(r["health"] == "SERVING" for r in rows)
+    notes = [] if serving else ["not everything is SERVING: start the stack with `mmsim up` "
+                                "(or point at another with --target HOST)"]
+    notes.append("profile " + " ".join(f"{k}={v}" for k, v in prof.items()))
+    return Out({"profile": prof, "services": rows}, text, EXIT_ERROR if not serving or not services else 0,
+               notes=notes)
+
+
+@command(app, "reset", panel="Stack")
+def reset() -> Out:
+    """Flush the simulated machine: no filesystems, files or processes; memory all free (the stack keeps running).
+
+    Example: mmsim reset
+    """
+    with connect() as mm:
+        result = mm.reset()
+    data = result.to_dict() if hasattr(result, "to_dict") else {}
+    return Out({"reset": True, **data}, "reset: an empty machine")
+
+
+@command(app, "demo", panel="Stack")
+def demo() -> Out:
+    """Start a private stack on free ports, fault a file mapping (a major fault, then a minor one), print the
+    traces, stop.
+
+    Example: mmsim demo
+    """
+    from mmsim.demo import run  # noqa: PLC0415
+
+    return Out({"exit_code": run()}, "")
+
+
+bench_app = group("bench", "Benchmarks that print figures (ratios against a baseline measured in the same run).", "Stack")
+
+
+@command(bench_app, "fault")
+def bench_fault(
+    faults: Annotated[int, opt("faults of each kind (major, minor), at least 1 (e.g. 200)", "--faults",
+                               parser=number(1, 100_000), metavar="N")] = 200,
+    here: Annotated[bool, opt("run against the stack this command points at (MMSIM_*_ADDR, --target) "
+                              "instead of a private one on free ports", "--here")] = False,
+) -> Out:
+    """p50/p99 of major and minor faults against an echo chain of the same hops and Redis round trips.
+
+    Example: mmsim bench fault --faults 100; mmsim --target 127.0.0.1 bench fault --here
+    """
+    from mmsim import bench  # noqa: PLC0415
+
+    if here or remote():
+        with connect() as mm:
+            rows = bench.bench_fault(mm, faults)
+    else:
+        from mmsim.client import Cluster  # noqa: PLC0415
+
+        with bench.private_stack() as settings, Cluster.connect(settings) as mm:
+            rows = bench.bench_fault(mm, faults)
+    text = table(["what", "n", "p50 ms", "p99 ms", "per s", "hops", "redis", "x base"],
+                 [[r["label"], r["n"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['per_s']:.0f}", r["hops"],
+                   r["redis"], f"{r['ratio']:.2f}" if "ratio" in r else ""] for r in rows])
+    return Out(rows, text)
+
