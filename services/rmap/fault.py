@@ -10,7 +10,8 @@ Per fault, from this service (counted by the RPC interceptor and visible in the 
 | PTE none, folio cached (minor)         | 1 PageCache.Fault                    | 2 (BEGIN + FINISH_FAULT)  |
 | PTE none, cache miss (major)           | 1 PageCache.Fault (-> FS -> alloc)   | 2                         |
 | shared write, PTE none                 | + 1 PageCache.TagFolio(DIRTY)        | 2                         |
-| shared write, PTE read-only            | 1 PageCache.TagFolio(DIRTY)          | 2 (BEGIN + WP_SHARED)     |
+| shared write, PTE read-only, clean     | 1 PageCache.TagFolio(DIRTY)          | 3 (BEGIN + 2 WP_SHARED)   |
+| shared write, PTE read-only, dirty     | 0                                    | 2 (BEGIN + WP_SHARED)     |
 | private write (COW), PTE none/RO       | + 1 PageAllocator.AllocPages(order 0) | 2                         |
 | fault fails after the page cache       | 1                                    | 3 (+ ACCOUNT_FAILED)      |
 
@@ -76,6 +77,17 @@ def decode_pte(text: str) -> dict:
     return {"pfn": pfn, "head": head, "order": order, "node": node, "bits": bits}
 
 
+def mapped_result(vmf: VmFault, pte: str, major: bool) -> FaultResult:
+    """A fault that found the address already mapped (spurious, or another thread's fault won the PTE:
+    finish_fault's VM_FAULT_NOPAGE) reports what is mapped there: pfn, folio or the zero page."""
+    if not pte:
+        return FaultResult(vmf, major=major)
+    p = decode_pte(pte)
+    zero = bool(p["bits"] & lua.PTE_ZERO)
+    return FaultResult(vmf, pfn=p["pfn"], folio=None if zero else (p["head"], p["order"], p["node"]), major=major,
+                       zero_page=zero)  # fmt: skip
+
+
 def resolve_policy(vma: Vma, proc_limit: str, proc_action: str) -> tuple[int, str]:
     """The mapcount limit and action in force: the process's override, else the mapping's profile."""
     limit = int(proc_limit or 0) or vma.limit
@@ -118,10 +130,9 @@ class FaultHandler:
             tracing.annotate(segv=_s(r[1]))
             return FaultResult(VmFault.SIGSEGV, message=_s(r[1]))
         if kind == "spurious":
-            p = decode_pte(_s(r[1]))
-            zero = bool(p["bits"] & lua.PTE_ZERO)
-            return FaultResult(VmFault(0), pfn=p["pfn"], folio=None if zero else (p["head"], p["order"], p["node"]),
-                               spurious=True, zero_page=zero)  # fmt: skip
+            res = mapped_result(VmFault(0), _s(r[1]), False)
+            res.spurious = True
+            return res
         vma = Vma.from_json(_s(r[1]))
         if kind == "wp":
             old = _s(r[2])
@@ -167,13 +178,13 @@ class FaultHandler:
         if write and not vma.shared:
             return await self._cow(pid, vma, address, folio, resp.folio_index, resp.i_size, major, limit, action,
                                    old, vmf)  # fmt: skip
-        around = ";".join(f"{a.folio.node}:{a.folio.pfn}:{a.folio.order}:{a.folio_index}" for a in resp.around)
-        res = await self._finish(pid, vma, address, "file", write, folio, resp.folio_index, resp.i_size, major,
-                                 limit, action, old, vmf, around=(around, around_start, around_pages))  # fmt: skip
-        if write and res.ok and res.pages_mapped:
-            # do_shared_fault -> fault_dirty_shared_page: the folio is dirty now
+        if write:
+            # do_shared_fault -> do_page_mkwrite: the folio is dirtied before its PTE is made writable;
+            # FINISH_FAULT installs the writable PTE only if no writeback cleaned the folio meanwhile
             await self._tag_dirty(vma.mapping, index)
-        return res
+        around = ";".join(f"{a.folio.node}:{a.folio.pfn}:{a.folio.order}:{a.folio_index}" for a in resp.around)
+        return await self._finish(pid, vma, address, "file", write, folio, resp.folio_index, resp.i_size, major,
+                                  limit, action, old, vmf, around=(around, around_start, around_pages))  # fmt: skip
 
     async def _cow(self, pid, vma, address, folio, folio_index, i_size, major, limit, action, old, vmf) -> FaultResult:
         """do_cow_fault / wp_page_copy: a new order-0 anonymous page, a copy of the file page, mapped privately."""
@@ -187,24 +198,29 @@ class FaultHandler:
         return res
 
     async def _wp_shared(self, pid, vma, address, old, p) -> FaultResult:
-        """wp_page_shared: page_mkwrite (none here), make the PTE writable, mark the folio dirty
-        (fault_dirty_shared_page). A folio shared with other files through PFN entries is first copied for
-        this file by the page cache, which zaps our PTE: the fault is then retried and maps the copy."""
+        """wp_page_shared: do_page_mkwrite dirties the folio (folio_mark_dirty), then the PTE is made
+        writable and dirty (wp_page_reuse) in a step that checks the folio is still dirty, as the folio
+        lock guarantees in the kernel: a folio a writeback cleaned in between is dirtied again first.
+        An already dirty folio costs no page-cache hop. A folio shared with other files through PFN
+        entries is first copied for this file by the page cache, which zaps our PTE: the fault is then
+        retried and maps the copy."""
         index = linear_page_index(vma, address)
-        r = await lua.WP_SHARED(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "pte")],
-                                [self.spans, address >> PAGE_SHIFT, old])  # fmt: skip
+        k = [keys.mm(pid, "mm"), keys.mm(pid, "pte")]
+        r = await lua.WP_SHARED(self.redis, k, [self.spans, address >> PAGE_SHIFT, old])
+        if _s(r[0]) == "clean":
+            await self._tag_dirty(vma.mapping, index)
+            r = await lua.WP_SHARED(self.redis, k, [self.spans, address >> PAGE_SHIFT, old])
         kind = _s(r[0])
         if kind == "shared":
             await self.ctx.peers.stub("pagecache").UnshareFolio(
                 page_cache_pb2.UnshareFolioRequest(mapping=vma.mapping, index=index))
             return FaultResult(VmFault.RETRY)
-        if kind == "retry":
+        if kind in ("retry", "clean"):
             return FaultResult(VmFault.RETRY)
         if kind == "nopid":
             raise NotFound(f"no process with pid {pid}")
         if kind == "killed":
             raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
-        await self._tag_dirty(vma.mapping, index)
         return FaultResult(VmFault(0), pfn=p["pfn"], folio=(p["head"], p["order"], p["node"]), pages_mapped=1,
                            first_vpn=address >> PAGE_SHIFT)  # fmt: skip
 
@@ -239,7 +255,7 @@ class FaultHandler:
         if out == "sigbus":
             return FaultResult(VmFault.SIGBUS, message=_s(r[1]))
         if out == "nopage":
-            return FaultResult(vmf | VmFault.NOPAGE)
+            return mapped_result(vmf | VmFault.NOPAGE, _s(r[1]), major)
         if out == "nopid":
             raise NotFound(f"no process with pid {pid}")
         if out == "killed":

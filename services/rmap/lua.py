@@ -216,7 +216,7 @@ return {'missing', r[1], st[3] or '0', st[4] or ''}
 #       16 plan index, 17 plan vpn, 18 plan nr, 19 anon node, 20 anon pfn, 21 expected old pte ('' = none),
 #       22 fault-around folios 'node:head:order:index;...', 23 window first index, 24 window pages
 # -> {'ok', nr, first_vpn, pfn_at_address, pinned(0/1), around_mapped} | {'retry', why} | {'sigbus', why}
-#    | {'nopage'} | {'nopid'} | {'killed', reason, freed...}
+#    | {'nopage', the PTE another fault installed ('' = none)} | {'nopid'} | {'killed', reason, freed...}
 FINISH_FAULT = _script(r"""
 vm_spans(ARGV[1])
 local pid = tonumber(ARGV[2])
@@ -254,10 +254,10 @@ if index >= math.ceil(isz / 4096) then
 end
 local now = redis.call('HGET', KEYS[3], I(vpn))
 if (now or '') ~= old then
-  -- another fault mapped it first (vmf_pte_changed): nothing to do
+  -- another fault mapped it first (vmf_pte_changed): nothing to do but say what is mapped now
   rm_stat(node, 'pgfault', 1)
   redis.call('HINCRBY', KEYS[1], 'min_flt', 1)
-  return {'nopage'}
+  return {'nopage', now or ''}
 end
 
 local nr, first_vpn, first_pfn = 1, vpn, head + (index - findex)
@@ -303,6 +303,11 @@ if kind == 'file' then
   end
 end
 
+if write_shared and kind == 'file' and not has(hp.flags, PG_DIRTY) then
+  -- do_shared_fault dirtied the folio (do_page_mkwrite) before this step; a writeback cleaned it since:
+  -- a writable PTE on a clean folio would let a store escape the next writeback
+  return {'retry', 'writeback cleaned the folio before its PTE was made writable'}
+end
 if old ~= '' then rm_zap(pid, vpn, old) end  -- do_wp_page's COW replaces the read-only PTE
 
 if kind == 'zero' then
@@ -355,7 +360,8 @@ return out
 
 # wp_page_shared (mm/memory.c): a write to a read-only PTE of a shared mapping makes it writable+dirty.
 # KEYS: mm, pte. ARGV: spans, vpn, expected pte
-# -> {'ok', pte} | {'retry'} | {'shared'} (the folio is shared through PFN entries) | {'nopid'} | {'killed', reason}
+# -> {'ok', pte} | {'retry'} | {'shared'} (the folio is shared through PFN entries) | {'clean'} (the folio is
+#    not dirty: dirty it, then call again) | {'nopid'} | {'killed', reason}
 WP_SHARED = _script(r"""
 vm_spans(ARGV[1])
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason')
@@ -368,6 +374,9 @@ vm_node(p.node)
 if page_get_field(p.head, 'mapping') == MAPPING_SHARED and page_get_field(p.head, 'index') > 1 then
   return {'shared'}   -- PFN entries: the page cache copies the folio for this file first
 end
+-- the folio lock of wp_page_shared: the PTE becomes writable only while the folio is dirty (the caller
+-- dirtied it, as do_page_mkwrite does, and no writeback cleaned it since); else the caller dirties it first
+if not has(page_get_field(p.head, 'flags'), PG_DIRTY) then return {'clean'} end
 p.bits = bit.bor(p.bits, PTE_WRITE + PTE_DIRTY + PTE_YOUNG)
 redis.call('HSET', KEYS[2], ARGV[2], pte_encode(p))
 rm_stat(p.node, 'pgfault', 1)
@@ -588,5 +597,51 @@ elseif hp.w2 ~= 0 then
     end
   end
 end
+return out
+""")
+
+# folio_mkclean (mm/rmap.c) for a batch of one file's folios: rmap_walk_file over i_mmap, and in every
+# VM_SHARED VMA page_mkclean_one on each PTE that maps a page of one of the folios: write-protect it and
+# clear its dirty bit. Private VMAs are skipped (invalid_mkclean_vma): their file PTEs are never writable.
+# KEYS: i_mmap. ARGV: spans, then per folio: node, head pfn, order, file index of its first page
+# -> {vmas walked, then per folio: PTEs cleaned, 1 when one of them was dirty else 0}
+FOLIO_MKCLEAN = _script(r"""
+vm_spans(ARGV[1])
+local folios, hi_index = {}, 0
+for i = 2, #ARGV, 4 do
+  local f = {node = tonumber(ARGV[i]), head = tonumber(ARGV[i + 1]), order = tonumber(ARGV[i + 2]),
+             index = tonumber(ARGV[i + 3]), cleaned = 0, dirty = 0}
+  f.nr = 2 ^ f.order
+  hi_index = math.max(hi_index, f.index + f.nr - 1)
+  folios[#folios + 1] = f
+end
+local nv = 0
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', I(hi_index))) do
+  local pid, s = string.match(member, '^(%d+):(%d+)$')
+  local r = redis.call('ZRANGEBYSCORE', mm_key(pid, 'vmas'), s, s)
+  local v = r[1] and cjson.decode(r[1])
+  if v and has(v.f, VM_SHARED) then
+    nv = nv + 1
+    local base, last = v.s / 4096 - v.pg, v.pg + (v.e - v.s) / 4096 - 1
+    for _, f in ipairs(folios) do
+      local lo, hi = math.max(f.index, v.pg), math.min(f.index + f.nr - 1, last)
+      if lo <= hi then
+        for _, vpn in ipairs(redis.call('ZRANGEBYSCORE', mm_key(pid, 'pte_idx'), I(base + lo), I(base + hi))) do
+          local ptestr = redis.call('HGET', mm_key(pid, 'pte'), vpn)
+          local p = ptestr and pte_decode(ptestr)
+          if p and p.node == f.node and p.pfn >= f.head and p.pfn < f.head + f.nr
+             and not has(p.bits, PTE_ANON + PTE_ZERO) and has(p.bits, PTE_WRITE + PTE_DIRTY) then
+            if has(p.bits, PTE_DIRTY) then f.dirty = 1 end
+            p.bits = bit.band(p.bits, bit.bnot(PTE_WRITE + PTE_DIRTY))
+            redis.call('HSET', mm_key(pid, 'pte'), vpn, pte_encode(p))
+            f.cleaned = f.cleaned + 1
+          end
+        end
+      end
+    end
+  end
+end
+local out = {I(nv)}
+for _, f in ipairs(folios) do out[#out + 1] = I(f.cleaned); out[#out + 1] = I(f.dirty) end
 return out
 """)

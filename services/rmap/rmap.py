@@ -42,6 +42,7 @@ from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, 
 MAPCOUNT_ACTIONS = {0: "", 1: "none", 2: "kill", 3: "leak"}
 ACTION_NUMBERS = {v: k for k, v in MAPCOUNT_ACTIONS.items()}
 MAX_MMAP_RETRIES = 8
+MKCLEAN_BATCH = 4096
 
 
 def _check_state(r) -> None:
@@ -156,6 +157,22 @@ class ReverseMap:
         freed = parse_freed(r[2:])
         await self.faults.free_folios(freed)
         return int(_s(r[0])), int(_s(r[1])), len(freed)
+
+    async def folio_mkclean(self, mapping: str, folios: list[tuple[int, int, int, int]]) -> tuple[int, list[tuple[int, bool]]]:
+        """folio_mkclean for each (node, head pfn, order, file index) of ``mapping``, in ONE script whatever
+        the number of folios, their orders or the PTEs mapping them. Returns (shared VMAs walked,
+        [(PTEs cleaned, some PTE was dirty)] per folio)."""
+        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
+        require(len(folios) <= MKCLEAN_BATCH, f"at most {MKCLEAN_BATCH} folios per call, got {len(folios)}")
+        if not folios:
+            return 0, []
+        args: list = [self.spans]
+        for node, head, order, index in folios:
+            require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
+            require(order <= 10, f"folio order must be 0..10, got {order}")
+            args += [node, head, order, index]
+        r = [int(_s(x)) for x in await lua.FOLIO_MKCLEAN(self.redis, [keys.mapping(mapping, "i_mmap")], args)]
+        return r[0], [(r[i], bool(r[i + 1])) for i in range(1, len(r), 2)]
 
     async def proc_maps(self, pid: int) -> list[str]:
         pipe = self.redis.pipeline(transaction=False)

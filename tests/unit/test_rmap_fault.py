@@ -6,6 +6,7 @@ allocator's real vmemmap record format, edited by the real Lua library inside th
 
 from __future__ import annotations
 
+import struct
 import types
 
 import pytest
@@ -25,7 +26,8 @@ PG_HEAD = vmemmap.PG["head"]
 class FakePageCache:
     """filemap_fault over a dict of index -> folio (first lookup of a folio is a miss: MAJOR)."""
 
-    def __init__(self, i_size):
+    def __init__(self, i_size, redis):
+        self.redis = redis
         self.folios = {}  # folio_index -> (pfn, order)
         self.seen = set()
         self.tagged = []
@@ -55,7 +57,14 @@ class FakePageCache:
         return resp
 
     async def TagFolio(self, req):
+        """folio_mark_dirty: the tag, and PG_dirty on the head page (what wp_page_shared's step checks)."""
         self.tagged.append((req.mapping, req.index, req.tag))
+        for idx, (pfn, order) in self.folios.items():
+            if idx <= req.index < idx + (1 << order) and req.tag == page_cache_pb2.PAGECACHE_TAG_DIRTY:
+                key, off = keys.node(0, f"vmemmap:{pfn // 4096}"), (pfn % 4096) * vmemmap.RECORD_SIZE
+                flags = struct.unpack("<I", await self.redis.getrange(key, off, off + 3))[0]
+                bit = vmemmap.PG["dirty"]
+                await self.redis.setrange(key, off, struct.pack("<I", flags & ~bit if req.clear else flags | bit))
         return page_cache_pb2.TagFolioResponse()
 
 
@@ -109,7 +118,7 @@ async def env(aredis):
     await aredis.hset(keys.node(0, "intern"), mapping={f"n:{MAPPING}": 1, "i:1": MAPPING})
     await aredis.hset(keys.mapping(MAPPING, "inode"),
                       mapping={"fs": "xfs0", "ino": 12, "path": "/data/a", "i_size": 64 * 4096, "profile": "lsfmm2018"})
-    pc = FakePageCache(64 * 4096)
+    pc = FakePageCache(64 * 4096, aredis)
     alloc = FakeAllocator(aredis, 3000)
     ctx = types.SimpleNamespace(redis=aredis, settings=config.Settings(memory_bytes=64 << 20),
                                 peers=FakePeers(pc, alloc))

@@ -109,6 +109,10 @@ class File:
         """posix_fadvise(POSIX_FADV_DONTNEED): drop this file's clean, unmapped folios from the page cache."""
         return self.cluster._call("pagecache", "InvalidateMapping", page_cache_pb2.InvalidateMappingRequest(mapping=self.mapping))
 
+    def unlink(self) -> filesystem_pb2.UnlinkResponse:
+        """unlink(2) of this file's path; ``orphaned`` when a mapping keeps the inode alive (nlink 0)."""
+        return self.cluster._call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs=self.fs.name, path=self.path))
+
 
 @dataclass
 class Filesystem:
@@ -155,6 +159,14 @@ class Process:
     def read(self, address: int, length: int) -> bytes:
         resp = self.cluster._call("rmap", "ReadMemory", reverse_map_pb2.ReadMemoryRequest(pid=self.pid, address=address, length=length))
         return resp.data
+
+    def write(self, address: int, data: bytes) -> reverse_map_pb2.WriteMemoryResponse:
+        """Store through the page tables (write faults as needed), like a store to a mapping."""
+        return self.cluster._call("rmap", "WriteMemory", reverse_map_pb2.WriteMemoryRequest(pid=self.pid, address=address, data=data))
+
+    def exit(self) -> reverse_map_pb2.ExitResponse:
+        """exit_mmap: unmap everything; the pid is gone afterwards."""
+        return self.cluster._call("rmap", "Exit", reverse_map_pb2.ExitRequest(pid=self.pid))
 
 
 class Cluster:

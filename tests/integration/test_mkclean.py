@@ -1,0 +1,109 @@
+"""Dirty tracking through PTEs over the real stack: wp_page_shared / do_page_mkwrite dirty the folio on the
+first store after a clean; writeback (folio_clear_dirty_for_io -> folio_mkclean -> page_mkclean_one)
+write-protects and cleans every PTE of the folio, in every process, before it writes the bytes."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from mmsim.client import Cluster
+from mmsim.v1 import reverse_map_pb2 as rm
+
+PAGE = 4096
+
+
+@pytest.fixture()
+def mm(stack_settings):
+    with Cluster.connect(stack_settings) as c:
+        yield c
+
+
+def _file(mm, block_size=4096, name="/f"):
+    return mm.mkfs("d" + secrets.token_hex(4), block_size=block_size).create(name)
+
+
+def _pte(mm, proc, address) -> tuple[int, int, int]:
+    """(pfn, head pfn, order) the process maps at address: what a fault there reports (spurious, minor)."""
+    r = proc.fault(address)
+    assert r.ok and r.spurious, r
+    return r.pfn, r.folio_pfn, r.folio_order
+
+
+def test_stores_after_an_fsync_are_written_by_the_next_fsync(mm):
+    """Issue 9 reproduction 2: write 8 KiB, fsync, mmap shared rw, store AAAA, fsync, store BBBB, fsync."""
+    f = _file(mm)
+    f.write(0, b"x" * 2 * PAGE)
+    assert f.fsync().folios_written >= 1
+    proc = mm.spawn("mkclean")
+    vma = proc.mmap(f, 2 * PAGE, prot="rw", shared=True)
+    assert proc.write(vma.start, b"AAAA").written == 4
+    assert f.fsync().folios_written == 1
+    assert proc.write(vma.start, b"BBBB").written == 4
+    assert f.fsync().folios_written == 1           # the store after the clean faulted and dirtied the folio
+    assert proc.read(vma.start, 4) == b"BBBB" and f.read(0, 4) == b"BBBB"
+    proc.munmap(vma.start, vma.length)
+    assert f.fadvise_dontneed().folios_removed >= 1
+    assert f.read(0, 8) == b"BBBBxxxx"              # cold: from the blocks
+
+
+def test_fsync_write_protects_every_pte_of_a_large_folio_in_every_process(mm):
+    f = _file(mm, block_size=16384)
+    f.write(0, b"." * 16 * PAGE)
+    f.fsync()
+    f.fadvise_dontneed()
+    procs = [mm.spawn(f"mk{i}") for i in range(3)]
+    vmas = [p.mmap(f, 16 * PAGE, prot="rw", shared=True) for p in procs]
+    for p, v in zip(procs, vmas):
+        r = p.fault(v.start + 5 * PAGE)             # read fault: maps the whole order-2 folio read-only
+        assert r.ok and r.folio_order == 2 and r.pages_mapped == 4
+    head = procs[0].fault(vmas[0].start + 4 * PAGE).folio_pfn
+    before = mm.vmstat()
+    for i, (p, v) in enumerate(zip(procs, vmas)):
+        assert p.write(v.start + (4 + i) * PAGE, bytes([65 + i]) * 8).faults == 1   # wp fault, folio dirtied
+    assert mm.vmstat()["nr_dirty"] == before["nr_dirty"] + 4
+    st = f.fsync()
+    assert st.folios_written == 1 and mm.vmstat()["nr_dirty"] == before["nr_dirty"]
+    for p, v in zip(procs, vmas):
+        # each process's next store to any page of the folio faults again (its PTEs are read-only now)
+        assert p.write(v.start + 7 * PAGE, b"Z").faults == 1
+    assert f.fsync().folios_written == 1
+    for i, (p, v) in enumerate(zip(procs, vmas)):
+        assert p.read(v.start + (4 + i) * PAGE, 8) == bytes([65 + i]) * 8
+        assert _pte(mm, p, v.start + 4 * PAGE)[1:] == (head, 2)
+    for p in procs:
+        p.exit()
+    f.fadvise_dontneed()
+    assert f.read(4 * PAGE, 8) == b"A" * 8 and f.read(5 * PAGE, 8) == b"B" * 8 and f.read(6 * PAGE, 8) == b"C" * 8
+    assert f.read(7 * PAGE, 2) == b"Z."
+
+
+def test_a_clean_folio_mapped_writable_is_not_written_again(mm):
+    """Writeback writes only what was dirtied: after an fsync with no store since, nothing is written, and
+    a read-only access does not dirty the folio."""
+    f = _file(mm)
+    f.write(0, b"q" * PAGE)
+    proc = mm.spawn("clean")
+    vma = proc.mmap(f, PAGE, prot="rw", shared=True)
+    proc.write(vma.start, b"W")
+    assert f.fsync().folios_written == 1
+    assert proc.read(vma.start, 2) == b"Wq"
+    assert f.fsync().folios_written == 0
+
+
+def test_mkclean_leaves_private_mappings_alone(mm):
+    """page_mkclean_one skips VMAs without VM_SHARED: a private COW page keeps its PTE writable."""
+    f = _file(mm)
+    f.write(0, b"p" * PAGE)
+    proc = mm.spawn("private")
+    shared = proc.mmap(f, PAGE, prot="rw", shared=True)
+    private = proc.mmap(f, PAGE, prot="rw", shared=False)
+    assert proc.write(private.start, b"COW").faults == 1
+    assert proc.write(shared.start, b"S").faults == 1
+    assert f.fsync().folios_written == 1
+    assert proc.write(private.start, b"cow").faults == 0     # its own anonymous page: still writable
+    assert proc.write(shared.start, b"s").faults == 1        # write-protected by the fsync
+    assert f.read(0, 3) == b"spp" and proc.read(private.start, 3) == b"cow"
+    st = mm.call("rmap", "ProcStatus", rm.ProcStatusRequest(pid=proc.pid))
+    assert st.rss_anon == 1
