@@ -115,8 +115,10 @@ class FaultHandler:
                 return res
             tried, last = True, res
             await self.free_folios(res.freed)
-        # still racing after MAX_RETRIES: report the RETRY the way the arch handler would give up
-        return last
+        # still racing after MAX_RETRIES: report the RETRY the way the arch handler would give up, with
+        # whatever another thread's fault mapped at the address meanwhile (one more round trip, only here)
+        pte = await self.redis.hget(keys.mm(pid, "pte"), str(address >> PAGE_SHIFT))
+        return mapped_result(last.vm_fault, _s(pte), last.major) if pte else last
 
     async def _attempt(self, pid: int, address: int, write: bool, tried: bool) -> FaultResult:
         k = mm_keys(pid)
