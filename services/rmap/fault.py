@@ -32,7 +32,7 @@ from mmsim.runtime import keys, tracing
 from mmsim.runtime.errors import FailedPrecondition, NotFound
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
 from mmsim.runtime.wire import GFP_HIGHUSER_MOVABLE
-from mmsim.v1 import page_allocator_pb2, page_cache_pb2
+from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2
 
 MAX_RETRIES = 3
 
@@ -261,7 +261,8 @@ class FaultHandler:
         if out == "nopid":
             raise NotFound(f"no process with pid {pid}")
         if out == "killed":
-            await self.free_folios(parse_freed(r[2:]))
+            await self.free_folios(parse_freed(r[3:]))
+            await self.evict_inodes(r[2])
             raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
         raise RuntimeError(f"unexpected FINISH_FAULT reply {out!r}")
 
@@ -269,6 +270,12 @@ class FaultHandler:
         """Give folios whose _refcount reached 0 back to the buddy allocator (__free_pages)."""
         for node, head, order in freed:
             await self.ctx.peers.stub("allocator").FreePages(page_allocator_pb2.FreePagesRequest(pfn=head, order=order))
+
+    async def evict_inodes(self, names) -> None:
+        """iput_final for the orphans whose last mapping an unmap script just removed: the filesystem frees
+        their page cache and blocks (FilesystemService.EvictInode, one hop each, off the fault path)."""
+        for mapping in _s(names).split():
+            await self.ctx.peers.stub("filesystem").EvictInode(filesystem_pb2.EvictInodeRequest(mapping=mapping))
 
     # ---- access_process_vm ----------------------------------------------------------------------
 

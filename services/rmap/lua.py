@@ -94,13 +94,34 @@ local function rm_zap_range(pid, lo, hi, even_cows)
   return n
 end
 
+-- vma_unlink_file: the VMA of pid at start leaves mapping m's i_mmap; m is remembered for rm_evictable
+local RM_UNMAPPED = {}
+local function rm_i_mmap_del(m, pid, start)
+  redis.call('ZREM', map_key(m, 'i_mmap'), I(pid) .. ':' .. I(start))
+  RM_UNMAPPED[m] = true
+end
+
+-- the mappings this script left with an empty i_mmap while their nlink is 0 (unlinked: orphans whose
+-- last mapping went), space separated: iput_final's eviction is due (FilesystemService.EvictInode). The
+-- orphan list records them durably, so a crash before the caller asks for the eviction loses nothing.
+local function rm_evictable()
+  local out = {}
+  for m in pairs(RM_UNMAPPED) do
+    if redis.call('ZCARD', map_key(m, 'i_mmap')) == 0 and redis.call('HGET', map_key(m, 'inode'), 'nlink') == '0' then
+      out[#out + 1] = m
+    end
+  end
+  table.sort(out)
+  return table.concat(out, ' ')
+end
+
 -- exit_mmap (mm/mmap.c): zap everything, unlink every VMA from its file's i_mmap
 local function rm_teardown(pid)
   local zapped = rm_zap_range(pid, 0, 2 ^ 52, true)
   local vmas = redis.call('ZRANGE', mm_key(pid, 'vmas'), 0, -1)
   for _, m in ipairs(vmas) do
     local v = cjson.decode(m)
-    redis.call('ZREM', map_key(v.m, 'i_mmap'), I(pid) .. ':' .. I(v.s))
+    rm_i_mmap_del(v.m, pid, v.s)
   end
   redis.call('DEL', mm_key(pid, 'vmas'), mm_key(pid, 'pte'), mm_key(pid, 'pte_idx'), mm_key(pid, 'pagemaps'))
   redis.call('HSET', mm_key(pid, 'mm'), 'map_count', 0, 'rss_file', 0, 'rss_anon', 0)
@@ -216,7 +237,8 @@ return {'missing', r[1], st[3] or '0', st[4] or ''}
 #       16 plan index, 17 plan vpn, 18 plan nr, 19 anon node, 20 anon pfn, 21 expected old pte ('' = none),
 #       22 fault-around folios 'node:head:order:index;...', 23 window first index, 24 window pages
 # -> {'ok', nr, first_vpn, pfn_at_address, pinned(0/1), around_mapped} | {'retry', why} | {'sigbus', why}
-#    | {'nopage', the PTE another fault installed ('' = none)} | {'nopid'} | {'killed', reason, freed...}
+#    | {'nopage', the PTE another fault installed ('' = none)} | {'nopid'}
+#    | {'killed', reason, mappings to evict (space separated), freed...}
 FINISH_FAULT = _script(r"""
 vm_spans(ARGV[1])
 local pid = tonumber(ARGV[2])
@@ -291,7 +313,7 @@ if kind == 'file' then
     local reason = 'killed by the mapcount limit: ' .. over
     redis.call('HSET', KEYS[1], 'state', 'killed', 'killed_reason', reason)
     rm_stat(node, 'pgfault', 1)
-    local out = {'killed', reason}
+    local out = {'killed', reason, rm_evictable()}
     for _, x in ipairs(rm_freed_flat()) do out[#out + 1] = x end
     return out
   end
@@ -391,8 +413,8 @@ redis.call('HINCRBY', 'mmsim:{node:' .. ARGV[1] .. '}:vmstat', 'pgfault', 1)
 return 1
 """)
 
-# KEYS: mm, vmas, i_mmap. ARGV: vma json, start, end, pgoff, pid
-# -> {'ok'} | {'overlap'} | {'enomem', count} | {'nopid'} | {'killed', reason}
+# KEYS: mm, vmas, i_mmap, inode. ARGV: vma json, start, end, pgoff, pid
+# -> {'ok'} | {'overlap'} | {'enomem', count} | {'unlinked'} | {'nopid'} | {'killed', reason}
 MMAP_INSERT = vmemmap.Script(r"""
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason', 'map_count', 'max_map_count')
 if not st[1] then return {'nopid'} end
@@ -400,6 +422,8 @@ if st[1] ~= 'running' then return {'killed', st[2] or ''} end
 local prev = redis.call('ZREVRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], '-inf', 'LIMIT', 0, 1)
 if prev[1] and cjson.decode(prev[1]).e > tonumber(ARGV[2]) then return {'overlap'} end
 if tonumber(st[3]) >= tonumber(st[4]) then return {'enomem', st[3]} end
+-- an unlinked inode takes no new mappings: once its i_mmap is empty it stays empty (evict is due)
+if redis.call('HGET', KEYS[4], 'nlink') == '0' then return {'unlinked'} end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5] .. ':' .. ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'map_count', 1)
@@ -408,7 +432,8 @@ return {'ok'}
 
 # munmap (mm/vma.c do_vmi_munmap): zap, unlink, keep the pieces outside the range.
 # KEYS: mm, vmas. ARGV: spans, pid, start, end, JSON [{"old": member, "new": [members]}]
-# -> {'ok', zapped, freed...} | {'retry'} | {'enomem'} | {'nopid'} | {'killed', reason}
+# -> {'ok', zapped, mappings to evict (space separated), freed...} | {'retry'} | {'enomem'} | {'nopid'}
+#    | {'killed', reason}
 MUNMAP = _script(r"""
 vm_spans(ARGV[1])
 local pid, start, stop = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -434,7 +459,7 @@ for _, item in ipairs(plan) do
   local lo, hi = math.max(v.s, start) / 4096, math.min(v.e, stop) / 4096 - 1
   zapped = zapped + rm_zap_range(pid, lo, hi, true)
   redis.call('ZREM', KEYS[2], item.old)
-  redis.call('ZREM', map_key(v.m, 'i_mmap'), I(pid) .. ':' .. I(v.s))
+  rm_i_mmap_del(v.m, pid, v.s)
   for _, n in ipairs(item.new) do
     local w = cjson.decode(n)
     redis.call('ZADD', KEYS[2], I(w.s), n)
@@ -442,12 +467,13 @@ for _, item in ipairs(plan) do
   end
 end
 redis.call('HINCRBY', KEYS[1], 'map_count', delta)
-local out = {'ok', I(zapped)}
+local out = {'ok', I(zapped), rm_evictable()}
 for _, x in ipairs(rm_freed_flat()) do out[#out + 1] = x end
 return out
 """)
 
-# exit_mmap + release of the pid. KEYS: mm, procs. ARGV: spans, pid -> {'ok', zapped, vmas, freed...} | {'nopid'}
+# exit_mmap + release of the pid. KEYS: mm, procs. ARGV: spans, pid
+# -> {'ok', zapped, vmas, mappings to evict (space separated), freed...} | {'nopid'}
 EXIT = _script(r"""
 vm_spans(ARGV[1])
 local pid = tonumber(ARGV[2])
@@ -455,7 +481,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'nopid'} end
 local zapped, nv = rm_teardown(pid)
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[2])
-local out = {'ok', I(zapped), I(nv)}
+local out = {'ok', I(zapped), I(nv), rm_evictable()}
 for _, x in ipairs(rm_freed_flat()) do out[#out + 1] = x end
 return out
 """)

@@ -97,11 +97,14 @@ class ReverseMap:
             start = thp_get_unmapped_area(vmas, plen, addr, mmap_base, offset)
             vma = Vma(start, start + plen, base.pgoff, base.flags, mapping, base.ino, base.dev, base.path,
                       base.limit, base.action)  # fmt: skip
-            r = await lua.MMAP_INSERT(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mapping(mapping, "i_mmap")],
+            r = await lua.MMAP_INSERT(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mapping(mapping, "i_mmap"),
+                                                   keys.mapping(mapping, "inode")],
                                       [vma.to_json(), start, vma.end, vma.pgoff, pid])  # fmt: skip
             kind = _s(r[0])
             if kind == "ok":
                 return vma
+            if kind == "unlinked":
+                raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
             if kind == "enomem":
                 raise ResourceExhausted(f"process {pid} has {_s(r[1])} VMAs: vm.max_map_count reached (ENOMEM)")
             if kind != "overlap":
@@ -129,7 +132,8 @@ class ReverseMap:
                                  [self.spans, pid, addr, end, json.dumps(plan)])  # fmt: skip
             kind = _s(r[0])
             if kind == "ok":
-                await self.faults.free_folios(parse_freed(r[2:]))
+                await self.faults.free_folios(parse_freed(r[3:]))
+                await self.faults.evict_inodes(r[2])
                 return int(_s(r[1]))
             if kind == "enomem":
                 raise ResourceExhausted(f"splitting would pass vm.max_map_count of pid {pid} (ENOMEM)")
@@ -141,8 +145,9 @@ class ReverseMap:
         r = await lua.EXIT(self.redis, [keys.mm(pid, "mm"), keys.cluster("procs")], [self.spans, pid])
         if _s(r[0]) == "nopid":
             raise NotFound(f"no process with pid {pid}")
-        freed = parse_freed(r[3:])
+        freed = parse_freed(r[4:])
         await self.faults.free_folios(freed)
+        await self.faults.evict_inodes(r[3])
         return int(_s(r[1])), int(_s(r[2])), len(freed)
 
     async def unmap_mapping_range(self, mapping: str, start: int, length: int, even_cows: bool) -> tuple[int, int, int]:
