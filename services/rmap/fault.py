@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import grpc
+
 from mmsim.allocator.vmemmap import node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.rmap import lua
@@ -227,8 +229,15 @@ class FaultHandler:
                            first_vpn=address >> PAGE_SHIFT)  # fmt: skip
 
     async def _tag_dirty(self, mapping: str, index: int) -> None:
-        await self.ctx.peers.stub("pagecache").TagFolio(
-            page_cache_pb2.TagFolioRequest(mapping=mapping, index=index, tag=page_cache_pb2.PAGECACHE_TAG_DIRTY))
+        """folio_mark_dirty through the page cache. A folio truncated away meanwhile (NOT_FOUND) is left to
+        the PTE step, which sees it is gone or clean and has the fault retried."""
+        try:
+            await self.ctx.peers.stub("pagecache").TagFolio(
+                page_cache_pb2.TagFolioRequest(mapping=mapping, index=index, tag=page_cache_pb2.PAGECACHE_TAG_DIRTY))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            tracing.annotate(dirty_tag="the folio left the page cache")
 
     async def _finish(self, pid, vma: Vma, address, kind, write_shared, folio, folio_index, i_size, major, limit,
                       action, old, vmf, anon=(0, 0), around=("", 0, 0)) -> FaultResult:  # fmt: skip

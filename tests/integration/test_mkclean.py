@@ -107,3 +107,28 @@ def test_mkclean_leaves_private_mappings_alone(mm):
     assert f.read(0, 3) == b"spp" and proc.read(private.start, 3) == b"cow"
     st = mm.call("rmap", "ProcStatus", rm.ProcStatusRequest(pid=proc.pid))
     assert st.rss_anon == 1
+
+
+@pytest.mark.parametrize("block_size", [4096, 65536])
+def test_mkclean_is_one_hop_and_one_script_per_fsync_whatever_the_folios(mm, block_size):
+    """folio_mkclean for every dirty folio of an fsync: one FolioMkclean hop, one Redis round trip in it,
+    for several small folios (4K blocks: readahead's growing orders) as for one order-4 folio (64K
+    blocks), mapped by two processes."""
+    f = _file(mm, block_size=block_size)
+    f.write(0, b"-" * 16 * PAGE)
+    f.fsync()
+    f.fadvise_dontneed()
+    procs = [mm.spawn("one"), mm.spawn("two")]
+    vmas = [p.mmap(f, 16 * PAGE, prot="rw", shared=True) for p in procs]
+    for p, v in zip(procs, vmas):
+        for i in range(16):
+            p.write(v.start + i * PAGE, b"%x" % i)
+    st = f.fsync()
+    assert st.folios_written > 1 if block_size == 4096 else st.folios_written == 1
+    tree = mm.trace(mm.last_trace_id)
+    spans = tree.find("ReverseMapService/FolioMkclean")
+    assert len(spans) == 1 and spans[0].redis_round_trips == 1, tree.render()
+    print(f"fsync of {st.folios_written} folios: {tree.hops} hops, {tree.redis_round_trips} Redis round trips")
+    for p, v in zip(procs, vmas):
+        assert p.write(v.start + 15 * PAGE, b"!").faults == 1
+        p.exit()
