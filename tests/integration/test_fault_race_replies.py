@@ -9,18 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mmsim.client import Cluster
 from mmsim.runtime.vmfault import VmFault
 from mmsim.v1 import reverse_map_pb2 as rm
 
 PAGE = 4096
 THREADS = 16
-
-
-@pytest.fixture()
-def mm(stack_settings):
-    with Cluster.connect(stack_settings) as c:
-        yield c
 
 
 @pytest.mark.parametrize("block_size, write", [(4096, False), (16384, False), (16384, True)])

@@ -8,16 +8,9 @@ import secrets
 
 import pytest
 
-from mmsim.client import Cluster
 from mmsim.v1 import reverse_map_pb2 as rm
 
 PAGE = 4096
-
-
-@pytest.fixture()
-def mm(stack_settings):
-    with Cluster.connect(stack_settings) as c:
-        yield c
 
 
 def _file(mm, block_size=4096, name="/f"):

@@ -10,18 +10,11 @@ import grpc
 import pytest
 import redis
 
-from mmsim.client import Cluster
 from mmsim.runtime import keys
 from mmsim.v1 import filesystem_pb2 as fs_pb
 from mmsim.v1 import reverse_map_pb2 as rm
 
 PAGE = 4096
-
-
-@pytest.fixture()
-def mm(stack_settings):
-    with Cluster.connect(stack_settings) as c:
-        yield c
 
 
 @pytest.fixture()
@@ -139,3 +132,25 @@ def test_eviction_is_idempotent_and_finishes_an_interrupted_one(mm, db, stack_se
     assert _free_and_cached(mm) == start and _blocks_used(db, fs.name) == 0
     mc = mm.call("rmap", "ProcMaps", rm.ProcMapsRequest(pid=mm.spawn("alive").pid))
     assert not mc.lines
+
+
+def test_a_killed_process_releases_the_orphan_it_was_the_last_to_map(mm, db):
+    """The mapcount-limit kill tears the mm down like exit_mmap: an orphan it was the last to map is evicted."""
+    fs = mm.mkfs("o" + secrets.token_hex(4))
+    start = _free_and_cached(mm)
+    f = fs.create("/killed")
+    f.write(0, b"k" * PAGE)
+    pid = mm.call("rmap", "Spawn", rm.SpawnRequest(comm="killme", mapcount_limit=1,
+                                                    mapcount_action=rm.MAPCOUNT_ACTION_KILL)).pid  # fmt: skip
+    starts = [mm.call("rmap", "Mmap", rm.MmapRequest(pid=pid, mapping=f.mapping, length=PAGE, prot=[rm.PROT_READ],
+                                                      shared=True)).start for _ in range(2)]  # fmt: skip
+    mm.call("rmap", "Fault", rm.HandleFaultRequest(pid=pid, address=starts[0]))
+    assert f.unlink().orphaned
+    with pytest.raises(grpc.RpcError) as err:
+        mm.call("rmap", "Fault", rm.HandleFaultRequest(pid=pid, address=starts[1]))
+    assert _status(err) == grpc.StatusCode.FAILED_PRECONDITION and "killed" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        f.stat()
+    assert _status(err) == grpc.StatusCode.NOT_FOUND
+    mm.call("rmap", "Exit", rm.ExitRequest(pid=pid))
+    assert _free_and_cached(mm) == start and _blocks_used(db, fs.name) == 0
