@@ -47,6 +47,7 @@ def test_an_unlinked_mapped_file_lives_until_its_last_unmap(mm, db, last, block_
     f = fs.create("/orphan")
     f.write(0, b"o" * 64 * 1024)
     f.fsync()
+    f.fadvise_dontneed()
     assert _blocks_used(db, fs.name) == 64 * 1024 // block_size
     a, b = mm.spawn("orph-a"), mm.spawn("orph-b")
     va = a.mmap(f, 64 * 1024, prot="rw", shared=True)
@@ -61,6 +62,7 @@ def test_an_unlinked_mapped_file_lives_until_its_last_unmap(mm, db, last, block_
     # still usable through its mappings, shared between the two processes
     assert a.write(va.start + 8 * PAGE, b"alive").written == 5
     assert b.read(vb.start + 8 * PAGE, 5) == b"alive"
+    assert b.read(vb.start + 15 * PAGE, 2) == b"oo" and a.read(va.start, 2) == b"oo"   # faults populate it
     # but no new way in: no name, no read(2), no new mmap
     with pytest.raises(grpc.RpcError) as err:
         f.read(0, 1)
