@@ -10,7 +10,7 @@ Per fault, from this service (counted by the RPC interceptor and visible in the 
 | PTE none, folio cached (minor)         | 1 PageCache.Fault                    | 2 (BEGIN + FINISH_FAULT)  |
 | PTE none, cache miss (major)           | 1 PageCache.Fault (-> FS -> alloc)   | 2                         |
 | shared write, PTE none                 | + 1 PageCache.TagFolio(DIRTY)        | 2                         |
-| shared write, PTE read-only, clean     | 1 PageCache.TagFolio(DIRTY)          | 3 (BEGIN + 2 WP_SHARED)   |
+| shared write, PTE read-only, clean     | 1 PageCache.TagFolio(DIRTY)          | 2 (BEGIN + WP_SHARED)     |
 | shared write, PTE read-only, dirty     | 0                                    | 2 (BEGIN + WP_SHARED)     |
 | private write (COW), PTE none/RO       | + 1 PageAllocator.AllocPages(order 0) | 2                         |
 | fault fails after the page cache       | 1                                    | 3 (+ ACCOUNT_FAILED)      |
@@ -144,7 +144,7 @@ class FaultHandler:
             p = decode_pte(old)
             if not (p["bits"] & lua.PTE_ZERO):
                 if vma.shared:
-                    return await self._wp_shared(pid, vma, address, old, p)
+                    return await self._wp_shared(pid, vma, address, old, p, _s(r[5]))
                 return await self._cow(pid, vma, address, (p["head"], p["order"], p["node"]),
                                        linear_page_index(vma, address) - (p["pfn"] - p["head"]), 0, False,
                                        limit, action, old, VmFault(0))  # fmt: skip
@@ -201,19 +201,18 @@ class FaultHandler:
             res.freed.append((anon[1], anon[0], 0))  # the copy was not used: give it back
         return res
 
-    async def _wp_shared(self, pid, vma, address, old, p) -> FaultResult:
+    async def _wp_shared(self, pid, vma, address, old, p, state: str) -> FaultResult:
         """wp_page_shared: do_page_mkwrite dirties the folio (folio_mark_dirty), then the PTE is made
         writable and dirty (wp_page_reuse) in a step that checks the folio is still dirty, as the folio
-        lock guarantees in the kernel: a folio a writeback cleaned in between is dirtied again first.
-        An already dirty folio costs no page-cache hop. A folio shared with other files through PFN
-        entries is first copied for this file by the page cache, which zaps our PTE: the fault is then
-        retried and maps the copy."""
+        lock guarantees in the kernel: a folio a writeback cleaned in between makes the fault retry.
+        An already dirty folio (FAULT_BEGIN looked) costs no page-cache hop. A folio shared with other
+        files through PFN entries is first copied for this file by the page cache, which zaps our PTE:
+        the fault is then retried and maps the copy."""
         index = linear_page_index(vma, address)
-        k = [keys.mm(pid, "mm"), keys.mm(pid, "pte")]
-        r = await lua.WP_SHARED(self.redis, k, [self.spans, address >> PAGE_SHIFT, old])
-        if _s(r[0]) == "clean":
+        if state == "clean":
             await self._tag_dirty(vma.mapping, index)
-            r = await lua.WP_SHARED(self.redis, k, [self.spans, address >> PAGE_SHIFT, old])
+        r = await lua.WP_SHARED(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "pte")],
+                                [self.spans, address >> PAGE_SHIFT, old])  # fmt: skip
         kind = _s(r[0])
         if kind == "shared":
             await self.ctx.peers.stub("pagecache").UnshareFolio(

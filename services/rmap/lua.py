@@ -193,7 +193,8 @@ return pid
 """)
 
 # KEYS: mm, vmas, pte. ARGV: spans, address, write(0/1)
-# -> {'nopid'} | {'killed', reason} | {'segv', why} | {'spurious', pte} | {'wp', vma, pte, limit, action}
+# -> {'nopid'} | {'killed', reason} | {'segv', why} | {'spurious', pte}
+#    | {'wp', vma, pte, limit, action, folio state 'dirty'|'clean'|'shared' ('' unless a shared file PTE)}
 #    | {'missing', vma, limit, action}
 FAULT_BEGIN = _script(r"""
 vm_spans(ARGV[1])
@@ -225,7 +226,17 @@ if s then
     redis.call('HINCRBY', KEYS[1], 'min_flt', 1)
     return {'spurious', pte_encode(p)}
   end
-  return {'wp', r[1], s, st[3] or '0', st[4] or ''}
+  -- the folio's state for wp_page_shared: 'dirty' needs no do_page_mkwrite round trip, 'shared' (PFN
+  -- entries) is copied by the page cache first, 'clean' is dirtied first
+  local state = ''
+  if has(vma.f, VM_SHARED) and not has(p.bits, PTE_ZERO + PTE_ANON) then
+    vm_node(p.node)
+    local hp = page_get(p.head)
+    if hp.w2 == MAPPING_SHARED and hp.w3 > 1 then state = 'shared'
+    elseif has(hp.flags, PG_DIRTY) then state = 'dirty'
+    else state = 'clean' end
+  end
+  return {'wp', r[1], s, st[3] or '0', st[4] or '', state}
 end
 return {'missing', r[1], st[3] or '0', st[4] or ''}
 """)
