@@ -164,6 +164,18 @@ class GrpcPorts:
             raise _peer_error("rmap", "UnmapMappingRange", exc) from None
         return r.pages_unmapped
 
+    async def folio_mkclean(self, mapping: str, folios: list[Found]) -> int:
+        """folio_mkclean for a batch of folios through the reverse map (one hop, one script); returns the
+        PTEs write-protected."""
+        req = reverse_map_pb2.FolioMkcleanRequest(mapping=mapping, folios=[reverse_map_pb2.MkcleanFolio(
+            folio=common_pb2.Folio(pfn=f.folio.pfn, order=f.folio.order, node=f.folio.node), index=f.index)
+            for f in folios])  # fmt: skip
+        try:
+            r = await self._peers.stub("rmap").FolioMkclean(req)
+        except grpc.aio.AioRpcError as exc:
+            raise _peer_error("rmap", "FolioMkclean", exc) from None
+        return sum(r.cleaned)
+
 
 async def find_all_tagged(ports, mapping: str, tag: int, start: int = 0, end: int | None = None) -> list[Found]:
     """Every folio carrying ``tag`` with index range meeting [start, end) (pages), paging through FindTagged."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmsim.filesystem import fileio, inode, populate, reflink, superblock, truncate, writeback
+from mmsim.filesystem import evict, fileio, inode, populate, reflink, superblock, truncate, writeback
 from mmsim.filesystem.env import Env
 from mmsim.filesystem.ports import GrpcPorts
 from mmsim.runtime import serve, tracing
@@ -52,7 +52,8 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
         return filesystem_pb2.StatResponse(mapping=ino.mapping, path=ino.path, i_size=ino.i_size, blocks=blocks,
                                            block_size=ino.block_size, nrpages=ino.nrpages, nlink=ino.nlink,
                                            profile=ino.profile.name, min_folio_order=ino.min_order,
-                                           shared_blocks=shared, indexing=indexing_to_proto(ino.profile.indexing))
+                                           shared_blocks=shared, indexing=indexing_to_proto(ino.profile.indexing),
+                                           orphan=ino.nlink == 0, fs_orphans=await evict.count(self.env.redis, ino.fs))
 
     async def Populate(self, request, context):
         res = await populate.populate(self.env, request.mapping, request.index,
@@ -87,6 +88,11 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
         st = await reflink.reflink(self.env, request.src_mapping, request.src_offset, request.dst_mapping,
                                    request.dst_offset, request.length, request.share_folios)
         return filesystem_pb2.ReflinkResponse(**vars(st))
+
+    async def EvictInode(self, request, context):
+        st = await evict.evict(self.env, request.mapping)
+        tracing.annotate(evicted=st.evicted)
+        return filesystem_pb2.EvictInodeResponse(**vars(st))
 
 
 def register(server, ctx) -> list[str]:

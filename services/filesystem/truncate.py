@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from mmsim.runtime import keys
 from mmsim.runtime.errors import OutOfRange, require
-from mmsim.filesystem import extents
+from mmsim.filesystem import evict, extents
 from mmsim.filesystem.inode import Inode, load, lookup, parse_mapping, require_offset
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
 
@@ -141,29 +141,13 @@ return 0
 
 
 async def unlink(env, fs_name: str, path: str) -> tuple[str, bool, int]:
-    """Remove the name; tear the file down unless some VMA still maps it. (mapping, orphaned, blocks freed)."""
+    """Remove the name; evict the inode unless some VMA still maps it (then it is an orphan until its last
+    unmap: mmsim.filesystem.evict). Returns (mapping, orphaned, blocks freed)."""
     redis = env.redis
     mapping = await lookup(redis, fs_name, path)
     async with env.locks(mapping).exclusive():
         inode = await load(redis, mapping)
         await redis.eval(_UNLINK_NAME, 1, keys.fs(fs_name, "dir"), path, str(inode.ino))
-        pipe = redis.pipeline(transaction=True)
-        pipe.hset(inode.key("inode"), "nlink", 0)
-        pipe.zcard(inode.key("i_mmap"))
-        _, mapped = await pipe.execute()
-        if mapped:
+        if await evict.drop_nlink(redis, mapping):
             return mapping, True, 0
-        return mapping, False, await destroy(env, inode)
-
-
-async def destroy(env, inode: Inode) -> int:
-    """evict(): drop the page cache, release every block, delete the inode. Returns blocks freed."""
-    redis = env.redis
-    await env.ports.truncate_range(inode.mapping, 0, None)
-    blocks = [int(v) for v in await redis.hvals(inode.key("extents"))]
-    pipe = redis.pipeline(transaction=True)
-    pipe.delete(inode.key("extents"), inode.key("inode"))
-    await pipe.execute()
-    freed = await extents.release(redis, inode, blocks)
-    await redis.srem(keys.cluster("mappings"), inode.mapping)
-    return freed
+        return mapping, False, (await evict.evict_locked(env, mapping)).blocks_freed

@@ -3,7 +3,12 @@ write_cache_pages + folio_clear_dirty_for_io / folio_start_writeback / folio_end
 copy-on-write of shared extents that XFS does for reflinked files, xfs_reflink_allocate_cow).
 
 Sequence for one fsync, under the inode lock held exclusively:
-1. FindTagged(DIRTY) lists the dirty folios; each gets WRITEBACK set, then DIRTY cleared.
+1. FindTagged(DIRTY) lists the dirty folios; each gets WRITEBACK set, then DIRTY cleared
+   (folio_clear_dirty_for_io + folio_start_writeback); then, when the file is mapped at all
+   (mapping_mapped), folio_mkclean write-protects and cleans every shared PTE of those folios through the
+   reverse map: one FolioMkclean hop and one script per MKCLEAN_BATCH folios, whatever their orders.
+   From then on a store through a mapping faults, dirties the folio again (wp_page_shared) and is
+   written by the next writeback; a store before it is in the bytes read in step 2.
 2. Their memory (one MGET) is laid onto block images; blocks only partly covered start from their old
    contents (read with their refcounts in one pipeline).
 3. The blocks are written in the crash-safe order of mmsim.filesystem.extents: owned blocks in place,
@@ -23,6 +28,8 @@ from mmsim.filesystem import extents
 from mmsim.filesystem.inode import load, parse_mapping
 from mmsim.filesystem.ports import TAG_DIRTY, TAG_WRITEBACK, find_all_tagged
 from mmsim.filesystem.superblock import PAGE_SIZE
+
+MKCLEAN_BATCH = 1024   # folios per FolioMkclean call (the reverse map accepts up to 4096)
 
 
 @dataclass
@@ -52,6 +59,7 @@ async def writeback_locked(env, mapping: str, crash_after_stage: bool = False) -
         return stats
     await _bounded([ports.tag_folio(mapping, f.index, TAG_WRITEBACK) for f in dirty])
     await _bounded([ports.tag_folio(mapping, f.index, TAG_DIRTY, clear=True) for f in dirty])
+    await folio_mkclean(env, mapping, dirty)
     mem = await redis.mget([keys.node(f.folio.node, f"mem:{f.folio.pfn}") for f in dirty])
 
     bs, i_size = inode.block_size, inode.i_size
@@ -107,6 +115,18 @@ async def writeback_locked(env, mapping: str, crash_after_stage: bool = False) -
         await extents.release(redis, inode, cowed)
     await _bounded([ports.tag_folio(mapping, f.index, TAG_WRITEBACK, clear=True) for f in dirty])
     return stats
+
+
+async def folio_mkclean(env, mapping: str, folios: list) -> int:
+    """folio_mkclean for every folio being written, after its DIRTY tag was cleared and before its bytes
+    are read; skipped when no VMA maps the file (mapping_mapped: a mapping made later must fault, and a
+    write fault dirties the folio again). Returns the PTEs write-protected."""
+    if not await env.redis.zcard(keys.mapping(mapping, "i_mmap")):
+        return 0
+    cleaned = 0
+    for i in range(0, len(folios), MKCLEAN_BATCH):
+        cleaned += await env.ports.folio_mkclean(mapping, folios[i:i + MKCLEAN_BATCH])
+    return cleaned
 
 
 async def _bounded(coros, width: int = 16) -> None:

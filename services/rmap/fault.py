@@ -10,7 +10,8 @@ Per fault, from this service (counted by the RPC interceptor and visible in the 
 | PTE none, folio cached (minor)         | 1 PageCache.Fault                    | 2 (BEGIN + FINISH_FAULT)  |
 | PTE none, cache miss (major)           | 1 PageCache.Fault (-> FS -> alloc)   | 2                         |
 | shared write, PTE none                 | + 1 PageCache.TagFolio(DIRTY)        | 2                         |
-| shared write, PTE read-only            | 1 PageCache.TagFolio(DIRTY)          | 2 (BEGIN + WP_SHARED)     |
+| shared write, PTE read-only, clean     | 1 PageCache.TagFolio(DIRTY)          | 2 (BEGIN + WP_SHARED)     |
+| shared write, PTE read-only, dirty     | 0                                    | 2 (BEGIN + WP_SHARED)     |
 | private write (COW), PTE none/RO       | + 1 PageAllocator.AllocPages(order 0) | 2                         |
 | fault fails after the page cache       | 1                                    | 3 (+ ACCOUNT_FAILED)      |
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import grpc
+
 from mmsim.allocator.vmemmap import node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.rmap import lua
@@ -31,7 +34,7 @@ from mmsim.runtime import keys, tracing
 from mmsim.runtime.errors import FailedPrecondition, NotFound
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
 from mmsim.runtime.wire import GFP_HIGHUSER_MOVABLE
-from mmsim.v1 import page_allocator_pb2, page_cache_pb2
+from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2
 
 MAX_RETRIES = 3
 
@@ -76,6 +79,17 @@ def decode_pte(text: str) -> dict:
     return {"pfn": pfn, "head": head, "order": order, "node": node, "bits": bits}
 
 
+def mapped_result(vmf: VmFault, pte: str, major: bool) -> FaultResult:
+    """A fault that found the address already mapped (spurious, or another thread's fault won the PTE:
+    finish_fault's VM_FAULT_NOPAGE) reports what is mapped there: pfn, folio or the zero page."""
+    if not pte:
+        return FaultResult(vmf, major=major)
+    p = decode_pte(pte)
+    zero = bool(p["bits"] & lua.PTE_ZERO)
+    return FaultResult(vmf, pfn=p["pfn"], folio=None if zero else (p["head"], p["order"], p["node"]), major=major,
+                       zero_page=zero)  # fmt: skip
+
+
 def resolve_policy(vma: Vma, proc_limit: str, proc_action: str) -> tuple[int, str]:
     """The mapcount limit and action in force: the process's override, else the mapping's profile."""
     limit = int(proc_limit or 0) or vma.limit
@@ -103,8 +117,10 @@ class FaultHandler:
                 return res
             tried, last = True, res
             await self.free_folios(res.freed)
-        # still racing after MAX_RETRIES: report the RETRY the way the arch handler would give up
-        return last
+        # still racing after MAX_RETRIES: report the RETRY the way the arch handler would give up, with
+        # whatever another thread's fault mapped at the address meanwhile (one more round trip, only here)
+        pte = await self.redis.hget(keys.mm(pid, "pte"), str(address >> PAGE_SHIFT))
+        return mapped_result(last.vm_fault, _s(pte), last.major) if pte else last
 
     async def _attempt(self, pid: int, address: int, write: bool, tried: bool) -> FaultResult:
         k = mm_keys(pid)
@@ -118,10 +134,9 @@ class FaultHandler:
             tracing.annotate(segv=_s(r[1]))
             return FaultResult(VmFault.SIGSEGV, message=_s(r[1]))
         if kind == "spurious":
-            p = decode_pte(_s(r[1]))
-            zero = bool(p["bits"] & lua.PTE_ZERO)
-            return FaultResult(VmFault(0), pfn=p["pfn"], folio=None if zero else (p["head"], p["order"], p["node"]),
-                               spurious=True, zero_page=zero)  # fmt: skip
+            res = mapped_result(VmFault(0), _s(r[1]), False)
+            res.spurious = True
+            return res
         vma = Vma.from_json(_s(r[1]))
         if kind == "wp":
             old = _s(r[2])
@@ -129,7 +144,7 @@ class FaultHandler:
             p = decode_pte(old)
             if not (p["bits"] & lua.PTE_ZERO):
                 if vma.shared:
-                    return await self._wp_shared(pid, vma, address, old, p)
+                    return await self._wp_shared(pid, vma, address, old, p, _s(r[5]))
                 return await self._cow(pid, vma, address, (p["head"], p["order"], p["node"]),
                                        linear_page_index(vma, address) - (p["pfn"] - p["head"]), 0, False,
                                        limit, action, old, VmFault(0))  # fmt: skip
@@ -167,13 +182,13 @@ class FaultHandler:
         if write and not vma.shared:
             return await self._cow(pid, vma, address, folio, resp.folio_index, resp.i_size, major, limit, action,
                                    old, vmf)  # fmt: skip
-        around = ";".join(f"{a.folio.node}:{a.folio.pfn}:{a.folio.order}:{a.folio_index}" for a in resp.around)
-        res = await self._finish(pid, vma, address, "file", write, folio, resp.folio_index, resp.i_size, major,
-                                 limit, action, old, vmf, around=(around, around_start, around_pages))  # fmt: skip
-        if write and res.ok and res.pages_mapped:
-            # do_shared_fault -> fault_dirty_shared_page: the folio is dirty now
+        if write:
+            # do_shared_fault -> do_page_mkwrite: the folio is dirtied before its PTE is made writable;
+            # FINISH_FAULT installs the writable PTE only if no writeback cleaned the folio meanwhile
             await self._tag_dirty(vma.mapping, index)
-        return res
+        around = ";".join(f"{a.folio.node}:{a.folio.pfn}:{a.folio.order}:{a.folio_index}" for a in resp.around)
+        return await self._finish(pid, vma, address, "file", write, folio, resp.folio_index, resp.i_size, major,
+                                  limit, action, old, vmf, around=(around, around_start, around_pages))  # fmt: skip
 
     async def _cow(self, pid, vma, address, folio, folio_index, i_size, major, limit, action, old, vmf) -> FaultResult:
         """do_cow_fault / wp_page_copy: a new order-0 anonymous page, a copy of the file page, mapped privately."""
@@ -186,11 +201,16 @@ class FaultHandler:
             res.freed.append((anon[1], anon[0], 0))  # the copy was not used: give it back
         return res
 
-    async def _wp_shared(self, pid, vma, address, old, p) -> FaultResult:
-        """wp_page_shared: page_mkwrite (none here), make the PTE writable, mark the folio dirty
-        (fault_dirty_shared_page). A folio shared with other files through PFN entries is first copied for
-        this file by the page cache, which zaps our PTE: the fault is then retried and maps the copy."""
+    async def _wp_shared(self, pid, vma, address, old, p, state: str) -> FaultResult:
+        """wp_page_shared: do_page_mkwrite dirties the folio (folio_mark_dirty), then the PTE is made
+        writable and dirty (wp_page_reuse) in a step that checks the folio is still dirty, as the folio
+        lock guarantees in the kernel: a folio a writeback cleaned in between makes the fault retry.
+        An already dirty folio (FAULT_BEGIN looked) costs no page-cache hop. A folio shared with other
+        files through PFN entries is first copied for this file by the page cache, which zaps our PTE:
+        the fault is then retried and maps the copy."""
         index = linear_page_index(vma, address)
+        if state == "clean":
+            await self._tag_dirty(vma.mapping, index)
         r = await lua.WP_SHARED(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "pte")],
                                 [self.spans, address >> PAGE_SHIFT, old])  # fmt: skip
         kind = _s(r[0])
@@ -198,19 +218,25 @@ class FaultHandler:
             await self.ctx.peers.stub("pagecache").UnshareFolio(
                 page_cache_pb2.UnshareFolioRequest(mapping=vma.mapping, index=index))
             return FaultResult(VmFault.RETRY)
-        if kind == "retry":
+        if kind in ("retry", "clean"):
             return FaultResult(VmFault.RETRY)
         if kind == "nopid":
             raise NotFound(f"no process with pid {pid}")
         if kind == "killed":
             raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
-        await self._tag_dirty(vma.mapping, index)
         return FaultResult(VmFault(0), pfn=p["pfn"], folio=(p["head"], p["order"], p["node"]), pages_mapped=1,
                            first_vpn=address >> PAGE_SHIFT)  # fmt: skip
 
     async def _tag_dirty(self, mapping: str, index: int) -> None:
-        await self.ctx.peers.stub("pagecache").TagFolio(
-            page_cache_pb2.TagFolioRequest(mapping=mapping, index=index, tag=page_cache_pb2.PAGECACHE_TAG_DIRTY))
+        """folio_mark_dirty through the page cache. A folio truncated away meanwhile (NOT_FOUND) is left to
+        the PTE step, which sees it is gone or clean and has the fault retried."""
+        try:
+            await self.ctx.peers.stub("pagecache").TagFolio(
+                page_cache_pb2.TagFolioRequest(mapping=mapping, index=index, tag=page_cache_pb2.PAGECACHE_TAG_DIRTY))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            tracing.annotate(dirty_tag="the folio left the page cache")
 
     async def _finish(self, pid, vma: Vma, address, kind, write_shared, folio, folio_index, i_size, major, limit,
                       action, old, vmf, anon=(0, 0), around=("", 0, 0)) -> FaultResult:  # fmt: skip
@@ -239,11 +265,12 @@ class FaultHandler:
         if out == "sigbus":
             return FaultResult(VmFault.SIGBUS, message=_s(r[1]))
         if out == "nopage":
-            return FaultResult(vmf | VmFault.NOPAGE)
+            return mapped_result(vmf | VmFault.NOPAGE, _s(r[1]), major)
         if out == "nopid":
             raise NotFound(f"no process with pid {pid}")
         if out == "killed":
-            await self.free_folios(parse_freed(r[2:]))
+            await self.free_folios(parse_freed(r[3:]))
+            await self.evict_inodes(r[2])
             raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
         raise RuntimeError(f"unexpected FINISH_FAULT reply {out!r}")
 
@@ -251,6 +278,12 @@ class FaultHandler:
         """Give folios whose _refcount reached 0 back to the buddy allocator (__free_pages)."""
         for node, head, order in freed:
             await self.ctx.peers.stub("allocator").FreePages(page_allocator_pb2.FreePagesRequest(pfn=head, order=order))
+
+    async def evict_inodes(self, names) -> None:
+        """iput_final for the orphans whose last mapping an unmap script just removed: the filesystem frees
+        their page cache and blocks (FilesystemService.EvictInode, one hop each, off the fault path)."""
+        for mapping in _s(names).split():
+            await self.ctx.peers.stub("filesystem").EvictInode(filesystem_pb2.EvictInodeRequest(mapping=mapping))
 
     # ---- access_process_vm ----------------------------------------------------------------------
 

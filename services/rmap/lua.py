@@ -94,13 +94,34 @@ local function rm_zap_range(pid, lo, hi, even_cows)
   return n
 end
 
+-- vma_unlink_file: the VMA of pid at start leaves mapping m's i_mmap; m is remembered for rm_evictable
+local RM_UNMAPPED = {}
+local function rm_i_mmap_del(m, pid, start)
+  redis.call('ZREM', map_key(m, 'i_mmap'), I(pid) .. ':' .. I(start))
+  RM_UNMAPPED[m] = true
+end
+
+-- the mappings this script left with an empty i_mmap while their nlink is 0 (unlinked: orphans whose
+-- last mapping went), space separated: iput_final's eviction is due (FilesystemService.EvictInode). The
+-- orphan list records them durably, so a crash before the caller asks for the eviction loses nothing.
+local function rm_evictable()
+  local out = {}
+  for m in pairs(RM_UNMAPPED) do
+    if redis.call('ZCARD', map_key(m, 'i_mmap')) == 0 and redis.call('HGET', map_key(m, 'inode'), 'nlink') == '0' then
+      out[#out + 1] = m
+    end
+  end
+  table.sort(out)
+  return table.concat(out, ' ')
+end
+
 -- exit_mmap (mm/mmap.c): zap everything, unlink every VMA from its file's i_mmap
 local function rm_teardown(pid)
   local zapped = rm_zap_range(pid, 0, 2 ^ 52, true)
   local vmas = redis.call('ZRANGE', mm_key(pid, 'vmas'), 0, -1)
   for _, m in ipairs(vmas) do
     local v = cjson.decode(m)
-    redis.call('ZREM', map_key(v.m, 'i_mmap'), I(pid) .. ':' .. I(v.s))
+    rm_i_mmap_del(v.m, pid, v.s)
   end
   redis.call('DEL', mm_key(pid, 'vmas'), mm_key(pid, 'pte'), mm_key(pid, 'pte_idx'), mm_key(pid, 'pagemaps'))
   redis.call('HSET', mm_key(pid, 'mm'), 'map_count', 0, 'rss_file', 0, 'rss_anon', 0)
@@ -172,7 +193,8 @@ return pid
 """)
 
 # KEYS: mm, vmas, pte. ARGV: spans, address, write(0/1)
-# -> {'nopid'} | {'killed', reason} | {'segv', why} | {'spurious', pte} | {'wp', vma, pte, limit, action}
+# -> {'nopid'} | {'killed', reason} | {'segv', why} | {'spurious', pte}
+#    | {'wp', vma, pte, limit, action, folio state 'dirty'|'clean'|'shared' ('' unless a shared file PTE)}
 #    | {'missing', vma, limit, action}
 FAULT_BEGIN = _script(r"""
 vm_spans(ARGV[1])
@@ -204,7 +226,17 @@ if s then
     redis.call('HINCRBY', KEYS[1], 'min_flt', 1)
     return {'spurious', pte_encode(p)}
   end
-  return {'wp', r[1], s, st[3] or '0', st[4] or ''}
+  -- the folio's state for wp_page_shared: 'dirty' needs no do_page_mkwrite round trip, 'shared' (PFN
+  -- entries) is copied by the page cache first, 'clean' is dirtied first
+  local state = ''
+  if has(vma.f, VM_SHARED) and not has(p.bits, PTE_ZERO + PTE_ANON) then
+    vm_node(p.node)
+    local hp = page_get(p.head)
+    if hp.w2 == MAPPING_SHARED and hp.w3 > 1 then state = 'shared'
+    elseif has(hp.flags, PG_DIRTY) then state = 'dirty'
+    else state = 'clean' end
+  end
+  return {'wp', r[1], s, st[3] or '0', st[4] or '', state}
 end
 return {'missing', r[1], st[3] or '0', st[4] or ''}
 """)
@@ -216,7 +248,8 @@ return {'missing', r[1], st[3] or '0', st[4] or ''}
 #       16 plan index, 17 plan vpn, 18 plan nr, 19 anon node, 20 anon pfn, 21 expected old pte ('' = none),
 #       22 fault-around folios 'node:head:order:index;...', 23 window first index, 24 window pages
 # -> {'ok', nr, first_vpn, pfn_at_address, pinned(0/1), around_mapped} | {'retry', why} | {'sigbus', why}
-#    | {'nopage'} | {'nopid'} | {'killed', reason, freed...}
+#    | {'nopage', the PTE another fault installed ('' = none)} | {'nopid'}
+#    | {'killed', reason, mappings to evict (space separated), freed...}
 FINISH_FAULT = _script(r"""
 vm_spans(ARGV[1])
 local pid = tonumber(ARGV[2])
@@ -254,10 +287,10 @@ if index >= math.ceil(isz / 4096) then
 end
 local now = redis.call('HGET', KEYS[3], I(vpn))
 if (now or '') ~= old then
-  -- another fault mapped it first (vmf_pte_changed): nothing to do
+  -- another fault mapped it first (vmf_pte_changed): nothing to do but say what is mapped now
   rm_stat(node, 'pgfault', 1)
   redis.call('HINCRBY', KEYS[1], 'min_flt', 1)
-  return {'nopage'}
+  return {'nopage', now or ''}
 end
 
 local nr, first_vpn, first_pfn = 1, vpn, head + (index - findex)
@@ -291,7 +324,7 @@ if kind == 'file' then
     local reason = 'killed by the mapcount limit: ' .. over
     redis.call('HSET', KEYS[1], 'state', 'killed', 'killed_reason', reason)
     rm_stat(node, 'pgfault', 1)
-    local out = {'killed', reason}
+    local out = {'killed', reason, rm_evictable()}
     for _, x in ipairs(rm_freed_flat()) do out[#out + 1] = x end
     return out
   end
@@ -303,6 +336,11 @@ if kind == 'file' then
   end
 end
 
+if write_shared and kind == 'file' and not has(hp.flags, PG_DIRTY) then
+  -- do_shared_fault dirtied the folio (do_page_mkwrite) before this step; a writeback cleaned it since:
+  -- a writable PTE on a clean folio would let a store escape the next writeback
+  return {'retry', 'writeback cleaned the folio before its PTE was made writable'}
+end
 if old ~= '' then rm_zap(pid, vpn, old) end  -- do_wp_page's COW replaces the read-only PTE
 
 if kind == 'zero' then
@@ -355,7 +393,8 @@ return out
 
 # wp_page_shared (mm/memory.c): a write to a read-only PTE of a shared mapping makes it writable+dirty.
 # KEYS: mm, pte. ARGV: spans, vpn, expected pte
-# -> {'ok', pte} | {'retry'} | {'shared'} (the folio is shared through PFN entries) | {'nopid'} | {'killed', reason}
+# -> {'ok', pte} | {'retry'} | {'shared'} (the folio is shared through PFN entries) | {'clean'} (the folio is
+#    not dirty: dirty it, then call again) | {'nopid'} | {'killed', reason}
 WP_SHARED = _script(r"""
 vm_spans(ARGV[1])
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason')
@@ -368,6 +407,9 @@ vm_node(p.node)
 if page_get_field(p.head, 'mapping') == MAPPING_SHARED and page_get_field(p.head, 'index') > 1 then
   return {'shared'}   -- PFN entries: the page cache copies the folio for this file first
 end
+-- the folio lock of wp_page_shared: the PTE becomes writable only while the folio is dirty (the caller
+-- dirtied it, as do_page_mkwrite does, and no writeback cleaned it since); else the caller dirties it first
+if not has(page_get_field(p.head, 'flags'), PG_DIRTY) then return {'clean'} end
 p.bits = bit.bor(p.bits, PTE_WRITE + PTE_DIRTY + PTE_YOUNG)
 redis.call('HSET', KEYS[2], ARGV[2], pte_encode(p))
 rm_stat(p.node, 'pgfault', 1)
@@ -382,8 +424,8 @@ redis.call('HINCRBY', 'mmsim:{node:' .. ARGV[1] .. '}:vmstat', 'pgfault', 1)
 return 1
 """)
 
-# KEYS: mm, vmas, i_mmap. ARGV: vma json, start, end, pgoff, pid
-# -> {'ok'} | {'overlap'} | {'enomem', count} | {'nopid'} | {'killed', reason}
+# KEYS: mm, vmas, i_mmap, inode. ARGV: vma json, start, end, pgoff, pid
+# -> {'ok'} | {'overlap'} | {'enomem', count} | {'unlinked'} | {'nopid'} | {'killed', reason}
 MMAP_INSERT = vmemmap.Script(r"""
 local st = redis.call('HMGET', KEYS[1], 'state', 'killed_reason', 'map_count', 'max_map_count')
 if not st[1] then return {'nopid'} end
@@ -391,6 +433,8 @@ if st[1] ~= 'running' then return {'killed', st[2] or ''} end
 local prev = redis.call('ZREVRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], '-inf', 'LIMIT', 0, 1)
 if prev[1] and cjson.decode(prev[1]).e > tonumber(ARGV[2]) then return {'overlap'} end
 if tonumber(st[3]) >= tonumber(st[4]) then return {'enomem', st[3]} end
+-- an unlinked inode takes no new mappings: once its i_mmap is empty it stays empty (evict is due)
+if redis.call('HGET', KEYS[4], 'nlink') == '0' then return {'unlinked'} end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5] .. ':' .. ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'map_count', 1)
@@ -399,7 +443,8 @@ return {'ok'}
 
 # munmap (mm/vma.c do_vmi_munmap): zap, unlink, keep the pieces outside the range.
 # KEYS: mm, vmas. ARGV: spans, pid, start, end, JSON [{"old": member, "new": [members]}]
-# -> {'ok', zapped, freed...} | {'retry'} | {'enomem'} | {'nopid'} | {'killed', reason}
+# -> {'ok', zapped, mappings to evict (space separated), freed...} | {'retry'} | {'enomem'} | {'nopid'}
+#    | {'killed', reason}
 MUNMAP = _script(r"""
 vm_spans(ARGV[1])
 local pid, start, stop = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -425,7 +470,7 @@ for _, item in ipairs(plan) do
   local lo, hi = math.max(v.s, start) / 4096, math.min(v.e, stop) / 4096 - 1
   zapped = zapped + rm_zap_range(pid, lo, hi, true)
   redis.call('ZREM', KEYS[2], item.old)
-  redis.call('ZREM', map_key(v.m, 'i_mmap'), I(pid) .. ':' .. I(v.s))
+  rm_i_mmap_del(v.m, pid, v.s)
   for _, n in ipairs(item.new) do
     local w = cjson.decode(n)
     redis.call('ZADD', KEYS[2], I(w.s), n)
@@ -433,12 +478,13 @@ for _, item in ipairs(plan) do
   end
 end
 redis.call('HINCRBY', KEYS[1], 'map_count', delta)
-local out = {'ok', I(zapped)}
+local out = {'ok', I(zapped), rm_evictable()}
 for _, x in ipairs(rm_freed_flat()) do out[#out + 1] = x end
 return out
 """)
 
-# exit_mmap + release of the pid. KEYS: mm, procs. ARGV: spans, pid -> {'ok', zapped, vmas, freed...} | {'nopid'}
+# exit_mmap + release of the pid. KEYS: mm, procs. ARGV: spans, pid
+# -> {'ok', zapped, vmas, mappings to evict (space separated), freed...} | {'nopid'}
 EXIT = _script(r"""
 vm_spans(ARGV[1])
 local pid = tonumber(ARGV[2])
@@ -446,7 +492,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'nopid'} end
 local zapped, nv = rm_teardown(pid)
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[2])
-local out = {'ok', I(zapped), I(nv)}
+local out = {'ok', I(zapped), I(nv), rm_evictable()}
 for _, x in ipairs(rm_freed_flat()) do out[#out + 1] = x end
 return out
 """)
@@ -588,5 +634,51 @@ elseif hp.w2 ~= 0 then
     end
   end
 end
+return out
+""")
+
+# folio_mkclean (mm/rmap.c) for a batch of one file's folios: rmap_walk_file over i_mmap, and in every
+# VM_SHARED VMA page_mkclean_one on each PTE that maps a page of one of the folios: write-protect it and
+# clear its dirty bit. Private VMAs are skipped (invalid_mkclean_vma): their file PTEs are never writable.
+# KEYS: i_mmap. ARGV: spans, then per folio: node, head pfn, order, file index of its first page
+# -> {vmas walked, then per folio: PTEs cleaned, 1 when one of them was dirty else 0}
+FOLIO_MKCLEAN = _script(r"""
+vm_spans(ARGV[1])
+local folios, hi_index = {}, 0
+for i = 2, #ARGV, 4 do
+  local f = {node = tonumber(ARGV[i]), head = tonumber(ARGV[i + 1]), order = tonumber(ARGV[i + 2]),
+             index = tonumber(ARGV[i + 3]), cleaned = 0, dirty = 0}
+  f.nr = 2 ^ f.order
+  hi_index = math.max(hi_index, f.index + f.nr - 1)
+  folios[#folios + 1] = f
+end
+local nv = 0
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', I(hi_index))) do
+  local pid, s = string.match(member, '^(%d+):(%d+)$')
+  local r = redis.call('ZRANGEBYSCORE', mm_key(pid, 'vmas'), s, s)
+  local v = r[1] and cjson.decode(r[1])
+  if v and has(v.f, VM_SHARED) then
+    nv = nv + 1
+    local base, last = v.s / 4096 - v.pg, v.pg + (v.e - v.s) / 4096 - 1
+    for _, f in ipairs(folios) do
+      local lo, hi = math.max(f.index, v.pg), math.min(f.index + f.nr - 1, last)
+      if lo <= hi then
+        for _, vpn in ipairs(redis.call('ZRANGEBYSCORE', mm_key(pid, 'pte_idx'), I(base + lo), I(base + hi))) do
+          local ptestr = redis.call('HGET', mm_key(pid, 'pte'), vpn)
+          local p = ptestr and pte_decode(ptestr)
+          if p and p.node == f.node and p.pfn >= f.head and p.pfn < f.head + f.nr
+             and not has(p.bits, PTE_ANON + PTE_ZERO) and has(p.bits, PTE_WRITE + PTE_DIRTY) then
+            if has(p.bits, PTE_DIRTY) then f.dirty = 1 end
+            p.bits = bit.band(p.bits, bit.bnot(PTE_WRITE + PTE_DIRTY))
+            redis.call('HSET', mm_key(pid, 'pte'), vpn, pte_encode(p))
+            f.cleaned = f.cleaned + 1
+          end
+        end
+      end
+    end
+  end
+end
+local out = {I(nv)}
+for _, f in ipairs(folios) do out[#out + 1] = I(f.cleaned); out[#out + 1] = I(f.dirty) end
 return out
 """)

@@ -42,6 +42,7 @@ from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, 
 MAPCOUNT_ACTIONS = {0: "", 1: "none", 2: "kill", 3: "leak"}
 ACTION_NUMBERS = {v: k for k, v in MAPCOUNT_ACTIONS.items()}
 MAX_MMAP_RETRIES = 8
+MKCLEAN_BATCH = 4096
 
 
 def _check_state(r) -> None:
@@ -96,11 +97,14 @@ class ReverseMap:
             start = thp_get_unmapped_area(vmas, plen, addr, mmap_base, offset)
             vma = Vma(start, start + plen, base.pgoff, base.flags, mapping, base.ino, base.dev, base.path,
                       base.limit, base.action)  # fmt: skip
-            r = await lua.MMAP_INSERT(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mapping(mapping, "i_mmap")],
+            r = await lua.MMAP_INSERT(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mapping(mapping, "i_mmap"),
+                                                   keys.mapping(mapping, "inode")],
                                       [vma.to_json(), start, vma.end, vma.pgoff, pid])  # fmt: skip
             kind = _s(r[0])
             if kind == "ok":
                 return vma
+            if kind == "unlinked":
+                raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
             if kind == "enomem":
                 raise ResourceExhausted(f"process {pid} has {_s(r[1])} VMAs: vm.max_map_count reached (ENOMEM)")
             if kind != "overlap":
@@ -128,7 +132,8 @@ class ReverseMap:
                                  [self.spans, pid, addr, end, json.dumps(plan)])  # fmt: skip
             kind = _s(r[0])
             if kind == "ok":
-                await self.faults.free_folios(parse_freed(r[2:]))
+                await self.faults.free_folios(parse_freed(r[3:]))
+                await self.faults.evict_inodes(r[2])
                 return int(_s(r[1]))
             if kind == "enomem":
                 raise ResourceExhausted(f"splitting would pass vm.max_map_count of pid {pid} (ENOMEM)")
@@ -140,8 +145,9 @@ class ReverseMap:
         r = await lua.EXIT(self.redis, [keys.mm(pid, "mm"), keys.cluster("procs")], [self.spans, pid])
         if _s(r[0]) == "nopid":
             raise NotFound(f"no process with pid {pid}")
-        freed = parse_freed(r[3:])
+        freed = parse_freed(r[4:])
         await self.faults.free_folios(freed)
+        await self.faults.evict_inodes(r[3])
         return int(_s(r[1])), int(_s(r[2])), len(freed)
 
     async def unmap_mapping_range(self, mapping: str, start: int, length: int, even_cows: bool) -> tuple[int, int, int]:
@@ -156,6 +162,22 @@ class ReverseMap:
         freed = parse_freed(r[2:])
         await self.faults.free_folios(freed)
         return int(_s(r[0])), int(_s(r[1])), len(freed)
+
+    async def folio_mkclean(self, mapping: str, folios: list[tuple[int, int, int, int]]) -> tuple[int, list[tuple[int, bool]]]:
+        """folio_mkclean for each (node, head pfn, order, file index) of ``mapping``, in ONE script whatever
+        the number of folios, their orders or the PTEs mapping them. Returns (shared VMAs walked,
+        [(PTEs cleaned, some PTE was dirty)] per folio)."""
+        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
+        require(len(folios) <= MKCLEAN_BATCH, f"at most {MKCLEAN_BATCH} folios per call, got {len(folios)}")
+        if not folios:
+            return 0, []
+        args: list = [self.spans]
+        for node, head, order, index in folios:
+            require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
+            require(order <= 10, f"folio order must be 0..10, got {order}")
+            args += [node, head, order, index]
+        r = [int(_s(x)) for x in await lua.FOLIO_MKCLEAN(self.redis, [keys.mapping(mapping, "i_mmap")], args)]
+        return r[0], [(r[i], bool(r[i + 1])) for i in range(1, len(r), 2)]
 
     async def proc_maps(self, pid: int) -> list[str]:
         pipe = self.redis.pipeline(transaction=False)

@@ -87,6 +87,12 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
             resp.per_process[pid] = n
         return resp
 
+    async def FolioMkclean(self, request, context):
+        folios = [(f.folio.node, f.folio.pfn, f.folio.order, f.index) for f in request.folios]
+        vmas, per = await self._rm.folio_mkclean(request.mapping, folios)
+        tracing.annotate(mkclean_folios=len(folios), mkclean_ptes=sum(n for n, _ in per))
+        return reverse_map_pb2.FolioMkcleanResponse(cleaned=[n for n, _ in per], pte_dirty=[d for _, d in per], vmas=vmas)
+
 
 def register(server, ctx) -> list[str]:
     reverse_map_pb2_grpc.add_ReverseMapServiceServicer_to_server(ReverseMapServicer(ctx), server)

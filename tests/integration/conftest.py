@@ -17,3 +17,12 @@ def stack_settings(tmp_path_factory):
         yield settings
     finally:
         stack.down(settings)
+
+
+@pytest.fixture()
+def mm(stack_settings):
+    """A client connected to the session's stack (mmsim.client.Cluster)."""
+    from mmsim.client import Cluster  # noqa: PLC0415
+
+    with Cluster.connect(stack_settings) as c:
+        yield c

@@ -6,6 +6,7 @@ allocator's real vmemmap record format, edited by the real Lua library inside th
 
 from __future__ import annotations
 
+import struct
 import types
 
 import pytest
@@ -25,10 +26,12 @@ PG_HEAD = vmemmap.PG["head"]
 class FakePageCache:
     """filemap_fault over a dict of index -> folio (first lookup of a folio is a miss: MAJOR)."""
 
-    def __init__(self, i_size):
+    def __init__(self, i_size, redis):
+        self.redis = redis
         self.folios = {}  # folio_index -> (pfn, order)
         self.seen = set()
         self.tagged = []
+        self.writeback_races = 0    # TagFolio calls after which a writeback cleans the folio again
         self.i_size = i_size
         self.calls = 0
 
@@ -55,7 +58,16 @@ class FakePageCache:
         return resp
 
     async def TagFolio(self, req):
+        """folio_mark_dirty: the tag, and PG_dirty on the head page (what wp_page_shared's step checks)."""
         self.tagged.append((req.mapping, req.index, req.tag))
+        for idx, (pfn, order) in self.folios.items():
+            if idx <= req.index < idx + (1 << order) and req.tag == page_cache_pb2.PAGECACHE_TAG_DIRTY:
+                key, off = keys.node(0, f"vmemmap:{pfn // 4096}"), (pfn % 4096) * vmemmap.RECORD_SIZE
+                flags = struct.unpack("<I", await self.redis.getrange(key, off, off + 3))[0]
+                bit = vmemmap.PG["dirty"]
+                clear = req.clear or self.writeback_races > 0
+                self.writeback_races -= 1
+                await self.redis.setrange(key, off, struct.pack("<I", flags & ~bit if clear else flags | bit))
         return page_cache_pb2.TagFolioResponse()
 
 
@@ -109,7 +121,7 @@ async def env(aredis):
     await aredis.hset(keys.node(0, "intern"), mapping={f"n:{MAPPING}": 1, "i:1": MAPPING})
     await aredis.hset(keys.mapping(MAPPING, "inode"),
                       mapping={"fs": "xfs0", "ino": 12, "path": "/data/a", "i_size": 64 * 4096, "profile": "lsfmm2018"})
-    pc = FakePageCache(64 * 4096)
+    pc = FakePageCache(64 * 4096, aredis)
     alloc = FakeAllocator(aredis, 3000)
     ctx = types.SimpleNamespace(redis=aredis, settings=config.Settings(memory_bytes=64 << 20),
                                 peers=FakePeers(pc, alloc))
@@ -186,6 +198,40 @@ async def test_shared_write_tags_dirty_and_private_write_copies(env):
     n, nv, freed = await env.rm.unmap_mapping_range(MAPPING, 0, 0, True)
     assert (n, freed) == (1, 1) and env.alloc.freed == [(3000, 0)]
     assert (await page(env.redis, 1024)).refcount == 1
+
+
+@pytest.mark.parametrize("mapped_first", [False, True])
+async def test_a_writeback_between_mkwrite_and_the_pte_step_makes_the_fault_retry(env, mapped_first):
+    """do_page_mkwrite dirtied the folio, then a writeback cleaned it before the PTE step: the PTE must not
+    become writable on a clean folio (its stores would escape the next writeback). FINISH_FAULT (PTE none)
+    and WP_SHARED (PTE read-only) both answer retry; the next attempt dirties the folio again and maps it.
+    If writeback wins every attempt, the fault gives up with VM_FAULT_RETRY and no writable PTE, and
+    reports the read-only page that is mapped there, if any."""
+    for i in range(2):
+        await make_folio(env.redis, 1024 + i, 0, i)
+        env.pc.add(i, 1024 + i, 0)
+    pid = await env.rm.spawn("w", 0, 0, 0)
+    vma = await env.rm.mmap(pid, MAPPING, 2 * 4096, 0, {"r", "w"}, True, 0)
+    f = env.rm.faults
+
+    async def pte_bits(i):
+        pte = await env.redis.hget(keys.mm(pid, "pte"), str((vma.start >> 12) + i))
+        return None if pte is None else int(pte.split(b":")[-1])
+
+    if mapped_first:
+        for i in range(2):
+            assert (await f.handle_mm_fault(pid, vma.start + i * 4096, False)).pfn == 1024 + i   # read-only PTEs
+    env.pc.writeback_races = 1
+    res = await f.handle_mm_fault(pid, vma.start, True)
+    assert res.ok and res.pfn == 1024 and len(env.pc.tagged) == 2   # the first attempt retried
+    assert await pte_bits(0) & lua.PTE_WRITE and (await page(env.redis, 1024)).flags & vmemmap.PG["dirty"]
+    env.pc.writeback_races = 8
+    res = await f.handle_mm_fault(pid, vma.start + 4096, True)
+    assert res.vm_fault & VmFault.RETRY and not (await page(env.redis, 1025)).flags & vmemmap.PG["dirty"]
+    if mapped_first:
+        assert res.pfn == 1025 and res.folio == (1025, 0, 0) and not await pte_bits(1) & lua.PTE_WRITE
+    else:
+        assert res.pfn == 0 and res.folio is None and await pte_bits(1) is None
 
 
 async def test_munmap_splits_and_exit_releases_everything(env):

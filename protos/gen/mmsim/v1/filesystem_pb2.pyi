@@ -140,7 +140,7 @@ class StatRequest(_message.Message):
     def __init__(self, mapping: _Optional[str] = ...) -> None: ...
 
 class StatResponse(_message.Message):
-    __slots__ = ("mapping", "path", "i_size", "blocks", "block_size", "nrpages", "nlink", "profile", "min_folio_order", "shared_blocks", "indexing")
+    __slots__ = ("mapping", "path", "i_size", "blocks", "block_size", "nrpages", "nlink", "profile", "min_folio_order", "shared_blocks", "indexing", "orphan", "fs_orphans")
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     I_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -152,6 +152,8 @@ class StatResponse(_message.Message):
     MIN_FOLIO_ORDER_FIELD_NUMBER: _ClassVar[int]
     SHARED_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     INDEXING_FIELD_NUMBER: _ClassVar[int]
+    ORPHAN_FIELD_NUMBER: _ClassVar[int]
+    FS_ORPHANS_FIELD_NUMBER: _ClassVar[int]
     mapping: str
     path: str
     i_size: int
@@ -163,7 +165,9 @@ class StatResponse(_message.Message):
     min_folio_order: int
     shared_blocks: int
     indexing: Indexing
-    def __init__(self, mapping: _Optional[str] = ..., path: _Optional[str] = ..., i_size: _Optional[int] = ..., blocks: _Optional[int] = ..., block_size: _Optional[int] = ..., nrpages: _Optional[int] = ..., nlink: _Optional[int] = ..., profile: _Optional[str] = ..., min_folio_order: _Optional[int] = ..., shared_blocks: _Optional[int] = ..., indexing: _Optional[_Union[Indexing, str]] = ...) -> None: ...
+    orphan: bool
+    fs_orphans: int
+    def __init__(self, mapping: _Optional[str] = ..., path: _Optional[str] = ..., i_size: _Optional[int] = ..., blocks: _Optional[int] = ..., block_size: _Optional[int] = ..., nrpages: _Optional[int] = ..., nlink: _Optional[int] = ..., profile: _Optional[str] = ..., min_folio_order: _Optional[int] = ..., shared_blocks: _Optional[int] = ..., indexing: _Optional[_Union[Indexing, str]] = ..., orphan: _Optional[bool] = ..., fs_orphans: _Optional[int] = ...) -> None: ...
 
 class PopulateRequest(_message.Message):
     __slots__ = ("mapping", "index", "gfp", "write")
@@ -328,3 +332,19 @@ class ReflinkResponse(_message.Message):
     blocks_freed: int
     pages_shared: int
     def __init__(self, blocks_shared: _Optional[int] = ..., i_size: _Optional[int] = ..., blocks_freed: _Optional[int] = ..., pages_shared: _Optional[int] = ...) -> None: ...
+
+class EvictInodeRequest(_message.Message):
+    __slots__ = ("mapping",)
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    def __init__(self, mapping: _Optional[str] = ...) -> None: ...
+
+class EvictInodeResponse(_message.Message):
+    __slots__ = ("evicted", "blocks_freed", "pages_freed")
+    EVICTED_FIELD_NUMBER: _ClassVar[int]
+    BLOCKS_FREED_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FREED_FIELD_NUMBER: _ClassVar[int]
+    evicted: bool
+    blocks_freed: int
+    pages_freed: int
+    def __init__(self, evicted: _Optional[bool] = ..., blocks_freed: _Optional[int] = ..., pages_freed: _Optional[int] = ...) -> None: ...

@@ -90,6 +90,11 @@ class FilesystemServiceStub:
                 request_serializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkResponse.FromString,
                 _registered_method=True)
+        self.EvictInode = channel.unary_unary(
+                '/mmsim.v1.FilesystemService/EvictInode',
+                request_serializer=mmsim_dot_v1_dot_filesystem__pb2.EvictInodeRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.EvictInodeResponse.FromString,
+                _registered_method=True)
         self.StatFs = channel.unary_unary(
                 '/mmsim.v1.FilesystemService/StatFs',
                 request_serializer=mmsim_dot_v1_dot_filesystem__pb2.StatFsRequest.SerializeToString,
@@ -178,6 +183,14 @@ class FilesystemServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EvictInode(self, request, context):
+        """iput_final -> evict (fs/inode.c) of an orphan whose last mapping went: its page cache and blocks are
+        freed and the inode deleted. Idempotent and resumable; a linked or still-mapped inode is left alone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StatFs(self, request, context):
         """statfs(2)-like: a filesystem's superblock (block size, profile, folio orders, indexing) by name.
         """
@@ -242,6 +255,11 @@ def add_FilesystemServiceServicer_to_server(servicer, server):
                     servicer.Reflink,
                     request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_filesystem__pb2.ReflinkResponse.SerializeToString,
+            ),
+            'EvictInode': grpc.unary_unary_rpc_method_handler(
+                    servicer.EvictInode,
+                    request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.EvictInodeRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_filesystem__pb2.EvictInodeResponse.SerializeToString,
             ),
             'StatFs': grpc.unary_unary_rpc_method_handler(
                     servicer.StatFs,
@@ -547,6 +565,33 @@ class FilesystemService:
             '/mmsim.v1.FilesystemService/Reflink',
             mmsim_dot_v1_dot_filesystem__pb2.ReflinkRequest.SerializeToString,
             mmsim_dot_v1_dot_filesystem__pb2.ReflinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EvictInode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.FilesystemService/EvictInode',
+            mmsim_dot_v1_dot_filesystem__pb2.EvictInodeRequest.SerializeToString,
+            mmsim_dot_v1_dot_filesystem__pb2.EvictInodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

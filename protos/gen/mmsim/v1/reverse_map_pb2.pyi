@@ -280,3 +280,29 @@ class FolioMapcountResponse(_message.Message):
     folio: _common_pb2.Folio
     per_process: _containers.ScalarMap[int, int]
     def __init__(self, folio_mapcount: _Optional[int] = ..., page_mapcount_raw: _Optional[int] = ..., refcount: _Optional[int] = ..., pinned: _Optional[bool] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., per_process: _Optional[_Mapping[int, int]] = ...) -> None: ...
+
+class MkcleanFolio(_message.Message):
+    __slots__ = ("folio", "index")
+    FOLIO_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    folio: _common_pb2.Folio
+    index: int
+    def __init__(self, folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., index: _Optional[int] = ...) -> None: ...
+
+class FolioMkcleanRequest(_message.Message):
+    __slots__ = ("mapping", "folios")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    FOLIOS_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    folios: _containers.RepeatedCompositeFieldContainer[MkcleanFolio]
+    def __init__(self, mapping: _Optional[str] = ..., folios: _Optional[_Iterable[_Union[MkcleanFolio, _Mapping]]] = ...) -> None: ...
+
+class FolioMkcleanResponse(_message.Message):
+    __slots__ = ("cleaned", "pte_dirty", "vmas")
+    CLEANED_FIELD_NUMBER: _ClassVar[int]
+    PTE_DIRTY_FIELD_NUMBER: _ClassVar[int]
+    VMAS_FIELD_NUMBER: _ClassVar[int]
+    cleaned: _containers.RepeatedScalarFieldContainer[int]
+    pte_dirty: _containers.RepeatedScalarFieldContainer[bool]
+    vmas: int
+    def __init__(self, cleaned: _Optional[_Iterable[int]] = ..., pte_dirty: _Optional[_Iterable[bool]] = ..., vmas: _Optional[int] = ...) -> None: ...

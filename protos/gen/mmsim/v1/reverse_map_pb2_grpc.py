@@ -90,6 +90,11 @@ class ReverseMapServiceStub:
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountResponse.FromString,
                 _registered_method=True)
+        self.FolioMkclean = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/FolioMkclean',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanResponse.FromString,
+                _registered_method=True)
 
 
 class ReverseMapServiceServicer:
@@ -173,6 +178,14 @@ class ReverseMapServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FolioMkclean(self, request, context):
+        """folio_mkclean (mm/rmap.c) for a batch of one file's folios: every PTE of a shared VMA that maps one of
+        them is write-protected and cleaned (page_mkclean_one), so the next store faults and dirties it again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReverseMapServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +243,11 @@ def add_ReverseMapServiceServicer_to_server(servicer, server):
                     servicer.FolioMapcount,
                     request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountResponse.SerializeToString,
+            ),
+            'FolioMkclean': grpc.unary_unary_rpc_method_handler(
+                    servicer.FolioMkclean,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -530,6 +548,33 @@ class ReverseMapService:
             '/mmsim.v1.ReverseMapService/FolioMapcount',
             mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountRequest.SerializeToString,
             mmsim_dot_v1_dot_reverse__map__pb2.FolioMapcountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FolioMkclean(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/FolioMkclean',
+            mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanResponse.FromString,
             options,
             channel_credentials,
             insecure,
