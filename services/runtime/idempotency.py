@@ -35,10 +35,12 @@ from mmsim.runtime.lua import Script
 METADATA_KEY = "mmsim-request-id"
 MAX_ID_LEN = 200
 
-# full gRPC method names that do not take part: reads (the inspections, NO_SIDE_EFFECTS in the protos), and
+# full gRPC method names that do not take part: reads (the inspections, NO_SIDE_EFFECTS in the protos), the
+# RPCs declared IDEMPOTENT (a retry has the same effect), and
 # the fault path (retry-safe, round-trip budget): the faults, the populate they call, read(2), and Echo
 EXEMPT = frozenset(
     {name for name, inspection in methods.INSPECTION.items() if inspection}
+    | methods.IDEMPOTENT
     | methods.FAULTS
     | {"/mmsim.v1.FilesystemService/Populate", "/mmsim.v1.FilesystemService/Read", "/mmsim.v1.TraceService/Echo"}
 )

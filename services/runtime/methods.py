@@ -17,12 +17,20 @@ MODULES = {"allocator": page_allocator_pb2, "pagecache": page_cache_pb2, "filesy
            "rmap": reverse_map_pb2, "trace": trace_pb2}
 _FILES = tuple(MODULES.values())
 _NO_SIDE_EFFECTS = descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS
+_IDEMPOTENT = descriptor_pb2.MethodOptions.IDEMPOTENT
 
 # "/mmsim.v1.PageAllocatorService/GetPage" -> True (inspection) / False (changes state)
 INSPECTION = {
     f"/{svc.full_name}/{m.name}": m.GetOptions().idempotency_level == _NO_SIDE_EFFECTS
     for mod in _FILES for svc in mod.DESCRIPTOR.services_by_name.values() for m in svc.methods
 }
+# RPCs declared IDEMPOTENT: a retry has the same effect as the first call (truncating, tagging, cleaning or
+# unmapping a range twice leaves the state it left once), so they need no stored reply
+IDEMPOTENT = frozenset(
+    f"/{svc.full_name}/{m.name}"
+    for mod in _FILES for svc in mod.DESCRIPTOR.services_by_name.values() for m in svc.methods
+    if m.GetOptions().idempotency_level == _IDEMPOTENT
+)
 FAULTS = frozenset({"/mmsim.v1.ReverseMapService/HandleFault", "/mmsim.v1.PageCacheService/Fault"})
 SERVICE_NAMES = [svc.full_name for mod in _FILES for svc in mod.DESCRIPTOR.services_by_name.values()]
 

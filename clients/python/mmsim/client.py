@@ -325,6 +325,8 @@ class Stat(Result):
     min_folio_order: int
     shared_blocks: int          # blocks shared with another file (reflink)
     indexing: str               # multi-order, order-0 or hugetlb
+    orphan: bool = False        # unlinked (nlink 0), kept alive by its mappings until the last unmap
+    fs_orphans: int = 0         # orphan inodes of its filesystem
 
 
 @dataclass(frozen=True)
