@@ -10,6 +10,7 @@ import grpc
 import pytest
 import redis
 
+from mmsim import errors
 from mmsim.runtime import keys
 from mmsim.v1 import filesystem_pb2 as fs_pb
 from mmsim.v1 import reverse_map_pb2 as rm
@@ -64,12 +65,10 @@ def test_an_unlinked_mapped_file_lives_until_its_last_unmap(mm, db, last, block_
     assert b.read(vb.start + 8 * PAGE, 5) == b"alive"
     assert b.read(vb.start + 15 * PAGE, 2) == b"oo" and a.read(va.start, 2) == b"oo"   # faults populate it
     # but no new way in: no name, no read(2), no new mmap
-    with pytest.raises(grpc.RpcError) as err:
+    with pytest.raises(errors.FailedPrecondition):
         f.read(0, 1)
-    assert _status(err) == grpc.StatusCode.FAILED_PRECONDITION
-    with pytest.raises(grpc.RpcError) as err:
+    with pytest.raises(errors.FailedPrecondition, match="unlinked"):
         a.mmap(f, PAGE)
-    assert _status(err) == grpc.StatusCode.FAILED_PRECONDITION and "unlinked" in err.value.details()
 
     b.exit()                                        # not the last mapping: nothing freed yet
     assert f.stat().orphan and _blocks_used(db, fs.name) > 0
@@ -77,9 +76,8 @@ def test_an_unlinked_mapped_file_lives_until_its_last_unmap(mm, db, last, block_
         a.munmap(va.start, va.length)
     else:
         a.exit()
-    with pytest.raises(grpc.RpcError) as err:
+    with pytest.raises(errors.NotFound):
         f.stat()
-    assert _status(err) == grpc.StatusCode.NOT_FOUND
     assert _blocks_used(db, fs.name) == 0 and not db.hlen(keys.fs(fs.name, "blkref"))
     assert _free_and_cached(mm) == start            # every folio back in the buddy lists, none dirty
     v = mm.vmstat()
@@ -120,9 +118,8 @@ def test_eviction_is_idempotent_and_finishes_an_interrupted_one(mm, db, stack_se
     db.zrem(keys.mapping(stuck.mapping, "i_mmap"), f"{p.pid}:{vs.start}")
     assert stuck.stat().fs_orphans == 2
     p.munmap(vo.start, vo.length)                   # the last unmap of /other: its eviction runs...
-    with pytest.raises(grpc.RpcError) as err:       # ...and finishes /stuck's first
+    with pytest.raises(errors.NotFound):            # ...and finishes /stuck's first
         stuck.stat()
-    assert _status(err) == grpc.StatusCode.NOT_FOUND
     again = mm.call("filesystem", "EvictInode", fs_pb.EvictInodeRequest(mapping=stuck.mapping))
     assert not again.evicted
     linked = fs.create("/linked")
@@ -151,8 +148,7 @@ def test_a_killed_process_releases_the_orphan_it_was_the_last_to_map(mm, db):
     with pytest.raises(grpc.RpcError) as err:
         mm.call("rmap", "HandleFault", rm.HandleFaultRequest(pid=pid, address=starts[1]))
     assert _status(err) == grpc.StatusCode.FAILED_PRECONDITION and "killed" in err.value.details()
-    with pytest.raises(grpc.RpcError) as err:
+    with pytest.raises(errors.NotFound):
         f.stat()
-    assert _status(err) == grpc.StatusCode.NOT_FOUND
     mm.call("rmap", "Exit", rm.ExitRequest(pid=pid))
     assert _free_and_cached(mm) == start and _blocks_used(db, fs.name) == 0
