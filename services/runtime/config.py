@@ -21,6 +21,10 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_FAULT_AROUND_BYTES    | 65536                   | debugfs fault_around_bytes (4096 = off)          |
 | MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
 | MMSIM_LOG_LEVEL             | info                    | structlog level                                  |
+| MMSIM_LOCK_LEASE_MS         | 15000                   | lease of a sleeping lock (i_rwsem, invalidate_lock); renewed by every fenced step |
+| MMSIM_LOCK_WAIT_S           | 60                      | longest wait for a contended lock before UNAVAILABLE |
+| MMSIM_RECOVERY_INTERVAL_S   | 30                      | the filesystem's pass over interrupted operations (intents); 0 = only at start |
+| MMSIM_FAULT_INJECT          | (unset)                 | test only: SIGKILL this process at the named step (e.g. truncate:i_size) |
 | OTEL_EXPORTER_OTLP_ENDPOINT | (unset)                 | also export spans over OTLP/gRPC (e.g. Jaeger)   |
 """
 
@@ -68,6 +72,10 @@ class Settings:
     log_level: str = "info"
     otlp_endpoint: str = ""
     service: str = ""
+    lock_lease_ms: int = 15000
+    lock_wait_s: float = 60.0
+    recovery_interval_s: float = 30.0
+    fault_inject: str = ""
 
     def with_addrs(self, **addrs: str) -> "Settings":
         return replace(self, addrs={**self.addrs, **addrs})
@@ -90,7 +98,12 @@ class Settings:
             "MMSIM_FAULT_AROUND_BYTES": str(self.fault_around_bytes),
             "MMSIM_TRACE_KEEP": str(self.trace_keep),
             "MMSIM_LOG_LEVEL": self.log_level,
+            "MMSIM_LOCK_LEASE_MS": str(self.lock_lease_ms),
+            "MMSIM_LOCK_WAIT_S": str(self.lock_wait_s),
+            "MMSIM_RECOVERY_INTERVAL_S": str(self.recovery_interval_s),
         }
+        if self.fault_inject:
+            out["MMSIM_FAULT_INJECT"] = self.fault_inject
         if self.otlp_endpoint:
             out["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
         for name, addr in self.addrs.items():
@@ -121,4 +134,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         log_level=env.get("MMSIM_LOG_LEVEL", base.log_level),
         otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", base.otlp_endpoint),
         service=env.get("MMSIM_SERVICE", base.service),
+        lock_lease_ms=int(env.get("MMSIM_LOCK_LEASE_MS", base.lock_lease_ms)),
+        lock_wait_s=float(env.get("MMSIM_LOCK_WAIT_S", base.lock_wait_s)),
+        recovery_interval_s=float(env.get("MMSIM_RECOVERY_INTERVAL_S", base.recovery_interval_s)),
+        fault_inject=env.get("MMSIM_FAULT_INJECT", base.fault_inject),
     )

@@ -43,6 +43,8 @@ def span_to_dict(span: ReadableSpan, service: str) -> dict:
         "status": _STATUS_NAMES.get(status, "OK" if status is None else str(status)),
         "redis_round_trips": int(attrs.pop("mmsim.redis_round_trips", 0)),
         "attributes": {k.removeprefix("mmsim."): str(v) for k, v in attrs.items() if not k.startswith("rpc.")},
+        "events": [{"name": e.name, "unix_ms": e.timestamp / 1e6,
+                    "attributes": {k: str(v) for k, v in (e.attributes or {}).items()}} for e in span.events],
     }
 
 

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Span(_message.Message):
-    __slots__ = ("trace_id", "span_id", "parent_span_id", "service", "name", "start_unix_ms", "duration_ms", "status", "redis_round_trips", "attributes")
+    __slots__ = ("trace_id", "span_id", "parent_span_id", "service", "name", "start_unix_ms", "duration_ms", "status", "redis_round_trips", "attributes", "events")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class Span(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REDIS_ROUND_TRIPS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     trace_id: str
     span_id: str
     parent_span_id: str
@@ -35,7 +36,25 @@ class Span(_message.Message):
     status: str
     redis_round_trips: int
     attributes: _containers.ScalarMap[str, str]
-    def __init__(self, trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., parent_span_id: _Optional[str] = ..., service: _Optional[str] = ..., name: _Optional[str] = ..., start_unix_ms: _Optional[float] = ..., duration_ms: _Optional[float] = ..., status: _Optional[str] = ..., redis_round_trips: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[SpanEvent]
+    def __init__(self, trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., parent_span_id: _Optional[str] = ..., service: _Optional[str] = ..., name: _Optional[str] = ..., start_unix_ms: _Optional[float] = ..., duration_ms: _Optional[float] = ..., status: _Optional[str] = ..., redis_round_trips: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ..., events: _Optional[_Iterable[_Union[SpanEvent, _Mapping]]] = ...) -> None: ...
+
+class SpanEvent(_message.Message):
+    __slots__ = ("name", "unix_ms", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    unix_ms: float
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., unix_ms: _Optional[float] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetTraceRequest(_message.Message):
     __slots__ = ("trace_id",)
