@@ -4,14 +4,7 @@
 -- KEYS: extents, inode, intent, sb, blkref. ARGV: block key prefix ('mmsim:{fs:NAME}:blk:').
 -- Reply: blocks freed.
 local freed = 0
-for _, b in ipairs(redis.call('HVALS', KEYS[1])) do
-  local n = redis.call('HINCRBY', KEYS[5], b, -1)
-  if n <= 0 then
-    redis.call('HDEL', KEYS[5], b)
-    redis.call('DEL', ARGV[1] .. b)
-    freed = freed + 1
-  end
-end
+for _, b in ipairs(redis.call('HVALS', KEYS[1])) do freed = freed + blk_put(KEYS[5], ARGV[1], b) end
 if freed > 0 then redis.call('HINCRBY', KEYS[4], 'blocks_used', -freed) end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return freed

@@ -25,7 +25,7 @@ from mmsim.filesystem.inode import Inode, from_grant, load, parse_mapping, requi
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
 from mmsim.filesystem.writeback import writeback_locked
 
-_REMAP = Path(__file__).with_name("remap.lua").read_text()
+_REMAP = Path(__file__).with_name("blocks.lua").read_text() + Path(__file__).with_name("remap.lua").read_text()
 
 
 @dataclass

@@ -17,14 +17,7 @@ for i = 0, n - 1 do
   elseif d then
     redis.call('HDEL', KEYS[2], df + i)
   end
-  if d then
-    local left = redis.call('HINCRBY', KEYS[6], d, -1)
-    if left <= 0 then
-      redis.call('HDEL', KEYS[6], d)
-      redis.call('DEL', ARGV[5] .. d)
-      freed = freed + 1
-    end
-  end
+  if d then freed = freed + blk_put(KEYS[6], ARGV[5], d) end
 end
 if freed > 0 then redis.call('HINCRBY', KEYS[5], 'blocks_used', -freed) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], 'i_size', ARGV[4]) end

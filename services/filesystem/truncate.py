@@ -166,7 +166,7 @@ _UNLINK_NAME = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
 return 0
 """
-_DESTROY = Path(__file__).with_name("destroy.lua").read_text()
+_DESTROY = Path(__file__).with_name("blocks.lua").read_text() + Path(__file__).with_name("destroy.lua").read_text()
 
 
 async def unlink(env, fs_name: str, path: str) -> tuple[str, bool, int]:

@@ -1,10 +1,9 @@
 """Every Redis key mmsim uses, documented in one place.
 
-All keys start with ``mmsim:`` and carry a Redis Cluster hash tag in braces. The allocator's and the
-filesystem's multi-key scripts touch keys of one tag only; some page-cache scripts (add_folio, add_zero,
-truncate, invalidate: ``{m:…}`` + ``{node:N}``), the filesystem's fenced block steps and its evict/remap steps (``{fs:…}`` +
-``{m:…}``) and most reverse-map scripts (``{mm:PID}`` + ``{node:N}`` +
-``{m:…}``) cross tags today, so mmsim runs on one Redis, not Redis Cluster: docs/sharding.md lists every
+All keys start with ``mmsim:`` and carry a Redis Cluster hash tag in braces. The allocator's multi-key
+scripts touch keys of one tag only; some page-cache scripts (add_folio, add_zero, truncate, invalidate:
+``{m:…}`` + ``{node:N}``), the filesystem's fenced block steps and its evict/remap steps (``{fs:…}`` +
+``{m:…}``) and most reverse-map scripts (``{mm:PID}`` + ``{node:N}`` + ``{m:…}``) cross tags today, so mmsim runs on one Redis, not Redis Cluster: docs/sharding.md lists every
 multi-key step, its tags, and the plan for each crossing.
 
 | tag                | owner service | keys (suffix after the tag)                                              |

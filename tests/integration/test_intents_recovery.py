@@ -40,94 +40,81 @@ def _restart_filesystem(settings, inject: str) -> None:
     stack.services_up(dataclasses.replace(settings, fault_inject=inject), ["filesystem"], timeout=60)
 
 
-def _dies(call) -> None:
+def _crash(settings, point: str, call) -> None:
+    """Run ``call`` on a filesystem service that SIGKILLs itself right after step ``point``; start a clean one."""
+    _restart_filesystem(settings, point)
     with pytest.raises(grpc.RpcError) as err:
         call()
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE, err.value
+    _restart_filesystem(settings, "")
 
 
-def _accounting(r: redis.Redis, fs: str, mappings: list[str]) -> tuple[int, int, set[int]]:
-    """(blocks_used, blocks with a reference count, the blocks the files' extents point at)."""
+def _synced_file(c: Cluster, prefix: str, *paths: str):
+    """A new filesystem (4 KiB blocks) with a file per path, each holding A, fsynced."""
+    fs = c.mkfs(prefix + secrets.token_hex(3), block_size=4096, profile="linux-6.12")
+    files = [fs.create(p) for p in paths]
+    for f in files:
+        f.write(0, A)
+        f.fsync()
+    return fs, files
+
+
+def _settled(r: redis.Redis, fs: str, mappings: list[str], blocks: int) -> None:
+    """No intent left, and blocks_used = the blocks with a reference count = the blocks the extents point at."""
+    assert not any(r.exists(locks.intent_key(m)) for m in mappings)
     used = int(r.hget(keys.fs(fs, "sb"), "blocks_used") or 0)
     refs = {int(b) for b in r.hkeys(keys.fs(fs, "blkref"))}
     pointed = {int(b) for m in mappings for b in r.hvals(keys.mapping(m, "extents"))}
-    return used, len(refs), pointed
+    assert used == len(refs) == len(pointed) == blocks, (used, refs, pointed)
 
 
 @pytest.mark.parametrize("point", ["truncate:i_size", "truncate:pagecache"])
 def test_an_interrupted_truncate_is_finished_and_old_bytes_never_come_back(crashy, point):
     r = redis.Redis.from_url(crashy.redis_url)
     with Cluster.connect(crashy) as c:
-        fs = c.mkfs("c" + secrets.token_hex(3), block_size=4096, profile="linux-6.12")
-        f = fs.create("/t")
-        f.write(0, A)
-        f.fsync()
+        fs, (f,) = _synced_file(c, "c", "/t")
         proc = c.spawn("crash")
         vma = proc.mmap(f, length=SIZE, prot="r", shared=True)
         assert proc.read(vma.start, SIZE) == A                  # every page cached and mapped
-        _restart_filesystem(crashy, point)
-        _dies(lambda: f.truncate(PAGE_SIZE))
+        _crash(crashy, point, lambda: f.truncate(PAGE_SIZE))
         assert r.exists(locks.intent_key(f.mapping))          # the intent outlived the process
-        _restart_filesystem(crashy, "")
         # the next lock on the file waits out the dead holder's lease, finishes the truncate, then grows it
         f.truncate(SIZE)
-        assert not r.exists(locks.intent_key(f.mapping))
         assert f.stat().i_size == SIZE
         assert f.read(0, SIZE) == A[:PAGE_SIZE] + bytes(SIZE - PAGE_SIZE)
         assert proc.read(vma.start, SIZE) == A[:PAGE_SIZE] + bytes(SIZE - PAGE_SIZE)
-        used, counted, pointed = _accounting(r, fs.name, [f.mapping])
-        assert used == counted == len(pointed) == 1
+        _settled(r, fs.name, [f.mapping], 1)
 
 
 def test_an_interrupted_punch_is_finished(crashy):
     r = redis.Redis.from_url(crashy.redis_url)
     with Cluster.connect(crashy) as c:
-        fs = c.mkfs("p" + secrets.token_hex(3), block_size=4096, profile="linux-6.12")
-        f = fs.create("/p")
-        f.write(0, A)
-        f.fsync()
-        _restart_filesystem(crashy, "punch:pagecache")
-        _dies(lambda: c.call("filesystem", "PunchHole", filesystem_pb2.PunchHoleRequest(
+        fs, (f,) = _synced_file(c, "p", "/p")
+        _crash(crashy, "punch:pagecache", lambda: c.call("filesystem", "PunchHole", filesystem_pb2.PunchHoleRequest(
             mapping=f.mapping, offset=PAGE_SIZE, length=4 * PAGE_SIZE)))
-        _restart_filesystem(crashy, "")
-        want = A[:PAGE_SIZE] + bytes(4 * PAGE_SIZE) + A[5 * PAGE_SIZE:]
-        assert f.read(0, SIZE) == want
-        assert not r.exists(locks.intent_key(f.mapping))
-        used, counted, pointed = _accounting(r, fs.name, [f.mapping])
-        assert used == counted == len(pointed) == 12
+        assert f.read(0, SIZE) == A[:PAGE_SIZE] + bytes(4 * PAGE_SIZE) + A[5 * PAGE_SIZE:]
+        _settled(r, fs.name, [f.mapping], 12)
 
 
 def test_an_interrupted_unlink_is_finished(crashy):
     r = redis.Redis.from_url(crashy.redis_url)
     with Cluster.connect(crashy) as c:
-        fs = c.mkfs("u" + secrets.token_hex(3), block_size=4096, profile="linux-6.12")
-        f = fs.create("/u")
-        f.write(0, A)
-        f.fsync()
-        _restart_filesystem(crashy, "unlink:name")
-        _dies(lambda: c.call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs=fs.name, path="/u")))
-        _restart_filesystem(crashy, "")
+        fs, (f,) = _synced_file(c, "u", "/u")
+        _crash(crashy, "unlink:name", lambda: c.call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs=fs.name, path="/u")))
         with pytest.raises(grpc.RpcError) as err:                # the lock's acquirer finishes the unlink first
             f.read(0, 1)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
-        assert not r.exists(locks.intent_key(f.mapping), keys.mapping(f.mapping, "inode"))
-        assert _accounting(r, fs.name, []) == (0, 0, set())
+        assert not r.exists(keys.mapping(f.mapping, "inode"))
+        _settled(r, fs.name, [f.mapping], 0)
 
 
 def test_an_interrupted_reflink_is_finished(crashy):
     r = redis.Redis.from_url(crashy.redis_url)
     with Cluster.connect(crashy) as c:
-        fs = c.mkfs("r" + secrets.token_hex(3), block_size=4096, profile="linux-6.12")
-        src, dst = fs.create("/src"), fs.create("/dst")
-        src.write(0, A)
+        fs, (src, dst) = _synced_file(c, "r", "/src", "/dst")
         dst.write(0, b"B" * SIZE)
-        for f in (src, dst):
-            f.fsync()
-        _restart_filesystem(crashy, "reflink:invalidate")
-        _dies(lambda: src.reflink(dst, 0, 0, 8 * PAGE_SIZE))
-        _restart_filesystem(crashy, "")
+        dst.fsync()
+        _crash(crashy, "reflink:invalidate", lambda: src.reflink(dst, 0, 0, 8 * PAGE_SIZE))
         assert dst.read(0, SIZE) == A[:8 * PAGE_SIZE] + b"B" * (8 * PAGE_SIZE)
-        assert not r.exists(locks.intent_key(dst.mapping))
-        used, counted, pointed = _accounting(r, fs.name, [src.mapping, dst.mapping])
-        assert used == counted == len(pointed) == 24
+        _settled(r, fs.name, [src.mapping, dst.mapping], 24)
         assert dst.stat().shared_blocks == 8
