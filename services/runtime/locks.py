@@ -194,11 +194,12 @@ class Locks:
         (lock_two_nondirectories + filemap_invalidate_lock_two). Yields {mapping: inode fields} when ``load``."""
         async with contextlib.AsyncExitStack() as stack:
             inodes: dict[str, dict] = {}
-            for name in sorted(names, key=ORDER.index):
+            ordered = sorted(names, key=ORDER.index)
+            for name in ordered:
+                last = load and name == ordered[-1]   # the inodes are read with the innermost grants
                 for m in sorted(set(mappings)):
-                    grant = await stack.enter_async_context(self.hold(name, m, mode, load and name == names[-1],
-                                                                      recovering))
-                    if load and name == names[-1]:
+                    grant = await stack.enter_async_context(self.hold(name, m, mode, last, recovering))
+                    if last:
                         inodes[m] = grant.inode
             yield inodes
 
@@ -209,35 +210,40 @@ class Locks:
         deadline = started + self.wait_s
         recoveries = 0
         contended = False
-        while True:
-            r = await self._acquire(keys_, [mode, task_id(), waiter, self.lease_ms, 2 * WAIT_SLICE_MS,
-                                            int(recovering)])
-            kind = r[0].decode()
-            if kind == "OK":
-                lock = HeldLock(name, mapping, mode, int(r[1]))
-                waited = (time.monotonic() - started) * 1000
-                _event("lock.acquire", lock=name, mapping=mapping, mode=mode, token=lock.token,
-                       waited_ms=round(waited, 3), contended=contended)
-                return Grant(lock, dict(zip(r[3::2], r[4::2])), waited)
-            if kind == "INTENT":
-                recoveries += 1
-                if self.on_intent is None or recoveries > MAX_RECOVERIES:
-                    raise FailedPrecondition(f"{mapping}: an interrupted {r[1].decode()} is still to be "
-                                             "finished (its intent stays); retry once recovery has run")
-                _event("lock.recover", lock=name, mapping=mapping, operation=r[1].decode())
-                await self.on_intent(mapping)
-                continue
-            holder, left = r[1].decode(), int(r[2])
-            remaining = deadline - time.monotonic()
-            if not contended:
-                _event("lock.contended", lock=name, mapping=mapping, mode=mode, holder=holder, holder_lease_ms=left)
-                contended = True
-            if remaining <= 0:
-                raise Unavailable(f"{name} of {mapping}: still held by {holder or 'another task'} after "
-                                  f"{self.wait_s:g} s (lease {left} ms left); retry later")
-            # sleep until a release wakes us, the holder's lease runs out, or our registration needs renewing
-            timeout_ms = max(10, min(left + 1, WAIT_SLICE_MS, int(remaining * 1000)))
-            await self.redis.blpop([wake_key(name, mapping)], timeout=timeout_ms / 1000)
+        try:
+            while True:
+                r = await self._acquire(keys_, [mode, task_id(), waiter, self.lease_ms, 2 * WAIT_SLICE_MS,
+                                                int(recovering)])
+                kind = r[0].decode()
+                if kind == "OK":
+                    lock = HeldLock(name, mapping, mode, int(r[1]))
+                    waited = (time.monotonic() - started) * 1000
+                    _event("lock.acquire", lock=name, mapping=mapping, mode=mode, token=lock.token,
+                           waited_ms=round(waited, 3), contended=contended)
+                    return Grant(lock, dict(zip(r[3::2], r[4::2])), waited)
+                if kind == "INTENT":
+                    recoveries += 1
+                    if self.on_intent is None or recoveries > MAX_RECOVERIES:
+                        raise FailedPrecondition(f"{mapping}: an interrupted {r[1].decode()} is still to be "
+                                                 "finished (its intent stays); retry once recovery has run")
+                    _event("lock.recover", lock=name, mapping=mapping, operation=r[1].decode())
+                    await self.on_intent(mapping)
+                    continue
+                holder, left = r[1].decode(), int(r[2])
+                remaining = deadline - time.monotonic()
+                if not contended:
+                    _event("lock.contended", lock=name, mapping=mapping, mode=mode, holder=holder, holder_lease_ms=left)
+                    contended = True
+                if remaining <= 0:
+                    raise Unavailable(f"{name} of {mapping}: still held by {holder or 'another task'} after "
+                                      f"{self.wait_s:g} s (lease {left} ms left); retry later")
+                # sleep until a release wakes us, the holder's lease runs out, or our registration needs renewing
+                timeout_ms = max(10, min(left + 1, WAIT_SLICE_MS, int(remaining * 1000)))
+                await self.redis.blpop([wake_key(name, mapping)], timeout=timeout_ms / 1000)
+        except BaseException:   # gave up (bound reached, cancelled): stop keeping readers out at once
+            with contextlib.suppress(Exception):
+                await self.redis.hdel(lock_key(name, mapping), f"ww:{waiter}", f"rw:{waiter}")
+            raise
 
     async def _up(self, lock: HeldLock) -> None:
         still, woken = await self._release([lock_key(lock.name, lock.mapping), wake_key(lock.name, lock.mapping)],
