@@ -1,5 +1,11 @@
-"""lockdep's view of reclaim recursion: the fs_reclaim pseudo-lock (models mm/page_alloc.c: __need_reclaim,
-fs_reclaim_acquire; kernel/locking/lockdep.c reports).
+"""lockdep's model over the real held locks (mmsim.runtime.locks): the lock order, and reclaim recursion through
+the fs_reclaim pseudo-lock (models kernel/locking/lockdep.c check_prev_add / check_deadlock reports and
+mm/page_alloc.c: __need_reclaim, fs_reclaim_acquire).
+
+``check_order``: the locks module writes the order once (mmsim.runtime.locks.ORDER, the mm/rmap.c comment);
+an acquire of a class ranked above one the task already holds, or of a second lock of one class out of
+mapping order, is the inversion lockdep reports ("possible circular locking dependency"); taking a lock
+the task holds is "possible recursive locking".
 
 An allocation that may enter direct reclaim with __GFP_FS "acquires" fs_reclaim: reclaim may call back into
 filesystems, which take their inode locks. Allocating that way while holding such a lock is the inversion
@@ -11,11 +17,24 @@ asked for at LSFMM 2018 instead of abusing GFP_NOFS).
 
 from __future__ import annotations
 
-from mmsim.allocator import gfp as G
+from collections.abc import Sequence
 
-FS_LOCK_PREFIX = "&inode->"
-"""Held locks whose names start with this are filesystem locks that reclaim could want (i_rwsem,
-invalidate_lock): the filesystem service names them so when it calls out while holding them."""
+from mmsim.allocator import gfp as G
+from mmsim.runtime import locks
+
+
+def check_order(held: Sequence[locks.HeldLock], name: str, mapping: str, mode: str) -> str:
+    """The report an acquire of (name, mapping) while holding ``held`` triggers, or ''."""
+    new = locks.HeldLock(name, mapping, mode, 0)
+    for h in held:
+        if (h.name, h.mapping) == (name, mapping):
+            return (f"WARNING: possible recursive locking detected: {name} {mapping} ({mode}) acquired while "
+                    f"already held ({h.encode()})")
+        if h.rank > new.rank or (h.rank == new.rank and h.mapping > mapping):
+            return (f"WARNING: possible circular locking dependency detected: {name} {mapping} acquired while "
+                    f"holding {h.encode()}; the lock order is {' -> '.join(locks.ORDER)}, mappings by id "
+                    "within a class")
+    return ""
 
 
 def need_reclaim(gfp: int) -> bool:
@@ -23,11 +42,17 @@ def need_reclaim(gfp: int) -> bool:
     return bool(gfp & int(G.__GFP_DIRECT_RECLAIM)) and not gfp & int(G.__GFP_NOLOCKDEP)
 
 
-def fs_reclaim_check(gfp_effective: int, held: tuple[str, ...]) -> str:
-    """The lockdep report this allocation would trigger, or '' (gfp already through current_gfp_context)."""
-    if not need_reclaim(gfp_effective) or not gfp_effective & int(G.__GFP_FS):
+def fs_reclaim_armed(gfp_effective: int) -> bool:
+    """Does this allocation "acquire" fs_reclaim (direct reclaim with __GFP_FS, not __GFP_NOLOCKDEP)?"""
+    return need_reclaim(gfp_effective) and bool(gfp_effective & int(G.__GFP_FS))
+
+
+def fs_reclaim_check(gfp_effective: int, held: Sequence[locks.HeldLock]) -> str:
+    """The lockdep report this allocation would trigger, or '' (gfp already through current_gfp_context;
+    ``held``: the task's locks, verified against Redis by the caller)."""
+    if not fs_reclaim_armed(gfp_effective):
         return ""
-    fs_locks = [lock for lock in held if lock.startswith(FS_LOCK_PREFIX)]
+    fs_locks = [h.encode() for h in held if h.name in locks.FS_LOCKS]
     if not fs_locks:
         return ""
     return (f"WARNING: possible circular locking dependency detected: fs_reclaim acquired with "

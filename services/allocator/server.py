@@ -11,7 +11,7 @@ from mmsim.allocator import lockdep
 from mmsim.allocator.allocator import AllocatorService
 from mmsim.allocator.kvmalloc import KvAllocation
 from mmsim.allocator.vmemmap import PageDescriptor
-from mmsim.runtime import keys, scope, serve, tracing
+from mmsim.runtime import keys, locks, scope, serve, tracing
 from mmsim.runtime.errors import InvalidArgument, require
 from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto
 from mmsim.v1 import common_pb2, page_allocator_pb2 as pb, page_allocator_pb2_grpc
@@ -67,9 +67,12 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
     async def _might_alloc(self, gfp: int) -> None:
         """might_alloc -> fs_reclaim_acquire: lockdep's check of the mask against the locks the call chain holds."""
         effective = G.current_gfp_context(gfp, int(scope.current()))
-        report = lockdep.fs_reclaim_check(effective, scope.held_locks())
+        claims = [h for h in locks.held() if h.name in locks.FS_LOCKS]
+        # the claims are checked against Redis (one round trip), only when the check is armed
+        real = await locks.verify(self.svc.redis, claims) if claims and lockdep.fs_reclaim_armed(effective) else []
+        report = lockdep.fs_reclaim_check(effective, real)
         if report:
-            _log.warning("lockdep", report=report, held_locks=list(scope.held_locks()))
+            _log.warning("lockdep", report=report, held_locks=[h.encode() for h in real])
             tracing.annotate(lockdep=report)
             tracing.event("lockdep", report=report, held_locks=", ".join(scope.held_locks()))
             await self.svc.redis.hincrby(keys.node(0, "vmstat"), "mmsim_lockdep_fs_reclaim", 1)

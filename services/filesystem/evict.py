@@ -28,19 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmsim.allocator.vmemmap import Script
 from mmsim.filesystem.inode import parse_mapping
-from mmsim.runtime import keys
+from mmsim.runtime import keys, locks
+from mmsim.runtime.lua import Script
 
-_EVICT = Script(Path(__file__).with_name("evict.lua").read_text())
-
-# KEYS: inode, i_mmap, fs orphans, node-0 vmstat. -> 1 orphaned (still mapped), 0 not mapped: evict now
-_UNLINK_INODE = Script("""
-redis.call('HSET', KEYS[1], 'nlink', 0)
-if redis.call('ZCARD', KEYS[2]) == 0 then return 0 end
-if redis.call('SADD', KEYS[3], ARGV[1]) == 1 then redis.call('HINCRBY', KEYS[4], 'mmsim_orphan_inodes', 1) end
-return 1
-""")
+_HERE = Path(__file__).parent
+_EVICT = (_HERE / "blocks.lua").read_text() + (_HERE / "evict.lua").read_text()
+_UNLINK_INODE = (_HERE / "unlink_inode.lua").read_text()
 
 
 @dataclass
@@ -60,24 +54,27 @@ async def count(redis, fs_name: str) -> int:
 
 
 async def drop_nlink(redis, mapping: str) -> bool:
-    """vfs_unlink's drop_nlink + the orphan-list insert, in one step: True when VMAs keep the inode alive."""
+    """vfs_unlink's drop_nlink + the orphan-list insert, in one step (caller holds the inode's locks): True
+    when VMAs keep the inode alive."""
     fs_name, _ = parse_mapping(mapping)
-    return bool(await _UNLINK_INODE(redis, [keys.mapping(mapping, "inode"), keys.mapping(mapping, "i_mmap"),
-                                            orphans_key(fs_name), keys.node(0, "vmstat")], [mapping]))  # fmt: skip
+    return bool(await Script.on(redis, _UNLINK_INODE, fenced=True)(
+        [keys.mapping(mapping, "inode"), keys.mapping(mapping, "i_mmap"), orphans_key(fs_name),
+         keys.node(0, "vmstat")], [mapping], fence=locks.fence_for(mapping)))
 
 
 async def evict_locked(env, mapping: str) -> EvictStats:
-    """evict() of an unlinked, unmapped inode (caller holds its inode lock exclusively); a linked, mapped
-    or already evicted inode is left as it is."""
+    """evict() of an unlinked, unmapped inode (caller holds its i_rwsem and invalidate_lock exclusively: the
+    last step is fenced by them); a linked, mapped or already evicted inode is left as it is."""
     fs_name, _ = parse_mapping(mapping)
     redis = env.redis
     if await redis.hget(keys.mapping(mapping, "inode"), "nlink") != b"0" or await redis.zcard(keys.mapping(mapping, "i_mmap")):
         return EvictStats()
     cache = await env.ports.truncate_range(mapping, 0, None)
-    r = await _EVICT(redis, [keys.mapping(mapping, "inode"), keys.mapping(mapping, "extents"),
-                             keys.mapping(mapping, "i_mmap"), orphans_key(fs_name), keys.cluster("mappings"),
-                             keys.fs(fs_name, "sb"), keys.fs(fs_name, "blkref"), keys.node(0, "vmstat")],
-                     [keys.fs(fs_name, "blk:"), mapping])  # fmt: skip
+    r = await Script.on(redis, _EVICT, fenced=True)(
+        [keys.mapping(mapping, "inode"), keys.mapping(mapping, "extents"), keys.mapping(mapping, "i_mmap"),
+         orphans_key(fs_name), keys.cluster("mappings"), keys.fs(fs_name, "sb"), keys.fs(fs_name, "blkref"),
+         keys.node(0, "vmstat"), locks.intent_key(mapping)],
+        [keys.fs(fs_name, "blk:"), mapping], fence=locks.fence_for(mapping))
     if r[0] != b"evicted":
         return EvictStats()
     return EvictStats(True, int(r[1]), cache["pages_freed"])
@@ -87,7 +84,7 @@ async def evict(env, mapping: str) -> EvictStats:
     """EvictInode: evict ``mapping`` if it is due, after finishing any other due eviction of its filesystem."""
     fs_name, _ = parse_mapping(mapping)
     await evict_due(env, fs_name, skip=mapping)
-    async with env.locks(mapping).exclusive():
+    async with env.locks.hold_all([mapping]):
         return await evict_locked(env, mapping)
 
 
@@ -99,5 +96,5 @@ async def evict_due(env, fs_name: str, skip: str = "") -> None:
         pipe.zcard(keys.mapping(m, "i_mmap"))
     for m, mapped in zip(members, await pipe.execute()):
         if m != skip and not mapped:
-            async with env.locks(m).exclusive():
+            async with env.locks.hold_all([m]):
                 await evict_locked(env, m)

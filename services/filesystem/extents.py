@@ -9,6 +9,11 @@ Every change to blocks follows one crash-safe order, each step ONE atomic round 
 3. ``release`` (``{fs}``, Lua): drop one reference from each block the file no longer uses; a block whose
    count reaches zero is deleted (xfs_refcount_decrease_extent + xfs_free_extent).
 
+Every step is a fenced script (mmsim.runtime.lua.Script(fenced=True)): it checks first that the caller still
+holds the inode's lock (its fencing token), so a holder whose lease ran out cannot write blocks or
+extents another holder now owns. ``stage`` and ``release`` so cross from ``{fs}`` to the lock's ``{m}``
+(docs/sharding.md).
+
 A crash between 1 and 2 leaks the new blocks; between 2 and 3 leaves an old block with one reference too
 many (never freed). Neither can change what a file reads: a shared block is never written in place, so
 data already synced (by fsync) cannot be corrupted by a crash.
@@ -16,7 +21,8 @@ data already synced (by fsync) cannot be corrupted by a crash.
 
 from __future__ import annotations
 
-from mmsim.runtime import keys
+from mmsim.runtime import keys, locks
+from mmsim.runtime.lua import Script
 from mmsim.filesystem.inode import Inode
 
 # KEYS: sb, blkref. ARGV: blk key prefix, then pairs (disk block or 0 for a new one, contents).
@@ -58,10 +64,17 @@ if freed > 0 then redis.call('HINCRBY', KEYS[1], 'blocks_used', -freed) end
 return freed
 """
 
-# KEYS: blkref. ARGV: B... Adds one reference to each (reflink sharing).
-_ACQUIRE = """
-for i = 1, #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], 1) end
-return #ARGV
+# KEYS: extents, inode. ARGV: number of (file block, disk block) pairs, the pairs, number of file blocks to
+# drop, those blocks, then inode field/value pairs. Returns 1.
+_LINK = """
+local n = tonumber(ARGV[1])
+local i = 2
+for _ = 1, n do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) i = i + 2 end
+local d = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, d do redis.call('HDEL', KEYS[1], ARGV[i]) i = i + 1 end
+while i < #ARGV do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) i = i + 2 end
+return 1
 """
 
 
@@ -101,22 +114,23 @@ async def stage(redis, inode: Inode, writes: list[tuple[int, bytes]]) -> list[in
     argv: list = [keys.fs(inode.fs, "blk:")]
     for block, data in writes:
         argv += [block, data.rstrip(b"\0")]
-    out = await redis.eval(_STAGE, 2, inode.fskey("sb"), inode.fskey("blkref"), *argv)
+    out = await Script.on(redis, _STAGE, fenced=True)([inode.fskey("sb"), inode.fskey("blkref")], argv,
+                                                      fence=locks.fence_for(inode.mapping))
     return [int(b) for b in out]
 
 
 async def link(redis, inode: Inode, set_map: dict[int, int], drop: list[int], fields: dict | None = None) -> None:
-    """Step 2: point extents at disk blocks / drop extents, with inode fields, in one MULTI."""
+    """Step 2: point extents at disk blocks / drop extents, with inode fields, in one script."""
     if not set_map and not drop and not fields:
         return
-    pipe = redis.pipeline(transaction=True)
-    if set_map:
-        pipe.hset(inode.key("extents"), mapping={str(k): v for k, v in set_map.items()})
-    if drop:
-        pipe.hdel(inode.key("extents"), *drop)
-    if fields:
-        pipe.hset(inode.key("inode"), mapping=fields)
-    await pipe.execute()
+    argv: list = [len(set_map)]
+    for k, v in set_map.items():
+        argv += [k, v]
+    argv += [len(drop), *drop]
+    for k, v in (fields or {}).items():
+        argv += [k, v]
+    await Script.on(redis, _LINK, fenced=True)([inode.key("extents"), inode.key("inode")], argv,
+                                               fence=locks.fence_for(inode.mapping))
 
 
 async def release(redis, inode: Inode, blocks: list[int]) -> int:
@@ -124,14 +138,9 @@ async def release(redis, inode: Inode, blocks: list[int]) -> int:
     blocks = [b for b in blocks if b]
     if not blocks:
         return 0
-    return int(await redis.eval(_RELEASE, 2 + len(blocks), inode.fskey("sb"), inode.fskey("blkref"),
-                                *[blk_key(inode, b) for b in blocks], *blocks))
-
-
-async def acquire(redis, inode: Inode, blocks: list[int]) -> None:
-    blocks = [b for b in blocks if b]
-    if blocks:
-        await redis.eval(_ACQUIRE, 1, inode.fskey("blkref"), *blocks)
+    return int(await Script.on(redis, _RELEASE, fenced=True)(
+        [inode.fskey("sb"), inode.fskey("blkref"), *[blk_key(inode, b) for b in blocks]], blocks,
+        fence=locks.fence_for(inode.mapping)))
 
 
 def block_bytes(content: bytes, block_size: int) -> bytes:

@@ -4,7 +4,8 @@ with iomap's write_begin/write_end).
 Write: for each folio the range touches, find it in the page cache (FindFolio) or create one
 (iomap_get_folio with fgf_set_order(len): as large as the write allows, aligned, within the mapping's
 order range, falling back per the policy), read-modify the bytes into the folio's memory, and mark it
-DIRTY (TagFolio, folio_mark_dirty). i_size grows first (under the lock), so a populate racing with the
+DIRTY (TagFolio, folio_mark_dirty); all under i_rwsem held exclusively (generic_file_write_iter's
+inode_lock). i_size grows first (under the lock), so a populate racing with the
 write fills the new range with zeros and the write then lands in that folio. Blocks are written only
 by writeback (Fsync).
 
@@ -18,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from mmsim.runtime import keys, scope
+from mmsim.runtime import keys, locks
+from mmsim.runtime.lua import Script
 from mmsim.runtime.errors import (
     Aborted, FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted, require,
 )
 from mmsim.filesystem import extents
-from mmsim.filesystem.inode import Inode, from_hash, load, parse_mapping, require_offset
+from mmsim.filesystem.inode import Inode, from_grant, from_hash, load, parse_mapping, require_offset
 from mmsim.filesystem.populate import Attempt, alloc_scope, allocate, blocks_of, fill_and_count, folio_bytes, order_bounds
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, TAG_DIRTY, TAG_WRITEBACK, find_all_tagged
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, MAX_IO, PAGE_SIZE
@@ -54,9 +56,10 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
         inode = await load(redis, mapping)
         return 0, inode.i_size
     end = offset + len(data)
-    async with env.locks(mapping).shared():
-        with scope.holding(f"&inode->i_rwsem {mapping}"), contextlib.ExitStack() as section:
-            raw = await redis.eval(_WRITE_BEGIN, 1, keys.mapping(mapping, "inode"), end)
+    async with env.locks.hold(locks.I_RWSEM, mapping, locks.WRITE):
+        with contextlib.ExitStack() as section:
+            raw = await Script.on(redis, _WRITE_BEGIN, fenced=True)([keys.mapping(mapping, "inode")], [end],
+                                                                    fence=locks.fence_for(mapping))
             if raw == [-1]:
                 raise NotFound(f"no such file {mapping}")
             if raw == [-2]:
@@ -139,8 +142,8 @@ async def read(env, mapping: str, offset: int, length: int) -> bytes:
     check_io(offset, length, "read")
     parse_mapping(mapping)
     redis = env.redis
-    async with env.locks(mapping).shared():
-        inode = await load(redis, mapping)
+    async with env.locks.hold(locks.I_RWSEM, mapping, locks.READ, load=True) as grant:
+        inode = from_grant(mapping, grant.inode)
         end = min(offset + length, inode.i_size)
         if end <= offset:
             return b""

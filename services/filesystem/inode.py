@@ -10,91 +10,25 @@ An inode lives in the mapping's hash tag ``{m:FS/INO}``:
 ``trunc_seq`` is bumped by every truncate and hole punch (a seqcount a fault path may compare before and
 after to detect that a truncate ran underneath it).
 
-The locks are the kernel's ``invalidate_lock`` (mapping->invalidate_lock): Populate and Write take it
-shared, Truncate/PunchHole/Fsync/Reflink/Unlink exclusive, so truncation never runs while a populate
-is filling the cache. They are in-process asyncio locks: transient synchronisation of the one filesystem
-process, not state (nothing is lost if the process dies holding one).
+The locks are the kernel's ``inode->i_rwsem`` and ``mapping->invalidate_lock``, in Redis, shared by
+every replica (mmsim.runtime.locks, where the lock order is written): Write, Fsync, Truncate,
+PunchHole, Reflink and Unlink take i_rwsem exclusive (Read shared); Truncate, PunchHole, Reflink and
+Unlink also take invalidate_lock exclusive and Populate takes it shared, so truncation never runs
+while a populate is filling the cache, on any replica.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from mmsim.runtime import keys, profiles, tracing
+from mmsim.runtime import keys, locks, profiles
+from mmsim.runtime.lua import Script
 from mmsim.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, require
 from mmsim.filesystem import superblock
 from mmsim.filesystem.superblock import PAGE_SIZE
 
 MAX_PATH = 4096
-
-
-class RWLock:
-    """A writer-preferring reader/writer lock (like a rw_semaphore). A wait for it is a span event
-    ("lock_wait": which lock, shared or exclusive, how long), as lock_stat would count a contention."""
-
-    def __init__(self, name: str = "") -> None:
-        self.name = name
-        self._cond = asyncio.Condition()
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    @contextlib.asynccontextmanager
-    async def shared(self):
-        async with self._cond:
-            await self._wait(lambda: not self._writer and not self._writers_waiting, "shared")
-            self._readers += 1
-        try:
-            yield
-        finally:
-            async with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextlib.asynccontextmanager
-    async def exclusive(self):
-        async with self._cond:
-            self._writers_waiting += 1
-            try:
-                await self._wait(lambda: not self._writer and not self._readers, "exclusive")
-            finally:
-                self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            async with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-    async def _wait(self, free, mode: str) -> None:
-        if free():
-            return
-        started = time.perf_counter()
-        await self._cond.wait_for(free)
-        tracing.event("lock_wait", lock=self.name, mode=mode, waited_ms=round((time.perf_counter() - started) * 1000, 3))
-
-
-class InodeLocks:
-    def __init__(self) -> None:
-        self._locks: dict[str, RWLock] = {}
-
-    def __call__(self, mapping: str) -> RWLock:
-        lock = self._locks.get(mapping)
-        if lock is None:
-            lock = self._locks[mapping] = RWLock(f"&inode->invalidate_lock {mapping}")
-        return lock
-
-    @contextlib.asynccontextmanager
-    async def exclusive_many(self, mappings: list[str]):
-        """Take several inodes' locks exclusively in a fixed (sorted) order, like lock_two_nondirectories."""
-        async with contextlib.AsyncExitStack() as stack:
-            for m in sorted(set(mappings)):
-                await stack.enter_async_context(self(m).exclusive())
-            yield
 
 
 @dataclass
@@ -157,6 +91,24 @@ def check_live(inode: Inode, allow_unlinked: bool = False) -> Inode:
     if inode.nlink == 0 and not allow_unlinked:
         raise FailedPrecondition(f"{inode.mapping} ({inode.path}) was unlinked; only its existing mappings remain")
     return inode
+
+
+def from_grant(mapping: str, raw: dict, allow_unlinked: bool = False) -> Inode:
+    """The inode read with a lock grant (mmsim.runtime.locks.Locks.hold(load=True))."""
+    if not raw:
+        raise NotFound(f"no such file {mapping}")
+    return check_live(from_hash(mapping, raw), allow_unlinked)
+
+
+_INODE_SET = Path(__file__).with_name("inode_set.lua").read_text()
+
+
+async def set_fields(redis, mapping: str, i_size: int | None = None, bump_seq: bool = False,
+                     nlink: int | None = None) -> bool:
+    """i_size / trunc_seq / nlink in one fenced script (the caller holds the inode's lock). False: inode gone."""
+    return bool(await Script.on(redis, _INODE_SET, fenced=True)(
+        [keys.mapping(mapping, "inode")], ["" if i_size is None else i_size, int(bump_seq), "" if nlink is None else nlink],
+        fence=locks.fence_for(mapping)))
 
 
 async def load(redis, mapping: str, allow_unlinked: bool = False) -> Inode:

@@ -26,8 +26,9 @@ The pieces, with the kernel functions they model:
   page_cache_ra_unbounded does), so the allocator sees PF_MEMALLOC_NOFS and its reclaim cannot re-enter
   this filesystem while the lock is held. The scope travels to the allocator in gRPC metadata.
 
-Cost per populate, whatever the folio order (success, no race): Redis round trips 4 (inode; extents +
-readahead state; block contents; folio contents + counters), gRPC calls 2 (AllocPages, AddFolio).
+Cost per populate, whatever the folio order (success, no race): Redis round trips 5 (the invalidate_lock
+grant, which brings the inode; extents + readahead state; block contents, none for a hole; folio contents
++ counters; the lock's release), gRPC calls 2 (AllocPages, AddFolio).
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
-from mmsim.runtime import keys, scope, tracing
+from mmsim.runtime import keys, locks, scope, tracing
 from mmsim.runtime.errors import Aborted, FailedPrecondition
 from mmsim.runtime.vmfault import VmFault
 from mmsim.filesystem import extents
-from mmsim.filesystem.inode import Inode, load, parse_mapping
+from mmsim.filesystem.inode import Inode, from_grant, load, parse_mapping
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, GFP_NORETRY_NOWARN, FolioRef
 from mmsim.v1.common_pb2 import GFP_FLAG_COMP, GFP_FLAG_FS
 from mmsim.filesystem.superblock import HPAGE_PMD_ORDER, MAX_PAGECACHE_ORDER, PAGE_SIZE
@@ -204,15 +205,18 @@ async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, 
     """->populate(mapping, index): see the module docstring."""
     parse_mapping(mapping)
     gfp = list(gfp) if gfp else list(GFP_HIGHUSER_MOVABLE)
-    async with env.locks(mapping).shared():          # filemap_invalidate_lock_shared
-        with scope.holding(f"&inode->invalidate_lock {mapping}"), contextlib.ExitStack() as section:
+    # filemap_invalidate_lock_shared; the grant brings the inode (round trip 1)
+    async with env.locks.hold(locks.INVALIDATE_LOCK, mapping, locks.READ, load=True) as grant:
+        with contextlib.ExitStack() as section:
+            raw = grant.inode
             for _ in range(STALE_RETRIES):
                 try:
-                    result = await _populate_locked(env, mapping, index, gfp, write, section)
+                    result = await _populate_locked(env, mapping, index, gfp, write, section, raw)
                     break
-                except Aborted:   # a truncate on another replica ran meanwhile: look the inode up again
+                except Aborted:   # a truncate ran meanwhile (no longer possible under the shared lock)
                     tracing.annotate(populate_stale_retry=True)
                     tracing.event("retry", reason="a truncate or hole punch ran meanwhile (trunc_seq changed)")
+                    raw = None
             else:
                 raise FailedPrecondition(f"populate {mapping} index {index}: truncated {STALE_RETRIES} times meanwhile")
             result.memalloc_scope = scope.encode(scope.current())
@@ -226,9 +230,10 @@ async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, 
 
 
 async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write: bool,
-                           section: contextlib.ExitStack) -> PopulateResult:
+                           section: contextlib.ExitStack, raw: dict | None) -> PopulateResult:
     redis, ports = env.redis, env.ports
-    inode = await load(redis, mapping, allow_unlinked=True)                      # round trip 1
+    inode = from_grant(mapping, raw, allow_unlinked=True) if raw is not None else \
+        await load(redis, mapping, allow_unlinked=True)
     section.enter_context(alloc_scope(inode))
     res = PopulateResult(policy=inode.policy)
     if index >= inode.eof_pages:

@@ -15,12 +15,17 @@ shared PFN entries yet).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from mmsim.runtime import keys, locks
 from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, OutOfRange, require
-from mmsim.filesystem import extents
-from mmsim.filesystem.inode import load, parse_mapping, require_offset
+from mmsim.runtime.lua import Script
+from mmsim.filesystem import intents
+from mmsim.filesystem.inode import Inode, from_grant, load, parse_mapping, require_offset
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
 from mmsim.filesystem.writeback import writeback_locked
+
+_REMAP = Path(__file__).with_name("blocks.lua").read_text() + Path(__file__).with_name("remap.lua").read_text()
 
 
 @dataclass
@@ -38,10 +43,8 @@ async def reflink(env, src: str, src_off: int, dst: str, dst_off: int, length: i
     require_offset("length", length)
     src_fs, _ = parse_mapping(src)
     dst_fs, _ = parse_mapping(dst)
-    redis, ports = env.redis, env.ports
-    async with env.locks.exclusive_many([src, dst]):
-        si = await load(redis, src)
-        di = await load(redis, dst)
+    async with env.locks.hold_all([src, dst], load=True) as inodes:
+        si, di = from_grant(src, inodes[src]), from_grant(dst, inodes[dst])
         if si.block_size != di.block_size:
             raise InvalidArgument(f"EINVAL: reflink between block sizes {si.block_size} ({src}) and "
                                   f"{di.block_size} ({dst}): extents cannot be shared")
@@ -72,33 +75,47 @@ async def reflink(env, src: str, src_off: int, dst: str, dst_off: int, length: i
         st = ReflinkStats(i_size=max(di.i_size, dst_end))
         if length == 0:
             return st
-        # filemap_write_and_wait_range on both, then invalidate the destination's cached range
-        await writeback_locked(env, src)
-        if dst != src:
-            await writeback_locked(env, dst)
-        span = -(-length // bs) * bs
-        # Invalidate whole folios: a large folio straddling the range's edge must go entirely (it is
-        # clean after the writeback above), not be zeroed in part, or it would hide the new data.
-        lo, hi = dst_off, dst_off + span
-        for idx in (lo // PAGE_SIZE, (hi - 1) // PAGE_SIZE):
-            edge = await ports.find_folio(dst, idx)
-            if edge is not None:
-                nr = edge.folio.nr_pages if edge.folio is not None else 1
-                lo = min(lo, edge.index * PAGE_SIZE)
-                hi = max(hi, (edge.index + nr) * PAGE_SIZE)
-        await ports.unmap_mapping_range(dst, lo, hi - lo, True)
-        await ports.truncate_range(dst, lo, hi - 1)
-        nblk = span // bs
-        src_map = await extents.read_map(redis, si, src_off // bs, nblk)
-        dst_map = await extents.read_map(redis, di, dst_off // bs, nblk)
-        await extents.acquire(redis, si, src_map)
-        set_map = {dst_off // bs + i: d for i, d in enumerate(src_map) if d}
-        drop = [dst_off // bs + i for i, d in enumerate(src_map) if not d and dst_map[i]]
-        await extents.link(redis, di, set_map, drop, {"i_size": st.i_size} if st.i_size != di.i_size else None)
-        st.blocks_freed = await extents.release(redis, di, dst_map)
-        st.blocks_shared = len(set_map)
+        await intents.begin(env, dst, "reflink", src=src, src_off=src_off, dst_off=dst_off, length=length,
+                            i_size=st.i_size)
+        st.blocks_shared, st.blocks_freed = await _remap(env, si, di, src_off, dst_off, length, st.i_size)
         if share_folios and src_off % PAGE_SIZE == 0 and dst_off % PAGE_SIZE == 0:
             # PFN entries (LSFMM 2018): the destination caches the source's clean folios, no copy
-            st.pages_shared = await ports.share_folios(src, src_off // PAGE_SIZE, dst, dst_off // PAGE_SIZE,
-                                                       -(-length // PAGE_SIZE))
+            st.pages_shared = await env.ports.share_folios(src, src_off // PAGE_SIZE, dst, dst_off // PAGE_SIZE,
+                                                           -(-length // PAGE_SIZE))
         return st
+
+
+async def _remap(env, si: Inode, di: Inode, src_off: int, dst_off: int, length: int, i_size: int) -> tuple[int, int]:
+    """The steps after the checks, each safe to run again; the last (REMAP) clears the intent.
+    Returns (blocks shared, blocks freed)."""
+    ports, src, dst = env.ports, si.mapping, di.mapping
+    # filemap_write_and_wait_range on both, then invalidate the destination's cached range
+    await writeback_locked(env, src)
+    if dst != src:
+        await writeback_locked(env, dst)
+    bs = si.block_size
+    span = -(-length // bs) * bs
+    # Invalidate whole folios: a large folio straddling the range's edge must go entirely (it is
+    # clean after the writeback above), not be zeroed in part, or it would hide the new data.
+    lo, hi = dst_off, dst_off + span
+    for idx in (lo // PAGE_SIZE, (hi - 1) // PAGE_SIZE):
+        edge = await ports.find_folio(dst, idx)
+        if edge is not None:
+            nr = edge.folio.nr_pages if edge.folio is not None else 1
+            lo = min(lo, edge.index * PAGE_SIZE)
+            hi = max(hi, (edge.index + nr) * PAGE_SIZE)
+    await ports.unmap_mapping_range(dst, lo, hi - lo, True)
+    await ports.truncate_range(dst, lo, hi - 1)
+    intents.crash_point(env, "reflink:invalidate")
+    shared, freed = await Script.on(env.redis, _REMAP, fenced=True)(
+        [si.key("extents"), di.key("extents"), di.key("inode"), locks.intent_key(dst), di.fskey("sb"),
+         di.fskey("blkref")],
+        [src_off // bs, dst_off // bs, span // bs, i_size if i_size != di.i_size else "", keys.fs(di.fs, "blk:")],
+        fence=locks.fence_for(dst))
+    return int(shared), int(freed)
+
+
+async def redo_reflink(env, dst: str, args: dict) -> None:
+    si = await load(env.redis, args["src"], allow_unlinked=True)
+    di = await load(env.redis, dst, allow_unlinked=True)
+    await _remap(env, si, di, args["src_off"], args["dst_off"], args["length"], args["i_size"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mmsim.filesystem import evict, fileio, inode, populate, reflink, superblock, truncate, writeback
+import asyncio
+
+from mmsim.filesystem import evict, fileio, inode, intents, populate, reflink, superblock, truncate, writeback
 from mmsim.filesystem.env import Env
 from mmsim.filesystem.ports import GrpcPorts
 from mmsim.runtime import serve, tracing
@@ -19,7 +21,10 @@ def _indexing(value: int) -> str:
 class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
     def __init__(self, ctx):
         self._ctx = ctx
-        self.env = Env(ctx.redis, GrpcPorts(ctx.peers), default_profile=ctx.settings.profile)
+        self.env = Env(ctx.redis, GrpcPorts(ctx.peers), default_profile=ctx.settings.profile, settings=ctx.settings)
+        # interrupted truncates/punches/unlinks/reflinks: finished at start, then every recovery interval
+        self.recovery = asyncio.get_running_loop().create_task(
+            intents.run_recovery(self.env, ctx.settings.recovery_interval_s))
 
     async def Mkfs(self, request, context):
         sb = await superblock.mkfs(self.env.redis, request.name, request.block_size, request.profile,
@@ -95,7 +100,7 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
         return filesystem_pb2.EvictInodeResponse(**vars(st))
 
 
-def register(server, ctx) -> list[str]:
+async def register(server, ctx) -> list[str]:
     filesystem_pb2_grpc.add_FilesystemServiceServicer_to_server(FilesystemServicer(ctx), server)
     return [filesystem_pb2.DESCRIPTOR.services_by_name["FilesystemService"].full_name]
 

@@ -2,7 +2,9 @@
 truncate_pagecache / truncate_pagecache_range and the block freeing of xfs_itruncate_extents /
 xfs_free_file_space).
 
-Order, under the inode lock held exclusively (no populate can run meanwhile):
+Order, under i_rwsem and invalidate_lock held exclusively (no write, populate or fsync can run meanwhile, on
+any replica), between an intent written first and cleared last (mmsim.filesystem.intents: a crash between
+two steps is finished by the recovery, so folios past EOF never outlive an interrupted truncate):
 - truncate down: i_size first (new faults see the new EOF and get SIGBUS), then
   unmap_mapping_range(holebegin = round_up(size, PAGE_SIZE), to EOF, even_cows=1) through the reverse map,
   TruncateRange(size, to EOF) on the page cache (whole folios beyond EOF freed, the straddling folio
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsim.runtime import keys
+from mmsim.runtime import keys, locks
 from mmsim.runtime.errors import OutOfRange, require
-from mmsim.filesystem import evict, extents
-from mmsim.filesystem.inode import Inode, load, lookup, parse_mapping, require_offset
+from mmsim.runtime.lua import Script
+from mmsim.filesystem import evict, extents, intents
+from mmsim.filesystem.inode import Inode, from_grant, load, lookup, parse_mapping, require_offset, set_fields
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
 
 
@@ -51,22 +54,34 @@ async def truncate(env, mapping: str, size: int) -> RangeStats:
     if size > MAX_FILE_SIZE:
         raise OutOfRange(f"EFBIG: size {size} exceeds the maximum file size {MAX_FILE_SIZE}")
     parse_mapping(mapping)
-    redis, ports = env.redis, env.ports
-    async with env.locks(mapping).exclusive():
-        inode = await load(redis, mapping)
-        st = RangeStats(old_size=inode.i_size, i_size=size)
-        pipe = redis.pipeline(transaction=True)
-        pipe.hset(inode.key("inode"), "i_size", size)
-        pipe.hincrby(inode.key("inode"), "trunc_seq", 1)
-        await pipe.execute()
-        if size < inode.i_size:
-            holebegin = round_up(size, PAGE_SIZE)
-            st.ptes_unmapped += await ports.unmap_mapping_range(mapping, holebegin, 0, True)
-            st.add_cache(await ports.truncate_range(mapping, size, None))
-            st.ptes_unmapped += await ports.unmap_mapping_range(mapping, holebegin, 0, True)
-            inode.i_size = size
-            st.blocks_freed, st.blocks_zeroed = await punch_blocks(redis, inode, size, None)
-        return st
+    async with env.locks.hold_all([mapping], load=True) as inodes:
+        inode = from_grant(mapping, inodes[mapping])
+        if size >= inode.i_size:   # truncate up: i_size only, one step
+            await set_fields(env.redis, mapping, i_size=size, bump_seq=True)
+            return RangeStats(old_size=inode.i_size, i_size=size)
+        await intents.begin(env, mapping, "truncate", size=size)
+        return await _truncate_down(env, inode, size)
+
+
+async def _truncate_down(env, inode: Inode, size: int) -> RangeStats:
+    """The steps of a truncate down, each safe to run again (the recovery re-runs them all); clears the intent."""
+    ports, mapping = env.ports, inode.mapping
+    st = RangeStats(old_size=inode.i_size, i_size=size)
+    await set_fields(env.redis, mapping, i_size=size, bump_seq=True)
+    intents.crash_point(env, "truncate:i_size")
+    holebegin = round_up(size, PAGE_SIZE)
+    st.ptes_unmapped += await ports.unmap_mapping_range(mapping, holebegin, 0, True)
+    st.add_cache(await ports.truncate_range(mapping, size, None))
+    intents.crash_point(env, "truncate:pagecache")
+    st.ptes_unmapped += await ports.unmap_mapping_range(mapping, holebegin, 0, True)
+    inode.i_size = size
+    st.blocks_freed, st.blocks_zeroed = await punch_blocks(env.redis, inode, size, None)
+    await intents.done(env, mapping)
+    return st
+
+
+async def redo_truncate(env, mapping: str, args: dict) -> None:
+    await _truncate_down(env, await load(env.redis, mapping, allow_unlinked=True), args["size"])
 
 
 async def punch_hole(env, mapping: str, offset: int, length: int) -> RangeStats:
@@ -75,20 +90,32 @@ async def punch_hole(env, mapping: str, offset: int, length: int) -> RangeStats:
     if offset + length > MAX_FILE_SIZE:
         raise OutOfRange(f"EFBIG: offset {offset} + length {length} exceeds the maximum file size {MAX_FILE_SIZE}")
     parse_mapping(mapping)
-    redis, ports = env.redis, env.ports
-    async with env.locks(mapping).exclusive():
-        inode = await load(redis, mapping)
+    async with env.locks.hold_all([mapping], load=True) as inodes:
+        inode = from_grant(mapping, inodes[mapping])
         st = RangeStats(old_size=inode.i_size, i_size=inode.i_size)
         end = min(offset + length, inode.i_size)   # FALLOC_FL_KEEP_SIZE: nothing happens past EOF
         if end <= offset:
             return st
-        await redis.hincrby(inode.key("inode"), "trunc_seq", 1)
-        ustart, uend = round_up(offset, PAGE_SIZE), end // PAGE_SIZE * PAGE_SIZE
-        if uend > ustart:
-            st.ptes_unmapped += await ports.unmap_mapping_range(mapping, ustart, uend - ustart, False)
-        st.add_cache(await ports.truncate_range(mapping, offset, end - 1))
-        st.blocks_freed, st.blocks_zeroed = await punch_blocks(redis, inode, offset, end)
-        return st
+        await intents.begin(env, mapping, "punch", offset=offset, end=end)
+        return await _punch(env, inode, offset, end, st)
+
+
+async def _punch(env, inode: Inode, offset: int, end: int, st: RangeStats) -> RangeStats:
+    ports, mapping = env.ports, inode.mapping
+    await set_fields(env.redis, mapping, bump_seq=True)
+    ustart, uend = round_up(offset, PAGE_SIZE), end // PAGE_SIZE * PAGE_SIZE
+    if uend > ustart:
+        st.ptes_unmapped += await ports.unmap_mapping_range(mapping, ustart, uend - ustart, False)
+    st.add_cache(await ports.truncate_range(mapping, offset, end - 1))
+    intents.crash_point(env, "punch:pagecache")
+    st.blocks_freed, st.blocks_zeroed = await punch_blocks(env.redis, inode, offset, end)
+    await intents.done(env, mapping)
+    return st
+
+
+async def redo_punch(env, mapping: str, args: dict) -> None:
+    inode = await load(env.redis, mapping, allow_unlinked=True)
+    await _punch(env, inode, args["offset"], min(args["end"], inode.i_size), RangeStats())
 
 
 async def punch_blocks(redis, inode: Inode, lo: int, hi: int | None) -> tuple[int, int]:
@@ -143,11 +170,24 @@ return 0
 async def unlink(env, fs_name: str, path: str) -> tuple[str, bool, int]:
     """Remove the name; evict the inode unless some VMA still maps it (then it is an orphan until its last
     unmap: mmsim.filesystem.evict). Returns (mapping, orphaned, blocks freed)."""
+    mapping = await lookup(env.redis, fs_name, path)
+    async with env.locks.hold_all([mapping], load=True) as inodes:
+        inode = from_grant(mapping, inodes[mapping])
+        await intents.begin(env, mapping, "unlink", path=path)
+        orphaned, freed = await _unlink(env, inode, path)
+        return mapping, orphaned, freed
+
+
+async def _unlink(env, inode: Inode, path: str) -> tuple[bool, int]:
     redis = env.redis
-    mapping = await lookup(redis, fs_name, path)
-    async with env.locks(mapping).exclusive():
-        inode = await load(redis, mapping)
-        await redis.eval(_UNLINK_NAME, 1, keys.fs(fs_name, "dir"), path, str(inode.ino))
-        if await evict.drop_nlink(redis, mapping):
-            return mapping, True, 0
-        return mapping, False, (await evict.evict_locked(env, mapping)).blocks_freed
+    await Script.on(redis, _UNLINK_NAME, fenced=True)([keys.fs(inode.fs, "dir")], [path, str(inode.ino)],
+                                                      fence=locks.fence_for(inode.mapping))
+    intents.crash_point(env, "unlink:name")
+    if await evict.drop_nlink(redis, inode.mapping):
+        await intents.done(env, inode.mapping)
+        return True, 0
+    return False, (await evict.evict_locked(env, inode.mapping)).blocks_freed
+
+
+async def redo_unlink(env, mapping: str, args: dict) -> None:
+    await _unlink(env, await load(env.redis, mapping, allow_unlinked=True), args["path"])

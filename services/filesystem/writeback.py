@@ -2,7 +2,8 @@
 write_cache_pages + folio_clear_dirty_for_io / folio_start_writeback / folio_end_writeback, and the
 copy-on-write of shared extents that XFS does for reflinked files, xfs_reflink_allocate_cow).
 
-Sequence for one fsync, under the inode lock held exclusively:
+Sequence for one fsync, under i_rwsem held exclusively (two writebacks of one file never interleave, on any
+replica; every block step is fenced by that lock):
 1. FindTagged(DIRTY) lists the dirty folios; each gets WRITEBACK set, then DIRTY cleared
    (folio_clear_dirty_for_io + folio_start_writeback); then, when the file is mapped at all
    (mapping_mapped), folio_mkclean write-protects and cleans every shared PTE of those folios through the
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from mmsim.runtime import keys
+from mmsim.runtime import keys, locks
 from mmsim.filesystem import extents
 from mmsim.filesystem.inode import load, parse_mapping
 from mmsim.filesystem.ports import TAG_DIRTY, TAG_WRITEBACK, find_all_tagged
@@ -42,7 +43,7 @@ class WritebackStats:
 
 async def fsync(env, mapping: str) -> WritebackStats:
     parse_mapping(mapping)
-    async with env.locks(mapping).exclusive():
+    async with env.locks.hold(locks.I_RWSEM, mapping, locks.WRITE):
         return await writeback_locked(env, mapping)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, VMEMMAP_LUA_LIB, node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.pagecache import xarray
-from mmsim.runtime import config, keys, profiles
+from mmsim.runtime import config, keys, locks, profiles
 from mmsim.runtime.errors import Aborted, AlreadyExists, NotFound, require
 from mmsim.runtime.lua import Script
 
@@ -376,6 +376,11 @@ def check_index(index: int) -> int:
     return index
 
 
+_FENCED = frozenset({"add_folio", "add_zero", "tag", "truncate", "invalidate", "share", "replace"})
+"""Scripts that change a mapping's cache: each checks the fencing token of the lock its caller holds on the
+mapping (mmsim.runtime.locks.fence_for, from the held locks in the call's metadata) before any write."""
+
+
 class PageCache:
     """The page cache of every mapping, over one Redis (models struct address_space->i_pages)."""
 
@@ -383,7 +388,7 @@ class PageCache:
         self._redis = client
         self._cs = settings.xa_chunk_shift
         self._spans = node_spans(Layout.build(settings.memory_bytes, settings.numa_nodes, settings.movable_bytes))
-        self._scripts = {name: Script(client, FILEMAP_LUA + body) for name, body in (
+        self._scripts = {name: Script(client, FILEMAP_LUA + body, fenced=name in _FENCED) for name, body in (
             ("lookup", _LOOKUP), ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG),
             ("find_tagged", _FIND_TAGGED), ("stats", _STATS), ("truncate", _TRUNCATE),
             ("invalidate", _INVALIDATE), ("share", _SHARE), ("replace", _REPLACE))}
@@ -423,7 +428,7 @@ class PageCache:
         rec = await self._scripts["add_folio"](
             [*self._keys(mapping), keys.node(folio.node, "vmstat")],
             [self._cs, check_index(index), folio.order, folio.node, folio.pfn, self._spans, _ADDED_FLAGS, mapping,
-             _seq(trunc_seq)])
+             _seq(trunc_seq)], fence=locks.fence_for(mapping))
         _check_stale(mapping, rec)
         if rec[0] == b"EEXIST":
             raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {int(rec[2])} "
@@ -434,13 +439,15 @@ class PageCache:
         """Insert a zero entry (a known hole, no page) covering 2**order pages; returns the mapping's zero pages."""
         require(0 <= order <= MAX_PAGECACHE_ORDER, f"zero entry order {order} is above {MAX_PAGECACHE_ORDER}")
         rec = await self._scripts["add_zero"]([*self._keys(mapping), keys.node(0, "vmstat")],
-                                              [self._cs, check_index(index), order, _seq(trunc_seq)])
+                                              [self._cs, check_index(index), order, _seq(trunc_seq)],
+                                              fence=locks.fence_for(mapping))
         _check_stale(mapping, rec)
         return int(rec)
 
     async def tag_folio(self, mapping: str, index: int, tag: Tag, clear: bool = False) -> None:
         """folio_mark_dirty / __folio_start_writeback / folio_end_writeback on the XArray marks."""
-        await self._scripts["tag"](self._keys(mapping), [self._cs, check_index(index), tag.mark, int(clear), self._spans])
+        await self._scripts["tag"](self._keys(mapping), [self._cs, check_index(index), tag.mark, int(clear), self._spans],
+                                   fence=locks.fence_for(mapping))
 
     async def find_tagged(self, mapping: str, tag: Tag, start: int, limit: int) -> list[Found]:
         rec = await self._scripts["find_tagged"](self._keys(mapping), [self._cs, check_index(start), tag.mark, limit])
@@ -452,14 +459,15 @@ class PageCache:
         """truncate_inode_pages_range(mapping, lstart, lend); lend None = to EOF. Returns the statistics and
         the folios whose last reference went (the caller gives them back to the allocator)."""
         require(lstart >= 0 and (lend is None or lend >= lstart), f"bad range {lstart}..{lend}")
-        rec = await self._scripts["truncate"](self._keys(mapping), [self._cs, lstart, -1 if lend is None else lend, self._spans])
+        rec = await self._scripts["truncate"](self._keys(mapping), [self._cs, lstart, -1 if lend is None else lend, self._spans],
+                                              fence=locks.fence_for(mapping))
         freed = _freed(rec[2:])
         return ({"folios_removed": int(rec[0]), "bytes_zeroed": int(rec[1]),
                  "pages_freed": sum(1 << f.order for f in freed), "folios_split": 0}, freed)
 
     async def invalidate(self, mapping: str) -> tuple[int, int, list[Folio]]:
         """invalidate_mapping_pages(mapping, 0, -1): (folios removed, folios kept busy, folios to free)."""
-        rec = await self._scripts["invalidate"](self._keys(mapping), [self._cs, self._spans])
+        rec = await self._scripts["invalidate"](self._keys(mapping), [self._cs, self._spans], fence=locks.fence_for(mapping))
         return int(rec[0]), int(rec[1]), _freed(rec[2:])
 
     async def share_folios(self, src: str, src_index: int, dst: str, dst_index: int, nr_pages: int) -> dict:
@@ -469,14 +477,16 @@ class PageCache:
         check_index(dst_index + nr_pages - 1)
         allowed = ",".join(p.name for p in profiles.PROFILES.values() if p.pfn_entries)
         rec = await self._scripts["share"]([*self._keys(src), *self._keys(dst)],
-                                           [self._cs, src_index, dst_index, nr_pages, self._spans, allowed])
+                                           [self._cs, src_index, dst_index, nr_pages, self._spans, allowed],
+                                           fence=locks.fence_for(dst))
         return {"folios_shared": int(rec[0]), "pages_shared": int(rec[1]), "folios_skipped": int(rec[2])}
 
     async def replace_shared(self, mapping: str, index: int, old: Folio, new: Folio) -> tuple[int, list[Folio]] | None:
         """Put the private copy ``new`` (same order, already allocated) where the shared ``old`` was, copying
         its bytes; returns (folio index, folios to free) or None when ``old`` is no longer there."""
         rec = await self._scripts["replace"](self._keys(mapping), [self._cs, self._spans, check_index(index), old.pfn,
-                                                                   new.node, new.pfn, _ADDED_FLAGS, mapping])
+                                                                   new.node, new.pfn, _ADDED_FLAGS, mapping],
+                                             fence=locks.fence_for(mapping))
         if rec[0] == b"changed":
             return None
         return int(rec[0]), _freed(rec[2:])

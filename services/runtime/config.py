@@ -23,6 +23,10 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_REQUEST_TTL_S         | 600                     | how long a request id's first answer is kept     |
 | MMSIM_REQUEST_LEASE_S       | 120                     | a running attempt's claim on its request id      |
 | MMSIM_LOG_LEVEL             | info                    | structlog level                                  |
+| MMSIM_LOCK_LEASE_MS         | 15000                   | lease of a sleeping lock (i_rwsem, invalidate_lock); renewed by every fenced step |
+| MMSIM_LOCK_WAIT_S           | 60                      | longest wait for a contended lock before UNAVAILABLE |
+| MMSIM_RECOVERY_INTERVAL_S   | 30                      | the filesystem's pass over interrupted operations (intents); 0 = only at start |
+| MMSIM_FAULT_INJECT          | (unset)                 | test only: SIGKILL this process at the named step (e.g. truncate:i_size) |
 | OTEL_EXPORTER_OTLP_ENDPOINT | (unset)                 | also export spans over OTLP/gRPC (e.g. Jaeger)   |
 """
 
@@ -72,6 +76,10 @@ class Settings:
     log_level: str = "info"
     otlp_endpoint: str = ""
     service: str = ""
+    lock_lease_ms: int = 15000
+    lock_wait_s: float = 60.0
+    recovery_interval_s: float = 30.0
+    fault_inject: str = ""
 
     def with_addrs(self, **addrs: str) -> "Settings":
         return replace(self, addrs={**self.addrs, **addrs})
@@ -96,7 +104,12 @@ class Settings:
             "MMSIM_REQUEST_TTL_S": str(self.request_ttl_s),
             "MMSIM_REQUEST_LEASE_S": str(self.request_lease_s),
             "MMSIM_LOG_LEVEL": self.log_level,
+            "MMSIM_LOCK_LEASE_MS": str(self.lock_lease_ms),
+            "MMSIM_LOCK_WAIT_S": str(self.lock_wait_s),
+            "MMSIM_RECOVERY_INTERVAL_S": str(self.recovery_interval_s),
         }
+        if self.fault_inject:
+            out["MMSIM_FAULT_INJECT"] = self.fault_inject
         if self.otlp_endpoint:
             out["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
         for name, addr in self.addrs.items():
@@ -129,4 +142,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         log_level=env.get("MMSIM_LOG_LEVEL", base.log_level),
         otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", base.otlp_endpoint),
         service=env.get("MMSIM_SERVICE", base.service),
+        lock_lease_ms=int(env.get("MMSIM_LOCK_LEASE_MS", base.lock_lease_ms)),
+        lock_wait_s=float(env.get("MMSIM_LOCK_WAIT_S", base.lock_wait_s)),
+        recovery_interval_s=float(env.get("MMSIM_RECOVERY_INTERVAL_S", base.recovery_interval_s)),
+        fault_inject=env.get("MMSIM_FAULT_INJECT", base.fault_inject),
     )

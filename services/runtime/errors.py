@@ -48,6 +48,12 @@ class OutOfRange(MMError):
     code = "OUT_OF_RANGE"
 
 
+class Unavailable(MMError):
+    """Transient: the caller may retry (e.g. a lock still held when the wait bound ran out)."""
+
+    code = "UNAVAILABLE"
+
+
 def require(condition: bool, message: str, error: type[MMError] = InvalidArgument) -> None:
     """Raise ``error(message)`` unless condition holds (argument checks read as one line each)."""
     if not condition:

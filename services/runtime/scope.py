@@ -99,9 +99,10 @@ def set_from_metadata(value: str | None) -> None:
     _flags.set(decode(value) if value else Memalloc.NONE)
 
 
-# Locks held by the call chain, for the allocator's lockdep-style fs_reclaim check (mmsim.allocator.lockdep).
-# Like the memalloc flags they travel in gRPC metadata, so an allocation three services away knows that
-# its caller holds an inode lock.
+# Locks held by the call chain (mmsim.runtime.locks.HeldLock.encode: "NAME MAPPING MODE:TOKEN"). Like the
+# memalloc flags they travel in gRPC metadata, so a page-cache script three services away checks its
+# caller's fencing token, and the allocator's lockdep check (mmsim.allocator.lockdep) knows that its caller
+# holds an inode lock (and verifies the token in Redis before it believes it).
 
 
 def held_locks() -> tuple[str, ...]:
@@ -110,7 +111,7 @@ def held_locks() -> tuple[str, ...]:
 
 @contextlib.contextmanager
 def holding(lock: str):
-    """Record ``lock`` (e.g. "&inode->i_rwsem xfs0/1") as held for the calls made inside the block."""
+    """Record ``lock`` (e.g. "&inode->i_rwsem xfs0/1 w:42") as held for the calls made inside the block."""
     token = _held.set((*_held.get(), lock))
     try:
         yield

@@ -8,14 +8,28 @@ carries __GFP_NOLOCKDEP.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from mmsim.allocator import gfp as G
 from mmsim.client import PAGE_SIZE, Cluster, new_traceparent
+from mmsim.runtime import locks, redis_client, scope
 from mmsim.runtime.wire import gfp_to_proto
 from mmsim.v1 import page_allocator_pb2
 
-LOCK = ("mmsim-held-locks", "&inode->i_rwsem demo/1")
+
+def under_real_lock(settings, body, mapping="demo/1"):
+    """Run ``body(metadata)`` while i_rwsem of ``mapping`` is held for real in the stack's Redis; the
+    metadata names that grant as a caller holding it would send it."""
+    async def run():
+        redis = redis_client.connect(settings.redis_url)
+        try:
+            async with locks.Locks(redis, 60000, 10).hold(locks.I_RWSEM, mapping, locks.WRITE) as grant:
+                await asyncio.to_thread(body, (scope.HELD_LOCKS_KEY, grant.lock.encode()))
+        finally:
+            await redis.aclose()
+    asyncio.run(run())
 
 
 def lockdep_reports(mm) -> int:
@@ -48,11 +62,24 @@ def test_populate_under_the_inode_lock(mm, context, reported):
     assert (alloc.attributes.get("memalloc_scope") == "nofs") == (context == "scope")
 
 
-def test_nolockdep_silences_the_report(mm):
+def test_nolockdep_silences_the_report(mm, stack_settings):
+    under_real_lock(stack_settings, lambda held: _nolockdep(mm, held))
+
+
+def test_a_claimed_lock_that_no_grant_backs_is_not_believed(mm):
+    forged = (scope.HELD_LOCKS_KEY, f"{locks.I_RWSEM} demo/2 w:99")   # metadata only: nothing in Redis
+    trace_id, traceparent = new_traceparent()
+    got = mm.stubs["allocator"].AllocPages(page_allocator_pb2.AllocPagesRequest(order=0, gfp=gfp_to_proto(int(G.GFP_KERNEL))),
+                                           metadata=[("traceparent", traceparent), forged])
+    mm.call("allocator", "FreePages", page_allocator_pb2.FreePagesRequest(pfn=got.folio.pfn, order=0))
+    assert "lockdep" not in mm.trace(trace_id).find("PageAllocatorService/AllocPages")[0].attributes
+
+
+def _nolockdep(mm, lock):
     def alloc(gfp):
         trace_id, traceparent = new_traceparent()
         got = mm.stubs["allocator"].AllocPages(page_allocator_pb2.AllocPagesRequest(order=0, gfp=gfp_to_proto(int(gfp))),
-                                               metadata=[("traceparent", traceparent), LOCK])
+                                               metadata=[("traceparent", traceparent), lock])
         mm.call("allocator", "FreePages", page_allocator_pb2.FreePagesRequest(pfn=got.folio.pfn, order=0))
         return mm.trace(trace_id).find("PageAllocatorService/AllocPages")[0].attributes
 

@@ -1,8 +1,9 @@
 from mmsim.allocator import gfp as G
 from mmsim.allocator.lockdep import fs_reclaim_check, need_reclaim
+from mmsim.runtime.locks import I_RWSEM, HeldLock
 from mmsim.runtime.scope import Memalloc
 
-HELD = ("&inode->i_rwsem xfs0/1",)
+HELD = (HeldLock(I_RWSEM, "xfs0/1", "w", 1),)
 
 
 def test_gfp_kernel_under_an_inode_lock_is_reported():
@@ -28,4 +29,4 @@ def test_nolockdep_silences_the_annotation():
 
 def test_no_fs_lock_held_no_report():
     assert fs_reclaim_check(int(G.GFP_KERNEL), ()) == ""
-    assert fs_reclaim_check(int(G.GFP_KERNEL), ("some_other_lock",)) == ""
+    assert fs_reclaim_check(int(G.GFP_KERNEL), (HeldLock("some_other_lock", "xfs0/1", "w", 1),)) == ""

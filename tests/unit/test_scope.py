@@ -29,10 +29,10 @@ def test_noio_and_nofs_combine_and_round_trip_through_metadata():
 
 
 def test_held_locks_stack_and_travel():
-    with scope.holding("&inode->i_rwsem a/1"):
-        with scope.holding("&inode->invalidate_lock a/1"):
+    with scope.holding("&inode->i_rwsem a/1 w:1"):
+        with scope.holding("&mapping->invalidate_lock a/1 w:2"):
             held = scope.held_locks()
-            assert held == ("&inode->i_rwsem a/1", "&inode->invalidate_lock a/1")
+            assert held == ("&inode->i_rwsem a/1 w:1", "&mapping->invalidate_lock a/1 w:2")
             scope.set_held_from_metadata(scope.encode_held(held))
             assert scope.held_locks() == held
     assert scope.held_locks() == ()
