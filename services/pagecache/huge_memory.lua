@@ -52,12 +52,12 @@ function HM.count(f, ok)
   redis.call('HINCRBY', node_key(f.node, 'mthp_stats'), I(XA_POW2[f.order] * 4) .. 'kB:' .. (ok and 'split' or 'split_failed'), 1)
 end
 
--- the struct pages of one new folio of order `po` at pfn h (index idx), from the old head's record hp
-local function hm_rehead(hp, h, po, idx, refcount)
+-- the struct pages of one new folio of order `po` at pfn h (index idx, ->mapping mid), from the old head's record hp
+local function hm_rehead(hp, mid, h, po, idx, refcount)
   local p = page_get(h)
   p.flags = u32(bit.band(hp.flags, bit.bnot(PG_HEAD)))
   if po > 0 then p.flags = u32(bit.bor(p.flags, PG_HEAD)) end
-  p.w0, p.w1, p.w2, p.w3, p.w4, p.refcount, p.memcg = 0, 0, hp.w2, idx, 0, refcount, hp.memcg
+  p.w0, p.w1, p.w2, p.w3, p.w4, p.refcount, p.memcg = 0, 0, mid, idx, 0, refcount, hp.memcg
   page_put(h, p)
   for t = 1, XA_POW2[po] - 1 do
     local tp = page_get(h + t)
@@ -111,6 +111,7 @@ function HM.split(xa, ino, mapping, f, new, at, uniform)
     end
     redis.call('HINCRBY', ino.key, 'xa_folio_entries', #pieces - 1)
   end
+  local mid = mapping_intern(mapping)   -- a PFN-entry folio back to one mapping is that mapping's again
   local owner = node_key(f.node, 'owner')
   local gfp = string.match(redis.call('HGET', owner, I(f.pfn)) or '', '^%d+:(.*)$') or '0'
   local bytes = redis.call('GET', node_key(f.node, 'mem:' .. I(f.pfn))) or ''
@@ -119,7 +120,7 @@ function HM.split(xa, ino, mapping, f, new, at, uniform)
     local off, po = pc[1], pc[2]
     local h, idx = f.pfn + off, f.index + off
     fm_store(xa, ino, idx, po, fm_entry(f.node, h, po), 'folio')
-    hm_rehead(hp, h, po, idx, refs[i])
+    hm_rehead(hp, mid, h, po, idx, refs[i])
     redis.call('HSET', owner, I(h), I(po) .. ':' .. gfp)
     local b = string.sub(bytes, off * 4096 + 1, (off + XA_POW2[po]) * 4096)
     if #b > 0 then redis.call('SET', node_key(f.node, 'mem:' .. I(h)), b)
