@@ -235,3 +235,8 @@ class Cluster:
 
     def traces(self, limit: int = 20) -> list[str]:
         return list(self._trace_stub().ListTraces(trace_pb2.ListTracesRequest(limit=limit), timeout=self.timeout).trace_ids)
+
+    def thp_stats(self) -> page_cache_pb2.ThpStatsResponse:
+        """Large-folio counters: per size, /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats
+        (file_alloc, file_fallback, split, split_failed), and the THP events of /proc/vmstat (``vmstat``)."""
+        return self._call("pagecache", "ThpStats", page_cache_pb2.ThpStatsRequest())
