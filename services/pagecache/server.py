@@ -158,10 +158,10 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         raise FailedPrecondition(f"index {index} of {mapping} kept changing while it was being unshared")
 
     async def _free(self, folios) -> None:
-        """__free_pages for folios whose last reference the page cache dropped (one hop each)."""
-        stub = self._ctx.peers.stub("allocator")
-        for f in folios:
-            await stub.FreePages(page_allocator_pb2.FreePagesRequest(pfn=f.pfn, order=f.order))
+        """release_pages for the folios whose last reference the page cache dropped (one hop for the batch)."""
+        if folios:
+            await self._ctx.peers.stub("allocator").ReleaseFolios(
+                page_allocator_pb2.ReleaseFoliosRequest(folios=[_folio_pb(f) for f in folios]))
 
     async def XaStats(self, request, context):
         return page_cache_pb2.XaStatsResponse(**await self._pc.stats(_mapping(request.mapping)))

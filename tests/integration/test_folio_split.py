@@ -189,3 +189,90 @@ def _agree_after_writes(mm, f, proc, vma):
     _write_mem(mm, proc, vma.start + 5 * PAGE + 64, b"stored through the mapping")
     assert f.read(5 * PAGE + 64, 26) == b"stored through the mapping"
     assert proc.read(vma.start + 5 * PAGE, PAGE) == f.read(5 * PAGE, PAGE)
+
+
+def _zero_entries_up_to(mm, f, proc, vma, last):
+    """Read-fault pages 0..last of a hole in order: readahead ramps the zero entries' order up (0, 0, 1, 2,
+    3 ...); returns the entry covering `last` as (first, order) from the XArray."""
+    for p in range(last + 1):
+        assert proc.fault(vma.start + p * PAGE).ok
+    assert _find(mm, f, last) == "zero"
+    return _xa(mm, f).zero_pages
+
+
+def test_repro4_a_zero_entry_straddling_the_new_eof_is_trimmed(mm):
+    """Issue 9, reproduction 4 (zero entries on): the order-3 zero entry over pages 8..15 straddles the new
+    EOF at page 11; it is trimmed to pages 8..10, nothing lies past EOF."""
+    f = _fs(mm, 4096, "lsfmm2018").create("/z")
+    f.write(64 * PAGE, b"end")
+    proc = mm.spawn("zero")
+    vma = proc.mmap(f, 65 * PAGE, prot="r", shared=True)
+    assert _zero_entries_up_to(mm, f, proc, vma, 15) == 16
+    f.truncate(10 * PAGE + 5)
+    assert [_find(mm, f, p) for p in range(8, 16)] == ["zero"] * 3 + [None] * 5
+    assert _xa(mm, f).zero_pages == 11
+    r = proc.fault(vma.start + 12 * PAGE)
+    assert "SIGBUS" in str(r.vm_fault)
+    assert proc.read(vma.start + 9 * PAGE, PAGE) == bytes(PAGE) == f.read(9 * PAGE, PAGE)
+
+
+def test_repro4_reflink_onto_a_range_cutting_a_zero_entry_leaves_no_zero_entry_over_cloned_bytes(mm):
+    """Reflink onto pages 12..15 of a file whose order-3 zero entry covers pages 8..15: the entry is split at
+    the edge (pages 8..11 stay holes), a fault in the cloned range maps the cloned bytes, as read() shows."""
+    fs = _fs(mm, 4096, "lsfmm2018")
+    src, dst = fs.create("/src"), fs.create("/dst")
+    src.write(0, b"\x77" * (4 * PAGE))
+    dst.write(64 * PAGE, b"end")
+    proc = mm.spawn("reflinker")
+    vma = proc.mmap(dst, 65 * PAGE, prot="r", shared=True)
+    _zero_entries_up_to(mm, dst, proc, vma, 15)
+    src.reflink(dst, 0, 12 * PAGE, 4 * PAGE)
+    assert [_find(mm, dst, p) for p in range(8, 12)] == ["zero"] * 4
+    assert all(_find(mm, dst, p) != "zero" for p in range(12, 16))
+    assert dst.read(13 * PAGE, PAGE) == b"\x77" * PAGE
+    r = proc.fault(vma.start + 13 * PAGE)
+    assert r.ok and not r.spurious
+    assert proc.read(vma.start + 12 * PAGE, 4 * PAGE) == b"\x77" * (4 * PAGE)
+    assert proc.read(vma.start + 8 * PAGE, PAGE) == bytes(PAGE)
+
+
+def test_reflink_onto_the_middle_of_a_mapped_large_folio_splits_it_at_both_edges(mm):
+    """The destination's order-4 folio straddles both edges of a 4-page reflink at page 4: it is split (the
+    pages outside keep their PTEs), the cloned pages are dropped and refault with the source's bytes."""
+    fs = _fs(mm, 4096, "lsfmm2018")
+    src, dst = fs.create("/s"), fs.create("/d")
+    src.write(0, b"\x42" * (4 * PAGE))
+    dst.write(0, b"\x11" * (16 * PAGE))
+    dst.fsync()
+    proc = mm.spawn("edges")
+    vma = proc.mmap(dst, 16 * PAGE, prot="r", shared=True)
+    for p in range(16):
+        proc.fault(vma.start + p * PAGE)
+    head, order, _ = _find(mm, dst, 0)
+    assert order == 4
+    src.reflink(dst, 0, 4 * PAGE, 4 * PAGE)
+    for p in (0, 3, 8, 15):
+        r = proc.fault(vma.start + p * PAGE)
+        assert r.spurious and r.folio_pfn == head + p and r.folio_order == 0
+    r = proc.fault(vma.start + 5 * PAGE)
+    assert r.ok and not r.spurious
+    assert proc.read(vma.start, 16 * PAGE) == dst.read(0, 16 * PAGE) == b"\x11" * (4 * PAGE) + b"\x42" * (4 * PAGE) + b"\x11" * (8 * PAGE)
+
+
+def _truncate_cost(mm, pages):
+    f, proc, vma, _ = _mapped_file(mm, 4096, "lsfmm2018", pages * PAGE, write_whole=False)
+    for p in (1, pages // 2, pages - 1):
+        assert proc.fault(vma.start + p * PAGE).ok
+    resp = f.truncate(pages * PAGE // 2 + 100)
+    assert resp.folios_split == 1 and resp.folios_removed == pages // 2 - 1
+    tree = mm.trace(mm.last_trace_id)
+    print(f"truncate of a mapped order-{(pages - 1).bit_length()} folio: {tree.hops} gRPC hops, "
+          f"{tree.redis_round_trips} Redis round trips\n{tree.render()}")
+    return tree.hops, tree.redis_round_trips, sorted(tree.methods())
+
+
+def test_truncating_a_mapped_large_folio_costs_the_same_hops_and_round_trips_whatever_its_order(mm):
+    """Truncating a mapped folio in its middle (split, the half past EOF freed): the same gRPC hops and Redis
+    round trips for an order-4 and an order-9 (2 MiB) folio -- the split and the frees are batched."""
+    _truncate_cost(mm, 16)   # the first run loads the scripts into Redis (EVALSHA's NOSCRIPT retry)
+    assert _truncate_cost(mm, 16) == _truncate_cost(mm, 512)
