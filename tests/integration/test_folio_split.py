@@ -11,14 +11,17 @@ import grpc
 import pytest
 
 from mmsim.client import PAGE_SIZE, Cluster
-from mmsim.v1 import filesystem_pb2, page_cache_pb2, reverse_map_pb2
+from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2, reverse_map_pb2
 
 PAGE = PAGE_SIZE
 
 
 @pytest.fixture()
 def mm(stack_settings):
+    """A client on a stack whose memory is not held fragmented (a fragmentation test that failed or timed out
+    earlier in the session may have left its pinned pages): these tests need large blocks."""
     with Cluster.connect(stack_settings) as c:
+        c.call("allocator", "Unfragment", page_allocator_pb2.UnfragmentRequest(node=0))
         yield c
 
 
