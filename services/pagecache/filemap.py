@@ -2,7 +2,9 @@
 filemap_get_folio, the PAGECACHE_TAG_* marks) and the 2018 to-do list's zero entries for holes.
 
 Each operation is one Lua script (one Redis round trip) made of the XArray library
-(``xarray.lua``), the page-cache library (``filemap.lua``) and a short body. A mapping's keys all carry
+(``xarray.lua``), the page-cache library (``filemap.lua``) and a short body; truncation adds the reverse
+map's PTE walk, the folio split (``huge_memory.lua``) and mm/truncate.c (``truncate.lua``), so a large folio
+cut by a truncate, hole punch or reflink is split -- XArray entry, struct pages and every PTE -- in that step. A mapping's keys all carry
 its hash tag ``{m:FS/INO}``: the inode hash the filesystem writes (i_size, indexing) and the XArray.
 
 Indexing modes (the hugetlbfs-vs-THP item; chosen per file by the inode's ``indexing`` field):

@@ -109,8 +109,6 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         res = await self._pc.truncate_range(_mapping(request.mapping), request.lstart,
                                             None if request.to_eof else request.lend)
         await self._free(res.freed)
-        if res.folios_split or res.split_failed:
-            tracing.annotate(folios_split=res.folios_split, split_failed=res.split_failed, splits=res.split_log)
         return page_cache_pb2.TruncateRangeResponse(
             folios_removed=res.folios_removed, pages_freed=res.pages_freed, folios_split=res.folios_split,
             bytes_zeroed=res.bytes_zeroed, split_failed=res.split_failed, ptes_unmapped=res.ptes_unmapped,

@@ -271,7 +271,7 @@ def _truncate_cost(mm, pages):
     tree = mm.trace(mm.last_trace_id)
     span = tree.find("PageCacheService/TruncateRange")[0]       # the split is visible in the page cache's span
     order = (pages - 1).bit_length()
-    assert span.attributes["folios_split"] == "1" and f"order {order} -> " in span.attributes["splits"], span.attributes
+    assert span.attributes["out.folios_split"] == "1" and f"order {order} -> " in span.attributes["out.split_log"]
     print(f"truncate of a mapped order-{(pages - 1).bit_length()} folio: {tree.hops} gRPC hops, "
           f"{tree.redis_round_trips} Redis round trips\n{tree.render()}")
     return tree.hops, tree.redis_round_trips, sorted(tree.methods())
