@@ -282,3 +282,19 @@ def test_truncating_a_mapped_large_folio_costs_the_same_hops_and_round_trips_wha
     round trips for an order-4 and an order-9 (2 MiB) folio -- the split and the frees are batched."""
     _truncate_cost(mm, 16)   # the first run loads the scripts into Redis (EVALSHA's NOSCRIPT retry)
     assert _truncate_cost(mm, 16) == _truncate_cost(mm, 512)
+
+
+@pytest.mark.parametrize("profile", ["lsfmm2018", "linux-7.3"])
+def test_after_splits_unmap_and_unlink_every_page_is_back_in_the_buddy_lists(mm, profile):
+    """Nothing lost: the split folios' references, owner records and struct pages let every one of them go
+    back to the allocator once the process exits and the file is unlinked."""
+    free_before = mm.vmstat()["nr_free_pages"]
+    f, proc, vma, data = _mapped_file(mm, 4096, profile, 512 * PAGE, write_whole=False)
+    for p in (0, 100, 300, 511):
+        assert proc.fault(vma.start + p * PAGE).ok
+    _punch(mm, f, 100 * PAGE + 10, 50 * PAGE)
+    f.truncate(400 * PAGE + 123)
+    assert proc.read(vma.start + 300 * PAGE, PAGE) == data[300 * PAGE:301 * PAGE]
+    mm.call("rmap", "Exit", reverse_map_pb2.ExitRequest(pid=proc.pid))
+    mm.call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs=f.fs.name, path=f.path))
+    assert mm.vmstat()["nr_free_pages"] == free_before
