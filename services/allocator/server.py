@@ -93,6 +93,10 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
         res = await self.svc.free_pages(request.pfn, request.order)
         return pb.FreePagesResponse(merged_order=res.merged_order)
 
+    async def ReleaseFolios(self, request, context):
+        pages = await self.svc.release_folios([(f.pfn, f.order) for f in request.folios])
+        return pb.ReleaseFoliosResponse(folios_freed=len(request.folios), pages_freed=pages)
+
     async def GetPage(self, request, context):
         page = await self.svc.get_page(request.pfn)
         return pb.GetPageResponse(page=_page_pb(page), text=page.format())

@@ -26,7 +26,8 @@ from mmsim.runtime.errors import (
 )
 from mmsim.filesystem import extents
 from mmsim.filesystem.inode import Inode, from_grant, from_hash, load, parse_mapping, require_offset
-from mmsim.filesystem.populate import Attempt, alloc_scope, allocate, blocks_of, fill_and_count, folio_bytes, order_bounds
+from mmsim.filesystem.populate import (Attempt, alloc_scope, allocate, blocks_of, fill_and_count, floor_order, folio_bytes,
+                                       order_bounds)
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, TAG_DIRTY, TAG_WRITEBACK, find_all_tagged
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, MAX_IO, PAGE_SIZE
 
@@ -133,7 +134,9 @@ async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes
         again = await ports.find_folio(mapping, idx)
         if again is not None and not again.zero:
             return None
-        order = max(o - 1, min(lo, o))   # the range overlaps a folio that does not cover idx: go smaller
+        # the range overlaps a folio that does not cover idx (a split left small folios there): go smaller,
+        # down to what the policy allows
+        order = max(o - 1, min(floor_order(inode), o))
     raise FailedPrecondition(f"write {mapping} index {idx}: the page cache kept changing under us")
 
 

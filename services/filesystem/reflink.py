@@ -95,17 +95,10 @@ async def _remap(env, si: Inode, di: Inode, src_off: int, dst_off: int, length: 
         await writeback_locked(env, dst)
     bs = si.block_size
     span = -(-length // bs) * bs
-    # Invalidate whole folios: a large folio straddling the range's edge must go entirely (it is
-    # clean after the writeback above), not be zeroed in part, or it would hide the new data.
-    lo, hi = dst_off, dst_off + span
-    for idx in (lo // PAGE_SIZE, (hi - 1) // PAGE_SIZE):
-        edge = await ports.find_folio(dst, idx)
-        if edge is not None:
-            nr = edge.folio.nr_pages if edge.folio is not None else 1
-            lo = min(lo, edge.index * PAGE_SIZE)
-            hi = max(hi, (edge.index + nr) * PAGE_SIZE)
-    await ports.unmap_mapping_range(dst, lo, hi - lo, True)
-    await ports.truncate_range(dst, lo, hi - 1)
+    # truncate_pagecache_range on the destination: the page cache splits a large folio (or zero entry)
+    # straddling either edge, drops what lies inside and unmaps it (truncate_inode_partial_folio)
+    await ports.unmap_mapping_range(dst, dst_off, span, True)
+    await ports.truncate_range(dst, dst_off, dst_off + span - 1)
     intents.crash_point(env, "reflink:invalidate")
     shared, freed = await Script.on(env.redis, _REMAP, fenced=True)(
         [si.key("extents"), di.key("extents"), di.key("inode"), locks.intent_key(dst), di.fskey("sb"),

@@ -2,7 +2,9 @@
 filemap_get_folio, the PAGECACHE_TAG_* marks) and the 2018 to-do list's zero entries for holes.
 
 Each operation is one Lua script (one Redis round trip) made of the XArray library
-(``xarray.lua``), the page-cache library (``filemap.lua``) and a short body. A mapping's keys all carry
+(``xarray.lua``), the page-cache library (``filemap.lua``) and a short body; truncation adds the reverse
+map's PTE walk, the folio split (``huge_memory.lua``) and mm/truncate.c (``truncate.lua``), so a large folio
+cut by a truncate, hole punch or reflink is split -- XArray entry, struct pages and every PTE -- in that step. A mapping's keys all carry
 its hash tag ``{m:FS/INO}``: the inode hash the filesystem writes (i_size, indexing) and the XArray.
 
 Indexing modes (the hugetlbfs-vs-THP item; chosen per file by the inode's ``indexing`` field):
@@ -20,6 +22,7 @@ from pathlib import Path
 from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, VMEMMAP_LUA_LIB, node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.pagecache import xarray
+from mmsim.rmap.lua import RMAP_LUA_LIB, RMAP_WALK_LUA_LIB
 from mmsim.runtime import config, keys, locks, profiles
 from mmsim.runtime.errors import Aborted, AlreadyExists, NotFound, require
 from mmsim.runtime.lua import Script
@@ -32,6 +35,11 @@ FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB, f"local FM_LRU_FLAG
                          f"local FM_SHARED = {MAPPING_SHARED}",
                          f"local FM_TAG_FLAGS = {{[0] = {PG['dirty']}, [1] = {PG['writeback']}}}",
                          Path(__file__).with_name("filemap.lua").read_text()])
+TRUNCATE_LUA = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB,
+                          Path(__file__).with_name("huge_memory.lua").read_text(),
+                          Path(__file__).with_name("truncate.lua").read_text()])
+"""The truncation scripts: the page cache's libraries, the reverse map's PTE walk, the split (huge_memory.lua) and
+mm/truncate.c (truncate.lua). They cross hash tags: ``{m:…}``, ``{node:N}`` and every mapper's ``{mm:PID}``."""
 
 
 class Tag(enum.IntEnum):
@@ -226,44 +234,44 @@ return {folios + holes, folios, holes, xa.nnodes, (xa.rlevel or -1) + 1, ino.nrp
 """
 
 
-# models truncate_inode_pages_range + truncate_inode_partial_folio. Bytes [lstart, lend] go away: whole
-# folios are deleted; a partial folio has the range zeroed; a large partial folio is then deleted whole if
-# clean (it can be read again) or kept if dirty, the kernel's path when folio_split() cannot split it.
+# models truncate_inode_pages_range (truncate.lua). KEYS: inode, xa.
+# ARGV: 1 chunk shift, 2 lstart (bytes), 3 lend (bytes, inclusive; -1 = to EOF), 4 node spans, 5 mapping,
+#       6 the profiles whose truncation splits non-uniformly (comma-separated)
+# -> {folios removed, bytes zeroed, folios split, splits refused, PTEs unmapped, split log, node, pfn, order...}
 _TRUNCATE = """
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-vm_spans(ARGV[4])
-local PAGE = 4096
-local lstart, lend = tonumber(ARGV[2]), tonumber(ARGV[3])
-local MAXP = 4503599627370495
-local first = math.floor(lstart / PAGE)
-local last = lend < 0 and MAXP or math.floor(lend / PAGE)
-local start = math.ceil(lstart / PAGE)
-local stop = lend < 0 and MAXP + 1 or math.floor((lend + 1) / PAGE)   -- pages < stop are wholly inside
-local removed, zeroed = 0, 0
-local function remove(f)
-  removed = removed + 1
-  fm_remove(xa, ino, f)
+local function main()
+  local ino = fm_inode(KEYS[1])
+  local xa = xa_open(KEYS[2], ARGV[1])
+  vm_spans(ARGV[4])
+  local h = redis.call('HMGET', KEYS[1], 'min_order', 'policy', 'profile')
+  local min = h[2] == 'fallback' and 0 or tonumber(h[1] or '0')   -- mapping_min_folio_order
+  local uniform = not string.find(',' .. ARGV[6] .. ',', ',' .. (h[3] or '') .. ',', 1, true)
+  TR.range(xa, ino, ARGV[5], tonumber(ARGV[2]), tonumber(ARGV[3]), min, uniform)
+  xa_commit(xa)
+  local out = {TR.removed, TR.zeroed, TR.split, TR.failed, TR.unmapped, table.concat(HM.log, '; ')}
+  for _, x in ipairs(FM_FREED) do out[#out + 1] = x end
+  return out
 end
-for _, f in ipairs(fm_entries(xa, ino, first, last)) do
-  local n = fm_pow2(f.order)
-  local whole = f.index >= start and f.index + n <= stop
-  if f.kind == 'hole' then
-    if whole then fm_punch_hole_entry(xa, ino, fm_hex(f.index), f.index, f.index + n - 1) end
-  elseif f.kind == 'folio' then
-    if whole then
-      remove(f)
-    else
-      local fs, fe = f.index * PAGE, (f.index + n) * PAGE - 1
-      local zs, ze = math.max(lstart, fs), (lend < 0) and fe or math.min(lend, fe)
-      redis.call('SETRANGE', 'mmsim:{node:' .. f.node .. '}:mem:' .. f.pfn, zs - fs, string.rep('\0', ze - zs + 1))
-      zeroed = zeroed + (ze - zs + 1)
-      if f.order > 0 and not xa_get_mark(xa, f.slot, 0) then remove(f) end
-    end
-  end
-end
-return fm_commit_reply(xa, removed, zeroed)
+return main()
 """
+
+
+@dataclass(frozen=True)
+class TruncateResult:
+    """What one truncate_inode_pages_range did (the _TRUNCATE script's reply)."""
+
+    folios_removed: int           # folios deleted from the page cache
+    bytes_zeroed: int             # bytes zeroed inside partial folios
+    folios_split: int             # large folios split (each split counts once)
+    split_failed: int             # splits refused (the folio was unmapped instead)
+    ptes_unmapped: int            # PTEs zapped by truncate_cleanup_folio / a refused split
+    split_log: str                # one line per split attempt: pfn, order, the new orders or the refusal
+    freed: tuple[Folio, ...]      # folios whose last reference went (the caller frees them)
+
+    @property
+    def pages_freed(self) -> int:
+        return sum(1 << f.order for f in self.freed)
+
 
 # models invalidate_mapping_pages (POSIX_FADV_DONTNEED, drop_caches): drop clean, unmapped folios only
 _INVALIDATE = """
@@ -390,8 +398,10 @@ class PageCache:
         self._spans = node_spans(Layout.build(settings.memory_bytes, settings.numa_nodes, settings.movable_bytes))
         self._scripts = {name: Script(client, FILEMAP_LUA + body, fenced=name in _FENCED) for name, body in (
             ("lookup", _LOOKUP), ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG),
-            ("find_tagged", _FIND_TAGGED), ("stats", _STATS), ("truncate", _TRUNCATE),
+            ("find_tagged", _FIND_TAGGED), ("stats", _STATS),
             ("invalidate", _INVALIDATE), ("share", _SHARE), ("replace", _REPLACE))}
+        self._scripts["truncate"] = Script(client, TRUNCATE_LUA + _TRUNCATE, fenced=True)
+        self._nonuniform = ",".join(p.name for p in profiles.PROFILES.values() if p.folio_split == "non-uniform")
 
     @staticmethod
     def _keys(mapping: str) -> list[str]:
@@ -455,15 +465,15 @@ class PageCache:
                for i in range(0, len(rec), 4)]
         return out[:limit]
 
-    async def truncate_range(self, mapping: str, lstart: int, lend: int | None) -> tuple[dict, list[Folio]]:
-        """truncate_inode_pages_range(mapping, lstart, lend); lend None = to EOF. Returns the statistics and
-        the folios whose last reference went (the caller gives them back to the allocator)."""
+    async def truncate_range(self, mapping: str, lstart: int, lend: int | None) -> TruncateResult:
+        """truncate_inode_pages_range(mapping, lstart, lend); lend None = to EOF: whole folios deleted (and
+        unmapped), partial ones zeroed and split (PTEs retargeted) or, where the split is refused, unmapped
+        and deleted if clean. One round trip. The caller gives ``freed`` back to the allocator."""
         require(lstart >= 0 and (lend is None or lend >= lstart), f"bad range {lstart}..{lend}")
-        rec = await self._scripts["truncate"](self._keys(mapping), [self._cs, lstart, -1 if lend is None else lend, self._spans],
+        rec = await self._scripts["truncate"](self._keys(mapping), [self._cs, lstart, -1 if lend is None else lend,
+                                                                    self._spans, mapping, self._nonuniform],
                                               fence=locks.fence_for(mapping))
-        freed = _freed(rec[2:])
-        return ({"folios_removed": int(rec[0]), "bytes_zeroed": int(rec[1]),
-                 "pages_freed": sum(1 << f.order for f in freed), "folios_split": 0}, freed)
+        return TruncateResult(*(int(x) for x in rec[:5]), rec[5].decode(), tuple(_freed(rec[6:])))
 
     async def invalidate(self, mapping: str) -> tuple[int, int, list[Folio]]:
         """invalidate_mapping_pages(mapping, 0, -1): (folios removed, folios kept busy, folios to free)."""

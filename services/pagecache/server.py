@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mmsim.pagecache import xadump
+from mmsim.pagecache import huge_memory, xadump
 from mmsim.pagecache.filemap import Folio, Found, PageCache, Tag
 from mmsim.runtime import serve, tracing
 from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, require
@@ -112,10 +112,13 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
     async def TruncateRange(self, request, context):
         if not request.to_eof and request.lend < request.lstart:
             raise InvalidArgument(f"lend {request.lend} is before lstart {request.lstart}")
-        stats, freed = await self._pc.truncate_range(_mapping(request.mapping), request.lstart,
-                                                    None if request.to_eof else request.lend)
-        await self._free(freed)
-        return page_cache_pb2.TruncateRangeResponse(**stats)
+        res = await self._pc.truncate_range(_mapping(request.mapping), request.lstart,
+                                            None if request.to_eof else request.lend)
+        await self._free(res.freed)
+        return page_cache_pb2.TruncateRangeResponse(
+            folios_removed=res.folios_removed, pages_freed=res.pages_freed, folios_split=res.folios_split,
+            bytes_zeroed=res.bytes_zeroed, split_failed=res.split_failed, ptes_unmapped=res.ptes_unmapped,
+            split_log=res.split_log)
 
     async def InvalidateMapping(self, request, context):
         removed, busy, freed = await self._pc.invalidate(_mapping(request.mapping))
@@ -159,13 +162,19 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         raise FailedPrecondition(f"index {index} of {mapping} kept changing while it was being unshared")
 
     async def _free(self, folios) -> None:
-        """__free_pages for folios whose last reference the page cache dropped (one hop each)."""
-        stub = self._ctx.peers.stub("allocator")
-        for f in folios:
-            await stub.FreePages(page_allocator_pb2.FreePagesRequest(pfn=f.pfn, order=f.order))
+        """release_pages for the folios whose last reference the page cache dropped (one hop for the batch)."""
+        if folios:
+            await self._ctx.peers.stub("allocator").ReleaseFolios(
+                page_allocator_pb2.ReleaseFoliosRequest(folios=[_folio_pb(f) for f in folios]))
 
     async def XaStats(self, request, context):
         return page_cache_pb2.XaStatsResponse(**await self._pc.stats(_mapping(request.mapping)))
+
+    async def ThpStats(self, request, context):
+        sizes, events = await huge_memory.thp_stats(self._ctx.redis, self._ctx.settings.numa_nodes)
+        return page_cache_pb2.ThpStatsResponse(
+            sizes=[page_cache_pb2.ThpSizeStats(size_kb=s.size_kb, order=s.order, path=s.path, **s.counts) for s in sizes],
+            vmstat=events)
 
     async def XaDump(self, request, context):
         mapping = _mapping(request.mapping)

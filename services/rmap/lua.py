@@ -50,6 +50,12 @@ end
 
 local function has(bits, b) return bit.band(bits, b) ~= 0 end
 
+-- folio_order of the folio headed by pfn (p = its struct page): a split since the caller looked changes it
+local function rm_folio_order(pfn, p)
+  if has(p.flags, PG_HEAD) then return page_get_field(pfn + 1, 'w1') end
+  return 0
+end
+
 -- zap one PTE: folio_remove_rmap_pte + folio_put (mm/rmap.c, mm/memory.c zap_present_ptes)
 local function rm_zap(pid, vpn, ptestr)
   local p = pte_decode(ptestr)
@@ -143,7 +149,7 @@ local function rm_fault_around(vma, mapping, isz, limit, action, K, spec, lo, n)
     local hp = page_get(ah)
     local mid = redis.call('HGET', node_key(an, 'intern'), 'n:' .. mapping)
     local cached = not page_is_type(hp, PT_BUDDY) and hp.refcount > 0
-      and (hp.w2 == MAPPING_SHARED or (mid and tonumber(mid) == hp.w2 and hp.w3 == ai))
+      and (hp.w2 == MAPPING_SHARED or (mid and tonumber(mid) == hp.w2 and hp.w3 == ai)) and rm_folio_order(ah, hp) == ao
     local here = 0
     for i = 0, (cached and 2 ^ ao or 0) - 1 do
       local idx, pfn = ai + i, ah + i
@@ -172,6 +178,42 @@ local function rm_freed_flat()
     out[#out + 1] = I(f[1]); out[#out + 1] = I(f[2]); out[#out + 1] = I(f[3])
   end
   return out
+end
+"""
+
+# rmap_walk_file (mm/rmap.c) for one folio, for scripts outside this service that change a folio's PTEs in the
+# same atomic step (the page cache's split and truncation: mm/huge_memory.c remap_page, mm/truncate.c
+# unmap_mapping_folio). Needs RMAP_LUA_LIB (and the vmemmap library) before it.
+RMAP_WALK_LUA_LIB = r"""
+-- the PTEs of every VMA in the file's i_mmap that map a page of the folio (node, head) at file pages
+-- [index, index + nr): file PTEs only (a private mapping's anonymous copies are other folios, the zero page
+-- none). Returns {pid, vpn, p = decoded PTE, s = the PTE string} each.
+local function rm_folio_ptes(mapping, index, nr, node, head)
+  local out = {}
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', map_key(mapping, 'i_mmap'), '-inf', I(index + nr - 1))) do
+    local pid, s = string.match(member, '^(%d+):(%d+)$')
+    local r = redis.call('ZRANGEBYSCORE', mm_key(pid, 'vmas'), s, s)
+    if r[1] then
+      local v = cjson.decode(r[1])
+      local lo, hi = math.max(index, v.pg), math.min(index + nr - 1, v.pg + (v.e - v.s) / 4096 - 1)
+      local base = v.s / 4096 - v.pg
+      for _, vpn in ipairs(lo <= hi and redis.call('ZRANGEBYSCORE', mm_key(pid, 'pte_idx'), I(base + lo), I(base + hi)) or {}) do
+        local str = redis.call('HGET', mm_key(pid, 'pte'), vpn)
+        local p = str and pte_decode(str)
+        if p and p.head == head and p.node == node and not has(p.bits, PTE_ANON + PTE_ZERO) then
+          out[#out + 1] = {pid = tonumber(pid), vpn = tonumber(vpn), p = p, s = str}
+        end
+      end
+    end
+  end
+  return out
+end
+
+-- unmap_mapping_folio (mm/memory.c): zap every PTE that maps a page of the folio; returns how many
+local function rm_unmap_folio(mapping, index, nr, node, head)
+  local ptes = rm_folio_ptes(mapping, index, nr, node, head)
+  for _, t in ipairs(ptes) do rm_zap(t.pid, t.vpn, t.s) end
+  return #ptes
 end
 """
 
@@ -279,6 +321,7 @@ if kind == 'file' and hp.w2 ~= MAPPING_SHARED then
     return {'retry', 'the folio left the page cache'}
   end
 end
+if kind == 'file' and rm_folio_order(head, hp) ~= order then return {'retry', 'the folio was split'} end
 -- i_size re-check under the "folio lock" (filemap_fault step 7)
 local isz = tonumber(redis.call('HGET', map_key(mapping, 'inode'), 'i_size') or ARGV[11])
 if index >= math.ceil(isz / 4096) then

@@ -1,14 +1,16 @@
 """Every Redis key mmsim uses, documented in one place.
 
 All keys start with ``mmsim:`` and carry a Redis Cluster hash tag in braces. The allocator's multi-key
-scripts touch keys of one tag only; some page-cache scripts (add_folio, add_zero, truncate, invalidate:
-``{m:…}`` + ``{node:N}``), the filesystem's fenced block steps and its evict/remap steps (``{fs:…}`` +
-``{m:…}``) and most reverse-map scripts (``{mm:PID}`` + ``{node:N}`` + ``{m:…}``) cross tags today, so mmsim runs on one Redis, not Redis Cluster: docs/sharding.md lists every
+scripts touch keys of one tag only; some page-cache scripts (add_folio, add_zero, invalidate: ``{m:…}`` +
+``{node:N}``; truncate, which splits folios and retargets or zaps their PTEs, also every mapping process's
+``{mm:PID}``), the filesystem's fenced block steps and its evict/remap steps (``{fs:…}`` + ``{m:…}``) and
+most reverse-map scripts (``{mm:PID}`` + ``{node:N}`` + ``{m:…}``) cross tags today, so mmsim runs on one
+Redis, not Redis Cluster: docs/sharding.md lists every
 multi-key step, its tags, and the plan for each crossing.
 
 | tag                | owner service | keys (suffix after the tag)                                              |
 |--------------------|---------------|---------------------------------------------------------------------------|
-| ``{node:N}``       | allocator     | ``meta`` (hash: layout, zones), ``vmemmap:C`` (string: packed struct page records, chunk C), ``free:ZONE:ORDER:MT`` (zset of free block head pfns, score = pfn), ``vmstat`` (hash of event counters), ``zone:ZONE`` (hash: watermarks, managed, nr_free) , ``kv:ID`` (hash: kvmalloc allocations), ``mem:PFN`` (string: the bytes of the folio whose head is PFN, 4096 << order long; absent or short = zeros); filesystem also keeps ``mthp_stats`` (hash "SIZEkB:file_alloc" / "SIZEkB:file_fallback" -> count, like /sys/kernel/mm/transparent_hugepage/hugepages-SIZEkB/stats) |
+| ``{node:N}``       | allocator     | ``meta`` (hash: layout, zones), ``vmemmap:C`` (string: packed struct page records, chunk C), ``free:ZONE:ORDER:MT`` (zset of free block head pfns, score = pfn), ``vmstat`` (hash of event counters), ``zone:ZONE`` (hash: watermarks, managed, nr_free) , ``kv:ID`` (hash: kvmalloc allocations), ``mem:PFN`` (string: the bytes of the folio whose head is PFN, 4096 << order long; absent or short = zeros); filesystem also keeps ``mthp_stats`` (hash "SIZEkB:file_alloc" / "SIZEkB:file_fallback" -> count, like /sys/kernel/mm/transparent_hugepage/hugepages-SIZEkB/stats; the page cache's split adds "SIZEkB:split" / "SIZEkB:split_failed") |
 | ``{fs:NAME}``      | filesystem    | ``sb`` (hash: block size, profile, next ino, next block), ``dir`` (hash path -> ino), ``blk:B`` (string: block data), ``blkref`` (hash disk block -> refcount), ``orphans`` (set of the MAPPINGs unlinked while mapped: the orphan list, mmsim.filesystem.evict); ``sb`` also holds min_order, max_order, policy, blocks_used |
 | ``{m:MAPPING}``    | pagecache, filesystem, rmap | ``xa`` prefix (the mapping's XArray: nodes and root), ``inode`` (hash: fs, ino, path, i_size, block_size, profile, nrpages, nlink), ``extents`` (hash: file block -> disk block), ``i_mmap`` (zset of VMAs mapping the file, member ``PID:VM_START``), ``lock:i_rwsem`` / ``lock:invalidate_lock`` (hashes: the sleeping locks, mmsim.runtime.locks) and their ``:wake`` lists, ``intent`` (hash: an interrupted operation, mmsim.filesystem.intents) |
 | ``{mm:PID}``       | rmap          | ``mm`` (hash: comm, counters), ``vmas`` (zset: score vm_start, member JSON of the VMA), ``pte`` (hash: virtual page number -> PTE "PFN:HEAD:ORDER:NODE:BITS"), ``pte_idx`` (zset of the virtual page numbers with a PTE), ``pagemaps`` (hash "NODE:PFN" -> this process's PTEs of that page; the mapcount limit); rmap also keeps ``{node:N}`` ``rmap_pinned`` (set of head pfns pinned by the mapcount leak policy) |

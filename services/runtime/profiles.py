@@ -12,6 +12,7 @@ A profile is chosen per filesystem at mkfs (default: MMSIM_PROFILE) and travels 
 | mapcount_action   | kill (SIGKILL the process) or leak (pin the page) | none                                            |
 | kvmalloc_flavour  | noretry: contiguous try with __GFP_NORETRY    | noretry (no-direct-reclaim arrived after 6.12)     |
 | fs_alloc_context  | scope: memalloc_nofs_save() around the inode lock | scope                                       |
+| folio_split       | uniform: split_folio to the minimum order     | uniform (split_folio); linux-7.3: non-uniform (folio_split, mm/truncate.c folio_split_or_unmap) |
 
 ``fs_alloc_context`` can be overridden per filesystem at mkfs to show what the scoped API replaced:
 ``gfp_nofs`` (every allocation under the lock passes GFP_NOFS, the pre-4.12 way) and ``none`` (GFP_KERNEL
@@ -30,6 +31,7 @@ INDEXING_MODES = ("multi-order", "order-0", "hugetlb")
 MAPCOUNT_ACTIONS = ("none", "kill", "leak")
 KVMALLOC_FLAVOURS = ("noretry", "nodirectreclaim")
 FS_ALLOC_CONTEXTS = ("scope", "gfp_nofs", "none")
+FOLIO_SPLITS = ("uniform", "non-uniform")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Profile:
     mapcount_action: str
     kvmalloc_flavour: str
     fs_alloc_context: str = "scope"
+    folio_split: str = "uniform"   # how truncation splits a large folio it cuts (mm/huge_memory.c)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,7 +54,8 @@ class Profile:
 PROFILES = {
     "lsfmm2018": Profile("lsfmm2018", "fallback", True, True, "multi-order", 5000, "kill", "noretry"),
     "linux-6.12": Profile("linux-6.12", "min-order", False, False, "multi-order", 0, "none", "noretry"),
-    "linux-7.3": Profile("linux-7.3", "min-order", False, False, "multi-order", 0, "none", "nodirectreclaim"),
+    "linux-7.3": Profile("linux-7.3", "min-order", False, False, "multi-order", 0, "none", "nodirectreclaim",
+                         folio_split="non-uniform"),
 }
 
 
@@ -66,6 +70,8 @@ def get(name: str, **overrides) -> Profile:
         raise InvalidArgument(f"indexing must be one of {INDEXING_MODES}, got {prof.indexing!r}")
     if prof.fs_alloc_context not in FS_ALLOC_CONTEXTS:
         raise InvalidArgument(f"fs_alloc_context must be one of {FS_ALLOC_CONTEXTS}, got {prof.fs_alloc_context!r}")
+    if prof.folio_split not in FOLIO_SPLITS:
+        raise InvalidArgument(f"folio_split must be one of {FOLIO_SPLITS}, got {prof.folio_split!r}")
     if prof.mapcount_action not in MAPCOUNT_ACTIONS:
         raise InvalidArgument(f"mapcount_action must be one of {MAPCOUNT_ACTIONS}, got {prof.mapcount_action!r}")
     if prof.indexing == "hugetlb":

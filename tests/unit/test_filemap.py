@@ -175,34 +175,58 @@ async def test_added_folio_is_uptodate_on_the_lru_and_owned_by_the_mapping(aredi
     assert M in str(page.fields["mapping"])
 
 
-async def test_truncate_drops_whole_folios_and_clean_partial_large_folios(aredis):
-    """truncate_inode_pages_range from byte 6000: the order-0 folio at page 4 goes; the clean order-2 folio
-    straddling EOF is deleted whole (truncate_inode_partial_folio when it cannot split); both are freeable."""
+async def test_truncate_splits_the_straddling_folio_and_drops_what_lies_beyond(aredis):
+    """truncate_inode_pages_range from byte 6000 (min order 0, uniform split): the order-0 folio at page 4
+    goes; the order-2 folio straddling EOF is split to order 0 (split_folio) and its pages 2-3 deleted; what
+    was freed is freeable, and the pages that stay are order-0 folios with their own owner records."""
     pc = await make_file(aredis)
     svc = await AllocatorService.open(aredis, SETTINGS)
     big, small = await folio(aredis, 2), await folio(aredis, 0)
     await pc.add_folio(M, 0, big)
     await pc.add_folio(M, 4, small)
-    stats, freed = await pc.truncate_range(M, 6000, None)
-    assert stats["folios_removed"] == 2 and stats["pages_freed"] == 5
-    assert sorted(f.pfn for f in freed) == sorted([big.pfn, small.pfn])
-    assert (await pc.stats(M))["nrpages"] == 0
-    for f in freed:
-        await svc.free_pages(f.pfn, f.order)   # refcount 1, mapping cleared: a clean __free_pages
+    res = await pc.truncate_range(M, 6000, None)
+    assert (res.folios_removed, res.folios_split, res.split_failed, res.pages_freed) == (3, 1, 0, 3)
+    assert sorted(f.pfn for f in res.freed) == sorted([big.pfn + 2, big.pfn + 3, small.pfn])
+    assert (await pc.stats(M))["nrpages"] == 2
+    for page in (0, 1):
+        found = await pc.find_folio(M, page)
+        assert (found.folio, found.index) == (Folio(big.node, big.pfn + page, 0), page)
+        assert "head" not in (await svc.get_page(big.pfn + page)).flag_names
+    assert int(await aredis.hget(keys.node(0, "mthp_stats"), "16kB:split")) == 1
+    for f in res.freed:
+        await svc.free_pages(f.pfn, f.order)   # refcount 1, mapping cleared, order-0 owner: a clean __free_pages
 
 
-async def test_truncate_keeps_a_dirty_partial_folio_and_zeroes_its_tail(aredis):
+async def test_truncate_splits_a_dirty_partial_folio_and_zeroes_its_tail(aredis):
     pc = await make_file(aredis)
     big = await folio(aredis, 2)
     await pc.add_folio(M, 0, big)
     mem = keys.node(0, f"mem:{big.pfn}")
     await aredis.set(mem, b"\xff" * 16384)
     await pc.tag_folio(M, 0, Tag.DIRTY)
-    stats, freed = await pc.truncate_range(M, 6000, None)
-    assert stats["folios_removed"] == 0 and freed == [] and stats["bytes_zeroed"] == 16384 - 6000
-    data = await aredis.get(mem)
-    assert data[:6000] == b"\xff" * 6000 and data[6000:] == b"\0" * (16384 - 6000)
+    res = await pc.truncate_range(M, 6000, None)
+    assert res.folios_removed == 2 and res.bytes_zeroed == 16384 - 6000
+    assert await aredis.get(mem) == b"\xff" * 4096
+    assert await aredis.get(keys.node(0, f"mem:{big.pfn + 1}")) == b"\xff" * (6000 - 4096) + b"\0" * (8192 - 6000)
+    found = await pc.find_folio(M, 1)
+    assert found.folio == Folio(big.node, big.pfn + 1, 0) and Tag.DIRTY in found.tags   # the marks are copied
+    assert int(await aredis.hget(keys.node(0, "vmstat"), "nr_dirty")) == 2
+
+
+async def test_truncate_at_the_minimum_order_keeps_a_dirty_folio_whole(aredis):
+    """An order-2 folio of a mapping whose minimum order is 2 cannot be split (-EINVAL): a dirty one stays,
+    its tail zeroed; the refusal is counted as split_failed."""
+    pc = await make_file(aredis)
+    await aredis.hset(keys.mapping(M, "inode"), mapping={"min_order": 2, "policy": "min-order"})
+    big = await folio(aredis, 2)
+    await pc.add_folio(M, 0, big)
+    await aredis.set(keys.node(0, f"mem:{big.pfn}"), b"\xff" * 16384)
+    await pc.tag_folio(M, 0, Tag.DIRTY)
+    res = await pc.truncate_range(M, 6000, None)
+    assert (res.folios_removed, res.folios_split, res.split_failed) == (0, 0, 1) and res.freed == ()
+    assert "refused (EINVAL" in res.split_log
     assert (await pc.find_folio(M, 3)).folio == big
+    assert int(await aredis.hget(keys.node(0, "mthp_stats"), "16kB:split_failed")) == 1
 
 
 async def test_invalidate_drops_only_clean_unreferenced_folios(aredis):
@@ -258,6 +282,6 @@ async def test_dirty_and_writeback_tags_are_accounted_like_the_kernel(aredis):
     assert "writeback" in (await svc.get_page(f.pfn)).flag_names
     await pc.tag_folio(M, 0, Tag.WRITEBACK, clear=True)
     await pc.tag_folio(M, 0, Tag.DIRTY)
-    _, freed = await pc.truncate_range(M, 0, None)
-    assert await counts() == [0, 0] and freed == [f]
+    res = await pc.truncate_range(M, 0, None)
+    assert await counts() == [0, 0] and res.freed == (f,)
     assert "dirty" not in (await svc.get_page(f.pfn)).flag_names

@@ -104,16 +104,38 @@ class PageCacheMachine(RuleBasedStateMachine):
 
     @rule(page=st.integers(0, PAGES))
     def truncate(self, page):
-        """truncate_inode_pages_range from a page boundary to EOF: whole folios and holes go, a straddling
-        large folio goes if clean and stays if dirty, a straddling hole stays."""
-        _, freed = self.run(self.pc.truncate_range(self.mapping, page * 4096, None))
-        for p in sorted({e[1] for p, e in self.model.items() if p >= page or e[1] + (1 << e[2]) > page}):
-            kind, first, order = self.model[p]
-            whole = first >= page
-            if (kind == "folio" and (whole or first not in self.dirty)) or (kind == "hole" and whole):
+        """truncate_inode_pages_range from a page boundary to EOF: whole folios and holes go; a straddling large
+        folio is split to order 0 (the minimum order here; split_folio) and its pages from `page` on go, the
+        others staying order-0 folios of the same pfns (dirty if it was); a straddling hole is trimmed, what
+        stays covered by holes of the largest aligned orders."""
+        res = self.run(self.pc.truncate_range(self.mapping, page * 4096, None))
+        for first in sorted({e[1] for p, e in self.model.items() if p >= page or e[1] + (1 << e[2]) > page}):
+            kind, first, order = self.model[first]
+            if first < page and kind == "folio":
+                old, dirty = self.folios[first], first in self.dirty
                 self._drop(first)
-        for f in freed:
+                for p in range(first, page):
+                    self.model[p] = ("folio", p, 0)
+                    self.folios[p] = Folio(old.node, old.pfn + p - first, 0)
+                    if dirty:
+                        self.dirty.add(p)
+            elif first < page:
+                self._drop(first)
+                self._holes(first, page - 1)
+            else:
+                self._drop(first)
+        for f in res.freed:
             self.run(self.svc.free_pages(f.pfn, f.order))
+
+    def _holes(self, lo: int, hi: int) -> None:
+        """fm_store_holes: pages [lo, hi] covered by holes of the largest aligned orders."""
+        while lo <= hi:
+            order = 0
+            while lo % (2 << order) == 0 and lo + (2 << order) - 1 <= hi:
+                order += 1
+            for p in range(lo, lo + (1 << order)):
+                self.model[p] = ("hole", lo, order)
+            lo += 1 << order
 
     @rule()
     def invalidate(self):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mmsim.filesystem.env import Env
-from mmsim.filesystem.ports import FolioRef, Found
+from mmsim.filesystem.ports import TAG_DIRTY, FolioRef, Found
 from mmsim.runtime import keys
 
 
@@ -87,7 +87,9 @@ class FakePorts:
             fb, fe = s * 4096, (s + (1 << e.order)) * 4096
             if fe <= lstart or fb >= end:
                 continue
-            if lstart <= fb and fe <= end or e.folio is None:
+            # a clean partial folio goes whole, as after a refused split (truncate_inode_partial_folio); the real
+            # page cache splits it and drops only what lies inside: the file's bytes are the same either way
+            if lstart <= fb and fe <= end or e.folio is None or TAG_DIRTY not in e.tags:
                 del ents[s]
                 if e.folio is not None:
                     await self.free_pages(e.folio)

@@ -102,11 +102,20 @@ class SharingMachine(RuleBasedStateMachine):
 
     @rule(file=FILES, page=st.integers(0, PAGES))
     def truncate(self, file, page):
-        _, freed = self.run(self.pc.truncate_range(self.maps[file], page * 4096, None))
+        res = self.run(self.pc.truncate_range(self.maps[file], page * 4096, None))
+        held_elsewhere = set(self.model["b" if file == "a" else "a"].values())
         for first, folio in list(self.model[file].items()):
-            if first + (1 << folio.order) > page:      # all clean: straddling large folios go whole
-                del self.model[file][first]
-        self._free(freed)
+            if first + (1 << folio.order) <= page:
+                continue
+            del self.model[file][first]
+            if first < page and folio not in held_elsewhere:
+                # split to order 0 (a shared folio refuses: -EBUSY, and goes whole: it is clean)
+                for p in range(first, first + (1 << folio.order)):
+                    piece = Folio(folio.node, folio.pfn + p - first, 0)
+                    self.live.add(piece.pfn)
+                    if p < page:
+                        self.model[file][p] = piece
+        self._free(res.freed)
 
     @rule(file=FILES)
     def invalidate(self, file):
@@ -143,8 +152,7 @@ class SharingMachine(RuleBasedStateMachine):
     def teardown(self):
         if hasattr(self, "pc"):
             for file in "ab":
-                _, freed = self.run(self.pc.truncate_range(self.maps[file], 0, None))
-                self._free(freed)
+                self._free(self.run(self.pc.truncate_range(self.maps[file], 0, None)).freed)
             assert not self.live, f"leaked: {sorted(self.live)}"
         self.run(self.client.aclose())
         self.loop.close()

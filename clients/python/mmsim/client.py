@@ -262,6 +262,31 @@ class TruncateRangeResult(Result):
 
 
 @dataclass(frozen=True)
+class ThpSizeStats(Result):
+    """One /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats directory (file folios)."""
+    size_kb: int                # 4 << order
+    order: int
+    path: str
+    file_alloc: int
+    file_fallback: int
+    split: int
+    split_failed: int
+
+
+@dataclass(frozen=True)
+class ThpStats(Result):
+    """The large-folio counters per size, and the THP events of /proc/vmstat."""
+    sizes: list[ThpSizeStats]
+    vmstat: dict[str, int]
+    NESTED: ClassVar[dict[str, type]] = {"sizes": ThpSizeStats}
+
+    @property
+    def per_size(self) -> dict[int, ThpSizeStats]:
+        """{size in KiB: its counters}."""
+        return {s.size_kb: s for s in self.sizes}
+
+
+@dataclass(frozen=True)
 class InvalidateResult(Result):
     folios_removed: int         # clean, unmapped folios dropped
     folios_busy: int            # kept: dirty, under writeback, mapped
@@ -850,6 +875,11 @@ class PageCache(_Service):
     def xa_dump(self, mapping: File | str) -> str:
         return self._call("XaDump", pc_pb.XaDumpRequest(mapping=_mapping(mapping))).text
 
+    def thp_stats(self) -> ThpStats:
+        """Large-folio counters: per size, /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats
+        (file_alloc, file_fallback, split, split_failed), and the THP events of /proc/vmstat (``vmstat``)."""
+        return ThpStats.from_pb(self._call("ThpStats", pc_pb.ThpStatsRequest()))
+
 
 class ReverseMap(_Service):
     """ReverseMapService calls that are not about one process (those are on :class:`Process`)."""
@@ -1018,6 +1048,10 @@ class Cluster:
         if not ids:
             raise errors.NotFound(f"no {'fault ' if kind == 'fault' else ''}trace recorded yet")
         return self.trace(ids[0])
+
+    def thp_stats(self) -> ThpStats:
+        """The large-folio counters (mm.pagecache.thp_stats)."""
+        return self.pagecache.thp_stats()
 
     # The machine -----------------------------------------------------------------------------------------
     def reset(self) -> ResetResult:

@@ -15,7 +15,8 @@ from google.protobuf.json_format import MessageToDict
 # Attributes worth showing on a line, in this order (request fields, then outcomes prefixed "out.").
 KEY_ARGS = ("pid", "address", "mapping", "index", "order", "gfp", "pfn", "name", "block_size", "path", "offset",
             "length", "write", "memalloc_scope", "attempts", "policy")
-KEY_OUTCOMES = ("out.vm_fault", "out.folio.pfn", "out.folio.order", "out.effective_gfp", "out.raced", "out.merged_order")
+KEY_OUTCOMES = ("out.vm_fault", "out.folio.pfn", "out.folio.order", "out.effective_gfp", "out.raced", "out.merged_order",
+                "out.folios_split", "out.split_failed")
 
 
 @dataclass

@@ -39,6 +39,20 @@ class FreePagesResponse(_message.Message):
     merged_order: int
     def __init__(self, merged_order: _Optional[int] = ...) -> None: ...
 
+class ReleaseFoliosRequest(_message.Message):
+    __slots__ = ("folios",)
+    FOLIOS_FIELD_NUMBER: _ClassVar[int]
+    folios: _containers.RepeatedCompositeFieldContainer[_common_pb2.Folio]
+    def __init__(self, folios: _Optional[_Iterable[_Union[_common_pb2.Folio, _Mapping]]] = ...) -> None: ...
+
+class ReleaseFoliosResponse(_message.Message):
+    __slots__ = ("folios_freed", "pages_freed")
+    FOLIOS_FREED_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FREED_FIELD_NUMBER: _ClassVar[int]
+    folios_freed: int
+    pages_freed: int
+    def __init__(self, folios_freed: _Optional[int] = ..., pages_freed: _Optional[int] = ...) -> None: ...
+
 class GetPageRequest(_message.Message):
     __slots__ = ("pfn",)
     PFN_FIELD_NUMBER: _ClassVar[int]

@@ -45,6 +45,11 @@ class PageAllocatorServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.FreePagesRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.FreePagesResponse.FromString,
                 _registered_method=True)
+        self.ReleaseFolios = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/ReleaseFolios',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.ReleaseFoliosRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.ReleaseFoliosResponse.FromString,
+                _registered_method=True)
         self.GetPage = channel.unary_unary(
                 '/mmsim.v1.PageAllocatorService/GetPage',
                 request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.GetPageRequest.SerializeToString,
@@ -140,6 +145,14 @@ class PageAllocatorServiceServicer:
 
     def FreePages(self, request, context):
         """__free_pages(page, order): give a block back; merges with its buddies.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseFolios(self, request, context):
+        """release_pages / folios_put (mm/swap.c): free a batch of folios whose last reference went, in one call
+        (one Redis round trip per node and order in the batch).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -270,6 +283,11 @@ def add_PageAllocatorServiceServicer_to_server(servicer, server):
                     servicer.FreePages,
                     request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.FreePagesRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.FreePagesResponse.SerializeToString,
+            ),
+            'ReleaseFolios': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseFolios,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.ReleaseFoliosRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.ReleaseFoliosResponse.SerializeToString,
             ),
             'GetPage': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPage,
@@ -407,6 +425,33 @@ class PageAllocatorService:
             '/mmsim.v1.PageAllocatorService/FreePages',
             mmsim_dot_v1_dot_page__allocator__pb2.FreePagesRequest.SerializeToString,
             mmsim_dot_v1_dot_page__allocator__pb2.FreePagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseFolios(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/ReleaseFolios',
+            mmsim_dot_v1_dot_page__allocator__pb2.ReleaseFoliosRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.ReleaseFoliosResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from mmsim.v1 import common_pb2 as mmsim_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mmsim/v1/page_cache.proto\x12\x08mmsim.v1\x1a\x15mmsim/v1/common.proto\"~\n\x0c\x46\x61ultRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\"\n\x05\x66lags\x18\x03 \x03(\x0e\x32\x13.mmsim.v1.FaultFlag\x12\x14\n\x0c\x61round_start\x18\x04 \x01(\x04\x12\x14\n\x0c\x61round_pages\x18\x05 \x01(\r\"\xa6\x01\n\rFaultResponse\x12#\n\x08vm_fault\x18\x01 \x03(\x0e\x32\x11.mmsim.v1.VmFault\x12\x1e\n\x05\x66olio\x18\x02 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x13\n\x0b\x66olio_index\x18\x03 \x01(\x04\x12\x0e\n\x06i_size\x18\x04 \x01(\x04\x12+\n\x06\x61round\x18\x05 \x03(\x0b\x32\x1b.mmsim.v1.FindFolioResponse\"\x9f\x01\n\x0f\x41\x64\x64\x46olioRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x1e\n\x05\x66olio\x18\x03 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x12\n\nzero_entry\x18\x04 \x01(\x08\x12\x12\n\nzero_order\x18\x05 \x01(\r\x12\x16\n\ttrunc_seq\x18\x06 \x01(\x04H\x00\x88\x01\x01\x42\x0c\n\n_trunc_seq\"#\n\x10\x41\x64\x64\x46olioResponse\x12\x0f\n\x07nrpages\x18\x01 \x01(\x04\"2\n\x10\x46indFolioRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\"\x92\x01\n\x11\x46indFolioResponse\x12\x1e\n\x05\x66olio\x18\x01 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x13\n\x0b\x66olio_index\x18\x02 \x01(\x04\x12\x12\n\nzero_entry\x18\x03 \x01(\x08\x12$\n\x04tags\x18\x04 \x03(\x0e\x32\x16.mmsim.v1.PagecacheTag\x12\x0e\n\x06shared\x18\x05 \x01(\x08\"v\n\x12ShareFoliosRequest\x12\x13\n\x0bsrc_mapping\x18\x01 \x01(\t\x12\x11\n\tsrc_index\x18\x02 \x01(\x04\x12\x13\n\x0b\x64st_mapping\x18\x03 \x01(\t\x12\x11\n\tdst_index\x18\x04 \x01(\x04\x12\x10\n\x08nr_pages\x18\x05 \x01(\x04\"Z\n\x13ShareFoliosResponse\x12\x15\n\rfolios_shared\x18\x01 \x01(\x04\x12\x14\n\x0cpages_shared\x18\x02 \x01(\x04\x12\x16\n\x0e\x66olios_skipped\x18\x03 \x01(\x04\"5\n\x13UnshareFolioRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\"[\n\x14UnshareFolioResponse\x12\x1e\n\x05\x66olio\x18\x01 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x13\n\x0b\x66olio_index\x18\x02 \x01(\x04\x12\x0e\n\x06\x63opied\x18\x03 \x01(\x08\"U\n\x14TruncateRangeRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0e\n\x06lstart\x18\x02 \x01(\x04\x12\x0c\n\x04lend\x18\x03 \x01(\x04\x12\x0e\n\x06to_eof\x18\x04 \x01(\x08\"p\n\x15TruncateRangeResponse\x12\x16\n\x0e\x66olios_removed\x18\x01 \x01(\x04\x12\x13\n\x0bpages_freed\x18\x02 \x01(\x04\x12\x14\n\x0c\x66olios_split\x18\x03 \x01(\x04\x12\x14\n\x0c\x62ytes_zeroed\x18\x04 \x01(\x04\"+\n\x18InvalidateMappingRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\"]\n\x19InvalidateMappingResponse\x12\x16\n\x0e\x66olios_removed\x18\x01 \x01(\x04\x12\x13\n\x0b\x66olios_busy\x18\x02 \x01(\x04\x12\x13\n\x0bpages_freed\x18\x03 \x01(\x04\"e\n\x0fTagFolioRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12#\n\x03tag\x18\x03 \x01(\x0e\x32\x16.mmsim.v1.PagecacheTag\x12\r\n\x05\x63lear\x18\x04 \x01(\x08\"\x12\n\x10TagFolioResponse\"g\n\x11\x46indTaggedRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12#\n\x03tag\x18\x02 \x01(\x0e\x32\x16.mmsim.v1.PagecacheTag\x12\r\n\x05start\x18\x03 \x01(\x04\x12\r\n\x05limit\x18\x04 \x01(\r\"A\n\x12\x46indTaggedResponse\x12+\n\x06\x66olios\x18\x01 \x03(\x0b\x32\x1b.mmsim.v1.FindFolioResponse\"!\n\x0eXaStatsRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\"\xe0\x01\n\x0fXaStatsResponse\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x10\n\x08indexing\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_shift\x18\x03 \x01(\r\x12\x0f\n\x07\x65ntries\x18\x04 \x01(\x04\x12\x15\n\rfolio_entries\x18\x05 \x01(\x04\x12\x14\n\x0czero_entries\x18\x06 \x01(\x04\x12\r\n\x05nodes\x18\x07 \x01(\x04\x12\x0e\n\x06height\x18\x08 \x01(\r\x12\x13\n\x0bredis_bytes\x18\t \x01(\x04\x12\x0f\n\x07nrpages\x18\n \x01(\x04\x12\x12\n\nzero_pages\x18\x0b \x01(\x04\" \n\rXaDumpRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\"\x1e\n\x0eXaDumpResponse\x12\x0c\n\x04text\x18\x01 \x01(\t*~\n\x0cPagecacheTag\x12\x1d\n\x19PAGECACHE_TAG_UNSPECIFIED\x10\x00\x12\x17\n\x13PAGECACHE_TAG_DIRTY\x10\x01\x12\x1b\n\x17PAGECACHE_TAG_WRITEBACK\x10\x02\x12\x19\n\x15PAGECACHE_TAG_TOWRITE\x10\x03*\x9c\x01\n\tFaultFlag\x12\x1a\n\x16\x46\x41ULT_FLAG_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46\x41ULT_FLAG_WRITE\x10\x01\x12\x16\n\x12\x46\x41ULT_FLAG_MKWRITE\x10\x02\x12\x1a\n\x16\x46\x41ULT_FLAG_ALLOW_RETRY\x10\x04\x12\x14\n\x10\x46\x41ULT_FLAG_TRIED\x10 \x12\x13\n\x0f\x46\x41ULT_FLAG_USER\x10@2\xcc\x06\n\x10PageCacheService\x12\x38\n\x05\x46\x61ult\x12\x16.mmsim.v1.FaultRequest\x1a\x17.mmsim.v1.FaultResponse\x12\x41\n\x08\x41\x64\x64\x46olio\x12\x19.mmsim.v1.AddFolioRequest\x1a\x1a.mmsim.v1.AddFolioResponse\x12I\n\tFindFolio\x12\x1a.mmsim.v1.FindFolioRequest\x1a\x1b.mmsim.v1.FindFolioResponse\"\x03\x90\x02\x01\x12U\n\rTruncateRange\x12\x1e.mmsim.v1.TruncateRangeRequest\x1a\x1f.mmsim.v1.TruncateRangeResponse\"\x03\x90\x02\x02\x12J\n\x0bShareFolios\x12\x1c.mmsim.v1.ShareFoliosRequest\x1a\x1d.mmsim.v1.ShareFoliosResponse\x12M\n\x0cUnshareFolio\x12\x1d.mmsim.v1.UnshareFolioRequest\x1a\x1e.mmsim.v1.UnshareFolioResponse\x12\x61\n\x11InvalidateMapping\x12\".mmsim.v1.InvalidateMappingRequest\x1a#.mmsim.v1.InvalidateMappingResponse\"\x03\x90\x02\x02\x12\x46\n\x08TagFolio\x12\x19.mmsim.v1.TagFolioRequest\x1a\x1a.mmsim.v1.TagFolioResponse\"\x03\x90\x02\x02\x12L\n\nFindTagged\x12\x1b.mmsim.v1.FindTaggedRequest\x1a\x1c.mmsim.v1.FindTaggedResponse\"\x03\x90\x02\x01\x12\x43\n\x07XaStats\x12\x18.mmsim.v1.XaStatsRequest\x1a\x19.mmsim.v1.XaStatsResponse\"\x03\x90\x02\x01\x12@\n\x06XaDump\x12\x17.mmsim.v1.XaDumpRequest\x1a\x18.mmsim.v1.XaDumpResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mmsim/v1/page_cache.proto\x12\x08mmsim.v1\x1a\x15mmsim/v1/common.proto\"~\n\x0c\x46\x61ultRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\"\n\x05\x66lags\x18\x03 \x03(\x0e\x32\x13.mmsim.v1.FaultFlag\x12\x14\n\x0c\x61round_start\x18\x04 \x01(\x04\x12\x14\n\x0c\x61round_pages\x18\x05 \x01(\r\"\xa6\x01\n\rFaultResponse\x12#\n\x08vm_fault\x18\x01 \x03(\x0e\x32\x11.mmsim.v1.VmFault\x12\x1e\n\x05\x66olio\x18\x02 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x13\n\x0b\x66olio_index\x18\x03 \x01(\x04\x12\x0e\n\x06i_size\x18\x04 \x01(\x04\x12+\n\x06\x61round\x18\x05 \x03(\x0b\x32\x1b.mmsim.v1.FindFolioResponse\"\x9f\x01\n\x0f\x41\x64\x64\x46olioRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x1e\n\x05\x66olio\x18\x03 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x12\n\nzero_entry\x18\x04 \x01(\x08\x12\x12\n\nzero_order\x18\x05 \x01(\r\x12\x16\n\ttrunc_seq\x18\x06 \x01(\x04H\x00\x88\x01\x01\x42\x0c\n\n_trunc_seq\"#\n\x10\x41\x64\x64\x46olioResponse\x12\x0f\n\x07nrpages\x18\x01 \x01(\x04\"2\n\x10\x46indFolioRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\"\x92\x01\n\x11\x46indFolioResponse\x12\x1e\n\x05\x66olio\x18\x01 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x13\n\x0b\x66olio_index\x18\x02 \x01(\x04\x12\x12\n\nzero_entry\x18\x03 \x01(\x08\x12$\n\x04tags\x18\x04 \x03(\x0e\x32\x16.mmsim.v1.PagecacheTag\x12\x0e\n\x06shared\x18\x05 \x01(\x08\"v\n\x12ShareFoliosRequest\x12\x13\n\x0bsrc_mapping\x18\x01 \x01(\t\x12\x11\n\tsrc_index\x18\x02 \x01(\x04\x12\x13\n\x0b\x64st_mapping\x18\x03 \x01(\t\x12\x11\n\tdst_index\x18\x04 \x01(\x04\x12\x10\n\x08nr_pages\x18\x05 \x01(\x04\"Z\n\x13ShareFoliosResponse\x12\x15\n\rfolios_shared\x18\x01 \x01(\x04\x12\x14\n\x0cpages_shared\x18\x02 \x01(\x04\x12\x16\n\x0e\x66olios_skipped\x18\x03 \x01(\x04\"5\n\x13UnshareFolioRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\"[\n\x14UnshareFolioResponse\x12\x1e\n\x05\x66olio\x18\x01 \x01(\x0b\x32\x0f.mmsim.v1.Folio\x12\x13\n\x0b\x66olio_index\x18\x02 \x01(\x04\x12\x0e\n\x06\x63opied\x18\x03 \x01(\x08\"U\n\x14TruncateRangeRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x0e\n\x06lstart\x18\x02 \x01(\x04\x12\x0c\n\x04lend\x18\x03 \x01(\x04\x12\x0e\n\x06to_eof\x18\x04 \x01(\x08\"\xb0\x01\n\x15TruncateRangeResponse\x12\x16\n\x0e\x66olios_removed\x18\x01 \x01(\x04\x12\x13\n\x0bpages_freed\x18\x02 \x01(\x04\x12\x14\n\x0c\x66olios_split\x18\x03 \x01(\x04\x12\x14\n\x0c\x62ytes_zeroed\x18\x04 \x01(\x04\x12\x14\n\x0csplit_failed\x18\x05 \x01(\x04\x12\x15\n\rptes_unmapped\x18\x06 \x01(\x04\x12\x11\n\tsplit_log\x18\x07 \x01(\t\"+\n\x18InvalidateMappingRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\"]\n\x19InvalidateMappingResponse\x12\x16\n\x0e\x66olios_removed\x18\x01 \x01(\x04\x12\x13\n\x0b\x66olios_busy\x18\x02 \x01(\x04\x12\x13\n\x0bpages_freed\x18\x03 \x01(\x04\"e\n\x0fTagFolioRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12#\n\x03tag\x18\x03 \x01(\x0e\x32\x16.mmsim.v1.PagecacheTag\x12\r\n\x05\x63lear\x18\x04 \x01(\x08\"\x12\n\x10TagFolioResponse\"g\n\x11\x46indTaggedRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12#\n\x03tag\x18\x02 \x01(\x0e\x32\x16.mmsim.v1.PagecacheTag\x12\r\n\x05start\x18\x03 \x01(\x04\x12\r\n\x05limit\x18\x04 \x01(\r\"A\n\x12\x46indTaggedResponse\x12+\n\x06\x66olios\x18\x01 \x03(\x0b\x32\x1b.mmsim.v1.FindFolioResponse\"!\n\x0eXaStatsRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\"\xe0\x01\n\x0fXaStatsResponse\x12\x0f\n\x07mapping\x18\x01 \x01(\t\x12\x10\n\x08indexing\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_shift\x18\x03 \x01(\r\x12\x0f\n\x07\x65ntries\x18\x04 \x01(\x04\x12\x15\n\rfolio_entries\x18\x05 \x01(\x04\x12\x14\n\x0czero_entries\x18\x06 \x01(\x04\x12\r\n\x05nodes\x18\x07 \x01(\x04\x12\x0e\n\x06height\x18\x08 \x01(\r\x12\x13\n\x0bredis_bytes\x18\t \x01(\x04\x12\x0f\n\x07nrpages\x18\n \x01(\x04\x12\x12\n\nzero_pages\x18\x0b \x01(\x04\" \n\rXaDumpRequest\x12\x0f\n\x07mapping\x18\x01 \x01(\t\"\x1e\n\x0eXaDumpResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x11\n\x0fThpStatsRequest\"\x8c\x01\n\x0cThpSizeStats\x12\x0f\n\x07size_kb\x18\x01 \x01(\r\x12\r\n\x05order\x18\x02 \x01(\r\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x12\n\nfile_alloc\x18\x04 \x01(\x04\x12\x15\n\rfile_fallback\x18\x05 \x01(\x04\x12\r\n\x05split\x18\x06 \x01(\x04\x12\x14\n\x0csplit_failed\x18\x07 \x01(\x04\"\xa0\x01\n\x10ThpStatsResponse\x12%\n\x05sizes\x18\x01 \x03(\x0b\x32\x16.mmsim.v1.ThpSizeStats\x12\x36\n\x06vmstat\x18\x02 \x03(\x0b\x32&.mmsim.v1.ThpStatsResponse.VmstatEntry\x1a-\n\x0bVmstatEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01*~\n\x0cPagecacheTag\x12\x1d\n\x19PAGECACHE_TAG_UNSPECIFIED\x10\x00\x12\x17\n\x13PAGECACHE_TAG_DIRTY\x10\x01\x12\x1b\n\x17PAGECACHE_TAG_WRITEBACK\x10\x02\x12\x19\n\x15PAGECACHE_TAG_TOWRITE\x10\x03*\x9c\x01\n\tFaultFlag\x12\x1a\n\x16\x46\x41ULT_FLAG_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46\x41ULT_FLAG_WRITE\x10\x01\x12\x16\n\x12\x46\x41ULT_FLAG_MKWRITE\x10\x02\x12\x1a\n\x16\x46\x41ULT_FLAG_ALLOW_RETRY\x10\x04\x12\x14\n\x10\x46\x41ULT_FLAG_TRIED\x10 \x12\x13\n\x0f\x46\x41ULT_FLAG_USER\x10@2\x94\x07\n\x10PageCacheService\x12\x38\n\x05\x46\x61ult\x12\x16.mmsim.v1.FaultRequest\x1a\x17.mmsim.v1.FaultResponse\x12\x41\n\x08\x41\x64\x64\x46olio\x12\x19.mmsim.v1.AddFolioRequest\x1a\x1a.mmsim.v1.AddFolioResponse\x12I\n\tFindFolio\x12\x1a.mmsim.v1.FindFolioRequest\x1a\x1b.mmsim.v1.FindFolioResponse\"\x03\x90\x02\x01\x12U\n\rTruncateRange\x12\x1e.mmsim.v1.TruncateRangeRequest\x1a\x1f.mmsim.v1.TruncateRangeResponse\"\x03\x90\x02\x02\x12J\n\x0bShareFolios\x12\x1c.mmsim.v1.ShareFoliosRequest\x1a\x1d.mmsim.v1.ShareFoliosResponse\x12M\n\x0cUnshareFolio\x12\x1d.mmsim.v1.UnshareFolioRequest\x1a\x1e.mmsim.v1.UnshareFolioResponse\x12\x61\n\x11InvalidateMapping\x12\".mmsim.v1.InvalidateMappingRequest\x1a#.mmsim.v1.InvalidateMappingResponse\"\x03\x90\x02\x02\x12\x46\n\x08TagFolio\x12\x19.mmsim.v1.TagFolioRequest\x1a\x1a.mmsim.v1.TagFolioResponse\"\x03\x90\x02\x02\x12L\n\nFindTagged\x12\x1b.mmsim.v1.FindTaggedRequest\x1a\x1c.mmsim.v1.FindTaggedResponse\"\x03\x90\x02\x01\x12\x43\n\x07XaStats\x12\x18.mmsim.v1.XaStatsRequest\x1a\x19.mmsim.v1.XaStatsResponse\"\x03\x90\x02\x01\x12@\n\x06XaDump\x12\x17.mmsim.v1.XaDumpRequest\x1a\x18.mmsim.v1.XaDumpResponse\"\x03\x90\x02\x01\x12\x46\n\x08ThpStats\x12\x19.mmsim.v1.ThpStatsRequest\x1a\x1a.mmsim.v1.ThpStatsResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mmsim.v1.page_cache_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_THPSTATSRESPONSE_VMSTATENTRY']._loaded_options = None
+  _globals['_THPSTATSRESPONSE_VMSTATENTRY']._serialized_options = b'8\001'
   _globals['_PAGECACHESERVICE'].methods_by_name['FindFolio']._loaded_options = None
   _globals['_PAGECACHESERVICE'].methods_by_name['FindFolio']._serialized_options = b'\220\002\001'
   _globals['_PAGECACHESERVICE'].methods_by_name['TruncateRange']._loaded_options = None
@@ -46,10 +48,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAGECACHESERVICE'].methods_by_name['XaStats']._serialized_options = b'\220\002\001'
   _globals['_PAGECACHESERVICE'].methods_by_name['XaDump']._loaded_options = None
   _globals['_PAGECACHESERVICE'].methods_by_name['XaDump']._serialized_options = b'\220\002\001'
-  _globals['_PAGECACHETAG']._serialized_start=2083
-  _globals['_PAGECACHETAG']._serialized_end=2209
-  _globals['_FAULTFLAG']._serialized_start=2212
-  _globals['_FAULTFLAG']._serialized_end=2368
+  _globals['_PAGECACHESERVICE'].methods_by_name['ThpStats']._loaded_options = None
+  _globals['_PAGECACHESERVICE'].methods_by_name['ThpStats']._serialized_options = b'\220\002\001'
+  _globals['_PAGECACHETAG']._serialized_start=2473
+  _globals['_PAGECACHETAG']._serialized_end=2599
+  _globals['_FAULTFLAG']._serialized_start=2602
+  _globals['_FAULTFLAG']._serialized_end=2758
   _globals['_FAULTREQUEST']._serialized_start=62
   _globals['_FAULTREQUEST']._serialized_end=188
   _globals['_FAULTRESPONSE']._serialized_start=191
@@ -72,28 +76,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UNSHAREFOLIORESPONSE']._serialized_end=1117
   _globals['_TRUNCATERANGEREQUEST']._serialized_start=1119
   _globals['_TRUNCATERANGEREQUEST']._serialized_end=1204
-  _globals['_TRUNCATERANGERESPONSE']._serialized_start=1206
-  _globals['_TRUNCATERANGERESPONSE']._serialized_end=1318
-  _globals['_INVALIDATEMAPPINGREQUEST']._serialized_start=1320
-  _globals['_INVALIDATEMAPPINGREQUEST']._serialized_end=1363
-  _globals['_INVALIDATEMAPPINGRESPONSE']._serialized_start=1365
-  _globals['_INVALIDATEMAPPINGRESPONSE']._serialized_end=1458
-  _globals['_TAGFOLIOREQUEST']._serialized_start=1460
-  _globals['_TAGFOLIOREQUEST']._serialized_end=1561
-  _globals['_TAGFOLIORESPONSE']._serialized_start=1563
-  _globals['_TAGFOLIORESPONSE']._serialized_end=1581
-  _globals['_FINDTAGGEDREQUEST']._serialized_start=1583
-  _globals['_FINDTAGGEDREQUEST']._serialized_end=1686
-  _globals['_FINDTAGGEDRESPONSE']._serialized_start=1688
-  _globals['_FINDTAGGEDRESPONSE']._serialized_end=1753
-  _globals['_XASTATSREQUEST']._serialized_start=1755
-  _globals['_XASTATSREQUEST']._serialized_end=1788
-  _globals['_XASTATSRESPONSE']._serialized_start=1791
-  _globals['_XASTATSRESPONSE']._serialized_end=2015
-  _globals['_XADUMPREQUEST']._serialized_start=2017
-  _globals['_XADUMPREQUEST']._serialized_end=2049
-  _globals['_XADUMPRESPONSE']._serialized_start=2051
-  _globals['_XADUMPRESPONSE']._serialized_end=2081
-  _globals['_PAGECACHESERVICE']._serialized_start=2371
-  _globals['_PAGECACHESERVICE']._serialized_end=3215
+  _globals['_TRUNCATERANGERESPONSE']._serialized_start=1207
+  _globals['_TRUNCATERANGERESPONSE']._serialized_end=1383
+  _globals['_INVALIDATEMAPPINGREQUEST']._serialized_start=1385
+  _globals['_INVALIDATEMAPPINGREQUEST']._serialized_end=1428
+  _globals['_INVALIDATEMAPPINGRESPONSE']._serialized_start=1430
+  _globals['_INVALIDATEMAPPINGRESPONSE']._serialized_end=1523
+  _globals['_TAGFOLIOREQUEST']._serialized_start=1525
+  _globals['_TAGFOLIOREQUEST']._serialized_end=1626
+  _globals['_TAGFOLIORESPONSE']._serialized_start=1628
+  _globals['_TAGFOLIORESPONSE']._serialized_end=1646
+  _globals['_FINDTAGGEDREQUEST']._serialized_start=1648
+  _globals['_FINDTAGGEDREQUEST']._serialized_end=1751
+  _globals['_FINDTAGGEDRESPONSE']._serialized_start=1753
+  _globals['_FINDTAGGEDRESPONSE']._serialized_end=1818
+  _globals['_XASTATSREQUEST']._serialized_start=1820
+  _globals['_XASTATSREQUEST']._serialized_end=1853
+  _globals['_XASTATSRESPONSE']._serialized_start=1856
+  _globals['_XASTATSRESPONSE']._serialized_end=2080
+  _globals['_XADUMPREQUEST']._serialized_start=2082
+  _globals['_XADUMPREQUEST']._serialized_end=2114
+  _globals['_XADUMPRESPONSE']._serialized_start=2116
+  _globals['_XADUMPRESPONSE']._serialized_end=2146
+  _globals['_THPSTATSREQUEST']._serialized_start=2148
+  _globals['_THPSTATSREQUEST']._serialized_end=2165
+  _globals['_THPSIZESTATS']._serialized_start=2168
+  _globals['_THPSIZESTATS']._serialized_end=2308
+  _globals['_THPSTATSRESPONSE']._serialized_start=2311
+  _globals['_THPSTATSRESPONSE']._serialized_end=2471
+  _globals['_THPSTATSRESPONSE_VMSTATENTRY']._serialized_start=2426
+  _globals['_THPSTATSRESPONSE_VMSTATENTRY']._serialized_end=2471
+  _globals['_PAGECACHESERVICE']._serialized_start=2761
+  _globals['_PAGECACHESERVICE']._serialized_end=3677
 # @@protoc_insertion_point(module_scope)

@@ -161,16 +161,22 @@ class TruncateRangeRequest(_message.Message):
     def __init__(self, mapping: _Optional[str] = ..., lstart: _Optional[int] = ..., lend: _Optional[int] = ..., to_eof: _Optional[bool] = ...) -> None: ...
 
 class TruncateRangeResponse(_message.Message):
-    __slots__ = ("folios_removed", "pages_freed", "folios_split", "bytes_zeroed")
+    __slots__ = ("folios_removed", "pages_freed", "folios_split", "bytes_zeroed", "split_failed", "ptes_unmapped", "split_log")
     FOLIOS_REMOVED_FIELD_NUMBER: _ClassVar[int]
     PAGES_FREED_FIELD_NUMBER: _ClassVar[int]
     FOLIOS_SPLIT_FIELD_NUMBER: _ClassVar[int]
     BYTES_ZEROED_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FAILED_FIELD_NUMBER: _ClassVar[int]
+    PTES_UNMAPPED_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_LOG_FIELD_NUMBER: _ClassVar[int]
     folios_removed: int
     pages_freed: int
     folios_split: int
     bytes_zeroed: int
-    def __init__(self, folios_removed: _Optional[int] = ..., pages_freed: _Optional[int] = ..., folios_split: _Optional[int] = ..., bytes_zeroed: _Optional[int] = ...) -> None: ...
+    split_failed: int
+    ptes_unmapped: int
+    split_log: str
+    def __init__(self, folios_removed: _Optional[int] = ..., pages_freed: _Optional[int] = ..., folios_split: _Optional[int] = ..., bytes_zeroed: _Optional[int] = ..., split_failed: _Optional[int] = ..., ptes_unmapped: _Optional[int] = ..., split_log: _Optional[str] = ...) -> None: ...
 
 class InvalidateMappingRequest(_message.Message):
     __slots__ = ("mapping",)
@@ -265,3 +271,40 @@ class XaDumpResponse(_message.Message):
     TEXT_FIELD_NUMBER: _ClassVar[int]
     text: str
     def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class ThpStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ThpSizeStats(_message.Message):
+    __slots__ = ("size_kb", "order", "path", "file_alloc", "file_fallback", "split", "split_failed")
+    SIZE_KB_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    FILE_ALLOC_FIELD_NUMBER: _ClassVar[int]
+    FILE_FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FAILED_FIELD_NUMBER: _ClassVar[int]
+    size_kb: int
+    order: int
+    path: str
+    file_alloc: int
+    file_fallback: int
+    split: int
+    split_failed: int
+    def __init__(self, size_kb: _Optional[int] = ..., order: _Optional[int] = ..., path: _Optional[str] = ..., file_alloc: _Optional[int] = ..., file_fallback: _Optional[int] = ..., split: _Optional[int] = ..., split_failed: _Optional[int] = ...) -> None: ...
+
+class ThpStatsResponse(_message.Message):
+    __slots__ = ("sizes", "vmstat")
+    class VmstatEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    SIZES_FIELD_NUMBER: _ClassVar[int]
+    VMSTAT_FIELD_NUMBER: _ClassVar[int]
+    sizes: _containers.RepeatedCompositeFieldContainer[ThpSizeStats]
+    vmstat: _containers.ScalarMap[str, int]
+    def __init__(self, sizes: _Optional[_Iterable[_Union[ThpSizeStats, _Mapping]]] = ..., vmstat: _Optional[_Mapping[str, int]] = ...) -> None: ...
