@@ -87,7 +87,7 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
             nrpages = await self._pc.add_zero_entry(mapping, request.index, request.zero_order, seq)
         else:
             require(request.HasField("folio"), "AddFolio needs a folio (or zero_entry=true)")
-            nrpages = await self._pc.add_folio(mapping, request.index, request.folio, seq)
+            nrpages = await self._pc.add_folio(mapping, request.index, request.folio, seq, tracing.current_ids()[0])
         return page_cache_pb2.AddFolioResponse(nrpages=nrpages)
 
     async def FindFolio(self, request, context):
@@ -140,9 +140,10 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
             unmap = reverse_map_pb2.UnmapMappingRangeRequest(mapping=mapping, start=start, length=length, even_cows=False)
             await rmap.UnmapMappingRange(unmap)
             gfp = GFP_COMP_HIGHUSER_MOVABLE if found.order else GFP_HIGHUSER_MOVABLE
-            got = await alloc.AllocPages(page_allocator_pb2.AllocPagesRequest(order=found.order, gfp=gfp, node=-1))
+            got = await alloc.AllocPages(page_allocator_pb2.AllocPagesRequest(order=found.order, gfp=gfp, node=-1,
+                                                                              in_flight_for="unshare"))
             new = Folio(got.folio.node, got.folio.pfn, got.folio.order)
-            done = await self._pc.replace_shared(mapping, index, found.folio, new)
+            done = await self._pc.replace_shared(mapping, index, found.folio, new, tracing.current_ids()[0])
             if done is None:
                 await self._free([new])
                 continue

@@ -21,6 +21,8 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_FAULT_AROUND_BYTES    | 65536                   | debugfs fault_around_bytes (4096 = off)          |
 | MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
 | MMSIM_LOG_LEVEL             | info                    | structlog level                                  |
+| MMSIM_LEDGER_DEADLINE_MS    | 60000                   | an in-flight allocation older than this is abandoned |
+| MMSIM_RECOVERY_INTERVAL_S   | 30                      | every service's recovery pass runs this often (0 = only at start) |
 | OTEL_EXPORTER_OTLP_ENDPOINT | (unset)                 | also export spans over OTLP/gRPC (e.g. Jaeger)   |
 """
 
@@ -66,6 +68,8 @@ class Settings:
     fault_around_bytes: int = 65536
     trace_keep: int = 2000
     log_level: str = "info"
+    ledger_deadline_ms: int = 60000
+    recovery_interval_s: float = 30.0
     otlp_endpoint: str = ""
     service: str = ""
 
@@ -90,6 +94,8 @@ class Settings:
             "MMSIM_FAULT_AROUND_BYTES": str(self.fault_around_bytes),
             "MMSIM_TRACE_KEEP": str(self.trace_keep),
             "MMSIM_LOG_LEVEL": self.log_level,
+            "MMSIM_LEDGER_DEADLINE_MS": str(self.ledger_deadline_ms),
+            "MMSIM_RECOVERY_INTERVAL_S": str(self.recovery_interval_s),
         }
         if self.otlp_endpoint:
             out["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
@@ -119,6 +125,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         fault_around_bytes=parse_size(env.get("MMSIM_FAULT_AROUND_BYTES", str(base.fault_around_bytes))),
         trace_keep=int(env.get("MMSIM_TRACE_KEEP", base.trace_keep)),
         log_level=env.get("MMSIM_LOG_LEVEL", base.log_level),
+        ledger_deadline_ms=int(env.get("MMSIM_LEDGER_DEADLINE_MS", base.ledger_deadline_ms)),
+        recovery_interval_s=float(env.get("MMSIM_RECOVERY_INTERVAL_S", base.recovery_interval_s)),
         otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", base.otlp_endpoint),
         service=env.get("MMSIM_SERVICE", base.service),
     )
