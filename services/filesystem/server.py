@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmsim.filesystem import fileio, inode, populate, reflink, superblock, truncate, writeback
+from mmsim.filesystem import debug_vm, fileio, inode, populate, reflink, superblock, truncate, writeback
 from mmsim.filesystem.env import Env
 from mmsim.filesystem.ports import GrpcPorts
 from mmsim.runtime import serve, tracing
@@ -76,6 +76,7 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
 
 
 def register(server, ctx) -> list[str]:
+    ctx.checker = lambda report: debug_vm.check(ctx.redis, report)
     filesystem_pb2_grpc.add_FilesystemServiceServicer_to_server(FilesystemServicer(ctx), server)
     return [filesystem_pb2.DESCRIPTOR.services_by_name["FilesystemService"].full_name]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mmsim.pagecache import xadump
+from mmsim.pagecache.debug_vm import CacheCheck
 from mmsim.pagecache.filemap import Folio, Found, PageCache, Tag
 from mmsim.runtime import serve, tracing
 from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, require
@@ -170,7 +171,9 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
 
 
 async def register(server, ctx) -> list[str]:
-    page_cache_pb2_grpc.add_PageCacheServiceServicer_to_server(PageCacheServicer(ctx), server)
+    servicer = PageCacheServicer(ctx)
+    ctx.checker = CacheCheck(servicer._pc, ctx.redis).check
+    page_cache_pb2_grpc.add_PageCacheServiceServicer_to_server(servicer, server)
     return [page_cache_pb2.DESCRIPTOR.services_by_name["PageCacheService"].full_name]
 
 

@@ -27,6 +27,8 @@ from mmsim.runtime.peers import STUBS
 from mmsim.runtime.vmfault import VmFault
 from mmsim.traceview import TraceTree
 from mmsim.v1 import (
+    check_pb2,
+    check_pb2_grpc,
     filesystem_pb2,
     page_allocator_pb2,
     page_cache_pb2,
@@ -43,6 +45,36 @@ def new_traceparent() -> tuple[str, str]:
     """(trace_id, traceparent header) for a fresh sampled W3C trace."""
     trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
     return trace_id, f"00-{trace_id}-{span_id}-01"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken invariant from ``Cluster.check()``: the rule, the service that found it, the pfn or key."""
+
+    rule: str
+    service: str
+    pfn: int
+    key: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "service": self.service, "pfn": self.pfn, "key": self.key, "message": self.message}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    violations: list[Violation]
+    owners: dict[str, int]       # pages per owner kind (buddy, page_cache, anon, vmalloc, in_flight, caller)
+    checked: dict[str, int]      # objects examined per kind
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict:
+        return {"violations": [v.to_dict() for v in self.violations], "owners": self.owners,
+                "checked": self.checked, "truncated": self.truncated}
 
 
 @dataclass(frozen=True)
@@ -235,3 +267,16 @@ class Cluster:
 
     def traces(self, limit: int = 20) -> list[str]:
         return list(self._trace_stub().ListTraces(trace_pb2.ListTracesRequest(limit=limit), timeout=self.timeout).trace_ids)
+
+    # CONFIG_DEBUG_VM ---------------------------------------------------------------------------------
+    def check(self, max_violations: int = 0) -> CheckReport:
+        """Every service's invariants (CheckService.Check with cluster=true, asked of the allocator)."""
+        stub = check_pb2_grpc.CheckServiceStub(self._channels["allocator"])
+        r = stub.Check(check_pb2.CheckRequest(cluster=True, max_violations=max_violations), timeout=self.timeout * 10)
+        return CheckReport([Violation(v.rule, v.service, v.pfn, v.key, v.message) for v in r.violations],
+                           dict(r.owners), dict(r.checked), r.truncated)
+
+    def recover(self, older_than_ms: int = 0) -> int:
+        """Run the recovery passes now (CheckService.Recover); returns the pages given back to the buddy."""
+        stub = check_pb2_grpc.CheckServiceStub(self._channels["allocator"])
+        return stub.Recover(check_pb2.RecoverRequest(older_than_ms=older_than_ms), timeout=self.timeout).pages_reclaimed
