@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from mmsim.runtime import config
-from mmsim.runtime.peers import STUBS
+from mmsim.runtime.peers import CHANNEL_OPTIONS, STUBS
 from mmsim.runtime.vmfault import VmFault
 from mmsim.traceview import TraceTree
 from mmsim.v1 import (
@@ -195,7 +195,7 @@ class Cluster:
     def __init__(self, settings: config.Settings, timeout: float = 30.0):
         self.settings = settings
         self.timeout = timeout
-        self._channels = {name: grpc.insecure_channel(addr) for name, addr in settings.addrs.items()}
+        self._channels = {name: grpc.insecure_channel(addr, options=CHANNEL_OPTIONS) for name, addr in settings.addrs.items()}
         self.stubs = {name: STUBS[name](ch) for name, ch in self._channels.items()}
         self.last_trace_id = ""
 
