@@ -68,8 +68,9 @@ class AllocatorService:
         return deleted, sum(z["nr_free_pages"] for z in await self.buddy.zone_counters())
 
     # ---- pages ---------------------------------------------------------------------------
-    async def alloc_pages(self, order: int, gfp: int | str = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0) -> Allocation:
-        return await self.buddy.alloc_pages(order, G.parse_gfp(gfp), nid=nid, scope=scope)
+    async def alloc_pages(self, order: int, gfp: int | str = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0,
+                          ledger: tuple[str, str] = ("", "")) -> Allocation:
+        return await self.buddy.alloc_pages(order, G.parse_gfp(gfp), nid=nid, scope=scope, ledger=ledger)
 
     async def free_pages(self, pfn: int, order: int) -> FreeResult:
         return await self.buddy.free_pages(pfn, order)

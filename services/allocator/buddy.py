@@ -154,7 +154,8 @@ ALLOC_LUA = build_script(
     + r"""
 -- KEYS[1] = 'mmsim:{node:N}:'
 -- ARGV: node_start node_end order gfp mt count zones(NAME:s:e,...) zonelist(NAME,...) classzone_idx
---       passes(flags,flags) comp zero stall final classzone_name
+--       passes(flags,flags) comp zero stall final classzone_name vmalloc(0/1) vmalloc_size
+--       ledger_purpose ('' = the caller owns the block) ledger_trace
 vm_init(KEYS[1], ARGV[1], ARGV[2])
 PREFIX = KEYS[1]
 local order, gfp, mt, count = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -308,6 +309,10 @@ for zone, pages in pairs(zones_used) do
 end
 redis.call('HINCRBY', VMSTAT, 'mmsim_alloc_success_order_' .. order, count)
 if stall and order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_success', 1) end
+if (ARGV[18] or '') ~= '' then
+  -- in flight: owned by the request (ARGV[19] = its trace id) until a consumer takes the block over
+  for _, pfn in ipairs(got) do ledger_put(pfn, order, ARGV[18], ARGV[19]) end
+end
 local out = {1, pass_used}
 if ARGV[16] == '1' then
   -- vmalloc area (the vm_struct of __vmalloc_area_node): pages + size, one guard page after it
@@ -327,6 +332,7 @@ FREE_LUA = build_script(
     _COMMON_LUA
     + r"""
 -- KEYS[1] = 'mmsim:{node:N}:'   ARGV: node_start node_end order zones n pfn...
+--   n = -1: vfree of the vmalloc area ARGV[6]; n = -2: the ledger's recovery pass (see ledger.lua)
 vm_init(KEYS[1], ARGV[1], ARGV[2])
 PREFIX = KEYS[1]
 local order = tonumber(ARGV[3])
@@ -371,9 +377,35 @@ local function diagnose(pfn)
   mm_fail('FailedPrecondition', string.format('bad page: pfn %d is not the head of an allocation', pfn))
 end
 
--- free_pages_prepare checks, all before any write
-local pfns = {}
-local vm_area = nil
+-- free_pages_prepare checks of one block; returns its order and nil, or the bad_page reason
+-- ('unowned' when the allocator has no record of it: diagnose() says why)
+local function free_check(pfn, order, resolve)
+  local own = redis.call('HGET', PREFIX .. 'owner', pfn)
+  if not own then return order, 'unowned' end
+  local ao = tonumber(string.match(own, '^(%d+)'))
+  if order == -1 and resolve then order = ao end
+  if ao ~= order then
+    return order, string.format('bad page: free with the wrong order: pfn %d was allocated with order %d, freed with order %d', pfn, ao, order)
+  end
+  local p = page_get(pfn)
+  if p.mapcount ~= -1 then
+    return order, string.format('bad page: pfn %d: nonzero mapcount (_mapcount %d)', pfn, p.mapcount)
+  end
+  if p.w2 ~= 0 then
+    return order, string.format('bad page: pfn %d: non-NULL mapping (%d)', pfn, p.w2)
+  end
+  if p.refcount ~= 1 then
+    return order, string.format('bad page: pfn %d: nonzero _refcount (%d after dropping the allocation reference)', pfn, p.refcount - 1)
+  end
+  if bit.band(p.flags, CHECK_AT_FREE) ~= 0 then
+    return order, string.format('bad page: pfn %d: PAGE_FLAGS_CHECK_AT_FREE flag(s) set (%s)', pfn, flag_list(bit.band(p.flags, CHECK_AT_FREE)))
+  end
+  return order, nil
+end
+
+-- all checks before any write
+local pfns, ords = {}, {}
+local vm_area, reclaim = nil, nil
 if n == -1 then
   -- vfree: ARGV[6] is the vmalloc area id
   vm_area = PREFIX .. 'kv:' .. ARGV[6]
@@ -382,48 +414,53 @@ if n == -1 then
   for x in string.gmatch(v, '%d+') do pfns[#pfns + 1] = tonumber(x) end
   n = #pfns
   order = 0
+elseif n == -2 then
+  -- the recovery pass: ARGV[6] = HSCAN cursor over the ledger, ARGV[7] = deadline (ms since the entry)
+  local deadline = tonumber(ARGV[7])
+  local now = ledger_now_ms()
+  local r = redis.call('HSCAN', PREFIX .. 'ledger', ARGV[6], 'COUNT', 128)
+  reclaim = {cursor = r[1], skipped = 0}
+  for i = 1, #r[2], 2 do
+    local pfn, e = tonumber(r[2][i]), ledger_parse(r[2][i + 1])
+    if now - e.since > deadline then
+      local o, why = free_check(pfn, e.order, false)
+      if why then reclaim.skipped = reclaim.skipped + 1
+      else pfns[#pfns + 1] = pfn; ords[#pfns] = o end
+    end
+  end
+  n = #pfns
 else
   for i = 1, n do pfns[i] = tonumber(ARGV[5 + i]) end
 end
-for i = 1, n do
-  local pfn = pfns[i]
-  local own = redis.call('HGET', PREFIX .. 'owner', pfn)
-  if not own then diagnose(pfn) end
-  local ao = tonumber(string.match(own, '^(%d+)'))
-  if order == -1 and n == 1 then order = ao end
-  if ao ~= order then
-    mm_fail('FailedPrecondition', string.format('bad page: free with the wrong order: pfn %d was allocated with order %d, freed with order %d', pfn, ao, order))
+if not reclaim then
+  for i = 1, n do
+    local o, why = free_check(pfns[i], order, n == 1)
+    if why == 'unowned' then diagnose(pfns[i]) elseif why then mm_fail('FailedPrecondition', why) end
+    ords[i] = o
   end
-  local p = page_get(pfn)
-  if p.mapcount ~= -1 then
-    mm_fail('FailedPrecondition', string.format('bad page: pfn %d: nonzero mapcount (_mapcount %d)', pfn, p.mapcount))
-  end
-  if p.w2 ~= 0 then
-    mm_fail('FailedPrecondition', string.format('bad page: pfn %d: non-NULL mapping (%d)', pfn, p.w2))
-  end
-  if p.refcount ~= 1 then
-    mm_fail('FailedPrecondition', string.format('bad page: pfn %d: nonzero _refcount (%d after dropping the allocation reference)', pfn, p.refcount - 1))
-  end
-  if bit.band(p.flags, CHECK_AT_FREE) ~= 0 then
-    mm_fail('FailedPrecondition', string.format('bad page: pfn %d: PAGE_FLAGS_CHECK_AT_FREE flag(s) set (%s)', pfn, flag_list(bit.band(p.flags, CHECK_AT_FREE))))
-  end
+  if n == 1 then order = ords[1] end
 end
-local freed_pages = {}
-local out = {}
+local out, freed_pages = {}, 0
 for i = 1, n do
-  local pfn = pfns[i]
+  local pfn, o = pfns[i], ords[i]
   local p = page_get(pfn)
-  if order > 0 and bit.band(p.flags, PG_HEAD) ~= 0 then
-    page_put_run(pfn + 1, 2 ^ order - 1, page_pack(FREE_P))
+  if o > 0 and bit.band(p.flags, PG_HEAD) ~= 0 then
+    page_put_run(pfn + 1, 2 ^ o - 1, page_pack(FREE_P))
   end
   redis.call('HDEL', PREFIX .. 'owner', pfn)
+  ledger_drop(pfn)   -- a free ends an in-flight allocation too
   local zone, zr = zone_of(pfn)
-  redis.call('HINCRBY', PREFIX .. 'zone:' .. zone, 'nr_free_pages', 2 ^ order)
-  local head, merged = free_one_page(zone, zr, pfn, order, pb_get(pfn))
+  redis.call('HINCRBY', PREFIX .. 'zone:' .. zone, 'nr_free_pages', 2 ^ o)
+  local head, merged = free_one_page(zone, zr, pfn, o, pb_get(pfn))
   out[#out + 1] = head
   out[#out + 1] = merged
+  freed_pages = freed_pages + 2 ^ o
 end
-redis.call('HINCRBY', PREFIX .. 'vmstat', 'pgfree', n * 2 ^ order)
+if freed_pages > 0 then redis.call('HINCRBY', PREFIX .. 'vmstat', 'pgfree', freed_pages) end
+if reclaim then
+  if freed_pages > 0 then redis.call('HINCRBY', PREFIX .. 'vmstat', 'mmsim_ledger_reclaimed', freed_pages) end
+  return {reclaim.cursor, n, freed_pages, reclaim.skipped}
+end
 if vm_area then
   redis.call('HINCRBY', PREFIX .. 'kv:next', 'vmalloc_pages', -n)
   redis.call('DEL', vm_area)
@@ -581,7 +618,7 @@ class BuddyAllocator:
         return zone_idx
 
     async def _attempt(self, nid, order, gfp, mt, count, zonelist, classzone, passes, comp, zero, stall, final,
-                       vmalloc_size=0):  # fmt: skip
+                       vmalloc_size=0, ledger=("", "")):  # fmt: skip
         node = self.layout.nodes[nid]
         cz_name = G.ZONE_NAMES[classzone].lower()
         return await _ALLOC(
@@ -591,12 +628,13 @@ class BuddyAllocator:
                 node.start_pfn, node.end_pfn, order, gfp, mt, count, self._zone_spec[nid],
                 ",".join(z.name for z in zonelist), classzone, ",".join(str(p) for p in passes),
                 int(comp), int(zero), int(stall), int(final), cz_name, int(vmalloc_size > 0), vmalloc_size,
+                ledger[0], ledger[1],
             ],
         )  # fmt: skip
 
     async def alloc_pages(
         self, order: int, gfp: int = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0, count: int = 1,
-        vmalloc_size: int = 0,
+        vmalloc_size: int = 0, ledger: tuple[str, str] = ("", ""),
     ) -> Allocation:
         """Models mm/page_alloc.c __alloc_pages (fast path) and __alloc_pages_slowpath (retries).
 
@@ -604,7 +642,10 @@ class BuddyAllocator:
         (alloc_pages_bulk, used by vmalloc). Raises ResourceExhausted on failure, after the warn_alloc
         report unless __GFP_NOWARN (page->mapping and ->index are the page cache's to set, in
         __filemap_add_folio); __GFP_ZERO
-        deletes the node's ``mem:PFN`` data key of the head (absent = zeros) and sets PG_zeroed(mmsim)."""
+        deletes the node's ``mem:PFN`` data key of the head (absent = zeros) and sets PG_zeroed(mmsim).
+
+        ``ledger`` = (purpose, trace id): the block is in flight, recorded in the node's ledger (ledger.lua) in
+        the same step, until a consumer (AddFolio, the COW install) takes it over or FreePages ends it."""
         check_order(order)
         if nid < 0 or nid >= len(self.layout.nodes):
             raise InvalidArgument(f"node {nid} does not exist (nodes 0..{len(self.layout.nodes) - 1})")
@@ -648,7 +689,7 @@ class BuddyAllocator:
                 attempts += 1
                 res = await self._attempt(
                     n, order, gfp, mt, count, zl, classzone, passes, comp, zero,
-                    attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size,
+                    attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size, ledger,
                 )  # fmt: skip
                 if int(res[0]) == 1:
                     pfns = tuple(int(x) for x in res[2:])
@@ -722,6 +763,22 @@ class BuddyAllocator:
             [node.start_pfn, node.end_pfn, 0, self._zone_spec[nid], -1, area],
         )  # fmt: skip
         return (len(res) - 1) // 2
+
+    async def reclaim_ledger(self, deadline_ms: int) -> int:
+        """The recovery pass: give every in-flight block older than ``deadline_ms`` back to the buddy lists
+        (counted in vmstat as mmsim_ledger_reclaimed, pages). One bounded script per 128 ledger entries."""
+        pages = 0
+        for node in self.layout.nodes:
+            cursor = b"0"
+            while True:
+                res = await _FREE(self.redis, [self.prefix(node.nid)],
+                                  [node.start_pfn, node.end_pfn, 0, self._zone_spec[node.nid], -2, cursor, deadline_ms])
+                cursor, pages = res[0], pages + int(res[2])
+                if cursor in (b"0", "0", 0):
+                    break
+        if pages:
+            log.warning("ledger: reclaimed abandoned in-flight allocations", pages=pages, deadline_ms=deadline_ms)
+        return pages
 
     def _check_pfn(self, pfn: int) -> None:
         if not isinstance(pfn, int) or pfn < 0 or pfn >= self.layout.total_pages:

@@ -7,7 +7,7 @@ import re
 import structlog
 
 from mmsim.allocator import gfp as G
-from mmsim.allocator import lockdep
+from mmsim.allocator import debug_vm, lockdep
 from mmsim.allocator.allocator import AllocatorService
 from mmsim.allocator.kvmalloc import KvAllocation
 from mmsim.allocator.vmemmap import PageDescriptor
@@ -82,8 +82,12 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
     async def AllocPages(self, request, context):
         gfp = _gfp(request.gfp)
         await self._might_alloc(gfp)
+        purpose = request.in_flight_for
+        require(len(purpose) <= 64 and ":" not in purpose,
+                f"in_flight_for must be a short purpose without ':' (at most 64 characters), got {purpose[:80]!r}")
+        ledger = (purpose, tracing.current_ids()[0]) if purpose else ("", "")
         alloc = await self.svc.alloc_pages(request.order, gfp, nid=_node(request.node, self.svc),
-                                           scope=int(scope.current()))
+                                           scope=int(scope.current()), ledger=ledger)
         tracing.annotate(gfp_requested=G.format_gfp(gfp), gfp_effective=G.format_gfp(alloc.gfp), zone=alloc.zone,
                          attempts=alloc.attempts)
         return pb.AllocPagesResponse(folio=common_pb2.Folio(pfn=alloc.pfn, order=alloc.order, node=alloc.nid),
@@ -165,6 +169,7 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
 
 async def register(server, ctx) -> list[str]:
     svc = await AllocatorService.open(ctx.redis, ctx.settings)
+    ctx.checker = lambda report: debug_vm.check(svc.buddy, report)
     page_allocator_pb2_grpc.add_PageAllocatorServiceServicer_to_server(PageAllocatorServicer(svc), server)
     return [pb.DESCRIPTOR.services_by_name["PageAllocatorService"].full_name]
 

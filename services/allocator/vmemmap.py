@@ -59,6 +59,7 @@ KEYS[1]; all keys the library touches are built from it, so they share the node'
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from redis.exceptions import ResponseError
@@ -341,7 +342,8 @@ end
 local function mapping_name(id)
   return redis.call('HGET', VM_PREFIX .. 'intern', 'i:' .. id)
 end
-"""
+""" + Path(__file__).with_name("ledger.lua").read_text()
+"""The library ends with the in-flight allocation ledger (ledger.lua): ledger_put, ledger_check_take, ledger_drop."""
 
 
 def node_spans(layout) -> str:

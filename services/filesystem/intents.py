@@ -97,17 +97,3 @@ async def recovery_pass(env) -> int:
         except Exception:  # noqa: BLE001 - one mapping's failure must not stop the pass (logged, retried next pass)
             _log.exception("intent.recovery_failed", mapping=m)
     return done_
-
-
-async def run_recovery(env, interval_s: float) -> None:
-    """The filesystem service's recovery task: a pass at start, then one every ``interval_s`` (0 = once)."""
-    while True:
-        try:
-            n = await recovery_pass(env)
-            if n:
-                _log.info("intent.recovery_pass", recovered=n)
-        except Exception:  # noqa: BLE001 - Redis away: try again at the next pass
-            _log.exception("intent.recovery_pass_failed")
-        if interval_s <= 0:
-            return
-        await asyncio.sleep(interval_s)

@@ -70,7 +70,8 @@ class GrpcPorts:
     async def alloc_pages(self, order: int, gfp: list[int], mapping: str, index: int) -> tuple[FolioRef | None, str]:
         try:
             r = await self._peers.stub("allocator").AllocPages(page_allocator_pb2.AllocPagesRequest(
-                order=order, gfp=common_pb2.GfpMask(flags=gfp), node=-1))  # AddFolio sets mapping/index
+                order=order, gfp=common_pb2.GfpMask(flags=gfp), node=-1,   # AddFolio sets mapping/index
+                in_flight_for="pagecache"))   # owned by this request's trace until AddFolio takes it over
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                 return None, exc.details() or "RESOURCE_EXHAUSTED"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from mmsim.filesystem import evict, fileio, inode, intents, populate, reflink, superblock, truncate, writeback
+from mmsim.filesystem import debug_vm, evict, fileio, inode, intents, populate, reflink, superblock, truncate, writeback
 from mmsim.filesystem.env import Env
 from mmsim.filesystem.ports import GrpcPorts
 from mmsim.runtime import serve, tracing
@@ -23,8 +21,13 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
         self._ctx = ctx
         self.env = Env(ctx.redis, GrpcPorts(ctx.peers), default_profile=ctx.settings.profile, settings=ctx.settings)
         # interrupted truncates/punches/unlinks/reflinks: finished at start, then every recovery interval
-        self.recovery = asyncio.get_running_loop().create_task(
-            intents.run_recovery(self.env, ctx.settings.recovery_interval_s))
+        ctx.recovery.append(self._recover_intents)
+
+    async def _recover_intents(self, older_than_ms: int) -> int:
+        """The intents' pass, one of the service's recovery passes (at start, every MMSIM_RECOVERY_INTERVAL_S,
+        on Recover); it frees no page itself (the page cache's truncate does), so it counts none."""
+        await intents.recovery_pass(self.env)
+        return 0
 
     async def Mkfs(self, request, context):
         sb = await superblock.mkfs(self.env.redis, request.name, request.block_size, request.profile,
@@ -101,6 +104,7 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
 
 
 async def register(server, ctx) -> list[str]:
+    ctx.checker = lambda report: debug_vm.check(ctx.redis, report)
     filesystem_pb2_grpc.add_FilesystemServiceServicer_to_server(FilesystemServicer(ctx), server)
     return [filesystem_pb2.DESCRIPTOR.services_by_name["FilesystemService"].full_name]
 

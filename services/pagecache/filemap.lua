@@ -193,9 +193,12 @@ local function fm_entries(xa, ino, first, last)
   return out
 end
 
--- remember a folio whose last reference went, for the caller to free
+-- remember a folio whose last reference went, for the caller to free; until its FreePages it is owned
+-- by the in-flight ledger (a caller that dies in between leaves it to the recovery pass)
 local FM_FREED = {}
 local function fm_freed(f)
+  vm_node(f.node)
+  ledger_put(f.pfn, f.order, 'cache-free', '')
   FM_FREED[#FM_FREED + 1] = f.node; FM_FREED[#FM_FREED + 1] = f.pfn; FM_FREED[#FM_FREED + 1] = f.order
 end
 

@@ -149,10 +149,14 @@ for _, o in ipairs(olds) do
     return {'EEXIST', wn, wp, wo, tostring(wi - wi % fm_pow2(wo))}
   end
 end
+vm_spans(ARGV[6])
+vm_node(node)
+local lost = ledger_check_take(tonumber(pfn), ARGV[10])   -- the folio leaves the in-flight ledger here
+if lost then fm_fail('FailedPrecondition', lost) end
+ledger_drop(tonumber(pfn))
 for _, o in ipairs(olds) do fm_punch_hole_entry(xa, ino, o[1], index, last) end
 fm_store(xa, ino, index, order, fm_entry(node, pfn, order), '')
 xa_commit(xa)
-vm_spans(ARGV[6])
 vm_node(node)
 page_flags_set(tonumber(pfn), tonumber(ARGV[7]))   -- the folio is uptodate (populated) and on the LRU
 page_set_field(tonumber(pfn), 'mapping', mapping_intern(ARGV[8]))   -- folio->mapping, folio->index
@@ -344,6 +348,10 @@ vm_spans(ARGV[2])
 local f = fm_lookup(xa, ino, tonumber(ARGV[3]))
 local old_pfn, node, pfn = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if f.kind ~= 'folio' or f.pfn ~= old_pfn then return {'changed'} end
+vm_node(node)
+local lost = ledger_check_take(pfn, ARGV[9])   -- the copy leaves the in-flight ledger here
+if lost then fm_fail('FailedPrecondition', lost) end
+ledger_drop(pfn)
 fm_store(xa, ino, f.index, f.order, fm_entry(node, pfn, f.order), 'folio')
 redis.call('COPY', 'mmsim:{node:' .. f.node .. '}:mem:' .. f.pfn, 'mmsim:{node:' .. node .. '}:mem:' .. pfn, 'REPLACE')
 vm_node(node)
@@ -430,15 +438,17 @@ class PageCache:
             raise NotFound(f"no folio at index {index} of {mapping}")
         return found
 
-    async def add_folio(self, mapping: str, index: int, folio, trunc_seq: int | None = None) -> int:
+    async def add_folio(self, mapping: str, index: int, folio, trunc_seq: int | None = None, trace: str = "") -> int:
         """models __filemap_add_folio: ALREADY_EXISTS (the kernel's -EEXIST) when another folio is there;
-        ABORTED when ``trunc_seq`` is given and a truncate ran since the caller read it."""
+        ABORTED when ``trunc_seq`` is given and a truncate ran since the caller read it. An in-flight folio
+        (the allocator's ledger) is taken over in the same step; FAILED_PRECONDITION when it is in flight for
+        another trace or was reclaimed (free) meanwhile."""
         require(0 <= folio.order <= MAX_PAGECACHE_ORDER,
                 f"folio order {folio.order} is above MAX_PAGECACHE_ORDER {MAX_PAGECACHE_ORDER}")
         rec = await self._scripts["add_folio"](
             [*self._keys(mapping), keys.node(folio.node, "vmstat")],
             [self._cs, check_index(index), folio.order, folio.node, folio.pfn, self._spans, _ADDED_FLAGS, mapping,
-             _seq(trunc_seq)], fence=locks.fence_for(mapping))
+             _seq(trunc_seq), trace], fence=locks.fence_for(mapping))
         _check_stale(mapping, rec)
         if rec[0] == b"EEXIST":
             raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {int(rec[2])} "
@@ -491,11 +501,12 @@ class PageCache:
                                            fence=locks.fence_for(dst))
         return {"folios_shared": int(rec[0]), "pages_shared": int(rec[1]), "folios_skipped": int(rec[2])}
 
-    async def replace_shared(self, mapping: str, index: int, old: Folio, new: Folio) -> tuple[int, list[Folio]] | None:
+    async def replace_shared(self, mapping: str, index: int, old: Folio, new: Folio,
+                             trace: str = "") -> tuple[int, list[Folio]] | None:
         """Put the private copy ``new`` (same order, already allocated) where the shared ``old`` was, copying
         its bytes; returns (folio index, folios to free) or None when ``old`` is no longer there."""
         rec = await self._scripts["replace"](self._keys(mapping), [self._cs, self._spans, check_index(index), old.pfn,
-                                                                   new.node, new.pfn, _ADDED_FLAGS, mapping],
+                                                                   new.node, new.pfn, _ADDED_FLAGS, mapping, trace],
                                              fence=locks.fence_for(mapping))
         if rec[0] == b"changed":
             return None

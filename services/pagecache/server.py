@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from mmsim.pagecache import huge_memory, xadump
+from mmsim.pagecache.debug_vm import CacheCheck
 from mmsim.pagecache.filemap import Folio, Found, PageCache, Tag
 from mmsim.runtime import serve, tracing
 from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, require
@@ -93,7 +94,7 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
             nrpages = await self._pc.add_zero_entry(mapping, request.index, request.zero_order, seq)
         else:
             require(request.HasField("folio"), "AddFolio needs a folio (or zero_entry=true)")
-            nrpages = await self._pc.add_folio(mapping, request.index, request.folio, seq)
+            nrpages = await self._pc.add_folio(mapping, request.index, request.folio, seq, tracing.current_ids()[0])
         return page_cache_pb2.AddFolioResponse(nrpages=nrpages)
 
     async def FindFolio(self, request, context):
@@ -149,9 +150,10 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
             unmap = reverse_map_pb2.UnmapMappingRangeRequest(mapping=mapping, start=start, length=length, even_cows=False)
             await rmap.UnmapMappingRange(unmap)
             gfp = GFP_COMP_HIGHUSER_MOVABLE if found.order else GFP_HIGHUSER_MOVABLE
-            got = await alloc.AllocPages(page_allocator_pb2.AllocPagesRequest(order=found.order, gfp=gfp, node=-1))
+            got = await alloc.AllocPages(page_allocator_pb2.AllocPagesRequest(order=found.order, gfp=gfp, node=-1,
+                                                                              in_flight_for="unshare"))
             new = Folio(got.folio.node, got.folio.pfn, got.folio.order)
-            done = await self._pc.replace_shared(mapping, index, found.folio, new)
+            done = await self._pc.replace_shared(mapping, index, found.folio, new, tracing.current_ids()[0])
             if done is None:
                 await self._free([new])
                 continue
@@ -184,7 +186,9 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
 
 
 async def register(server, ctx) -> list[str]:
-    page_cache_pb2_grpc.add_PageCacheServiceServicer_to_server(PageCacheServicer(ctx), server)
+    servicer = PageCacheServicer(ctx)
+    ctx.checker = CacheCheck(servicer._pc, ctx.redis).check
+    page_cache_pb2_grpc.add_PageCacheServiceServicer_to_server(servicer, server)
     return [page_cache_pb2.DESCRIPTOR.services_by_name["PageCacheService"].full_name]
 
 

@@ -31,7 +31,7 @@ from mmsim.allocator.zones import Layout
 from mmsim.rmap import lua
 from mmsim.rmap.mm import PAGE_SHIFT, PAGE_SIZE, Vma, fault_around_window, finish_fault_plan, linear_page_index
 from mmsim.runtime import keys, tracing
-from mmsim.runtime.errors import FailedPrecondition, NotFound
+from mmsim.runtime.errors import Aborted, FailedPrecondition, NotFound
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
 from mmsim.runtime.wire import GFP_HIGHUSER_MOVABLE
 from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2
@@ -193,8 +193,8 @@ class FaultHandler:
     async def _cow(self, pid, vma, address, folio, folio_index, i_size, major, limit, action, old, vmf) -> FaultResult:
         """do_cow_fault / wp_page_copy: a new order-0 anonymous page, a copy of the file page, mapped privately."""
         got = await self.ctx.peers.stub("allocator").AllocPages(
-            page_allocator_pb2.AllocPagesRequest(order=0, gfp=GFP_HIGHUSER_MOVABLE, node=-1))
-        anon = (got.folio.pfn, got.folio.node)
+            page_allocator_pb2.AllocPagesRequest(order=0, gfp=GFP_HIGHUSER_MOVABLE, node=-1, in_flight_for="anon"))
+        anon = (got.folio.pfn, got.folio.node)   # in flight (the ledger) until FINISH_FAULT installs it
         res = await self._finish(pid, vma, address, "cow", False, folio, folio_index, i_size, major, limit, action,
                                  old, vmf, anon=anon)  # fmt: skip
         if not res.pages_mapped:
@@ -244,7 +244,7 @@ class FaultHandler:
         plan = finish_fault_plan(vma, address, folio_index, order, i_size or ((folio_index + (1 << order)) << PAGE_SHIFT))
         args = [self.spans, pid, vma.to_json(), address, kind, int(write_shared), node, head, order, folio_index,
                 i_size, vma.mapping, int(major), limit, action, plan.index, plan.address >> PAGE_SHIFT, plan.nr,
-                anon[1], anon[0], old, around[0], around[1], around[2]]  # fmt: skip
+                anon[1], anon[0], old, around[0], around[1], around[2], tracing.current_ids()[0]]  # fmt: skip
         r = await lua.FINISH_FAULT(self.redis, mm_keys(pid), args)
         out = _s(r[0])
         if out == "ok":
@@ -266,6 +266,8 @@ class FaultHandler:
             return FaultResult(VmFault.SIGBUS, message=_s(r[1]))
         if out == "nopage":
             return mapped_result(vmf | VmFault.NOPAGE, _s(r[1]), major)
+        if out == "lost":   # the recovery pass gave the COW page back meanwhile: it is not ours to free
+            raise Aborted(f"copy-on-write fault of pid {pid}: {_s(r[1])}; retry the access")
         if out == "nopid":
             raise NotFound(f"no process with pid {pid}")
         if out == "killed":

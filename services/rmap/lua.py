@@ -77,6 +77,7 @@ local function rm_zap(pid, vpn, ptestr)
     -- the last reference: __free_pages drops it (the allocator's FreePages wants _refcount 1, no mapping;
     -- an anonymous page's ->mapping is cleared here as free_pages_prepare does)
     if anon then page_set_field(p.head, 'mapping', 0) end
+    ledger_put(p.head, p.order, 'unmap-free', '')   -- owned by the ledger until the caller's FreePages
     table.insert(RM_FREED, {p.node, p.head, p.order})
   else
     page_ref_add(p.head, -1)
@@ -288,10 +289,11 @@ return {'missing', r[1], st[3] or '0', st[4] or ''}
 # ARGV: 1 spans, 2 pid, 3 vma member, 4 address, 5 kind ('file'|'cow'), 6 write_shared (0/1),
 #       7 node, 8 head, 9 order, 10 folio_index, 11 i_size, 12 mapping, 13 major (0/1), 14 limit, 15 action,
 #       16 plan index, 17 plan vpn, 18 plan nr, 19 anon node, 20 anon pfn, 21 expected old pte ('' = none),
-#       22 fault-around folios 'node:head:order:index;...', 23 window first index, 24 window pages
+#       22 fault-around folios 'node:head:order:index;...', 23 window first index, 24 window pages,
+#       25 the fault's trace id (owner of the in-flight COW page)
 # -> {'ok', nr, first_vpn, pfn_at_address, pinned(0/1), around_mapped} | {'retry', why} | {'sigbus', why}
 #    | {'nopage', the PTE another fault installed ('' = none)} | {'nopid'}
-#    | {'killed', reason, mappings to evict (space separated), freed...}
+#    | {'killed', reason, mappings to evict (space separated), freed...} | {'lost', why} (the COW page was reclaimed)
 FINISH_FAULT = _script(r"""
 vm_spans(ARGV[1])
 local pid = tonumber(ARGV[2])
@@ -383,6 +385,13 @@ if write_shared and kind == 'file' and not has(hp.flags, PG_DIRTY) then
   -- do_shared_fault dirtied the folio (do_page_mkwrite) before this step; a writeback cleaned it since:
   -- a writable PTE on a clean folio would let a store escape the next writeback
   return {'retry', 'writeback cleaned the folio before its PTE was made writable'}
+end
+if kind == 'cow' then
+  -- the new anonymous page leaves the in-flight ledger as it is mapped (ARGV[25]: the fault's trace)
+  vm_node(tonumber(ARGV[19]))
+  local lost = ledger_check_take(tonumber(ARGV[20]), ARGV[25])
+  if lost then return {'lost', lost} end
+  ledger_drop(tonumber(ARGV[20]))
 end
 if old ~= '' then rm_zap(pid, vpn, old) end  -- do_wp_page's COW replaces the read-only PTE
 

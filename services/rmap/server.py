@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mmsim.allocator.zones import Layout
+from mmsim.rmap.debug_vm import RmapCheck
 from mmsim.rmap.rmap import ACTION_NUMBERS, ReverseMap, prot_letters
 from mmsim.runtime import serve, tracing
 from mmsim.runtime.errors import require
@@ -95,6 +97,8 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
 
 
 def register(server, ctx) -> list[str]:
+    s = ctx.settings
+    ctx.checker = RmapCheck(ctx.redis, Layout.build(s.memory_bytes, s.numa_nodes, s.movable_bytes)).check
     reverse_map_pb2_grpc.add_ReverseMapServiceServicer_to_server(ReverseMapServicer(ctx), server)
     return [reverse_map_pb2.DESCRIPTOR.services_by_name["ReverseMapService"].full_name]
 

@@ -25,7 +25,8 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_LOG_LEVEL             | info                    | structlog level                                  |
 | MMSIM_LOCK_LEASE_MS         | 15000                   | lease of a sleeping lock (i_rwsem, invalidate_lock); renewed by every fenced step |
 | MMSIM_LOCK_WAIT_S           | 60                      | longest wait for a contended lock before UNAVAILABLE |
-| MMSIM_RECOVERY_INTERVAL_S   | 30                      | the filesystem's pass over interrupted operations (intents); 0 = only at start |
+| MMSIM_LEDGER_DEADLINE_MS    | 60000                   | an in-flight allocation older than this is abandoned |
+| MMSIM_RECOVERY_INTERVAL_S   | 30                      | every service's recovery passes (abandoned allocations; the filesystem's interrupted operations) run this often (0 = only at start) |
 | MMSIM_FAULT_INJECT          | (unset)                 | test only: SIGKILL this process at the named step (e.g. truncate:i_size) |
 | OTEL_EXPORTER_OTLP_ENDPOINT | (unset)                 | also export spans over OTLP/gRPC (e.g. Jaeger)   |
 """
@@ -74,11 +75,12 @@ class Settings:
     request_ttl_s: int = 600
     request_lease_s: int = 120
     log_level: str = "info"
+    ledger_deadline_ms: int = 60000
+    recovery_interval_s: float = 30.0
     otlp_endpoint: str = ""
     service: str = ""
     lock_lease_ms: int = 15000
     lock_wait_s: float = 60.0
-    recovery_interval_s: float = 30.0
     fault_inject: str = ""
 
     def with_addrs(self, **addrs: str) -> "Settings":
@@ -106,6 +108,7 @@ class Settings:
             "MMSIM_LOG_LEVEL": self.log_level,
             "MMSIM_LOCK_LEASE_MS": str(self.lock_lease_ms),
             "MMSIM_LOCK_WAIT_S": str(self.lock_wait_s),
+            "MMSIM_LEDGER_DEADLINE_MS": str(self.ledger_deadline_ms),
             "MMSIM_RECOVERY_INTERVAL_S": str(self.recovery_interval_s),
         }
         if self.fault_inject:
@@ -140,10 +143,11 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         request_ttl_s=int(env.get("MMSIM_REQUEST_TTL_S", base.request_ttl_s)),
         request_lease_s=int(env.get("MMSIM_REQUEST_LEASE_S", base.request_lease_s)),
         log_level=env.get("MMSIM_LOG_LEVEL", base.log_level),
+        ledger_deadline_ms=int(env.get("MMSIM_LEDGER_DEADLINE_MS", base.ledger_deadline_ms)),
+        recovery_interval_s=float(env.get("MMSIM_RECOVERY_INTERVAL_S", base.recovery_interval_s)),
         otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", base.otlp_endpoint),
         service=env.get("MMSIM_SERVICE", base.service),
         lock_lease_ms=int(env.get("MMSIM_LOCK_LEASE_MS", base.lock_lease_ms)),
         lock_wait_s=float(env.get("MMSIM_LOCK_WAIT_S", base.lock_wait_s)),
-        recovery_interval_s=float(env.get("MMSIM_RECOVERY_INTERVAL_S", base.recovery_interval_s)),
         fault_inject=env.get("MMSIM_FAULT_INJECT", base.fault_inject),
     )

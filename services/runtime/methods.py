@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from google.protobuf import descriptor_pb2
 
-from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2, reverse_map_pb2, trace_pb2
+from mmsim.v1 import check_pb2, filesystem_pb2, page_allocator_pb2, page_cache_pb2, reverse_map_pb2, trace_pb2
 
-# the generated module of each service, by the short names of config.SERVICES (+ "trace", served by all)
+# the generated module of each service, by the short names of config.SERVICES (+ "trace" and "check", served by all)
 MODULES = {"allocator": page_allocator_pb2, "pagecache": page_cache_pb2, "filesystem": filesystem_pb2,
-           "rmap": reverse_map_pb2, "trace": trace_pb2}
+           "rmap": reverse_map_pb2, "trace": trace_pb2, "check": check_pb2}
 _FILES = tuple(MODULES.values())
 _NO_SIDE_EFFECTS = descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS
 _IDEMPOTENT = descriptor_pb2.MethodOptions.IDEMPOTENT

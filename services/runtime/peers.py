@@ -99,9 +99,14 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(details._replace(metadata=metadata), request)
 
 
+# A restarted peer is reachable again within a second: gRPC's default reconnect backoff grows to 120 s.
+CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+                   ("grpc.max_reconnect_backoff_ms", 1000)]
+
+
 def open_channel(addr: str, caller: str = "mmsim") -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(addr, interceptors=[_ContextInterceptor(caller)],
-                                     options=[("grpc.service_config", json.dumps(RETRY_POLICY))])
+                                     options=[*CHANNEL_OPTIONS, ("grpc.service_config", json.dumps(RETRY_POLICY))])
 
 
 class Peers:

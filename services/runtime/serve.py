@@ -258,6 +258,10 @@ class Context:
         self.replies = idempotency.Replies(self.redis, settings.request_lease_s * 1000, settings.request_ttl_s * 1000)
         self.peers = peers.Peers(settings, caller=name)
         self.log = logs.setup(name, settings.log_level)
+        self.checker = None   # async def check(report): this service's CheckService domain (mmsim.runtime.debug_vm)
+        from mmsim.runtime.debug_vm import ledger_pass  # noqa: PLC0415
+
+        self.recovery = [ledger_pass(self)]   # recovery passes, run at start, periodically and on Recover
 
     async def close(self) -> None:
         await self.peers.close()
@@ -275,7 +279,10 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
         service_names = await service_names
     from mmsim.runtime.trace_service import register as register_trace  # noqa: PLC0415
 
+    from mmsim.runtime import debug_vm  # noqa: PLC0415
+
     service_names += register_trace(server, ctx)
+    service_names += debug_vm.register(server, ctx)
     health_servicer = EpochHealth(ctx, ["", *service_names])
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
@@ -287,6 +294,7 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
     ctx.log.info("server.started", addr=addr, redis=settings.redis_url, services=service_names,
                  boot_epoch=ctx.epoch.token.decode())
     watcher = asyncio.create_task(health_servicer.watch_epoch())
+    recovery = asyncio.create_task(debug_vm.recovery_loop(ctx))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -295,6 +303,7 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
     await stop.wait()
     ctx.log.info("server.stopping", addr=addr)
     watcher.cancel()
+    recovery.cancel()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=5)
     provider.shutdown()

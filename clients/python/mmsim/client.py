@@ -46,11 +46,14 @@ from mmsim import errors
 from mmsim.allocator.gfp import format_gfp, parse_gfp
 from mmsim.runtime import config, methods
 from mmsim.runtime import errors as server_errors
+from mmsim.runtime import peers
 from mmsim.runtime.peers import STUBS
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
 from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto, indexing_from_proto, indexing_to_proto
 from mmsim.traceview import TraceTree
 from mmsim.v1 import (
+    check_pb2,
+    check_pb2_grpc,
     common_pb2,
     filesystem_pb2 as fs_pb,
     page_allocator_pb2 as pa_pb,
@@ -69,6 +72,7 @@ _PROT = {"r": rm_pb.PROT_READ, "w": rm_pb.PROT_WRITE, "x": rm_pb.PROT_EXEC}
 RETRY_POLICY = {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s", "backoffMultiplier": 2,
                 "retryableStatusCodes": ["UNAVAILABLE"]}
 CHANNEL_OPTIONS = [
+    *peers.CHANNEL_OPTIONS,   # a restarted service is reachable again within a second
     ("grpc.enable_retries", 1),
     ("grpc.service_config", json.dumps({"methodConfig": [{"name": [{"service": s} for s in methods.SERVICE_NAMES],
                                                           "retryPolicy": RETRY_POLICY}]})),
@@ -479,6 +483,35 @@ class FolioMapcount(Result):
 class EchoResult(Result):
     payload: bytes
     hops: int
+
+
+class Violation:
+    """One broken invariant from ``Cluster.check()``: the rule, the service that found it, the pfn or key."""
+
+    rule: str
+    service: str
+    pfn: int
+    key: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "service": self.service, "pfn": self.pfn, "key": self.key, "message": self.message}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    violations: list[Violation]
+    owners: dict[str, int]       # pages per owner kind (buddy, page_cache, anon, vmalloc, in_flight, caller)
+    checked: dict[str, int]      # objects examined per kind
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict:
+        return {"violations": [v.to_dict() for v in self.violations], "owners": self.owners,
+                "checked": self.checked, "truncated": self.truncated}
 
 
 @dataclass(frozen=True)
@@ -905,6 +938,7 @@ class Cluster:
         self._channels = {name: grpc.insecure_channel(addr, options=CHANNEL_OPTIONS) for name, addr in settings.addrs.items()}
         self.stubs = {name: STUBS[name](ch) for name, ch in self._channels.items()}
         self.stubs["trace"] = trace_pb2_grpc.TraceServiceStub(self._channels["rmap"])   # served by every service
+        self.stubs["check"] = check_pb2_grpc.CheckServiceStub(self._channels["allocator"])  # likewise
         self.last_trace_id = ""
         self.allocator = Allocator(self)
         self.pagecache = PageCache(self)
@@ -1052,6 +1086,22 @@ class Cluster:
     def thp_stats(self) -> ThpStats:
         """The large-folio counters (mm.pagecache.thp_stats)."""
         return self.pagecache.thp_stats()
+
+    # CONFIG_DEBUG_VM ---------------------------------------------------------------------------------------
+    def check(self, max_violations: int = 0) -> CheckReport:
+        """Every service's invariants (CheckService.Check with cluster=true: the allocator asks the others)."""
+        req = check_pb2.CheckRequest(cluster=True, max_violations=max_violations)
+        try:
+            r = self.stubs["check"].Check(req, timeout=self.timeout * 10)
+        except grpc.RpcError as exc:
+            raise errors.from_rpc_error(exc) from None
+        return CheckReport([Violation(v.rule, v.service, v.pfn, v.key, v.message) for v in r.violations],
+                           dict(r.owners), dict(r.checked), r.truncated)
+
+    def recover(self, older_than_ms: int = 0) -> int:
+        """Run the recovery passes now (CheckService.Recover); returns the pages given back to the buddy."""
+        req = check_pb2.RecoverRequest(older_than_ms=older_than_ms)
+        return self._typed_call("check", "Recover", req).pages_reclaimed
 
     # The machine -----------------------------------------------------------------------------------------
     def reset(self) -> ResetResult:

@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AllocPagesRequest(_message.Message):
-    __slots__ = ("order", "gfp", "node")
+    __slots__ = ("order", "gfp", "node", "in_flight_for")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     GFP_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FOR_FIELD_NUMBER: _ClassVar[int]
     order: int
     gfp: _common_pb2.GfpMask
     node: int
-    def __init__(self, order: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., node: _Optional[int] = ...) -> None: ...
+    in_flight_for: str
+    def __init__(self, order: _Optional[int] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ..., node: _Optional[int] = ..., in_flight_for: _Optional[str] = ...) -> None: ...
 
 class AllocPagesResponse(_message.Message):
     __slots__ = ("folio", "effective_gfp")

@@ -1,0 +1,57 @@
+-- CONFIG_DEBUG_VM-style walk of one mapping's page cache, at most ARGV[4] entries per call (runs after the
+-- page-cache library). KEYS: inode, xa. ARGV: chunk_shift, spans, first page index, max entries, mapping
+-- Reply (JSON): {next = page index to resume at (-1 = done), folios, pages, bad = {{rule, pfn, msg}}}
+local ino = fm_inode(KEYS[1])
+local xa = xa_open(KEYS[2], ARGV[1])
+vm_spans(ARGV[2])
+local mapping, budget = ARGV[5], tonumber(ARGV[4])
+local eof = math.ceil(ino.i_size / 4096)
+local out = {next = -1, folios = 0, pages = 0, bad = {}}
+local function bad(rule, pfn, msg) out.bad[#out.bad + 1] = {rule, pfn, msg} end
+local maxhex = fm_hex(4503599627370495)
+local idx, e = xa_find(xa, fm_hex(fm_slot(ino, tonumber(ARGV[3]))), maxhex, nil)
+local last = nil
+while idx do
+  if budget <= 0 then
+    local page = tonumber(idx, 16)
+    if ino.mode == 'hugetlb' then page = page * 512 end
+    out.next = page
+    break
+  end
+  budget = budget - 1
+  if e:byte(1) == 112 and e ~= last then
+    last = e
+    local node, pfn, order = fm_parse(e)
+    local first = tonumber(idx, 16)
+    if ino.mode == 'hugetlb' then first = first * 512 end
+    first = first - first % fm_pow2(order)
+    out.folios, out.pages = out.folios + 1, out.pages + fm_pow2(order)
+    vm_node(node)
+    if pfn % fm_pow2(order) ~= 0 then
+      bad('cache_folio_misaligned', pfn, string.format('index %d: an order-%d folio must start at a pfn aligned to %d pages', first, order, fm_pow2(order)))
+    end
+    local own = redis.call('HGET', VM_PREFIX .. 'owner', string.format('%d', pfn))
+    local p = page_get(pfn)
+    if not own then
+      bad('cache_folio_not_allocated', pfn, string.format('index %d points at pfn %d, which is not an allocated block (page_owner)', first, pfn))
+    elseif tonumber(string.match(own, '^(%d+)')) ~= order then
+      bad('cache_folio_order', pfn, string.format('index %d: entry of order %d, allocation of order %s', first, order, string.match(own, '^(%d+)')))
+    end
+    if p.w2 ~= FM_SHARED then
+      local mid = redis.call('HGET', VM_PREFIX .. 'intern', 'n:' .. mapping)
+      if not mid or tonumber(mid) ~= p.w2 then
+        bad('cache_folio_mapping', pfn, string.format('index %d: folio->mapping is %d, not this mapping (%s)', first, p.w2, tostring(mid)))
+      elseif p.w3 ~= first then
+        bad('cache_folio_index', pfn, string.format('folio->index is %d, the entry is at index %d', p.w3, first))
+      end
+    end
+    if p.refcount < 1 then
+      bad('cache_folio_refcount', pfn, string.format('index %d: a cached folio with _refcount %d', first, p.refcount))
+    end
+    if first >= eof then
+      bad('cached_past_eof', pfn, string.format('index %d is at or past EOF (i_size %d bytes = %d pages)', first, ino.i_size, eof))
+    end
+  end
+  idx, e = xa_find_after(xa, idx, maxhex, nil)
+end
+return cjson.encode(out)

@@ -1,0 +1,119 @@
+"""The reverse map's CONFIG_DEBUG_VM: page tables against _mapcount, _refcount and EOF.
+
+Models what mm/debug_vm_pgtable.c and the VM_BUG_ON_FOLIO checks of mm/rmap.c assume (folio_add_file_rmap /
+folio_remove_rmap: every PTE of a page raised its _mapcount once; every mapped folio holds a reference per PTE)
+and what truncation guarantees (mm/truncate.c: nothing is mapped past EOF once truncate_pagecache returned).
+Every process of ``{cluster}:procs`` is read with HSCAN (1000 PTEs a call), then the struct pages of the
+mapped folios in pipelines of 500 GETRANGEs. Rules:
+
+* ``mapcount_mismatch``: a page's _mapcount + 1 differs from the PTEs (of all processes) that raised it;
+* ``refcount_too_low``: a folio's _refcount is below its PTEs + the page cache's references + the mapcount
+  policy's pin (``_refcount`` covers mapcount + cache + pins);
+* ``anon_page_owner``: an anonymous PTE's page is not owned by that process's anon_vma (->mapping);
+* ``file_pte_not_cached``: a file PTE maps a folio that left the page cache (->mapping cleared);
+* ``mapped_past_eof``: a PTE of a file VMA maps an index at or past the file's EOF;
+* ``pte_past_vma``: a PTE outside every VMA of its process.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections import Counter
+
+from mmsim.allocator.vmemmap import MAPPING_SHARED, PAGES_PER_CHUNK, RECORD_FMT, RECORD_SIZE
+from mmsim.allocator.zones import Layout
+from mmsim.rmap import lua
+from mmsim.rmap.mm import Vma
+from mmsim.runtime import keys
+
+BATCH = 500
+
+
+class RmapCheck:
+    def __init__(self, redis, layout: Layout):
+        self._redis, self._layout = redis, layout
+
+    def _record(self, pipe, node: int, pfn: int) -> None:
+        start = self._layout.nodes[node].start_pfn
+        rel = pfn - start
+        off = (rel % PAGES_PER_CHUNK) * RECORD_SIZE
+        pipe.getrange(keys.node(node, f"vmemmap:{rel // PAGES_PER_CHUNK}"), off, off + RECORD_SIZE - 1)
+
+    async def _records(self, pfns: list[tuple[int, int]]) -> dict[tuple[int, int], tuple]:
+        out = {}
+        for i in range(0, len(pfns), BATCH):
+            part = pfns[i:i + BATCH]
+            pipe = self._redis.pipeline(transaction=False)
+            for node, pfn in part:
+                self._record(pipe, node, pfn)
+            for key, raw in zip(part, await pipe.execute()):
+                if len(raw) == RECORD_SIZE:
+                    out[key] = struct.unpack(RECORD_FMT, raw)
+        return out
+
+    async def check(self, report) -> None:
+        raised: Counter = Counter()     # (node, pfn) -> PTEs that raised its _mapcount
+        refs: Counter = Counter()       # (node, head) -> PTEs holding a reference to the folio
+        anon: dict[tuple[int, int], int] = {}    # (node, pfn) -> the pid whose anonymous PTE maps it
+        file_heads: dict[tuple[int, int], str] = {}
+        isize: dict[str, int] = {}
+        async for raw_pid in self._redis.sscan_iter(keys.cluster("procs"), count=200):
+            pid = int(raw_pid)
+            vmas = [Vma.from_json(m) for m in await self._redis.zrange(keys.mm(pid, "vmas"), 0, -1)]
+            starts = [v.start for v in vmas]
+            async for vpn_raw, pte_raw in self._redis.hscan_iter(keys.mm(pid, "pte"), count=1000):
+                vpn = int(vpn_raw)
+                pfn, head, order, node, bits = (int(x) for x in pte_raw.split(b":"))
+                report.checked["ptes"] += 1
+                i = bisect.bisect_right(starts, vpn << 12) - 1
+                vma = vmas[i] if i >= 0 and vmas[i].end > vpn << 12 else None
+                if vma is None:
+                    report.add("pte_past_vma", f"pid {pid}: PTE at vpn {vpn:#x} outside every VMA", pfn=pfn,
+                               key=keys.mm(pid, "pte"))
+                elif vma.mapping:
+                    if vma.mapping not in isize:
+                        got = await self._redis.hget(keys.mapping(vma.mapping, "inode"), "i_size")
+                        isize[vma.mapping] = int(got) if got is not None else 0
+                    index = vma.pgoff + (vpn - (vma.start >> 12))
+                    if index >= -(-isize[vma.mapping] // 4096):
+                        report.add("mapped_past_eof", f"pid {pid} maps index {index} of {vma.mapping} (vpn {vpn:#x}), "
+                                   f"past EOF (i_size {isize[vma.mapping]} bytes)", pfn=pfn, key=keys.mm(pid, "pte"))
+                if bits & lua.PTE_ZERO:
+                    continue
+                if not bits & lua.PTE_NOMC:
+                    raised[(node, pfn)] += 1
+                refs[(node, head)] += 1
+                if bits & lua.PTE_ANON:
+                    anon[(node, pfn)] = pid
+                else:
+                    file_heads[(node, head)] = f"pid {pid} vpn {vpn:#x}"
+        report.checked["ptes_raising_mapcount"] += sum(raised.values())
+        recs = await self._records(sorted(set(raised) | set(refs)))
+        pinned = set()
+        for n in self._layout.nodes:
+            pinned |= {(n.nid, int(x)) for x in await self._redis.smembers(keys.node(n.nid, "rmap_pinned"))}
+        for key, n in raised.items():
+            r = recs.get(key)
+            if r is not None and r[1] + 1 != n:
+                report.add("mapcount_mismatch", f"_mapcount {r[1]} (+1 = {r[1] + 1} mappings), {n} PTEs map it",
+                           pfn=key[1])
+        for key, n in refs.items():
+            r = recs.get(key)
+            if r is None:
+                continue
+            _flags, _mc, _w0, _w1, mapping, index, _w4, refcount, _memcg = r
+            cache = index if mapping == MAPPING_SHARED else (1 if mapping and not mapping & 1 else 0)
+            need = n + cache + (1 if key in pinned else 0)
+            if refcount < need:
+                report.add("refcount_too_low", f"_refcount {refcount} < {n} PTEs + {cache} page-cache reference(s) "
+                           f"+ {int(key in pinned)} pin", pfn=key[1])
+            if key in file_heads and mapping == 0:
+                report.add("file_pte_not_cached", f"{file_heads[key]} maps a file folio that left the page cache "
+                           "(->mapping is NULL)", pfn=key[1])
+        for key, pid in anon.items():
+            r = recs.get(key)
+            if r is not None and r[4] != pid * 2 + 1:
+                report.add("anon_page_owner", f"pid {pid}'s anonymous PTE maps a page whose ->mapping is {r[4]}, "
+                           f"not its anon_vma ({pid * 2 + 1})", pfn=key[1])
+        report.checked["mapped_folios"] += len(refs)
