@@ -37,7 +37,7 @@ SERVICES = {
     "rmap": "mmsim.v1.ReverseMapService",
     "trace": "mmsim.v1.TraceService",
 }
-EXAMPLES = 10
+EXAMPLES = 30
 NOT_A_CHANGE = (b"{trace:", b"{traces}", b"{req:")
 REJECTED_UNCHANGED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
                       grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.OUT_OF_RANGE}
@@ -122,12 +122,15 @@ def request_strategy(desc, names: list[str], depth: int = 0):
 
 
 def digest(client: redis.Redis) -> str:
+    """sha256 over (key, DUMP key) of every key but NOT_A_CHANGE's, in key order (one pipeline of DUMPs)."""
+    names = sorted(k for k in client.scan_iter(count=10000) if not any(t in k for t in NOT_A_CHANGE))
+    pipe = client.pipeline(transaction=False)
+    for key in names:
+        pipe.dump(key)
     h = hashlib.sha256()
-    for key in sorted(client.scan_iter(count=1000)):
-        if any(t in key for t in NOT_A_CHANGE):
-            continue
+    for key, value in zip(names, pipe.execute()):
         h.update(key)
-        h.update(client.dump(key) or b"")
+        h.update(value or b"")
     return h.hexdigest()
 
 
