@@ -37,7 +37,7 @@ SERVICES = {
     "rmap": "mmsim.v1.ReverseMapService",
     "trace": "mmsim.v1.TraceService",
 }
-EXAMPLES = 30
+EXAMPLES = 12
 NOT_A_CHANGE = (b"{trace:", b"{traces}", b"{req:")
 REJECTED_UNCHANGED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
                       grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.OUT_OF_RANGE}
