@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 import redis.exceptions
-import structlog
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection

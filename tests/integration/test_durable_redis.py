@@ -30,14 +30,9 @@ SEED = 15
 
 
 @pytest.fixture(scope="module")
-def private(tmp_path_factory):
-    state = tmp_path_factory.mktemp("durable-stack")
-    settings = stack.pick_free_settings(config.load({"MMSIM_MEMORY": "64MiB"}), str(state))
-    try:
-        stack.up(settings, timeout=60, tied=True)
+def private(private_stack):
+    with private_stack("durable-stack", MMSIM_MEMORY="64MiB") as settings:
         yield settings
-    finally:
-        stack.down(settings)
 
 
 def _kill9_redis(settings: config.Settings) -> None:

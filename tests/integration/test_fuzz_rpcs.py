@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 
 from mmsim import stack
 from mmsim.client import Cluster
-from mmsim.runtime import config
 from mmsim.runtime.idempotency import METADATA_KEY
 from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2, reverse_map_pb2, trace_pb2  # noqa: F401
 
@@ -135,11 +134,8 @@ def digest(client: redis.Redis) -> str:
 
 
 @pytest.fixture(scope="module")
-def fuzz_stack(tmp_path_factory):
-    state = tmp_path_factory.mktemp("fuzz-stack")
-    s = stack.pick_free_settings(config.load({"MMSIM_MEMORY": "16MiB"}), str(state))
-    try:
-        stack.up(s, timeout=60, tied=True)
+def fuzz_stack(private_stack):
+    with private_stack("fuzz-stack", MMSIM_MEMORY="16MiB") as s:
         with Cluster.connect(s) as mm:
             fs = mm.mkfs("fz", block_size=4096)
             f = fs.create("/f")
@@ -156,8 +152,6 @@ def fuzz_stack(tmp_path_factory):
         client.close()
         for ch in channels.values():
             ch.close()
-    finally:
-        stack.down(s)
 
 
 @pytest.mark.parametrize("owner, service, method", [(o, s, m) for o, s, m in _methods()],
