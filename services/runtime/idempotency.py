@@ -5,9 +5,12 @@ Python client sends one per call and retries UNAVAILABLE through gRPC's service-
 mmsim.runtime.peers, send ``PARENT/SERVICE.METHOD#N``, so a retried parent re-sends the same child ids and
 children it already finished answer from their stored replies). The server side (mmsim.runtime.serve):
 
-1. ``claim``: one script, one round trip: no reply key -> mark it RUNNING (with a lease, so an attempt whose
-   process died does not wedge the id) and run the handler; DONE -> answer the stored reply; RUNNING ->
-   UNAVAILABLE "still running" (the caller's retry policy comes back later): never run twice at once.
+1. ``claim``: one script, one round trip: no reply key -> mark it ``running:INSTANCE`` (this service
+   process; with a lease) and run the handler; DONE -> answer the stored reply; RUNNING -> UNAVAILABLE
+   "still running" (the caller's retry policy comes back later): never run twice at once. Unless INSTANCE
+   is dead: every service process keeps ``mmsim:{cluster}:alive:INSTANCE`` alive (heartbeat, once a
+   second, expiring after HEARTBEAT_TTL_MS), so a retry after a SIGKILL takes the id over within seconds
+   instead of waiting for the lease.
 2. ``finish``: the serialized response, or the error status and message, kept under the id for
    MMSIM_REQUEST_TTL_S. Failures the infrastructure caused (UNAVAILABLE, CANCELLED, DEADLINE_EXCEEDED)
    release the id instead, so the retry runs again.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +48,7 @@ EXEMPT = frozenset(
     | methods.FAULTS
     | {"/mmsim.v1.FilesystemService/Populate", "/mmsim.v1.FilesystemService/Read", "/mmsim.v1.TraceService/Echo"}
 )
+HEARTBEAT_TTL_MS = 10_000
 RELEASE_ON = frozenset({"UNAVAILABLE", "CANCELLED", "DEADLINE_EXCEEDED"})
 
 _CLAIM_SRC = (Path(__file__).with_name("idempotency_claim.lua")).read_text()
@@ -51,17 +56,23 @@ _CLAIM_SRC = (Path(__file__).with_name("idempotency_claim.lua")).read_text()
 
 @dataclass(frozen=True)
 class ClaimArgs:
-    """idempotency_claim.lua: KEYS[1] the reply key; ARGV[1] lease (ms). Replies: 'claimed', 'running', or
-    the stored reply (JSON: {"code": NAME, "message": text, "response": hex of the serialized response})."""
+    """idempotency_claim.lua: KEYS[1] the reply key; ARGV lease (ms), this attempt's marker, the dead
+    attempt's marker to take over ('' for none). Replies: 'claimed', 'running:INSTANCE', or the stored reply
+    (JSON: {"code": NAME, "message": text, "response": hex of the serialized response})."""
 
     key: str
     lease_ms: int
+    marker: str
+    take_over: bytes = b""
 
     def keys(self) -> list[str]:
         return [self.key]
 
     def argv(self) -> list:
-        return [self.lease_ms]
+        return [self.lease_ms, self.marker, self.take_over]
+
+
+RUNNING = b"running:"
 
 
 @dataclass(frozen=True)
@@ -114,24 +125,40 @@ def response_class(method: str) -> type[Message]:
     return message_factory.GetMessageClass(desc.output_type)
 
 
+def alive_key(instance: str) -> str:
+    return keys.cluster(f"alive:{instance}")
+
+
 class Replies:
-    """The stored replies in Redis: ``mmsim:{req:ID}:reply`` (string: 'running' or the JSON of Stored)."""
+    """The stored replies in Redis: ``mmsim:{req:ID}:reply`` (string: 'running:INSTANCE' or the JSON of
+    Stored), and this service instance's heartbeat."""
 
     def __init__(self, redis, lease_ms: int, ttl_ms: int):
         self._redis = redis
         self._lease_ms = lease_ms
         self._ttl_ms = ttl_ms
         self._claim = Script(redis, _CLAIM_SRC)
+        self.instance = secrets.token_hex(8)
+
+    async def heartbeat(self) -> None:
+        await self._redis.set(alive_key(self.instance), 1, px=HEARTBEAT_TTL_MS)
+
+    async def retire(self) -> None:
+        await self._redis.delete(alive_key(self.instance))
 
     async def claim(self, request_id: str, method: str) -> Stored | None:
         """Start serving request_id (None), or the first attempt's stored answer; InProgress while it runs."""
-        args = ClaimArgs(keys.request(request_id), self._lease_ms)
+        args = ClaimArgs(keys.request(request_id), self._lease_ms, f"running:{self.instance}")
         reply = await self._claim(args.keys(), args.argv())
+        if reply.startswith(RUNNING) and not await self._redis.exists(alive_key(reply[len(RUNNING):].decode())):
+            args = ClaimArgs(args.key, args.lease_ms, args.marker, take_over=reply)   # its instance died
+            reply = await self._claim(args.keys(), args.argv())
         if reply == b"claimed":
             _current.set(Request(request_id))
             return None
-        if reply == b"running":
-            raise InProgress(f"request {request_id} ({method}) is still being served by its first attempt; retry later")
+        if reply.startswith(RUNNING):
+            raise InProgress(f"request {request_id} ({method}) is still being served by its first attempt "
+                             f"(service instance {reply[len(RUNNING):].decode()}); retry later")
         data = json.loads(reply)
         return Stored(data["code"], data["message"], bytes.fromhex(data["response"]))
 

@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 import redis.exceptions
-import structlog
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -235,9 +234,14 @@ class EpochHealth(health.aio.HealthServicer):
         return await super().Check(request, context)
 
     async def watch_epoch(self) -> None:
+        """Once a second: the boot epoch, and this instance's heartbeat (mmsim.runtime.idempotency)."""
         logged = False
         while True:
             await asyncio.sleep(CHECK_INTERVAL_S)
+            try:
+                await self._ctx.replies.heartbeat()
+            except redis.exceptions.RedisError:
+                pass  # unreachable: nothing can be claimed meanwhile either
             reason = await self.refresh()
             if reason and not logged:
                 self._ctx.log.error("redis.state_lost", reason=reason)
@@ -274,6 +278,7 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
     provider = tracing.setup(name, settings.redis_url, settings.trace_keep, settings.otlp_endpoint)
     server = grpc.aio.server(interceptors=[aio_server_interceptor(), RpcInterceptor(name, ctx)])
     await ctx.epoch.adopt(ctx.redis)
+    await ctx.replies.heartbeat()
     service_names = register(server, ctx)
     if inspect.isawaitable(service_names):  # register may be a coroutine (to prepare Redis state first)
         service_names = await service_names
@@ -306,6 +311,7 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
     recovery.cancel()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=5)
+    await ctx.replies.retire()
     provider.shutdown()
     await ctx.close()
     ctx.log.info("server.stopped", addr=addr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from mmsim import stack
@@ -9,14 +11,26 @@ from mmsim.runtime import config
 
 
 @pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory):
-    state = tmp_path_factory.mktemp("mmsim-state")
-    settings = stack.pick_free_settings(config.load({"MMSIM_MEMORY": "256MiB", "MMSIM_LOG_LEVEL": "info"}), str(state))
-    try:
-        stack.up(settings, timeout=60, tied=True)
+def private_stack(tmp_path_factory):
+    """``with private_stack(name, **env) as settings``: a stack of its own (Redis + four services, free ports)
+    for a test module that breaks it or must see nobody else's state; ``env``: MMSIM_* settings."""
+
+    @contextlib.contextmanager
+    def start(name: str, **env: str):
+        settings = stack.pick_free_settings(config.load(env), str(tmp_path_factory.mktemp(name)))
+        try:
+            stack.up(settings, timeout=60, tied=True)
+            yield settings
+        finally:
+            stack.down(settings)
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def stack_settings(private_stack):
+    with private_stack("mmsim-state", MMSIM_MEMORY="256MiB", MMSIM_LOG_LEVEL="info") as settings:
         yield settings
-    finally:
-        stack.down(settings)
 
 
 @pytest.fixture()

@@ -1,7 +1,8 @@
 """Durable Redis and the boot epoch, on a private stack (this module kills its Redis).
 
-- kill -9 of Redis right after Fsync acknowledged, restart on the same data directory: every fsynced byte
-  reads back (from the blocks: the page cache is dropped first), and the services go on serving;
+- kill -9 of Redis right after Fsync acknowledged: calls answer UNAVAILABLE while it is down; restarted on
+  the same data directory, every fsynced byte reads back (from the blocks: the page cache is dropped first),
+  and the services go on serving;
 - FLUSHALL (an emptied Redis): every service's health turns NOT_SERVING with the reason, and RPCs answer
   FAILED_PRECONDITION saying why, instead of serving half a state.
 """
@@ -29,14 +30,9 @@ SEED = 15
 
 
 @pytest.fixture(scope="module")
-def private(tmp_path_factory):
-    state = tmp_path_factory.mktemp("durable-stack")
-    settings = stack.pick_free_settings(config.load({"MMSIM_MEMORY": "64MiB"}), str(state))
-    try:
-        stack.up(settings, timeout=60, tied=True)
+def private(private_stack):
+    with private_stack("durable-stack", MMSIM_MEMORY="64MiB") as settings:
         yield settings
-    finally:
-        stack.down(settings)
 
 
 def _kill9_redis(settings: config.Settings) -> None:
@@ -70,6 +66,11 @@ def test_fsynced_bytes_survive_kill9_of_redis(private):
             f.fsync()
         expected = {path: f.read(0, i_size) for path, (f, _, i_size) in files.items()}
         _kill9_redis(private)
+        with pytest.raises(grpc.RpcError) as err:   # while Redis is down: UNAVAILABLE, saying so
+            first = next(iter(files.values()))[0]
+            first.stat()
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "is unreachable" in err.value.details() and private.redis_url in err.value.details()
         stack.up(private, timeout=60, tied=True)   # Redis again, on the same --dir; the services were left running
         _wait_loaded(private)
         for path, (f, _, i_size) in files.items():

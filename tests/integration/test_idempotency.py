@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from mmsim.runtime import keys
-from mmsim.runtime.idempotency import METADATA_KEY
+from mmsim.runtime.idempotency import METADATA_KEY, alive_key
 from mmsim.v1 import filesystem_pb2, filesystem_pb2_grpc, page_allocator_pb2 as pa, page_allocator_pb2_grpc
 from mmsim.v1 import reverse_map_pb2, reverse_map_pb2_grpc
 
@@ -90,14 +90,26 @@ def test_spawn_retried_is_one_process(stack_settings):
 
 def test_retry_while_the_first_attempt_runs_is_refused_and_runs_nothing(alloc, rdb):
     md = _rid()
-    rdb.set(keys.request(md[0][1]), "running", px=60_000)   # the first attempt is in flight (another replica)
+    rdb.set(alive_key("replica2"), 1, px=60_000)             # a live service instance...
+    rdb.set(keys.request(md[0][1]), "running:replica2", px=60_000)   # ...is running the first attempt
     before = _free_pages(alloc)
     with pytest.raises(grpc.RpcError) as err:
         alloc.AllocPages(pa.AllocPagesRequest(order=0), metadata=md)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "still being served" in err.value.details()
+    assert "still being served" in err.value.details() and "replica2" in err.value.details()
     assert _free_pages(alloc) == before
-    assert rdb.get(keys.request(md[0][1])) == b"running"   # the first attempt's claim is left alone
+    assert rdb.get(keys.request(md[0][1])) == b"running:replica2"   # the first attempt's claim is left alone
+    rdb.delete(alive_key("replica2"))
+
+
+def test_retry_after_the_first_attempts_service_died_runs_once(alloc, rdb):
+    md = _rid()
+    rdb.set(keys.request(md[0][1]), "running:deadbeef", px=60_000)   # its instance has no heartbeat: killed
+    before = _free_pages(alloc)
+    first = alloc.AllocPages(pa.AllocPagesRequest(order=0), metadata=md)
+    assert alloc.AllocPages(pa.AllocPagesRequest(order=0), metadata=md) == first
+    assert _free_pages(alloc) == before - 1
+    alloc.FreePages(pa.FreePagesRequest(pfn=first.folio.pfn, order=0))
 
 
 def test_a_bad_request_id_is_invalid_argument(alloc):
