@@ -168,7 +168,7 @@ def emit(out: Out, as_json: bool) -> None:
 def console():
     from rich.console import Console  # noqa: PLC0415
 
-    return Console(soft_wrap=True)
+    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None):
@@ -189,6 +189,10 @@ def kv_text(data: dict, hex_keys: tuple[str, ...] = ()) -> str:
     for key, value in data.items():
         if isinstance(value, int) and not isinstance(value, bool) and key in hex_keys:
             value = f"{value:#x}"
+        elif isinstance(value, dict) and {"pfn", "order"} <= set(value):
+            value = f"pfn {value['pfn']:#x} order {value['order']} node {value.get('node', 0)}"
+        elif isinstance(value, list) and key in hex_keys:
+            value = " ".join(f"{v:#x}" for v in value)
         elif isinstance(value, (list, dict)):
             value = json.dumps(value)
         lines.append(f"{key:<{width}}  {value}")

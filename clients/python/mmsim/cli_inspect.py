@@ -198,27 +198,27 @@ def trace_show(trace_id: TraceId) -> Out:
 
 
 @command(trace_app, "last")
-def trace_last() -> Out:
-    """The newest trace of a user operation (a fault, a write, ...; inspection commands make none).
+def trace_last(any_kind: Annotated[bool, opt("the newest trace of any user operation (a write, an mmap, ...), "
+                                             "not only of a fault", "--any")] = False) -> Out:
+    """The newest fault's span tree (inspection commands make no traces).
 
     Example: mmsim fault 1 0x7ffff7f00000; mmsim trace last
     """
     with connect() as mm:
-        ids = mm.traces(1)
-    if not ids:
-        from mmsim.cli_base import fail  # noqa: PLC0415
-
-        raise fail("no traces recorded yet: run an operation first (e.g. mmsim fault PID ADDRESS)")
-    return _show(ids[0])
+        tree = mm.last_trace("any" if any_kind else "fault")
+    return Out(tree.to_dict(), tree.render())
 
 
 @command(trace_app, "list")
-def trace_list(limit: Annotated[int, opt("at most this many, 1..1000 (e.g. 20)", "--limit",
-                                         parser=number(1, 1000), metavar="N")] = 20) -> Out:
+def trace_list(
+    limit: Annotated[int, opt("at most this many, 1..1000 (e.g. 20)", "--limit", parser=number(1, 1000),
+                              metavar="N")] = 20,
+    faults: Annotated[bool, opt("only traces started by a fault", "--faults")] = False,
+) -> Out:
     """The newest trace ids, newest first.
 
-    Example: mmsim trace list --limit 5
+    Example: mmsim trace list --limit 5 --faults
     """
     with connect() as mm:
-        ids = mm.traces(limit)
+        ids = mm.traces(limit, "fault" if faults else "any")
     return Out(ids, "\n".join(ids))

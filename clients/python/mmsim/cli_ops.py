@@ -44,6 +44,10 @@ Data = Annotated[str, arg("the bytes to write, as text (e.g. hello); with --hex 
 Repeat = Annotated[int, opt("write DATA this many times in a row, at least 1 (e.g. 1000)", "--repeat",
                             parser=number(1, MAX_MESSAGE), metavar="N")]
 Hex = Annotated[bool, opt("DATA is hex digits (e.g. 00ff10)", "--hex")]
+Indexing = Annotated[str, opt("how the page cache indexes large folios: multi-order (one XArray entry per folio, "
+                              "THP), order-0 (an entry per page) or hugetlb (indices in 2 MiB units); default "
+                              "the filesystem's or profile's (e.g. hugetlb)", "--indexing",
+                              parser=choice("multi-order", "order-0", "hugetlb"), metavar="MODE")]
 
 
 def _file(mm, mapping: str):
@@ -97,24 +101,38 @@ def mkfs(
                                       parser=choice("scope", "gfp_nofs", "none"), metavar="CONTEXT")] = "",
     max_folio_order: Annotated[int | None, opt("largest folio populate asks for, 0..9 (0 = small pages only)",
                                                "--max-folio-order", parser=number(0, 9), metavar="ORDER")] = None,
+    indexing: Indexing = "",
 ) -> Out:
     """mkfs: a filesystem whose block size may exceed the page size.
 
     Example: mmsim mkfs xfs0 --block-size 16KiB --profile lsfmm2018
     """
     with connect() as mm:
-        fs = mm.mkfs(name, block_size, profile, alloc_context, max_folio_order)
-    return Out(fs.to_dict(), f"{fs.name}: block size {fs.block_size} bytes, profile {fs.profile}")
+        info = mm.mkfs(name, block_size, profile, alloc_context, max_folio_order, indexing).statfs()
+    return Out(info.to_dict(), f"{info.name}: block size {info.block_size} bytes, profile {info.profile}, "
+                               f"folio orders {info.min_folio_order}..{info.max_folio_order} "
+                               f"({info.populate_policy}), indexing {info.indexing}, alloc context {info.alloc_context}")
+
+
+@command(app, "statfs", panel="Files")
+def statfs(fs: Fs) -> Out:
+    """statfs: a filesystem's block size, profile, folio orders, indexing, alloc context and blocks used.
+
+    Example: mmsim statfs xfs0
+    """
+    with connect() as mm:
+        info = _fs(mm, fs).statfs()
+    return Out(info.to_dict(), kv_text(info.to_dict()))
 
 
 @command(app, "create", panel="Files")
-def create(fs: Fs, path: Path) -> Out:
+def create(fs: Fs, path: Path, indexing: Indexing = "") -> Out:
     """Create a regular file; prints its mapping id FS/INO (the name every file command takes).
 
     Example: mmsim create xfs0 /data/a      (prints xfs0/1)
     """
     with connect() as mm:
-        f = _fs(mm, fs).create(path)
+        f = _fs(mm, fs).create(path, indexing)
     return Out(f.to_dict(), f.mapping)
 
 
@@ -257,17 +275,6 @@ def fadvise(
     """
     with connect() as mm:
         r = _file(mm, _check_mapping(mapping)).fadvise(advice)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
-
-
-@command(app, "drop-caches", panel="Files")
-def drop_caches() -> Out:
-    """echo 1 > /proc/sys/vm/drop_caches: drop every clean, unmapped page-cache folio of every file.
-
-    Example: mmsim drop-caches
-    """
-    with connect() as mm:
-        r = mm.drop_caches()
     return Out(r.to_dict(), kv_text(r.to_dict()))
 
 

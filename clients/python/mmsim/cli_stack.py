@@ -82,9 +82,9 @@ def reset() -> Out:
     Example: mmsim reset
     """
     with connect() as mm:
-        result = mm.reset()
-    data = result.to_dict() if hasattr(result, "to_dict") else {}
-    return Out({"reset": True, **data}, "reset: an empty machine")
+        r = mm.reset()
+    return Out(r.to_dict(), f"reset: an empty machine ({r.keys_deleted} keys deleted, {r.free_pages} pages free "
+                            f"on {r.nodes} node(s))")
 
 
 @command(app, "demo", panel="Stack")
