@@ -98,8 +98,10 @@ def test_statuses_become_error_classes(mm, code, cls):
         mm.allocator.alloc_pages(0)
     assert isinstance(err.value, errors.MmsimError) and err.value.code == code.name
     assert err.value.message == "what went wrong" and str(err.value) == f"{code.name}: what went wrong"
-    with pytest.raises(grpc.RpcError):                   # the raw escape hatch stays raw
+    assert isinstance(err.value, grpc.RpcError) and err.value.code() == code and err.value.details() == "what went wrong"
+    with pytest.raises(grpc.RpcError) as raw:            # the raw escape hatch stays raw
         mm.call("allocator", "AllocPages", pa_pb.AllocPagesRequest())
+    assert not isinstance(raw.value, errors.MmsimError)
 
 
 def test_gfp_names_and_bad_names():
