@@ -15,12 +15,14 @@
         mm.allocator.free_pages(page.folio)
         a = mm.kvmalloc_struct(64, 8, 1 << 20, "GFP_KERNEL"); mm.kvfree(a.addr)
 
-Every RPC has a method: ``mm.allocator``, ``mm.pagecache``, ``mm.fs`` (FilesystemService by filesystem and
-mapping names) and ``mm.rmap`` wrap one service each; :class:`Filesystem`, :class:`File` and
-:class:`Process` are handles on the objects (``mm.filesystem("xfs0")``, ``mm.file("xfs0/1")``,
-``mm.process(1)`` reopen existing ones). Results are dataclasses with ``to_dict()`` (numbers as numbers);
-errors are :mod:`mmsim.errors` classes (``NotFound``, ``InvalidArgument``, ...). gfp masks are given as the
-kernel writes them ("GFP_KERNEL|__GFP_NOWARN", or an int) and come back as text ("GFP_KERNEL|__GFP_NOWARN").
+Every RPC has a method: ``mm.allocator``, ``mm.pagecache`` and ``mm.rmap`` wrap a service each (the
+allocation calls are also on the cluster: ``mm.kvmalloc_struct``, ``mm.malloc``...); the FilesystemService and
+per-process calls are on the handles :class:`Filesystem`, :class:`File` and :class:`Process`
+(``mm.filesystem("xfs0")``, ``mm.file("xfs0/1")``, ``mm.process(1)`` reopen existing ones); traces are
+``mm.trace(id)``, ``mm.traces()``, ``mm.last_trace()``; ``mm.reset()`` empties the machine. Results are
+dataclasses with ``to_dict()`` (numbers as numbers); errors are :mod:`mmsim.errors` classes (``NotFound``,
+``InvalidArgument``, ...). gfp masks are given as the kernel writes them ("GFP_KERNEL|__GFP_NOWARN", or an
+int) and come back as text ("GFP_KERNEL|__GFP_NOWARN").
 
 Every call starts a new W3C trace (a ``traceparent`` in the gRPC metadata); the id is kept on fault results
 (``trace_id``) and in ``Cluster.last_trace_id``. Inspection calls (the RPCs marked NO_SIDE_EFFECTS in the
