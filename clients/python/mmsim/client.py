@@ -209,7 +209,7 @@ class PageInfo(Result):
     private: int
     compound_head: int
     order: int
-    mapcount: int               # raw _mapcount (-1 = unmapped)
+    mapcount: int               # the raw _mapcount (-1 = unmapped; see ``mapped``)
     refcount: int
     memcg: int
     owner_words: list[int]
@@ -218,6 +218,20 @@ class PageInfo(Result):
     @classmethod
     def from_response(cls, resp: pa_pb.GetPageResponse) -> "PageInfo":
         return cls.from_pb(resp.page, text=resp.text)
+
+    @property
+    def pg_flags(self) -> list[str]:
+        """The flags by their kernel names (PG_uptodate, PG_lru, ...; mmsim's own marks stay as they are)."""
+        return [f if "(" in f else f"PG_{f}" for f in self.flags]
+
+    @property
+    def mapped(self) -> int:
+        """How many page tables map the page: page_mapcount() = _mapcount + 1; 0 when a page_type (buddy,
+        ...) is stored in _mapcount instead."""
+        return 0 if self.page_type else max(self.mapcount + 1, 0)
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "pg_flags": self.pg_flags, "mapped": self.mapped}
 
 
 @dataclass(frozen=True)
