@@ -30,7 +30,7 @@ from mmsim.cli_base import (
     show_bytes,
 )
 
-MAX_MESSAGE = 4 << 20      # gRPC's default message limit: one read or write carries at most this many bytes
+MAX_MESSAGE = (4 << 20) - (64 << 10)  # FilesystemService Read/Write per call: under gRPC's 4 MiB message limit
 MAX_MEMORY_IO = 16 << 20   # ReadMemory/WriteMemory per call
 
 Offset = Annotated[int, arg("byte offset in the file, decimal, 0x hex or a size (e.g. 0, 0x1000, 64KiB)",
@@ -71,8 +71,8 @@ def _payload(data: str, as_hex: bool, repeat: int) -> bytes:
     except ValueError:
         raise typer.BadParameter(f"{data!r} is not hex digits (e.g. deadbeef)", param_hint="DATA") from None
     if len(chunk) * repeat > MAX_MESSAGE:
-        raise typer.BadParameter(f"{len(chunk) * repeat} bytes is over the 4 MiB a call carries; "
-                                 "write in pieces at increasing offsets", param_hint="--repeat")
+        raise typer.BadParameter(f"{len(chunk) * repeat} bytes is over the {MAX_MESSAGE} a call carries "
+                                 "(4 MiB less 64 KiB); write in pieces at increasing offsets", param_hint="--repeat")
     return chunk * repeat
 
 
@@ -158,7 +158,7 @@ def write(mapping: Mapping, offset: Offset, data: Data, repeat: Repeat = 1, as_h
 def read(
     mapping: Mapping,
     offset: Offset,
-    length: Annotated[int, arg("bytes to read, at most 4MiB (e.g. 16)", number(0, MAX_MESSAGE, sizes=True),
+    length: Annotated[int, arg("bytes to read, at most 4MiB - 64KiB (e.g. 16)", number(0, MAX_MESSAGE, sizes=True),
                                "LENGTH")],
     as_hex: Annotated[bool, opt("always print a hexdump -C", "--hex")] = False,
 ) -> Out:
