@@ -19,10 +19,13 @@ def up() -> Out:
 
     Example: mmsim up
     """
-    from mmsim import stack  # noqa: PLC0415
+    from mmsim import errors, stack  # noqa: PLC0415
 
     settings = _local_settings()
-    started = stack.up(settings)
+    try:
+        started = stack.up(settings)
+    except stack.StackError as exc:      # a busy port, a service that died: up stopped what it started
+        raise errors.FailedPrecondition(str(exc)) from None
     rows = stack.status(settings)
     for row in rows:
         row["started"] = row["name"] in started
