@@ -17,9 +17,10 @@ from mmsim.cli_base import (
     command,
     connect,
     group,
-    kv_text,
     number,
     opt,
+    process_handle,
+    result_out,
 )
 
 proc_app = group("proc", "/proc files in the kernel's formats: buddyinfo, pagetypeinfo, vmstat, meminfo, "
@@ -113,19 +114,12 @@ def proc_status(pid: Pid) -> Out:
     Example: mmsim proc status 1
     """
     with connect() as mm:
-        st = _process(mm, pid).status()
-    return Out(st.to_dict(), kv_text(st.to_dict()))
-
-
-def _process(mm, pid: int):
-    from mmsim.client import Process  # noqa: PLC0415
-
-    return Process(mm, pid, "")
+        return result_out(process_handle(mm, pid).status())
 
 
 def _maps(pid: int) -> Out:
     with connect() as mm:
-        lines = _process(mm, pid).maps()
+        lines = process_handle(mm, pid).maps()
     return Out({"pid": pid, "lines": lines}, "\n".join(lines))
 
 
@@ -157,8 +151,7 @@ def xa_stats(mapping: Mapping) -> Out:
     Example: mmsim xa stats xfs0/1 --json
     """
     with connect() as mm:
-        st = mm.pagecache.xa_stats(mapping)
-    return Out(st.to_dict(), kv_text(st.to_dict()))
+        return result_out(mm.pagecache.xa_stats(mapping))
 
 
 @command(xa_app, "dump")

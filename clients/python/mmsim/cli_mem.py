@@ -25,6 +25,7 @@ from mmsim.cli_base import (
     kv_text,
     number,
     opt,
+    result_out,
 )
 
 Size = Annotated[int, arg("bytes, decimal, 0x hex or a size (e.g. 4096, 64KiB)", number(0, U64, sizes=True),
@@ -36,8 +37,7 @@ KV_HEX = ("addr", "pfns")
 
 
 def _alloc_out(a) -> Out:
-    data = a.to_dict()
-    return Out(data, kv_text(data, KV_HEX))
+    return result_out(a, KV_HEX)
 
 
 @command(app, "kmalloc", panel="Memory")
@@ -176,8 +176,7 @@ def fragment(
     Example: mmsim fragment --max-free-order 1
     """
     with connect() as mm:
-        r = mm.allocator.fragment(node, zone, max_free_order)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+        return result_out(mm.allocator.fragment(node, zone, max_free_order))
 
 
 @command(app, "unfragment", panel="Memory")
@@ -241,8 +240,7 @@ def folio_find(mapping: Mapping, index: Annotated[int, arg("file index in pages 
     Example: mmsim folio find xfs0/1 0
     """
     with connect() as mm:
-        r = mm.pagecache.find_folio(mapping, index)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+        return result_out(mm.pagecache.find_folio(mapping, index))
 
 
 @command(folio_app, "add")

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from mmsim.cli_base import (
@@ -24,9 +23,13 @@ from mmsim.cli_base import (
     command,
     connect,
     fault_exit_code,
-    kv_text,
+    file_handle,
+    fs_handle,
+    mapping_id,
     number,
     opt,
+    process_handle,
+    result_out,
     show_bytes,
 )
 
@@ -50,17 +53,10 @@ Indexing = Annotated[str, opt("how the page cache indexes large folios: multi-or
                               parser=choice("multi-order", "order-0", "hugetlb"), metavar="MODE")]
 
 
-def _file(mm, mapping: str):
-    """A handle on an existing file by its mapping id, without a round trip (the call says NOT_FOUND)."""
-    from mmsim.client import File, Filesystem  # noqa: PLC0415
-
-    return File(mm, Filesystem(mm, mapping.split("/", 1)[0], 0, ""), "", mapping)
-
-
-def _process(mm, pid: int):
-    from mmsim.client import Process  # noqa: PLC0415
-
-    return Process(mm, pid, "")
+def on_file(mapping: str, call) -> Out:
+    """``call(file)`` on the file MAPPING names; its result as key/value lines (--json: its fields)."""
+    with connect() as mm:
+        return result_out(call(file_handle(mm, mapping)))
 
 
 def _payload(data: str, as_hex: bool, repeat: int) -> bytes:
@@ -74,14 +70,6 @@ def _payload(data: str, as_hex: bool, repeat: int) -> bytes:
         raise typer.BadParameter(f"{len(chunk) * repeat} bytes is over the {MAX_MESSAGE} a call carries "
                                  "(4 MiB less 64 KiB); write in pieces at increasing offsets", param_hint="--repeat")
     return chunk * repeat
-
-
-def _check_mapping(mapping: str) -> str:
-    import typer  # noqa: PLC0415
-
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}/\d+", mapping):
-        raise typer.BadParameter(f"{mapping!r} is not a mapping id FS/INO (e.g. xfs0/1)", param_hint="MAPPING")
-    return mapping
 
 
 # Filesystems and files -------------------------------------------------------------------------------------
@@ -121,8 +109,7 @@ def statfs(fs: Fs) -> Out:
     Example: mmsim statfs xfs0
     """
     with connect() as mm:
-        info = _fs(mm, fs).statfs()
-    return Out(info.to_dict(), kv_text(info.to_dict()))
+        return result_out(fs_handle(mm, fs).statfs())
 
 
 @command(app, "create", panel="Files")
@@ -132,14 +119,8 @@ def create(fs: Fs, path: Path, indexing: Indexing = "") -> Out:
     Example: mmsim create xfs0 /data/a      (prints xfs0/1)
     """
     with connect() as mm:
-        f = _fs(mm, fs).create(path, indexing)
+        f = fs_handle(mm, fs).create(path, indexing)
     return Out(f.to_dict(), f.mapping)
-
-
-def _fs(mm, name: str):
-    from mmsim.client import Filesystem  # noqa: PLC0415
-
-    return Filesystem(mm, name, 0, "")
 
 
 @command(app, "write", panel="Files")
@@ -150,7 +131,7 @@ def write(mapping: Mapping, offset: Offset, data: Data, repeat: Repeat = 1, as_h
     """
     payload = _payload(data, as_hex, repeat)
     with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).write_result(offset, payload)
+        r = file_handle(mm, mapping).write_result(offset, payload)
     return Out(r.to_dict(), f"wrote {r.written} bytes; i_size {r.i_size}")
 
 
@@ -170,7 +151,7 @@ def read(
     from mmsim.cli_base import hexdump  # noqa: PLC0415
 
     with connect() as mm:
-        data = _file(mm, _check_mapping(mapping)).read(offset, length)
+        data = file_handle(mm, mapping).read(offset, length)
     return Out(_bytes_dict(data, offset=offset), hexdump(data, offset) if as_hex else show_bytes(data))
 
 
@@ -188,9 +169,7 @@ def stat(mapping: Mapping) -> Out:
 
     Example: mmsim stat xfs0/1
     """
-    with connect() as mm:
-        st = _file(mm, _check_mapping(mapping)).stat()
-    return Out(st.to_dict(), kv_text(st.to_dict()))
+    return on_file(mapping, lambda f: f.stat())
 
 
 @command(app, "truncate", panel="Files")
@@ -202,9 +181,7 @@ def truncate(
 
     Example: mmsim truncate xfs0/1 100
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).truncate(size)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(mapping, lambda f: f.truncate(size))
 
 
 @command(app, "punch-hole", panel="Files")
@@ -213,15 +190,13 @@ def punch_hole(mapping: Mapping, offset: Offset, length: Length) -> Out:
 
     Example: mmsim punch-hole xfs0/1 16KiB 32KiB
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).punch_hole(offset, length)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(mapping, lambda f: f.punch_hole(offset, length))
 
 
 @command(app, "reflink", panel="Files")
 def reflink(
-    src: Annotated[str, arg("source mapping id FS/INO (e.g. xfs0/1)", metavar="SRC")],
-    dst: Annotated[str, arg("destination mapping id FS/INO, same filesystem (e.g. xfs0/2)", metavar="DST")],
+    src: Annotated[str, arg("source mapping id FS/INO (e.g. xfs0/1)", mapping_id, "SRC")],
+    dst: Annotated[str, arg("destination mapping id FS/INO, same filesystem (e.g. xfs0/2)", mapping_id, "DST")],
     src_offset: Annotated[int, opt("source offset, a multiple of the block size (e.g. 0)", "--src-offset",
                                    parser=number(0, I64, sizes=True), metavar="BYTES")] = 0,
     dst_offset: Annotated[int, opt("destination offset, a multiple of the block size (e.g. 0)", "--dst-offset",
@@ -235,10 +210,7 @@ def reflink(
 
     Example: mmsim reflink xfs0/1 xfs0/2 --share-folios
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(src)).reflink(_file(mm, _check_mapping(dst)), src_offset, dst_offset,
-                                                   length, share_folios)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(src, lambda f: f.reflink(file_handle(f.cluster, dst), src_offset, dst_offset, length, share_folios))
 
 
 @command(app, "unlink", panel="Files")
@@ -248,8 +220,7 @@ def unlink(fs: Fs, path: Path) -> Out:
     Example: mmsim unlink xfs0 /data/a
     """
     with connect() as mm:
-        r = _fs(mm, fs).unlink(path)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+        return result_out(fs_handle(mm, fs).unlink(path))
 
 
 @command(app, "fsync", panel="Files")
@@ -258,9 +229,7 @@ def fsync(mapping: Mapping) -> Out:
 
     Example: mmsim fsync xfs0/1
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).fsync()
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(mapping, lambda f: f.fsync())
 
 
 @command(app, "fadvise", panel="Files")
@@ -273,9 +242,7 @@ def fadvise(
 
     Example: mmsim fsync xfs0/1; mmsim fadvise xfs0/1 dontneed     (the next fault is a major fault)
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).fadvise(advice)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(mapping, lambda f: f.fadvise(advice))
 
 
 # Processes -------------------------------------------------------------------------------------------------
@@ -330,7 +297,7 @@ def mmap(
     Example: mmsim mmap 1 xfs0/1 1MiB --prot r
     """
     with connect() as mm:
-        vma = _process(mm, pid).mmap(_file(mm, _check_mapping(mapping)), length, prot, not private, offset, addr)
+        vma = process_handle(mm, pid).mmap(file_handle(mm, mapping), length, prot, not private, offset, addr)
     return Out({**vma.to_dict(), "pid": pid}, f"{vma.start:#x}")
 
 
@@ -345,7 +312,7 @@ def munmap(
     Example: mmsim munmap 1 0x7ffff7f00000 1MiB
     """
     with connect() as mm:
-        n = _process(mm, pid).munmap(addr, length)
+        n = process_handle(mm, pid).munmap(addr, length)
     return Out({"pages_unmapped": n}, f"{n} PTEs unmapped")
 
 
@@ -390,7 +357,7 @@ def fault(
     Example: mmsim fault 1 0x7ffff7f01000 --trace
     """
     with connect() as mm:
-        r = _process(mm, pid).fault(address, write)
+        r = process_handle(mm, pid).fault(address, write)
         tree = mm.trace(r.trace_id) if trace else None
     data = r.to_dict()
     text = fault_text(r)
@@ -415,7 +382,7 @@ def read_memory(
     from mmsim.cli_base import hexdump  # noqa: PLC0415
 
     with connect() as mm:
-        r = _process(mm, pid).read_memory(address, length)
+        r = process_handle(mm, pid).read_memory(address, length)
     names = r.vm_fault.names()
     data = _bytes_dict(r.data, address=address, faults=r.faults, vm_fault=names)
     text = hexdump(r.data, address) if as_hex else show_bytes(r.data)
@@ -431,7 +398,7 @@ def write_memory(pid: Pid, address: Address, data: Data, repeat: Repeat = 1, as_
     """
     payload = _payload(data, as_hex, repeat)
     with connect() as mm:
-        r = _process(mm, pid).write_memory(address, payload)
+        r = process_handle(mm, pid).write_memory(address, payload)
     names = r.vm_fault.names()
     text = f"wrote {r.written} bytes ({r.faults} faults)" + (f"; stopped at {r.vm_fault}" if names else "")
     return Out({"written": r.written, "faults": r.faults, "vm_fault": names}, text, fault_exit_code(names))
@@ -444,5 +411,4 @@ def exit_(pid: Pid) -> Out:
     Example: mmsim exit 1
     """
     with connect() as mm:
-        r = _process(mm, pid).exit()
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+        return result_out(process_handle(mm, pid).exit())
