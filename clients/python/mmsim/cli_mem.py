@@ -191,11 +191,6 @@ def unfragment(node: Annotated[int, opt("NUMA node (e.g. 0)", "--node", parser=n
     return Out({"freed": freed}, f"{freed} pages given back")
 
 
-def page_mapcount(raw: int, page_type: str) -> int:
-    """page_mapcount(): how many PTEs map the page; 0 when _mapcount holds a page type (e.g. buddy)."""
-    return 0 if page_type else max(raw + 1, 0)
-
-
 @command(app, "page", panel="Memory")
 def page(pfn: Pfn) -> Out:
     """One struct page, decoded: flags (PG_*), page type, the union member in use, mapping/index, mapcount,
@@ -206,10 +201,10 @@ def page(pfn: Pfn) -> Out:
     with connect() as mm:
         p = mm.allocator.get_page(pfn)
     data = p.to_dict()
-    data.pop("text", None)
-    data["flags"] = [f if f.startswith("PG_") else f"PG_{f}" for f in p.flags]
-    data["_mapcount"] = p.mapcount
-    data["mapcount"] = page_mapcount(p.mapcount, p.page_type)
+    for key in ("text", "pg_flags", "mapped"):
+        data.pop(key, None)
+    # flags by their PG_ names; mapcount as the count page_mapcount() gives, the raw _mapcount beside it
+    data.update(flags=p.pg_flags, mapcount=p.mapped, _mapcount=p.mapcount)
     shown = {k: v for k, v in data.items() if k != "owner_words" or p.union_member == "owner"}
     shown["flags"] = "|".join(data["flags"]) or "0"
     return Out(data, kv_text(shown, ("pfn", "compound_head")))
@@ -228,7 +223,7 @@ def folio_mapcount(pfn: Pfn, node: Annotated[int, opt("NUMA node of the pfn (e.g
     with connect() as mm:
         r = mm.rmap.folio_mapcount(pfn, node)
     data = r.to_dict()
-    data["page_mapcount"] = page_mapcount(r.page_mapcount_raw, "")
+    data["page_mapcount"] = max(r.page_mapcount_raw + 1, 0)     # the count; the raw _mapcount beside it
     return Out(data, kv_text(data))
 
 
