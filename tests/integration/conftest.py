@@ -1,4 +1,5 @@
-"""The real stack for integration tests: redis-server + four service processes on free ports, once per session."""
+"""The real stack for integration tests: redis-server + four service processes on free ports, once per session
+(and a stack of its own for a module that resets the machine or needs it fresh)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ def private_stack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def stack_settings(private_stack):
     with private_stack("mmsim-state", MMSIM_MEMORY="256MiB", MMSIM_LOG_LEVEL="info") as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def own_stack_settings(private_stack):
+    """A private stack for this module only (the CLI and README tests reset it, stop it and start it again)."""
+    with private_stack("mmsim-own", MMSIM_MEMORY="256MiB", MMSIM_LOG_LEVEL="info") as settings:
         yield settings
 
 

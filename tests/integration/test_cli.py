@@ -1,124 +1,443 @@
-"""The mmsim CLI against the running test stack: /proc views, struct page, XArray stats and dump, traces."""
+"""Every `mmsim` subcommand, with valid and with invalid input, against a real stack of its own.
+
+Each case runs in-process through typer's CliRunner (fast), once as text and once with --json: no traceback,
+the exit code the case names, and with --json a stdout that parses. A few run through the real `mmsim`
+entry point (a closed pipe, the lifecycle, --version, completion, the lazy imports). A test checks that the
+cases name every registered command, so a new command cannot go untested.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
 
+from mmsim.cli import app
+from mmsim.cli_base import EXIT_DOWN, EXIT_ERROR, EXIT_SIGBUS, EXIT_SIGPIPE, EXIT_SIGSEGV, EXIT_USAGE
 from mmsim.client import PAGE_SIZE, Cluster
 
+MMSIM = str(Path(sys.executable).with_name("mmsim"))
+runner = CliRunner()
+_names = itertools.count()
 
-def cli(settings, *args) -> subprocess.CompletedProcess:
-    env = {**os.environ, **settings.env()}
-    return subprocess.run([sys.executable, "-m", "mmsim.cli", *args], env=env, capture_output=True, text=True, timeout=60)
+
+def invoke(settings, argv: list[str]):
+    return runner.invoke(app, argv, env=settings.env())
+
+
+def check(result, code: int, argv: list[str]) -> None:
+    """No traceback, the expected exit code; a --json run's stdout parses (also for a refused operation)."""
+    shown = f"mmsim {shlex.join(argv)} -> {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    assert result.exit_code == code, shown
+    assert result.exception is None or isinstance(result.exception, SystemExit), shown
+    assert "Traceback" not in result.output, shown
+    if "--json" in argv and code != EXIT_USAGE:
+        json.loads(result.stdout)
+    if code == EXIT_USAGE:
+        assert "Invalid value" in result.stderr or "Missing" in result.stderr or "unexpected" in result.stderr, shown
+
+
+class World(dict):
+    """The placeholders of the cases: fixed objects made once, and {fresh_*} ones made anew at each use (a
+    case that consumes its object, like free or unlink, can run twice)."""
+
+    def __init__(self, mm: Cluster, **fixed):
+        super().__init__(fixed)
+        self.mm = mm
+
+    def __missing__(self, key: str):
+        mm = self.mm
+        n = next(_names)
+        make = {
+            "fresh_fs": lambda: f"clifs{n}",
+            "fresh_path": lambda: f"/new{n}",
+            "fresh_gone": lambda: mm.filesystem("clifs").create(f"/gone{n}").path,
+            "fresh_file": lambda: mm.filesystem("clifs").create(f"/f{n}").mapping,
+            "fresh_pid": lambda: mm.spawn(f"p{n}").pid,
+            "fresh_vma": lambda: mm.process(self["pid"]).mmap(mm.file(self["m"]), PAGE_SIZE).start,
+            "fresh_kaddr": lambda: mm.kmalloc(64).addr,
+            "fresh_maddr": lambda: mm.malloc(64).addr,
+            "fresh_page1": lambda: mm.alloc_pages(1).folio.pfn,
+        }[key]
+        return make()
 
 
 @pytest.fixture(scope="module")
-def faulted(stack_settings):
-    """A 16 KiB-block file faulted once from a fresh page cache: (mapping, fault result)."""
-    with Cluster.connect(stack_settings) as mm:
+def world(own_stack_settings):
+    """A 16 KiB-block file written, synced and dropped from the page cache, a process that faulted it once."""
+    with Cluster.connect(own_stack_settings) as mm:
         fs = mm.mkfs("clifs", block_size=16384)
-        f = fs.create("/cli")
-        f.write(0, b"x" * 20000)
+        f = fs.create("/data/a")
+        f.write(0, b"hello" * 4000)
+        f.truncate(1 << 20)                       # past 20000 bytes: a hole up to 1 MiB
         f.fsync()
-        f.fadvise_dontneed()
+        f.fadvise("dontneed")
+        dst = fs.create("/data/b")
         proc = mm.spawn("cli")
-        vma = proc.mmap(f, 1 << 16)
-        return f.mapping, proc.fault(vma.start)
+        vma = proc.mmap(f, 1 << 20)
+        r = proc.fault(vma.start)
+        assert r.major
+        yield World(mm, m=f.mapping, m2=dst.mapping, pid=proc.pid, addr=hex(vma.start), pfn=hex(r.folio_pfn),
+                    trace=r.trace_id, hole=hex(vma.start + (512 << 10)))
 
 
-def test_proc_buddyinfo_prints_the_kernel_format(stack_settings):
-    out = cli(stack_settings, "proc", "buddyinfo")
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("Node 0, zone ")
+# (command line, exit code). Placeholders: see World. Kept in the order of `mmsim --help`.
+VALID = [
+    ("status", 0),
+    ("mkfs {fresh_fs} --block-size 64KiB --profile linux-6.12 --alloc-context none --max-folio-order 4 "
+     "--indexing order-0", 0),
+    ("statfs clifs", 0),
+    ("create clifs {fresh_path} --indexing order-0", 0),
+    ("write {m} 20000 ab --repeat 3", 0),
+    ("write {m} 0x5000 00ff --hex", 0),
+    ("read {m} 0 16", 0),
+    ("read {m} 0 64 --hex", 0),
+    ("stat {m}", 0),
+    ("truncate {fresh_file} 64KiB", 0),
+    ("punch-hole {fresh_file} 0 16KiB", 0),
+    ("reflink {m} {fresh_file} --share-folios", 0),
+    ("unlink clifs {fresh_gone}", 0),
+    ("fsync {m}", 0),
+    ("fadvise {m} dontneed", 0),
+    ("spawn reader --mapcount-limit 10 --mapcount-action leak --max-map-count 100", 0),
+    ("mmap {pid} {m} 1MiB --offset 16KiB --prot rw --private", 0),
+    ("munmap {pid} {fresh_vma} 4096", 0),
+    ("fault {pid} {addr}", 0),
+    ("fault {pid} {addr} --trace", 0),
+    ("fault {pid} {hole}", 0),
+    ("fault {pid} 0x1000", EXIT_SIGSEGV),
+    ("read-memory {pid} {addr} 16", 0),
+    ("write-memory {pid} {addr} hi", EXIT_SIGSEGV),      # a read-only mapping: the store faults with SIGSEGV
+    ("exit {fresh_pid}", 0),
+    ("maps {pid}", 0),
+    ("kmalloc 4096 --gfp GFP_KERNEL --node 0", 0),
+    ("vmalloc 64KiB", 0),
+    ("kvmalloc 1MiB --gfp 'GFP_KERNEL|__GFP_NOWARN'", 0),
+    ("kvmalloc-array 1000 64", 0),
+    ("kvcalloc 1000 64", 0),
+    ("kvmalloc-struct 64 8 1000", 0),
+    ("kvfree {fresh_kaddr}", 0),
+    ("malloc 1MiB", 0),
+    ("free {fresh_maddr}", 0),
+    ("alloc-pages 2 --gfp 'GFP_KERNEL|__GFP_NORETRY'", 0),
+    ("free-pages {fresh_page1} 1", 0),
+    ("page {pfn}", 0),
+    ("folio mapcount {pfn}", 0),
+    ("folio find {m} 0", 0),
+    ("folio add {fresh_file} 0 --pfn {fresh_page1} --order 1", 0),
+    ("folio add {fresh_file} 0 --order 2", 0),
+    ("proc buddyinfo", 0),
+    ("proc pagetypeinfo", 0),
+    ("proc vmstat", 0),
+    ("proc meminfo", 0),
+    ("proc status {pid}", 0),
+    ("proc maps {pid}", 0),
+    ("xa stats {m}", 0),
+    ("xa dump {m}", 0),
+    ("trace show {trace}", 0),
+    ("trace last", 0),
+    ("trace last --any", 0),
+    ("trace list --limit 5 --faults", 0),
+    ("bench fault --faults 2 --here", 0),
+]
+
+INVALID = [
+    ("status --bogus", EXIT_USAGE),
+    ("mkfs clifs", EXIT_ERROR),                                       # ALREADY_EXISTS
+    ("mkfs x --block-size -4096", EXIT_USAGE),
+    ("mkfs x --block-size 1000", EXIT_ERROR),                         # not a power of two: the service says so
+    ("mkfs x --indexing sideways", EXIT_USAGE),
+    ("mkfs x --max-folio-order 10", EXIT_USAGE),
+    ("statfs nofs", EXIT_ERROR),
+    ("create nofs /a", EXIT_ERROR),
+    ("write {m} 0 a --repeat -3", EXIT_USAGE),
+    ("write {m} -1 a", EXIT_USAGE),
+    ("write {m} 0 zz --hex", EXIT_USAGE),
+    ("write {m} 0 abcd --repeat 2000000", EXIT_USAGE),                # over the 4 MiB a call carries
+    ("write nofs/1 0 a", EXIT_ERROR),
+    ("read {m} 0 5MiB", EXIT_USAGE),
+    ("read nonsense 0 1", EXIT_USAGE),
+    ("read {m} 0 18446744073709551616", EXIT_USAGE),
+    ("stat nofs/9", EXIT_ERROR),
+    ("truncate {m} -1", EXIT_USAGE),
+    ("punch-hole {m} 0 0", EXIT_ERROR),                               # length must be > 0
+    ("reflink {m} nofs/1", EXIT_ERROR),
+    ("unlink clifs /no/such", EXIT_ERROR),
+    ("fsync nofs/1", EXIT_ERROR),
+    ("fadvise {m} willneed", EXIT_USAGE),
+    ("spawn reader --mapcount-action explode", EXIT_USAGE),
+    ("spawn {long}", EXIT_ERROR),                                     # comm over 15 chars
+    ("mmap {pid} {m} -4096", EXIT_USAGE),
+    ("mmap {pid} {m} 4096 --prot q", EXIT_USAGE),
+    ("mmap 99999 {m} 4096", EXIT_ERROR),
+    ("munmap {pid} {addr} 0", EXIT_USAGE),
+    ("fault {pid} garbage", EXIT_USAGE),
+    ("fault 1 18446744073709551616", EXIT_USAGE),
+    ("fault 99999 {addr}", EXIT_ERROR),
+    ("read-memory {pid} {addr} 17MiB", EXIT_USAGE),
+    ("write-memory {pid} {addr} a --repeat 0", EXIT_USAGE),
+    ("exit 99999", EXIT_ERROR),
+    ("maps -1", EXIT_USAGE),
+    ("kmalloc lots", EXIT_USAGE),
+    ("kmalloc 4096 --gfp GFP_BOGUS", EXIT_ERROR),
+    ("vmalloc -1", EXIT_USAGE),
+    ("kvmalloc 1 --node -2", EXIT_USAGE),
+    ("kvmalloc-array 0x8000000000000000 4", EXIT_ERROR),              # n * size overflows: check_mul_overflow
+    ("kvcalloc 1", EXIT_USAGE),
+    ("kvmalloc-struct 64 8 0x2000000000000000", EXIT_ERROR),          # struct_size saturates
+    ("kvfree 0x1234", EXIT_ERROR),
+    ("malloc 18446744073709551616", EXIT_USAGE),
+    ("free 0x1234", EXIT_ERROR),
+    ("alloc-pages 11", EXIT_ERROR),
+    ("free-pages {pfn} -1", EXIT_USAGE),
+    ("page -1", EXIT_USAGE),
+    ("page 0x100000000", EXIT_ERROR),
+    ("folio mapcount 0x100000000", EXIT_ERROR),
+    ("folio find {m} 100000", EXIT_ERROR),
+    ("folio add {m} 0 --order 2", EXIT_ERROR),                        # ALREADY_EXISTS: a folio is there
+    ("proc buddyinfo extra", EXIT_USAGE),
+    ("proc pagetypeinfo extra", EXIT_USAGE),
+    ("proc vmstat extra", EXIT_USAGE),
+    ("proc meminfo extra", EXIT_USAGE),
+    ("proc status 99999", EXIT_ERROR),
+    ("proc maps x", EXIT_USAGE),
+    ("xa stats nofs/99", EXIT_ERROR),
+    ("xa dump nofs/99", EXIT_ERROR),
+    ("trace show zz", EXIT_USAGE),
+    ("trace show 00000000000000000000000000000000", EXIT_ERROR),
+    ("trace list --limit 0", EXIT_USAGE),
+    ("trace last --bogus", EXIT_USAGE),
+    ("bench fault --faults 0", EXIT_USAGE),
+]
+
+# Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.
+OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment"}
 
 
-@pytest.mark.parametrize("name", ["vmstat", "meminfo", "pagetypeinfo"])
-def test_proc_files_have_json(stack_settings, name):
-    out = cli(stack_settings, "proc", name, "--json")
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["text"]
+def _argv(line: str, world: World) -> list[str]:
+    return shlex.split(line.format_map(world))
 
 
-def test_page_shows_the_faulted_folio(stack_settings, faulted):
-    mapping, fault = faulted
-    out = cli(stack_settings, "page", str(fault.folio_pfn), "--json")
-    assert out.returncode == 0, out.stderr
-    page = json.loads(out.stdout)
-    assert page["union_member"] == "page_cache" and page["mapping"] == mapping
-    assert page["order"] == 2 and page["refcount"] >= 2 and page["mapcount"] >= 0
+@pytest.mark.parametrize("line,code", VALID, ids=[c for c, _ in VALID])
+def test_valid(own_stack_settings, world, line, code):
+    for extra in ([], ["--json"]):
+        argv = _argv(line, world) + extra
+        check(invoke(own_stack_settings, argv), code, argv)
 
 
-def test_page_outside_memory_is_an_error_not_a_crash(stack_settings):
-    out = cli(stack_settings, "page", hex(1 << 40))
-    assert out.returncode == 1 and "NOT_FOUND" in out.stderr
+@pytest.mark.parametrize("line,code", INVALID, ids=[c for c, _ in INVALID])
+def test_invalid(own_stack_settings, world, line, code):
+    world.setdefault("long", "x" * 16)
+    for extra in ([], ["--json"]):
+        argv = _argv(line, world) + extra
+        result = invoke(own_stack_settings, argv)
+        check(result, code, argv)
+        assert result.stderr.strip(), "an error says what was wrong"
 
 
-def test_xa_stats_and_dump(stack_settings, faulted):
-    mapping, _ = faulted
-    stats = json.loads(cli(stack_settings, "xa", "stats", mapping, "--json").stdout)
-    assert stats["folio_entries"] >= 1 and stats["nrpages"] >= 4 and stats["indexing"] == "multi-order"
-    dump = cli(stack_settings, "xa", "dump", mapping)
-    assert dump.returncode == 0 and "order 2" in dump.stdout
+def _commands(group, prefix=()) -> set[str]:
+    out = set()
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            out |= _commands(cmd, (*prefix, name))
+        else:
+            out.add(" ".join((*prefix, name)))
+    return out
 
 
-def test_xa_stats_of_unknown_mapping(stack_settings):
-    out = cli(stack_settings, "xa", "stats", "nofs/99")
-    assert out.returncode == 1 and "NOT_FOUND" in out.stderr
+def _command_of(line: str) -> str:
+    words = line.split()
+    return " ".join(words[:2]) if words[0] in {"proc", "xa", "trace", "folio", "bench"} else words[0]
 
 
-def test_trace_show_of_a_major_fault_crosses_four_services(stack_settings, faulted):
-    _, fault = faulted
-    assert fault.major
-    out = cli(stack_settings, "trace", "show", fault.trace_id, "--json")
-    assert out.returncode == 0, out.stderr
-    services = {s["service"] for s in json.loads(out.stdout)["spans"]}
-    assert services == {"rmap", "pagecache", "filesystem", "allocator"}
-    text = cli(stack_settings, "trace", "show", fault.trace_id).stdout
-    assert "FilesystemService/Populate" in text and "memalloc_scope=nofs" in text
-    assert "address=0x7" in text and f"folio.pfn={fault.folio_pfn:#x}" in text   # printed in hex, like the kernel
+def test_the_cases_cover_every_command():
+    registered = _commands(get_command(app))
+    assert {_command_of(c) for c, _ in VALID} | OWN_TESTS == registered
+    assert {_command_of(c) for c, _ in INVALID} | OWN_TESTS >= registered - {"up", "down", "reset", "demo"}
 
 
-def test_vmstat_counts_faults_where_the_kernel_does(stack_settings):
-    """pgfault for every fault (mm_account_fault), pgmajfault for page-cache misses (filemap_fault)."""
-    with Cluster.connect(stack_settings) as mm:
-        f = mm.mkfs("vmstatfs", block_size=4096).create("/v")
-        f.write(0, b"v" * 4 * PAGE_SIZE)
+# What the output says --------------------------------------------------------------------------------------
+
+
+def test_read_prints_the_bytes_not_a_python_repr(own_stack_settings, world):
+    out = invoke(own_stack_settings, ["read", world["m"], "4", "6"])
+    assert out.stdout == "ohello\n"
+    data = json.loads(invoke(own_stack_settings, ["read", world["m"], "4", "6", "--json"]).stdout)
+    assert data == {"offset": 4, "length": 6, "text": "ohello", "hex": b"ohello".hex()}
+
+
+def test_fault_explains_major_spurious_and_zero_page(own_stack_settings, world):
+    with Cluster.connect(own_stack_settings) as mm:
+        f = mm.filesystem("clifs").create("/faults")
+        f.write(0, b"z" * PAGE_SIZE)
+        f.truncate(1 << 20)                       # the rest is a hole
         f.fsync()
-        f.fadvise_dontneed()
-        before = mm.vmstat()
-        proc = mm.spawn("vm")
-        vma = proc.mmap(f, 4 * PAGE_SIZE)
-        assert proc.fault(vma.start).major
-        other = mm.spawn("vm2")
-        assert not other.fault(other.mmap(f, 4 * PAGE_SIZE).start).major
-        after = mm.vmstat()
-        assert after["pgmajfault"] - before["pgmajfault"] == 1
-        assert after["pgfault"] - before["pgfault"] == 2
+        f.fadvise("dontneed")
+        proc = mm.spawn("faults")
+        start = proc.mmap(f, 1 << 20).start
+    pid = str(proc.pid)
+    major = invoke(own_stack_settings, ["fault", pid, hex(start)]).stdout
+    assert major.startswith("VM_FAULT_MAJOR|VM_FAULT_LOCKED  major fault") and "pfn 0x" in major
+    spurious = invoke(own_stack_settings, ["fault", pid, hex(start)])
+    assert spurious.exit_code == 0 and "spurious fault: the PTE was already present" in spurious.stdout
+    hole = invoke(own_stack_settings, ["fault", pid, hex(start + (512 << 10)), "--json"])
+    data = json.loads(hole.stdout)
+    assert data["zero_page"] and data["outcome"] == "zero-page"
+    text = invoke(own_stack_settings, ["fault", pid, hex(start + (520 << 10))]).stdout
+    assert "zero page" in text and "pfn 0x0" not in text
 
 
-def test_shell_session_from_mkfs_to_fault(stack_settings):
-    """The whole story from the shell: mkfs, create, write, read, spawn, mmap, fault (with its trace), maps."""
-    def ok(*args) -> str:
-        out = cli(stack_settings, *args)
-        assert out.returncode == 0, (args, out.stderr)
-        return out.stdout.strip()
+def test_failed_faults_exit_with_the_signal(own_stack_settings, world):
+    segv = invoke(own_stack_settings, ["fault", str(world["pid"]), "0x1000", "--json"])
+    assert segv.exit_code == EXIT_SIGSEGV and json.loads(segv.stdout)["outcome"] == "sigsegv"
+    with Cluster.connect(own_stack_settings) as mm:
+        f = mm.filesystem("clifs").create("/short")
+        f.write(0, b"s" * 100)
+        proc = mm.spawn("sigbus")
+        start = proc.mmap(f, 1 << 20).start
+    bus = invoke(own_stack_settings, ["fault", str(proc.pid), hex(start + (256 << 10))])
+    assert bus.exit_code == EXIT_SIGBUS and "VM_FAULT_SIGBUS" in bus.stdout
 
-    ok("mkfs", "shellfs", "--block-size", "16384")
-    mapping = ok("create", "shellfs", "/s")
-    assert mapping.startswith("shellfs/")
-    assert ok("write", mapping, "0", "ab", "--repeat", "3000") == "wrote 6000 bytes"
-    assert ok("read", mapping, "4", "4") == "b'abab'"
-    pid = ok("spawn", "sh")
-    start = ok("mmap", pid, mapping, "65536").split("-")[0]
-    fault = ok("fault", pid, start, "--trace")
-    assert "pfn 0x" in fault and "ReverseMapService/Fault" in fault and "PageCacheService/Fault" in fault
-    assert "/mnt/shellfs/s" in ok("maps", pid)
-    ok("truncate", mapping, "10")
-    assert "VM_FAULT_SIGBUS" in ok("fault", pid, hex(int(start, 16) + 8192))
-    bad = cli(stack_settings, "fault", "99999", start)
-    assert bad.returncode == 1 and "NOT_FOUND" in bad.stderr
+
+def test_page_shows_pg_flags_and_the_mapcount_as_a_count(own_stack_settings, world):
+    with Cluster.connect(own_stack_settings) as mm:
+        f = mm.filesystem("clifs").create("/paged")
+        f.write(0, b"p" * PAGE_SIZE)
+        proc = mm.spawn("paged")
+        pfn = hex(proc.fault(proc.mmap(f, PAGE_SIZE).start).pfn)
+        free_pfn = mm.alloc_pages(0).folio.pfn
+        mm.free_pages(free_pfn, 0)
+    page = json.loads(invoke(own_stack_settings, ["page", pfn, "--json"]).stdout)
+    assert page["flags"] and all(f.startswith("PG_") for f in page["flags"])
+    assert page["mapcount"] == page["_mapcount"] + 1 == 1 and page["mapping"] == f.mapping
+    free = json.loads(invoke(own_stack_settings, ["page", hex(free_pfn), "--json"]).stdout)
+    assert free["mapcount"] == 0 and free["_mapcount"] < -1         # buddy page: the raw value is a page type
+    text = invoke(own_stack_settings, ["page", pfn]).stdout
+    assert re.search(r"^flags\s+PG_", text, re.M) and re.search(r"^mapcount\s+1$", text, re.M), text
+
+
+def test_buddyinfo_json_is_structured_like_the_file(own_stack_settings):
+    text = invoke(own_stack_settings, ["proc", "buddyinfo"]).stdout
+    zones = json.loads(invoke(own_stack_settings, ["proc", "buddyinfo", "--json"]).stdout)
+    assert [z["zone"] for z in zones] == [line.split()[3] for line in text.splitlines() if line.strip()]
+    assert all(len(z["free"]) == 11 and all(isinstance(n, int) for n in z["free"]) for z in zones)
+    info = json.loads(invoke(own_stack_settings, ["proc", "pagetypeinfo", "--json"]).stdout)
+    assert info["page_block_order"] == 9 and {"Movable", "Unmovable"} <= {r["type"] for r in info["free"]}
+
+
+def test_trace_json_values_are_typed(own_stack_settings, world):
+    tree = json.loads(invoke(own_stack_settings, ["trace", "show", world["trace"], "--json"]).stdout)
+    root = next(s for s in tree["spans"] if s["service"] == "rmap")
+    assert root["attributes"]["pid"] == world["pid"] and isinstance(root["attributes"]["write"], bool)
+    assert {s["service"] for s in tree["spans"]} == {"rmap", "pagecache", "filesystem", "allocator"}
+
+
+def test_numbers_accept_hex_and_sizes(own_stack_settings, world):
+    a = json.loads(invoke(own_stack_settings, ["kmalloc", "4KiB", "--json"]).stdout)
+    b = json.loads(invoke(own_stack_settings, ["kmalloc", "0x1000", "--json"]).stdout)
+    assert a["size"] == b["size"] == 4096
+
+
+# The machine-wide commands ---------------------------------------------------------------------------------
+
+
+def test_fragment_then_unfragment(own_stack_settings):
+    frag = invoke(own_stack_settings, ["fragment", "--zone", "DMA", "--max-free-order", "3", "--json"])
+    check(frag, 0, ["fragment", "--json"])
+    assert json.loads(frag.stdout)["zones"] == ["DMA"]
+    zones = json.loads(invoke(own_stack_settings, ["proc", "buddyinfo", "--json"]).stdout)
+    assert all(n == 0 for n in next(z for z in zones if z["zone"] == "DMA")["free"][4:])
+    unfrag = invoke(own_stack_settings, ["unfragment"])
+    check(unfrag, 0, ["unfragment"])
+    assert "pages given back" in unfrag.stdout
+    check(invoke(own_stack_settings, ["fragment", "--max-free-order", "11"]), EXIT_USAGE, ["fragment"])
+
+
+def test_a_stack_that_is_down_gets_a_hint(own_stack_settings):
+    out = invoke(own_stack_settings, ["--target", "127.0.0.2", "proc", "vmstat", "--json"])
+    assert out.exit_code == EXIT_DOWN and "mmsim up" in out.stderr
+    assert json.loads(out.stdout)["error"]["code"] == "UNAVAILABLE"
+    status = invoke(own_stack_settings, ["--target", "127.0.0.2", "status", "--json"])
+    assert status.exit_code == EXIT_ERROR and {s["health"] for s in json.loads(status.stdout)["services"]} == {"DOWN"}
+
+
+def test_target_and_addr_point_at_a_stack(own_stack_settings):
+    addrs = own_stack_settings.addrs
+    env = {k: v for k, v in own_stack_settings.env().items() if not k.endswith("_ADDR")}
+    target = ",".join(f"{n}={a}" for n, a in addrs.items() if n != "rmap")
+    out = runner.invoke(app, ["--target", target, "--addr", f"rmap={addrs['rmap']}", "status", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    assert [s["addr"] for s in json.loads(out.stdout)["services"]] == list(addrs.values())
+
+
+# Through the real entry point ------------------------------------------------------------------------------
+
+
+def entry(settings, *args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([MMSIM, *args], env={**os.environ, **settings.env()}, capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
+def test_version_and_completion(own_stack_settings):
+    out = entry(own_stack_settings, "--version")
+    assert out.returncode == 0 and out.stdout.startswith("mmsim ")
+    comp = subprocess.run([MMSIM], env={**os.environ, "_MMSIM_COMPLETE": "complete_bash", "COMP_WORDS": "mmsim pro",
+                                        "COMP_CWORD": "1"}, capture_output=True, text=True, timeout=120)
+    assert comp.stdout.split() == ["proc"]
+
+
+def test_a_closed_pipe_ends_quietly(own_stack_settings):
+    """`mmsim ... | head`: the reader is gone before mmsim writes; no BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        out = subprocess.run([MMSIM, "proc", "vmstat"], stdout=write_end,
+                             stderr=subprocess.PIPE, env={**os.environ, **own_stack_settings.env()}, timeout=120)
+    finally:
+        os.close(write_end)
+    assert out.returncode == EXIT_SIGPIPE and b"Traceback" not in out.stderr, out.stderr
+
+
+def test_demo_runs_a_private_stack():
+    out = runner.invoke(app, ["demo"])
+    check(out, 0, ["demo"])
+    assert "VM_FAULT_MAJOR" in out.stdout and "stack stopped" in out.stdout
+
+
+def test_help_and_read_only_commands_import_no_grpc():
+    """Start-up stays fast: building the CLI (every command, its help) loads neither grpc nor protobuf."""
+    code = ("import sys; from typer.main import get_command; import mmsim.cli as c; get_command(c.app); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google', 'rich', 'redis')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_reset_empties_the_machine_last(own_stack_settings, world):
+    """Runs after the matrix (it empties the machine the other cases use)."""
+    for argv in (["reset"], ["reset", "--json"]):
+        check(invoke(own_stack_settings, argv), 0, argv)
+    check(invoke(own_stack_settings, ["stat", world["m"]]), EXIT_ERROR, ["stat"])
+    check(invoke(own_stack_settings, ["reset", "now"]), EXIT_USAGE, ["reset", "now"])
+
+
+def test_lifecycle_down_status_up(own_stack_settings, world):
+    """Last: down stops the module's stack (status then fails with a hint), up starts it again."""
+    down = entry(own_stack_settings, "down", "--json")
+    assert down.returncode == 0 and set(json.loads(down.stdout)["stopped"]) == {"redis", "allocator", "pagecache",
+                                                                              "filesystem", "rmap"}
+    status = entry(own_stack_settings, "status")
+    assert status.returncode == EXIT_ERROR and "mmsim up" in status.stderr
+    assert entry(own_stack_settings, "proc", "vmstat").returncode == EXIT_DOWN
+    up = entry(own_stack_settings, "up", "--json")
+    assert up.returncode == 0, up.stderr
+    assert all(s["health"] == "SERVING" for s in json.loads(up.stdout)["services"])
+    assert entry(own_stack_settings, "status").returncode == 0

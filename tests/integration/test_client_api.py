@@ -63,7 +63,8 @@ def test_alloc_pages_takes_kernel_gfp_names_and_frees(mm):
     page = mm.allocator.get_page(got.folio.pfn)
     assert page.pfn == got.folio.pfn and page.refcount == 1 and "order 2" in page.text
     assert mm.free_pages(got.folio) >= 2             # merged with its buddies, or at least itself
-    assert "buddy" in mm.allocator.get_page(got.folio.pfn).page_type
+    free = mm.allocator.get_page(got.folio.pfn)
+    assert "buddy" in free.page_type and free.mapped == 0 and _json(free)["mapped"] == 0
 
 
 def test_kv_family_and_malloc_free(mm):
@@ -228,6 +229,8 @@ def test_memory_access_maps_status_mapcount_munmap_exit(mm, world):
     assert st.comm == "api2" and st.map_count == 1 and st.mapcount_limit == 100 and st.mapcount_action == "MAPCOUNT_ACTION_LEAK"
     assert mm.process(proc.pid).comm == "api2"
     pfn = proc.fault(vma.start).pfn
+    page = mm.allocator.get_page(pfn)
+    assert page.mapped >= 1 and page.mapcount == page.mapped - 1 and "PG_uptodate" in page.pg_flags, page
     mc = mm.rmap.folio_mapcount(pfn)
     assert mc.folio_mapcount >= 1 and mc.per_process.get(proc.pid, 0) >= 1
     assert f.unmap_mapping_range(0, PAGE_SIZE).pages_unmapped >= 1

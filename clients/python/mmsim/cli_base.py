@@ -21,6 +21,7 @@ import functools
 import inspect
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
@@ -122,10 +123,17 @@ def opt(help_text: str, *names: str, parser: Callable | None = None, metavar: st
     return typer.Option(*names, help=help_text, parser=parser, metavar=metavar)
 
 
+def mapping_id(text: str) -> str:
+    """A parser for a mapping id FS/INO (as `mmsim create` prints it)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}/\d+", text):
+        raise typer.BadParameter(f"{text!r} is not a mapping id FS/INO (e.g. xfs0/1)")
+    return text
+
+
 # The arguments most commands share, each with its help and an example.
 Pid = Annotated[int, arg("process id, as `mmsim spawn` printed it (e.g. 1)", number(1, U32), "PID")]
 Mapping = Annotated[str, arg("the file's mapping id FS/INO, as `mmsim create` printed it (e.g. xfs0/1)",
-                             metavar="MAPPING")]
+                             mapping_id, "MAPPING")]
 Address = Annotated[int, arg("virtual address, decimal or 0x hex (e.g. 0x7ffff7f00000)", number(0, U64), "ADDRESS")]
 Pfn = Annotated[int, arg("page frame number, decimal or 0x hex (e.g. 0x1000)", number(0, U64), "PFN")]
 Gfp = Annotated[str, opt("gfp flags by the kernel's names, joined with | (e.g. 'GFP_KERNEL|__GFP_NORETRY')",
@@ -168,7 +176,7 @@ def emit(out: Out, as_json: bool) -> None:
 def console():
     from rich.console import Console  # noqa: PLC0415
 
-    return Console(soft_wrap=True)
+    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None):
@@ -182,6 +190,12 @@ def table(columns: list[str], rows: list[list[Any]], title: str | None = None):
     return t
 
 
+def result_out(result, hex_keys: tuple[str, ...] = ()) -> Out:
+    """A client result (a dataclass with to_dict) as --json fields and aligned key/value lines."""
+    data = result.to_dict()
+    return Out(data, kv_text(data, hex_keys))
+
+
 def kv_text(data: dict, hex_keys: tuple[str, ...] = ()) -> str:
     """key value lines, aligned; keys in ``hex_keys`` in 0x hex."""
     width = max((len(k) for k in data), default=0)
@@ -189,6 +203,10 @@ def kv_text(data: dict, hex_keys: tuple[str, ...] = ()) -> str:
     for key, value in data.items():
         if isinstance(value, int) and not isinstance(value, bool) and key in hex_keys:
             value = f"{value:#x}"
+        elif isinstance(value, dict) and {"pfn", "order"} <= set(value):
+            value = f"pfn {value['pfn']:#x} order {value['order']} node {value.get('node', 0)}"
+        elif isinstance(value, list) and key in hex_keys:
+            value = " ".join(f"{v:#x}" for v in value)
         elif isinstance(value, (list, dict)):
             value = json.dumps(value)
         lines.append(f"{key:<{width}}  {value}")
@@ -233,6 +251,25 @@ def connect():
     from mmsim.client import Cluster  # noqa: PLC0415
 
     return Cluster.connect(target=TARGET[0] or None)
+
+
+def file_handle(mm, mapping: str):
+    """A handle on an existing file by its mapping id, without a round trip (the call says NOT_FOUND)."""
+    from mmsim.client import File  # noqa: PLC0415
+
+    return File(mm, fs_handle(mm, mapping.split("/", 1)[0]), "", mapping)
+
+
+def fs_handle(mm, name: str):
+    from mmsim.client import Filesystem  # noqa: PLC0415
+
+    return Filesystem(mm, name, 0, "")
+
+
+def process_handle(mm, pid: int):
+    from mmsim.client import Process  # noqa: PLC0415
+
+    return Process(mm, pid, "")
 
 
 def remote() -> bool:
@@ -331,8 +368,6 @@ def show_bytes(data: bytes) -> str:
 
 
 def _squeeze_nuls(text: str) -> str:
-    import re  # noqa: PLC0415
-
     return re.sub(r"\0+", lambda m: f"\\0{{{len(m.group())}}}" if len(m.group()) > 1 else "\\0", text)
 
 

@@ -17,9 +17,10 @@ from mmsim.cli_base import (
     command,
     connect,
     group,
-    kv_text,
     number,
     opt,
+    process_handle,
+    result_out,
 )
 
 proc_app = group("proc", "/proc files in the kernel's formats: buddyinfo, pagetypeinfo, vmstat, meminfo, "
@@ -113,19 +114,12 @@ def proc_status(pid: Pid) -> Out:
     Example: mmsim proc status 1
     """
     with connect() as mm:
-        st = _process(mm, pid).status()
-    return Out(st.to_dict(), kv_text(st.to_dict()))
-
-
-def _process(mm, pid: int):
-    from mmsim.client import Process  # noqa: PLC0415
-
-    return Process(mm, pid, "")
+        return result_out(process_handle(mm, pid).status())
 
 
 def _maps(pid: int) -> Out:
     with connect() as mm:
-        lines = _process(mm, pid).maps()
+        lines = process_handle(mm, pid).maps()
     return Out({"pid": pid, "lines": lines}, "\n".join(lines))
 
 
@@ -157,8 +151,7 @@ def xa_stats(mapping: Mapping) -> Out:
     Example: mmsim xa stats xfs0/1 --json
     """
     with connect() as mm:
-        st = mm.pagecache.xa_stats(mapping)
-    return Out(st.to_dict(), kv_text(st.to_dict()))
+        return result_out(mm.pagecache.xa_stats(mapping))
 
 
 @command(xa_app, "dump")
@@ -198,27 +191,27 @@ def trace_show(trace_id: TraceId) -> Out:
 
 
 @command(trace_app, "last")
-def trace_last() -> Out:
-    """The newest trace of a user operation (a fault, a write, ...; inspection commands make none).
+def trace_last(any_kind: Annotated[bool, opt("the newest trace of any user operation (a write, an mmap, ...), "
+                                             "not only of a fault", "--any")] = False) -> Out:
+    """The newest fault's span tree (inspection commands make no traces).
 
     Example: mmsim fault 1 0x7ffff7f00000; mmsim trace last
     """
     with connect() as mm:
-        ids = mm.traces(1)
-    if not ids:
-        from mmsim.cli_base import fail  # noqa: PLC0415
-
-        raise fail("no traces recorded yet: run an operation first (e.g. mmsim fault PID ADDRESS)")
-    return _show(ids[0])
+        tree = mm.last_trace("any" if any_kind else "fault")
+    return Out(tree.to_dict(), tree.render())
 
 
 @command(trace_app, "list")
-def trace_list(limit: Annotated[int, opt("at most this many, 1..1000 (e.g. 20)", "--limit",
-                                         parser=number(1, 1000), metavar="N")] = 20) -> Out:
+def trace_list(
+    limit: Annotated[int, opt("at most this many, 1..1000 (e.g. 20)", "--limit", parser=number(1, 1000),
+                              metavar="N")] = 20,
+    faults: Annotated[bool, opt("only traces started by a fault", "--faults")] = False,
+) -> Out:
     """The newest trace ids, newest first.
 
-    Example: mmsim trace list --limit 5
+    Example: mmsim trace list --limit 5 --faults
     """
     with connect() as mm:
-        ids = mm.traces(limit)
+        ids = mm.traces(limit, "fault" if faults else "any")
     return Out(ids, "\n".join(ids))

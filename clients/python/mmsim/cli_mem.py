@@ -25,6 +25,7 @@ from mmsim.cli_base import (
     kv_text,
     number,
     opt,
+    result_out,
 )
 
 Size = Annotated[int, arg("bytes, decimal, 0x hex or a size (e.g. 4096, 64KiB)", number(0, U64, sizes=True),
@@ -36,8 +37,7 @@ KV_HEX = ("addr", "pfns")
 
 
 def _alloc_out(a) -> Out:
-    data = a.to_dict()
-    return Out(data, kv_text(data, KV_HEX))
+    return result_out(a, KV_HEX)
 
 
 @command(app, "kmalloc", panel="Memory")
@@ -176,8 +176,7 @@ def fragment(
     Example: mmsim fragment --max-free-order 1
     """
     with connect() as mm:
-        r = mm.allocator.fragment(node, zone, max_free_order)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+        return result_out(mm.allocator.fragment(node, zone, max_free_order))
 
 
 @command(app, "unfragment", panel="Memory")
@@ -192,11 +191,6 @@ def unfragment(node: Annotated[int, opt("NUMA node (e.g. 0)", "--node", parser=n
     return Out({"freed": freed}, f"{freed} pages given back")
 
 
-def page_mapcount(raw: int, page_type: str) -> int:
-    """page_mapcount(): how many PTEs map the page; 0 when _mapcount holds a page type (e.g. buddy)."""
-    return 0 if page_type else max(raw + 1, 0)
-
-
 @command(app, "page", panel="Memory")
 def page(pfn: Pfn) -> Out:
     """One struct page, decoded: flags (PG_*), page type, the union member in use, mapping/index, mapcount,
@@ -207,10 +201,10 @@ def page(pfn: Pfn) -> Out:
     with connect() as mm:
         p = mm.allocator.get_page(pfn)
     data = p.to_dict()
-    data.pop("text", None)
-    data["flags"] = [f if f.startswith("PG_") else f"PG_{f}" for f in p.flags]
-    data["_mapcount"] = p.mapcount
-    data["mapcount"] = page_mapcount(p.mapcount, p.page_type)
+    for key in ("text", "pg_flags", "mapped"):
+        data.pop(key, None)
+    # flags by their PG_ names; mapcount as the count page_mapcount() gives, the raw _mapcount beside it
+    data.update(flags=p.pg_flags, mapcount=p.mapped, _mapcount=p.mapcount)
     shown = {k: v for k, v in data.items() if k != "owner_words" or p.union_member == "owner"}
     shown["flags"] = "|".join(data["flags"]) or "0"
     return Out(data, kv_text(shown, ("pfn", "compound_head")))
@@ -229,7 +223,7 @@ def folio_mapcount(pfn: Pfn, node: Annotated[int, opt("NUMA node of the pfn (e.g
     with connect() as mm:
         r = mm.rmap.folio_mapcount(pfn, node)
     data = r.to_dict()
-    data["page_mapcount"] = page_mapcount(r.page_mapcount_raw, "")
+    data["page_mapcount"] = max(r.page_mapcount_raw + 1, 0)     # the count; the raw _mapcount beside it
     return Out(data, kv_text(data))
 
 
@@ -241,8 +235,7 @@ def folio_find(mapping: Mapping, index: Annotated[int, arg("file index in pages 
     Example: mmsim folio find xfs0/1 0
     """
     with connect() as mm:
-        r = mm.pagecache.find_folio(mapping, index)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+        return result_out(mm.pagecache.find_folio(mapping, index))
 
 
 @command(folio_app, "add")

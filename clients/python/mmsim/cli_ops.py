@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from mmsim.cli_base import (
@@ -24,13 +23,17 @@ from mmsim.cli_base import (
     command,
     connect,
     fault_exit_code,
-    kv_text,
+    file_handle,
+    fs_handle,
+    mapping_id,
     number,
     opt,
+    process_handle,
+    result_out,
     show_bytes,
 )
 
-MAX_MESSAGE = 4 << 20      # gRPC's default message limit: one read or write carries at most this many bytes
+MAX_MESSAGE = (4 << 20) - (64 << 10)  # FilesystemService Read/Write per call: under gRPC's 4 MiB message limit
 MAX_MEMORY_IO = 16 << 20   # ReadMemory/WriteMemory per call
 
 Offset = Annotated[int, arg("byte offset in the file, decimal, 0x hex or a size (e.g. 0, 0x1000, 64KiB)",
@@ -44,19 +47,16 @@ Data = Annotated[str, arg("the bytes to write, as text (e.g. hello); with --hex 
 Repeat = Annotated[int, opt("write DATA this many times in a row, at least 1 (e.g. 1000)", "--repeat",
                             parser=number(1, MAX_MESSAGE), metavar="N")]
 Hex = Annotated[bool, opt("DATA is hex digits (e.g. 00ff10)", "--hex")]
+Indexing = Annotated[str, opt("how the page cache indexes large folios: multi-order (one XArray entry per folio, "
+                              "THP), order-0 (an entry per page) or hugetlb (indices in 2 MiB units); default "
+                              "the filesystem's or profile's (e.g. hugetlb)", "--indexing",
+                              parser=choice("multi-order", "order-0", "hugetlb"), metavar="MODE")]
 
 
-def _file(mm, mapping: str):
-    """A handle on an existing file by its mapping id, without a round trip (the call says NOT_FOUND)."""
-    from mmsim.client import File, Filesystem  # noqa: PLC0415
-
-    return File(mm, Filesystem(mm, mapping.split("/", 1)[0], 0, ""), "", mapping)
-
-
-def _process(mm, pid: int):
-    from mmsim.client import Process  # noqa: PLC0415
-
-    return Process(mm, pid, "")
+def on_file(mapping: str, call) -> Out:
+    """``call(file)`` on the file MAPPING names; its result as key/value lines (--json: its fields)."""
+    with connect() as mm:
+        return result_out(call(file_handle(mm, mapping)))
 
 
 def _payload(data: str, as_hex: bool, repeat: int) -> bytes:
@@ -67,17 +67,9 @@ def _payload(data: str, as_hex: bool, repeat: int) -> bytes:
     except ValueError:
         raise typer.BadParameter(f"{data!r} is not hex digits (e.g. deadbeef)", param_hint="DATA") from None
     if len(chunk) * repeat > MAX_MESSAGE:
-        raise typer.BadParameter(f"{len(chunk) * repeat} bytes is over the 4 MiB a call carries; "
-                                 "write in pieces at increasing offsets", param_hint="--repeat")
+        raise typer.BadParameter(f"{len(chunk) * repeat} bytes is over the {MAX_MESSAGE} a call carries "
+                                 "(4 MiB less 64 KiB); write in pieces at increasing offsets", param_hint="--repeat")
     return chunk * repeat
-
-
-def _check_mapping(mapping: str) -> str:
-    import typer  # noqa: PLC0415
-
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}/\d+", mapping):
-        raise typer.BadParameter(f"{mapping!r} is not a mapping id FS/INO (e.g. xfs0/1)", param_hint="MAPPING")
-    return mapping
 
 
 # Filesystems and files -------------------------------------------------------------------------------------
@@ -97,31 +89,38 @@ def mkfs(
                                       parser=choice("scope", "gfp_nofs", "none"), metavar="CONTEXT")] = "",
     max_folio_order: Annotated[int | None, opt("largest folio populate asks for, 0..9 (0 = small pages only)",
                                                "--max-folio-order", parser=number(0, 9), metavar="ORDER")] = None,
+    indexing: Indexing = "",
 ) -> Out:
     """mkfs: a filesystem whose block size may exceed the page size.
 
     Example: mmsim mkfs xfs0 --block-size 16KiB --profile lsfmm2018
     """
     with connect() as mm:
-        fs = mm.mkfs(name, block_size, profile, alloc_context, max_folio_order)
-    return Out(fs.to_dict(), f"{fs.name}: block size {fs.block_size} bytes, profile {fs.profile}")
+        info = mm.mkfs(name, block_size, profile, alloc_context, max_folio_order, indexing).statfs()
+    return Out(info.to_dict(), f"{info.name}: block size {info.block_size} bytes, profile {info.profile}, "
+                               f"folio orders {info.min_folio_order}..{info.max_folio_order} "
+                               f"({info.populate_policy}), indexing {info.indexing}, alloc context {info.alloc_context}")
+
+
+@command(app, "statfs", panel="Files")
+def statfs(fs: Fs) -> Out:
+    """statfs: a filesystem's block size, profile, folio orders, indexing, alloc context and blocks used.
+
+    Example: mmsim statfs xfs0
+    """
+    with connect() as mm:
+        return result_out(fs_handle(mm, fs).statfs())
 
 
 @command(app, "create", panel="Files")
-def create(fs: Fs, path: Path) -> Out:
+def create(fs: Fs, path: Path, indexing: Indexing = "") -> Out:
     """Create a regular file; prints its mapping id FS/INO (the name every file command takes).
 
     Example: mmsim create xfs0 /data/a      (prints xfs0/1)
     """
     with connect() as mm:
-        f = _fs(mm, fs).create(path)
+        f = fs_handle(mm, fs).create(path, indexing)
     return Out(f.to_dict(), f.mapping)
-
-
-def _fs(mm, name: str):
-    from mmsim.client import Filesystem  # noqa: PLC0415
-
-    return Filesystem(mm, name, 0, "")
 
 
 @command(app, "write", panel="Files")
@@ -132,7 +131,7 @@ def write(mapping: Mapping, offset: Offset, data: Data, repeat: Repeat = 1, as_h
     """
     payload = _payload(data, as_hex, repeat)
     with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).write_result(offset, payload)
+        r = file_handle(mm, mapping).write_result(offset, payload)
     return Out(r.to_dict(), f"wrote {r.written} bytes; i_size {r.i_size}")
 
 
@@ -140,7 +139,7 @@ def write(mapping: Mapping, offset: Offset, data: Data, repeat: Repeat = 1, as_h
 def read(
     mapping: Mapping,
     offset: Offset,
-    length: Annotated[int, arg("bytes to read, at most 4MiB (e.g. 16)", number(0, MAX_MESSAGE, sizes=True),
+    length: Annotated[int, arg("bytes to read, at most 4MiB - 64KiB (e.g. 16)", number(0, MAX_MESSAGE, sizes=True),
                                "LENGTH")],
     as_hex: Annotated[bool, opt("always print a hexdump -C", "--hex")] = False,
 ) -> Out:
@@ -152,7 +151,7 @@ def read(
     from mmsim.cli_base import hexdump  # noqa: PLC0415
 
     with connect() as mm:
-        data = _file(mm, _check_mapping(mapping)).read(offset, length)
+        data = file_handle(mm, mapping).read(offset, length)
     return Out(_bytes_dict(data, offset=offset), hexdump(data, offset) if as_hex else show_bytes(data))
 
 
@@ -170,9 +169,7 @@ def stat(mapping: Mapping) -> Out:
 
     Example: mmsim stat xfs0/1
     """
-    with connect() as mm:
-        st = _file(mm, _check_mapping(mapping)).stat()
-    return Out(st.to_dict(), kv_text(st.to_dict()))
+    return on_file(mapping, lambda f: f.stat())
 
 
 @command(app, "truncate", panel="Files")
@@ -184,9 +181,7 @@ def truncate(
 
     Example: mmsim truncate xfs0/1 100
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).truncate(size)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(mapping, lambda f: f.truncate(size))
 
 
 @command(app, "punch-hole", panel="Files")
@@ -195,15 +190,13 @@ def punch_hole(mapping: Mapping, offset: Offset, length: Length) -> Out:
 
     Example: mmsim punch-hole xfs0/1 16KiB 32KiB
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).punch_hole(offset, length)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(mapping, lambda f: f.punch_hole(offset, length))
 
 
 @command(app, "reflink", panel="Files")
 def reflink(
-    src: Annotated[str, arg("source mapping id FS/INO (e.g. xfs0/1)", metavar="SRC")],
-    dst: Annotated[str, arg("destination mapping id FS/INO, same filesystem (e.g. xfs0/2)", metavar="DST")],
+    src: Annotated[str, arg("source mapping id FS/INO (e.g. xfs0/1)", mapping_id, "SRC")],
+    dst: Annotated[str, arg("destination mapping id FS/INO, same filesystem (e.g. xfs0/2)", mapping_id, "DST")],
     src_offset: Annotated[int, opt("source offset, a multiple of the block size (e.g. 0)", "--src-offset",
                                    parser=number(0, I64, sizes=True), metavar="BYTES")] = 0,
     dst_offset: Annotated[int, opt("destination offset, a multiple of the block size (e.g. 0)", "--dst-offset",
@@ -217,10 +210,7 @@ def reflink(
 
     Example: mmsim reflink xfs0/1 xfs0/2 --share-folios
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(src)).reflink(_file(mm, _check_mapping(dst)), src_offset, dst_offset,
-                                                   length, share_folios)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(src, lambda f: f.reflink(file_handle(f.cluster, dst), src_offset, dst_offset, length, share_folios))
 
 
 @command(app, "unlink", panel="Files")
@@ -230,8 +220,7 @@ def unlink(fs: Fs, path: Path) -> Out:
     Example: mmsim unlink xfs0 /data/a
     """
     with connect() as mm:
-        r = _fs(mm, fs).unlink(path)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+        return result_out(fs_handle(mm, fs).unlink(path))
 
 
 @command(app, "fsync", panel="Files")
@@ -240,9 +229,7 @@ def fsync(mapping: Mapping) -> Out:
 
     Example: mmsim fsync xfs0/1
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).fsync()
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(mapping, lambda f: f.fsync())
 
 
 @command(app, "fadvise", panel="Files")
@@ -255,20 +242,7 @@ def fadvise(
 
     Example: mmsim fsync xfs0/1; mmsim fadvise xfs0/1 dontneed     (the next fault is a major fault)
     """
-    with connect() as mm:
-        r = _file(mm, _check_mapping(mapping)).fadvise(advice)
-    return Out(r.to_dict(), kv_text(r.to_dict()))
-
-
-@command(app, "drop-caches", panel="Files")
-def drop_caches() -> Out:
-    """echo 1 > /proc/sys/vm/drop_caches: drop every clean, unmapped page-cache folio of every file.
-
-    Example: mmsim drop-caches
-    """
-    with connect() as mm:
-        r = mm.drop_caches()
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+    return on_file(mapping, lambda f: f.fadvise(advice))
 
 
 # Processes -------------------------------------------------------------------------------------------------
@@ -323,7 +297,7 @@ def mmap(
     Example: mmsim mmap 1 xfs0/1 1MiB --prot r
     """
     with connect() as mm:
-        vma = _process(mm, pid).mmap(_file(mm, _check_mapping(mapping)), length, prot, not private, offset, addr)
+        vma = process_handle(mm, pid).mmap(file_handle(mm, mapping), length, prot, not private, offset, addr)
     return Out({**vma.to_dict(), "pid": pid}, f"{vma.start:#x}")
 
 
@@ -338,7 +312,7 @@ def munmap(
     Example: mmsim munmap 1 0x7ffff7f00000 1MiB
     """
     with connect() as mm:
-        n = _process(mm, pid).munmap(addr, length)
+        n = process_handle(mm, pid).munmap(addr, length)
     return Out({"pages_unmapped": n}, f"{n} PTEs unmapped")
 
 
@@ -383,7 +357,7 @@ def fault(
     Example: mmsim fault 1 0x7ffff7f01000 --trace
     """
     with connect() as mm:
-        r = _process(mm, pid).fault(address, write)
+        r = process_handle(mm, pid).fault(address, write)
         tree = mm.trace(r.trace_id) if trace else None
     data = r.to_dict()
     text = fault_text(r)
@@ -408,7 +382,7 @@ def read_memory(
     from mmsim.cli_base import hexdump  # noqa: PLC0415
 
     with connect() as mm:
-        r = _process(mm, pid).read_memory(address, length)
+        r = process_handle(mm, pid).read_memory(address, length)
     names = r.vm_fault.names()
     data = _bytes_dict(r.data, address=address, faults=r.faults, vm_fault=names)
     text = hexdump(r.data, address) if as_hex else show_bytes(r.data)
@@ -424,7 +398,7 @@ def write_memory(pid: Pid, address: Address, data: Data, repeat: Repeat = 1, as_
     """
     payload = _payload(data, as_hex, repeat)
     with connect() as mm:
-        r = _process(mm, pid).write_memory(address, payload)
+        r = process_handle(mm, pid).write_memory(address, payload)
     names = r.vm_fault.names()
     text = f"wrote {r.written} bytes ({r.faults} faults)" + (f"; stopped at {r.vm_fault}" if names else "")
     return Out({"written": r.written, "faults": r.faults, "vm_fault": names}, text, fault_exit_code(names))
@@ -437,5 +411,4 @@ def exit_(pid: Pid) -> Out:
     Example: mmsim exit 1
     """
     with connect() as mm:
-        r = _process(mm, pid).exit()
-    return Out(r.to_dict(), kv_text(r.to_dict()))
+        return result_out(process_handle(mm, pid).exit())

@@ -19,10 +19,13 @@ def up() -> Out:
 
     Example: mmsim up
     """
-    from mmsim import stack  # noqa: PLC0415
+    from mmsim import errors, stack  # noqa: PLC0415
 
     settings = _local_settings()
-    started = stack.up(settings)
+    try:
+        started = stack.up(settings)
+    except stack.StackError as exc:      # a busy port, a service that died: up stopped what it started
+        raise errors.FailedPrecondition(str(exc)) from None
     rows = stack.status(settings)
     for row in rows:
         row["started"] = row["name"] in started
@@ -82,9 +85,9 @@ def reset() -> Out:
     Example: mmsim reset
     """
     with connect() as mm:
-        result = mm.reset()
-    data = result.to_dict() if hasattr(result, "to_dict") else {}
-    return Out({"reset": True, **data}, "reset: an empty machine")
+        r = mm.reset()
+    return Out(r.to_dict(), f"reset: an empty machine ({r.keys_deleted} keys deleted, {r.free_pages} pages free "
+                            f"on {r.nodes} node(s))")
 
 
 @command(app, "demo", panel="Stack")

@@ -15,12 +15,14 @@
         mm.allocator.free_pages(page.folio)
         a = mm.kvmalloc_struct(64, 8, 1 << 20, "GFP_KERNEL"); mm.kvfree(a.addr)
 
-Every RPC has a method: ``mm.allocator``, ``mm.pagecache``, ``mm.fs`` (FilesystemService by filesystem and
-mapping names) and ``mm.rmap`` wrap one service each; :class:`Filesystem`, :class:`File` and
-:class:`Process` are handles on the objects (``mm.filesystem("xfs0")``, ``mm.file("xfs0/1")``,
-``mm.process(1)`` reopen existing ones). Results are dataclasses with ``to_dict()`` (numbers as numbers);
-errors are :mod:`mmsim.errors` classes (``NotFound``, ``InvalidArgument``, ...). gfp masks are given as the
-kernel writes them ("GFP_KERNEL|__GFP_NOWARN", or an int) and come back as text ("GFP_KERNEL|__GFP_NOWARN").
+Every RPC has a method: ``mm.allocator``, ``mm.pagecache`` and ``mm.rmap`` wrap a service each (the
+allocation calls are also on the cluster: ``mm.kvmalloc_struct``, ``mm.malloc``...); the FilesystemService and
+per-process calls are on the handles :class:`Filesystem`, :class:`File` and :class:`Process`
+(``mm.filesystem("xfs0")``, ``mm.file("xfs0/1")``, ``mm.process(1)`` reopen existing ones); traces are
+``mm.trace(id)``, ``mm.traces()``, ``mm.last_trace()``; ``mm.reset()`` empties the machine. Results are
+dataclasses with ``to_dict()`` (numbers as numbers); errors are :mod:`mmsim.errors` classes (``NotFound``,
+``InvalidArgument``, ...). gfp masks are given as the kernel writes them ("GFP_KERNEL|__GFP_NOWARN", or an
+int) and come back as text ("GFP_KERNEL|__GFP_NOWARN").
 
 Every call starts a new W3C trace (a ``traceparent`` in the gRPC metadata); the id is kept on fault results
 (``trace_id``) and in ``Cluster.last_trace_id``. Inspection calls (the RPCs marked NO_SIDE_EFFECTS in the
@@ -211,7 +213,7 @@ class PageInfo(Result):
     private: int
     compound_head: int
     order: int
-    mapcount: int               # raw _mapcount (-1 = unmapped)
+    mapcount: int               # the raw _mapcount (-1 = unmapped; see ``mapped``)
     refcount: int
     memcg: int
     owner_words: list[int]
@@ -220,6 +222,20 @@ class PageInfo(Result):
     @classmethod
     def from_response(cls, resp: pa_pb.GetPageResponse) -> "PageInfo":
         return cls.from_pb(resp.page, text=resp.text)
+
+    @property
+    def pg_flags(self) -> list[str]:
+        """The flags by their kernel names (PG_uptodate, PG_lru, ...; mmsim's own marks stay as they are)."""
+        return [f if "(" in f else f"PG_{f}" for f in self.flags]
+
+    @property
+    def mapped(self) -> int:
+        """How many page tables map the page: page_mapcount() = _mapcount + 1; 0 when a page_type (buddy,
+        ...) is stored in _mapcount instead."""
+        return 0 if self.page_type else max(self.mapcount + 1, 0)
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "pg_flags": self.pg_flags, "mapped": self.mapped}
 
 
 @dataclass(frozen=True)

@@ -10,106 +10,120 @@ The services raise mmsim.runtime.errors on their side and send them as precise g
 turns a status back into a class, so callers catch what they mean (``except errors.NotFound``) instead of
 comparing ``grpc.StatusCode`` values. Arguments the client refuses before any call (a gfp name it does not
 know, prot letters outside "rwx") raise :class:`InvalidArgument` too, with ``code`` INVALID_ARGUMENT.
-This module imports nothing heavy, so a CLI can catch these classes without loading gRPC.
+
+Every class is also a ``grpc.RpcError`` that answers ``code()`` (a grpc.StatusCode) and ``details()`` as
+grpc's own errors do, so code written against the raw stubs (``except grpc.RpcError``) keeps working.
 """
 
 from __future__ import annotations
 
+import grpc
 
-class MmsimError(Exception):
+
+class StatusName(str):
+    """A status code name ("NOT_FOUND"); calling it gives the grpc.StatusCode, as grpc.RpcError.code() does."""
+
+    def __call__(self) -> grpc.StatusCode:
+        return grpc.StatusCode[self]
+
+
+class MmsimError(grpc.RpcError):
     """Base class. ``code`` is the gRPC status code name (e.g. "NOT_FOUND"), ``message`` the service's text."""
 
-    code = "UNKNOWN"
+    code = StatusName("UNKNOWN")
 
     def __init__(self, message: str, code: str | None = None):
         super().__init__(message)
         self.message = message
         if code is not None:
-            self.code = code
+            self.code = StatusName(code)
+
+    def details(self) -> str:
+        return self.message
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+        return {"code": str(self.code), "message": self.message}
 
 
 class Cancelled(MmsimError):
-    code = "CANCELLED"
+    code = StatusName("CANCELLED")
 
 
 class Unknown(MmsimError):
-    code = "UNKNOWN"
+    code = StatusName("UNKNOWN")
 
 
 class InvalidArgument(MmsimError):
     """The request itself is wrong (a negative size, a bad name, an order above MAX_PAGE_ORDER)."""
 
-    code = "INVALID_ARGUMENT"
+    code = StatusName("INVALID_ARGUMENT")
 
 
 class DeadlineExceeded(MmsimError):
-    code = "DEADLINE_EXCEEDED"
+    code = StatusName("DEADLINE_EXCEEDED")
 
 
 class NotFound(MmsimError):
     """No such file, filesystem, process, page or trace."""
 
-    code = "NOT_FOUND"
+    code = StatusName("NOT_FOUND")
 
 
 class AlreadyExists(MmsimError):
-    code = "ALREADY_EXISTS"
+    code = StatusName("ALREADY_EXISTS")
 
 
 class PermissionDenied(MmsimError):
-    code = "PERMISSION_DENIED"
+    code = StatusName("PERMISSION_DENIED")
 
 
 class ResourceExhausted(MmsimError):
     """Out of memory (alloc_pages failed), or a per-process limit such as vm.max_map_count."""
 
-    code = "RESOURCE_EXHAUSTED"
+    code = StatusName("RESOURCE_EXHAUSTED")
 
 
 class FailedPrecondition(MmsimError):
     """The state does not allow it (a double free, a killed process, a profile without PFN entries)."""
 
-    code = "FAILED_PRECONDITION"
+    code = StatusName("FAILED_PRECONDITION")
 
 
 class Aborted(MmsimError):
     """A concurrency conflict (e.g. a truncate ran meanwhile): start the operation over."""
 
-    code = "ABORTED"
+    code = StatusName("ABORTED")
 
 
 class OutOfRange(MmsimError):
-    code = "OUT_OF_RANGE"
+    code = StatusName("OUT_OF_RANGE")
 
 
 class Unimplemented(MmsimError):
-    code = "UNIMPLEMENTED"
+    code = StatusName("UNIMPLEMENTED")
 
 
 class Internal(MmsimError):
     """A bug in mmsim: please report it with the service's log."""
 
-    code = "INTERNAL"
+    code = StatusName("INTERNAL")
 
 
 class Unavailable(MmsimError):
     """The service cannot be reached (is the stack up? `mmsim up`), after the channel's own retries."""
 
-    code = "UNAVAILABLE"
+    code = StatusName("UNAVAILABLE")
 
 
 class DataLoss(MmsimError):
-    code = "DATA_LOSS"
+    code = StatusName("DATA_LOSS")
 
 
 class Unauthenticated(MmsimError):
-    code = "UNAUTHENTICATED"
+    code = StatusName("UNAUTHENTICATED")
 
 
 BY_CODE: dict[str, type[MmsimError]] = {

@@ -8,6 +8,7 @@ there and every span has as many children as the calls its handler made (``child
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from google.protobuf.json_format import MessageToDict
@@ -128,9 +129,10 @@ def _typed(value: str):
     except ValueError:
         pass
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return value
+    return number if math.isfinite(number) else value
 
 
 def short_name(rpc: str) -> str:
