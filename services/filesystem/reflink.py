@@ -95,9 +95,11 @@ async def _remap(env, si: Inode, di: Inode, src_off: int, dst_off: int, length: 
         await writeback_locked(env, dst)
     bs = si.block_size
     span = -(-length // bs) * bs
-    # truncate_pagecache_range on the destination: the page cache splits a large folio (or zero entry)
-    # straddling either edge, drops what lies inside and unmaps it (truncate_inode_partial_folio)
-    await ports.unmap_mapping_range(dst, dst_off, span, True)
+    # truncate_pagecache_range on the destination (xfs_reflink_remap_prep): the page cache splits a large
+    # folio (or zero entry) straddling either edge, drops what lies inside and unmaps it
+    # (truncate_inode_partial_folio). Like truncate_pagecache_range, even_cows=0: a process's private
+    # copy-on-write pages of the range are its own and survive the clone.
+    await ports.unmap_mapping_range(dst, dst_off, span, False)
     await ports.truncate_range(dst, dst_off, dst_off + span - 1)
     intents.crash_point(env, "reflink:invalidate")
     shared, freed = await Script.on(env.redis, _REMAP, fenced=True)(

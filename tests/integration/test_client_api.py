@@ -26,9 +26,9 @@ def mm(stack_settings):
     with Cluster.connect(stack_settings) as cluster:
         raw = cluster._traced_call
 
-        def recording(service, method, request):
+        def recording(service, method, request, timeout=None):
             CALLED.add(methods.full_name(service, method))
-            return raw(service, method, request)
+            return raw(service, method, request, timeout)
 
         cluster._traced_call = recording
         yield cluster
@@ -239,6 +239,33 @@ def test_memory_access_maps_status_mapcount_munmap_exit(mm, world):
     assert gone.vmas == 1
     with pytest.raises(errors.NotFound):
         proc.status()
+
+
+def test_orphan_eviction_mkclean_release_thp_stats_check_recover(mm, world):
+    """The RPCs issues 9 and 15 added, each through its client method."""
+    fs, *_ = world
+    o = fs.create("/data/orphan")
+    o.write(0, b"o" * PAGE_SIZE)
+    proc = mm.spawn("api3")
+    vma = proc.mmap(o, length=PAGE_SIZE, prot="rw", shared=True)
+    assert proc.write_memory(vma.start, b"O").written == 1
+    folio = proc.fault(vma.start)
+    mk = mm.rmap.folio_mkclean(o, [(Folio(folio.folio_pfn, folio.folio_order), 0)])
+    assert mk.cleaned == [1] and mk.vmas == 1 and _json(mk)["pte_dirty"] == mk.pte_dirty
+    assert proc.write_memory(vma.start, b"P").faults == 1          # write-protected by the mkclean
+    assert o.unlink().orphaned
+    assert not o.evict().evicted                                 # still mapped: nothing to evict yet
+    proc.exit()                                                  # the last unmap evicts it
+    assert not o.evict().evicted
+    page = mm.allocator.alloc_pages(1)
+    rel = mm.allocator.release_folios([page.folio])
+    assert (rel.folios_freed, rel.pages_freed) == (1, 2)
+    thp = mm.thp_stats()
+    assert thp.per_size[64].path == "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/stats"
+    assert "thp_split_page" in thp.vmstat and _json(thp)["sizes"][0]["size_kb"] == 8
+    report = mm.check()
+    assert report.ok, report.to_dict()
+    assert mm.recover() >= 0
 
 
 # ---- traces ------------------------------------------------------------------------------------------------

@@ -403,6 +403,29 @@ class PopulateResult(Result):
 
 
 @dataclass(frozen=True)
+class EvictResult(Result):
+    """iput_final -> evict of an orphan (EvictInode)."""
+    evicted: bool               # freed by this call (False: gone already, still linked or still mapped)
+    blocks_freed: int
+    pages_freed: int
+
+
+@dataclass(frozen=True)
+class MkcleanResult(Result):
+    """folio_mkclean over a batch of one file's folios."""
+    cleaned: list[int]          # per folio: PTEs write-protected and cleaned
+    pte_dirty: list[bool]       # per folio: a PTE had its dirty bit set
+    vmas: int                   # shared VMAs walked
+
+
+@dataclass(frozen=True)
+class ReleaseResult(Result):
+    """release_pages: folios given back to the buddy lists in one call."""
+    folios_freed: int
+    pages_freed: int
+
+
+@dataclass(frozen=True)
 class UnlinkResult(Result):
     mapping: str
     orphaned: bool              # still mapped: the inode lives on with nlink 0
@@ -657,6 +680,11 @@ class File:
     def fadvise_dontneed(self) -> InvalidateResult:
         return self.fadvise("dontneed")
 
+    def evict(self) -> EvictResult:
+        """EvictInode: finish the eviction of this orphan if it is due (idempotent; the reverse map asks for it
+        at the last unmap, so a user needs it only after a crash)."""
+        return EvictResult.from_pb(self.cluster.fs_call("EvictInode", fs_pb.EvictInodeRequest(mapping=self.mapping)))
+
     def unmap_mapping_range(self, start: int = 0, length: int = 0, even_cows: bool = False) -> UnmapResult:
         """unmap_mapping_range: zap every process's PTEs of this file over a byte range (0 = to EOF)."""
         return self.cluster.rmap.unmap_mapping_range(self, start, length, even_cows)
@@ -781,6 +809,11 @@ class Allocator(_Service):
 
     def alloc_pages(self, order: int, gfp: int | str = "GFP_KERNEL", node: int = -1) -> PageAllocation:
         return PageAllocation.from_pb(self._call("AllocPages", pa_pb.AllocPagesRequest(order=order, gfp=gfp_mask(gfp), node=node)))
+
+    def release_folios(self, folios: list[Folio]) -> ReleaseResult:
+        """release_pages: give several folios (each with its last reference) back to the buddy lists at once."""
+        req = pa_pb.ReleaseFoliosRequest(folios=[f.to_proto() for f in folios])
+        return ReleaseResult.from_pb(self._call("ReleaseFolios", req))
 
     def free_pages(self, page: int | Folio, order: int | None = None) -> int:
         """__free_pages(page, order): the order of the free block after merging with its buddies."""
@@ -943,6 +976,13 @@ class ReverseMap(_Service):
         """folio_mapcount(), the page's _mapcount and _refcount, and who maps it."""
         return FolioMapcount.from_pb(self._call("FolioMapcount", rm_pb.FolioMapcountRequest(pfn=pfn, node=node)))
 
+    def folio_mkclean(self, mapping: File | str, folios: list[tuple[Folio, int]]) -> MkcleanResult:
+        """folio_mkclean for (folio, file index of its first page) pairs of one file: every shared PTE mapping
+        them is write-protected and cleaned (what writeback does before it writes them)."""
+        req = rm_pb.FolioMkcleanRequest(mapping=_mapping(mapping), folios=[
+            rm_pb.MkcleanFolio(folio=f.to_proto(), index=index) for f, index in folios])
+        return MkcleanResult.from_pb(self._call("FolioMkclean", req))
+
 
 class Cluster:
     """A connection to the four services (addresses from MMSIM_*_ADDR or the defaults of `mmsim up`)."""
@@ -986,7 +1026,7 @@ class Cluster:
             ch.close()
 
     # Calls ---------------------------------------------------------------------------------------------
-    def _traced_call(self, service: str, method: str, request):
+    def _traced_call(self, service: str, method: str, request, timeout: float | None = None):
         """(trace_id, response) of a raw call; raises grpc.RpcError."""
         inspection = methods.is_inspection(methods.full_name(service, method))
         trace_id, traceparent = new_traceparent(sampled=self.trace_inspection or not inspection)
@@ -994,12 +1034,12 @@ class Cluster:
         if not inspection:
             self.last_trace_id = trace_id
             metadata.append((REQUEST_ID_KEY, uuid.uuid4().hex))
-        resp = getattr(self.stubs[service], method)(request, timeout=self.timeout, metadata=metadata)
+        resp = getattr(self.stubs[service], method)(request, timeout=timeout or self.timeout, metadata=metadata)
         return trace_id, resp
 
-    def _typed_call(self, service: str, method: str, request):
+    def _typed_call(self, service: str, method: str, request, timeout: float | None = None):
         try:
-            return self._traced_call(service, method, request)[1]
+            return self._traced_call(service, method, request, timeout)[1]
         except grpc.RpcError as exc:
             raise errors.from_rpc_error(exc) from None
 
@@ -1107,10 +1147,7 @@ class Cluster:
     def check(self, max_violations: int = 0) -> CheckReport:
         """Every service's invariants (CheckService.Check with cluster=true: the allocator asks the others)."""
         req = check_pb2.CheckRequest(cluster=True, max_violations=max_violations)
-        try:
-            r = self.stubs["check"].Check(req, timeout=self.timeout * 10)
-        except grpc.RpcError as exc:
-            raise errors.from_rpc_error(exc) from None
+        r = self._typed_call("check", "Check", req, timeout=self.timeout * 10)   # a scan of every page
         return CheckReport([Violation(v.rule, v.service, v.pfn, v.key, v.message) for v in r.violations],
                            dict(r.owners), dict(r.checked), r.truncated)
 
