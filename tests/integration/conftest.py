@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from mmsim import stack
@@ -17,3 +19,9 @@ def stack_settings(tmp_path_factory):
         yield settings
     finally:
         stack.down(settings)
+
+
+@pytest.fixture(scope="session")
+def model_examples() -> int:
+    """Examples per configuration of the bytes-model property test (MMSIM_MODEL_EXAMPLES; issue 9 asks for 200)."""
+    return int(os.environ.get("MMSIM_MODEL_EXAMPLES", "200"))
