@@ -235,3 +235,24 @@ def test_per_size_large_folio_counters_are_readable_over_grpc(mm):
     assert split["split"] - after[size]["split"] >= 1
     assert split["split_failed"] == after[size]["split_failed"]
     _exit(mm, proc.pid)
+
+
+# ------------------------------------------------------------------------------- found by the bytes model
+@pytest.mark.xfail(strict=True, reason="found by the bytes-model test, not in issue 9's list: Reflink zaps "
+                                       "private COW copies (unmap_mapping_range with even_cows=1)")
+def test_reflink_keeps_the_private_copies_of_a_destination_mapping(mm):
+    """xfs_reflink_remap_prep -> truncate_pagecache_range: unmap_mapping_range(..., even_cows=0), as a hole
+    punch: a MAP_PRIVATE mapping's copied pages are the process's own memory and survive."""
+    fs = _fs(mm, 4096, "linux-6.12")
+    a, b = fs.create("/a"), fs.create("/b")
+    a.write(0, b"A" * 16384)
+    b.write(0, b"B" * 16384)
+    proc = mm.spawn("cow")
+    vma = proc.mmap(b, 16384, prot="rw", shared=False)
+    assert _write_memory(mm, proc.pid, vma.start, b"PRIVATE").written == 7
+    a.reflink(b, 0, 0, 8192)
+    assert b.read(0, 8) == b"AAAAAAAA"
+    assert proc.read(vma.start, 8) == b"PRIVATEB"           # the copy on write is kept
+    assert proc.read(vma.start + 4096, 4) == b"AAAA"         # the untouched page shows the clone
+    assert _rss(mm, proc.pid).rss_anon == 1
+    _exit(mm, proc.pid)
