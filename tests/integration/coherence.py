@@ -69,9 +69,14 @@ def issue(mm: Cluster, calls: list[tuple[str, str, object]]) -> list:
     return [f.result() for f in futures]
 
 
-def cache_entries(mm: Cluster, mappings: list[str]) -> dict[str, list[Entry]]:
-    dumps = issue(mm, [("pagecache", "XaDump", page_cache_pb2.XaDumpRequest(mapping=m)) for m in mappings])
-    return {m: parse_xa_dump(d.text) for m, d in zip(mappings, dumps)}
+def cache_entries(mm: Cluster, mappings: list[str], also: list[tuple[str, str, object]] | None = None):
+    """Each mapping's page-cache entries; with ``also``, those calls go in the same batch and the result is
+    (their replies, the entries)."""
+    calls = (also or []) + [("pagecache", "XaDump", page_cache_pb2.XaDumpRequest(mapping=m)) for m in mappings]
+    replies = issue(mm, calls)
+    extra, dumps = replies[:len(also or [])], replies[len(also or []):]
+    entries = {m: parse_xa_dump(d.text) for m, d in zip(mappings, dumps)}
+    return (extra, entries) if also is not None else entries
 
 
 def mapped_file_ptes(mm: Cluster, folios: list[Entry]) -> int:

@@ -13,7 +13,8 @@ exit and unlink nr_free_pages is back where it started; splits reported by trunc
 per-size ``split`` counters.
 
 Six configurations: block sizes 4K/16K/64K in the lsfmm2018 and linux-6.12 profiles. The example count
-(MMSIM_MODEL_EXAMPLES, default 200) is read in conftest; the seed is fixed per configuration and printed.
+(MMSIM_MODEL_EXAMPLES, default 200) and shrinking (MMSIM_MODEL_SHRINK=1) are read in conftest; the seed is
+fixed per configuration and printed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, i
 
 from coherence import cache_entries, issue, mapped_file_ptes, page_view, pages_of
 from mmsim.client import PAGE_SIZE, Cluster
-from mmsim.v1 import common_pb2, filesystem_pb2, reverse_map_pb2
+from mmsim.v1 import common_pb2, filesystem_pb2, page_cache_pb2, reverse_map_pb2
 
 CONFIGS = [(bs, prof) for prof in ("lsfmm2018", "linux-6.12") for bs in (4096, 16384, 65536)]
 MAX_PROCS, MAX_MAPS, MAX_FILES, RACERS = 3, 2, 4, 8
@@ -324,8 +325,9 @@ class CoherenceMachine(RuleBasedStateMachine):
                 f"the page past EOF of {m.file.name} is readable through pid {m.proc.pid}'s mapping: {r}"
 
         # after the reads (which fault): the page tables' counts and the cache, then the cached folios' PTEs
-        status = issue(self.mm, [("rmap", "ProcStatus", reverse_map_pb2.ProcStatusRequest(pid=p)) for p in self.procs])
-        entries = cache_entries(self.mm, [f.mapping for f in self.files])
+        pids = sorted(self.procs)
+        status, entries = cache_entries(self.mm, [f.mapping for f in self.files], [
+            ("rmap", "ProcStatus", reverse_map_pb2.ProcStatusRequest(pid=p)) for p in pids])
         ppb = self.bs // PAGE_SIZE
         folios = []
         for f in self.files:
@@ -336,7 +338,7 @@ class CoherenceMachine(RuleBasedStateMachine):
                 if not e.zero:
                     folios.append(e)
         rss_file = sum(s.rss_file for s in status)
-        ptes = mapped_file_ptes(self.mm, folios)
+        ptes = mapped_file_ptes(self.mm, folios) if folios else 0
         assert rss_file == ptes, (f"the processes' rss_file is {rss_file} but {ptes} PTEs map the folios in the page "
                                   "cache: a PTE maps a folio that is not in the page cache, or a count is wrong")
         cows = sum(len(m.cow) for m in maps)
@@ -349,18 +351,21 @@ class CoherenceMachine(RuleBasedStateMachine):
         if not self.clean:
             self._cleanup()
             return
-        for pid in list(self.procs):
-            self.mm.call("rmap", "Exit", reverse_map_pb2.ExitRequest(pid=pid))
-            del self.procs[pid]
+        issue(self.mm, [("rmap", "Exit", reverse_map_pb2.ExitRequest(pid=pid)) for pid in self.procs])
+        self.procs.clear()
         self._forget_unmapped_orphans()
-        assert not [f for f in self.files if not f.linked], "orphans outlived their last mapping in the model"
-        for f in self.files:                                # a cold re-read: from the blocks alone
-            f.f.fsync()
-            f.f.fadvise_dontneed()
-            got = f.f.read(0, self.maxlen + 1)
-            assert got == bytes(f.data), f"cold re-read of {f.name} disagrees with the model: {_diff(got, f.data)}"
-        for f in self.files:
-            self.mm.call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs=self.fsname, path=f.name))
+        files = self.files
+        assert all(f.linked for f in files), "orphans outlived their last mapping in the model"
+        # a cold re-read: written back, dropped, read from the blocks alone
+        issue(self.mm, [("filesystem", "Fsync", filesystem_pb2.FsyncRequest(mapping=f.mapping)) for f in files])
+        issue(self.mm, [("pagecache", "InvalidateMapping", page_cache_pb2.InvalidateMappingRequest(mapping=f.mapping))
+                        for f in files])
+        reads = issue(self.mm, [("filesystem", "Read", filesystem_pb2.ReadRequest(
+            mapping=f.mapping, offset=0, length=self.maxlen + 1)) for f in files])
+        for f, got in zip(files, reads):
+            assert got.data == bytes(f.data), f"cold re-read of {f.name} disagrees with the model: {_diff(got.data, f.data)}"
+        issue(self.mm, [("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs=self.fsname, path=f.name))
+                        for f in files])
         free = self.mm.vmstat()["nr_free_pages"]
         assert free == self.free_before, (f"nr_free_pages {free} != {self.free_before} after exit and unlink: "
                                           f"{self.free_before - free} pages never went back to the buddy lists")
@@ -400,8 +405,8 @@ def config_seed(block: int, profile: str) -> int:
     return block * 10 + (1 if profile == "linux-6.12" else 0)
 
 
-def run_machine(machine: type, examples: int, seed_value: int, shrink: bool = True) -> None:
-    print(f"\n{machine.__name__}: {examples} examples, seed {seed_value}")
+def run_machine(machine: type, examples: int, seed_value: int, shrink: bool) -> None:
+    print(f"\n{machine.__name__}: {examples} examples, seed {seed_value}, shrink {shrink}")
     phases = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if shrink else ())
     test = get_state_machine_test(machine, settings=settings(
         max_examples=examples, stateful_step_count=12, deadline=None, database=None, phases=phases,
@@ -412,6 +417,6 @@ def run_machine(machine: type, examples: int, seed_value: int, shrink: bool = Tr
 @pytest.mark.xfail(strict=True, reason="issue 9 items 1-6: fixed by the split/dirty branches")
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("block,profile", CONFIGS, ids=[f"{p}-{b // 1024}K" for b, p in CONFIGS])
-def test_file_cache_and_mappings_agree_with_a_bytes_model(stack_settings, model_examples, block, profile):
+def test_file_cache_and_mappings_agree_with_a_bytes_model(stack_settings, model_examples, model_shrink, block, profile):
     with Cluster.connect(stack_settings) as mm:
-        run_machine(machine_for(mm, block, profile), model_examples, config_seed(block, profile))
+        run_machine(machine_for(mm, block, profile), model_examples, config_seed(block, profile), model_shrink)
