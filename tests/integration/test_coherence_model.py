@@ -121,7 +121,8 @@ class CoherenceMachine(RuleBasedStateMachine):
             a.f.fsync()
             a.f.fadvise_dontneed()          # a cold cache: faults populate (large folios by readahead)
         proc = self.mm.spawn("m0")
-        self.procs[proc.pid] = (proc, [])
+        shared = data.draw(st.booleans(), label="f1 mapped shared by process m0")
+        self.procs[proc.pid] = (proc, [MapModel(proc, proc.mmap(a.f, self.maxlen, prot="rw", shared=shared), a, shared)])
 
     # ---------------------------------------------------------------------------------------- file ops
     @precondition(lambda self: self.linked())
@@ -179,16 +180,15 @@ class CoherenceMachine(RuleBasedStateMachine):
         dst.data[do:do + n] = src.data[so:so + n]
 
     @precondition(lambda self: self.linked())
-    @rule(data=st.data())
-    def fsync(self, data):
+    @rule(data=st.data(), fsync=st.booleans(), dontneed=st.booleans())
+    def writeback(self, data, fsync, dontneed):
+        """fsync and/or posix_fadvise(DONTNEED) (both: the next read comes from the blocks)."""
         self.clean = False
-        self._pick(data, self.linked(), "file").f.fsync()
-
-    @precondition(lambda self: self.linked())
-    @rule(data=st.data())
-    def fadvise_dontneed(self, data):
-        self.clean = False
-        self._pick(data, self.linked(), "file").f.fadvise_dontneed()
+        fm = self._pick(data, self.linked(), "file")
+        if fsync:
+            fm.f.fsync()
+        if dontneed or not fsync:
+            fm.f.fadvise_dontneed()
 
     @precondition(lambda self: self.linked())
     @rule(data=st.data())
@@ -206,18 +206,19 @@ class CoherenceMachine(RuleBasedStateMachine):
         self._create()
 
     # ---------------------------------------------------------------------------------------- processes
-    @precondition(lambda self: len(self.procs) < MAX_PROCS)
-    @rule()
-    def spawn(self):
-        self.clean = False
-        proc = self.mm.spawn(f"m{len(self.procs)}")
-        self.procs[proc.pid] = (proc, [])
-
-    @precondition(lambda self: self.linked() and any(len(ms) < MAX_MAPS for _, ms in self.procs.values()))
+    @precondition(lambda self: self.linked() and (len(self.procs) < MAX_PROCS
+                                                  or any(len(ms) < MAX_MAPS for _, ms in self.procs.values())))
     @rule(data=st.data(), shared=st.booleans())
     def mmap(self, data, shared):
+        """mmap a file in a process that has room for another mapping, or in a new one."""
         self.clean = False
-        proc, ms = self._pick(data, [v for v in self.procs.values() if len(v[1]) < MAX_MAPS], "process")
+        room = [v for v in self.procs.values() if len(v[1]) < MAX_MAPS]
+        if len(self.procs) < MAX_PROCS:
+            room.append(None)
+        if (picked := self._pick(data, room, "process (last: a new one)")) is None:
+            proc = self.mm.spawn(f"m{len(self.procs)}")
+            picked = self.procs[proc.pid] = (proc, [])
+        proc, ms = picked
         fm = self._pick(data, self.linked(), "file")
         ms.append(MapModel(proc, proc.mmap(fm.f, self.maxlen, prot="rw", shared=shared), fm, shared))
 
@@ -245,7 +246,8 @@ class CoherenceMachine(RuleBasedStateMachine):
         self.clean = False
         m = self._pick(data, [m for m in self.maps() if m.file.data], "mapping")
         size = len(m.file.data)
-        off = data.draw(st.integers(0, size - 1), label="offset")
+        page = data.draw(st.integers(0, pages_of(size) - 1), label="page")
+        off = min(size - 1, page * PAGE_SIZE + data.draw(st.integers(0, PAGE_SIZE - 1), label="offset in the page"))
         n = data.draw(st.integers(1, min(size - off, 2 * PAGE_SIZE)), label="length")
         buf = self._fill(n)
         r = self.mm.call("rmap", "WriteMemory", reverse_map_pb2.WriteMemoryRequest(pid=m.proc.pid, address=m.vma.start + off, data=buf))

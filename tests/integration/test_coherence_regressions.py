@@ -256,3 +256,22 @@ def test_reflink_keeps_the_private_copies_of_a_destination_mapping(mm):
     assert proc.read(vma.start + 4096, 4) == b"AAAA"         # the untouched page shows the clone
     assert _rss(mm, proc.pid).rss_anon == 1
     _exit(mm, proc.pid)
+
+
+@pytest.mark.xfail(strict=True, reason="found by the bytes-model test, not in issue 9's list (near item 5): a write "
+                                       "fault on a zero-page PTE answers NOPAGE and maps nothing")
+@pytest.mark.parametrize("shared", [False, True], ids=["private", "shared"])
+def test_a_write_fault_on_a_hole_mapped_to_the_zero_page_maps_a_writable_page(mm, shared):
+    """do_wp_page on the zero page: a private mapping gets its own copy (wp_page_copy), a shared one the
+    file's new folio; either way the reply names the page now mapped and the process's RSS counts it."""
+    fs = _fs(mm, 16384, "lsfmm2018")
+    f = fs.create("/hole")
+    f.write(65535, b"z")                                     # pages 0..14 are a hole: zero entries
+    proc = mm.spawn("zerowp")
+    vma = proc.mmap(f, 65536, prot="rw", shared=shared)
+    assert proc.read(vma.start, 4096) == bytes(4096)          # read fault: the zero page, read-only
+    r = proc.fault(vma.start, write=True)
+    assert r.ok and r.pfn != 0 and r.pages_mapped >= 1, r
+    st = _rss(mm, proc.pid)
+    assert (st.rss_file, st.rss_anon) == ((r.pages_mapped + r.pages_mapped_around, 0) if shared else (0, 1)), st
+    _exit(mm, proc.pid)
