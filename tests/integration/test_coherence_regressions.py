@@ -31,6 +31,16 @@ def _fs(mm: Cluster, block_size: int, profile: str):
     return mm.mkfs("r" + secrets.token_hex(5), block_size=block_size, profile=profile)
 
 
+def _cold_file(mm: Cluster, block_size: int, profile: str, path: str):
+    """A new filesystem with a 64 KiB file written back and dropped from the page cache: (fs, file)."""
+    fs = _fs(mm, block_size, profile)
+    f = fs.create(path)
+    f.write(0, PATTERN)
+    f.fsync()
+    f.fadvise_dontneed()
+    return fs, f
+
+
 def _write_memory(mm: Cluster, pid: int, address: int, data: bytes):
     return mm.call("rmap", "WriteMemory", reverse_map_pb2.WriteMemoryRequest(pid=pid, address=address, data=data))
 
@@ -65,11 +75,7 @@ CUTS = {
 @pytest.mark.parametrize("cut", sorted(CUTS))
 def test_truncate_or_punch_in_a_mapped_large_folio_keeps_mapping_and_file_in_agreement(mm, cut, profile):
     free_before = mm.vmstat()["nr_free_pages"]
-    fs = _fs(mm, 16384, profile)
-    f = fs.create("/a")
-    f.write(0, PATTERN)
-    f.fsync()
-    f.fadvise_dontneed()
+    fs, f = _cold_file(mm, 16384, profile, "/a")
     proc = mm.spawn("item1")
     vma = proc.mmap(f, len(PATTERN), prot="rw", shared=True)
     page5 = vma.start + 5 * PAGE_SIZE
@@ -188,11 +194,7 @@ def test_reflink_onto_part_of_a_zero_entry_maps_the_cloned_bytes(mm):
 # -------------------------------------------------------------------------------------------------- item 5
 @pytest.mark.xfail(strict=True, reason="issue 9 item 5: fixed by the dirty branch")
 def test_every_racing_fault_that_ends_mapped_reports_the_mapped_page(mm):
-    fs = _fs(mm, 16384, "lsfmm2018")
-    f = fs.create("/race")
-    f.write(0, PATTERN)
-    f.fsync()
-    f.fadvise_dontneed()
+    _, f = _cold_file(mm, 16384, "lsfmm2018", "/race")
     proc = mm.spawn("item5")
     vma = proc.mmap(f, len(PATTERN), prot="r")
     req = reverse_map_pb2.HandleFaultRequest(pid=proc.pid, address=vma.start + 5 * PAGE_SIZE)
@@ -211,11 +213,7 @@ def test_per_size_large_folio_counters_are_readable_over_grpc(mm):
     """Cluster.thp_stats(): {size_kB: {file_alloc, file_fallback, split, split_failed}}, the layout of
     /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats."""
     before = mm.thp_stats()
-    fs = _fs(mm, 4096, "lsfmm2018")
-    f = fs.create("/thp")
-    f.write(0, PATTERN)
-    f.fsync()
-    f.fadvise_dontneed()
+    _, f = _cold_file(mm, 4096, "lsfmm2018", "/thp")
     proc = mm.spawn("item6")
     vma = proc.mmap(f, len(PATTERN), prot="r")
     assert proc.read(vma.start, len(PATTERN)) == PATTERN      # readahead ramps the folio order up
