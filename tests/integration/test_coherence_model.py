@@ -33,7 +33,7 @@ from mmsim.client import PAGE_SIZE, Cluster
 from mmsim.v1 import common_pb2, filesystem_pb2, page_cache_pb2, reverse_map_pb2
 
 CONFIGS = [(bs, prof) for prof in ("lsfmm2018", "linux-6.12") for bs in (4096, 16384, 65536)]
-MAX_PROCS, MAX_MAPS, MAX_FILES, RACERS = 3, 2, 4, 8
+MAX_PROCS, MAX_MAPS, RACERS = 3, 2, 8
 POOL = ThreadPoolExecutor(RACERS)
 
 
@@ -199,7 +199,7 @@ class CoherenceMachine(RuleBasedStateMachine):
         fm.linked = False
         self._forget_unmapped_orphans()
 
-    @precondition(lambda self: len(self.linked()) < 2 and self.created < MAX_FILES)
+    @precondition(lambda self: len(self.linked()) < 2)
     @rule()
     def create(self):
         self.clean = False
