@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import pytest
 
@@ -48,3 +49,16 @@ def mm(stack_settings):
 
     with Cluster.connect(stack_settings) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def model_examples() -> int:
+    """Examples per configuration of the bytes-model property test (MMSIM_MODEL_EXAMPLES; issue 9 asks for 200)."""
+    return int(os.environ.get("MMSIM_MODEL_EXAMPLES", "200"))
+
+
+@pytest.fixture(scope="session")
+def model_shrink() -> bool:
+    """Shrink a failing example of the bytes-model test (MMSIM_MODEL_SHRINK=1): minutes per failure, so off
+    by default; the failing program is printed either way and replays from the printed seed."""
+    return os.environ.get("MMSIM_MODEL_SHRINK", "0") == "1"
