@@ -331,6 +331,12 @@ if index >= math.ceil(isz / 4096) then
   return {'sigbus', 'the file shrank below the faulting index'}
 end
 local now = redis.call('HGET', KEYS[3], I(vpn))
+if not now and old ~= '' then
+  -- the PTE this fault was to replace went meanwhile (the zero page's PTE is zapped when the page cache
+  -- replaces the zero entry with a folio): nothing is mapped, so the access refaults, as the arch handler
+  -- would after vmf_pte_changed
+  return {'retry', 'the PTE this fault was replacing was zapped meanwhile'}
+end
 if (now or '') ~= old then
   -- another fault mapped it first (vmf_pte_changed): nothing to do but say what is mapped now
   rm_stat(node, 'pgfault', 1)

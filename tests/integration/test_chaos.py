@@ -283,7 +283,7 @@ class Worker:
         if p is None:
             return self.op_mmap()
         addr = v[0] + self.rng.randrange(0, v[1] // PAGE) * PAGE
-        self.mm.call("rmap", "Fault", rpb.HandleFaultRequest(pid=p.pid, address=addr, write=self.rng.random() < 0.4))
+        self.mm.call("rmap", "HandleFault", rpb.HandleFaultRequest(pid=p.pid, address=addr, write=self.rng.random() < 0.4))
 
     def op_write_memory(self):
         p, v = self._vma()

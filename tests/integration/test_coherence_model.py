@@ -103,7 +103,7 @@ class CoherenceMachine(RuleBasedStateMachine):
         return items[data.draw(st.integers(0, len(items) - 1), label=label)]
 
     def thp_stats(self) -> dict[int, dict[str, int]]:
-        return self.mm.thp_stats()
+        return {size: c.to_dict() for size, c in self.mm.thp_stats().per_size.items()}
 
     # ---------------------------------------------------------------------------------------- setup
     @initialize(data=st.data())
@@ -287,8 +287,8 @@ class CoherenceMachine(RuleBasedStateMachine):
         try:
             addr = proc.mmap(fm.f, self.maxlen, prot="r").start + idx * PAGE_SIZE
             req = reverse_map_pb2.HandleFaultRequest(pid=proc.pid, address=addr)
-            replies = list(POOL.map(lambda _: self.mm.call("rmap", "Fault", req), range(RACERS)))
-            final = self.mm.call("rmap", "Fault", req)
+            replies = list(POOL.map(lambda _: self.mm.call("rmap", "HandleFault", req), range(RACERS)))
+            final = self.mm.call("rmap", "HandleFault", req)
             assert final.spurious, final
             for r in replies:
                 assert (r.pfn, r.folio.pfn, r.zero_page) == (final.pfn, final.folio.pfn, final.zero_page), (r, final)
@@ -416,7 +416,6 @@ def run_machine(machine: type, examples: int, seed_value: int, shrink: bool) -> 
     seed(seed_value)(test)()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 items 1-6: fixed by the split/dirty branches")
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("block,profile", CONFIGS, ids=[f"{p}-{b // 1024}K" for b, p in CONFIGS])
 def test_file_cache_and_mappings_agree_with_a_bytes_model(stack_settings, model_examples, model_shrink, block, profile):

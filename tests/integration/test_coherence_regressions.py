@@ -70,7 +70,6 @@ CUTS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 1: fixed by the split branch")
 @pytest.mark.parametrize("profile", ["lsfmm2018", "linux-6.12"])
 @pytest.mark.parametrize("cut", sorted(CUTS))
 def test_truncate_or_punch_in_a_mapped_large_folio_keeps_mapping_and_file_in_agreement(mm, cut, profile):
@@ -98,7 +97,6 @@ def test_truncate_or_punch_in_a_mapped_large_folio_keeps_mapping_and_file_in_agr
 
 
 # -------------------------------------------------------------------------------------------------- item 2
-@pytest.mark.xfail(strict=True, reason="issue 9 item 2: fixed by the dirty branch")
 @pytest.mark.parametrize("profile", ["lsfmm2018", "linux-6.12"])
 def test_a_store_through_a_shared_mapping_after_fsync_is_written_by_the_next_fsync(mm, profile):
     fs = _fs(mm, 4096, profile)
@@ -120,7 +118,6 @@ def test_a_store_through_a_shared_mapping_after_fsync_is_written_by_the_next_fsy
 
 
 # -------------------------------------------------------------------------------------------------- item 3
-@pytest.mark.xfail(strict=True, reason="issue 9 item 3: fixed by the dirty branch")
 @pytest.mark.parametrize("last", ["munmap", "exit"])
 def test_an_unlinked_mapped_file_is_freed_at_its_last_unmap(mm, last):
     free_before = mm.vmstat()["nr_free_pages"]
@@ -165,7 +162,6 @@ def _zero_entry_16_31(mm: Cluster, fs, path: str):
     return f, proc, vma
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 4: fixed by the split branch")
 def test_a_zero_entry_straddling_the_new_eof_goes_with_truncate(mm):
     fs = _fs(mm, 16384, "lsfmm2018")
     f, proc, vma = _zero_entry_16_31(mm, fs, "/hole")
@@ -177,7 +173,6 @@ def test_a_zero_entry_straddling_the_new_eof_goes_with_truncate(mm):
     _exit(mm, proc.pid)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 item 4: fixed by the split branch")
 def test_reflink_onto_part_of_a_zero_entry_maps_the_cloned_bytes(mm):
     fs = _fs(mm, 16384, "lsfmm2018")
     dst, proc, vma = _zero_entry_16_31(mm, fs, "/dst")
@@ -192,15 +187,14 @@ def test_reflink_onto_part_of_a_zero_entry_maps_the_cloned_bytes(mm):
 
 
 # -------------------------------------------------------------------------------------------------- item 5
-@pytest.mark.xfail(strict=True, reason="issue 9 item 5: fixed by the dirty branch")
 def test_every_racing_fault_that_ends_mapped_reports_the_mapped_page(mm):
     _, f = _cold_file(mm, 16384, "lsfmm2018", "/race")
     proc = mm.spawn("item5")
     vma = proc.mmap(f, len(PATTERN), prot="r")
     req = reverse_map_pb2.HandleFaultRequest(pid=proc.pid, address=vma.start + 5 * PAGE_SIZE)
     with ThreadPoolExecutor(16) as pool:
-        replies = list(pool.map(lambda _: mm.call("rmap", "Fault", req), range(16)))
-    mapped = mm.call("rmap", "Fault", req)
+        replies = list(pool.map(lambda _: mm.call("rmap", "HandleFault", req), range(16)))
+    mapped = mm.call("rmap", "HandleFault", req)
     assert mapped.spurious and mapped.pfn != 0
     for r in replies:
         assert (r.pfn, r.folio.pfn, r.folio.order) == (mapped.pfn, mapped.folio.pfn, mapped.folio.order), r
@@ -208,18 +202,22 @@ def test_every_racing_fault_that_ends_mapped_reports_the_mapped_page(mm):
 
 
 # -------------------------------------------------------------------------------------------------- item 6
-@pytest.mark.xfail(strict=True, reason="issue 9 item 6: fixed by the split branch (Cluster.thp_stats)")
+def _thp(mm) -> dict[int, dict[str, int]]:
+    """Cluster.thp_stats() as {size_kB: {file_alloc, file_fallback, split, split_failed, ...}}."""
+    return {size: c.to_dict() for size, c in mm.thp_stats().per_size.items()}
+
+
 def test_per_size_large_folio_counters_are_readable_over_grpc(mm):
     """Cluster.thp_stats(): {size_kB: {file_alloc, file_fallback, split, split_failed}}, the layout of
     /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats."""
-    before = mm.thp_stats()
+    before = _thp(mm)
     _, f = _cold_file(mm, 4096, "lsfmm2018", "/thp")
     proc = mm.spawn("item6")
     vma = proc.mmap(f, len(PATTERN), prot="r")
     assert proc.read(vma.start, len(PATTERN)) == PATTERN      # readahead ramps the folio order up
     large = [e for e in cache_entries(mm, [f.mapping])[f.mapping] if e.order > 0]
     assert large, "no large folio was built"
-    after = mm.thp_stats()
+    after = _thp(mm)
     for size in {(PAGE_SIZE << e.order) >> 10 for e in large}:
         n = sum(1 for e in large if (PAGE_SIZE << e.order) >> 10 == size)
         assert set(after[size]) >= {"file_alloc", "file_fallback", "split", "split_failed"}
@@ -229,15 +227,13 @@ def test_per_size_large_folio_counters_are_readable_over_grpc(mm):
     r = f.truncate(cut * PAGE_SIZE + 100)
     assert r.folios_split >= 1
     size = (PAGE_SIZE << biggest.order) >> 10
-    split = mm.thp_stats()[size]
+    split = _thp(mm)[size]
     assert split["split"] - after[size]["split"] >= 1
     assert split["split_failed"] == after[size]["split_failed"]
     _exit(mm, proc.pid)
 
 
 # ------------------------------------------------------------------------------- found by the bytes model
-@pytest.mark.xfail(strict=True, reason="found by the bytes-model test, not in issue 9's list: Reflink zaps "
-                                       "private COW copies (unmap_mapping_range with even_cows=1)")
 def test_reflink_keeps_the_private_copies_of_a_destination_mapping(mm):
     """xfs_reflink_remap_prep -> truncate_pagecache_range: unmap_mapping_range(..., even_cows=0), as a hole
     punch: a MAP_PRIVATE mapping's copied pages are the process's own memory and survive."""
@@ -256,8 +252,6 @@ def test_reflink_keeps_the_private_copies_of_a_destination_mapping(mm):
     _exit(mm, proc.pid)
 
 
-@pytest.mark.xfail(strict=True, reason="found by the bytes-model test, not in issue 9's list (near item 5): a write "
-                                       "fault on a zero-page PTE answers NOPAGE and maps nothing")
 @pytest.mark.parametrize("shared", [False, True], ids=["private", "shared"])
 def test_a_write_fault_on_a_hole_mapped_to_the_zero_page_maps_a_writable_page(mm, shared):
     """do_wp_page on the zero page: a private mapping gets its own copy (wp_page_copy), a shared one the
