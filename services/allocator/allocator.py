@@ -17,7 +17,7 @@ from mmsim.allocator.buddy import Allocation, BuddyAllocator, FreeResult
 from mmsim.allocator.kvmalloc import KvAllocation, KvMalloc
 from mmsim.allocator.vmemmap import PageDescriptor, Script, build_script
 from mmsim.allocator.zones import Layout
-from mmsim.runtime import keys
+from mmsim.runtime import epoch, keys
 from mmsim.runtime.config import Settings
 from mmsim.runtime.lua import Script as LuaScript
 
@@ -61,9 +61,10 @@ class AllocatorService:
         return svc
 
     async def reset(self) -> tuple[int, int]:
-        """Flush the simulated machine: every ``mmsim:`` key goes in one script (reset.lua), then memmap
-        and the free lists are initialised again as at boot (init_memory). (keys deleted, free pages)."""
-        deleted = int(await LuaScript(self.redis, _RESET_LUA)([], [f"{keys.PREFIX}:*"]))
+        """Flush the simulated machine: every ``mmsim:`` key but the boot epoch and the heartbeats goes in one
+        script (reset.lua), then memmap and the free lists are initialised again as at boot (init_memory).
+        (keys deleted, free pages)."""
+        deleted = int(await LuaScript(self.redis, _RESET_LUA)([], [f"{keys.PREFIX}:*", epoch.KEY, keys.cluster("alive:")]))
         await self.buddy.init_memory(reset=True)
         return deleted, sum(z["nr_free_pages"] for z in await self.buddy.zone_counters())
 

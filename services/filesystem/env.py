@@ -18,7 +18,8 @@ class Env:
     locks: Locks = field(init=False)
 
     def __post_init__(self) -> None:
-        self.locks = Locks(self.redis, self.settings.lock_lease_ms, self.settings.lock_wait_s, on_intent=self._recover)
+        self.locks = Locks(self.redis, self.settings.lock_lease_ms, self.settings.lock_wait_s, on_intent=self._recover,
+                           of_inodes=True)
 
     async def _recover(self, mapping: str) -> None:
         from mmsim.filesystem import intents  # noqa: PLC0415 - intents runs the operations that use Env

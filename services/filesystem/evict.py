@@ -25,11 +25,13 @@ evicted since boot).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmsim.filesystem.inode import parse_mapping
 from mmsim.runtime import keys, locks
+from mmsim.runtime.errors import NotFound
 from mmsim.runtime.lua import Script
 
 _HERE = Path(__file__).parent
@@ -84,8 +86,11 @@ async def evict(env, mapping: str) -> EvictStats:
     """EvictInode: evict ``mapping`` if it is due, after finishing any other due eviction of its filesystem."""
     fs_name, _ = parse_mapping(mapping)
     await evict_due(env, fs_name, skip=mapping)
-    async with env.locks.hold_all([mapping]):
-        return await evict_locked(env, mapping)
+    try:
+        async with env.locks.hold_all([mapping]):
+            return await evict_locked(env, mapping)
+    except NotFound:   # evicted already (by a call that got there first): nothing to do, as evict_locked says
+        return EvictStats()
 
 
 async def evict_due(env, fs_name: str, skip: str = "") -> None:
@@ -96,5 +101,6 @@ async def evict_due(env, fs_name: str, skip: str = "") -> None:
         pipe.zcard(keys.mapping(m, "i_mmap"))
     for m, mapped in zip(members, await pipe.execute()):
         if m != skip and not mapped:
-            async with env.locks.hold_all([m]):
-                await evict_locked(env, m)
+            with contextlib.suppress(NotFound):   # another eviction got there first
+                async with env.locks.hold_all([m]):
+                    await evict_locked(env, m)

@@ -49,7 +49,7 @@ import structlog
 from opentelemetry import trace
 
 from mmsim.runtime import keys, scope, tracing
-from mmsim.runtime.errors import FailedPrecondition, Unavailable
+from mmsim.runtime.errors import FailedPrecondition, NotFound, Unavailable
 from mmsim.runtime.lua import LOCKS_LUA, Fence, Script
 
 I_RWSEM = "&inode->i_rwsem"
@@ -152,8 +152,11 @@ class Locks:
     intent on the mapping (mmsim.filesystem.intents): the caller finishes it before taking the lock."""
 
     def __init__(self, redis, lease_ms: int, wait_s: float,
-                 on_intent: Callable[[str], Awaitable[None]] | None = None):
+                 on_intent: Callable[[str], Awaitable[None]] | None = None, of_inodes: bool = False):
+        """``of_inodes``: the locks belong to inodes (``{m:MAPPING}:inode``): a lock of a file that does not
+        exist is refused with NotFound and nothing is written (no lock record for a name a caller made up)."""
         self.redis = redis
+        self.of_inodes = of_inodes
         self.lease_ms = lease_ms
         self.wait_s = wait_s
         self.on_intent = on_intent
@@ -204,7 +207,8 @@ class Locks:
             yield inodes
 
     async def _down(self, name: str, mapping: str, mode: str, load: bool, recovering: bool) -> Grant:
-        keys_ = [lock_key(name, mapping), intent_key(mapping)] + ([keys.mapping(mapping, "inode")] if load else [])
+        inode = load or self.of_inodes
+        keys_ = [lock_key(name, mapping), intent_key(mapping)] + ([keys.mapping(mapping, "inode")] if inode else [])
         waiter = f"{task_id()}/{secrets.token_hex(4)}"
         started = time.monotonic()
         deadline = started + self.wait_s
@@ -213,8 +217,10 @@ class Locks:
         try:
             while True:
                 r = await self._acquire(keys_, [mode, task_id(), waiter, self.lease_ms, 2 * WAIT_SLICE_MS,
-                                                int(recovering)])
+                                                int(recovering), int(load)])
                 kind = r[0].decode()
+                if kind == "NOENT":
+                    raise NotFound(f"no such file {mapping}")
                 if kind == "OK":
                     lock = HeldLock(name, mapping, mode, int(r[1]))
                     waited = (time.monotonic() - started) * 1000

@@ -1,9 +1,11 @@
 -- ACQUIRE: down_read / down_write, or register as a waiter.
--- KEYS: lock hash, intent hash, [inode hash to return with the grant]
+-- KEYS: lock hash, intent hash, [the inode hash: it must exist]
 -- ARGV: mode ('r' or 'w'), task (owner), waiter id, lease (ms), wait registration (ms), recovering ('1': an
---       interrupted operation's intent does not stop this grant)
+--       interrupted operation's intent does not stop this grant), load ('1': return the inode's fields)
 -- Reply: {'OK', token, lease expiry (ms), inode fields...} | {'WAIT', holder task, holder's lease left (ms)}
 --        | {'INTENT', operation}: the lock is free but an interrupted operation must be finished first
+--        | {'NOENT'}: the inode to return does not exist (nothing written: no lock of a file that is not there)
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 0 then return {'NOENT'} end
 local key, mode, task, waiter = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local lease, waitreg = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = lk_now()
@@ -47,7 +49,7 @@ else
   redis.call('HSET', key, 'r:' .. token, now + lease, 'ro:' .. token, task)
 end
 local out = {'OK', token, now + lease}
-if KEYS[3] then
+if ARGV[7] == '1' then
   local h = redis.call('HGETALL', KEYS[3])
   for i = 1, #h do out[#out + 1] = h[i] end
 end
