@@ -54,8 +54,8 @@ async def test_a_folio_the_truncate_decided_to_free_is_in_flight_until_it_is_fre
     svc, pc = env
     f = await _in_flight(svc, order=0)
     await pc.add_folio(M, 0, f, trace=TRACE)
-    _, freed = await pc.truncate_range(M, 0, None)
-    assert freed == [f]
+    freed = (await pc.truncate_range(M, 0, None)).freed
+    assert list(freed) == [f]
     entry = (await aredis.hget(keys.node(0, "ledger"), f.pfn)).decode()
     assert entry.split(":")[2] == "cache-free"
     await svc.free_pages(f.pfn, 0)
