@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 
 @dataclass
@@ -53,5 +55,10 @@ class CountingRedis(aioredis.Redis):
 
 
 def connect(url: str) -> CountingRedis:
-    """A counting client (bytes in, bytes out: decode_responses=False)."""
-    return CountingRedis.from_url(url, decode_responses=False)
+    """A counting client (bytes in, bytes out: decode_responses=False).
+
+    No read timeout and no client-side retry (redis-py 8 defaults to a 5 s socket timeout and three
+    retries): one Lua script is one atomic step that may run for seconds on a loaded machine (fragmenting all
+    of memory), and re-sending a script that timed out would run it twice (or meet BUSY while the first is
+    still running) instead of reporting what happened."""
+    return CountingRedis.from_url(url, decode_responses=False, socket_timeout=None, retry=Retry(NoBackoff(), 0))
