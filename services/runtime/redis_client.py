@@ -58,8 +58,10 @@ def connect(url: str, on_connect=None) -> CountingRedis:
     """A counting client (bytes in, bytes out: decode_responses=False); ``on_connect`` replaces redis-py's
     connection handshake (``redis_connect_func``: mmsim.runtime.epoch checks the boot epoch there).
 
-    redis-py's own retries are off: a command whose reply was lost (a timeout, Redis killed after it ran the
-    script) must not silently run twice. The RPC answers UNAVAILABLE instead, and the caller retries it with
-    the same request id (mmsim.runtime.idempotency answers a retry of a finished call with its first answer)."""
-    return CountingRedis.from_url(url, decode_responses=False, redis_connect_func=on_connect,
+    No read timeout and no client-side retry (redis-py 8 defaults to a 5 s socket timeout and three
+    retries): one Lua script is one atomic step that may run for seconds on a loaded machine (fragmenting all
+    of memory), and a command whose reply was lost (Redis killed after it ran the script) must not silently
+    run twice. The RPC answers UNAVAILABLE instead, and the caller retries it with the same request id
+    (mmsim.runtime.idempotency answers a retry of a finished call with its first answer)."""
+    return CountingRedis.from_url(url, decode_responses=False, redis_connect_func=on_connect, socket_timeout=None,
                                   retry=Retry(NoBackoff(), 0))

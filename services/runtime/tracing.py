@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import grpc
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -61,7 +63,8 @@ class RedisSpanExporter(SpanExporter):
     """Exports spans to Redis from the BatchSpanProcessor's thread (never on the RPC's own path)."""
 
     def __init__(self, url: str, service: str, keep: int):
-        self._client = redis.Redis.from_url(url)
+        # no read timeout (a long Lua script holds Redis for seconds) and no retry (a span pushed twice)
+        self._client = redis.Redis.from_url(url, socket_timeout=None, retry=Retry(NoBackoff(), 0))
         self._service = service
         self._keep = keep
 
