@@ -524,6 +524,7 @@ class EchoResult(Result):
     hops: int
 
 
+@dataclass(frozen=True)
 class Violation:
     """One broken invariant from ``Cluster.check()``: the rule, the service that found it, the pfn or key."""
 
