@@ -10,7 +10,6 @@ local out = {next = -1, folios = 0, pages = 0, bad = {}}
 local function bad(rule, pfn, msg) out.bad[#out.bad + 1] = {rule, pfn, msg} end
 local maxhex = fm_hex(4503599627370495)
 local idx, e = xa_find(xa, fm_hex(fm_slot(ino, tonumber(ARGV[3]))), maxhex, nil)
-local last = nil
 while idx do
   if budget <= 0 then
     local page = tonumber(idx, 16)
@@ -19,12 +18,17 @@ while idx do
     break
   end
   budget = budget - 1
-  if e:byte(1) == 112 and e ~= last then
-    last = e
-    local node, pfn, order = fm_parse(e)
-    local first = tonumber(idx, 16)
-    if ino.mode == 'hugetlb' then first = first * 512 end
-    first = first - first % fm_pow2(order)
+  local node, pfn, order, first
+  if e:byte(1) == 112 then
+    node, pfn, order = fm_parse(e)
+    local at = tonumber(idx, 16)
+    if ino.mode == 'hugetlb' then at = at * 512 end
+    first = at - at % fm_pow2(order)
+    -- an order-0-indexed folio fills 2^order slots: it is checked once, at its first slot (a walk resumed
+    -- in the middle of one, after the budget ran out, does not count it again)
+    if at ~= first then e = nil end
+  end
+  if e and e:byte(1) == 112 then
     out.folios, out.pages = out.folios + 1, out.pages + fm_pow2(order)
     vm_node(node)
     if pfn % fm_pow2(order) ~= 0 then
