@@ -22,7 +22,7 @@ import contextlib
 from mmsim.runtime import keys, locks
 from mmsim.runtime.lua import Script
 from mmsim.runtime.errors import (
-    Aborted, FailedPrecondition, InvalidArgument, NotFound, OutOfRange, ResourceExhausted, require,
+    Aborted, FailedPrecondition, NotFound, OutOfRange, ResourceExhausted, require,
 )
 from mmsim.filesystem import extents
 from mmsim.filesystem.inode import Inode, from_grant, from_hash, load, parse_mapping, require_offset

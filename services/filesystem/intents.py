@@ -18,7 +18,6 @@ Fault injection (tests only): MMSIM_FAULT_INJECT names a step (``truncate:i_size
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal

@@ -42,15 +42,10 @@ FILE_PAGES = 32
 
 
 @pytest.fixture(scope="module")
-def chaos_settings(tmp_path_factory):
-    state = tmp_path_factory.mktemp("mmsim-chaos")
-    base = config.load({"MMSIM_MEMORY": "64MiB", "MMSIM_LOG_LEVEL": "warning", "MMSIM_RECOVERY_INTERVAL_S": "0"})
-    settings = stack.pick_free_settings(base, str(state))
-    try:
-        stack.up(settings, timeout=60, tied=True)
+def chaos_settings(private_stack):
+    with private_stack("mmsim-chaos", MMSIM_MEMORY="64MiB", MMSIM_LOG_LEVEL="warning",
+                       MMSIM_RECOVERY_INTERVAL_S="0") as settings:
         yield settings
-    finally:
-        stack.down(settings)
 
 
 @pytest.fixture()

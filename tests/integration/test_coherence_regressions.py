@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from coherence import cache_entries, issue, mapped_file_ptes
+from coherence import cache_entries, mapped_file_ptes
 from mmsim.client import PAGE_SIZE, Cluster
 from mmsim.v1 import filesystem_pb2, reverse_map_pb2
 

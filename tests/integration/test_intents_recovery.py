@@ -15,7 +15,7 @@ import redis
 
 from mmsim import errors, stack
 from mmsim.client import PAGE_SIZE, Cluster
-from mmsim.runtime import config, keys, locks
+from mmsim.runtime import keys, locks
 from mmsim.v1 import filesystem_pb2
 
 SIZE = 16 * PAGE_SIZE
@@ -23,16 +23,10 @@ A = b"A" * SIZE
 
 
 @pytest.fixture(scope="module")
-def crashy(tmp_path_factory):
-    state = tmp_path_factory.mktemp("crash-state")
-    base = config.load({"MMSIM_MEMORY": "128MiB", "MMSIM_LOG_LEVEL": "info", "MMSIM_LOCK_LEASE_MS": "1500",
-                        "MMSIM_RECOVERY_INTERVAL_S": "0"})
-    settings = stack.pick_free_settings(base, str(state))
-    try:
-        stack.up(settings, timeout=60, tied=True)
+def crashy(private_stack):
+    with private_stack("crash-state", MMSIM_MEMORY="128MiB", MMSIM_LOG_LEVEL="info", MMSIM_LOCK_LEASE_MS="1500",
+                       MMSIM_RECOVERY_INTERVAL_S="0") as settings:
         yield settings
-    finally:
-        stack.down(settings)
 
 
 def _restart_filesystem(settings, inject: str) -> None:

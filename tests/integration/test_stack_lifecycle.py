@@ -3,7 +3,6 @@ PID, zombies, a remote stack; and Cluster.reset() on a private stack (it flushes
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
