@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 from mmsim import stack
 from mmsim.client import Cluster
 from mmsim.runtime import config
-from mmsim.runtime.redis_server import DURABLE_ARGS, RedisProcess, die_with_parent, free_port, redis_args, wait_for_port
+from mmsim.runtime.redis_server import DURABLE_ARGS, RedisProcess, free_port, redis_args, spawn_tied, wait_for_port
 
 POLICIES = {
     "no AOF": ("--appendonly", "no", "--save", ""),
@@ -43,8 +43,7 @@ def start(policy: str, workdir: Path) -> RedisProcess:
     args = redis_args(port, "127.0.0.1", workdir)
     i = args.index(DURABLE_ARGS[0])
     args[i : i + len(DURABLE_ARGS)] = POLICIES[policy]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            preexec_fn=die_with_parent)
+    proc = spawn_tied(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_for_port("127.0.0.1", port)
     return RedisProcess(proc=proc, port=port)
 

@@ -41,6 +41,19 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+_SETPRIV = shutil.which("setpriv")
+
+
+def spawn_tied(args: list[str], **popen) -> subprocess.Popen:
+    """Popen a child that dies with its parent (PR_SET_PDEATHSIG, SIGTERM). Through util-linux's
+    ``setpriv --pdeathsig`` (which execs the command: same pid) where there is one, so that Popen needs no
+    preexec_fn and so no fork(): forking a process whose other threads are inside gRPC can leave the child
+    stuck before its exec (and the parent waiting for it); else die_with_parent in a preexec_fn."""
+    if _SETPRIV:
+        return subprocess.Popen([_SETPRIV, "--pdeathsig", "TERM", "--", *args], **popen)
+    return subprocess.Popen(args, preexec_fn=die_with_parent, **popen)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free right now on host (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -114,8 +127,8 @@ def start_redis(
     port = port or free_port(host)
     workdir = Path(workdir or ".")
     workdir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(redis_args(port, host, workdir, logfile), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
+    proc = spawn_tied(redis_args(port, host, workdir, logfile), stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for_port(host, port)
     except TimeoutError:

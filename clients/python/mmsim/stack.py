@@ -25,7 +25,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mmsim.runtime import config
-from mmsim.runtime.redis_server import die_with_parent, free_port, redis_args
+from mmsim.runtime.redis_server import free_port, redis_args, spawn_tied
 
 MODULES = {name: f"mmsim.{name}.server" for name in config.SERVICES}
 
@@ -103,8 +103,8 @@ def _spawn(paths: Paths, name: str, args: list[str], env: dict[str, str], tied: 
     paths.pids.mkdir(parents=True, exist_ok=True)
     paths.logs.mkdir(parents=True, exist_ok=True)
     with open(paths.logfile(name), "ab") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                preexec_fn=die_with_parent if tied else None)
+        spawn = spawn_tied if tied else subprocess.Popen
+        proc = spawn(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     paths.pidfile(name).write_text(str(proc.pid))
     return proc.pid
 
