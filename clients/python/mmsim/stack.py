@@ -62,10 +62,17 @@ class StackError(RuntimeError):
     """`mmsim up` could not start the stack; the message says why (a busy port, a process that exited)."""
 
 
+EXITED: dict[int, str] = {}   # our children reaped by _pid_alive: pid -> how they ended ("exit 1", "SIGSEGV")
+
+
 def _pid_alive(pid: int) -> bool:
-    """True while ``pid`` runs: our own exited child is reaped here, and a zombie is dead."""
+    """True while ``pid`` runs: our own exited child is reaped here (how it ended goes to EXITED), and a
+    zombie is dead."""
     try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+        got, status = os.waitpid(pid, os.WNOHANG)
+        if got == pid:
+            EXITED[pid] = (f"killed by {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
+                           else f"exit status {os.WEXITSTATUS(status)}")
             return False
     except ChildProcessError:
         pass
@@ -207,7 +214,8 @@ def services_up(settings: config.Settings, names: tuple[str, ...] | list[str] | 
         for name in names:
             while health(settings.addrs[name], 0.5) != "SERVING":
                 if read_pid(paths, name) is None:
-                    raise StackError(f"service {name} exited during start-up; end of {paths.logfile(name)}:\n"
+                    how = EXITED.get(started.get(name, 0), "exited")
+                    raise StackError(f"service {name} {how} during start-up; end of {paths.logfile(name)}:\n"
                                      f"{_tail(paths, name)}")
                 if time.monotonic() > deadline:
                     raise StackError(f"service {name} not SERVING at {settings.addrs[name]} after {timeout}s; "
