@@ -62,6 +62,7 @@ class World(dict):
             "fresh_path": lambda: f"/new{n}",
             "fresh_gone": lambda: mm.filesystem("clifs").create(f"/gone{n}").path,
             "fresh_file": lambda: mm.filesystem("clifs").create(f"/f{n}").mapping,
+            "sized_file": lambda: _sized(mm.filesystem("clifs").create(f"/s{n}")),   # 64 KiB, a hole
             "fresh_pid": lambda: mm.spawn(f"p{n}").pid,
             "fresh_vma": lambda: mm.process(self["pid"]).mmap(mm.file(self["m"]), PAGE_SIZE).start,
             "fresh_kaddr": lambda: mm.kmalloc(64).addr,
@@ -69,6 +70,11 @@ class World(dict):
             "fresh_page1": lambda: mm.alloc_pages(1).folio.pfn,
         }[key]
         return make()
+
+
+def _sized(f) -> str:
+    f.truncate(64 * 1024)
+    return f.mapping
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +139,8 @@ VALID = [
     ("page {pfn}", 0),
     ("folio mapcount {pfn}", 0),
     ("folio find {m} 0", 0),
-    ("folio add {fresh_file} 0 --pfn {fresh_page1} --order 1", 0),
-    ("folio add {fresh_file} 0 --order 2", 0),
+    ("folio add {sized_file} 0 --pfn {fresh_page1} --order 1", 0),    # below EOF: `check` stays clean
+    ("folio add {sized_file} 0 --order 2", 0),
     ("proc buddyinfo", 0),
     ("proc pagetypeinfo", 0),
     ("proc vmstat", 0),

@@ -95,6 +95,10 @@ def _is_ours(pid: int, name: str) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return True
+    if not cmdline.strip():
+        # read while the process was between two images (setpriv exec'ing the service, under load): it
+        # exists and is no zombie (_pid_alive looked), so it is the one we started
+        return True
     return ("redis-server" in cmdline) if name == "redis" else (MODULES[name] in cmdline)
 
 
