@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/mmsim/v1/*.proto)
 GEN    := protos/gen
 
-.PHONY: all venv proto proto-check buf-lint test soak chaos demo bench up down status clean compose-test
+.PHONY: all venv proto proto-check buf-lint test soak demo bench up down status clean compose-test
 
 all: test
 
@@ -48,10 +48,6 @@ test: proto-check buf-lint
 
 soak: $(STAMP)
 	MMSIM_MODEL_EXAMPLES=200 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_coherence_model.py
-
-# Issue 15's chaos workload (SIGKILL of a random service every 200 operations); opt-in, see test_chaos.py.
-chaos: $(STAMP)
-	MMSIM_CHAOS=1 $(BIN)/pytest -q -s -p no:cacheprovider tests/integration/test_chaos.py
 
 demo: $(STAMP)
 	$(BIN)/mmsim demo
