@@ -17,7 +17,7 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_NUMA_NODES            | 1                       | NUMA nodes the memory is split across            |
 | MMSIM_MOVABLE               | 0                       | memory given to ZONE_MOVABLE (like movablecore=) |
 | MMSIM_PROFILE               | lsfmm2018               | default semantics profile (see profiles)         |
-| MMSIM_XA_CHUNK_SHIFT        | 6                       | XArray node fan-out is 2**shift (3..6)           |
+| MMSIM_XA_CHUNK_SHIFT        | 6                       | XArray node fan-out is 2**shift (2..6)           |
 | MMSIM_FAULT_AROUND_BYTES    | 65536                   | debugfs fault_around_bytes (4096 = off)          |
 | MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
 | MMSIM_REQUEST_TTL_S         | 600                     | how long a request id's first answer is kept     |
