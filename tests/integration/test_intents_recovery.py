@@ -34,10 +34,11 @@ def _restart_filesystem(settings, inject: str) -> None:
     stack.services_up(dataclasses.replace(settings, fault_inject=inject), ["filesystem"], timeout=60)
 
 
-def _crash(settings, point: str, call, intent_of: str) -> None:
+def _crash(settings, point: str, call, intent_of: str, cluster: Cluster) -> None:
     """Run ``call`` on a filesystem service that SIGKILLs itself right after step ``point``, check that the
     operation's intent on ``intent_of`` outlived the process, then start a clean service (whose recovery
-    pass at start may finish the operation at once)."""
+    pass at start may finish the operation at once) and wait until ``cluster``'s channel to it is ready
+    again (it is in gRPC's reconnect backoff since the kill)."""
     _restart_filesystem(settings, point)
     with pytest.raises((grpc.RpcError, errors.Unavailable)) as err:
         call()
@@ -45,6 +46,7 @@ def _crash(settings, point: str, call, intent_of: str) -> None:
     assert code == grpc.StatusCode.UNAVAILABLE, err.value
     assert redis.Redis.from_url(settings.redis_url).exists(locks.intent_key(intent_of))
     _restart_filesystem(settings, "")
+    grpc.channel_ready_future(cluster._channels["filesystem"]).result(timeout=60)
 
 
 def _synced_file(c: Cluster, prefix: str, *paths: str):
@@ -74,7 +76,7 @@ def test_an_interrupted_truncate_is_finished_and_old_bytes_never_come_back(crash
         proc = c.spawn("crash")
         vma = proc.mmap(f, length=SIZE, prot="r", shared=True)
         assert proc.read(vma.start, SIZE) == A                  # every page cached and mapped
-        _crash(crashy, point, lambda: f.truncate(PAGE_SIZE), f.mapping)
+        _crash(crashy, point, lambda: f.truncate(PAGE_SIZE), f.mapping, c)
         # the next lock on the file waits out the dead holder's lease, finishes the truncate, then grows it
         f.truncate(SIZE)
         assert f.stat().i_size == SIZE
@@ -88,7 +90,7 @@ def test_an_interrupted_punch_is_finished(crashy):
     with Cluster.connect(crashy) as c:
         fs, (f,) = _synced_file(c, "p", "/p")
         _crash(crashy, "punch:pagecache", lambda: c.call("filesystem", "PunchHole", filesystem_pb2.PunchHoleRequest(
-            mapping=f.mapping, offset=PAGE_SIZE, length=4 * PAGE_SIZE)), f.mapping)
+            mapping=f.mapping, offset=PAGE_SIZE, length=4 * PAGE_SIZE)), f.mapping, c)
         assert f.read(0, SIZE) == A[:PAGE_SIZE] + bytes(4 * PAGE_SIZE) + A[5 * PAGE_SIZE:]
         _settled(r, fs.name, [f.mapping], 12)
 
@@ -98,7 +100,7 @@ def test_an_interrupted_unlink_is_finished(crashy):
     with Cluster.connect(crashy) as c:
         fs, (f,) = _synced_file(c, "u", "/u")
         _crash(crashy, "unlink:name", lambda: c.call("filesystem", "Unlink", filesystem_pb2.UnlinkRequest(fs=fs.name, path="/u")),
-               f.mapping)
+               f.mapping, c)
         with pytest.raises(errors.NotFound):                    # the lock's acquirer finishes the unlink first
             f.read(0, 1)
         assert not r.exists(keys.mapping(f.mapping, "inode"))
@@ -111,7 +113,7 @@ def test_an_interrupted_reflink_is_finished(crashy):
         fs, (src, dst) = _synced_file(c, "r", "/src", "/dst")
         dst.write(0, b"B" * SIZE)
         dst.fsync()
-        _crash(crashy, "reflink:invalidate", lambda: src.reflink(dst, 0, 0, 8 * PAGE_SIZE), dst.mapping)
+        _crash(crashy, "reflink:invalidate", lambda: src.reflink(dst, 0, 0, 8 * PAGE_SIZE), dst.mapping, c)
         assert dst.read(0, SIZE) == A[:8 * PAGE_SIZE] + b"B" * (8 * PAGE_SIZE)
         _settled(r, fs.name, [src.mapping, dst.mapping], 24)
         assert dst.stat().shared_blocks == 8

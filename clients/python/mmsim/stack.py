@@ -168,7 +168,7 @@ def up(settings: config.Settings, timeout: float = 30.0, tied: bool = False) -> 
         data.mkdir(parents=True, exist_ok=True)
         started["redis"] = _spawn(paths, "redis", redis_args(port, host, data.resolve()), env, tied)
     try:
-        _wait_redis(paths, host, port, timeout)
+        _wait_redis(paths, host, port, timeout, started.get("redis", 0))
         started.update(services_up(settings, timeout=timeout, tied=tied))
     except Exception:
         _stop_all(paths, list(started), GRACE)
@@ -176,7 +176,7 @@ def up(settings: config.Settings, timeout: float = 30.0, tied: bool = False) -> 
     return started
 
 
-def _wait_redis(paths: Paths, host: str, port: int, timeout: float) -> None:
+def _wait_redis(paths: Paths, host: str, port: int, timeout: float, started_pid: int = 0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -218,8 +218,8 @@ def services_up(settings: config.Settings, names: tuple[str, ...] | list[str] | 
         for name in names:
             while health(settings.addrs[name], 0.5) != "SERVING":
                 if read_pid(paths, name) is None:
-                    how = EXITED.get(started.get(name, 0), "exited")
-                    raise StackError(f"service {name} {how} during start-up; end of {paths.logfile(name)}:\n"
+                    how = EXITED.get(started.get(name, 0), "how: not known")
+                    raise StackError(f"service {name} exited during start-up ({how}); end of {paths.logfile(name)}:\n"
                                      f"{_tail(paths, name)}")
                 if time.monotonic() > deadline:
                     raise StackError(f"service {name} not SERVING at {settings.addrs[name]} after {timeout}s; "
