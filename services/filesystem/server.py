@@ -5,7 +5,7 @@ from __future__ import annotations
 from mmsim.filesystem import debug_vm, evict, fileio, inode, intents, populate, reflink, superblock, truncate, writeback
 from mmsim.filesystem.env import Env
 from mmsim.filesystem.ports import GrpcPorts
-from mmsim.runtime import serve, tracing
+from mmsim.runtime import keys, serve, tracing
 from mmsim.runtime.errors import require
 from mmsim.runtime.wire import indexing_from_proto, indexing_to_proto
 from mmsim.v1 import common_pb2, filesystem_pb2, filesystem_pb2_grpc
@@ -21,12 +21,16 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
         self._ctx = ctx
         self.env = Env(ctx.redis, GrpcPorts(ctx.peers), default_profile=ctx.settings.profile, settings=ctx.settings)
         # interrupted truncates/punches/unlinks/reflinks: finished at start, then every recovery interval
-        ctx.recovery.append(self._recover_intents)
+        ctx.recovery.append(self._recover)
 
-    async def _recover_intents(self, older_than_ms: int) -> int:
-        """The intents' pass, one of the service's recovery passes (at start, every MMSIM_RECOVERY_INTERVAL_S,
-        on Recover); it frees no page itself (the page cache's truncate does), so it counts none."""
+    async def _recover(self, older_than_ms: int) -> int:
+        """The filesystem's recovery pass, one of the service's (at start, every MMSIM_RECOVERY_INTERVAL_S, on
+        Recover): interrupted operations finished (intents), then every due eviction, an orphan nothing maps
+        any more whose EvictInode a crash lost (iput_final that never ran: the reverse map died after the
+        last unmap). It frees no page itself (the page cache's truncate does), so it counts none."""
         await intents.recovery_pass(self.env)
+        for name in await self.env.redis.smembers(keys.cluster("filesystems")):
+            await evict.evict_due(self.env, name.decode())
         return 0
 
     async def Mkfs(self, request, context):
