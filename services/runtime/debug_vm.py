@@ -144,7 +144,20 @@ class CheckServicer(check_pb2_grpc.CheckServiceServicer):
 
     async def Recover(self, request, context):
         require(request.older_than_ms >= 0, f"older_than_ms must be >= 0, got {request.older_than_ms}")
-        return check_pb2.RecoverResponse(pages_reclaimed=await run_recovery(self._ctx, request.older_than_ms))
+        if not request.cluster:
+            return check_pb2.RecoverResponse(pages_reclaimed=await run_recovery(self._ctx, request.older_than_ms))
+        calls = []
+        for name in config.SERVICES:
+            if name == self._ctx.name:
+                calls.append(run_recovery(self._ctx, request.older_than_ms))
+            else:
+                stub = check_pb2_grpc.CheckServiceStub(self._ctx.peers.channel(self._ctx.settings.addrs[name]))
+                calls.append(self._remote_recover(stub, request.older_than_ms))
+        return check_pb2.RecoverResponse(pages_reclaimed=sum(await asyncio.gather(*calls)))
+
+    @staticmethod
+    async def _remote_recover(stub, older_than_ms: int) -> int:
+        return (await stub.Recover(check_pb2.RecoverRequest(older_than_ms=older_than_ms))).pages_reclaimed
 
 
 def register(server, ctx) -> list[str]:

@@ -1153,8 +1153,9 @@ class Cluster:
                            dict(r.owners), dict(r.checked), r.truncated)
 
     def recover(self, older_than_ms: int = 0) -> int:
-        """Run the recovery passes now (CheckService.Recover); returns the pages given back to the buddy."""
-        req = check_pb2.RecoverRequest(older_than_ms=older_than_ms)
+        """Run every service's recovery passes now (CheckService.Recover, cluster-wide); returns the pages given
+        back to the buddy."""
+        req = check_pb2.RecoverRequest(older_than_ms=older_than_ms, cluster=True)   # every service's passes
         return self._typed_call("check", "Recover", req).pages_reclaimed
 
     # The machine -----------------------------------------------------------------------------------------

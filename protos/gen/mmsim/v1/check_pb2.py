@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14mmsim/v1/check.proto\x12\x08mmsim.v1\"7\n\x0c\x43heckRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\x08\x12\x16\n\x0emax_violations\x18\x02 \x01(\r\"U\n\tViolation\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x0b\n\x03pfn\x18\x03 \x01(\x03\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xa8\x02\n\rCheckResponse\x12\'\n\nviolations\x18\x01 \x03(\x0b\x32\x13.mmsim.v1.Violation\x12\x33\n\x06owners\x18\x02 \x03(\x0b\x32#.mmsim.v1.CheckResponse.OwnersEntry\x12\x35\n\x07\x63hecked\x18\x03 \x03(\x0b\x32$.mmsim.v1.CheckResponse.CheckedEntry\x12\x10\n\x08services\x18\x04 \x03(\t\x12\x11\n\ttruncated\x18\x05 \x01(\x08\x1a-\n\x0bOwnersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a.\n\x0c\x43heckedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\'\n\x0eRecoverRequest\x12\x15\n\rolder_than_ms\x18\x01 \x01(\x03\"*\n\x0fRecoverResponse\x12\x17\n\x0fpages_reclaimed\x18\x01 \x01(\x03\x32\x8d\x01\n\x0c\x43heckService\x12=\n\x05\x43heck\x12\x16.mmsim.v1.CheckRequest\x1a\x17.mmsim.v1.CheckResponse\"\x03\x90\x02\x01\x12>\n\x07Recover\x12\x18.mmsim.v1.RecoverRequest\x1a\x19.mmsim.v1.RecoverResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14mmsim/v1/check.proto\x12\x08mmsim.v1\"7\n\x0c\x43heckRequest\x12\x0f\n\x07\x63luster\x18\x01 \x01(\x08\x12\x16\n\x0emax_violations\x18\x02 \x01(\r\"U\n\tViolation\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x0b\n\x03pfn\x18\x03 \x01(\x03\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\xa8\x02\n\rCheckResponse\x12\'\n\nviolations\x18\x01 \x03(\x0b\x32\x13.mmsim.v1.Violation\x12\x33\n\x06owners\x18\x02 \x03(\x0b\x32#.mmsim.v1.CheckResponse.OwnersEntry\x12\x35\n\x07\x63hecked\x18\x03 \x03(\x0b\x32$.mmsim.v1.CheckResponse.CheckedEntry\x12\x10\n\x08services\x18\x04 \x03(\t\x12\x11\n\ttruncated\x18\x05 \x01(\x08\x1a-\n\x0bOwnersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a.\n\x0c\x43heckedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"8\n\x0eRecoverRequest\x12\x15\n\rolder_than_ms\x18\x01 \x01(\x03\x12\x0f\n\x07\x63luster\x18\x02 \x01(\x08\"*\n\x0fRecoverResponse\x12\x17\n\x0fpages_reclaimed\x18\x01 \x01(\x03\x32\x8d\x01\n\x0c\x43heckService\x12=\n\x05\x43heck\x12\x16.mmsim.v1.CheckRequest\x1a\x17.mmsim.v1.CheckResponse\"\x03\x90\x02\x01\x12>\n\x07Recover\x12\x18.mmsim.v1.RecoverRequest\x1a\x19.mmsim.v1.RecoverResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,9 +48,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKRESPONSE_CHECKEDENTRY']._serialized_start=429
   _globals['_CHECKRESPONSE_CHECKEDENTRY']._serialized_end=475
   _globals['_RECOVERREQUEST']._serialized_start=477
-  _globals['_RECOVERREQUEST']._serialized_end=516
-  _globals['_RECOVERRESPONSE']._serialized_start=518
-  _globals['_RECOVERRESPONSE']._serialized_end=560
-  _globals['_CHECKSERVICE']._serialized_start=563
-  _globals['_CHECKSERVICE']._serialized_end=704
+  _globals['_RECOVERREQUEST']._serialized_end=533
+  _globals['_RECOVERRESPONSE']._serialized_start=535
+  _globals['_RECOVERRESPONSE']._serialized_end=577
+  _globals['_CHECKSERVICE']._serialized_start=580
+  _globals['_CHECKSERVICE']._serialized_end=721
 # @@protoc_insertion_point(module_scope)

@@ -57,10 +57,12 @@ class CheckResponse(_message.Message):
     def __init__(self, violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., owners: _Optional[_Mapping[str, int]] = ..., checked: _Optional[_Mapping[str, int]] = ..., services: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class RecoverRequest(_message.Message):
-    __slots__ = ("older_than_ms",)
+    __slots__ = ("older_than_ms", "cluster")
     OLDER_THAN_MS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
     older_than_ms: int
-    def __init__(self, older_than_ms: _Optional[int] = ...) -> None: ...
+    cluster: bool
+    def __init__(self, older_than_ms: _Optional[int] = ..., cluster: _Optional[bool] = ...) -> None: ...
 
 class RecoverResponse(_message.Message):
     __slots__ = ("pages_reclaimed",)
