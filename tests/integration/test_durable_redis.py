@@ -9,16 +9,14 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-from pathlib import Path
 
 import grpc
 import pytest
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+import crash
 from mmsim import stack
 from mmsim.client import Cluster
 from mmsim.runtime import config
@@ -35,23 +33,6 @@ def private(private_stack):
         yield settings
 
 
-def _kill9_redis(settings: config.Settings) -> None:
-    paths = stack.Paths(Path(settings.state_dir))
-    pid = stack.read_pid(paths, "redis")
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)  # our child (stack.up spawned it): reap it, so its pid is seen as gone
-    assert stack.read_pid(paths, "redis") is None
-
-
-def _wait_loaded(settings: config.Settings) -> None:
-    """Block until the restarted Redis has loaded its append-only file (PING answers LOADING until then)."""
-    client = redis.Redis.from_url(settings.redis_url, retry_on_error=[redis.exceptions.BusyLoadingError],
-                                  retry=redis.retry.Retry(redis.backoff.ConstantBackoff(0.05), 600))
-    client.ping()
-    client.close()
-
-
 def test_fsynced_bytes_survive_kill9_of_redis(private):
     rng = random.Random(SEED)
     print(f"seed={SEED}")
@@ -65,14 +46,14 @@ def test_fsynced_bytes_survive_kill9_of_redis(private):
             files[f.path] = (f, data, f.stat().i_size)
             f.fsync()
         expected = {path: f.read(0, i_size) for path, (f, _, i_size) in files.items()}
-        _kill9_redis(private)
+        crash.kill9(private, "redis")
         with pytest.raises(grpc.RpcError) as err:   # while Redis is down: UNAVAILABLE, saying so
             first = next(iter(files.values()))[0]
             first.stat()
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "is unreachable" in err.value.details() and private.redis_url in err.value.details()
         stack.up(private, timeout=60, tied=True)   # Redis again, on the same --dir; the services were left running
-        _wait_loaded(private)
+        crash.wait_loaded(private)
         for path, (f, _, i_size) in files.items():
             f.fadvise_dontneed()                 # read from the blocks writeback wrote, not the cached folios
             assert f.stat().i_size == i_size, path
