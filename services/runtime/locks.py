@@ -13,6 +13,17 @@ mmsim.allocator.lockdep.check_order, reports any acquire that breaks it):
         mapping->i_pages        (the page cache's XArray: every page-cache script is atomic, so this
                                  "lock" is Redis' script atomicity)
 
+  The folio lock (PG_locked, folio_lock/folio_unlock in mm/filemap.c) is not a Redis lock here, by design:
+  every transition the kernel makes under it is one Lua script in this model, so the script is the
+  critical section. filemap_add_folio of a locked !uptodate folio and its read_folio are one insert of an
+  uptodate folio (the loser of a racing populate gets EEXIST and frees its folio, as the kernel's does);
+  truncate_inode_folio and the split of a partial folio (truncate.lua, huge_memory.lua) are one script; a
+  write fault's folio_mkwrite + folio_mark_dirty and writeback's folio_clear_dirty_for_io + folio_mkclean
+  (FolioMkclean) are one script each and re-check PG_dirty. What outlives folio_lock in the kernel,
+  PG_writeback (which truncate waits for in folio_wait_writeback), is the page cache's writeback tag, set
+  and cleared under i_rwsem. A Redis folio lock would add round trips to every fault and change nothing a
+  caller can observe.
+
   Two locks of one class (reflink's two inodes) are taken in the order of their mapping ids, as
   lock_two_nondirectories orders two inodes by address; all i_rwsems before any invalidate_lock.
 
