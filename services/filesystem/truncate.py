@@ -140,7 +140,7 @@ async def punch_blocks(redis, inode: Inode, lo: int, hi: int | None) -> tuple[in
             whole.append(fb)
         else:
             partial.append((fb, d, s - bbeg, e - bbeg, dend - bbeg))
-    writes, cowed = [], []
+    writes, cowed = [], []   # writes: (disk block or 0 = copy on write, file block, image)
     if partial:
         pipe = redis.pipeline(transaction=False)
         pipe.hmget(inode.fskey("blkref"), [d for _, d, *_ in partial])
@@ -150,15 +150,13 @@ async def punch_blocks(redis, inode: Inode, lo: int, hi: int | None) -> tuple[in
             img = bytearray((content or b"")[:keep].ljust(keep, b"\0"))
             img[zs:min(ze, keep)] = bytes(max(0, min(ze, keep) - zs))
             if int(ref or 0) == 1:
-                writes.append((d, bytes(img)))
+                writes.append((d, fb, bytes(img)))
             else:
-                writes.append((0, bytes(img)))
+                writes.append((0, fb, bytes(img)))
                 cowed.append(d)
-    written = await extents.stage(redis, inode, writes)
-    new_map = {p[0]: b for p, b, (d, _) in zip(partial, written, writes) if d == 0}
-    await extents.link(redis, inode, new_map, whole)
-    freed = await extents.release(redis, inode, [mapped[fb] for fb in whole] + cowed)
-    return freed, len(partial)
+    done = await extents.update(redis, inode, extents.BlockUpdate(
+        writes=writes, drop=whole, release=[mapped[fb] for fb in whole] + cowed))
+    return done.freed, len(partial)
 
 
 _UNLINK_NAME = """

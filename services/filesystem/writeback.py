@@ -4,7 +4,8 @@ copy-on-write of shared extents that XFS does for reflinked files, xfs_reflink_a
 
 Sequence for one fsync, under i_rwsem held exclusively (two writebacks of one file never interleave, on any
 replica; every block step is fenced by that lock):
-1. FindTagged(DIRTY) lists the dirty folios; each gets WRITEBACK set, then DIRTY cleared
+1. FindTagged(DIRTY) lists the dirty folios (and FindTagged(WRITEBACK), at the same time, the folios a
+   writeback interrupted by a crash left clean but maybe unwritten: they are written again); each gets WRITEBACK set, then DIRTY cleared
    (folio_clear_dirty_for_io + folio_start_writeback); then, when the file is mapped at all
    (mapping_mapped), folio_mkclean write-protects and cleans every shared PTE of those folios through the
    reverse map: one FolioMkclean hop and one script per MKCLEAN_BATCH folios, whatever their orders.
@@ -12,9 +13,9 @@ replica; every block step is fenced by that lock):
    written by the next writeback; a store before it is in the bytes read in step 2.
 2. Their memory (one MGET) is laid onto block images; blocks only partly covered start from their old
    contents (read with their refcounts in one pipeline).
-3. The blocks are written in the crash-safe order of mmsim.filesystem.extents: owned blocks in place,
-   shared blocks copied first (CoW), holes allocated; then the extents; then the old shared blocks lose
-   one reference.
+3. The blocks are written in one step (mmsim.filesystem.extents.update): owned blocks in place, shared
+   blocks copied (CoW), holes allocated, the extents pointed at the new blocks, the old shared blocks
+   losing one reference.
 4. WRITEBACK is cleared.
 Bytes past EOF are never written to a block (the block's tail beyond i_size stays zero).
 """
@@ -47,15 +48,20 @@ async def fsync(env, mapping: str) -> WritebackStats:
         return await writeback_locked(env, mapping)
 
 
-async def writeback_locked(env, mapping: str, crash_after_stage: bool = False) -> WritebackStats:
-    """Write back every dirty folio of ``mapping`` (caller holds the inode lock exclusively).
+async def writeback_locked(env, mapping: str, crash_before_blocks: bool = False) -> WritebackStats:
+    """Write back every dirty folio of ``mapping`` (caller holds the inode lock exclusively), and every folio
+    an interrupted writeback left tagged WRITEBACK (no writeback runs without that lock, so such a tag is a
+    leftover: its folio is clean but its bytes may not be on disk).
 
-    ``crash_after_stage`` is a fault-injection hook for the tests: stop after step 3's first round trip
-    as if the process died there."""
+    ``crash_before_blocks`` is a fault-injection hook for the tests: stop after the folios were cleaned
+    and their bytes read, before the block update, as if the process died there."""
     redis, ports = env.redis, env.ports
     inode = await load(redis, mapping, allow_unlinked=True)
     stats = WritebackStats()
-    dirty = [f for f in await find_all_tagged(ports, mapping, TAG_DIRTY) if f.folio is not None]
+    tagged = await asyncio.gather(find_all_tagged(ports, mapping, TAG_DIRTY),
+                                  find_all_tagged(ports, mapping, TAG_WRITEBACK))
+    found = {f.index: f for batch in tagged for f in batch if f.folio is not None}
+    dirty = [found[i] for i in sorted(found)]
     if not dirty:
         return stats
     await _bounded([ports.tag_folio(mapping, f.index, TAG_WRITEBACK) for f in dirty])
@@ -90,7 +96,7 @@ async def writeback_locked(env, mapping: str, crash_after_stage: bool = False) -
         refs = {b: int(r or 0) for b, r in zip(owned, refs_raw)}
         old = {fb: (c or b"") for fb, c in zip(partial, old_raw)}
 
-        writes, targets, cowed = [], [], []
+        writes, cowed = [], []
         for fb in fblocks:
             limit = min(bs, i_size - fb * bs)
             img = bytearray(old.get(fb, b"")[:limit].ljust(limit, b"\0"))
@@ -98,22 +104,18 @@ async def writeback_locked(env, mapping: str, crash_after_stage: bool = False) -
                 img[lo:hi] = piece
             d = disk[fb]
             if d and refs.get(d, 0) == 1:
-                writes.append((d, bytes(img)))
+                writes.append((d, fb, bytes(img)))
             else:
-                writes.append((0, bytes(img)))
+                writes.append((0, fb, bytes(img)))
                 if d:
                     cowed.append(d)
                     stats.blocks_cowed += 1
                 else:
                     stats.blocks_allocated += 1
-            targets.append(fb)
-        written = await extents.stage(redis, inode, writes)
-        stats.blocks_written = len(written)
-        if crash_after_stage:
-            raise RuntimeError("injected crash after stage")
-        new_map = {fb: b for fb, b, (d, _) in zip(targets, written, writes) if d == 0}
-        await extents.link(redis, inode, new_map, [])
-        await extents.release(redis, inode, cowed)
+        if crash_before_blocks:
+            raise RuntimeError("injected crash before the block update")
+        done = await extents.update(redis, inode, extents.BlockUpdate(writes=writes, release=cowed))
+        stats.blocks_written = len(done.written)
     await _bounded([ports.tag_folio(mapping, f.index, TAG_WRITEBACK, clear=True) for f in dirty])
     return stats
 

@@ -155,6 +155,7 @@ class Worker:
         self.files: list[FileModel] = []
         self.procs: list[ProcModel] = []
         self.fs: list[str] = []
+        self.unknown: list[tuple[str, str]] = []   # (fs, path) of creates whose answer was lost: unlinked at the end
         self.n = 0
 
     # each op returns normally or raises grpc.RpcError; an error makes the touched file's model uncertain
@@ -167,7 +168,11 @@ class Worker:
             return self.op_mkfs()
         self.n += 1
         fs, path = self.rng.choice(self.fs), f"/{self.tag}-{self.n}"
-        resp = self.mm.call("filesystem", "Create", fpb.CreateRequest(fs=fs, path=path))
+        try:
+            resp = self.mm.call("filesystem", "Create", fpb.CreateRequest(fs=fs, path=path))
+        except grpc.RpcError:
+            self.unknown.append((fs, path))
+            raise
         self.files.append(FileModel(resp.mapping, path, fs))
 
     def _file(self) -> FileModel | None:
@@ -356,6 +361,17 @@ def _kill_and_restart(settings, name: str, ready: threading.Event) -> None:
     ready.set()
 
 
+def _caching_inodes(settings) -> list[dict]:
+    """Diagnostics for a failure report only: the inodes whose page cache still holds pages."""
+    r = _redis(settings)
+    out = []
+    for m in sorted(x.decode() for x in r.smembers(keys.cluster("mappings"))):
+        inode = {k.decode(): v.decode() for k, v in r.hgetall(keys.mapping(m, "inode")).items()}
+        if int(inode.get("nrpages", 0)):
+            out.append({"mapping": m, **inode})
+    return out
+
+
 def _victim(victims: random.Random, kills: list[str]) -> str:
     return "redis" if len(kills) + 1 == REDIS_KILL else victims.choice(VICTIMS)
 
@@ -439,8 +455,8 @@ def test_chaos_kills_lose_no_page_and_no_fsynced_byte(mm, chaos_settings):
     for w in workers:
         for p in w.procs:
             _retry(lambda: mm.call("rmap", "Exit", rpb.ExitRequest(pid=p.pid)))
-        for f in w.files:
-            _retry(lambda: mm.call("filesystem", "Unlink", fpb.UnlinkRequest(fs=f.fs, path=f.path)))
+        for fs, path in [(f.fs, f.path) for f in w.files] + w.unknown:
+            _retry(lambda: mm.call("filesystem", "Unlink", fpb.UnlinkRequest(fs=fs, path=path)))
     reclaimed = _retry(lambda: mm.recover(older_than_ms=1))   # nothing is in flight now: every entry is abandoned
     report = _retry(mm.check)
     free_after = mm.vmstat()["nr_free_pages"]
@@ -452,6 +468,8 @@ def test_chaos_kills_lose_no_page_and_no_fsynced_byte(mm, chaos_settings):
           f"bytes of fsynced files verified {verified}")
     for v in report.violations[:40]:
         print("  ", v.to_dict())
+    if held:
+        print("  inodes still caching pages:", _caching_inodes(chaos_settings))
     assert counter["n"] >= OPERATIONS and len(stats.kills) >= OPERATIONS // KILL_EVERY and "redis" in stats.kills
     assert [v.to_dict() for v in report.violations] == []
     # every page is free again: none is unowned, none is still in flight, no page cache, process page or caller

@@ -126,11 +126,29 @@ async def test_a_crash_during_writeback_never_corrupts_synced_data(aredis):
     await reflink.reflink(env, a, 0, b, 0, 0)
     await fileio.write(env, b, 0, b"2" * 8192)      # unsynced overwrite of shared blocks
     with pytest.raises(RuntimeError, match="injected"):
-        await writeback.writeback_locked(env, b, crash_after_stage=True)
+        await writeback.writeback_locked(env, b, crash_before_blocks=True)
     await ports.drop_cache_after_crash() if hasattr(ports, "drop_cache_after_crash") else None
     ports.cache.clear()   # the crashed "machine" loses its page cache
     assert await fileio.read(env, a, 0, 8192) == b"1" * 8192
     assert await fileio.read(env, b, 0, 8192) == b"1" * 8192   # the unsynced write is lost, not torn
+    sb = await aredis.hgetall(keys.fs("c", "sb"))
+    refs = await aredis.hgetall(keys.fs("c", "blkref"))
+    assert int(sb[b"blocks_used"]) == len(refs) == 2              # no block leaked, none over-referenced
+
+
+async def test_the_next_writeback_writes_what_a_crashed_one_left_clean(aredis):
+    """A writeback killed after folio_clear_dirty_for_io leaves clean folios tagged WRITEBACK whose bytes are
+    not on disk; the page cache survives (it is in Redis, not in the dead process), so the next fsync must
+    write them, or a later eviction would lose an acknowledged write."""
+    env, ports = make_env(aredis)
+    await superblock.mkfs(aredis, "w", 4096, "lsfmm2018", None, "lsfmm2018")
+    a = (await inode.create(aredis, "w", "/a")).mapping
+    await fileio.write(env, a, 0, b"1" * 8192)
+    with pytest.raises(RuntimeError, match="injected"):
+        await writeback.writeback_locked(env, a, crash_before_blocks=True)
+    assert (await writeback.fsync(env, a)).blocks_written == 2
+    ports.cache.clear()
+    assert await fileio.read(env, a, 0, 8192) == b"1" * 8192
 
 
 async def test_unlink_frees_blocks_unless_mapped(aredis):
