@@ -847,16 +847,20 @@ do
   -- the multi-index entry a split of hex into entries of new_order acts on: the xa_state (xa_shift,
   -- xa_sibs of new_order, walked to the entry), the entry, its order; EINVAL when there is none
   local function xas_split_start(xa, hex, new_order, entry)
+    local s = xas_order(xa, hex, new_order)   -- XA_STATE_ORDER(xas, xa, index, new_order)
     new_order = tonumber(new_order)
-    if not new_order or new_order < 0 or new_order > 63 or new_order % 1 ~= 0 then
-      xa_fail('EINVAL', 'new_order must be 0..63')
-    end
-    local nl = math.floor(new_order / xa.cs)
-    local s = xas_new(xa, xa_digits(xa, hex), nl, XA_POW2[new_order % xa.cs] - 1)
     local curr = xas_load(s)
     if curr == '' or curr == 'n' or not s.node then xa_fail('EINVAL', 'no multi-index entry here') end
     local order = xas_get_order(s)
     if new_order >= order then xa_fail('EINVAL', 'new_order must be below the entry order') end
+    -- an entry xa_store_range made of a run of slots that is not 2**k aligned ones cannot be split
+    -- (the kernel's xas_split would write outside the run)
+    local k = order - s.node.level * xa.cs
+    local aligned = k < xa.cs and s.off % XA_POW2[k] == 0
+    for o = s.off + 1, aligned and s.off + XA_POW2[k] - 1 or 0 do
+      aligned = aligned and xa_issib(xa_slot(s.node, o))
+    end
+    if not aligned then xa_fail('EINVAL', 'the entry is not an aligned run of 2**k slots (a range store made it)') end
     if entry == nil then entry = curr end
     xa_check_entry(entry)
     if entry == '' then xa_fail('EINVAL', 'a split stores an entry, not NULL') end

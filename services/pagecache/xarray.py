@@ -279,6 +279,7 @@ class Dump:
     root_shift: int | None
     marks: tuple[bool, bool, bool]
     nodes: list[DumpNode]
+    node_count: int = 0   # the array's count of xa_nodes (as ``nodes()``)
 
 
 def _bits(hexmap: bytes) -> frozenset[int]:
@@ -550,7 +551,7 @@ class XArray:
     async def dump(self) -> Dump:
         """models lib/xarray.c: xa_dump, as a structure a caller can draw."""
         root, *nodes = await self._run("dump")
-        head, rlevel, _, cs, marks = root
+        head, rlevel, count, cs, marks = root
         cs, rlevel = int(cs), int(rlevel)
         out = []
         for rec in nodes:
@@ -560,4 +561,4 @@ class XArray:
             out.append(DumpNode(level * cs, index, offset, int(rec[2]), int(rec[3]),
                                 (_bits(rec[4]), _bits(rec[5]), _bits(rec[6])), slots))
         return Dump(cs, decode_entry(head), rlevel * cs if rlevel >= 0 else None,
-                    tuple(ch == ord("1") for ch in marks), out)
+                    tuple(ch == ord("1") for ch in marks), out, int(count))
