@@ -105,7 +105,7 @@ function HM.split(xa, ino, mapping, f, new, at, uniform)
     else
       local base = 0
       for k = f.order, new + 1, -1 do   -- xas_try_split: one order at a time, on the half holding `at`
-        HM.xa_split(xa, f.index + base, k, k - 1)
+        xa_try_split(xa, fm_hex(f.index + base), k - 1)
         if at >= base + XA_POW2[k - 1] then base = base + XA_POW2[k - 1] end
       end
     end

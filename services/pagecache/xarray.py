@@ -2,7 +2,20 @@
 
 Every operation is ONE atomic round trip: an EVALSHA of a script made of the Lua library in
 ``xarray.lua`` plus a few lines of per-operation body.  Iteration (``for_each``) fetches up to
-``batch`` entries per round trip.
+``batch`` entries per round trip and, when this process changed the array meanwhile, resumes with
+``xa_find_after`` from the last index it yielded (as xa_for_each would see the change).
+
+Errors carry the kernel's errno as ``.errno`` (EINVAL, EBUSY, ENOMEM); the error's class is the gRPC
+status the service edge answers with (EINVAL -> INVALID_ARGUMENT, EBUSY -> ALREADY_EXISTS, ENOMEM ->
+RESOURCE_EXHAUSTED), and the errno travels as the ``mmsim-errno`` trailing metadata.
+
+Allocating arrays (``flags=XA_FLAGS_ALLOC`` or ``XA_FLAGS_ALLOC1``, xa_init_flags): mark 0 is
+XA_FREE_MARK, set on free slots; ``alloc``/``alloc_cyclic`` hand out the lowest free u32 ID; a NULL
+stored there reserves the ID until ``erase``.  ALLOC1 keeps index 0 busy (IDs start at 1).
+
+Node allocation failure (fault injection): ``fail_after=n`` (per array) or ``with xa.failing(n):``
+(per call) lets n xa_node allocations succeed and fails the next with ENOMEM; the failing operation
+leaves the array unchanged.  In Lua set ``xa.fail_after = n`` after ``xa_open``.
 
 Python entries
     ``bytes`` is an object entry (a pointer in the kernel) and always reads back as ``bytes``;
@@ -25,34 +38,49 @@ hash tag; build them with ``build_script(body)``)
       plain numbers.  Lua never turns an index into a number.
     * An entry is a string: ``''`` NULL, ``'z'`` XA_ZERO_ENTRY, ``'v<decimal>'`` value,
       ``'p<bytes>'`` object (``encode_entry``/``decode_entry``).
-    * ``local xa = xa_open(prefix, chunk_shift_or_nil)`` reads the root; then call
-      ``xa_load(xa, hex)``, ``xa_store(xa, hex, order, entry)`` -> old, ``xa_erase(xa, hex)`` -> old,
+    * ``local xa = xa_open(prefix, chunk_shift_or_nil, flags_or_nil)`` reads the root; then call
+      ``xa_load(xa, hex)``, ``xa_store(xa, hex, order, entry)`` -> old (the index rounded down to
+      the order), ``xa_erase(xa, hex)`` -> old,
       ``xa_insert(xa, hex, entry)``, ``xa_cmpxchg(xa, hex, old, entry)`` -> current,
       ``xa_reserve(xa, hex)``, ``xa_release(xa, hex)``, ``xa_set_mark/xa_clear_mark(xa, hex, m)``,
       ``xa_get_mark(xa, hex, m)`` -> bool, ``xa_get_order(xa, hex)`` -> int,
       ``xa_find/xa_find_after(xa, hex, maxhex, m_or_nil)`` -> hex, entry (or nil),
-      ``xa_split(xa, hex, new_order)``, ``xa_store_range(xa, entry, create, chunks)`` (plan from
+      ``xa_split(xa, hex, new_order, entry_or_nil)``, ``xa_try_split(xa, hex, new_order,
+      entry_or_nil)`` (nil keeps the old entry), ``xa_marked(xa, m)`` -> bool,
+      ``xa_alloc(xa, entry, minhex, maxhex)`` -> hex, ``xa_alloc_cyclic(xa, entry, minhex, maxhex,
+      nexthex)`` -> hex, 0|1, nexthex, ``xa_store_range(xa, entry, create, chunks)`` (plan from
       ``range_plan``), ``xa_destroy(xa)``.
     * Finish with ``xa_commit(xa)``: nothing is written before it, so a script that raises
-      (``xa_fail``: ``error('XAERR EINVAL|EBUSY message')``) leaves the array untouched.
+      (``xa_fail``: ``error('XAERR EINVAL|EBUSY|ENOMEM message')``) leaves the array untouched.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from mmsim.runtime.errors import InvalidArgument, require
+from mmsim.runtime import errors
 from mmsim.runtime.lua import Script
 
 ULONG_MAX = 2**64 - 1
 LONG_MAX = 2**63 - 1
+UINT_MAX = 2**32 - 1
 XA_MARK_0, XA_MARK_1, XA_MARK_2 = 0, 1, 2
+XA_FREE_MARK = XA_MARK_0
+XA_FLAGS_TRACK_FREE, XA_FLAGS_ZERO_BUSY = 4, 8
+XA_FLAGS_ALLOC = XA_FLAGS_TRACK_FREE                          # IDs from 0
+XA_FLAGS_ALLOC1 = XA_FLAGS_TRACK_FREE | XA_FLAGS_ZERO_BUSY    # IDs from 1
 
 XA_LUA_LIB = Path(__file__).with_name("xarray.lua").read_text()
+
+
+def require(condition: bool, message: str) -> None:
+    """An argument check that fails as the kernel does: -EINVAL."""
+    errors.require(condition, message, errno="EINVAL")
 
 
 def build_script(body: str) -> str:
@@ -96,7 +124,7 @@ def encode_entry(entry) -> bytes:
         return b"v%d" % int(entry)
     if isinstance(entry, bytes):
         return b"p" + entry
-    raise InvalidArgument(f"an entry is bytes, Value, ZERO or None, not {type(entry).__name__}")
+    raise errors.InvalidArgument(f"an entry is bytes, Value, ZERO or None, not {type(entry).__name__}", "EINVAL")
 
 
 def decode_entry(raw: bytes | None):
@@ -160,7 +188,11 @@ def range_plan(first: int, last: int, cs: int) -> tuple[tuple[str, int, int] | N
     return create, chunks
 
 
-_OPEN = "local xa = xa_open(KEYS[1], ARGV[1])\n"
+# ARGV[1] chunk shift, ARGV[2] flags, ARGV[3] fail_after ('' = never); the body's own arguments follow
+_OPEN = """local xa = xa_open(KEYS[1], ARGV[1], ARGV[2])
+xa.fail_after = tonumber(ARGV[3])
+table.remove(ARGV, 3) table.remove(ARGV, 2)
+"""
 _BODIES = {
     "load": "return xa_load(xa, ARGV[2])",
     "store": "local old = xa_store(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return old",
@@ -172,7 +204,14 @@ _BODIES = {
     "clear_mark": "xa_clear_mark(xa, ARGV[2], ARGV[3]) xa_commit(xa) return 1",
     "get_mark": "return xa_get_mark(xa, ARGV[2], ARGV[3]) and 1 or 0",
     "get_order": "return xa_get_order(xa, ARGV[2])",
-    "split": "xa_split(xa, ARGV[2], ARGV[3]) xa_commit(xa) return 1",
+    "split": "xa_split(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return 1",
+    "try_split": "xa_try_split(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return 1",
+    "erase": "local old = xa_erase(xa, ARGV[2]) xa_commit(xa) return old",
+    "marked": "return xa_marked(xa, tonumber(ARGV[2])) and 1 or 0",
+    "alloc": "local id = xa_alloc(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return id",
+    "alloc_cyclic": """
+local id, wrapped, nxt = xa_alloc_cyclic(xa, ARGV[2], ARGV[3], ARGV[4], ARGV[5]) xa_commit(xa)
+return {id, wrapped, nxt}""",
     "destroy": "xa_destroy(xa) xa_commit(xa) return 1",
     "store_range": """
 local create = nil
@@ -240,6 +279,7 @@ class Dump:
     root_shift: int | None
     marks: tuple[bool, bool, bool]
     nodes: list[DumpNode]
+    node_count: int = 0   # the array's count of xa_nodes (as ``nodes()``)
 
 
 def _bits(hexmap: bytes) -> frozenset[int]:
@@ -250,17 +290,63 @@ def _bits(hexmap: bytes) -> frozenset[int]:
     return frozenset(out)
 
 
-class XArray:
-    """An XArray in Redis under ``prefix`` (models struct xarray + lib/xarray.c; async)."""
+_KEEP = object()   # split/try_split: every new entry keeps the old entry (the page cache's use)
 
-    def __init__(self, client: aioredis.Redis, prefix: str, chunk_shift: int = 6):
+# per Redis client and prefix: bumped by every change this process makes through an XArray, so that
+# for_each notices a change made while it walks (xa_for_each sees it; a prefetched batch would not)
+_generation: dict[tuple[int, str], int] = {}
+
+
+@dataclass(frozen=True)
+class CyclicId:
+    """What xa_alloc_cyclic gives back: the ID, whether the search wrapped (its return value 1), next."""
+
+    id: int
+    wrapped: bool
+    next: int
+
+
+class XArray:
+    """An XArray in Redis under ``prefix`` (models struct xarray + lib/xarray.c; async).
+
+    ``flags`` are xa_init_flags' (0, XA_FLAGS_ALLOC or XA_FLAGS_ALLOC1); ``fail_after`` makes node
+    allocation fail after that many successful allocations per operation (None: never).
+    """
+
+    def __init__(self, client: aioredis.Redis, prefix: str, chunk_shift: int = 6, flags: int = 0,
+                 fail_after: int | None = None):
         require(isinstance(chunk_shift, int) and 2 <= chunk_shift <= 6, "chunk_shift must be 2..6")
         require("{" in prefix and "}" in prefix, "prefix must carry a Redis Cluster hash tag")
-        self.client, self.prefix, self.chunk_shift = client, prefix, chunk_shift
+        require(flags in (0, XA_FLAGS_ALLOC, XA_FLAGS_ALLOC1), "flags must be 0, XA_FLAGS_ALLOC or XA_FLAGS_ALLOC1")
+        self.client, self.prefix, self.chunk_shift, self.flags = client, prefix, chunk_shift, flags
+        self.fail_after = self._budget(fail_after)
         self._scripts = {name: Script(client, src) for name, src in _SOURCES.items()}
+        self._gen_key = (id(client), prefix)
+
+    @staticmethod
+    def _budget(fail_after):
+        require(fail_after is None or (isinstance(fail_after, int) and fail_after >= 0),
+                "fail_after must be None or a count >= 0")
+        return fail_after
+
+    @contextmanager
+    def failing(self, after: int = 0) -> Iterator[XArray]:
+        """Node allocation fails (ENOMEM) after ``after`` allocations in the calls made inside."""
+        saved, self.fail_after = self.fail_after, self._budget(after)
+        try:
+            yield self
+        finally:
+            self.fail_after = saved
 
     async def _run(self, name: str, *args):
-        return await self._scripts[name](keys=[self.prefix], args=[self.chunk_shift, *args])
+        budget = "" if self.fail_after is None else self.fail_after
+        return await self._scripts[name](keys=[self.prefix], args=[self.chunk_shift, self.flags, budget, *args])
+
+    async def _change(self, name: str, *args):
+        try:
+            return await self._run(name, *args)
+        finally:
+            _generation[self._gen_key] = _generation.get(self._gen_key, 0) + 1
 
     @staticmethod
     def _mark(mark: int) -> int:
@@ -272,35 +358,64 @@ class XArray:
         return decode_entry(await self._run("load", index_hex(index)))
 
     async def store(self, index: int, entry) -> Entry:
-        """models lib/xarray.c: xa_store (order 0); returns the old entry."""
+        """models lib/xarray.c: xa_store (order 0); returns the old entry.
+
+        In an allocating array NULL is stored as XA_ZERO_ENTRY: the ID stays in use until ``erase``.
+        """
         return await self.store_order(index, 0, entry)
 
     async def store_order(self, index: int, order: int, entry) -> Entry:
-        """models lib/test_xarray.c: xa_store_order (XA_STATE_ORDER + lib/xarray.c: xas_store)."""
+        """models lib/test_xarray.c: xa_store_order (XA_STATE_ORDER + lib/xarray.c: xas_store).
+
+        Like XA_STATE_ORDER the index is rounded down to a multiple of 2**order.
+        """
         require(isinstance(order, int) and 0 <= order <= 63, "order must be 0..63")
-        require(index_hex(index) and index % (1 << order) == 0, "index must be aligned to 2**order")
-        old = await self._run("store", index_hex(index), order, encode_entry(entry))
+        old = await self._change("store", index_hex(index), order, encode_entry(entry))
         return decode_entry(old)
 
     async def erase(self, index: int) -> Entry:
-        """models lib/xarray.c: xa_erase (the whole multi-index entry goes)."""
-        return await self.store_order(index, 0, None)
+        """models lib/xarray.c: xa_erase (the whole multi-index entry goes; an ID is freed)."""
+        return decode_entry(await self._change("erase", index_hex(index)))
 
     async def insert(self, index: int, entry) -> None:
-        """models lib/xarray.c: __xa_insert; AlreadyExists when occupied (reserved included)."""
-        await self._run("insert", index_hex(index), encode_entry(entry))
+        """models lib/xarray.c: __xa_insert; EBUSY (AlreadyExists) when occupied (reserved included)."""
+        await self._change("insert", index_hex(index), encode_entry(entry))
 
     async def cmpxchg(self, index: int, old, entry) -> Entry:
         """models lib/xarray.c: __xa_cmpxchg; returns the entry that was there (ZERO -> None)."""
-        return decode_entry(await self._run("cmpxchg", index_hex(index), encode_entry(old), encode_entry(entry)))
+        return decode_entry(await self._change("cmpxchg", index_hex(index), encode_entry(old), encode_entry(entry)))
 
     async def reserve(self, index: int) -> None:
         """models include/linux/xarray.h: xa_reserve."""
-        await self._run("reserve", index_hex(index))
+        await self._change("reserve", index_hex(index))
 
     async def release(self, index: int) -> None:
         """models include/linux/xarray.h: xa_release (only a reserved slot is freed)."""
-        await self._run("release", index_hex(index))
+        await self._change("release", index_hex(index))
+
+    @staticmethod
+    def _u32(name: str, value: int) -> str:
+        require(isinstance(value, int) and 0 <= value <= UINT_MAX, f"{name} must be a u32 (0..{UINT_MAX}), not {value!r}")
+        return index_hex(value)
+
+    async def alloc(self, entry, min: int = 0, max: int = UINT_MAX) -> int:
+        """models lib/xarray.c: __xa_alloc -> the lowest free ID in min..max (EBUSY when none is).
+
+        The array needs XA_FLAGS_ALLOC or XA_FLAGS_ALLOC1 (else EINVAL); a NULL entry reserves the ID.
+        """
+        raw = await self._change("alloc", encode_entry(entry), self._u32("min", min), self._u32("max", max))
+        return int(raw, 16)
+
+    async def alloc_cyclic(self, entry, next: int, min: int = 0, max: int = UINT_MAX) -> CyclicId:
+        """models lib/xarray.c: __xa_alloc_cyclic: the lowest free ID from ``next``, wrapping to ``min``.
+
+        ``wrapped`` is the kernel's return value 1: the search wrapped, or ``next`` passed UINT_MAX
+        (XA_FLAGS_ALLOC_WRAPPED) since the last allocation. The caller keeps ``next``, as it keeps
+        the kernel's ``u32 *next``.
+        """
+        raw = await self._change("alloc_cyclic", encode_entry(entry), self._u32("min", min), self._u32("max", max),
+                                 self._u32("next", next))
+        return CyclicId(int(raw[0], 16), raw[1] == 1, int(raw[2], 16))
 
     async def store_range(self, first: int, last: int, entry) -> None:
         """models lib/xarray.c: xa_store_range (xas_set_range chunks, planned by ``range_plan``).
@@ -315,7 +430,7 @@ class XArray:
         args = [encode_entry(entry), *(create or ("", 0, 0))]
         for chunk in chunks:
             args.extend(chunk)
-        await self._run("store_range", *args)
+        await self._change("store_range", *args)
 
     async def _find(self, how: str, index: int, max: int, mark: int | None, limit: int):
         require(mark is None or mark in (0, 1, 2), f"mark must be 0, 1 or 2, not {mark!r}")
@@ -339,44 +454,73 @@ class XArray:
         """models include/linux/xarray.h: xa_for_each_range / xa_for_each_marked.
 
         Like the kernel (xa_find then xa_find_after): a multi-index entry is yielded once, at
-        ``start`` if ``start`` lies inside it, otherwise at its first index.
+        ``start`` if ``start`` lies inside it, otherwise at its first index. Safe against changes:
+        when the loop body (or anything in this process) changes the array, the rest of the batch
+        is dropped and the walk resumes with xa_find_after from the last index yielded, so an
+        entry erased meanwhile is not yielded and one stored beyond the cursor is.
         """
+        require(isinstance(batch, int) and batch >= 1, "batch must be >= 1")
         how, cursor = "find", start
         while True:
+            gen = _generation.get(self._gen_key, 0)
             found = await self._find(how, cursor, max, mark, batch)
-            for item in found:
+            for i, item in enumerate(found):
+                if i and _generation.get(self._gen_key, 0) != gen:
+                    break
                 yield item
-            if len(found) < batch:
-                return
-            how, cursor = "after", found[-1][0]
+                how, cursor = "after", item[0]
+            else:
+                if len(found) < batch and _generation.get(self._gen_key, 0) == gen:
+                    return
 
     async def set_mark(self, index: int, mark: int) -> None:
         """models lib/xarray.c: xa_set_mark (no effect on NULL)."""
-        await self._run("set_mark", index_hex(index), self._mark(mark))
+        await self._change("set_mark", index_hex(index), self._mark(mark))
 
     async def clear_mark(self, index: int, mark: int) -> None:
         """models lib/xarray.c: xa_clear_mark."""
-        await self._run("clear_mark", index_hex(index), self._mark(mark))
+        await self._change("clear_mark", index_hex(index), self._mark(mark))
 
     async def get_mark(self, index: int, mark: int) -> bool:
         """models lib/xarray.c: xa_get_mark."""
         return bool(await self._run("get_mark", index_hex(index), self._mark(mark)))
 
+    async def marked(self, mark: int) -> bool:
+        """models include/linux/xarray.h: xa_marked (is any entry marked; the free mark of an
+        allocating array: is any ID free below the tree's top)."""
+        return bool(await self._run("marked", self._mark(mark)))
+
     async def get_order(self, index: int) -> int:
         """models lib/xarray.c: xa_get_order."""
         return int(await self._run("get_order", index_hex(index)))
 
-    async def split(self, index: int, new_order: int) -> None:
-        """models lib/xarray.c: xas_split_alloc + xas_split (entries of new_order, marks copied).
-
-        Like xas_split_alloc, splits at most one tree level down (order < new level + 2 chunks).
-        """
+    def _split_args(self, index: int, new_order: int, entry) -> list:
         require(isinstance(new_order, int) and 0 <= new_order <= 63, "new_order must be 0..63")
-        await self._run("split", index_hex(index), new_order)
+        args = [index_hex(index), new_order]
+        if entry is not _KEEP:
+            require(entry is not None, "a split stores an entry, not NULL")
+            args.append(encode_entry(entry))
+        return args
+
+    async def split(self, index: int, new_order: int, entry=_KEEP) -> None:
+        """models lib/xarray.c: xas_split_alloc + xas_split: the entry at ``index`` becomes entries
+        of ``new_order`` holding ``entry`` (default: the old entry), each with the old marks.
+
+        Like xas_split_alloc, splits at most one tree level down (order < new level + 2 chunks):
+        a deeper split fails with ENOMEM (ResourceExhausted) and changes nothing.
+        """
+        await self._change("split", *self._split_args(index, new_order, entry))
+
+    async def try_split(self, index: int, new_order: int, entry=_KEEP) -> None:
+        """models lib/xarray.c: xas_try_split (mm/huge_memory.c: __split_unmapped_folio's non-uniform
+        split): within the entry's node any smaller order; to the level below only from an entry of
+        one whole slot (order a multiple of the chunk shift), else EINVAL. Its one new node may fail
+        to allocate (ENOMEM, see ``failing``)."""
+        await self._change("try_split", *self._split_args(index, new_order, entry))
 
     async def destroy(self) -> None:
         """models lib/xarray.c: xa_destroy."""
-        await self._run("destroy")
+        await self._change("destroy")
 
     async def empty(self) -> bool:
         """models include/linux/xarray.h: xa_empty (a reserved entry makes it non-empty)."""
@@ -389,7 +533,9 @@ class XArray:
         return int(count)
 
     async def height(self) -> int:
-        """Levels of nodes (0 when the head holds the only entry or nothing)."""
+        """Levels of xa_nodes from the head down: the root node's shift / XA_CHUNK_SHIFT + 1, 0 when
+        the head holds the only entry or nothing. (lib/xarray.c has no xa_height; this is the depth
+        of an xas_load walk, the radix-tree test suite's tree height.)"""
         _, level, _ = await self._run("info")
         return int(level) + 1
 
@@ -405,7 +551,7 @@ class XArray:
     async def dump(self) -> Dump:
         """models lib/xarray.c: xa_dump, as a structure a caller can draw."""
         root, *nodes = await self._run("dump")
-        head, rlevel, _, cs, marks = root
+        head, rlevel, count, cs, marks = root
         cs, rlevel = int(cs), int(rlevel)
         out = []
         for rec in nodes:
@@ -415,4 +561,4 @@ class XArray:
             out.append(DumpNode(level * cs, index, offset, int(rec[2]), int(rec[3]),
                                 (_bits(rec[4]), _bits(rec[5]), _bits(rec[6])), slots))
         return Dump(cs, decode_entry(head), rlevel * cs if rlevel >= 0 else None,
-                    tuple(ch == ord("1") for ch in marks), out)
+                    tuple(ch == ord("1") for ch in marks), out, int(count))

@@ -13,9 +13,10 @@ class MMError(Exception):
 
     code = "UNKNOWN"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, errno: str | None = None):
         super().__init__(message)
         self.message = message
+        self.errno = errno   # the kernel's errno name ("EBUSY", "ENOMEM", ...) when one is known
 
 
 class InvalidArgument(MMError):
@@ -54,7 +55,7 @@ class Unavailable(MMError):
     code = "UNAVAILABLE"
 
 
-def require(condition: bool, message: str, error: type[MMError] = InvalidArgument) -> None:
-    """Raise ``error(message)`` unless condition holds (argument checks read as one line each)."""
+def require(condition: bool, message: str, error: type[MMError] = InvalidArgument, errno: str | None = None) -> None:
+    """Raise ``error(message, errno)`` unless condition holds (argument checks read as one line each)."""
     if not condition:
-        raise error(message)
+        raise error(message, errno)

@@ -1,7 +1,7 @@
 """Running composed Lua scripts: one EVALSHA, errors raised inside Lua turned into mmsim errors.
 
 The Lua libraries raise ``error('XAERR <errno> <message>')`` (the XArray library: EINVAL, EBUSY, ENOENT,
-EEXIST, ENOMEM) or ``error('MMSIM <ErrorClass> <message>')`` (the vmemmap/buddy libraries and the
+EEXIST, ENOMEM; the errno stays on the raised error as ``.errno``, its class gives the gRPC status) or ``error('MMSIM <ErrorClass> <message>')`` (the vmemmap/buddy libraries and the
 service scripts: a class name from mmsim.runtime.errors). Redis does not roll back a script's writes on
 error, so every library checks before it writes.
 """
@@ -38,7 +38,7 @@ def translate(exc: ResponseError) -> errors.MMError | None:
     cls = _ERRNO.get(code) if kind == "XAERR" else getattr(errors, code, None)
     if cls is None or not (isinstance(cls, type) and issubclass(cls, errors.MMError)):
         return None
-    return cls(message.strip())
+    return cls(message.strip(), code if kind == "XAERR" else None)
 
 
 LOCKS_LUA = Path(__file__).with_name("locks.lua").read_text()

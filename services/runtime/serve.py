@@ -145,7 +145,8 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
                 return response
             except MMError as exc:
                 status, message = exc.code, exc.message
-                await context.abort(grpc.StatusCode[exc.code], exc.message)
+                errno = (("mmsim-errno", exc.errno),) if exc.errno else ()
+                await context.abort(grpc.StatusCode[exc.code], exc.message, errno)
             except asyncio.CancelledError:
                 status = "CANCELLED"
                 raise

@@ -17,7 +17,7 @@ from mmsim.pagecache.xarray import (
     build_script,
     index_hex,
 )
-from mmsim.runtime.errors import AlreadyExists, InvalidArgument
+from mmsim.runtime.errors import AlreadyExists, InvalidArgument, ResourceExhausted
 
 LONG_MAX = 2**63 - 1
 
@@ -69,10 +69,10 @@ async def test_check_xa_err(xa):
     assert await xa.erase(1) == Value(0)
     for bad in (lambda: xa.store(0, "str"), lambda: xa.store(0, 5), lambda: xa.store(-1, b"x"),
                 lambda: xa.store(2**64, b"x"), lambda: xa.set_mark(0, 3), lambda: xa.get_mark(0, -1),
-                lambda: xa.store_order(1, 1, b"x"), lambda: xa.store_range(5, 4, b"x"),
-                lambda: xa.store_order(0, 64, b"x")):
-        with pytest.raises(InvalidArgument):
+                lambda: xa.store_range(5, 4, b"x"), lambda: xa.store_order(0, 64, b"x")):
+        with pytest.raises(InvalidArgument) as err:
             await bad()
+        assert err.value.errno == "EINVAL"
     with pytest.raises(InvalidArgument):
         Value(-1)
     with pytest.raises(InvalidArgument):
@@ -580,8 +580,9 @@ async def test_split_node_count_and_errors(xa):
     assert (leaf.count, leaf.nr_values) == (64, 64)
     await xa.destroy()
     await xa.store_order(0, 12, b"big")
-    with pytest.raises(InvalidArgument):
-        await xa.split(0, 0)          # two levels down: xas_split_alloc refuses
+    with pytest.raises(ResourceExhausted) as err:
+        await xa.split(0, 0)          # two levels down: xas_split_alloc fails with ENOMEM
+    assert err.value.errno == "ENOMEM"
     with pytest.raises(InvalidArgument):
         await xa.split(0, 12)
     with pytest.raises(InvalidArgument):
@@ -687,7 +688,7 @@ async def test_errors_change_nothing(xa, aredis):
     await xa.reserve(3)
     snapshot = {k: await aredis.hgetall(k) for k in await aredis.keys("*")}
     for bad in (lambda: xa.insert(3, b"x"), lambda: xa.insert(70, b"x"), lambda: xa.split(64, 6),
-                lambda: xa.split(3, 0), lambda: xa.store_order(65, 1, b"x")):
+                lambda: xa.split(3, 0), lambda: xa.store_order(65, 64, b"x")):
         with pytest.raises((InvalidArgument, AlreadyExists)):
             await bad()
     with pytest.raises(InvalidArgument):
