@@ -491,6 +491,19 @@ def fault_offsets(step: FaultStep, length: int, rng: random.Random) -> list[int]
     return [(first + perm[zipf_index(rng, span, step.theta)]) * PAGE for _ in range(n)]
 
 
+def _refusal(exc: Exception):
+    """The client's error for an operation the stack refused (grpc.RpcError included); re-raise anything else."""
+    import grpc  # noqa: PLC0415
+
+    from mmsim import errors  # noqa: PLC0415
+
+    if isinstance(exc, errors.MmsimError):
+        return exc
+    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+        return errors.from_rpc_error(exc)
+    raise exc
+
+
 def parse_buddyinfo(text: str) -> dict[str, list[int]]:
     """/proc/buddyinfo lines as {"Node 0, zone DMA32": [free blocks per order]}."""
     out = {}
@@ -528,6 +541,7 @@ class Runner:
         self.fault_results: list = []
         self.shapes: list[list] = []
         self.allocs: dict[str, int] = {}
+        self.refused: dict[str, int] = {}           # steps refused by the stack, by gRPC status
         self.last_trace_id = ""
 
     # set-up ---------------------------------------------------------------------------------------------------
@@ -568,7 +582,12 @@ class Runner:
     def step(self, index: int, s) -> StepRecord:
         before = self._snapshot() if self.observe else None
         t0 = time.monotonic()
-        summary, data = getattr(self, f"_do_{s.op}")(s)
+        try:
+            summary, data = getattr(self, f"_do_{s.op}")(s)
+        except Exception as exc:  # noqa: BLE001 - a refused operation is a result of the scenario, not a crash
+            err = _refusal(exc)
+            self.refused[err.code] = self.refused.get(err.code, 0) + 1
+            summary, data = f"refused: {err.code}: {err.message}", {"error": err.code}
         rec = StepRecord(index, s.op, summary, data, elapsed_s=time.monotonic() - t0)
         if before is not None:
             rec.changes = self._changes(before, self._snapshot())
@@ -592,13 +611,24 @@ class Runner:
         return f"{s.process} mapped {s.file} ({length} bytes, prot {s.prot}, {'shared' if s.shared else 'private'})", {"length": length}
 
     def _do_fault(self, s: FaultStep):
+        if s.map not in self.maps:
+            from mmsim import errors  # noqa: PLC0415
+
+            raise errors.FailedPrecondition(f"mapping {s.map!r} was not made (its mmap step was refused)")
         proc, vma = self.maps[s.map]
         offsets = fault_offsets(s, vma.length, self.rng)
         counts: dict[str, int] = {}
         for i, off in enumerate(offsets):
             if off >= vma.length and not s.beyond:
                 off %= vma.length
-            r = proc.fault(vma.start + off, write=s.write)
+            try:
+                r = proc.fault(vma.start + off, write=s.write)
+            except Exception as exc:  # noqa: BLE001 - e.g. the process was killed: counted, the run goes on
+                err = _refusal(exc)
+                counts[f"refused:{err.code}"] = counts.get(f"refused:{err.code}", 0) + 1
+                self.faults.append({"map": s.map, "offset": off, "write": s.write, "outcome": f"refused:{err.code}",
+                                    "vm_fault": "", "order": None, "pages_mapped": 0, "around": 0})
+                continue
             self.last_trace_id = r.trace_id
             self.fault_results.append(r)
             counts[r.outcome] = counts.get(r.outcome, 0) + 1
@@ -743,9 +773,9 @@ class Runner:
             if on_step:
                 on_step(rec, units)
         end = self.mm.vmstat()
-        result = self._result(start, end, records, time.monotonic() - t0)
+        self.result = self._result(start, end, records, time.monotonic() - t0)
         self._cleanup()
-        return result
+        return self.result
 
     def _cleanup(self) -> None:
         if self.held_pages:
@@ -761,6 +791,11 @@ class Runner:
 
         counters = {k: end.get(k, 0) - start.get(k, 0) for k in sorted(set(start) | set(end))}
         outcomes: dict[str, int] = {}
+        for f in self.faults:
+            if f["outcome"].startswith("refused:"):
+                outcomes[f["outcome"]] = outcomes.get(f["outcome"], 0) + 1
+        for code, n in self.refused.items():
+            outcomes[f"step-refused:{code}"] = n
         bits: dict[str, int] = {}
         orders: dict[int, int] = {}
         for r in self.fault_results:

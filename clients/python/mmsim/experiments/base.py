@@ -99,8 +99,14 @@ class Lab:
 
     def run(self, data: dict, seed: int | None = None, **kw) -> sc.ScenarioResult:
         """Build a scenario from ``data`` (the scenario-file schema), replay it on its cluster (reset first)."""
+        return self.replay(data, seed, **kw).result
+
+    def replay(self, data: dict, seed: int | None = None, **kw) -> sc.Runner:
+        """Like run, but the Runner (its ``result``, and its handles: ``files``, ``procs``, ``fault_results``)."""
         scenario = sc.from_dict(data)
-        return sc.Runner(self.cluster(scenario.cluster), scenario, self.seed if seed is None else seed, **kw).run()
+        runner = sc.Runner(self.cluster(scenario.cluster), scenario, self.seed if seed is None else seed, **kw)
+        runner.run()
+        return runner
 
     def rng(self, salt: str) -> random.Random:
         return random.Random(f"{self.seed}:{salt}")
