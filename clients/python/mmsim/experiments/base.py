@@ -146,7 +146,7 @@ def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("mmsim", "grpcio", "redis", "pydantic", "matplotlib"):
         try:
-            out[pkg] = version(pkg)
+            out["redis-py" if pkg == "redis" else pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = "-"
     return out
