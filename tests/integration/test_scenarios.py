@@ -72,4 +72,4 @@ def test_mmsim_run_step_shows_what_each_step_changed(own_stack_settings):
     assert "step 2: fault" in out.stdout and "pgmajfault +3" in out.stdout
     assert "buddyinfo Node 0, zone" in out.stdout and "XArray a: entries +3" in out.stdout
     assert "span tree" in out.stdout and "HandleFault" in out.stdout
-    assert "all 11 expectations met" in out.stdout
+    assert "all 14 expectations met" in out.stdout

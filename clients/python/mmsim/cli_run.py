@@ -127,7 +127,7 @@ def run(
         figures += [["allocation", k, v] for k, v in result.allocations.items()]
         figures += [["counter", k, v] for k, v in result.counters.items()]
         parts.append(table(["figure", "name", "value"], figures))
-        checks = sum(len(v) if isinstance(v, (dict, list)) else 0 for v in sc.expect.model_dump().values())
+        checks = sc.expect.count()
         parts.append("expect: " + (f"all {checks} expectations met" if result.ok else
                                    f"{len(result.failures)} FAILED:\n  " + "\n  ".join(result.failures)))
         return Group(*parts)

@@ -255,6 +255,12 @@ class Expect(_Model):
     allocations: dict[str, Expected] = {}       # alloc steps by kind made (kmalloc, vmalloc, zero, failed)
     bytes: list[BytesExpect] = []
 
+    def count(self) -> int:
+        """How many checks this block makes."""
+        flat = (self.counters, self.outcomes, self.vm_fault, self.folio_orders, self.allocations)
+        return (sum(len(d) for d in flat) + sum(len(d) for d in self.files.values())
+                + sum(len(d) for d in self.processes.values()) + len(self.bytes))
+
 
 class Scenario(_Model):
     schema_: Literal[1] = Field(alias="schema")
