@@ -58,9 +58,10 @@ def test_mmsim_run_starts_its_stack_and_checks_expect(tmp_path):
     assert data["ok"] and data["seed"] == 3 and data["allocations"] == {"failed": 1, "kmalloc": 1, "vmalloc": 1}
     bad = tmp_path / "bad.yaml"
     bad.write_text(path.read_text().replace("kind: kvmalloc_array", "kind: kvmalloc_matrix"))
-    out = runner.invoke(app, ["run", str(bad)])
+    out = runner.invoke(app, ["run", str(bad)], env={"COLUMNS": "400"})
     assert out.exit_code == 2 and "Traceback" not in out.output
-    assert f"{bad}:15: steps.3.alloc.kind" in out.stderr and "Invalid value" in out.stderr
+    line = 1 + bad.read_text().splitlines().index("  - alloc: {kind: kvmalloc_matrix, n: 2305843009213693953, size: 8}")
+    assert f"{bad.name}:{line}: steps.3.alloc.kind: Input should be" in out.stderr and "Invalid value" in out.stderr
     out = runner.invoke(app, ["run", str(tmp_path / "none.yaml"), "--json"])
     assert out.exit_code == 2 and "cannot read" in out.stderr
 

@@ -6,8 +6,8 @@
     mmsim write xfs0/1 0 hello --repeat 1000   mmsim proc buddyinfo --json
 
 Commands live in cli_stack (up/down/status/reset/demo/bench), cli_ops (files and processes), cli_mem
-(allocators, struct page, folios), cli_inspect (/proc files, XArray, traces) and cli_debug (check, recover,
-thp stats, evict); the shared machinery (the
+(allocators, struct page, folios), cli_inspect (/proc files, XArray, traces), cli_debug (check, recover,
+thp stats, evict), cli_run (scenario files) and cli_experiment (the to-do list's experiments); the shared machinery (the
 app, --json, errors, exit codes, number parsing) in cli_base. Nothing here imports grpc or protobuf: a
 command loads the client when it runs.
 """

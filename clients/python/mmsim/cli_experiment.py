@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from mmsim.cli_base import Out, command, console, group, number, opt, table
+from mmsim.cli_base import Out, command, group, number, opt, table
 
 experiment_app = group("experiment", "The to-do list as experiments: list them, run one (--quick), build the docs.",
                        panel="Experiments")
@@ -63,8 +63,10 @@ def run(
     module = _module(name)
     from mmsim.experiments.base import print_table, run_experiment  # noqa: PLC0415
 
+    from rich.console import Console  # noqa: PLC0415
+
     folder = Path(out or f"results/{name}")
-    with console().status(f"running {name}{' (quick)' if quick else ''} ..."):
+    with Console(stderr=True).status(f"running {name}{' (quick)' if quick else ''} ..."):
         report = run_experiment(module, quick=quick, seed=seed, out_dir=folder)
     data = {**report.to_dict(), "out": str(folder)}
 
