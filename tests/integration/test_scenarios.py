@@ -61,7 +61,7 @@ def test_mmsim_run_starts_its_stack_and_checks_expect(tmp_path):
     out = runner.invoke(app, ["run", str(bad)], env={"COLUMNS": "400"})
     assert out.exit_code == 2 and "Traceback" not in out.output
     line = 1 + bad.read_text().splitlines().index("  - alloc: {kind: kvmalloc_matrix, n: 2305843009213693953, size: 8}")
-    assert f"{bad.name}:{line}: steps.3.alloc.kind: Input should be" in out.stderr and "Invalid value" in out.stderr
+    assert f"{bad.name}:{line}: steps.4.alloc.kind: Input should be" in out.stderr and "Invalid value" in out.stderr
     out = runner.invoke(app, ["run", str(tmp_path / "none.yaml"), "--json"])
     assert out.exit_code == 2 and "cannot read" in out.stderr
 
