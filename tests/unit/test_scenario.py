@@ -101,3 +101,13 @@ def test_zipf_is_hot_and_cold():
 def test_buddyinfo_is_parsed_by_zone():
     text = "Node 0, zone    DMA32      1      2      3\nNode 0, zone   Normal      0      0      5\n"
     assert S.parse_buddyinfo(text) == {"Node 0, zone DMA32": [1, 2, 3], "Node 0, zone Normal": [0, 0, 5]}
+
+
+def test_the_cli_loads_no_schema_or_plotting_library_at_start():
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = ("import sys, mmsim.cli; heavy = {'pydantic', 'yaml', 'matplotlib', 'mmsim.scenario', 'mmsim.experiments'}"
+            " & set(sys.modules); print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
