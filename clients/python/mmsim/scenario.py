@@ -816,7 +816,7 @@ class Runner:
                 st, xa = f.stat(), f.xa_stats()
                 files[name] = {"i_size": st.i_size, "blocks": st.blocks, "nrpages": st.nrpages,
                                "shared_blocks": st.shared_blocks, "entries": xa.entries, "zero_entries": xa.zero_entries,
-                               "nodes": xa.nodes, "height": xa.height, "redis_bytes": xa.redis_bytes}
+                               "nodes": xa.nodes, "height": xa.height}
             except errors.NotFound:
                 files[name] = {}
         procs = {}

@@ -3,8 +3,8 @@
 An experiment is a module with ``NAME``, ``TITLE``, ``TODO`` (the to-do list item it measures), ``COMPARES``
 (its variants in a few words) and ``run(lab, quick) -> Outcome``. It runs scenarios (``lab.run``: the same
 models as the scenario files) or typed-client calls on ``lab.cluster(config)``, and returns tables (a
-table's ``timing`` columns are wall-clock figures, left out of the fingerprint that the determinism test
-compares), plots (functions drawing on matplotlib axes) and notes. :func:`run_experiment` times it and
+table's ``measured`` columns are this machine's figures, wall clock or Redis's memory accounting, left
+out of the fingerprint that the determinism test compares), plots (functions drawing on matplotlib axes) and notes. :func:`run_experiment` times it and
 writes the results folder: ``report.md`` (configuration, seed, versions, the tables, the plots, the notes,
 the raw CSV), one CSV per table and one PNG per plot.
 """
@@ -31,14 +31,15 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list[Any]]
-    timing: tuple[str, ...] = ()        # wall-clock columns: shown, not part of the fingerprint
+    measured: tuple[str, ...] = ()      # figures of this machine (wall clock; Redis's allocator via MEMORY
+    #                                     USAGE): shown, not part of the fingerprint
 
     @property
     def slug(self) -> str:
         return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")[:48]
 
     def fingerprint(self) -> list[list[Any]]:
-        keep = [i for i, c in enumerate(self.columns) if c not in self.timing]
+        keep = [i for i, c in enumerate(self.columns) if c not in self.measured]
         return [[row[i] for i in keep] for row in self.rows]
 
     def csv(self) -> str:
@@ -56,7 +57,7 @@ class Table:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {"title": self.title, "columns": self.columns, "rows": self.rows, "timing": list(self.timing)}
+        return {"title": self.title, "columns": self.columns, "rows": self.rows, "measured": list(self.measured)}
 
 
 @dataclass
@@ -207,7 +208,7 @@ def markdown(report: Report, module, heading: str = "#", images: str = "") -> st
              "<details><summary>configuration</summary>", "", "```json", json.dumps(o.config, indent=1, default=str),
              "```", "", "</details>", ""]
     for t in o.tables:
-        lines += [f"**{t.title}**" + (f" (timing columns: {', '.join(t.timing)})" if t.timing else ""), "",
+        lines += [f"**{t.title}**" + (f" (measured columns, not compared: {', '.join(t.measured)})" if t.measured else ""), "",
                   t.markdown(), ""]
     for p in o.plots:
         lines += [f"![{p.caption}]({images}{p.filename})", "", f"*{p.caption}*", ""]

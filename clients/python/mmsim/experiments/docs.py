@@ -15,7 +15,7 @@ HEADER = """# Experiments: the LSFMM 2018 to-do list, measured
 
 Each section is one `mmsim experiment run NAME --quick` on a 2-core machine, as `make experiments-docs`
 produced it (seed 0). Its folder under `experiments/NAME/` holds the report, the raw CSV and the plots. The same
-seed gives the same numbers (timing columns aside): `tests/integration/test_experiments.py` checks it.
+seed gives the same numbers (the measured columns, wall clock and Redis bytes, aside): `tests/integration/test_experiments.py` checks it.
 
 | experiment | measures | seconds (--quick) |
 |---|---|---|

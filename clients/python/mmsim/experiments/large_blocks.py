@@ -59,7 +59,7 @@ def run(lab, quick: bool) -> Outcome:
                              "ok" if res.ok else "WRONG: " + "; ".join(res.failures),
                              round(1000 * fstep.elapsed_s / max(len(faults), 1), 1)])
     t = Table("faults", ["policy", "block KiB", "max free order", "faults", "success rate", "VM_FAULT_OOM",
-                         "faults below the block order", "folio orders", "truncate check", "ms per fault"], rows, timing=("ms per fault",))
+                         "faults below the block order", "folio orders", "truncate check", "ms per fault"], rows, measured=("ms per fault",))
 
     def draw(fig):
         axes = [fig.add_subplot(1, 2, i + 1) for i in range(2)]

@@ -42,7 +42,7 @@ def run(lab, quick: bool) -> Outcome:
                      round(len(res.faults) / fstep.elapsed_s, 1) if fstep.elapsed_s else 0])
     t = Table("contexts", ["alloc_context", "allocations under the lock use", "faults", "faults ok", "lockdep reports",
                            "allocstall (slow path)", "pages scanned", "fallbacks", "faults/s"], rows,
-              timing=("faults/s",))
+              measured=("faults/s",))
 
     def draw(fig):
         ax = fig.add_subplot(111)

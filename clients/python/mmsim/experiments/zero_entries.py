@@ -43,7 +43,7 @@ def run(lab, quick: bool) -> Outcome:
                      round(fault_step.elapsed_s, 2)])
     t = Table("sparse read", ["profile", "file KiB", "blocks written", "faults", "major faults", "pages allocated",
                               "pages cached", "zero entries", "XArray entries", "zero-page mappings", "holes read as zeros",
-                              "read time s"], rows, timing=("read time s",))
+                              "read time s"], rows, measured=("read time s",))
 
     def draw(fig):
         ax = fig.add_subplot(111)
