@@ -43,8 +43,8 @@ def run(lab, quick: bool) -> Outcome:
                          KERNEL[mode], round(rate, 1), round(rate * size / (1 << 30), 3)])
     t = Table("indexing", ["indexing", "file MiB", "pages cached", "entries", "XArray nodes", "height", "Redis bytes",
                            "nodes per GiB", "Redis MiB per GiB", "kernel nodes per GiB", "lookups/s",
-                           "lookups/s per GiB cached"], rows, measured=("Redis bytes", "Redis MiB per GiB", "lookups/s",
-                                                           "lookups/s per GiB cached"))
+                           "lookups/s per GiB cached"], rows,
+              measured=("Redis bytes", "Redis MiB per GiB", "lookups/s", "lookups/s per GiB cached"))
 
     def draw(fig):
         ax1, ax2 = fig.add_subplot(121), fig.add_subplot(122)
