@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/mmsim/v1/*.proto)
 GEN    := protos/gen
 
-.PHONY: all venv proto proto-check buf-lint test soak demo bench up down status clean compose-test
+.PHONY: all venv proto proto-check buf-lint test soak demo bench up down status clean compose-test experiments-docs
 
 all: test
 
@@ -48,6 +48,11 @@ test: proto-check buf-lint
 
 soak: $(STAMP)
 	MMSIM_MODEL_EXAMPLES=200 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_coherence_model.py
+	MMSIM_EXPERIMENTS=all $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_experiments.py
+
+# docs/experiments.md and docs/experiments/NAME/: every experiment with --quick, seed 0 (commit the result).
+experiments-docs: $(STAMP)
+	$(BIN)/mmsim experiment docs --out docs
 
 demo: $(STAMP)
 	$(BIN)/mmsim demo

@@ -158,6 +158,7 @@ VALID = [
     ("recover", 0),
     ("thp stats", 0),
     ("evict {m}", 0),                                     # linked: nothing to evict, said so
+    ("experiment list", 0),
 ]
 
 INVALID = [
@@ -231,10 +232,15 @@ INVALID = [
     ("trace list --limit 0", EXIT_USAGE),
     ("trace last --bogus", EXIT_USAGE),
     ("bench fault --faults 0", EXIT_USAGE),
+    ("run /no/such/scenario.yaml", EXIT_USAGE),
+    ("experiment run nope --quick", EXIT_USAGE),
+    ("experiment docs --only nope", EXIT_USAGE),
+    ("experiment list extra", EXIT_USAGE),
 ]
 
 # Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.
-OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment"}
+OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment",
+             "run", "experiment run", "experiment docs"}   # test_scenarios.py, test_experiments.py
 
 
 def _argv(line: str, world: World) -> list[str]:

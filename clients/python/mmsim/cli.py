@@ -6,8 +6,8 @@
     mmsim write xfs0/1 0 hello --repeat 1000   mmsim proc buddyinfo --json
 
 Commands live in cli_stack (up/down/status/reset/demo/bench), cli_ops (files and processes), cli_mem
-(allocators, struct page, folios), cli_inspect (/proc files, XArray, traces) and cli_debug (check, recover,
-thp stats, evict); the shared machinery (the
+(allocators, struct page, folios), cli_inspect (/proc files, XArray, traces), cli_debug (check, recover,
+thp stats, evict), cli_run (scenario files) and cli_experiment (the to-do list's experiments); the shared machinery (the
 app, --json, errors, exit codes, number parsing) in cli_base. Nothing here imports grpc or protobuf: a
 command loads the client when it runs.
 """
@@ -23,7 +23,7 @@ from mmsim import cli_base
 from mmsim.cli_base import app
 
 # Registering the commands (each module adds its own to the app).
-from mmsim import cli_stack, cli_ops, cli_mem, cli_inspect, cli_debug  # noqa: E402,F401  isort: skip
+from mmsim import cli_stack, cli_ops, cli_mem, cli_inspect, cli_debug, cli_run, cli_experiment  # noqa: E402,F401  isort: skip
 
 
 def _version(value: bool) -> None:
