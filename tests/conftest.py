@@ -43,7 +43,7 @@ def redis_proc(tmp_path_factory):
 @pytest.fixture()
 def redis_client(redis_proc):
     """A sync client on a flushed database of the session's real redis-server."""
-    client = redis.Redis.from_url(redis_proc.url, decode_responses=False)
+    client = redis.Redis.from_url(redis_proc.url, decode_responses=False, socket_timeout=None)
     client.flushdb()
     yield client
     client.close()
@@ -52,9 +52,9 @@ def redis_client(redis_proc):
 @pytest.fixture()
 async def aredis(redis_proc):
     """An asyncio client (decode_responses=False) on a flushed database of the real redis-server."""
-    import redis.asyncio as aioredis  # noqa: PLC0415
+    from mmsim.runtime.redis_client import connect as connect_redis  # noqa: PLC0415
 
-    client = aioredis.Redis.from_url(redis_proc.url)
+    client = connect_redis(redis_proc.url)
     await client.flushdb()
     yield client
     await client.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import hypothesis.strategies as st
-import redis.asyncio as aioredis
+from mmsim.runtime.redis_client import connect as connect_redis
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -24,7 +24,7 @@ def make_machine(url: str):
         def __init__(self):
             super().__init__()
             self.loop = asyncio.new_event_loop()
-            self.r = aioredis.Redis.from_url(url)
+            self.r = connect_redis(url)
             self.run(self.r.flushdb())
             self.b = BuddyAllocator(self.r, Layout.build(8 << 20, 1))  # 2048 pages: 2 order-10 blocks
             self.run(self.b.init_memory())

@@ -13,7 +13,7 @@ import asyncio
 import uuid
 
 import pytest
-import redis.asyncio as aioredis
+from mmsim.runtime.redis_client import connect as connect_redis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
@@ -32,7 +32,7 @@ class PageCacheMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.client = aioredis.Redis.from_url(REDIS_URL)
+        self.client = connect_redis(REDIS_URL)
         self.model: dict[int, tuple[str, int, int]] = {}   # page -> (kind, first page, order); kind folio|hole
         self.folios: dict[int, Folio] = {}                  # first page -> folio
         self.dirty: set[int] = set()                        # first pages of dirty folios

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import redis.asyncio as aioredis
+from mmsim.runtime.redis_client import connect as connect_redis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
@@ -31,7 +31,7 @@ class SharingMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.client = aioredis.Redis.from_url(REDIS_URL)
+        self.client = connect_redis(REDIS_URL)
         self.model = {"a": {}, "b": {}}      # file -> first page -> folio
         self.live: set[int] = set()          # pfns allocated and not yet freed
 

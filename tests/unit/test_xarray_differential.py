@@ -14,7 +14,7 @@ import asyncio
 import itertools
 
 import pytest
-import redis.asyncio as aioredis
+from mmsim.runtime.redis_client import connect as connect_redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,7 +60,7 @@ def model_dump(model: Model) -> list[tuple]:
 class Harness:
     def __init__(self, url: str):
         self.loop = asyncio.new_event_loop()
-        self.client = aioredis.Redis.from_url(url)
+        self.client = connect_redis(url)
         self.probe = self.client.register_script(_PROBE)
         self.serial = itertools.count()
 

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-import redis.asyncio as aioredis
+from mmsim.runtime.redis_client import connect as connect_redis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
@@ -41,7 +41,7 @@ class XArrayMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.client = aioredis.Redis.from_url(REDIS_URL)
+        self.client = connect_redis(REDIS_URL)
         self.model: dict[int, Range] = {}
 
     def run(self, coro):
