@@ -130,6 +130,13 @@ class SkipProbes(Sampler):
 
 def setup(service: str, redis_url: str | None, keep: int, otlp_endpoint: str | None = None) -> TracerProvider:
     """Install this process's TracerProvider; spans go to Redis (and to OTLP when an endpoint is set)."""
+    provider = make_provider(service, redis_url, keep, otlp_endpoint)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def make_provider(service: str, redis_url: str | None, keep: int, otlp_endpoint: str | None = None) -> TracerProvider:
+    """A TracerProvider for one service (not installed globally: the in-process mode runs four)."""
     provider = TracerProvider(resource=Resource.create({"service.name": f"mmsim-{service}"}), sampler=SkipProbes())
     if redis_url:
         provider.add_span_processor(
@@ -139,7 +146,6 @@ def setup(service: str, redis_url: str | None, keep: int, otlp_endpoint: str | N
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True)))
-    trace.set_tracer_provider(provider)
     return provider
 
 
