@@ -240,29 +240,49 @@ class SyncChannel:
 
 
 class Runner:
-    """An InprocStack on its own event loop (uvloop) in a daemon thread, driven from synchronous code."""
+    """An InprocStack on its own event loop (uvloop), driven from synchronous code: the thread that calls
+    drives the loop itself (``run_until_complete``), so a call costs no handoff between threads (under load,
+    each wake-up of another thread costs milliseconds: the GIL and the scheduler). Calls from several
+    threads at once run concurrently on the loop: one of the callers drives it, the others wait for their
+    result or for their turn to drive. Between calls the loop is idle: its timers (heartbeat, recovery
+    passes) run at the next call."""
 
     def __init__(self, settings: config.Settings, timeout: float = 60.0):
         self._loop = uvloop.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="mmsim-inproc", daemon=True)
-        self._thread.start()
+        self._turn = threading.Condition()
+        self._driving = False
         self.stack = InprocStack(settings)
         try:
             self.run(self.stack.start(), timeout)
         except BaseException:
-            self.stop()
+            self._loop.close()
             raise
 
     def run(self, coro, timeout: float | None = None):
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        while not future.done():
+            with self._turn:
+                if self._driving:
+                    self._turn.wait_for(lambda: future.done() or not self._driving, timeout)
+                    continue
+                self._driving = True
+            try:
+                self._loop.run_until_complete(asyncio.wrap_future(future, loop=self._loop))
+            except BaseException:   # the call's own outcome is in future (raised below)
+                if not future.done():
+                    raise
+            finally:
+                with self._turn:
+                    self._driving = False
+                    self._turn.notify_all()
+        return future.result()
 
     def channel(self, service: str) -> SyncChannel:
         return SyncChannel(self, service)
 
     def stop(self) -> None:
-        if self._loop.is_running():
+        if not self._loop.is_closed():
             try:
                 self.run(self.stack.stop(), 30)
             finally:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._thread.join(30)
+                self._loop.close()
