@@ -9,7 +9,7 @@ from mmsim.runtime import config
 from mmsim.runtime.redis_server import start_redis
 
 MINOR = (2, 3)    # (hops, Redis round trips): HandleFault -> PageCache.Fault
-MAJOR = (5, 10)   # ... -> Filesystem.Populate -> PageAllocator.AllocPages, PageCache.AddFolio
+MAJOR = (5, 9)    # ... -> Filesystem.Populate (4) -> PageAllocator.AllocPages, PageCache.AddFolio
 
 
 def scan(mm: Cluster, size: int) -> tuple[dict[int, set], dict[int, set]]:
@@ -23,9 +23,11 @@ def scan(mm: Cluster, size: int) -> tuple[dict[int, set], dict[int, set]]:
     f.fadvise_dontneed()
     warm = fs.create("/warm-up")   # each script's first run on a Redis costs one more trip (NOSCRIPT, then EVAL)
     warm.write(0, b"w" * PAGE_SIZE)
+    warm.fsync()
     warm.fadvise_dontneed()
-    for proc in (mm.spawn("warm-1"), mm.spawn("warm-2")):
-        assert proc.fault(proc.mmap(warm, PAGE_SIZE).start).ok
+    for proc, want_major in ((mm.spawn("warm-1"), True), (mm.spawn("warm-2"), False)):
+        r = proc.fault(proc.mmap(warm, PAGE_SIZE).start)
+        assert r.ok and r.major == want_major, r
     major: dict[int, set] = {}
     minor: dict[int, set] = {}
     for proc, seen, want_major in ((mm.spawn("counts-major"), major, True), (mm.spawn("counts-minor"), minor, False)):
