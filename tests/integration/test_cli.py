@@ -234,7 +234,7 @@ INVALID = [
 ]
 
 # Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.
-OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment"}
+OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment", "bench run", "bench compare"}  # test_cli_bench.py
 
 
 def _argv(line: str, world: World) -> list[str]:
