@@ -57,8 +57,12 @@ experiments-docs: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mmsim demo
 
+# Every figure of issue 16 beside its floor, medians of 3 runs over gRPC and in-process (bench.json; compare two
+# with `mmsim bench compare A.json B.json`). BENCH_ARGS: e.g. --repeats 5 --faults 200.
+BENCH_ARGS ?= --repeats 3
+
 bench: $(STAMP)
-	$(BIN)/mmsim bench fault
+	$(BIN)/mmsim bench run $(BENCH_ARGS) --out bench.json
 
 up: $(STAMP)
 	$(BIN)/mmsim up

@@ -26,24 +26,55 @@ The pieces, with the kernel functions they model:
   page_cache_ra_unbounded does), so the allocator sees PF_MEMALLOC_NOFS and its reclaim cannot re-enter
   this filesystem while the lock is held. The scope travels to the allocator in gRPC metadata.
 
-Cost per populate, whatever the folio order (success, no race): Redis round trips 5 (the invalidate_lock
-grant, which brings the inode; extents + readahead state; block contents, none for a hole; folio contents
-+ counters; the lock's release), gRPC calls 2 (AllocPages, AddFolio).
+Cost per populate, whatever the folio order (success, no race): Redis round trips 4 (the invalidate_lock
+grant, which brings the inode; extents + readahead state + block contents, populate_read.lua; folio
+contents + counters; the lock's release), gRPC calls 2 (AllocPages, AddFolio). The blocks are read for
+the folio the readahead asks for, before the allocation: a fallback to a smaller order uses a part of them.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mmsim.runtime import keys, locks, scope, tracing
+from mmsim.runtime.lua import Script
 from mmsim.runtime.errors import Aborted, FailedPrecondition
 from mmsim.runtime.vmfault import VmFault
-from mmsim.filesystem import extents
 from mmsim.filesystem.inode import Inode, from_grant, load, parse_mapping
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, GFP_NORETRY_NOWARN, FolioRef
 from mmsim.v1.common_pb2 import GFP_FLAG_COMP, GFP_FLAG_FS
 from mmsim.filesystem.superblock import HPAGE_PMD_ORDER, MAX_PAGECACHE_ORDER, PAGE_SIZE
+
+
+_READ = Path(__file__).with_name("populate_read.lua").read_text()
+
+
+@dataclass(frozen=True)
+class ReadArgs:
+    """populate_read.lua: KEYS the inode's extents hash and inode hash; ARGV the first file block and the
+    number of blocks, the readahead state to remember (ra_next, ra_order), the prefix of the block keys."""
+
+    extents_key: str
+    inode_key: str
+    first_block: int
+    nr_blocks: int
+    ra_next: int
+    ra_order: int
+    block_prefix: str
+
+    def keys(self) -> list[str]:
+        return [self.extents_key, self.inode_key]
+
+    def argv(self) -> list:
+        return [self.first_block, self.nr_blocks, self.ra_next, self.ra_order, self.block_prefix]
+
+    def parse(self, reply: list) -> tuple[list[int], dict[int, bytes]]:
+        """(disk block of each file block, 0 = hole; {disk block: contents})."""
+        disk_map = [int(d) for d in reply[:self.nr_blocks]]
+        rest = reply[self.nr_blocks:]
+        return disk_map, {int(rest[i]): rest[i + 1] for i in range(0, len(rest), 2)}
 
 
 @dataclass
@@ -242,11 +273,9 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
     order, start, ra_order = choose_order(inode, index)
     res.ra_order = ra_order
     map_first, nblk = blocks_of(inode, start, 1 << order)
-    pipe = redis.pipeline(transaction=True)                                      # round trip 2
-    pipe.hmget(inode.key("extents"), list(range(map_first, map_first + nblk)))
-    pipe.hset(inode.key("inode"), mapping={"ra_next": start + (1 << order), "ra_order": ra_order})
-    raw_map, _ = await pipe.execute()
-    disk_map = [int(b) if b is not None else 0 for b in raw_map]
+    args = ReadArgs(inode.key("extents"), inode.key("inode"), map_first, nblk, start + (1 << order), ra_order,
+                    keys.fs(inode.fs, "blk:"))
+    disk_map, blocks = args.parse(await Script.on(redis, _READ)(args.keys(), args.argv()))   # round trip 2
 
     all_hole = not any(disk_map)
     if all_hole and inode.profile.zero_entries and not write:
@@ -267,9 +296,8 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
         fstart = index & ~((1 << o) - 1)
         first, n = blocks_of(inode, fstart, 1 << o)
         sub_map = disk_map[first - map_first:first - map_first + n]
-        blocks = await extents.read_blocks(redis, inode, sub_map)                 # round trip 3
         data = folio_bytes(inode, fstart, 1 << o, first, sub_map, blocks)
-        await fill_and_count(redis, folio, data, res.attempts[counted:])          # round trip 4
+        await fill_and_count(redis, folio, data, res.attempts[counted:])          # round trip 3
         counted = len(res.attempts)
         if await ports.add_folio(mapping, fstart, folio, trunc_seq=inode.trunc_seq):
             if write and all_hole and inode.profile.zero_entries:

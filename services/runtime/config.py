@@ -28,6 +28,7 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_LEDGER_DEADLINE_MS    | 60000                   | an in-flight allocation older than this is abandoned |
 | MMSIM_RECOVERY_INTERVAL_S   | 30                      | every service's recovery passes (abandoned allocations; the filesystem's interrupted operations) run this often (0 = only at start) |
 | MMSIM_FAULT_INJECT          | (unset)                 | test only: SIGKILL this process at the named step (e.g. truncate:i_size) |
+| MMSIM_TRANSPORT             | grpc                    | how a client reaches the services: grpc, or inproc (the four run inside the client's process, wired by direct calls; for experiments and benchmarks) |
 | OTEL_EXPORTER_OTLP_ENDPOINT | (unset)                 | also export spans over OTLP/gRPC (e.g. Jaeger)   |
 """
 
@@ -41,6 +42,7 @@ _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 SERVICES = ("allocator", "pagecache", "filesystem", "rmap")
+TRANSPORTS = ("grpc", "inproc")
 
 
 def parse_size(text: str) -> int:
@@ -82,6 +84,7 @@ class Settings:
     lock_lease_ms: int = 15000
     lock_wait_s: float = 60.0
     fault_inject: str = ""
+    transport: str = "grpc"
 
     def with_addrs(self, **addrs: str) -> "Settings":
         return replace(self, addrs={**self.addrs, **addrs})
@@ -111,6 +114,8 @@ class Settings:
             "MMSIM_LEDGER_DEADLINE_MS": str(self.ledger_deadline_ms),
             "MMSIM_RECOVERY_INTERVAL_S": str(self.recovery_interval_s),
         }
+        if self.transport != "grpc":
+            out["MMSIM_TRANSPORT"] = self.transport
         if self.fault_inject:
             out["MMSIM_FAULT_INJECT"] = self.fault_inject
         if self.otlp_endpoint:
@@ -128,6 +133,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     shift = int(env.get("MMSIM_XA_CHUNK_SHIFT", base.xa_chunk_shift))
     if not 2 <= shift <= 6:
         raise ValueError(f"MMSIM_XA_CHUNK_SHIFT must be 2..6, got {shift}")
+    transport = env.get("MMSIM_TRANSPORT", base.transport)
+    if transport not in TRANSPORTS:
+        raise ValueError(f"MMSIM_TRANSPORT must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
     return Settings(
         redis_url=env.get("MMSIM_REDIS_URL", base.redis_url),
         host=env.get("MMSIM_HOST", base.host),
@@ -150,4 +158,5 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         lock_lease_ms=int(env.get("MMSIM_LOCK_LEASE_MS", base.lock_lease_ms)),
         lock_wait_s=float(env.get("MMSIM_LOCK_WAIT_S", base.lock_wait_s)),
         fault_inject=env.get("MMSIM_FAULT_INJECT", base.fault_inject),
+        transport=transport,
     )

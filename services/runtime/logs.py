@@ -8,7 +8,8 @@ import sys
 import structlog
 
 
-def setup(service: str, level: str = "info") -> structlog.stdlib.BoundLogger:
+def setup(service: str, level: str = "info", stream=None) -> structlog.stdlib.BoundLogger:
+    """JSON lines on ``stream`` (stdout unless given: the in-process mode writes them to a file)."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -18,7 +19,7 @@ def setup(service: str, level: str = "info") -> structlog.stdlib.BoundLogger:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
         cache_logger_on_first_use=True,
     )
     return structlog.get_logger().bind(service=service)

@@ -81,22 +81,29 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         self._caller = caller
 
     async def intercept_unary_unary(self, continuation, details, request):
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        metadata = [*(details.metadata or ()), *carrier.items(), (CALLER_KEY, self._caller)]
-        rid = request_id_for(method)
-        if rid is not None:
-            metadata.append((idempotency.METADATA_KEY, rid))
-        counter = _calls.get()
-        if counter is not None:
-            counter.count += 1
-        flags, held = scope.current(), scope.held_locks()
-        if flags:
-            metadata.append((scope.METADATA_KEY, scope.encode(flags)))
-        if held:
-            metadata.append((scope.HELD_LOCKS_KEY, scope.encode_held(held)))
+        metadata = outgoing_metadata(self._caller, method, details.metadata)
         return await continuation(details._replace(metadata=metadata), request)
+
+
+def outgoing_metadata(caller: str, method: str, metadata=()) -> list[tuple[str, str]]:
+    """The metadata of a call to a peer (counted for the current RPC): the caller's own metadata, the W3C
+    trace context, the caller's name, the request id, the memalloc scope and the held locks."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    out = [*(metadata or ()), *carrier.items(), (CALLER_KEY, caller)]
+    rid = request_id_for(method)
+    if rid is not None:
+        out.append((idempotency.METADATA_KEY, rid))
+    counter = _calls.get()
+    if counter is not None:
+        counter.count += 1
+    flags, held = scope.current(), scope.held_locks()
+    if flags:
+        out.append((scope.METADATA_KEY, scope.encode(flags)))
+    if held:
+        out.append((scope.HELD_LOCKS_KEY, scope.encode_held(held)))
+    return out
 
 
 # A restarted peer is reachable again within a second: gRPC's default reconnect backoff grows to 120 s.

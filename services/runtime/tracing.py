@@ -3,7 +3,7 @@
 Every process installs one TracerProvider (``setup``). The gRPC interceptors of
 opentelemetry-instrumentation-grpc continue the ``traceparent`` that arrives in gRPC metadata and start a
 span per RPC; ``RedisSpanExporter`` writes each finished span as JSON to ``mmsim:{trace:ID}:spans`` and
-indexes the trace id, keeping only the newest MMSIM_TRACE_KEEP traces, so ``mmsim trace show`` can
+indexes the trace id, keeping about the newest MMSIM_TRACE_KEEP traces (trimmed in batches of 5 %), so ``mmsim trace show`` can
 assemble one trace across all services. The entry span of a fault (the RPC a client called) also indexes
 its trace among the faults, for ``mmsim trace last``.
 
@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, S
 from mmsim.runtime import keys, methods
 
 SPANS_PER_TRACE = 1024
+TRIM_SLACK = 20   # the index may hold MMSIM_TRACE_KEEP + 1/20 of it before the oldest traces go
 TRACE_TTL_S = 24 * 3600
 _STATUS_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
 
@@ -69,6 +70,8 @@ class RedisSpanExporter(SpanExporter):
         self._keep = keep
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """One pipeline per batch (the index's size comes back in it); a trim only when the index has grown
+        TRIM_SLACK past MMSIM_TRACE_KEEP, so a full index costs no extra round trips per batch."""
         try:
             pipe = self._client.pipeline(transaction=False)
             for span in spans:
@@ -80,22 +83,22 @@ class RedisSpanExporter(SpanExporter):
                 pipe.zadd(keys.TRACE_INDEX, {data["trace_id"]: data["start_unix_ms"]}, nx=True)
                 if data["entry"] and span.name in methods.FAULTS:
                     pipe.zadd(keys.TRACE_FAULT_INDEX, {data["trace_id"]: data["start_unix_ms"]}, nx=True)
-            pipe.execute()
-            self._trim()
+            pipe.zcard(keys.TRACE_INDEX)
+            extra = pipe.execute()[-1] - self._keep
+            if extra > self._keep // TRIM_SLACK:
+                self._trim(extra)
         except redis.RedisError:
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
-    def _trim(self) -> None:
-        extra = self._client.zcard(keys.TRACE_INDEX) - self._keep
-        if extra > 0:
-            old = self._client.zrange(keys.TRACE_INDEX, 0, extra - 1)
-            pipe = self._client.pipeline()
-            for tid in old:
-                pipe.delete(keys.trace(tid.decode()))
-            pipe.zrem(keys.TRACE_INDEX, *old)
-            pipe.zrem(keys.TRACE_FAULT_INDEX, *old)
-            pipe.execute()
+    def _trim(self, extra: int) -> None:
+        """Drop the ``extra`` oldest traces (ZPOPMIN takes them off the index in the same step)."""
+        old = [tid for tid, _ in self._client.zpopmin(keys.TRACE_INDEX, extra)]
+        pipe = self._client.pipeline()
+        for tid in old:
+            pipe.delete(keys.trace(tid.decode()))
+        pipe.zrem(keys.TRACE_FAULT_INDEX, *old)
+        pipe.execute()
 
     def shutdown(self) -> None:
         self._client.close()
@@ -127,6 +130,13 @@ class SkipProbes(Sampler):
 
 def setup(service: str, redis_url: str | None, keep: int, otlp_endpoint: str | None = None) -> TracerProvider:
     """Install this process's TracerProvider; spans go to Redis (and to OTLP when an endpoint is set)."""
+    provider = make_provider(service, redis_url, keep, otlp_endpoint)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def make_provider(service: str, redis_url: str | None, keep: int, otlp_endpoint: str | None = None) -> TracerProvider:
+    """A TracerProvider for one service (not installed globally: the in-process mode runs four)."""
     provider = TracerProvider(resource=Resource.create({"service.name": f"mmsim-{service}"}), sampler=SkipProbes())
     if redis_url:
         provider.add_span_processor(
@@ -136,7 +146,6 @@ def setup(service: str, redis_url: str | None, keep: int, otlp_endpoint: str | N
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True)))
-    trace.set_tracer_provider(provider)
     return provider
 
 

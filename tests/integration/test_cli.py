@@ -240,7 +240,8 @@ INVALID = [
 
 # Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.
 OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment",
-             "run", "experiment run", "experiment docs"}   # test_scenarios.py, test_experiments.py
+             "run", "experiment run", "experiment docs",   # test_scenarios.py, test_experiments.py
+             "bench run", "bench compare"}                 # test_cli_bench.py
 
 
 def _argv(line: str, world: World) -> list[str]:

@@ -1,23 +1,36 @@
-"""``mmsim bench fault``: fault latency against a bare echo chain of the same hops and round trips.
+"""``mmsim bench``: the fault path and the data structures against floors measured in the same run.
 
-Major faults hit pages no process has touched (one small file each, so readahead cannot pre-populate
-them); minor faults hit the same pages from a second process (in the page cache, not yet mapped).
-The baseline is TraceService.Echo relayed through the same number of gRPC hops, each making the same
-number of Redis round trips as the corresponding span of a real fault, measured in the same run.
-The ratio (fault / baseline) is the figure: how much the logic costs on top of the unavoidable hops.
+``bench fault``: major faults hit pages no process has touched (one small file each, so readahead cannot
+pre-populate them); minor faults hit the same pages from a second process (in the page cache, not yet
+mapped). The baseline is TraceService.Echo relayed through the same number of hops, each making the same
+number of Redis round trips as the corresponding span of a real fault, measured in the same run. The ratio
+(fault / baseline) is the figure: how much the logic costs on top of the unavoidable hops.
+
+``bench run`` (``make bench``): every figure of issue 16, each beside its floor, medians of ``repeats``
+runs with their spread (min..max), over gRPC and in-process (MMSIM_TRANSPORT=inproc), with the load
+average beside them; ``bench compare A.json B.json`` flags what got worse beyond that spread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis
 
 from mmsim import stack
 from mmsim.client import PAGE_SIZE, Cluster, new_traceparent
 from mmsim.runtime import config
+from mmsim.runtime.redis_server import start_redis
 from mmsim.v1 import trace_pb2, trace_pb2_grpc
+
+SCHEMA = "mmsim-bench/1"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -25,8 +38,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def summarize(label: str, samples_ms: list[float]) -> dict:
-    total_s = sum(samples_ms) / 1000
+def summarize(label: str, samples_ms: list[float], elapsed_s: float | None = None) -> dict:
+    """p50/p99/mean of per-operation latencies; per_s from the wall time (``elapsed_s``: several clients)."""
+    total_s = elapsed_s if elapsed_s is not None else sum(samples_ms) / 1000
     return {"label": label, "n": len(samples_ms), "p50_ms": percentile(samples_ms, 0.5),
             "p99_ms": percentile(samples_ms, 0.99), "mean_ms": statistics.fmean(samples_ms),
             "per_s": len(samples_ms) / total_s if total_s else 0.0}
@@ -60,29 +74,49 @@ def _service_of(mm: Cluster, addr: str) -> str:
     return next(name for name, a in mm.settings.addrs.items() if a == addr)
 
 
-def bench_fault(mm: Cluster, n: int) -> list[dict]:
-    fs = mm.mkfs(f"bench{int(time.time() * 1000) % 100000}", block_size=4096)
+@dataclass
+class FaultSet:
+    """n pages, one small file each, dropped from the page cache and mapped by two processes."""
+    major_proc: object
+    major_vmas: list
+    minor_proc: object
+    minor_vmas: list
+
+
+def prepare_faults(mm: Cluster, n: int) -> FaultSet:
+    fs = mm.mkfs(f"bench{time.time_ns() % 10**8}", block_size=4096)
     files = [fs.create(f"/f{i}") for i in range(n)]
     for f in files:
         f.write(0, b"\xa5" * PAGE_SIZE)
         f.fsync()
         f.fadvise_dontneed()   # out of the page cache: the first fault must go to the filesystem
     p1, p2 = mm.spawn("bench-major"), mm.spawn("bench-minor")
-    vmas1 = [p1.mmap(f, PAGE_SIZE) for f in files]
-    vmas2 = [p2.mmap(f, PAGE_SIZE) for f in files]
-    major, minor, majors, minors = [], [], [], []
-    for v in vmas1:
-        ms, r = timed(lambda: p1.fault(v.start))
-        assert r.major, f"expected a major fault, got {r.vm_fault}"
-        major.append(ms)
-        majors.append(r)
-    for v in vmas2:
-        ms, r = timed(lambda: p2.fault(v.start))
-        assert not r.major, f"expected a minor fault, got {r.vm_fault}"
-        minor.append(ms)
-        minors.append(r)
+    return FaultSet(p1, [p1.mmap(f, PAGE_SIZE) for f in files], p2, [p2.mmap(f, PAGE_SIZE) for f in files])
+
+
+def time_faults(proc, vmas, major: bool, clients: int = 1) -> tuple[list[float], float, list]:
+    """(latencies in ms, wall time in s, results) of one fault per vma, from ``clients`` threads at once."""
+    def one(v):
+        ms, r = timed(lambda: proc.fault(v.start))
+        assert r.major == major, f"expected a {'major' if major else 'minor'} fault, got {r.vm_fault}"
+        return ms, r
+
+    t0 = time.perf_counter()
+    if clients == 1:
+        out = [one(v) for v in vmas]
+    else:
+        with ThreadPoolExecutor(clients) as pool:
+            out = list(pool.map(one, vmas))
+    return [ms for ms, _ in out], time.perf_counter() - t0, [r for _, r in out]
+
+
+def bench_fault(mm: Cluster, n: int) -> list[dict]:
+    """`mmsim bench fault`: major and minor p50/p99 against the echo chain of their hops and round trips."""
+    fs = prepare_faults(mm, n)
     rows = []
-    for label, samples, results in (("major fault", major, majors), ("minor fault", minor, minors)):
+    for label, proc, vmas, major in (("major fault", fs.major_proc, fs.major_vmas, True),
+                                     ("minor fault", fs.minor_proc, fs.minor_vmas, False)):
+        samples, _, results = time_faults(proc, vmas, major)
         tree = mm.trace(results[len(results) // 2].trace_id)
         row = summarize(label, samples)
         row.update(hops=tree.hops, redis=tree.redis_round_trips)
@@ -112,8 +146,196 @@ def private_stack():
             stack.down(settings)
 
 
-def run(what: str, args) -> int:
+@contextmanager
+def private_inproc():
+    """An in-process cluster (MMSIM_TRANSPORT=inproc) on a redis-server of its own."""
+    with tempfile.TemporaryDirectory(prefix="mmsim-bench-inproc-") as state:
+        server = start_redis(workdir=os.path.join(state, "redis"))
+        try:
+            settings = config.load({**config.load().env(), "MMSIM_REDIS_URL": server.url, "MMSIM_STATE_DIR": state,
+                                    "MMSIM_TRANSPORT": "inproc"})
+            with Cluster.connect(settings) as mm:
+                yield mm
+        finally:
+            server.stop()
+
+
+# ---- bench run: every figure beside its floor ----------------------------------------------------------
+
+def metric(value: float, unit: str, better: str, floor: float | None = None, floor_label: str = "") -> dict:
+    """One figure of one run; ``better`` is "higher" or "lower"; ``floor``: its floor/baseline (same run)."""
+    out = {"value": value, "unit": unit, "better": better}
+    if floor is not None:
+        out.update(floor=floor, floor_label=floor_label, ratio=value / floor if floor else 0.0)
+    return out
+
+
+def evalsha_ms(url: str, n: int) -> float:
+    """p50 of one bare EVALSHA round trip (a script that returns at once) from this process."""
+    client = redis.Redis.from_url(url)
+    sha = client.script_load("return 1")
+    samples = [timed(lambda: client.evalsha(sha, 0))[0] for _ in range(n)]
+    client.close()
+    return percentile(samples, 0.5)
+
+
+def fault_metrics(mm: Cluster, n: int, transport: str, floor_rt_ms: float) -> dict[str, dict]:
+    """Major and minor faults from 1 and from 8 clients; beside each, the echo chain of its hops and round
+    trips (same transport) and the bare-Redis floor (its round trips x one EVALSHA)."""
+    out: dict[str, dict] = {}
+    for clients in (1, 8):
+        fs = prepare_faults(mm, n)
+        for kind, proc, vmas, major in (("major", fs.major_proc, fs.major_vmas, True),
+                                        ("minor", fs.minor_proc, fs.minor_vmas, False)):
+            samples, wall, results = time_faults(proc, vmas, major, clients)
+            row = summarize(kind, samples, wall)
+            key = f"{transport}.fault.{kind}.c{clients}"
+            if clients == 1:
+                tree = mm.trace(results[len(results) // 2].trace_id)
+                echo = summarize("echo", run_echo(mm, echo_chain(mm, tree), n))
+                out[f"{key}.p50_ms"] = metric(row["p50_ms"], "ms", "lower", echo["p50_ms"], f"echo x{tree.hops} hops")
+                out[f"{key}.p99_ms"] = metric(row["p99_ms"], "ms", "lower")
+                out[f"{transport}.fault.{kind}.hops"] = metric(tree.hops, "hops", "lower")
+                out[f"{transport}.fault.{kind}.redis_round_trips"] = metric(tree.redis_round_trips, "round trips", "lower")
+                out[f"{key}.redis_floor_ms"] = metric(row["p50_ms"], "ms", "lower", tree.redis_round_trips * floor_rt_ms,
+                                                      "its round trips x one bare EVALSHA")
+            out[f"{key}.per_s"] = metric(row["per_s"], "faults/s", "higher")
+    return out
+
+
+def populate_metrics(mm: Cluster, kib: int) -> dict[str, dict]:
+    """MiB/s read through a mapping of an uncached file (faults populate the page cache) by the largest folio
+    order allowed, beside the same read once mapped (no fault: the floor); XArray nodes and Redis bytes,
+    scaled from that one file (a file smaller than one node's span still has a node: use --populate-kib
+    of a few MiB for the nodes-per-GiB figure)."""
+    out: dict[str, dict] = {}
+    size, mib = kib << 10, kib / 1024
+    for order in (0, 2, 4, 9):
+        fs = mm.mkfs(f"pop{order}x{time.time_ns() % 10**8}", block_size=4096, max_folio_order=order)
+        f = fs.create("/data")
+        for off in range(0, size, 64 << 10):   # write(2) in 64 KiB calls (an order-0 file costs per page)
+            f.write(off, b"\x5a" * min(64 << 10, size - off))
+        f.fsync()
+        f.fadvise_dontneed()
+        proc = mm.spawn("bench-populate")
+        vma = proc.mmap(f, size)
+        cold_ms, _ = timed(lambda: proc.read(vma.start, size))
+        warm_ms, _ = timed(lambda: proc.read(vma.start, size))
+        st = f.xa_stats()
+        out[f"populate.o{order}.mib_s"] = metric(mib / (cold_ms / 1000), "MiB/s", "higher", mib / (warm_ms / 1000),
+                                                 "read of the mapped pages (no fault)")
+        out[f"pagecache.o{order}.redis_bytes_per_page"] = metric(st.redis_bytes / max(1, st.nrpages), "B/page", "lower")
+        out[f"pagecache.o{order}.nodes_per_gib"] = metric(st.nodes * (1 << 30) / size, "nodes", "lower")  # from one file
+        proc.exit()
+        f.fadvise_dontneed()
+    return out
+
+
+def alloc_metrics(mm: Cluster, n: int) -> dict[str, dict]:
+    """AllocPages + FreePages through the allocator service, beside the echo chain of the same hop."""
+    out: dict[str, dict] = {}
+    for order in (0, 9):
+        traces = []
+
+        def pair():
+            page = mm.alloc_pages(order, "GFP_KERNEL")
+            traces.append(mm.last_trace_id)
+            mm.free_pages(page.folio)
+
+        ms = [timed(pair)[0] for _ in range(n)]
+        tree = mm.trace(traces[len(traces) // 2])
+        hops = [trace_pb2.EchoHop(addr=mm.settings.addrs["allocator"], redis_round_trips=tree.redis_round_trips)]
+        echo = run_echo(mm, hops, n)
+        out[f"alloc.o{order}.per_s"] = metric(2000 / percentile(ms, 0.5), "calls/s", "higher",
+                                              1000 / percentile(echo, 0.5), "echo of the same hop")
+    return out
+
+
+def xarray_metrics(url: str, n: int) -> dict[str, dict]:
+    """XArray stores and loads per second on Redis directly, beside bare EVALSHA round trips per second."""
+    from mmsim.pagecache.xarray import Value, XArray  # noqa: PLC0415
+
+    async def go() -> dict[str, dict]:
+        import redis.asyncio as aioredis  # noqa: PLC0415
+
+        client = aioredis.Redis.from_url(url)
+        sha = await client.script_load("return 1")
+
+        async def rate(op) -> float:
+            t0 = time.perf_counter()
+            for i in range(n):
+                await op(i)
+            return n / (time.perf_counter() - t0)
+
+        floor = await rate(lambda i: client.evalsha(sha, 0))
+        xa = XArray(client, f"mmsim:{{m:bench/{time.time_ns() % 10**8}}}:xa")
+        store = await rate(lambda i: xa.store(i, Value(i)))
+        load = await rate(lambda i: xa.load(i))
+        await xa.destroy()
+        await client.aclose()
+        return {"xarray.store.per_s": metric(store, "ops/s", "higher", floor, "bare EVALSHA/s"),
+                "xarray.load.per_s": metric(load, "ops/s", "higher", floor, "bare EVALSHA/s")}
+
+    return asyncio.run(go())
+
+
+def one_run(faults: int, kib: int, ops: int) -> dict[str, dict]:
+    """Every figure once: over gRPC (a private stack), then in-process; the in-process speed-up."""
+    out: dict[str, dict] = {}
     with private_stack() as settings, Cluster.connect(settings) as mm:
-        if what == "fault":
-            print_rows(bench_fault(mm, args.faults))
-    return 0
+        rt = evalsha_ms(settings.redis_url, ops)
+        out["redis.evalsha_ms"] = metric(rt, "ms", "lower")
+        out.update(fault_metrics(mm, faults, "grpc", rt))
+        out.update(populate_metrics(mm, kib))
+        out.update(alloc_metrics(mm, faults))
+        out.update(xarray_metrics(settings.redis_url, ops))
+    with private_inproc() as mm:
+        out.update(fault_metrics(mm, faults, "inproc", evalsha_ms(mm.settings.redis_url, ops)))
+    for kind in ("major", "minor"):
+        for c in (1, 8):
+            g, i = out[f"grpc.fault.{kind}.c{c}.per_s"]["value"], out[f"inproc.fault.{kind}.c{c}.per_s"]["value"]
+            out[f"inproc.fault.{kind}.c{c}.speedup"] = metric(i / g, "x", "higher")
+    return out
+
+
+def aggregate(runs: list[dict[str, dict]]) -> dict[str, dict]:
+    """Median of each figure (and of its floor and ratio) over the runs, with min..max as the spread."""
+    out = {}
+    for name in runs[0]:
+        vals = [r[name]["value"] for r in runs if name in r]
+        m = dict(runs[0][name], value=statistics.median(vals), min=min(vals), max=max(vals), runs=len(vals))
+        for k in ("floor", "ratio"):
+            if k in runs[0][name]:
+                m[k] = statistics.median(r[name][k] for r in runs if name in r)
+        out[name] = m
+    return out
+
+
+def suite(repeats: int, faults: int, kib: int, ops: int, progress=None) -> dict:
+    runs, loads = [], []
+    for i in range(repeats):
+        before = os.getloadavg()[0]
+        runs.append(one_run(faults, kib, ops))
+        loads.append((before, os.getloadavg()[0]))
+        if progress:
+            progress(i + 1, repeats, loads[-1])
+    return {"schema": SCHEMA, "time_unix": time.time(), "repeats": repeats, "faults": faults, "populate_kib": kib,
+            "ops": ops, "loadavg_1m": loads, "cpus": os.cpu_count(), "metrics": aggregate(runs), "runs": runs}
+
+
+def compare(a: dict, b: dict, threshold: float = 0.10) -> list[dict]:
+    """Figures of B against A: a regression is a change for the worse larger than ``threshold`` and larger
+    than the noise (the wider of the two runs' relative spreads, max-min over the median)."""
+    rows = []
+    for name, ma in a["metrics"].items():
+        mb = b["metrics"].get(name)
+        if mb is None or not ma["value"]:
+            continue
+        change = (mb["value"] - ma["value"]) / ma["value"]
+        noise = max(((m["max"] - m["min"]) / m["value"]) if m["value"] else 0.0 for m in (ma, mb))
+        worse = -change if ma["better"] == "higher" else change
+        verdict = "regression" if worse > max(threshold, noise) else (
+            "improvement" if -worse > max(threshold, noise) else "same")
+        rows.append({"metric": name, "a": ma["value"], "b": mb["value"], "unit": ma["unit"], "change": change,
+                     "noise": noise, "verdict": verdict})
+    return rows

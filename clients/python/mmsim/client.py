@@ -993,11 +993,17 @@ is ten times the client's timeout, so a large machine on a loaded host is slow, 
 class Cluster:
     """A connection to the four services (addresses from MMSIM_*_ADDR or the defaults of `mmsim up`)."""
 
-    def __init__(self, settings: config.Settings, timeout: float = 30.0, trace_inspection: bool = False):
+    def __init__(self, settings: config.Settings, timeout: float = 30.0, trace_inspection: bool = False,
+                 runner=None):
         self.settings = settings
         self.timeout = timeout
         self.trace_inspection = trace_inspection
-        self._channels = {name: grpc.insecure_channel(addr, options=CHANNEL_OPTIONS) for name, addr in settings.addrs.items()}
+        self._runner = runner   # mmsim.runtime.inproc.Runner: the services run in this process
+        if runner is None:
+            self._channels = {name: grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
+                              for name, addr in settings.addrs.items()}
+        else:
+            self._channels = {name: runner.channel(name) for name in settings.addrs}
         self.stubs = {name: STUBS[name](ch) for name, ch in self._channels.items()}
         self.stubs["trace"] = trace_pb2_grpc.TraceServiceStub(self._channels["rmap"])   # served by every service
         self.stubs["check"] = check_pb2_grpc.CheckServiceStub(self._channels["allocator"])  # likewise
@@ -1019,7 +1025,21 @@ class Cluster:
         settings = settings or config.load()
         if target:
             settings = settings.with_addrs(**_target_addrs(target, settings))
+        if settings.transport == "inproc":
+            return cls.inproc(settings, timeout, trace_inspection)
         return cls(settings, timeout, trace_inspection)
+
+    @classmethod
+    def inproc(cls, settings: config.Settings | None = None, timeout: float = 30.0,
+               trace_inspection: bool = False) -> "Cluster":
+        """The four services started in this process (MMSIM_TRANSPORT=inproc), against the Redis at
+        MMSIM_REDIS_URL (which must answer), wired by direct calls instead of gRPC: the same service code,
+        protos, Redis state and traces, without the hops' cost (mmsim.runtime.inproc). They stop with
+        close(); their JSON logs go to STATE_DIR/logs/inproc.log."""
+        from mmsim.runtime import inproc  # noqa: PLC0415
+
+        settings = settings or config.load()
+        return cls(settings, timeout, trace_inspection, runner=inproc.Runner(settings))
 
     def __enter__(self) -> "Cluster":
         return self
@@ -1030,6 +1050,8 @@ class Cluster:
     def close(self) -> None:
         for ch in self._channels.values():
             ch.close()
+        if self._runner is not None:
+            self._runner.stop()
 
     # Calls ---------------------------------------------------------------------------------------------
     def _traced_call(self, service: str, method: str, request, timeout: float | None = None):
