@@ -378,6 +378,7 @@ def _victim(victims: random.Random, kills: list[str]) -> str:
 
 
 
+@pytest.mark.timeout(1200)   # 2,000 operations, 10 restarts: 2-4 min here, several times that on a loaded machine
 def test_chaos_kills_lose_no_page_and_no_fsynced_byte(mm, chaos_settings):
     seed = int(os.environ.get("MMSIM_CHAOS_SEED", random.randrange(1 << 32)))
     print(f"\nchaos seed {seed} (MMSIM_CHAOS_SEED={seed} reproduces the schedule)")
