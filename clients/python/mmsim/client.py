@@ -254,12 +254,14 @@ class FragmentResult(Result):
 
 @dataclass(frozen=True)
 class CachedFolio(Result):
-    """A page-cache entry (FindFolio): a folio, or a zero entry for a hole."""
-    folio: Folio | None         # None for a zero entry
+    """A page-cache entry (FindFolio): a folio, or a zero entry for a hole; ``found`` False when nothing
+    caches the index (the mapping exists: a missing one is NotFound)."""
+    folio: Folio | None         # None for a zero entry (or when nothing was found)
     folio_index: int            # file index of its first page
     zero_entry: bool            # a hole: reads as zeros, no page
     tags: list[str]             # PAGECACHE_TAG_* set on the folio
     shared: bool                # shared with other mappings through PFN entries
+    found: bool = True          # something covers the index: a folio or a zero entry
 
 
 @dataclass(frozen=True)
@@ -311,6 +313,18 @@ class InvalidateResult(Result):
     folios_removed: int         # clean, unmapped folios dropped
     folios_busy: int            # kept: dirty, under writeback, mapped
     pages_freed: int
+
+
+@dataclass(frozen=True)
+class DropCachesResult(Result):
+    """echo MODE > /proc/sys/vm/drop_caches."""
+    mappings_scanned: int       # inodes with cached pages that were invalidated
+    folios_removed: int         # clean, unmapped folios dropped
+    folios_busy: int            # kept: dirty, under writeback, mapped
+    pages_freed: int
+    slab_objects_freed: int     # always 0: mmsim models no slab caches
+    drop_pagecache: int         # /proc/vmstat counters after this write
+    drop_slab: int
 
 
 @dataclass(frozen=True)
@@ -653,9 +667,8 @@ class File:
             "PunchHole", fs_pb.PunchHoleRequest(mapping=self.mapping, offset=offset, length=length)))
 
     def unlink(self) -> UnlinkResult:
-        """unlink(2) of this file's path; a file still mapped lives on with nlink 0."""
-        path = self.path or self.stat().path
-        return self.fs.unlink(path)
+        """unlink(2) of this file (by its mapping); a file still mapped lives on with nlink 0."""
+        return UnlinkResult.from_pb(self.cluster.fs_call("Unlink", fs_pb.UnlinkRequest(mapping=self.mapping)))
 
     def reflink(self, dst: "File", src_offset: int = 0, dst_offset: int = 0, length: int = 0,
                 share_folios: bool = False) -> ReflinkResult:
@@ -727,6 +740,7 @@ class Filesystem:
         return self.cluster.file(mapping)
 
     def unlink(self, path: str) -> UnlinkResult:
+        """unlink(2) by path (``File.unlink()`` does it by the mapping)."""
         return UnlinkResult.from_pb(self.cluster.fs_call("Unlink", fs_pb.UnlinkRequest(fs=self.name, path=path)))
 
     def to_dict(self) -> dict:
@@ -924,6 +938,8 @@ class PageCache(_Service):
         return self._call("AddFolio", req).nrpages
 
     def find_folio(self, mapping: File | str, index: int) -> CachedFolio:
+        """filemap_get_entry: the folio or zero entry covering index (``found`` False: nothing is cached
+        there); NotFound when the mapping does not exist."""
         return CachedFolio.from_pb(self._call("FindFolio", pc_pb.FindFolioRequest(mapping=_mapping(mapping), index=index)))
 
     def truncate_range(self, mapping: File | str, lstart: int, lend: int | None = None) -> TruncateRangeResult:
@@ -938,6 +954,11 @@ class PageCache(_Service):
 
     def unshare_folio(self, mapping: File | str, index: int) -> UnshareResult:
         return UnshareResult.from_pb(self._call("UnshareFolio", pc_pb.UnshareFolioRequest(mapping=_mapping(mapping), index=index)))
+
+    def drop_caches(self, mode: int = 3) -> DropCachesResult:
+        """echo MODE > /proc/sys/vm/drop_caches: 1 drops every clean, unmapped page-cache folio (dirty,
+        writeback and mapped ones stay: fsync first), 2 the reclaimable slab (none is modelled), 3 both."""
+        return DropCachesResult.from_pb(self._call("DropCaches", pc_pb.DropCachesRequest(mode=mode)))
 
     def invalidate_mapping(self, mapping: File | str) -> InvalidateResult:
         """invalidate_mapping_pages: drop the clean, unmapped folios."""
@@ -1139,6 +1160,11 @@ class Cluster:
         if not ids:
             raise errors.NotFound(f"no {'fault ' if kind == 'fault' else ''}trace recorded yet")
         return self.trace(ids[0])
+
+    def drop_caches(self, mode: int = 3) -> DropCachesResult:
+        """/proc/sys/vm/drop_caches (mm.pagecache.drop_caches): ``mm.drop_caches(1)`` after an fsync makes the
+        next fault on any file a major one."""
+        return self.pagecache.drop_caches(mode)
 
     def thp_stats(self) -> ThpStats:
         """The large-folio counters (mm.pagecache.thp_stats)."""
