@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import json
 import time
 import uuid
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -46,23 +45,19 @@ import grpc
 
 from mmsim import errors
 from mmsim.allocator.gfp import format_gfp, parse_gfp
-from mmsim.runtime import config, methods
+from mmsim.runtime import channels, config, methods
 from mmsim.runtime import errors as server_errors
-from mmsim.runtime import peers
-from mmsim.runtime.peers import STUBS
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
 from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto, indexing_from_proto, indexing_to_proto
 from mmsim.traceview import TraceTree
 from mmsim.v1 import (
     check_pb2,
-    check_pb2_grpc,
     common_pb2,
     filesystem_pb2 as fs_pb,
     page_allocator_pb2 as pa_pb,
     page_cache_pb2 as pc_pb,
     reverse_map_pb2 as rm_pb,
     trace_pb2,
-    trace_pb2_grpc,
 )
 
 PAGE_SIZE = 4096
@@ -70,15 +65,8 @@ REQUEST_ID_KEY = "mmsim-request-id"
 _PROT = {"r": rm_pb.PROT_READ, "w": rm_pb.PROT_WRITE, "x": rm_pb.PROT_EXEC}
 
 # grpc's own retry (gRFC A6): UNAVAILABLE is retried with backoff by the channel, with the same metadata (so
-# the same mmsim-request-id); nothing else is retried.
-RETRY_POLICY = {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s", "backoffMultiplier": 2,
-                "retryableStatusCodes": ["UNAVAILABLE"]}
-CHANNEL_OPTIONS = [
-    *peers.CHANNEL_OPTIONS,   # a restarted service is reachable again within a second
-    ("grpc.enable_retries", 1),
-    ("grpc.service_config", json.dumps({"methodConfig": [{"name": [{"service": s} for s in methods.SERVICE_NAMES],
-                                                          "retryPolicy": RETRY_POLICY}]})),
-]
+# the same mmsim-request-id); nothing else is retried. A restarted service is reachable again within a second.
+CHANNEL_OPTIONS = [*channels.CHANNEL_OPTIONS, ("grpc.enable_retries", 1)]
 
 
 def new_traceparent(sampled: bool = True) -> tuple[str, str]:
@@ -1013,10 +1001,8 @@ class Cluster:
         self.settings = settings
         self.timeout = timeout
         self.trace_inspection = trace_inspection
-        self._channels = {name: grpc.insecure_channel(addr, options=CHANNEL_OPTIONS) for name, addr in settings.addrs.items()}
-        self.stubs = {name: STUBS[name](ch) for name, ch in self._channels.items()}
-        self.stubs["trace"] = trace_pb2_grpc.TraceServiceStub(self._channels["rmap"])   # served by every service
-        self.stubs["check"] = check_pb2_grpc.CheckServiceStub(self._channels["allocator"])  # likewise
+        self._channels: dict[str, grpc.Channel] = {}
+        self.stubs = _Stubs(self)
         self.last_trace_id = ""
         self.allocator = Allocator(self)
         self.pagecache = PageCache(self)
@@ -1032,9 +1018,10 @@ class Cluster:
                 trace_inspection: bool = False) -> "Cluster":
         """``target``: a host whose services listen on the default ports (a compose or k8s stack), or
         "allocator=H:P,pagecache=H:P,..." for each address; default: the MMSIM_*_ADDR settings."""
-        settings = settings or config.load()
-        if target:
-            settings = settings.with_addrs(**_target_addrs(target, settings))
+        try:
+            settings = (settings or config.load()).with_target(target or "")
+        except ValueError as exc:
+            raise errors.InvalidArgument(str(exc)) from None
         return cls(settings, timeout, trace_inspection)
 
     def __enter__(self) -> "Cluster":
@@ -1046,6 +1033,13 @@ class Cluster:
     def close(self) -> None:
         for ch in self._channels.values():
             ch.close()
+        self._channels.clear()
+
+    def channel(self, service: str) -> grpc.Channel:
+        """The channel to ``service`` (opened at its first call)."""
+        if service not in self._channels:
+            self._channels[service] = grpc.insecure_channel(self.settings.addrs[service], options=CHANNEL_OPTIONS)
+        return self._channels[service]
 
     # Calls ---------------------------------------------------------------------------------------------
     def _traced_call(self, service: str, method: str, request, timeout: float | None = None):
@@ -1126,7 +1120,7 @@ class Cluster:
         return EchoResult.from_pb(self._typed_call("trace", "Echo", req))
 
     # Traces --------------------------------------------------------------------------------------------
-    def _trace_stub(self) -> trace_pb2_grpc.TraceServiceStub:
+    def _trace_stub(self):
         return self.stubs["trace"]
 
     def trace(self, trace_id: str, timeout: float = 10.0) -> TraceTree:
@@ -1190,13 +1184,16 @@ class Cluster:
         return ResetResult.from_pb(self.allocator._call("Reset", pa_pb.ResetRequest()))
 
 
-def _target_addrs(target: str, settings: config.Settings) -> dict[str, str]:
-    if "=" not in target:
-        return {name: f"{target}:{addr.rsplit(':', 1)[1]}" for name, addr in settings.addrs.items()}
-    out = {}
-    for part in target.split(","):
-        name, _, addr = part.partition("=")
-        if name.strip() not in settings.addrs or ":" not in addr:
-            raise errors.InvalidArgument(f"target part {part!r} must be SERVICE=HOST:PORT with SERVICE one of {', '.join(settings.addrs)}")
-        out[name.strip()] = addr.strip()
-    return out
+class _Stubs(dict):
+    """The stub of each service by its short name, made (with its channel and generated modules) at its first
+    use; "trace" goes to the reverse map and "check" to the allocator (every service serves both)."""
+
+    _SERVED_BY = {"trace": "rmap", "check": "allocator"}
+
+    def __init__(self, cluster: Cluster):
+        super().__init__()
+        self._cluster = cluster
+
+    def __missing__(self, service: str):
+        stub = self[service] = channels.stub_class(service)(self._cluster.channel(self._SERVED_BY.get(service, service)))
+        return stub
