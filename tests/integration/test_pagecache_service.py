@@ -3,11 +3,14 @@ service keeps serving."""
 
 from __future__ import annotations
 
+import uuid
+
 import grpc
 import pytest
 
 from mmsim import stack
-from mmsim.client import Cluster
+from mmsim.client import REQUEST_ID_KEY, Cluster
+from mmsim.runtime import methods
 from mmsim.v1 import common_pb2, page_cache_pb2 as pb
 
 
@@ -67,3 +70,15 @@ def test_find_folio_tells_an_empty_index_from_a_missing_file(stack_settings, cac
         assert not empty.found and not empty.HasField("folio") and not empty.zero_entry
         hit = mm.call("pagecache", "FindFolio", pb.FindFolioRequest(mapping=cached, index=3))
         assert hit.found and hit.HasField("folio") and hit.folio.order == 2 and hit.folio_index == 0
+
+
+def test_a_retried_drop_caches_counts_once(stack_settings):
+    """Each write to drop_caches is one drop_slab/drop_pagecache event: a retry (the same request id, as
+    gRPC's retry sends it) gets the stored reply instead of counting again, so the RPC is not IDEMPOTENT."""
+    with Cluster.connect(stack_settings) as mm:
+        before = mm.vmstat()["drop_slab"]
+        metadata = [(REQUEST_ID_KEY, uuid.uuid4().hex)]
+        first = mm.stubs["pagecache"].DropCaches(pb.DropCachesRequest(mode=2), metadata=metadata, timeout=30)
+        again = mm.stubs["pagecache"].DropCaches(pb.DropCachesRequest(mode=2), metadata=metadata, timeout=30)
+        assert first == again and first.drop_slab == before + 1 == mm.vmstat()["drop_slab"]
+        assert methods.full_name("pagecache", "DropCaches") not in methods.IDEMPOTENT
