@@ -224,6 +224,11 @@ def unlink(
 
     Example: mmsim unlink xfs0/1; mmsim unlink xfs0 /data/a
     """
+    if path is None and "/" not in file:
+        import typer  # noqa: PLC0415
+
+        raise typer.BadParameter(f"{file!r} is not a mapping id FS/INO; to unlink by name give FS and PATH "
+                                 "(e.g. mmsim unlink xfs0 /data/a)", param_hint="MAPPING|FS")
     with connect() as mm:
         if path is None:
             return result_out(file_handle(mm, mapping_id(file)).unlink())

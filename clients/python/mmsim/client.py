@@ -6,7 +6,7 @@
         fs = mm.mkfs("xfs0", block_size=16384)
         f = fs.create("/data/a")
         f.write(0, b"hello" * 1000)
-        f.fsync(); f.fadvise("dontneed")              # the next fault is a major fault
+        f.fsync(); mm.drop_caches(1)                 # echo 1 > drop_caches: the next fault is a major fault
         proc = mm.spawn("reader")
         vma = proc.mmap(f, length=1 << 20, prot="r", shared=True)
         r = proc.fault(vma.start + 4096)             # FaultResult: vm_fault, pfn, folio, major/minor/spurious/...
