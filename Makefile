@@ -43,7 +43,10 @@ buf-lint: $(BUF)
 # `make test`, and the 200 the issue asks for in `make soak` (about 25 min on 2 cores), which CI also runs.
 MODEL_EXAMPLES ?= 25
 
+# Bytecode first: with PYTHONDONTWRITEBYTECODE set, every `mmsim` and service process would compile the
+# project's sources again (the README test alone starts ~70 of them).
 test: proto-check buf-lint
+	$(BIN)/python -m compileall -q clients services protos/gen
 	MMSIM_MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests
 
 soak: $(STAMP)

@@ -16,14 +16,16 @@ VMSTAT_ORDER = (
     + ["nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback", "nr_file_hugepages"]
     + [f"pgalloc_{z}" for z in ZONE_EVENT_NAMES]
     + [f"allocstall_{z}" for z in ZONE_EVENT_NAMES]
-    + ["pgfree", "pgfault", "pgmajfault", "compact_stall", "compact_fail", "compact_success"]
+    + ["pgfree", "pgfault", "pgmajfault", "drop_pagecache", "drop_slab"]
+    + ["compact_stall", "compact_fail", "compact_success"]
     + ["thp_fault_alloc", "thp_fault_fallback", "thp_file_alloc", "thp_file_fallback", "thp_file_mapped"]
     + ["thp_split_page", "thp_split_page_failed"]
 )
 """The counters mmsim keeps (zone items, node items, then events), in mm/vmstat.c vmstat_text order.
 The allocator owns nr_free_pages, pgalloc_*, allocstall_*, pgfree, compact_*; the page cache
 nr_file_pages, nr_file_hugepages; the reverse map nr_mapped, nr_anon_pages, pgfault, pgmajfault;
-the filesystem nr_dirty, nr_writeback, thp_file_*; the page cache's split thp_split_page[_failed]."""
+the filesystem nr_dirty, nr_writeback, thp_file_*; the page cache's split thp_split_page[_failed] and its
+drop_caches drop_pagecache, drop_slab."""
 
 VMALLOC_TOTAL_KB = 34359738367
 """x86-64 VMALLOC_TOTAL >> 10 (32 TiB - 1 KiB), printed as is."""

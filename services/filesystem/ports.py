@@ -110,10 +110,10 @@ class GrpcPorts:
         try:
             r = await self._peers.stub("pagecache").FindFolio(page_cache_pb2.FindFolioRequest(mapping=mapping, index=index))
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:   # the mapping went (evicted meanwhile): nothing cached
                 return None
             raise _peer_error("pagecache", "FindFolio", exc) from None
-        return _found(r)
+        return _found(r) if r.found else None
 
     async def share_folios(self, src: str, src_index: int, dst: str, dst_index: int, nr_pages: int) -> int:
         """PFN entries: the destination caches the source's clean folios too; returns the pages shared."""

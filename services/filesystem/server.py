@@ -79,7 +79,7 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
         return resp
 
     async def Unlink(self, request, context):
-        mapping, orphaned, freed = await truncate.unlink(self.env, request.fs, request.path)
+        mapping, orphaned, freed = await truncate.unlink(self.env, request.fs, request.path, request.mapping)
         return filesystem_pb2.UnlinkResponse(mapping=mapping, orphaned=orphaned, blocks_freed=freed)
 
     async def Truncate(self, request, context):

@@ -165,12 +165,20 @@ return 0
 """
 
 
-async def unlink(env, fs_name: str, path: str) -> tuple[str, bool, int]:
-    """Remove the name; evict the inode unless some VMA still maps it (then it is an orphan until its last
-    unmap: mmsim.filesystem.evict). Returns (mapping, orphaned, blocks freed)."""
-    mapping = await lookup(env.redis, fs_name, path)
+async def unlink(env, fs_name: str, path: str, mapping: str = "") -> tuple[str, bool, int]:
+    """Remove the name of the file ``mapping`` (or of ``path`` in ``fs_name``); evict the inode unless some VMA
+    still maps it (then it is an orphan until its last unmap: mmsim.filesystem.evict). Returns (mapping,
+    orphaned, blocks freed)."""
+    if mapping:
+        require(not path and fs_name in ("", mapping.split("/", 1)[0]),
+                f"give the file as mapping or as fs and path, not both (mapping {mapping!r}, fs {fs_name!r}, "
+                f"path {path!r})")
+        parse_mapping(mapping)
+    else:
+        mapping = await lookup(env.redis, fs_name, path)
     async with env.locks.hold_all([mapping], load=True) as inodes:
         inode = from_grant(mapping, inodes[mapping])
+        path = inode.path
         await intents.begin(env, mapping, "unlink", path=path)
         orphaned, freed = await _unlink(env, inode, path)
         return mapping, orphaned, freed

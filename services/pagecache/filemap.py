@@ -429,11 +429,15 @@ class PageCache:
                        for i in range(7, len(rec), 4))
         return FaultLookup(index, int(rec[0]), _found(rec[:7], False), around)
 
-    async def find_folio(self, mapping: str, index: int) -> Found:
-        """models filemap_get_entry; NOT_FOUND when nothing covers index."""
+    async def lookup(self, mapping: str, index: int) -> Found | None:
+        """models filemap_get_entry: what covers index, None when nothing does (NOT_FOUND: no such mapping)."""
         rec = await self._scripts["lookup"]([*self._keys(mapping), keys.node(0, "vmstat")],
                                             [self._cs, check_index(index), 1, self._spans, ""])
-        found = _found(rec, True)
+        return _found(rec, True)
+
+    async def find_folio(self, mapping: str, index: int) -> Found:
+        """:meth:`lookup`, NOT_FOUND when nothing covers index."""
+        found = await self.lookup(mapping, index)
         if found is None:
             raise NotFound(f"no folio at index {index} of {mapping}")
         return found

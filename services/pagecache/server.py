@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from mmsim.pagecache import huge_memory, xadump
+from mmsim.pagecache import drop_caches, huge_memory, xadump
 from mmsim.pagecache.debug_vm import CacheCheck
 from mmsim.pagecache.filemap import Folio, Found, PageCache, Tag
 from mmsim.runtime import serve, tracing
-from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, require
+from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, require
 from mmsim.runtime.vmfault import VmFault
 from mmsim.runtime.wire import GFP_HIGHUSER_MOVABLE
 from mmsim.v1 import common_pb2, filesystem_pb2, page_allocator_pb2, page_cache_pb2, page_cache_pb2_grpc, reverse_map_pb2
@@ -21,7 +21,7 @@ def _folio_pb(folio) -> common_pb2.Folio:
 
 
 def _found_pb(found) -> page_cache_pb2.FindFolioResponse:
-    resp = page_cache_pb2.FindFolioResponse(folio_index=found.index, zero_entry=found.zero,
+    resp = page_cache_pb2.FindFolioResponse(folio_index=found.index, zero_entry=found.zero, found=True,
                                             tags=[t.value for t in found.tags], shared=found.shared)
     if not found.zero:
         resp.folio.CopyFrom(_folio_pb(found.folio))
@@ -98,7 +98,14 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         return page_cache_pb2.AddFolioResponse(nrpages=nrpages)
 
     async def FindFolio(self, request, context):
-        return _found_pb(await self._pc.find_folio(_mapping(request.mapping), request.index))
+        """NOT_FOUND for a mapping that does not exist; found=false for an index nothing caches."""
+        mapping = _mapping(request.mapping)
+        try:
+            found = await self._pc.lookup(mapping, request.index)
+        except NotFound:
+            raise NotFound(f"no such file {mapping} (never created, or unlinked and evicted)") from None
+        tracing.annotate(found=found is not None)
+        return page_cache_pb2.FindFolioResponse(found=False) if found is None else _found_pb(found)
 
     async def TagFolio(self, request, context):
         await self._pc.tag_folio(_mapping(request.mapping), request.index, _tag(request.tag), clear=request.clear)
@@ -126,6 +133,15 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         await self._free(freed)
         return page_cache_pb2.InvalidateMappingResponse(folios_removed=removed, folios_busy=busy,
                                                         pages_freed=sum(1 << f.order for f in freed))
+
+    async def DropCaches(self, request, context):
+        """echo MODE > /proc/sys/vm/drop_caches (mmsim.pagecache.drop_caches)."""
+        res = await drop_caches.drop_caches(self._ctx.redis, self._pc, drop_caches.check_mode(request.mode), self._free)
+        tracing.annotate(mode=request.mode, mappings=res.mappings_scanned, folios_removed=res.folios_removed,
+                         folios_busy=res.folios_busy, pages_freed=res.pages_freed)
+        if not request.mode & drop_caches.DROP_QUIET:
+            self._ctx.log.info("drop_caches", mode=request.mode)   # the kernel's "comm (pid): drop_caches: N"
+        return page_cache_pb2.DropCachesResponse(**vars(res))
 
     async def ShareFolios(self, request, context):
         stats = await self._pc.share_folios(_mapping(request.src_mapping), request.src_index,

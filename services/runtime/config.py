@@ -89,6 +89,23 @@ class Settings:
     def with_addrs(self, **addrs: str) -> "Settings":
         return replace(self, addrs={**self.addrs, **addrs})
 
+    def with_target(self, target: str) -> "Settings":
+        """The services at ``target`` (the CLI's --target/--addr, Cluster.connect(target=)): a HOST whose
+        services listen on their usual ports (a compose or k8s stack), or "SERVICE=HOST:PORT,..." for each
+        address; "" = these settings. ValueError names a malformed part."""
+        if not target:
+            return self
+        if "=" not in target:
+            return self.with_addrs(**{name: f"{target}:{addr.rsplit(':', 1)[1]}" for name, addr in self.addrs.items()})
+        addrs = {}
+        for part in target.split(","):
+            name, _, addr = part.partition("=")
+            if name.strip() not in self.addrs or ":" not in addr:
+                raise ValueError(f"target part {part!r} must be SERVICE=HOST:PORT with SERVICE one of "
+                                 f"{', '.join(self.addrs)}")
+            addrs[name.strip()] = addr.strip()
+        return self.with_addrs(**addrs)
+
     def bind_addr(self, name: str) -> str:
         """Where service ``name`` listens: MMSIM_HOST with the port of its MMSIM_<NAME>_ADDR."""
         return f"{self.host}:{self.addrs[name].rsplit(':', 1)[1]}"

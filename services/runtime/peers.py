@@ -1,7 +1,7 @@
 """gRPC channels to the other services, with trace-context, memalloc-scope and request-id propagation.
 
 A call to a peer that answers UNAVAILABLE (its Redis was unreachable, it is restarting, the request id is
-still running) is retried by gRPC itself (RETRY_POLICY, the service config of every channel); mutating calls
+still running) is retried by gRPC itself (channels.RETRY_POLICY, the service config of every channel); mutating calls
 carry a request id (mmsim.runtime.idempotency), so a retry never runs one twice.
 
 Each call also carries ``mmsim-caller`` (the calling service: the callee's span is then not the entry of
@@ -12,36 +12,13 @@ calls its handler made, so a reader knows a trace is complete when every span ha
 from __future__ import annotations
 
 import contextvars
-import json
 from dataclasses import dataclass
 
 import grpc
 from opentelemetry import propagate
 
-from mmsim.runtime import config, idempotency, scope
-from mmsim.v1 import (
-    filesystem_pb2_grpc,
-    page_allocator_pb2_grpc,
-    page_cache_pb2_grpc,
-    reverse_map_pb2_grpc,
-    trace_pb2_grpc,
-)
-
-STUBS = {
-    "allocator": page_allocator_pb2_grpc.PageAllocatorServiceStub,
-    "pagecache": page_cache_pb2_grpc.PageCacheServiceStub,
-    "filesystem": filesystem_pb2_grpc.FilesystemServiceStub,
-    "rmap": reverse_map_pb2_grpc.ReverseMapServiceStub,
-}
-
-
-RETRY_POLICY = {
-    "methodConfig": [{
-        "name": [{}],
-        "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s", "backoffMultiplier": 2,
-                        "retryableStatusCodes": ["UNAVAILABLE"]},
-    }],
-}
+from mmsim.runtime import channels, config, idempotency, scope
+from mmsim.v1 import trace_pb2_grpc
 
 
 def request_id_for(method: str) -> str | None:
@@ -106,14 +83,9 @@ def outgoing_metadata(caller: str, method: str, metadata=()) -> list[tuple[str, 
     return out
 
 
-# A restarted peer is reachable again within a second: gRPC's default reconnect backoff grows to 120 s.
-CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
-                   ("grpc.max_reconnect_backoff_ms", 1000)]
-
-
 def open_channel(addr: str, caller: str = "mmsim") -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(addr, interceptors=[_ContextInterceptor(caller)],
-                                     options=[*CHANNEL_OPTIONS, ("grpc.service_config", json.dumps(RETRY_POLICY))])
+                                     options=channels.CHANNEL_OPTIONS)
 
 
 class Peers:
@@ -130,7 +102,7 @@ class Peers:
         return self._channels[addr]
 
     def stub(self, service: str):
-        return STUBS[service](self.channel(self._settings.addrs[service]))
+        return channels.stub_class(service)(self.channel(self._settings.addrs[service]))
 
     def trace_stub(self, addr: str) -> trace_pb2_grpc.TraceServiceStub:
         return trace_pb2_grpc.TraceServiceStub(self.channel(addr))

@@ -37,7 +37,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from mmsim.allocator.gfp import format_gfp
-from mmsim.runtime import config, idempotency, logs, peers, redis_client, scope, tracing
+from mmsim.runtime import channels, config, idempotency, logs, peers, redis_client, scope, tracing
 from mmsim.runtime.epoch import CHECK_INTERVAL_S, BootEpoch, StateLost
 from mmsim.runtime.errors import MMError
 from mmsim.runtime.validate import check_enums
@@ -207,7 +207,7 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
-REASON_KEY = "mmsim-not-serving-reason"
+REASON_KEY = channels.NOT_SERVING_REASON_KEY
 
 
 class EpochHealth(health.aio.HealthServicer):

@@ -112,8 +112,11 @@ VALID = [
     ("punch-hole {fresh_file} 0 16KiB", 0),
     ("reflink {m} {fresh_file} --share-folios", 0),
     ("unlink clifs {fresh_gone}", 0),
+    ("unlink {fresh_file}", 0),
     ("fsync {m}", 0),
     ("fadvise {m} dontneed", 0),
+    ("drop-caches 1", 0),
+    ("drop-caches", 0),
     ("spawn reader --mapcount-limit 10 --mapcount-action leak --max-map-count 100", 0),
     ("mmap {pid} {m} 1MiB --offset 16KiB --prot rw --private", 0),
     ("munmap {pid} {fresh_vma} 4096", 0),
@@ -139,6 +142,7 @@ VALID = [
     ("page {pfn}", 0),
     ("folio mapcount {pfn}", 0),
     ("folio find {m} 0", 0),
+    ("folio find {m} 100000", 0),                         # nothing cached there: found false, not an error
     ("folio add {sized_file} 0 --pfn {fresh_page1} --order 1", 0),    # below EOF: `check` stays clean
     ("folio add {sized_file} 0 --order 2", 0),
     ("proc buddyinfo", 0),
@@ -183,8 +187,13 @@ INVALID = [
     ("punch-hole {m} 0 0", EXIT_ERROR),                               # length must be > 0
     ("reflink {m} nofs/1", EXIT_ERROR),
     ("unlink clifs /no/such", EXIT_ERROR),
+    ("unlink clifs/99999", EXIT_ERROR),
+    ("unlink garbage", EXIT_USAGE),
     ("fsync nofs/1", EXIT_ERROR),
     ("fadvise {m} willneed", EXIT_USAGE),
+    ("drop-caches 5", EXIT_USAGE),
+    ("drop-caches 0", EXIT_USAGE),
+    ("drop-caches x", EXIT_USAGE),
     ("spawn reader --mapcount-action explode", EXIT_USAGE),
     ("spawn {long}", EXIT_ERROR),                                     # comm over 15 chars
     ("mmap {pid} {m} -4096", EXIT_USAGE),
@@ -213,7 +222,7 @@ INVALID = [
     ("page -1", EXIT_USAGE),
     ("page 0x100000000", EXIT_ERROR),
     ("folio mapcount 0x100000000", EXIT_ERROR),
-    ("folio find {m} 100000", EXIT_ERROR),
+    ("folio find nofs/9 0", EXIT_ERROR),                             # NOT_FOUND: no such file
     ("folio add {m} 0 --order 2", EXIT_ERROR),                        # ALREADY_EXISTS: a folio is there
     ("proc buddyinfo extra", EXIT_USAGE),
     ("proc pagetypeinfo extra", EXIT_USAGE),
@@ -363,6 +372,48 @@ def test_trace_json_values_are_typed(own_stack_settings, world):
     assert {s["service"] for s in tree["spans"]} == {"rmap", "pagecache", "filesystem", "allocator"}
 
 
+def test_drop_caches_drops_clean_unmapped_folios_only(own_stack_settings, world):
+    """echo 1 > drop_caches: clean, unmapped folios go (the next fault is major); dirty and mapped ones stay;
+    drop_pagecache / drop_slab count the writes; 2 says there is no slab to drop."""
+    with Cluster.connect(own_stack_settings) as mm:
+        fs = mm.filesystem("clifs")
+        clean, dirty, mapped = fs.create("/dc-clean"), fs.create("/dc-dirty"), fs.create("/dc-mapped")
+        for f in (clean, dirty, mapped):
+            f.write(0, b"c" * PAGE_SIZE)
+        clean.fsync()
+        mapped.fsync()
+        proc = mm.spawn("dc")
+        proc.fault(proc.mmap(mapped, PAGE_SIZE).start)
+        before = mm.vmstat()
+    out = invoke(own_stack_settings, ["drop-caches", "1", "--json"])
+    check(out, 0, ["drop-caches", "1", "--json"])
+    data = json.loads(out.stdout)
+    assert data["drop_pagecache"] == before["drop_pagecache"] + 1 and data["drop_slab"] == before["drop_slab"]
+    assert data["folios_removed"] >= 1 and data["folios_busy"] >= 2 and data["pages_freed"] >= 4
+    with Cluster.connect(own_stack_settings) as mm:
+        assert not mm.pagecache.find_folio(clean.mapping, 0).found
+        assert mm.pagecache.find_folio(dirty.mapping, 0).found and mm.pagecache.find_folio(mapped.mapping, 0).found
+        assert mm.vmstat()["drop_pagecache"] == data["drop_pagecache"]
+        reader = mm.spawn("dc2")
+        again = reader.fault(reader.mmap(clean, PAGE_SIZE).start)
+        assert again.major and reader.read(reader.vmas[0].start, 4) == b"cccc"
+    slab = invoke(own_stack_settings, ["drop-caches", "2"])
+    check(slab, 0, ["drop-caches", "2"])
+    assert "slab: nothing to drop" in slab.stdout and "page cache" not in slab.stdout
+    assert f"drop_slab {before['drop_slab'] + 1}" in slab.stdout
+
+
+def test_unlink_takes_the_mapping_or_the_path(own_stack_settings, world):
+    with Cluster.connect(own_stack_settings) as mm:
+        a, b = mm.filesystem("clifs").create("/ul-a"), mm.filesystem("clifs").create("/ul-b")
+    by_mapping = json.loads(invoke(own_stack_settings, ["unlink", a.mapping, "--json"]).stdout)
+    by_path = json.loads(invoke(own_stack_settings, ["unlink", "clifs", "/ul-b", "--json"]).stdout)
+    assert by_mapping["mapping"] == a.mapping and by_path["mapping"] == b.mapping
+    again = invoke(own_stack_settings, ["unlink", a.mapping])
+    check(again, EXIT_ERROR, ["unlink", a.mapping])
+    assert "NOT_FOUND" in again.stderr
+
+
 def test_numbers_accept_hex_and_sizes(own_stack_settings, world):
     a = json.loads(invoke(own_stack_settings, ["kmalloc", "4KiB", "--json"]).stdout)
     b = json.loads(invoke(own_stack_settings, ["kmalloc", "0x1000", "--json"]).stdout)
@@ -441,6 +492,43 @@ def test_help_and_read_only_commands_import_no_grpc():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google', 'rich', 'redis')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+# What a command imports (start-up time is mostly imports): a read loads grpc and protobuf for its call, and
+# none of OpenTelemetry, structlog, the redis client (which pulls OpenTelemetry's metrics SDK), pydantic
+# (typer's default coercion) or rich's markdown/syntax/traceback; `mmsim --help` loads no grpc at all.
+NEVER = ("opentelemetry", "structlog", "redis", "pydantic", "pydantic_core", "psutil")
+HEAVY_RICH = ("rich.markdown", "rich.syntax", "rich.traceback", "rich.pretty")
+IMPORTS = """
+import json, os, sys
+import mmsim.cli
+code = mmsim.cli.main(sys.argv[1:])
+os.write(2, ("\\nIMPORTS " + json.dumps(sorted(sys.modules)) + "\\n").encode())
+sys.exit(code)
+"""
+
+
+def _imported(settings, *argv: str) -> tuple[int, set[str]]:
+    out = subprocess.run([sys.executable, "-c", IMPORTS, *argv], env={**os.environ, **settings.env()},
+                         capture_output=True, text=True, timeout=120)
+    line = out.stderr.rsplit("\nIMPORTS ", 1)[-1]
+    return out.returncode, set(json.loads(line))
+
+
+@pytest.mark.parametrize("argv", [["status"], ["proc", "meminfo"], ["folio", "find", "{m}", "0"],
+                                  ["drop-caches", "2", "--json"], ["--help"]], ids=" ".join)
+def test_read_commands_import_only_what_their_call_needs(own_stack_settings, world, argv):
+    code, modules = _imported(own_stack_settings, *(a.format_map(world) for a in argv))
+    assert code == 0
+    tops = {m.split(".")[0] for m in modules}
+    assert not tops & set(NEVER), sorted(tops & set(NEVER))
+    if argv != ["--help"]:                     # typer's rich help formatter loads rich.markdown and the rest
+        assert not modules & set(HEAVY_RICH), sorted(modules & set(HEAVY_RICH))
+        assert "grpc" in tops                  # the call itself
+    else:
+        assert not tops & {"grpc", "google"}
+    if argv[0] == "proc":
+        assert "rich" not in tops              # plain text: no rich at all
 
 
 def test_reset_empties_the_machine_last(own_stack_settings, world):

@@ -13,7 +13,7 @@ import secrets
 import pytest
 
 from mmsim import errors
-from mmsim.client import PAGE_SIZE, Cluster, FaultResult, Folio, KvAllocation, Process
+from mmsim.client import PAGE_SIZE, Cluster, FaultResult, File, Folio, KvAllocation, Process
 from mmsim.runtime import methods
 from mmsim.runtime.vmfault import VmFault
 
@@ -184,6 +184,11 @@ def test_page_cache_calls(mm, world):
     assert pc.xa_stats(f).entries >= 1 and f.mapping in pc.xa_dump(f)
     inv = pc.invalidate_mapping(k)
     assert inv.folios_busy == 0
+    empty = k.find_folio(300)                      # the file exists, nothing caches the index: found False
+    assert not empty.found and empty.folio is None and empty.to_dict()["found"] is False
+    assert k.find_folio(0).found is False and f.find_folio(0).found
+    slab = mm.drop_caches(2)                       # the slab only (the page cache of the shared stack stays)
+    assert slab.slab_objects_freed == 0 and slab.folios_removed == 0 and slab.drop_slab >= 1
     with pytest.raises(errors.InvalidArgument):
         pc.tag_folio(k, 0, "purple")
 
@@ -320,7 +325,9 @@ BAD = [
     ("reopen unknown pid", lambda mm, w: mm.process(999999), errors.NotFound, ""),
     ("read_memory too long", lambda mm, w: w[2].read_memory(w[3].start, 1 << 30), errors.InvalidArgument, "length"),
     ("folio_mapcount bad node", lambda mm, w: mm.rmap.folio_mapcount(0, node=7), errors.MmsimError, ""),
-    ("find_folio not cached", lambda mm, w: mm.pagecache.find_folio(w[1], 1 << 30), errors.MmsimError, ""),
+    ("find_folio missing file", lambda mm, w: mm.pagecache.find_folio("nofs/1", 0), errors.NotFound, "no such file"),
+    ("drop_caches bad mode", lambda mm, w: mm.drop_caches(5), errors.InvalidArgument, "drop_caches takes"),
+    ("unlink missing file", lambda mm, w: File(mm, w[0], "", f"{w[0].name}/99999").unlink(), errors.NotFound, "99999"),
     ("add_folio misaligned", lambda mm, w: mm.pagecache.add_folio(w[1], 3, Folio(512, 2)), errors.InvalidArgument, ""),
     ("truncate_range backwards", lambda mm, w: mm.pagecache.truncate_range(w[1], 8192, 4095), errors.InvalidArgument, "lend"),
     ("share_folios across fs", lambda mm, w: mm.pagecache.share_folios(w[1], "nofs/1", 1), errors.MmsimError, ""),

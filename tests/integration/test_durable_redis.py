@@ -3,21 +3,26 @@
 - kill -9 of Redis right after Fsync acknowledged: calls answer UNAVAILABLE while it is down; restarted on
   the same data directory, every fsynced byte reads back (from the blocks: the page cache is dropped first),
   and the services go on serving;
-- FLUSHALL (an emptied Redis): every service's health turns NOT_SERVING with the reason, and RPCs answer
-  FAILED_PRECONDITION saying why, instead of serving half a state.
+- FLUSHALL (an emptied Redis): every service's health turns NOT_SERVING with the reason (`mmsim status`
+  shows it), and RPCs answer FAILED_PRECONDITION saying why, instead of serving half a state.
 """
 
 from __future__ import annotations
 
+import json
 import random
+import re
 
 import grpc
 import pytest
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from typer.testing import CliRunner
 
 import crash
 from mmsim import stack
+from mmsim.cli import app
+from mmsim.cli_base import EXIT_ERROR
 from mmsim.client import Cluster
 from mmsim.runtime import config
 from mmsim.runtime.epoch import KEY as EPOCH_KEY
@@ -75,6 +80,15 @@ def test_emptied_redis_turns_every_service_not_serving(private):
             assert resp.status == health_pb2.HealthCheckResponse.NOT_SERVING, name
             reason = dict(call.trailing_metadata())[REASON_KEY]
             assert EPOCH_KEY in reason and "is missing" in reason and "restart the services" in reason, reason
+    # `mmsim status` says why, in its reason column (and --json); Redis itself still answers
+    out = CliRunner().invoke(app, ["status", "--json"], env=private.env())
+    assert out.exit_code == EXIT_ERROR, out.output
+    rows = {r["name"]: r for r in json.loads(out.stdout)["services"]}
+    assert rows["redis"]["health"] == "SERVING" and rows["redis"]["reason"] == ""
+    for name in config.SERVICES:
+        assert rows[name]["health"] == "NOT_SERVING" and "is missing" in rows[name]["reason"], rows[name]
+    text = CliRunner().invoke(app, ["status"], env=private.env()).stdout
+    assert re.search(r"^allocator .* NOT_SERVING .*is missing", text, re.M), text
     with grpc.insecure_channel(private.addrs["filesystem"]) as ch:
         with pytest.raises(grpc.RpcError) as err:
             filesystem_pb2_grpc.FilesystemServiceStub(ch).Stat(filesystem_pb2.StatRequest(mapping=f.mapping), timeout=10)

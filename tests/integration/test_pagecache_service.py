@@ -3,11 +3,14 @@ service keeps serving."""
 
 from __future__ import annotations
 
+import uuid
+
 import grpc
 import pytest
 
 from mmsim import stack
-from mmsim.client import Cluster
+from mmsim.client import REQUEST_ID_KEY, Cluster
+from mmsim.runtime import methods
 from mmsim.v1 import common_pb2, page_cache_pb2 as pb
 
 
@@ -32,7 +35,9 @@ BAD = [
      "INVALID_ARGUMENT", "MAX_PAGECACHE_ORDER"),
     ("AddFolio", lambda m: pb.AddFolioRequest(mapping=m, index=0, folio=common_pb2.Folio(pfn=64, order=0)),
      "ALREADY_EXISTS", "won the race"),
-    ("FindFolio", lambda m: pb.FindFolioRequest(mapping=m, index=100), "NOT_FOUND", "no folio"),
+    ("FindFolio", lambda m: pb.FindFolioRequest(mapping="pcbad/999", index=0), "NOT_FOUND", "no such file pcbad/999"),
+    ("DropCaches", lambda m: pb.DropCachesRequest(mode=0), "INVALID_ARGUMENT", "drop_caches takes"),
+    ("DropCaches", lambda m: pb.DropCachesRequest(mode=5), "INVALID_ARGUMENT", "drop_caches takes"),
     ("TagFolio", lambda m: pb.TagFolioRequest(mapping=m, index=0, tag=7), "INVALID_ARGUMENT", "tag"),
     ("TagFolio", lambda m: pb.TagFolioRequest(mapping=m, index=50, tag=pb.PAGECACHE_TAG_DIRTY), "NOT_FOUND", "no folio"),
     ("FindTagged", lambda m: pb.FindTaggedRequest(mapping=m, tag=pb.PAGECACHE_TAG_DIRTY, limit=100000),
@@ -56,3 +61,24 @@ def test_bad_input_is_refused_precisely_and_changes_nothing(stack_settings, cach
         assert words in err.value.details()
         assert mm.call("pagecache", "XaStats", pb.XaStatsRequest(mapping=cached)) == before
         assert stack.health(stack_settings.addrs["pagecache"]) == "SERVING"
+
+
+def test_find_folio_tells_an_empty_index_from_a_missing_file(stack_settings, cached):
+    """filemap_get_entry's NULL is an answer (found false), not an error; NOT_FOUND is for a missing file."""
+    with Cluster.connect(stack_settings) as mm:
+        empty = mm.call("pagecache", "FindFolio", pb.FindFolioRequest(mapping=cached, index=100))
+        assert not empty.found and not empty.HasField("folio") and not empty.zero_entry
+        hit = mm.call("pagecache", "FindFolio", pb.FindFolioRequest(mapping=cached, index=3))
+        assert hit.found and hit.HasField("folio") and hit.folio.order == 2 and hit.folio_index == 0
+
+
+def test_a_retried_drop_caches_counts_once(stack_settings):
+    """Each write to drop_caches is one drop_slab/drop_pagecache event: a retry (the same request id, as
+    gRPC's retry sends it) gets the stored reply instead of counting again, so the RPC is not IDEMPOTENT."""
+    with Cluster.connect(stack_settings) as mm:
+        before = mm.vmstat()["drop_slab"]
+        metadata = [(REQUEST_ID_KEY, uuid.uuid4().hex)]
+        first = mm.stubs["pagecache"].DropCaches(pb.DropCachesRequest(mode=2), metadata=metadata, timeout=30)
+        again = mm.stubs["pagecache"].DropCaches(pb.DropCachesRequest(mode=2), metadata=metadata, timeout=30)
+        assert first == again and first.drop_slab == before + 1 == mm.vmstat()["drop_slab"]
+        assert methods.full_name("pagecache", "DropCaches") not in methods.IDEMPOTENT

@@ -29,7 +29,7 @@ def blocks(kind: str) -> list[tuple[int, str]]:
 
 def run(settings, args: list[str], stdin: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **settings.env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(args, input=stdin, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(args, input=stdin, env=env, capture_output=True, text=True, timeout=840)
 
 
 def test_the_walkthrough_has_both_kinds_for_every_step():

@@ -230,12 +230,16 @@ def folio_mapcount(pfn: Pfn, node: Annotated[int, opt("NUMA node of the pfn (e.g
 @command(folio_app, "find")
 def folio_find(mapping: Mapping, index: Annotated[int, arg("file index in pages (e.g. 0)", number(0, U64),
                                                            "INDEX")]) -> Out:
-    """filemap_get_folio: the folio (or zero entry) covering INDEX; NOT_FOUND when nothing is cached there.
+    """filemap_get_entry: the folio (or zero entry) covering INDEX; "nothing cached" (found false, exit 0)
+    when the index is empty; NOT_FOUND (exit 1) only when the file does not exist.
 
     Example: mmsim folio find xfs0/1 0
     """
     with connect() as mm:
-        return result_out(mm.pagecache.find_folio(mapping, index))
+        r = mm.pagecache.find_folio(mapping, index)
+    if not r.found:
+        return Out(r.to_dict(), f"index {index} of {mapping}: nothing cached (no folio, no zero entry)")
+    return result_out(r)
 
 
 @command(folio_app, "add")

@@ -214,13 +214,25 @@ def reflink(
 
 
 @command(app, "unlink", panel="Files")
-def unlink(fs: Fs, path: Path) -> Out:
+def unlink(
+    file: Annotated[str, arg("the file's mapping id FS/INO (e.g. xfs0/1), or its filesystem name when PATH "
+                             "follows (e.g. xfs0)", metavar="MAPPING|FS")],
+    path: Annotated[str | None, arg("absolute path in FS, when the file is given by name (e.g. /data/a)",
+                                    metavar="PATH")] = None,
+) -> Out:
     """unlink(2): remove the name; a file still mapped lives on with nlink 0 until the last unmap.
 
-    Example: mmsim unlink xfs0 /data/a
+    Example: mmsim unlink xfs0/1; mmsim unlink xfs0 /data/a
     """
+    if path is None and "/" not in file:
+        import typer  # noqa: PLC0415
+
+        raise typer.BadParameter(f"{file!r} is not a mapping id FS/INO; to unlink by name give FS and PATH "
+                                 "(e.g. mmsim unlink xfs0 /data/a)", param_hint="MAPPING|FS")
     with connect() as mm:
-        return result_out(fs_handle(mm, fs).unlink(path))
+        if path is None:
+            return result_out(file_handle(mm, mapping_id(file)).unlink())
+        return result_out(fs_handle(mm, file).unlink(path))
 
 
 @command(app, "fsync", panel="Files")
@@ -243,6 +255,29 @@ def fadvise(
     Example: mmsim fsync xfs0/1; mmsim fadvise xfs0/1 dontneed     (the next fault is a major fault)
     """
     return on_file(mapping, lambda f: f.fadvise(advice))
+
+
+@command(app, "drop-caches", panel="Files")
+def drop_caches(
+    mode: Annotated[int, arg("what to drop, as written to /proc/sys/vm/drop_caches: 1 the page cache, 2 the "
+                             "reclaimable slab, 3 both; +4 no log line (e.g. 1)", number(1, 4), "MODE")] = 3,
+) -> Out:
+    """echo MODE > /proc/sys/vm/drop_caches: every file's clean, unmapped folios leave the page cache (dirty,
+    writeback and mapped ones stay, so fsync first); counts drop_pagecache / drop_slab in /proc/vmstat.
+
+    Example: mmsim fsync xfs0/1; mmsim drop-caches 1     (the next fault on the file is a major fault)
+    """
+    with connect() as mm:
+        r = mm.drop_caches(mode)
+    lines = []
+    if mode & 1:
+        lines.append(f"page cache: {r.folios_removed} clean folios dropped from {r.mappings_scanned} files "
+                     f"({r.pages_freed} pages freed); {r.folios_busy} kept (dirty, writeback or mapped)")
+    if mode & 2:
+        lines.append("slab: nothing to drop (mmsim models no slab caches: kmalloc is page-backed, "
+                     "no dentry or inode cache)")
+    lines.append(f"vmstat: drop_pagecache {r.drop_pagecache}, drop_slab {r.drop_slab}")
+    return Out(r.to_dict(), "\n".join(lines))
 
 
 # Processes -------------------------------------------------------------------------------------------------

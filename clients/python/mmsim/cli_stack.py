@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mmsim.cli_base import EXIT_ERROR, Out, app, command, connect, group, number, opt, remote, table
+from mmsim.cli_base import EXIT_ERROR, Out, app, command, connect, group, number, opt, remote, settings, table
 
 
 def _local_settings():
@@ -51,31 +51,32 @@ def down() -> Out:
 
 @command(app, "status", panel="Stack")
 def status() -> Out:
-    """Each service's address and grpc.health.v1 status, and the semantics profile; exit 1 unless all serve.
+    """Each service's address, grpc.health.v1 status and, when it is not SERVING, why (the service's own
+    reason, e.g. its Redis state was lost; or what the connection said); the semantics profile. Exit 1
+    unless all serve.
 
-    Against a stack given by --target/--addr only the services are asked (Redis sits behind them).
+    Against a stack given by --target/--addr only the services are asked (Redis sits behind them, and no
+    local pid file says anything about it).
 
     Example: mmsim status; mmsim --target 127.0.0.1 status --json
     """
     from mmsim import stack  # noqa: PLC0415
     from mmsim.runtime import profiles  # noqa: PLC0415
 
-    with connect() as mm:
-        settings = mm.settings
+    where = settings()
     if remote():
-        rows = [{"name": n, "addr": a, "pid": None, "health": stack.health(a)} for n, a in settings.addrs.items()]
+        rows = [{"name": n, "addr": a, "pid": None, **dict(zip(("health", "reason"), stack.health_reason(a)))}
+                for n, a in where.addrs.items()]
     else:
-        rows = stack.status(settings)
-    services = [r for r in rows if r["name"] != "redis"]
-    prof = profiles.get(settings.profile).to_dict()
-    text = table(["service", "address", "pid", "health"],
-                 [[r["name"], r["addr"], r["pid"] or "-", r["health"]] for r in rows])
+        rows = stack.status(where)
+    prof = profiles.get(where.profile).to_dict()
+    text = table(["service", "address", "pid", "health", "reason"],
+                 [[r["name"], r["addr"], r["pid"] or "-", r["health"], r["reason"]] for r in rows])
     serving = all(r["health"] == "SERVING" for r in rows)
     notes = [] if serving else ["not everything is SERVING: start the stack with `mmsim up` "
                                 "(or point at another with --target HOST)"]
     notes.append("profile " + " ".join(f"{k}={v}" for k, v in prof.items()))
-    return Out({"profile": prof, "services": rows}, text, EXIT_ERROR if not serving or not services else 0,
-               notes=notes)
+    return Out({"profile": prof, "services": rows}, text, 0 if serving else EXIT_ERROR, notes=notes)
 
 
 @command(app, "reset", panel="Stack")

@@ -6,7 +6,7 @@
         fs = mm.mkfs("xfs0", block_size=16384)
         f = fs.create("/data/a")
         f.write(0, b"hello" * 1000)
-        f.fsync(); f.fadvise("dontneed")              # the next fault is a major fault
+        f.fsync(); mm.drop_caches(1)                 # echo 1 > drop_caches: the next fault is a major fault
         proc = mm.spawn("reader")
         vma = proc.mmap(f, length=1 << 20, prot="r", shared=True)
         r = proc.fault(vma.start + 4096)             # FaultResult: vm_fault, pfn, folio, major/minor/spurious/...
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import json
 import time
 import uuid
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -46,23 +45,19 @@ import grpc
 
 from mmsim import errors
 from mmsim.allocator.gfp import format_gfp, parse_gfp
-from mmsim.runtime import config, methods
+from mmsim.runtime import channels, config, methods
 from mmsim.runtime import errors as server_errors
-from mmsim.runtime import peers
-from mmsim.runtime.peers import STUBS
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
 from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto, indexing_from_proto, indexing_to_proto
 from mmsim.traceview import TraceTree
 from mmsim.v1 import (
     check_pb2,
-    check_pb2_grpc,
     common_pb2,
     filesystem_pb2 as fs_pb,
     page_allocator_pb2 as pa_pb,
     page_cache_pb2 as pc_pb,
     reverse_map_pb2 as rm_pb,
     trace_pb2,
-    trace_pb2_grpc,
 )
 
 PAGE_SIZE = 4096
@@ -70,15 +65,8 @@ REQUEST_ID_KEY = "mmsim-request-id"
 _PROT = {"r": rm_pb.PROT_READ, "w": rm_pb.PROT_WRITE, "x": rm_pb.PROT_EXEC}
 
 # grpc's own retry (gRFC A6): UNAVAILABLE is retried with backoff by the channel, with the same metadata (so
-# the same mmsim-request-id); nothing else is retried.
-RETRY_POLICY = {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s", "backoffMultiplier": 2,
-                "retryableStatusCodes": ["UNAVAILABLE"]}
-CHANNEL_OPTIONS = [
-    *peers.CHANNEL_OPTIONS,   # a restarted service is reachable again within a second
-    ("grpc.enable_retries", 1),
-    ("grpc.service_config", json.dumps({"methodConfig": [{"name": [{"service": s} for s in methods.SERVICE_NAMES],
-                                                          "retryPolicy": RETRY_POLICY}]})),
-]
+# the same mmsim-request-id); nothing else is retried. A restarted service is reachable again within a second.
+CHANNEL_OPTIONS = [*channels.CHANNEL_OPTIONS, ("grpc.enable_retries", 1)]
 
 
 def new_traceparent(sampled: bool = True) -> tuple[str, str]:
@@ -254,12 +242,14 @@ class FragmentResult(Result):
 
 @dataclass(frozen=True)
 class CachedFolio(Result):
-    """A page-cache entry (FindFolio): a folio, or a zero entry for a hole."""
-    folio: Folio | None         # None for a zero entry
+    """A page-cache entry (FindFolio): a folio, or a zero entry for a hole; ``found`` False when nothing
+    caches the index (the mapping exists: a missing one is NotFound)."""
+    folio: Folio | None         # None for a zero entry (or when nothing was found)
     folio_index: int            # file index of its first page
     zero_entry: bool            # a hole: reads as zeros, no page
     tags: list[str]             # PAGECACHE_TAG_* set on the folio
     shared: bool                # shared with other mappings through PFN entries
+    found: bool = True          # something covers the index: a folio or a zero entry
 
 
 @dataclass(frozen=True)
@@ -311,6 +301,18 @@ class InvalidateResult(Result):
     folios_removed: int         # clean, unmapped folios dropped
     folios_busy: int            # kept: dirty, under writeback, mapped
     pages_freed: int
+
+
+@dataclass(frozen=True)
+class DropCachesResult(Result):
+    """echo MODE > /proc/sys/vm/drop_caches."""
+    mappings_scanned: int       # inodes with cached pages that were invalidated
+    folios_removed: int         # clean, unmapped folios dropped
+    folios_busy: int            # kept: dirty, under writeback, mapped
+    pages_freed: int
+    slab_objects_freed: int     # always 0: mmsim models no slab caches
+    drop_pagecache: int         # /proc/vmstat counters after this write
+    drop_slab: int
 
 
 @dataclass(frozen=True)
@@ -653,9 +655,8 @@ class File:
             "PunchHole", fs_pb.PunchHoleRequest(mapping=self.mapping, offset=offset, length=length)))
 
     def unlink(self) -> UnlinkResult:
-        """unlink(2) of this file's path; a file still mapped lives on with nlink 0."""
-        path = self.path or self.stat().path
-        return self.fs.unlink(path)
+        """unlink(2) of this file (by its mapping); a file still mapped lives on with nlink 0."""
+        return UnlinkResult.from_pb(self.cluster.fs_call("Unlink", fs_pb.UnlinkRequest(mapping=self.mapping)))
 
     def reflink(self, dst: "File", src_offset: int = 0, dst_offset: int = 0, length: int = 0,
                 share_folios: bool = False) -> ReflinkResult:
@@ -727,6 +728,7 @@ class Filesystem:
         return self.cluster.file(mapping)
 
     def unlink(self, path: str) -> UnlinkResult:
+        """unlink(2) by path (``File.unlink()`` does it by the mapping)."""
         return UnlinkResult.from_pb(self.cluster.fs_call("Unlink", fs_pb.UnlinkRequest(fs=self.name, path=path)))
 
     def to_dict(self) -> dict:
@@ -924,6 +926,8 @@ class PageCache(_Service):
         return self._call("AddFolio", req).nrpages
 
     def find_folio(self, mapping: File | str, index: int) -> CachedFolio:
+        """filemap_get_entry: the folio or zero entry covering index (``found`` False: nothing is cached
+        there); NotFound when the mapping does not exist."""
         return CachedFolio.from_pb(self._call("FindFolio", pc_pb.FindFolioRequest(mapping=_mapping(mapping), index=index)))
 
     def truncate_range(self, mapping: File | str, lstart: int, lend: int | None = None) -> TruncateRangeResult:
@@ -938,6 +942,11 @@ class PageCache(_Service):
 
     def unshare_folio(self, mapping: File | str, index: int) -> UnshareResult:
         return UnshareResult.from_pb(self._call("UnshareFolio", pc_pb.UnshareFolioRequest(mapping=_mapping(mapping), index=index)))
+
+    def drop_caches(self, mode: int = 3) -> DropCachesResult:
+        """echo MODE > /proc/sys/vm/drop_caches: 1 drops every clean, unmapped page-cache folio (dirty,
+        writeback and mapped ones stay: fsync first), 2 the reclaimable slab (none is modelled), 3 both."""
+        return DropCachesResult.from_pb(self._call("DropCaches", pc_pb.DropCachesRequest(mode=mode)))
 
     def invalidate_mapping(self, mapping: File | str) -> InvalidateResult:
         """invalidate_mapping_pages: drop the clean, unmapped folios."""
@@ -999,14 +1008,8 @@ class Cluster:
         self.timeout = timeout
         self.trace_inspection = trace_inspection
         self._runner = runner   # mmsim.runtime.inproc.Runner: the services run in this process
-        if runner is None:
-            self._channels = {name: grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
-                              for name, addr in settings.addrs.items()}
-        else:
-            self._channels = {name: runner.channel(name) for name in settings.addrs}
-        self.stubs = {name: STUBS[name](ch) for name, ch in self._channels.items()}
-        self.stubs["trace"] = trace_pb2_grpc.TraceServiceStub(self._channels["rmap"])   # served by every service
-        self.stubs["check"] = check_pb2_grpc.CheckServiceStub(self._channels["allocator"])  # likewise
+        self._channels: dict[str, grpc.Channel] = {}
+        self.stubs = _Stubs(self)
         self.last_trace_id = ""
         self.allocator = Allocator(self)
         self.pagecache = PageCache(self)
@@ -1022,9 +1025,10 @@ class Cluster:
                 trace_inspection: bool = False) -> "Cluster":
         """``target``: a host whose services listen on the default ports (a compose or k8s stack), or
         "allocator=H:P,pagecache=H:P,..." for each address; default: the MMSIM_*_ADDR settings."""
-        settings = settings or config.load()
-        if target:
-            settings = settings.with_addrs(**_target_addrs(target, settings))
+        try:
+            settings = (settings or config.load()).with_target(target or "")
+        except ValueError as exc:
+            raise errors.InvalidArgument(str(exc)) from None
         if settings.transport == "inproc":
             return cls.inproc(settings, timeout, trace_inspection)
         return cls(settings, timeout, trace_inspection)
@@ -1050,8 +1054,16 @@ class Cluster:
     def close(self) -> None:
         for ch in self._channels.values():
             ch.close()
+        self._channels.clear()
         if self._runner is not None:
             self._runner.stop()
+
+    def channel(self, service: str) -> grpc.Channel:
+        """The channel to ``service`` (opened at its first call; in-process, the runner's)."""
+        if service not in self._channels:
+            self._channels[service] = (self._runner.channel(service) if self._runner is not None else
+                                       grpc.insecure_channel(self.settings.addrs[service], options=CHANNEL_OPTIONS))
+        return self._channels[service]
 
     # Calls ---------------------------------------------------------------------------------------------
     def _traced_call(self, service: str, method: str, request, timeout: float | None = None):
@@ -1133,7 +1145,7 @@ class Cluster:
         return EchoResult.from_pb(self._typed_call("trace", "Echo", req))
 
     # Traces --------------------------------------------------------------------------------------------
-    def _trace_stub(self) -> trace_pb2_grpc.TraceServiceStub:
+    def _trace_stub(self):
         return self.stubs["trace"]
 
     def trace(self, trace_id: str, timeout: float = 10.0) -> TraceTree:
@@ -1168,6 +1180,11 @@ class Cluster:
             raise errors.NotFound(f"no {'fault ' if kind == 'fault' else ''}trace recorded yet")
         return self.trace(ids[0])
 
+    def drop_caches(self, mode: int = 3) -> DropCachesResult:
+        """/proc/sys/vm/drop_caches (mm.pagecache.drop_caches): ``mm.drop_caches(1)`` after an fsync makes the
+        next fault on any file a major one."""
+        return self.pagecache.drop_caches(mode)
+
     def thp_stats(self) -> ThpStats:
         """The large-folio counters (mm.pagecache.thp_stats)."""
         return self.pagecache.thp_stats()
@@ -1192,13 +1209,16 @@ class Cluster:
         return ResetResult.from_pb(self.allocator._call("Reset", pa_pb.ResetRequest()))
 
 
-def _target_addrs(target: str, settings: config.Settings) -> dict[str, str]:
-    if "=" not in target:
-        return {name: f"{target}:{addr.rsplit(':', 1)[1]}" for name, addr in settings.addrs.items()}
-    out = {}
-    for part in target.split(","):
-        name, _, addr = part.partition("=")
-        if name.strip() not in settings.addrs or ":" not in addr:
-            raise errors.InvalidArgument(f"target part {part!r} must be SERVICE=HOST:PORT with SERVICE one of {', '.join(settings.addrs)}")
-        out[name.strip()] = addr.strip()
-    return out
+class _Stubs(dict):
+    """The stub of each service by its short name, made (with its channel and generated modules) at its first
+    use; "trace" goes to the reverse map and "check" to the allocator (every service serves both)."""
+
+    _SERVED_BY = {"trace": "rmap", "check": "allocator"}
+
+    def __init__(self, cluster: Cluster):
+        super().__init__()
+        self._cluster = cluster
+
+    def __missing__(self, service: str):
+        stub = self[service] = channels.stub_class(service)(self._cluster.channel(self._SERVED_BY.get(service, service)))
+        return stub

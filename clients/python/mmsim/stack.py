@@ -20,11 +20,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mmsim.runtime import config
+from mmsim.runtime.channels import NOT_SERVING_REASON_KEY
 from mmsim.runtime.redis_server import free_port, redis_args, spawn_tied
 
 MODULES = {name: f"mmsim.{name}.server" for name in config.SERVICES}
@@ -122,12 +124,22 @@ def _spawn(paths: Paths, name: str, args: list[str], env: dict[str, str], tied: 
 
 def health(addr: str, timeout: float = 1.0) -> str:
     """grpc.health.v1 status of a service: SERVING, NOT_SERVING, or DOWN."""
+    return health_reason(addr, timeout)[0]
+
+
+def health_reason(addr: str, timeout: float = 1.0) -> tuple[str, str]:
+    """(grpc.health.v1 status, why): a NOT_SERVING service's own reason (its trailing metadata
+    mmsim-not-serving-reason, e.g. the Redis state was lost), or why nothing answered (DOWN)."""
     try:
         with grpc.insecure_channel(addr) as ch:
-            resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
-            return health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
-    except grpc.RpcError:
-        return "DOWN"
+            resp, call = health_pb2_grpc.HealthStub(ch).Check.with_call(health_pb2.HealthCheckRequest(), timeout=timeout)
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return "DOWN", f"no answer from {addr} within {timeout} s"
+        return "DOWN", f"{exc.code().name}: {(exc.details() or '').splitlines()[0] if exc.details() else ''}"
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+    reason = dict(call.trailing_metadata() or ()).get(NOT_SERVING_REASON_KEY, "")
+    return status, reason or ("" if status == "SERVING" else "the service gave no reason")
 
 
 def _host_port(url_or_addr: str) -> tuple[str, int]:
@@ -287,13 +299,36 @@ def _signal(pid: int, sig: int) -> None:
 
 def redis_health(url: str, timeout: float = 1.0) -> str:
     """SERVING when Redis answers PING at ``url`` (wherever it runs), else DOWN."""
+    return redis_health_reason(url, timeout)[0]
+
+
+def redis_health_reason(url: str, timeout: float = 1.0) -> tuple[str, str]:
+    """(SERVING or DOWN, why) of the Redis at ``url``. A plain redis://HOST:PORT gets an inline PING over a
+    socket (the redis package imports OpenTelemetry's metrics SDK, ~0.2 s that `mmsim status` cannot
+    afford); a URL with TLS, a password or a unix socket goes through the redis client."""
+    parts = urlsplit(url)
+    if parts.scheme != "redis" or parts.username or parts.password:
+        return _redis_client_health(url, timeout)
+    where = f"{parts.hostname}:{parts.port or 6379}"
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 6379), timeout=timeout) as sock:
+            sock.sendall(b"PING\r\n")
+            reply = sock.makefile("rb").readline().strip()
+    except OSError as exc:
+        return "DOWN", f"{exc.strerror or exc} at {where}"
+    if reply == b"+PONG":
+        return "SERVING", ""
+    return "DOWN", f"PING at {where} answered {reply.decode(errors='replace').lstrip('-+') or 'nothing'}"
+
+
+def _redis_client_health(url: str, timeout: float) -> tuple[str, str]:
     import redis  # noqa: PLC0415
 
     client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
-        return "SERVING" if client.ping() else "DOWN"
-    except redis.RedisError:
-        return "DOWN"
+        return ("SERVING", "") if client.ping() else ("DOWN", "PING failed")
+    except redis.RedisError as exc:
+        return "DOWN", str(exc)
     finally:
         client.close()
 
@@ -302,9 +337,11 @@ def status(settings: config.Settings) -> list[dict]:
     """One row per process: address, local PID (None for a remote or foreign stack), health over the
     network (PING for Redis, grpc.health.v1 for the services), log file."""
     paths = Paths(Path(settings.state_dir))
+    state, reason = redis_health_reason(settings.redis_url)
     rows = [{"name": "redis", "addr": settings.redis_url, "pid": read_pid(paths, "redis"),
-             "health": redis_health(settings.redis_url), "log": str(paths.logfile("redis"))}]
+             "health": state, "reason": reason, "log": str(paths.logfile("redis"))}]
     for name in MODULES:
+        state, reason = health_reason(settings.addrs[name])
         rows.append({"name": name, "addr": settings.addrs[name], "pid": read_pid(paths, name),
-                     "health": health(settings.addrs[name]), "log": str(paths.logfile(name))})
+                     "health": state, "reason": reason, "log": str(paths.logfile(name))})
     return rows

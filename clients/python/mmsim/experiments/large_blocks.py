@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from mmsim.experiments.base import Outcome, Plot, Table, mean
+from mmsim.experiments.base import Outcome, Plot, Table
 
 NAME = "large-blocks"
 TITLE = "block sizes 4K/16K/64K x fragmentation x populate policy"

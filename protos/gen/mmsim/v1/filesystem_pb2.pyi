@@ -216,12 +216,14 @@ class PopulateResponse(_message.Message):
     def __init__(self, folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., attempts: _Optional[_Iterable[_Union[PopulateAttempt, _Mapping]]] = ..., raced: _Optional[bool] = ..., vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., zero_entry: _Optional[bool] = ..., zero_order: _Optional[int] = ..., policy: _Optional[str] = ..., memalloc_scope: _Optional[str] = ..., ra_order: _Optional[int] = ...) -> None: ...
 
 class UnlinkRequest(_message.Message):
-    __slots__ = ("fs", "path")
+    __slots__ = ("fs", "path", "mapping")
     FS_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
     fs: str
     path: str
-    def __init__(self, fs: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+    mapping: str
+    def __init__(self, fs: _Optional[str] = ..., path: _Optional[str] = ..., mapping: _Optional[str] = ...) -> None: ...
 
 class UnlinkResponse(_message.Message):
     __slots__ = ("mapping", "orphaned", "blocks_freed")

@@ -149,7 +149,8 @@ class FilesystemServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Unlink(self, request, context):
-        """unlink(2): remove the name; the inode, its page cache and its blocks go when it is no longer mapped.
+        """unlink(2) of the file given by its mapping (or by fs and path): remove the name; the inode, its page cache
+        and its blocks go when it is no longer mapped.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -93,18 +93,20 @@ class FindFolioRequest(_message.Message):
     def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class FindFolioResponse(_message.Message):
-    __slots__ = ("folio", "folio_index", "zero_entry", "tags", "shared")
+    __slots__ = ("folio", "folio_index", "zero_entry", "tags", "shared", "found")
     FOLIO_FIELD_NUMBER: _ClassVar[int]
     FOLIO_INDEX_FIELD_NUMBER: _ClassVar[int]
     ZERO_ENTRY_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     SHARED_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
     folio: _common_pb2.Folio
     folio_index: int
     zero_entry: bool
     tags: _containers.RepeatedScalarFieldContainer[PagecacheTag]
     shared: bool
-    def __init__(self, folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., zero_entry: _Optional[bool] = ..., tags: _Optional[_Iterable[_Union[PagecacheTag, str]]] = ..., shared: _Optional[bool] = ...) -> None: ...
+    found: bool
+    def __init__(self, folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., zero_entry: _Optional[bool] = ..., tags: _Optional[_Iterable[_Union[PagecacheTag, str]]] = ..., shared: _Optional[bool] = ..., found: _Optional[bool] = ...) -> None: ...
 
 class ShareFoliosRequest(_message.Message):
     __slots__ = ("src_mapping", "src_index", "dst_mapping", "dst_index", "nr_pages")
@@ -193,6 +195,30 @@ class InvalidateMappingResponse(_message.Message):
     folios_busy: int
     pages_freed: int
     def __init__(self, folios_removed: _Optional[int] = ..., folios_busy: _Optional[int] = ..., pages_freed: _Optional[int] = ...) -> None: ...
+
+class DropCachesRequest(_message.Message):
+    __slots__ = ("mode",)
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    mode: int
+    def __init__(self, mode: _Optional[int] = ...) -> None: ...
+
+class DropCachesResponse(_message.Message):
+    __slots__ = ("mappings_scanned", "folios_removed", "folios_busy", "pages_freed", "slab_objects_freed", "drop_pagecache", "drop_slab")
+    MAPPINGS_SCANNED_FIELD_NUMBER: _ClassVar[int]
+    FOLIOS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    FOLIOS_BUSY_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FREED_FIELD_NUMBER: _ClassVar[int]
+    SLAB_OBJECTS_FREED_FIELD_NUMBER: _ClassVar[int]
+    DROP_PAGECACHE_FIELD_NUMBER: _ClassVar[int]
+    DROP_SLAB_FIELD_NUMBER: _ClassVar[int]
+    mappings_scanned: int
+    folios_removed: int
+    folios_busy: int
+    pages_freed: int
+    slab_objects_freed: int
+    drop_pagecache: int
+    drop_slab: int
+    def __init__(self, mappings_scanned: _Optional[int] = ..., folios_removed: _Optional[int] = ..., folios_busy: _Optional[int] = ..., pages_freed: _Optional[int] = ..., slab_objects_freed: _Optional[int] = ..., drop_pagecache: _Optional[int] = ..., drop_slab: _Optional[int] = ...) -> None: ...
 
 class TagFolioRequest(_message.Message):
     __slots__ = ("mapping", "index", "tag", "clear")

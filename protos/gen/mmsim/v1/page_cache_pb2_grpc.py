@@ -70,6 +70,11 @@ class PageCacheServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingResponse.FromString,
                 _registered_method=True)
+        self.DropCaches = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/DropCaches',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.DropCachesRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.DropCachesResponse.FromString,
+                _registered_method=True)
         self.TagFolio = channel.unary_unary(
                 '/mmsim.v1.PageCacheService/TagFolio',
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioRequest.SerializeToString,
@@ -116,7 +121,8 @@ class PageCacheServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FindFolio(self, request, context):
-        """filemap_get_folio: the folio covering index, or NOT_FOUND.
+        """filemap_get_entry: the folio or zero entry covering index (found=false when nothing caches it);
+        NOT_FOUND only when the mapping itself does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,6 +152,16 @@ class PageCacheServiceServicer:
 
     def InvalidateMapping(self, request, context):
         """invalidate_mapping_pages: drop the clean, unmapped folios (POSIX_FADV_DONTNEED, drop_caches).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DropCaches(self, request, context):
+        """echo N > /proc/sys/vm/drop_caches (fs/drop_caches.c): 1 runs invalidate_mapping_pages on every cached
+        inode (drop_pagecache_sb: clean, unmapped folios go; dirty, writeback and mapped ones stay), 2 drops the
+        reclaimable slab (mmsim models none), 3 both; counts drop_pagecache / drop_slab in /proc/vmstat. Not
+        IDEMPOTENT: each write is one event, so a retried request gets its stored reply and counts once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -224,6 +240,11 @@ def add_PageCacheServiceServicer_to_server(servicer, server):
                     servicer.InvalidateMapping,
                     request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingResponse.SerializeToString,
+            ),
+            'DropCaches': grpc.unary_unary_rpc_method_handler(
+                    servicer.DropCaches,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.DropCachesRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.DropCachesResponse.SerializeToString,
             ),
             'TagFolio': grpc.unary_unary_rpc_method_handler(
                     servicer.TagFolio,
@@ -441,6 +462,33 @@ class PageCacheService:
             '/mmsim.v1.PageCacheService/InvalidateMapping',
             mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingRequest.SerializeToString,
             mmsim_dot_v1_dot_page__cache__pb2.InvalidateMappingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DropCaches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/DropCaches',
+            mmsim_dot_v1_dot_page__cache__pb2.DropCachesRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.DropCachesResponse.FromString,
             options,
             channel_credentials,
             insecure,
