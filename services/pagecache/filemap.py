@@ -234,7 +234,9 @@ local ino = fm_inode(KEYS[1])
 local xa = xa_open(KEYS[2], ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'xa_folio_entries', 'xa_hole_entries')
 local folios, holes = tonumber(c[1]) or 0, tonumber(c[2]) or 0
-return {folios + holes, folios, holes, xa.nnodes, (xa.rlevel or -1) + 1, ino.nrpages, ino.zero_pages, ino.mode}
+local tagged = ''
+for m = 0, 2 do tagged = tagged .. (xa_marked(xa, m) and '1' or '0') end
+return {folios + holes, folios, holes, xa.nnodes, (xa.rlevel or -1) + 1, ino.nrpages, ino.zero_pages, ino.mode, tagged}
 """
 
 
@@ -517,11 +519,12 @@ class PageCache:
         return int(rec[0]), _freed(rec[2:])
 
     async def stats(self, mapping: str) -> dict:
-        """Entries, nodes, height and Redis bytes of the mapping's XArray (`mmsim xa stats`)."""
+        """Entries, nodes, height, Redis bytes and the tags set anywhere (mapping_tagged: xa_marked) of the
+        mapping's XArray (`mmsim xa stats`)."""
         rec = await self._scripts["stats"](self._keys(mapping), [self._cs])
-        entries, folios, holes, nodes, height, nrpages, zero_pages, mode = rec
+        entries, folios, holes, nodes, height, nrpages, zero_pages, mode, tagged = rec
         return {"mapping": mapping, "indexing": mode.decode(), "chunk_shift": self._cs, "entries": entries,
                 "folio_entries": folios, "zero_entries": holes, "nodes": nodes, "height": height,
                 "redis_bytes": await self.xarray(mapping).memory_bytes(), "nrpages": nrpages,
-                "zero_pages": zero_pages}
+                "zero_pages": zero_pages, "tagged": [t.value for t in Tag if tagged[t.mark] == ord("1")]}
 

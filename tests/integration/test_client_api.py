@@ -175,8 +175,9 @@ def test_page_cache_calls(mm, world):
     assert found.folio == got.folio and found.folio_index == 300 and not found.zero_entry
     pc.tag_folio(k, 300, "dirty")
     assert [c.folio_index for c in pc.find_tagged(k, "dirty")] == [300]
+    assert pc.xa_stats(k).tagged == ["PAGECACHE_TAG_DIRTY"]      # mapping_tagged: xa_marked
     pc.tag_folio(k, 300, "PAGECACHE_TAG_DIRTY", clear=True)
-    assert pc.find_tagged(k, "dirty") == []
+    assert pc.find_tagged(k, "dirty") == [] and pc.xa_stats(k).tagged == []
     tr = pc.truncate_range(k, 300 * PAGE_SIZE, 301 * PAGE_SIZE - 1)
     assert tr.folios_removed == 1 and tr.pages_freed == 1
     fault = pc.fault(f, 0, flags=("user",))

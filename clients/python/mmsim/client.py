@@ -342,6 +342,7 @@ class XaStats(Result):
     redis_bytes: int
     nrpages: int
     zero_pages: int
+    tagged: list[str]           # PAGECACHE_TAG_* set on some folio (mapping_tagged: xa_marked)
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,7 @@ class XaStatsRequest(_message.Message):
     def __init__(self, mapping: _Optional[str] = ...) -> None: ...
 
 class XaStatsResponse(_message.Message):
-    __slots__ = ("mapping", "indexing", "chunk_shift", "entries", "folio_entries", "zero_entries", "nodes", "height", "redis_bytes", "nrpages", "zero_pages")
+    __slots__ = ("mapping", "indexing", "chunk_shift", "entries", "folio_entries", "zero_entries", "nodes", "height", "redis_bytes", "nrpages", "zero_pages", "tagged")
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     INDEXING_FIELD_NUMBER: _ClassVar[int]
     CHUNK_SHIFT_FIELD_NUMBER: _ClassVar[int]
@@ -273,6 +273,7 @@ class XaStatsResponse(_message.Message):
     REDIS_BYTES_FIELD_NUMBER: _ClassVar[int]
     NRPAGES_FIELD_NUMBER: _ClassVar[int]
     ZERO_PAGES_FIELD_NUMBER: _ClassVar[int]
+    TAGGED_FIELD_NUMBER: _ClassVar[int]
     mapping: str
     indexing: str
     chunk_shift: int
@@ -284,7 +285,8 @@ class XaStatsResponse(_message.Message):
     redis_bytes: int
     nrpages: int
     zero_pages: int
-    def __init__(self, mapping: _Optional[str] = ..., indexing: _Optional[str] = ..., chunk_shift: _Optional[int] = ..., entries: _Optional[int] = ..., folio_entries: _Optional[int] = ..., zero_entries: _Optional[int] = ..., nodes: _Optional[int] = ..., height: _Optional[int] = ..., redis_bytes: _Optional[int] = ..., nrpages: _Optional[int] = ..., zero_pages: _Optional[int] = ...) -> None: ...
+    tagged: _containers.RepeatedScalarFieldContainer[PagecacheTag]
+    def __init__(self, mapping: _Optional[str] = ..., indexing: _Optional[str] = ..., chunk_shift: _Optional[int] = ..., entries: _Optional[int] = ..., folio_entries: _Optional[int] = ..., zero_entries: _Optional[int] = ..., nodes: _Optional[int] = ..., height: _Optional[int] = ..., redis_bytes: _Optional[int] = ..., nrpages: _Optional[int] = ..., zero_pages: _Optional[int] = ..., tagged: _Optional[_Iterable[_Union[PagecacheTag, str]]] = ...) -> None: ...
 
 class XaDumpRequest(_message.Message):
     __slots__ = ("mapping",)
