@@ -47,15 +47,18 @@ async def fsync(env, mapping: str) -> WritebackStats:
         return await writeback_locked(env, mapping)
 
 
-async def writeback_locked(env, mapping: str, crash_after_stage: bool = False) -> WritebackStats:
-    """Write back every dirty folio of ``mapping`` (caller holds the inode lock exclusively).
+async def writeback_locked(env, mapping: str, crash_after_stage: bool = False,
+                           only: frozenset[int] | None = None) -> WritebackStats:
+    """Write back every dirty folio of ``mapping`` (caller holds the inode lock exclusively), or only those
+    whose first index is in ``only`` (reclaim's pageout).
 
     ``crash_after_stage`` is a fault-injection hook for the tests: stop after step 3's first round trip
     as if the process died there."""
     redis, ports = env.redis, env.ports
     inode = await load(redis, mapping, allow_unlinked=True)
     stats = WritebackStats()
-    dirty = [f for f in await find_all_tagged(ports, mapping, TAG_DIRTY) if f.folio is not None]
+    dirty = [f for f in await find_all_tagged(ports, mapping, TAG_DIRTY)
+             if f.folio is not None and (only is None or f.index in only)]
     if not dirty:
         return stats
     await _bounded([ports.tag_folio(mapping, f.index, TAG_WRITEBACK) for f in dirty])
