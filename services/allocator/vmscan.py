@@ -51,6 +51,11 @@ VMSCAN_LUA = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}",
                         f"reclaim = {PG['reclaim']}}}", (_DIR / "vmscan.lua").read_text()])
 OOM_LUA = build_script(f"local MAPPING_SHARED = {MAPPING_SHARED}\n" + RMAP_LUA_LIB + (_DIR / "oom_kill.lua").read_text())
 FS_IO = int(G.__GFP_FS | G.__GFP_IO)
+# (module-level: inside the class body the __GFP_ names would be mangled)
+GFP_FS = int(G.__GFP_FS)
+GFP_KSWAPD_RECLAIM = int(G.__GFP_KSWAPD_RECLAIM)
+NO_OOM = int(G.__GFP_NORETRY | G.__GFP_RETRY_MAYFAIL | G.__GFP_THISNODE)
+"""__alloc_pages_may_oom does not kill for these (the slow path gives up before it for __GFP_NORETRY)."""
 
 _PASS_FIELDS = ("scanned", "reclaimed", "activated", "deactivated", "refill", "dirty", "dirty_skipped", "writeback",
                 "unmap_fail", "ptes_unmapped", "busy", "ref_keep", "shadows")
@@ -200,7 +205,7 @@ class Reclaimer:
         """What __alloc_pages_slowpath does after a failed attempt with __GFP_DIRECT_RECLAIM: wake kswapd,
         reclaim directly, wait for kswapd's round when that freed nothing (reclaim_throttle), then
         __alloc_pages_may_oom. True when another attempt is worth making."""
-        if gfp & int(G.__GFP_KSWAPD_RECLAIM):
+        if gfp & GFP_KSWAPD_RECLAIM:
             for n in self.layout.nodes:
                 self.wakeup_kswapd(n.nid)
         stats = await self.try_to_free_pages(nid, gfp, order)
@@ -208,9 +213,9 @@ class Reclaimer:
             return True
         if self._tasks and await self.throttle(nid):
             return True
-        if order > PAGE_ALLOC_COSTLY_ORDER or gfp & int(G.__GFP_NORETRY | G.__GFP_RETRY_MAYFAIL | G.__GFP_THISNODE):
+        if order > PAGE_ALLOC_COSTLY_ORDER or gfp & NO_OOM:
             return False
-        if not gfp & int(G.__GFP_FS):
+        if not gfp & GFP_FS:
             # out_of_memory: "The OOM killer does not compensate for IO-less reclaim"
             tracing.event("oom_skipped", reason="no __GFP_FS: the OOM killer does not compensate for IO-less reclaim")
             return False
