@@ -192,8 +192,15 @@ class FaultHandler:
 
     async def _cow(self, pid, vma, address, folio, folio_index, i_size, major, limit, action, old, vmf) -> FaultResult:
         """do_cow_fault / wp_page_copy: a new order-0 anonymous page, a copy of the file page, mapped privately."""
-        got = await self.ctx.peers.stub("allocator").AllocPages(
-            page_allocator_pb2.AllocPagesRequest(order=0, gfp=GFP_HIGHUSER_MOVABLE, node=-1, in_flight_for="anon"))
+        try:
+            got = await self.ctx.peers.stub("allocator").AllocPages(
+                page_allocator_pb2.AllocPagesRequest(order=0, gfp=GFP_HIGHUSER_MOVABLE, node=-1, in_flight_for="anon"))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise
+            # alloc_anon_folio failed even after reclaim and the OOM killer: do_cow_fault's VM_FAULT_OOM
+            await lua.ACCOUNT_FAILED(self.redis, [], [0])
+            return FaultResult(VmFault.OOM, message=exc.details() or "")
         anon = (got.folio.pfn, got.folio.node)   # in flight (the ledger) until FINISH_FAULT installs it
         res = await self._finish(pid, vma, address, "cow", False, folio, folio_index, i_size, major, limit, action,
                                  old, vmf, anon=anon)  # fmt: skip
