@@ -8,7 +8,8 @@
 --
 -- ARGV: 1 chunk shift, 2 node spans, 3 node, 4 priority (DEF_PRIORITY 12 .. 0: scan the lists >> priority,
 --       at least SWAP_CLUSTER_MAX pages, as get_scan_count does), 5 nr_to_reclaim (pages),
---       6 may_writepage (1: the effective gfp has __GFP_FS and __GFP_IO), 7 kswapd (1) or direct reclaim (0)
+--       6 may_writepage (1: the effective gfp has __GFP_FS and __GFP_IO), 7 kswapd (1) or direct reclaim (0),
+--       8 the reclaiming task (mmsim.runtime.locks.task_id: the call chain's trace id)
 -- Reply: {lru pages (both lists, before the pass), scanned, reclaimed, activated, deactivated, refill, dirty, dirty_skipped, writeback, unmap_fail,
 --         ptes_unmapped, busy, ref_keep, shadows, n_pageout, (mapping, index, nr_pages) * n_pageout,
 --         (node, pfn, order) of every folio to free...}
@@ -18,7 +19,7 @@ local function main()
   vm_spans(ARGV[2])
   local NODE, PRIORITY, NR_TO_RECLAIM = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
   local SWAP_CLUSTER_MAX = 32
-  local MAY_WRITEPAGE, KSWAPD = ARGV[6] == '1', ARGV[7] == '1'
+  local MAY_WRITEPAGE, KSWAPD, TASK = ARGV[6] == '1', ARGV[7] == '1', ARGV[8]
   local PG_REFERENCED, PG_WORKINGSET, PG_RECLAIM = VS_PG.referenced, VS_PG.workingset, VS_PG.reclaim
   local SC = {scanned = 0, reclaimed = 0, activated = 0, deactivated = 0, refill = 0, dirty = 0, dirty_skipped = 0,
               writeback = 0, unmap_fail = 0, unmapped = 0, busy = 0, ref_keep = 0, shadows = 0}
@@ -164,9 +165,10 @@ local function main()
       redis.call('ZADD', INACTIVE, 'XX', (tonumber(tail[2]) or 0) - 1, I(f.pfn))
       return
     end
-    -- a writer in the file holds its folios (write_begin's reference): __remove_mapping's freeze would fail
-    local w = redis.call('HMGET', map_key(f.mapping, 'lock:i_rwsem'), 'w', 'w_exp')
-    if w[1] and tonumber(w[2] or '-1') >= NOW then SC.busy = SC.busy + f.nr; return vs_keep(f) end
+    -- another task writing the file may hold its folios (write_begin's reference): __remove_mapping's freeze
+    -- would fail. The writer's own reclaim (from inside its allocation) holds none of them at that moment.
+    local w = redis.call('HMGET', map_key(f.mapping, 'lock:i_rwsem'), 'w', 'w_exp', 'w_owner')
+    if w[1] and tonumber(w[2] or '-1') >= NOW and w[3] ~= TASK then SC.busy = SC.busy + f.nr; return vs_keep(f) end
     -- __remove_mapping: the shadow replaces the folio in the XArray, the folio goes to the ledger
     local shadow = WS.eviction(NODE, f.nr, has(f.flags, PG_WORKINGSET))
     fm_remove(xa, ino, f)

@@ -36,7 +36,7 @@ from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, build_script, node_spans
 from mmsim.allocator.zones import PAGE_ALLOC_COSTLY_ORDER
 from mmsim.pagecache.filemap import FILEMAP_LUA
 from mmsim.rmap.lua import RMAP_LUA_LIB, RMAP_WALK_LUA_LIB
-from mmsim.runtime import keys, tracing
+from mmsim.runtime import keys, locks, tracing
 from mmsim.runtime.lua import Script
 from mmsim.runtime.wire import gfp_to_proto
 from mmsim.v1 import filesystem_pb2
@@ -45,6 +45,9 @@ log = structlog.get_logger("mmsim.vmscan")
 
 DEF_PRIORITY = 12
 SWAP_CLUSTER_MAX = 32
+MAX_RECLAIM_RETRIES = 16
+"""kswapd rounds in a row without progress after which the node is hopeless (pgdat->kswapd_failures): kswapd
+ignores wake-ups until some reclaim makes progress there again."""
 _DIR = Path(__file__).parent
 VMSCAN_LUA = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB,
                         f"local VS_PG = {{referenced = {PG['referenced']}, workingset = {PG['workingset']}, "
@@ -126,6 +129,7 @@ class Reclaimer:
         self._wake = {n.nid: asyncio.Event() for n in self.layout.nodes}
         self._rounds = {n.nid: 0 for n in self.layout.nodes}
         self._running = {n.nid: False for n in self.layout.nodes}
+        self._failures = {n.nid: 0 for n in self.layout.nodes}
         self._round_done = asyncio.Condition()
         self._tasks: list[asyncio.Task] = []
 
@@ -135,9 +139,10 @@ class Reclaimer:
         pages are reclaimed or a pass finds the lists empty."""
         stats = ReclaimStats()
         may_writepage = gfp & FS_IO == FS_IO
+        refused: set[str] = set()   # files whose pageout failed in this call: not asked again
         for priority in range(DEF_PRIORITY, -1, -1):
             r = await self._scan([], [self._cs, self._spans, nid, priority, nr_to_reclaim - stats.reclaimed,
-                                      int(may_writepage), int(kswapd)])
+                                      int(may_writepage), int(kswapd), locks.task_id()])
             lru, values = int(r[0]), [int(x) for x in r[1:1 + len(_PASS_FIELDS)]]
             stats.add_pass(values)
             n_out = int(r[1 + len(_PASS_FIELDS)])
@@ -147,12 +152,14 @@ class Reclaimer:
             tracing.event("mm_vmscan_lru_shrink_inactive", nid=nid, priority=priority,
                           **dict(zip(_PASS_FIELDS, values)), pageout=n_out)
             if pageouts:
-                await self._pageout(pageouts, gfp, stats)
+                await self._pageout(pageouts, gfp, stats, refused)
             if stats.reclaimed >= nr_to_reclaim or lru == 0:
                 break
+        if stats.reclaimed:
+            self._failures[nid] = 0   # shrink_node: reclaimable again, kswapd may run
         return stats
 
-    async def _pageout(self, folios: list[tuple[str, int]], gfp: int, stats: ReclaimStats) -> None:
+    async def _pageout(self, folios: list[tuple[str, int]], gfp: int, stats: ReclaimStats, refused: set[str]) -> None:
         """pageout: one FilesystemService.Pageout per file. A refusal (the task holds the file's lock: EDEADLK,
         or another task holds it) leaves the folios dirty; the next pass activates them."""
         by_file: dict[str, list[int]] = {}
@@ -160,12 +167,15 @@ class Reclaimer:
             by_file.setdefault(mapping, []).append(index)
         stats.pageout_folios += len(folios)
         for mapping, indices in sorted(by_file.items()):
+            if mapping in refused:
+                continue
             try:
                 r = await self.peers.stub("filesystem").Pageout(filesystem_pb2.PageoutRequest(
                     mapping=mapping, indices=indices, gfp=gfp_to_proto(gfp)))
             except grpc.aio.AioRpcError as exc:
                 why = f"{mapping}: {exc.code().name}: {exc.details()}"
                 stats.pageout_errors.append(why)
+                refused.add(mapping)
                 tracing.event("pageout_failed", mapping=mapping, folios=len(indices), status=exc.code().name,
                               reason=exc.details() or "")
                 continue
@@ -223,6 +233,8 @@ class Reclaimer:
 
     async def throttle(self, nid: int) -> bool:
         """reclaim_throttle: wait for the kswapd round that starts after now to end; True if it reclaimed."""
+        if self._failures[nid] >= MAX_RECLAIM_RETRIES:
+            return False   # kswapd gave the node up: there is no round to wait for
         target = self._rounds[nid] + (2 if self._running[nid] else 1)   # a round under way started before now
         before = await self._free_pages(nid)
         self.wakeup_kswapd(nid)
@@ -250,7 +262,9 @@ class Reclaimer:
 
     # ---- kswapd -----------------------------------------------------------------------------------
     def wakeup_kswapd(self, nid: int) -> None:
-        self._wake[nid].set()
+        """wakeup_kswapd: not for a hopeless node (MAX_RECLAIM_RETRIES rounds without progress)."""
+        if self._failures[nid] < MAX_RECLAIM_RETRIES:
+            self._wake[nid].set()
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._kswapd(n.nid), name=f"kswapd{n.nid}") for n in self.layout.nodes]
@@ -283,6 +297,7 @@ class Reclaimer:
             self._running[nid] = True
             try:
                 st = await self.balance_pgdat(nid)
+                self._failures[nid] = 0 if st.reclaimed else self._failures[nid] + 1
                 if st.scanned:
                     log.info("kswapd", nid=nid, scanned=st.scanned, reclaimed=st.reclaimed,
                              pageout_written=st.pageout_written)
