@@ -126,14 +126,14 @@ local function fm_store(xa, ino, first, order, entry, was)
   end
 end
 
--- cover pages [from, to] with hole entries of the largest aligned orders (at most 9)
-local function fm_store_holes(xa, ino, from, to)
+-- cover pages [from, to] with hole entries (or `entry`, another value entry) of the largest aligned orders (at most 9)
+local function fm_store_holes(xa, ino, from, to, entry)
   while from <= to do
     local order = 0
     while order < 9 and from % fm_pow2(order + 1) == 0 and from + fm_pow2(order + 1) - 1 <= to do
       order = order + 1
     end
-    fm_store(xa, ino, from, order, FM_HOLE, '')
+    fm_store(xa, ino, from, order, entry or FM_HOLE, '')
     from = from + fm_pow2(order)
   end
 end

@@ -162,11 +162,16 @@ ledger_drop(tonumber(pfn))
 local shadow
 for _, o in ipairs(olds) do
   if o[2] == FM_HOLE then fm_punch_hole_entry(xa, ino, o[1], index, last)
-  else   -- a workingset shadow: read (the one at `index` first), then erased whole
+  else   -- a workingset shadow: read (the one at `index` first); a larger one is split (xas_split): the pages
+         -- outside the new folio keep it
     local so = xa_get_order(xa, o[1])
     local hs = tonumber(o[1], 16)
-    if not shadow or (hs <= index and index < hs - hs % fm_pow2(so) + fm_pow2(so)) then shadow = o[2] end
-    fm_store(xa, ino, hs - hs % fm_pow2(so), so, '', 'shadow')
+    hs = hs - hs % fm_pow2(so)
+    local he = hs + fm_pow2(so) - 1
+    if not shadow or (hs <= index and index <= he) then shadow = o[2] end
+    fm_store(xa, ino, hs, so, '', 'shadow')
+    if hs < index then fm_store_holes(xa, ino, hs, index - 1, o[2]) end
+    if he > last then fm_store_holes(xa, ino, last + 1, he, o[2]) end
   end
 end
 fm_store(xa, ino, index, order, fm_entry(node, pfn, order), '')
