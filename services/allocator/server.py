@@ -150,6 +150,12 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
     async def VmStat(self, request, context):
         return pb.VmStatResponse(text=await self.svc.vmstat_text(), values=await self.svc.vmstat())
 
+    async def OutOfMemory(self, request, context):
+        victim = await self.svc.buddy.reclaim.out_of_memory(0, -1)   # pagefault_out_of_memory: gfp 0, order -1
+        if victim is None:
+            return pb.OutOfMemoryResponse()
+        return pb.OutOfMemoryResponse(killed=True, pid=victim.pid, message=victim.message, pages_freed=victim.pages_freed)
+
     async def ZoneInfo(self, request, context):
         text, zones = await self.svc.zoneinfo()
         return pb.ZoneInfoResponse(text=text, zones=[

@@ -112,6 +112,9 @@ class FaultHandler:
         last = FaultResult()
         for _ in range(MAX_RETRIES):
             res = await self._attempt(pid, address, write, tried)
+            if res.vm_fault & VmFault.OOM and await self.pagefault_out_of_memory(pid):
+                await self.free_folios(res.freed)
+                res = await self._attempt(pid, address, write, tried)   # the access is made again
             if not (res.vm_fault & VmFault.RETRY):
                 await self.free_folios(res.freed)
                 return res
@@ -282,6 +285,14 @@ class FaultHandler:
             await self.evict_inodes(r[2])
             raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
         raise RuntimeError(f"unexpected FINISH_FAULT reply {out!r}")
+
+    async def pagefault_out_of_memory(self, pid: int) -> bool:
+        """VM_FAULT_OOM reached the fault handler (an allocation failed, e.g. under the filesystem's NOFS scope,
+        where the allocator's slow path may not kill): the global OOM killer runs (PageAllocator.OutOfMemory).
+        True when a process other than the faulting one was killed (the access is worth making again)."""
+        r = await self.ctx.peers.stub("allocator").OutOfMemory(page_allocator_pb2.OutOfMemoryRequest())
+        tracing.annotate(pagefault_out_of_memory=r.message or "no victim")
+        return r.killed and r.pid != pid
 
     async def free_folios(self, freed: list[tuple[int, int, int]]) -> None:
         """Give folios whose _refcount reached 0 back to the buddy allocator (__free_pages)."""

@@ -376,3 +376,19 @@ class ZoneInfoResponse(_message.Message):
     text: str
     zones: _containers.RepeatedCompositeFieldContainer[ZoneWatermarks]
     def __init__(self, text: _Optional[str] = ..., zones: _Optional[_Iterable[_Union[ZoneWatermarks, _Mapping]]] = ...) -> None: ...
+
+class OutOfMemoryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class OutOfMemoryResponse(_message.Message):
+    __slots__ = ("killed", "pid", "message", "pages_freed")
+    KILLED_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FREED_FIELD_NUMBER: _ClassVar[int]
+    killed: bool
+    pid: int
+    message: str
+    pages_freed: int
+    def __init__(self, killed: _Optional[bool] = ..., pid: _Optional[int] = ..., message: _Optional[str] = ..., pages_freed: _Optional[int] = ...) -> None: ...
