@@ -48,6 +48,7 @@ test: proto-check buf-lint
 
 soak: $(STAMP)
 	MMSIM_MODEL_EXAMPLES=200 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_coherence_model.py
+	MMSIM_PRESSURE_ROUNDS=8 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_reclaim.py
 
 demo: $(STAMP)
 	$(BIN)/mmsim demo

@@ -144,6 +144,7 @@ VALID = [
     ("proc buddyinfo", 0),
     ("proc pagetypeinfo", 0),
     ("proc vmstat", 0),
+    ("proc zoneinfo", 0),
     ("proc meminfo", 0),
     ("proc status {pid}", 0),
     ("proc maps {pid}", 0),
@@ -217,6 +218,7 @@ INVALID = [
     ("proc buddyinfo extra", EXIT_USAGE),
     ("proc pagetypeinfo extra", EXIT_USAGE),
     ("proc vmstat extra", EXIT_USAGE),
+    ("proc zoneinfo extra", EXIT_USAGE),
     ("proc meminfo extra", EXIT_USAGE),
     ("proc status 99999", EXIT_ERROR),
     ("proc maps x", EXIT_USAGE),
@@ -234,7 +236,7 @@ INVALID = [
 ]
 
 # Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.
-OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment"}
+OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment", "pressure"}   # pressure: test_reclaim.py
 
 
 def _argv(line: str, world: World) -> list[str]:
