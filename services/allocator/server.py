@@ -151,6 +151,8 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
         return pb.VmStatResponse(text=await self.svc.vmstat_text(), values=await self.svc.vmstat())
 
     async def OutOfMemory(self, request, context):
+        if self.svc.buddy.reclaim is None:   # MMSIM_RECLAIM=0: no OOM killer, the fault keeps its VM_FAULT_OOM
+            return pb.OutOfMemoryResponse(message="reclaim is off (MMSIM_RECLAIM=0): no OOM killer")
         victim = await self.svc.buddy.reclaim.out_of_memory(0, -1)   # pagefault_out_of_memory: gfp 0, order -1
         if victim is None:
             return pb.OutOfMemoryResponse()
@@ -181,9 +183,10 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
 
 async def register(server, ctx) -> list[str]:
     svc = await AllocatorService.open(ctx.redis, ctx.settings)
-    # page reclaim: kswapd per node, direct reclaim and the OOM killer in the allocation slow path
-    svc.buddy.reclaim = vmscan.Reclaimer(svc.buddy, ctx.peers, ctx.settings.xa_chunk_shift)
-    svc.buddy.reclaim.start()
+    # page reclaim (MMSIM_RECLAIM=1): kswapd per node, direct reclaim and the OOM killer in the slow path
+    if ctx.settings.reclaim:
+        svc.buddy.reclaim = vmscan.Reclaimer(svc.buddy, ctx.peers, ctx.settings.xa_chunk_shift)
+        svc.buddy.reclaim.start()
     ctx.checker = lambda report: debug_vm.check(svc.buddy, report)
     page_allocator_pb2_grpc.add_PageAllocatorServiceServicer_to_server(PageAllocatorServicer(svc), server)
     return [pb.DESCRIPTOR.services_by_name["PageAllocatorService"].full_name]

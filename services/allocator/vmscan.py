@@ -276,12 +276,12 @@ class Reclaimer:
         """balance_pgdat: reclaim with GFP_KERNEL until every zone of the node is above its high watermark,
         or a round makes no progress."""
         total = ReclaimStats()
-        await self.redis.hincrby(keys.node(nid, "vmstat"), "pageoutrun", 1)
         while True:
             zones = [z for z in await self.buddy.zone_counters() if z["node"] == nid]
             deficit = sum(max(0, z["high"] - z["nr_free_pages"]) for z in zones)
             if deficit <= 0:
                 break
+            await self.redis.hincrby(keys.node(nid, "vmstat"), "pageoutrun", 1)
             st = await self.shrink_node(nid, int(G.GFP_KERNEL), max(deficit, SWAP_CLUSTER_MAX), kswapd=True)
             total.reclaimed += st.reclaimed
             total.scanned += st.scanned

@@ -29,13 +29,13 @@ from mmsim.v1 import filesystem_pb2, page_allocator_pb2
 
 @pytest.fixture(scope="module")
 def small(private_stack):
-    with private_stack("mmsim-reclaim", MMSIM_MEMORY="4MiB", MMSIM_LOG_LEVEL="info") as settings:
+    with private_stack("mmsim-reclaim", MMSIM_MEMORY="4MiB", MMSIM_RECLAIM="1", MMSIM_LOG_LEVEL="info") as settings:
         yield settings
 
 
 @pytest.fixture(scope="module")
 def unthrottled(private_stack):
-    with private_stack("mmsim-reclaim-dirty", MMSIM_MEMORY="4MiB", MMSIM_DIRTY_RATIO="100",
+    with private_stack("mmsim-reclaim-dirty", MMSIM_MEMORY="4MiB", MMSIM_DIRTY_RATIO="100", MMSIM_RECLAIM="1",
                        MMSIM_LOG_LEVEL="info") as settings:
         yield settings
 
