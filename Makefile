@@ -52,6 +52,7 @@ test: proto-check buf-lint
 soak: $(STAMP)
 	MMSIM_MODEL_EXAMPLES=200 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_coherence_model.py
 	MMSIM_EXPERIMENTS=all $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_experiments.py
+	MMSIM_PRESSURE_ROUNDS=8 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_reclaim.py
 
 # docs/experiments.md and docs/experiments/NAME/: every experiment with --quick, seed 0 (commit the result).
 experiments-docs: $(STAMP)

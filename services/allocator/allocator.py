@@ -145,6 +145,18 @@ class AllocatorService:
     async def vmstat_text(self) -> str:
         return procfs.vmstat(await self.buddy.zone_counters(), await self.buddy.vmstat_events())
 
+    async def node_vmstat(self) -> dict[int, dict[str, int]]:
+        """Each node's own counters (one round trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for n in self.layout.nodes:
+            pipe.hgetall(keys.node(n.nid, "vmstat"))
+        return {n.nid: {k.decode(): int(v) for k, v in h.items()} for n, h in zip(self.layout.nodes, await pipe.execute())}
+
+    async def zoneinfo(self) -> tuple[str, list[dict]]:
+        """/proc/zoneinfo text and the zones' counters."""
+        zones = await self.buddy.zone_counters()
+        return procfs.zoneinfo(zones, await self.node_vmstat()), zones
+
     async def _vmalloc_pages(self) -> int:
         total = 0
         for n in self.layout.nodes:

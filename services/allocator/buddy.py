@@ -21,11 +21,14 @@ _refcount 1, PG_head + tails for __GFP_COMP, the zeroed mark for __GFP_ZERO), th
 counters. One free = one EVALSHA (FREE_LUA): every check first (free_pages_prepare / bad_page reasons),
 then __free_one_page merging and the counters.
 
-The slow path (__alloc_pages_slowpath) is Python: after a failed attempt, a mask with
-__GFP_DIRECT_RECLAIM gets simulated direct reclaim + compaction (counted as allocstall_<zone>,
-compact_stall, compact_fail/success; nothing is actually reclaimed or migrated) and retries: once for
-__GFP_NORETRY and for costly orders (> PAGE_ALLOC_COSTLY_ORDER) without __GFP_RETRY_MAYFAIL,
-MAX_RECLAIM_RETRIES (16) times otherwise; there is no OOM killer, so the allocation then fails.
+The slow path (__alloc_pages_slowpath) is Python: an allocation served below the low watermark wakes
+kswapd (wake_all_kswapds, when the mask has __GFP_KSWAPD_RECLAIM); after a failed attempt, a mask with
+__GFP_DIRECT_RECLAIM reclaims (``reclaim``, mmsim.allocator.vmscan.Reclaimer.slowpath: direct reclaim,
+kswapd's round, the OOM killer; counted as allocstall_<zone>; compaction is still only counted,
+compact_stall / compact_fail / compact_success, nothing is migrated) and retries: once for __GFP_NORETRY and
+for costly orders (> PAGE_ALLOC_COSTLY_ORDER) without __GFP_RETRY_MAYFAIL, MAX_RECLAIM_RETRIES (16) times
+otherwise, and only one last time once reclaim has nothing left to try; then the allocation fails.
+Without a reclaimer (unit tests) nothing is reclaimed.
 __GFP_NOFAIL (order <= 1 in practice) retries with ALLOC_MIN_RESERVE (as __alloc_pages_cpuset_fallback
 gives it) NOFAIL_RETRIES times with a short backoff so that concurrent frees can satisfy it, and only
 then raises (the kernel would loop forever). Each retry is one more round trip; a successful first
@@ -69,6 +72,7 @@ log = structlog.get_logger("mmsim.allocator")
 
 GFP_COMP_BIT = int(G.GFP["__GFP_COMP"])
 GFP_DIRECT_RECLAIM_BIT = int(G.GFP["__GFP_DIRECT_RECLAIM"])
+GFP_KSWAPD_RECLAIM_BIT = int(G.GFP["__GFP_KSWAPD_RECLAIM"])
 GFP_NOFAIL_BIT = int(G.GFP["__GFP_NOFAIL"])
 GFP_NORETRY_BIT = int(G.GFP["__GFP_NORETRY"])
 GFP_NOWARN_BIT = int(G.GFP["__GFP_NOWARN"])
@@ -516,6 +520,7 @@ class BuddyAllocator:
         self.redis = redis
         self.layout = layout
         self.comm = comm
+        self.reclaim = None   # mmsim.allocator.vmscan.Reclaimer, set by the allocator service
         self.nofail_retries = NOFAIL_RETRIES
         self._zone_spec = {
             n.nid: ",".join(f"{z.name}:{z.start_pfn}:{z.end_pfn}" for z in n.zones) for n in layout.nodes
@@ -675,11 +680,12 @@ class BuddyAllocator:
             retries = max(retries, self.nofail_retries)
         why = ""
         attempts = 0
-        for attempt in range(retries + 1):
+        attempt, give_up = 0, False
+        while True:
             passes = [G.FAST_PATH_ALLOC_FLAGS, slow] if attempt == 0 else [slow]
             if nofail and attempt > 0:
                 passes = [slow | G.ALLOC_MIN_RESERVE]
-            final = attempt == retries
+            final = attempt == retries or give_up
             for i, n in enumerate(nodes):
                 zl = [z for z in self.layout.nodes[n].zones if z.idx <= zone_idx]
                 if not zl:
@@ -697,14 +703,21 @@ class BuddyAllocator:
                     if vmalloc_size:
                         area, pfns = pfns[0], pfns[1:]
                     used = passes[int(res[1]) - 1]
+                    if self.reclaim is not None and gfp & GFP_KSWAPD_RECLAIM_BIT and (attempt or int(res[1]) > 1):
+                        self.reclaim.wakeup_kswapd(n)   # below the low watermark: wake_all_kswapds
                     return Allocation(
                         pfn=pfns[0], order=order, nid=n, zone=self.layout.zone_of_pfn(pfns[0]).name,
                         gfp_requested=requested, gfp=gfp, attempts=attempts, alloc_flags=used, pfns=pfns,
                         vmalloc_area=area,
                     )  # fmt: skip
                 why = res[1].decode() if isinstance(res[1], bytes) else str(res[1])
-            if attempt < retries:
-                await asyncio.sleep(min(0.001 * (2**attempt), 0.05) if nofail else 0)
+            if final:
+                break
+            if self.reclaim is not None and can_reclaim:
+                # direct reclaim, kswapd's round, the OOM killer; nothing left to try: one last attempt
+                give_up = not await self.reclaim.slowpath(nid, gfp, order) and not nofail
+            await asyncio.sleep(min(0.001 * (2**attempt), 0.05) if nofail else 0)
+            attempt += 1
         msg = f"page allocation failure: order:{order}, mode:{G.describe_gfp(gfp)}, nodemask=(null)"
         if not gfp & GFP_NOWARN_BIT:
             log.warning(f"{self.comm}: {msg}", order=order, gfp=gfp, requested_gfp=requested, why=why)

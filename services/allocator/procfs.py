@@ -13,19 +13,32 @@ ZONE_EVENT_NAMES = ("dma", "dma32", "normal", "movable")
 
 VMSTAT_ORDER = (
     ["nr_free_pages"]
-    + ["nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback", "nr_file_hugepages"]
+    + ["nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable"]
+    + [f"workingset_{k}_{t}" for k in ("refault", "activate", "restore") for t in ("anon", "file")]
+    + ["nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback", "nr_file_hugepages", "nr_vmscan_write"]
     + [f"pgalloc_{z}" for z in ZONE_EVENT_NAMES]
     + [f"allocstall_{z}" for z in ZONE_EVENT_NAMES]
-    + ["pgfree", "pgfault", "pgmajfault", "drop_pagecache", "drop_slab"]
+    + ["pgfree", "pgactivate", "pgdeactivate", "pgfault", "pgmajfault", "pgrefill"]
+    + ["pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct"]
+    + ["pgscan_anon", "pgscan_file", "pgsteal_anon", "pgsteal_file", "pageoutrun", "drop_pagecache", "drop_slab",
+       "oom_kill"]
     + ["compact_stall", "compact_fail", "compact_success"]
     + ["thp_fault_alloc", "thp_fault_fallback", "thp_file_alloc", "thp_file_fallback", "thp_file_mapped"]
     + ["thp_split_page", "thp_split_page_failed"]
 )
 """The counters mmsim keeps (zone items, node items, then events), in mm/vmstat.c vmstat_text order.
-The allocator owns nr_free_pages, pgalloc_*, allocstall_*, pgfree, compact_*; the page cache
-nr_file_pages, nr_file_hugepages; the reverse map nr_mapped, nr_anon_pages, pgfault, pgmajfault;
-the filesystem nr_dirty, nr_writeback, thp_file_*; the page cache's split thp_split_page[_failed] and its
-drop_caches drop_pagecache, drop_slab."""
+The allocator owns nr_free_pages, pgalloc_*, allocstall_*, pgfree, compact_*, and through reclaim
+(mmsim.allocator.vmscan) pgscan_* / pgsteal_* / pgactivate / pgdeactivate / pgrefill / pageoutrun / oom_kill /
+nr_vmscan_write; the page cache nr_file_pages, nr_file_hugepages, the LRU sizes nr_inactive_file /
+nr_active_file and workingset_*; the reverse map nr_mapped, nr_anon_pages, pgfault, pgmajfault; the
+filesystem nr_dirty, nr_writeback, thp_file_*; the page cache's split thp_split_page[_failed] and its
+drop_caches drop_pagecache, drop_slab. There is no anonymous LRU (no swap: anonymous pages are unevictable),
+so nr_*_anon and the *_anon events stay 0."""
+
+ZONEINFO_NODE_STATS = ("nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
+                       "workingset_refault_file", "workingset_activate_file", "workingset_restore_file",
+                       "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback", "nr_vmscan_write")
+"""The per-node stats /proc/zoneinfo prints under a node's first zone (the ones mmsim keeps, in vmstat order)."""
 
 VMALLOC_TOTAL_KB = 34359738367
 """x86-64 VMALLOC_TOTAL >> 10 (32 TiB - 1 KiB), printed as is."""
@@ -134,3 +147,24 @@ def format_fragindex(idx: int) -> str:
     if idx < 0:
         return "-1.000"
     return f"{idx // 1000}.{idx % 1000:03d}"
+
+
+def zoneinfo(zones: list[dict], node_stats: dict[int, dict[str, int]]) -> str:
+    """/proc/zoneinfo (mm/vmstat.c zoneinfo_show_print): per zone its free pages, boost, min/low/high/promo
+    watermarks, spanned/present/managed pages and protection (lowmem_reserve); the node's stats with its
+    first zone."""
+    out, seen = [], set()
+    for z in zones:
+        out.append(f"Node {z['node']}, zone {z['zone']:>8}")
+        if z["node"] not in seen:
+            seen.add(z["node"])
+            stats = node_stats.get(z["node"], {})
+            out.append("\n  per-node stats")
+            out.extend(f"\n      {name:<12} {stats.get(name, 0)}" for name in ZONEINFO_NODE_STATS)
+        out.append(f"\n  pages free     {z.get('nr_free_pages', 0)}")
+        for name, key in (("boost", None), ("min", "min"), ("low", "low"), ("high", "high"), ("promo", "promo"),
+                          ("spanned", "spanned"), ("present", "present"), ("managed", "managed"), ("cma", None)):
+            out.append(f"\n        {name:<8} {z.get(key, 0) if key else 0}")
+        out.append("\n        protection: (" + ", ".join(str(z.get(f"reserve:{j}", 0)) for j in range(4)) + ")")
+        out.append("\n")
+    return "".join(out)

@@ -7,7 +7,7 @@ import re
 import structlog
 
 from mmsim.allocator import gfp as G
-from mmsim.allocator import debug_vm, lockdep
+from mmsim.allocator import debug_vm, lockdep, vmscan
 from mmsim.allocator.allocator import AllocatorService
 from mmsim.allocator.kvmalloc import KvAllocation
 from mmsim.allocator.vmemmap import PageDescriptor
@@ -150,6 +150,20 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
     async def VmStat(self, request, context):
         return pb.VmStatResponse(text=await self.svc.vmstat_text(), values=await self.svc.vmstat())
 
+    async def OutOfMemory(self, request, context):
+        if self.svc.buddy.reclaim is None:   # MMSIM_RECLAIM=0: no OOM killer, the fault keeps its VM_FAULT_OOM
+            return pb.OutOfMemoryResponse(message="reclaim is off (MMSIM_RECLAIM=0): no OOM killer")
+        victim = await self.svc.buddy.reclaim.out_of_memory(0, -1)   # pagefault_out_of_memory: gfp 0, order -1
+        if victim is None:
+            return pb.OutOfMemoryResponse()
+        return pb.OutOfMemoryResponse(killed=True, pid=victim.pid, message=victim.message, pages_freed=victim.pages_freed)
+
+    async def ZoneInfo(self, request, context):
+        text, zones = await self.svc.zoneinfo()
+        return pb.ZoneInfoResponse(text=text, zones=[
+            pb.ZoneWatermarks(node=z["node"], zone=z["zone"], free=z["nr_free_pages"], min=z["min"], low=z["low"],
+                              high=z["high"], managed=z["managed"]) for z in zones])
+
     async def MemInfo(self, request, context):
         return pb.MemInfoResponse(text=await self.svc.meminfo_text(), values_kb=await self.svc.meminfo())
 
@@ -169,6 +183,10 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
 
 async def register(server, ctx) -> list[str]:
     svc = await AllocatorService.open(ctx.redis, ctx.settings)
+    # page reclaim (MMSIM_RECLAIM=1): kswapd per node, direct reclaim and the OOM killer in the slow path
+    if ctx.settings.reclaim:
+        svc.buddy.reclaim = vmscan.Reclaimer(svc.buddy, ctx.peers, ctx.settings.xa_chunk_shift)
+        svc.buddy.reclaim.start()
     ctx.checker = lambda report: debug_vm.check(svc.buddy, report)
     page_allocator_pb2_grpc.add_PageAllocatorServiceServicer_to_server(PageAllocatorServicer(svc), server)
     return [pb.DESCRIPTOR.services_by_name["PageAllocatorService"].full_name]

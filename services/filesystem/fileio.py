@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from mmsim.runtime import keys, locks
+from mmsim.runtime import keys, locks, tracing
 from mmsim.runtime.lua import Script
 from mmsim.runtime.errors import (
     Aborted, FailedPrecondition, NotFound, OutOfRange, ResourceExhausted, require,
 )
-from mmsim.filesystem import extents
+from mmsim.filesystem import extents, writeback
 from mmsim.filesystem.inode import Inode, from_grant, from_hash, load, parse_mapping, require_offset
 from mmsim.filesystem.populate import (Attempt, alloc_scope, allocate, blocks_of, fill_and_count, floor_order, folio_bytes,
                                        order_bounds)
@@ -72,6 +72,7 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
                 idx = pos // PAGE_SIZE
                 found = await env.ports.find_folio(mapping, idx)
                 if found is None or found.zero:
+                    await balance_dirty_pages(env, mapping)
                     try:
                         made = await _new_write_folio(env, inode, idx, offset, data, found)
                     except Aborted:   # truncated by another replica meanwhile: re-read the inode, go on
@@ -91,6 +92,24 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
                 await env.ports.tag_folio(mapping, fstart, TAG_DIRTY)
                 pos = (fstart << 12) + (PAGE_SIZE << folio.order)
     return len(data), inode.i_size
+
+
+async def balance_dirty_pages(env, mapping: str) -> None:
+    """balance_dirty_pages before a write dirties one more folio (mm/page-writeback.c): past vm.dirty_ratio
+    percent of memory dirty (MMSIM_DIRTY_RATIO), the writer writes its own file back before it goes on, under
+    the i_rwsem it holds, as balance_dirty_pages once called writeback_inodes_wb from the writer's context.
+    Reclaim could not do it for it: the file's lock is the writer's. One round trip; a hop more past the limit."""
+    s = env.settings
+    if s.dirty_ratio >= 100:
+        return
+    pipe = env.redis.pipeline(transaction=False)
+    for nid in range(s.numa_nodes):
+        pipe.hget(keys.node(nid, "vmstat"), "nr_dirty")
+    dirty = sum(int(v or 0) for v in await pipe.execute())
+    limit = (s.memory_bytes // PAGE_SIZE) * s.dirty_ratio // 100
+    if dirty > limit:
+        st = await writeback.writeback_locked(env, mapping)
+        tracing.event("balance_dirty_pages", nr_dirty=dirty, limit=limit, folios_written=st.folios_written)
 
 
 async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes, found):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from mmsim.filesystem import debug_vm, evict, fileio, inode, intents, populate, reflink, superblock, truncate, writeback
+from mmsim.filesystem import (debug_vm, evict, fileio, inode, intents, pageout, populate, reflink, superblock, truncate,
+                              writeback)
 from mmsim.filesystem.env import Env
 from mmsim.filesystem.ports import GrpcPorts
 from mmsim.runtime import keys, serve, tracing
 from mmsim.runtime.errors import require
-from mmsim.runtime.wire import indexing_from_proto, indexing_to_proto
+from mmsim.runtime.wire import gfp_from_proto, indexing_from_proto, indexing_to_proto
 from mmsim.v1 import common_pb2, filesystem_pb2, filesystem_pb2_grpc
 
 
@@ -95,6 +96,11 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
         st = await writeback.fsync(self.env, request.mapping)
         tracing.annotate(folios_written=st.folios_written)
         return filesystem_pb2.FsyncResponse(**vars(st))
+
+    async def Pageout(self, request, context):
+        st = await pageout.pageout(self.env, request.mapping, list(request.indices),
+                                   gfp_from_proto(request.gfp) if request.gfp.flags else 0)
+        return filesystem_pb2.PageoutResponse(folios_written=st.folios_written, blocks_written=st.blocks_written)
 
     async def Reflink(self, request, context):
         st = await reflink.reflink(self.env, request.src_mapping, request.src_offset, request.dst_mapping,

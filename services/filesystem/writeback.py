@@ -48,10 +48,12 @@ async def fsync(env, mapping: str) -> WritebackStats:
         return await writeback_locked(env, mapping)
 
 
-async def writeback_locked(env, mapping: str, crash_before_blocks: bool = False) -> WritebackStats:
-    """Write back every dirty folio of ``mapping`` (caller holds the inode lock exclusively), and every folio
-    an interrupted writeback left tagged WRITEBACK (no writeback runs without that lock, so such a tag is a
-    leftover: its folio is clean but its bytes may not be on disk).
+async def writeback_locked(env, mapping: str, crash_before_blocks: bool = False,
+                           only: frozenset[int] | None = None) -> WritebackStats:
+    """Write back every dirty folio of ``mapping`` (caller holds the inode lock exclusively), or only those
+    whose first index is in ``only`` (reclaim's pageout), and every folio an interrupted writeback left
+    tagged WRITEBACK (no writeback runs without that lock, so such a tag is a leftover: its folio is clean
+    but its bytes may not be on disk).
 
     ``crash_before_blocks`` is a fault-injection hook for the tests: stop after the folios were cleaned
     and their bytes read, before the block update, as if the process died there."""
@@ -60,7 +62,8 @@ async def writeback_locked(env, mapping: str, crash_before_blocks: bool = False)
     stats = WritebackStats()
     tagged = await asyncio.gather(find_all_tagged(ports, mapping, TAG_DIRTY),
                                   find_all_tagged(ports, mapping, TAG_WRITEBACK))
-    found = {f.index: f for batch in tagged for f in batch if f.folio is not None}
+    found = {f.index: f for batch in tagged for f in batch
+             if f.folio is not None and (only is None or f.index in only)}
     dirty = [found[i] for i in sorted(found)]
     if not dirty:
         return stats

@@ -1,7 +1,8 @@
 -- mmsim page-cache library (models mm/filemap.c over the XArray library, which must precede it).
 -- A folio entry is 'p<node>:<pfn>:<order>'; a hole is the zero entry FM_HOLE, a value entry like
 -- DAX_ZERO_PAGE (fs/dax.c): it occupies the range, reads as zeros, and owns no page.
--- FM_LRU_FLAGS (PG_lru | PG_dirty), FM_TAG_FLAGS (PG_dirty, PG_writeback by mark) and FM_SHARED (the ->mapping of a folio shared through PFN entries)
+-- FM_LRU_FLAGS (PG_lru | PG_dirty and the LRU state bits: PG_active, PG_referenced, PG_workingset, PG_reclaim),
+-- FM_PG_ACTIVE, FM_TAG_FLAGS (PG_dirty, PG_writeback by mark) and FM_SHARED (the ->mapping of a folio shared through PFN entries)
 -- are defined by filemap.py from the allocator's tables.
 -- Page indices are plain Lua numbers here: file indices stay below 2^52 (MAX_LFS_FILESIZE >> PAGE_SHIFT).
 
@@ -55,7 +56,46 @@ local function fm_lookup(xa, ino, index)
     local order = xa_get_order(xa, slot)
     return {kind = 'hole', order = order, index = index - index % fm_pow2(order), slot = slot}
   end
-  return {kind = 'value', value = e, index = index, slot = slot}
+  -- any other value entry is a workingset shadow (mm/workingset.c pack_shadow), left by reclaim
+  local order = xa_get_order(xa, slot)
+  return {kind = 'shadow', value = e, order = order, index = index - index % fm_pow2(order), slot = slot}
+end
+
+-- The per-node LRU lists (struct lruvec, memcg-free): sorted sets {node:N}:lru:inactive_file and
+-- :lru:active_file of folio head pfns, score = the node's LRU clock ({node:N}:lruvec 'seq') when the folio went
+-- on: the highest score is the list head (lruvec_add_folio adds there), the lowest the tail reclaim isolates
+-- from. PG_active says which list; vmstat nr_inactive_file / nr_active_file count the pages on each.
+-- Functions are fields of LRU (the truncation script is near Lua's 200-locals limit).
+local LRU = {}
+function LRU.key(node, s) return string.format('mmsim:{node:%d}:%s', node, s) end
+
+function LRU.add(node, pfn, nr, active)
+  vm_node(node)
+  local list = active and 'active_file' or 'inactive_file'
+  local seq = redis.call('HINCRBY', LRU.key(node, 'lruvec'), 'seq', 1)
+  redis.call('ZADD', LRU.key(node, 'lru:' .. list), seq, string.format('%d', pfn))
+  redis.call('HINCRBY', LRU.key(node, 'vmstat'), 'nr_' .. list, nr)
+  if active then page_flags_set(pfn, FM_PG_ACTIVE) else page_flags_clear(pfn, FM_PG_ACTIVE) end
+end
+
+-- lruvec_del_folio: off whichever list holds it (nothing when it is on none)
+function LRU.del(node, pfn, nr)
+  local m = string.format('%d', pfn)
+  for _, list in ipairs({'inactive_file', 'active_file'}) do
+    if redis.call('ZREM', LRU.key(node, 'lru:' .. list), m) == 1 then
+      redis.call('HINCRBY', LRU.key(node, 'vmstat'), 'nr_' .. list, -nr)
+      return
+    end
+  end
+end
+
+-- a piece of a split folio goes on its parent's list next to it (lru_add_split_folio); the pages were counted
+function LRU.add_piece(node, head, piece)
+  for _, list in ipairs({'inactive_file', 'active_file'}) do
+    local k = LRU.key(node, 'lru:' .. list)
+    local score = redis.call('ZSCORE', k, string.format('%d', head))
+    if score then redis.call('ZADD', k, score, string.format('%d', piece)); return end
+  end
 end
 
 -- XArray entries one store of 2^order pages takes in this mapping's indexing mode
@@ -65,7 +105,7 @@ local function fm_nslots(ino, order)
 end
 
 local function fm_kind(entry)
-  if entry == '' then return '' elseif entry == FM_HOLE then return 'hole' end
+  if entry == '' then return '' elseif entry == FM_HOLE then return 'hole' elseif entry:byte(1) == 118 then return 'shadow' end
   return 'folio'
 end
 
@@ -86,14 +126,14 @@ local function fm_store(xa, ino, first, order, entry, was)
   end
 end
 
--- cover pages [from, to] with hole entries of the largest aligned orders (at most 9)
-local function fm_store_holes(xa, ino, from, to)
+-- cover pages [from, to] with hole entries (or `entry`, another value entry) of the largest aligned orders (at most 9)
+local function fm_store_holes(xa, ino, from, to, entry)
   while from <= to do
     local order = 0
     while order < 9 and from % fm_pow2(order + 1) == 0 and from + fm_pow2(order + 1) - 1 <= to do
       order = order + 1
     end
-    fm_store(xa, ino, from, order, FM_HOLE, '')
+    fm_store(xa, ino, from, order, entry or FM_HOLE, '')
     from = from + fm_pow2(order)
   end
 end
@@ -150,6 +190,7 @@ local function fm_release_folio(f, vmstat_key)
     redis.call('HINCRBY', vmstat_key, 'nr_file_pages', -nr)
     if f.order == 9 then redis.call('HINCRBY', vmstat_key, 'nr_file_hugepages', -1) end
     page_set_field(f.pfn, 'mapping', 0)
+    LRU.del(f.node, f.pfn, nr)
     page_flags_clear(f.pfn, FM_LRU_FLAGS)   -- off the LRU (lruvec_del_folio), no longer dirty
   end
   if page_get_field(f.pfn, 'refcount') == 1 then return true end

@@ -31,10 +31,15 @@ PAGE_SHIFT = 12
 _ADDED_FLAGS = PG["uptodate"] | PG["lru"]   # filemap_add_folio -> folio_add_lru; the read completed
 MAX_PAGECACHE_ORDER = 9          # include/linux/pagemap.h with THP: min(MAX_XAS_ORDER, PMD order)
 MAX_FILE_INDEX = (1 << 52) - 1   # MAX_LFS_FILESIZE >> PAGE_SHIFT on 64-bit, rounded to what Lua holds exactly
-FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB, f"local FM_LRU_FLAGS = {PG['lru'] | PG['dirty']}",
+LRU_STATE_FLAGS = PG["active"] | PG["referenced"] | PG["workingset"] | PG["reclaim"]
+"""The LRU state a folio loses with its place on the LRU (mm/swap.c, mm/vmscan.c, mm/workingset.c)."""
+FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB,
+                         f"local FM_LRU_FLAGS = {PG['lru'] | PG['dirty'] | LRU_STATE_FLAGS}",
+                         f"local FM_PG_ACTIVE, FM_PG_WORKINGSET = {PG['active']}, {PG['workingset']}",
                          f"local FM_SHARED = {MAPPING_SHARED}",
                          f"local FM_TAG_FLAGS = {{[0] = {PG['dirty']}, [1] = {PG['writeback']}}}",
-                         Path(__file__).with_name("filemap.lua").read_text()])
+                         Path(__file__).with_name("filemap.lua").read_text(),
+                         Path(__file__).with_name("workingset.lua").read_text()])
 TRUNCATE_LUA = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB,
                           Path(__file__).with_name("huge_memory.lua").read_text(),
                           Path(__file__).with_name("truncate.lua").read_text()])
@@ -97,7 +102,7 @@ local f = fm_lookup(xa, ino, tonumber(ARGV[2]))
 -- filemap_fault counts PGMAJFAULT at the miss, before it asks for the folio to be read
 local fault = ARGV[5]
 if fault ~= '' and tonumber(ARGV[2]) < math.ceil(ino.i_size / 4096)
-   and (f.kind == '' or (f.kind == 'hole' and fault == 'write')) then
+   and (f.kind == '' or f.kind == 'shadow' or (f.kind == 'hole' and fault == 'write')) then
   redis.call('HINCRBY', KEYS[3], 'pgmajfault', 1)
 end
 local tags = ''
@@ -154,11 +159,31 @@ vm_node(node)
 local lost = ledger_check_take(tonumber(pfn), ARGV[10])   -- the folio leaves the in-flight ledger here
 if lost then fm_fail('FailedPrecondition', lost) end
 ledger_drop(tonumber(pfn))
-for _, o in ipairs(olds) do fm_punch_hole_entry(xa, ino, o[1], index, last) end
+local shadow
+for _, o in ipairs(olds) do
+  if o[2] == FM_HOLE then fm_punch_hole_entry(xa, ino, o[1], index, last)
+  else   -- a workingset shadow: read (the one at `index` first); a larger one is split (xas_split): the pages
+         -- outside the new folio keep it
+    local so = xa_get_order(xa, o[1])
+    local hs = tonumber(o[1], 16)
+    hs = hs - hs % fm_pow2(so)
+    local he = hs + fm_pow2(so) - 1
+    if not shadow or (hs <= index and index <= he) then shadow = o[2] end
+    fm_store(xa, ino, hs, so, '', 'shadow')
+    if hs < index then fm_store_holes(xa, ino, hs, index - 1, o[2]) end
+    if he > last then fm_store_holes(xa, ino, last + 1, he, o[2]) end
+  end
+end
 fm_store(xa, ino, index, order, fm_entry(node, pfn, order), '')
 xa_commit(xa)
 vm_node(node)
 page_flags_set(tonumber(pfn), tonumber(ARGV[7]))   -- the folio is uptodate (populated) and on the LRU
+if ino.mode ~= 'hugetlb' then   -- hugetlbfs folios are never on the LRU
+  local active, workingset = false, false
+  if shadow then active, workingset = WS.refault(tonumber(node), nr, shadow) end
+  LRU.add(tonumber(node), tonumber(pfn), nr, active)   -- folio_add_lru
+  if workingset then page_flags_set(tonumber(pfn), FM_PG_WORKINGSET) end
+end
 page_set_field(tonumber(pfn), 'mapping', mapping_intern(ARGV[8]))   -- folio->mapping, folio->index
 page_set_field(tonumber(pfn), 'index', index)
 local nrpages = redis.call('HINCRBY', KEYS[1], 'nrpages', nr)
@@ -360,6 +385,7 @@ vm_node(node)
 page_flags_set(pfn, tonumber(ARGV[7]))
 page_set_field(pfn, 'mapping', mapping_intern(ARGV[8]))
 page_set_field(pfn, 'index', f.index)
+LRU.add(node, pfn, fm_pow2(f.order), false)
 redis.call('HINCRBY', 'mmsim:{node:' .. node .. '}:vmstat', 'nr_file_pages', fm_pow2(f.order))
 if fm_release_folio(f, 'mmsim:{node:' .. f.node .. '}:vmstat') then fm_freed(f) end
 return fm_commit_reply(xa, f.index, f.order)

@@ -121,6 +121,7 @@ function HM.split(xa, ino, mapping, f, new, at, uniform)
     local h, idx = f.pfn + off, f.index + off
     fm_store(xa, ino, idx, po, fm_entry(f.node, h, po), 'folio')
     hm_rehead(hp, mid, h, po, idx, refs[i])
+    if off > 0 then LRU.add_piece(f.node, f.pfn, h) end
     redis.call('HSET', owner, I(h), I(po) .. ':' .. gfp)
     local b = string.sub(bytes, off * 4096 + 1, (off + XA_POW2[po]) * 4096)
     if #b > 0 then redis.call('SET', node_key(f.node, 'mem:' .. I(h)), b)

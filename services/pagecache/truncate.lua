@@ -3,6 +3,7 @@
 --
 -- truncate_inode_pages_range(lstart, lend) here: every entry overlapping the byte range is looked at once.
 --   zero entry   the pages of it wholly inside the range go; the rest stays covered (trimmed/split);
+--   shadow       a workingset shadow overlapping the range goes whole (clear_shadow_entries);
 --   whole folio  truncate_inode_folio: unmapped where still mapped (truncate_cleanup_folio), then deleted;
 --   partial      truncate_inode_partial_folio: the cut bytes zeroed, then a large folio split to the mapping's
 --                minimum order at the page holding lstart (folio_split_or_unmap), and -- after a non-uniform
@@ -83,6 +84,8 @@ function TR.range(xa, ino, mapping, lstart, lend, min, uniform)
     if f.kind == 'hole' then
       local a, b = math.max(f.index, start), math.min(f.index + n, stop) - 1
       if a <= b then fm_punch_hole_entry(xa, ino, f.slot, a, b) end
+    elseif f.kind == 'shadow' then   -- truncate_folio_batch_exceptionals: the shadows in the range go too
+      fm_store(xa, ino, f.index, f.order, '', 'shadow')
     elseif f.kind == 'folio' then
       if f.index >= start and f.index + n <= stop then TR.remove(xa, ino, mapping, f)
       else TR.partial(xa, ino, mapping, f, lstart, lend, start, stop, min, uniform) end

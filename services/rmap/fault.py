@@ -112,6 +112,9 @@ class FaultHandler:
         last = FaultResult()
         for _ in range(MAX_RETRIES):
             res = await self._attempt(pid, address, write, tried)
+            if res.vm_fault & VmFault.OOM and await self.pagefault_out_of_memory(pid):
+                await self.free_folios(res.freed)
+                res = await self._attempt(pid, address, write, tried)   # the access is made again
             if not (res.vm_fault & VmFault.RETRY):
                 await self.free_folios(res.freed)
                 return res
@@ -192,8 +195,15 @@ class FaultHandler:
 
     async def _cow(self, pid, vma, address, folio, folio_index, i_size, major, limit, action, old, vmf) -> FaultResult:
         """do_cow_fault / wp_page_copy: a new order-0 anonymous page, a copy of the file page, mapped privately."""
-        got = await self.ctx.peers.stub("allocator").AllocPages(
-            page_allocator_pb2.AllocPagesRequest(order=0, gfp=GFP_HIGHUSER_MOVABLE, node=-1, in_flight_for="anon"))
+        try:
+            got = await self.ctx.peers.stub("allocator").AllocPages(
+                page_allocator_pb2.AllocPagesRequest(order=0, gfp=GFP_HIGHUSER_MOVABLE, node=-1, in_flight_for="anon"))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise
+            # alloc_anon_folio failed even after reclaim and the OOM killer: do_cow_fault's VM_FAULT_OOM
+            await lua.ACCOUNT_FAILED(self.redis, [], [0])
+            return FaultResult(VmFault.OOM, message=exc.details() or "")
         anon = (got.folio.pfn, got.folio.node)   # in flight (the ledger) until FINISH_FAULT installs it
         res = await self._finish(pid, vma, address, "cow", False, folio, folio_index, i_size, major, limit, action,
                                  old, vmf, anon=anon)  # fmt: skip
@@ -275,6 +285,14 @@ class FaultHandler:
             await self.evict_inodes(r[2])
             raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
         raise RuntimeError(f"unexpected FINISH_FAULT reply {out!r}")
+
+    async def pagefault_out_of_memory(self, pid: int) -> bool:
+        """VM_FAULT_OOM reached the fault handler (an allocation failed, e.g. under the filesystem's NOFS scope,
+        where the allocator's slow path may not kill): the global OOM killer runs (PageAllocator.OutOfMemory).
+        True when a process other than the faulting one was killed (the access is worth making again)."""
+        r = await self.ctx.peers.stub("allocator").OutOfMemory(page_allocator_pb2.OutOfMemoryRequest())
+        tracing.annotate(pagefault_out_of_memory=r.message or "no victim")
+        return r.killed and r.pid != pid
 
     async def free_folios(self, freed: list[tuple[int, int, int]]) -> None:
         """Give folios whose _refcount reached 0 back to the buddy allocator (__free_pages)."""

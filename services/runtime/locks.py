@@ -60,7 +60,7 @@ import structlog
 from opentelemetry import trace
 
 from mmsim.runtime import keys, scope, tracing
-from mmsim.runtime.errors import FailedPrecondition, NotFound, Unavailable
+from mmsim.runtime.errors import Aborted, FailedPrecondition, NotFound, Unavailable
 from mmsim.runtime.lua import LOCKS_LUA, Fence, Script
 
 I_RWSEM = "&inode->i_rwsem"
@@ -175,11 +175,13 @@ class Locks:
         self._release = Script(redis, LOCKS_LUA + (_DIR / "locks_release.lua").read_text())
 
     @contextlib.asynccontextmanager
-    async def hold(self, name: str, mapping: str, mode: str, load: bool = False, recovering: bool = False):
+    async def hold(self, name: str, mapping: str, mode: str, load: bool = False, recovering: bool = False,
+                   trylock: bool = False):
         """``async with locks.hold(I_RWSEM, m, WRITE) as grant:`` down_write ... up_write.
 
         ``load`` returns the inode's fields with the grant (the same round trip). A task that already holds
-        the lock for writing gets it again (a recovery run under its caller's lock), without a new grant."""
+        the lock for writing gets it again (a recovery run under its caller's lock), without a new grant.
+        ``trylock`` (down_write_trylock): a lock held by another task is not waited for: ABORTED at once."""
         again = next((h for h in held() if (h.name, h.mapping) == (name, mapping)), None)
         if again is not None and again.mode == WRITE:
             grant = Grant(again)
@@ -194,7 +196,7 @@ class Locks:
             _log.warning("lockdep", report=report, held_locks=[h.encode() for h in held()])
             _event("lockdep", report=report)
             tracing.annotate(lockdep=report)
-        grant = await self._down(name, mapping, mode, load, recovering)
+        grant = await self._down(name, mapping, mode, load, recovering, trylock)
         try:
             with scope.holding(grant.lock.encode()):
                 yield grant
@@ -217,7 +219,8 @@ class Locks:
                         inodes[m] = grant.inode
             yield inodes
 
-    async def _down(self, name: str, mapping: str, mode: str, load: bool, recovering: bool) -> Grant:
+    async def _down(self, name: str, mapping: str, mode: str, load: bool, recovering: bool,
+                    trylock: bool = False) -> Grant:
         inode = load or self.of_inodes
         keys_ = [lock_key(name, mapping), intent_key(mapping)] + ([keys.mapping(mapping, "inode")] if inode else [])
         waiter = f"{task_id()}/{secrets.token_hex(4)}"
@@ -247,6 +250,8 @@ class Locks:
                     await self.on_intent(mapping)
                     continue
                 holder, left = r[1].decode(), int(r[2])
+                if trylock:
+                    raise Aborted(f"{name} of {mapping} is held by {holder or 'another task'} (trylock: not waiting)")
                 remaining = deadline - time.monotonic()
                 if not contended:
                     _event("lock.contended", lock=name, mapping=mapping, mode=mode, holder=holder, holder_lease_ms=left)

@@ -148,6 +148,7 @@ VALID = [
     ("proc buddyinfo", 0),
     ("proc pagetypeinfo", 0),
     ("proc vmstat", 0),
+    ("proc zoneinfo", 0),
     ("proc meminfo", 0),
     ("proc status {pid}", 0),
     ("proc maps {pid}", 0),
@@ -227,6 +228,7 @@ INVALID = [
     ("proc buddyinfo extra", EXIT_USAGE),
     ("proc pagetypeinfo extra", EXIT_USAGE),
     ("proc vmstat extra", EXIT_USAGE),
+    ("proc zoneinfo extra", EXIT_USAGE),
     ("proc meminfo extra", EXIT_USAGE),
     ("proc status 99999", EXIT_ERROR),
     ("proc maps x", EXIT_USAGE),
@@ -250,7 +252,8 @@ INVALID = [
 # Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.
 OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment",
              "run", "experiment run", "experiment docs",   # test_scenarios.py, test_experiments.py
-             "bench run", "bench compare"}                 # test_cli_bench.py
+             "bench run", "bench compare",                 # test_cli_bench.py
+             "pressure"}                                   # test_reclaim.py
 
 
 def _argv(line: str, world: World) -> list[str]:

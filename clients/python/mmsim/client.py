@@ -241,6 +241,30 @@ class FragmentResult(Result):
 
 
 @dataclass(frozen=True)
+class ZoneWatermarks(Result):
+    """One zone of /proc/zoneinfo: free pages against its watermarks (units: pages)."""
+    node: int
+    zone: str
+    free: int
+    min: int
+    low: int                    # kswapd wakes below it
+    high: int                   # kswapd sleeps again above it
+    managed: int
+
+
+@dataclass(frozen=True)
+class ZoneInfo(Result):
+    """/proc/zoneinfo: the text and every populated zone."""
+    text: str
+    zones: list[ZoneWatermarks]
+    NESTED: ClassVar[dict[str, type]] = {"zones": ZoneWatermarks}
+
+    @property
+    def managed_pages(self) -> int:
+        return sum(z.managed for z in self.zones)
+
+
+@dataclass(frozen=True)
 class CachedFolio(Result):
     """A page-cache entry (FindFolio): a folio, or a zero entry for a hole; ``found`` False when nothing
     caches the index (the mapping exists: a missing one is NotFound)."""
@@ -876,6 +900,10 @@ class Allocator(_Service):
     def meminfo(self) -> dict[str, int]:
         """/proc/meminfo by name (units: kB)."""
         return dict(self._call("MemInfo", pa_pb.MemInfoRequest()).values_kb)
+
+    def zoneinfo(self) -> ZoneInfo:
+        """/proc/zoneinfo: free pages, min/low/high watermarks and managed pages of every zone."""
+        return ZoneInfo.from_pb(self._call("ZoneInfo", pa_pb.ZoneInfoRequest()))
 
     def meminfo_text(self) -> str:
         return self._call("MemInfo", pa_pb.MemInfoRequest()).text

@@ -350,3 +350,21 @@ class EvictInodeResponse(_message.Message):
     blocks_freed: int
     pages_freed: int
     def __init__(self, evicted: _Optional[bool] = ..., blocks_freed: _Optional[int] = ..., pages_freed: _Optional[int] = ...) -> None: ...
+
+class PageoutRequest(_message.Message):
+    __slots__ = ("mapping", "indices", "gfp")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    GFP_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    indices: _containers.RepeatedScalarFieldContainer[int]
+    gfp: _common_pb2.GfpMask
+    def __init__(self, mapping: _Optional[str] = ..., indices: _Optional[_Iterable[int]] = ..., gfp: _Optional[_Union[_common_pb2.GfpMask, _Mapping]] = ...) -> None: ...
+
+class PageoutResponse(_message.Message):
+    __slots__ = ("folios_written", "blocks_written")
+    FOLIOS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    BLOCKS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    folios_written: int
+    blocks_written: int
+    def __init__(self, folios_written: _Optional[int] = ..., blocks_written: _Optional[int] = ...) -> None: ...

@@ -95,6 +95,11 @@ class FilesystemServiceStub:
                 request_serializer=mmsim_dot_v1_dot_filesystem__pb2.EvictInodeRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.EvictInodeResponse.FromString,
                 _registered_method=True)
+        self.Pageout = channel.unary_unary(
+                '/mmsim.v1.FilesystemService/Pageout',
+                request_serializer=mmsim_dot_v1_dot_filesystem__pb2.PageoutRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_filesystem__pb2.PageoutResponse.FromString,
+                _registered_method=True)
         self.StatFs = channel.unary_unary(
                 '/mmsim.v1.FilesystemService/StatFs',
                 request_serializer=mmsim_dot_v1_dot_filesystem__pb2.StatFsRequest.SerializeToString,
@@ -192,6 +197,16 @@ class FilesystemServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Pageout(self, request, context):
+        """Reclaim's pageout (mm/vmscan.c pageout -> ->writepage): write back the given dirty folios of one file for
+        the page allocator's reclaim. Takes the inode lock only if it is free (ABORTED when another task holds it:
+        reclaim never waits), and refuses re-entry: FAILED_PRECONDITION with lockdep's "possible recursive locking"
+        report when the call chain already holds that file's inode lock.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StatFs(self, request, context):
         """statfs(2)-like: a filesystem's superblock (block size, profile, folio orders, indexing) by name.
         """
@@ -261,6 +276,11 @@ def add_FilesystemServiceServicer_to_server(servicer, server):
                     servicer.EvictInode,
                     request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.EvictInodeRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_filesystem__pb2.EvictInodeResponse.SerializeToString,
+            ),
+            'Pageout': grpc.unary_unary_rpc_method_handler(
+                    servicer.Pageout,
+                    request_deserializer=mmsim_dot_v1_dot_filesystem__pb2.PageoutRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_filesystem__pb2.PageoutResponse.SerializeToString,
             ),
             'StatFs': grpc.unary_unary_rpc_method_handler(
                     servicer.StatFs,
@@ -593,6 +613,33 @@ class FilesystemService:
             '/mmsim.v1.FilesystemService/EvictInode',
             mmsim_dot_v1_dot_filesystem__pb2.EvictInodeRequest.SerializeToString,
             mmsim_dot_v1_dot_filesystem__pb2.EvictInodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pageout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.FilesystemService/Pageout',
+            mmsim_dot_v1_dot_filesystem__pb2.PageoutRequest.SerializeToString,
+            mmsim_dot_v1_dot_filesystem__pb2.PageoutResponse.FromString,
             options,
             channel_credentials,
             insecure,

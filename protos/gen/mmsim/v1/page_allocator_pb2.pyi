@@ -346,3 +346,49 @@ class ResetResponse(_message.Message):
     nodes: int
     free_pages: int
     def __init__(self, keys_deleted: _Optional[int] = ..., nodes: _Optional[int] = ..., free_pages: _Optional[int] = ...) -> None: ...
+
+class ZoneInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ZoneWatermarks(_message.Message):
+    __slots__ = ("node", "zone", "free", "min", "low", "high", "managed")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    FREE_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    MANAGED_FIELD_NUMBER: _ClassVar[int]
+    node: int
+    zone: str
+    free: int
+    min: int
+    low: int
+    high: int
+    managed: int
+    def __init__(self, node: _Optional[int] = ..., zone: _Optional[str] = ..., free: _Optional[int] = ..., min: _Optional[int] = ..., low: _Optional[int] = ..., high: _Optional[int] = ..., managed: _Optional[int] = ...) -> None: ...
+
+class ZoneInfoResponse(_message.Message):
+    __slots__ = ("text", "zones")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ZONES_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    zones: _containers.RepeatedCompositeFieldContainer[ZoneWatermarks]
+    def __init__(self, text: _Optional[str] = ..., zones: _Optional[_Iterable[_Union[ZoneWatermarks, _Mapping]]] = ...) -> None: ...
+
+class OutOfMemoryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class OutOfMemoryResponse(_message.Message):
+    __slots__ = ("killed", "pid", "message", "pages_freed")
+    KILLED_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FREED_FIELD_NUMBER: _ClassVar[int]
+    killed: bool
+    pid: int
+    message: str
+    pages_freed: int
+    def __init__(self, killed: _Optional[bool] = ..., pid: _Optional[int] = ..., message: _Optional[str] = ..., pages_freed: _Optional[int] = ...) -> None: ...

@@ -105,6 +105,16 @@ class PageAllocatorServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoResponse.FromString,
                 _registered_method=True)
+        self.OutOfMemory = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/OutOfMemory',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.OutOfMemoryRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.OutOfMemoryResponse.FromString,
+                _registered_method=True)
+        self.ZoneInfo = channel.unary_unary(
+                '/mmsim.v1.PageAllocatorService/ZoneInfo',
+                request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.ZoneInfoRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.ZoneInfoResponse.FromString,
+                _registered_method=True)
         self.VmStat = channel.unary_unary(
                 '/mmsim.v1.PageAllocatorService/VmStat',
                 request_serializer=mmsim_dot_v1_dot_page__allocator__pb2.VmStatRequest.SerializeToString,
@@ -235,9 +245,24 @@ class PageAllocatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def VmStat(self, request, context):
+    def OutOfMemory(self, request, context):
         """/proc/vmstat counters by the kernel's names.
+        pagefault_out_of_memory (mm/oom_kill.c): a fault ended in VM_FAULT_OOM; the OOM killer picks the process
+        with the largest oom_badness, kills it and frees its memory. killed = false when no process holds memory.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ZoneInfo(self, request, context):
+        """/proc/zoneinfo: each zone's free pages, watermarks (min/low/high), managed pages, lowmem_reserve and LRU sizes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmStat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -343,6 +368,16 @@ def add_PageAllocatorServiceServicer_to_server(servicer, server):
                     servicer.PageTypeInfo,
                     request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoResponse.SerializeToString,
+            ),
+            'OutOfMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.OutOfMemory,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.OutOfMemoryRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.OutOfMemoryResponse.SerializeToString,
+            ),
+            'ZoneInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ZoneInfo,
+                    request_deserializer=mmsim_dot_v1_dot_page__allocator__pb2.ZoneInfoRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__allocator__pb2.ZoneInfoResponse.SerializeToString,
             ),
             'VmStat': grpc.unary_unary_rpc_method_handler(
                     servicer.VmStat,
@@ -749,6 +784,60 @@ class PageAllocatorService:
             '/mmsim.v1.PageAllocatorService/PageTypeInfo',
             mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoRequest.SerializeToString,
             mmsim_dot_v1_dot_page__allocator__pb2.PageTypeInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OutOfMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/OutOfMemory',
+            mmsim_dot_v1_dot_page__allocator__pb2.OutOfMemoryRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.OutOfMemoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ZoneInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageAllocatorService/ZoneInfo',
+            mmsim_dot_v1_dot_page__allocator__pb2.ZoneInfoRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__allocator__pb2.ZoneInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,
