@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 
 from mmsim.rmap import lua
-from mmsim.rmap.fault import FaultHandler, _s, mm_keys, parse_freed
+from mmsim.rmap.fault import FaultHandler, _s, mm_keys
 from mmsim.rmap.mm import (
     DEFAULT_MAX_MAP_COUNT, MMAP_BASE, PAGE_SHIFT, PAGE_SIZE, Vma, dev_of_fs, format_maps_line, thp_get_unmapped_area,
     page_align, prot_to_vm_flags, split_for_munmap, validate_comm, validate_mmap,
@@ -43,14 +43,6 @@ MAPCOUNT_ACTIONS = {0: "", 1: "none", 2: "kill", 3: "leak"}
 ACTION_NUMBERS = {v: k for k, v in MAPCOUNT_ACTIONS.items()}
 MAX_MMAP_RETRIES = 8
 MKCLEAN_BATCH = 4096
-
-
-def _check_state(r) -> None:
-    kind = _s(r[0])
-    if kind == "nopid":
-        raise NotFound("no such process")
-    if kind == "killed":
-        raise FailedPrecondition(f"process was killed: {_s(r[1])}")
 
 
 class ReverseMap:
@@ -67,9 +59,10 @@ class ReverseMap:
         validate_comm(comm)
         require(action in MAPCOUNT_ACTIONS, f"unknown mapcount_action {action}")
         mmc = max_map_count or DEFAULT_MAX_MAP_COUNT
-        pid = await lua.SPAWN(self.redis, [keys.cluster("pids"), keys.cluster("procs")],
-                              [comm, limit, MAPCOUNT_ACTIONS[action], mmc, MMAP_BASE])  # fmt: skip
-        return int(pid)
+        r = await lua.SPAWN(self.redis, pids=keys.cluster("pids"), procs=keys.cluster("procs"), comm=comm,
+                            mapcount_limit=limit, mapcount_action=MAPCOUNT_ACTIONS[action], max_map_count=mmc,
+                            mmap_base=MMAP_BASE)  # fmt: skip
+        return r.pid
 
     async def mmap(self, pid: int, mapping: str, length: int, offset: int, prot: set[str], shared: bool,
                    addr: int) -> Vma:  # fmt: skip
@@ -97,18 +90,16 @@ class ReverseMap:
             start = thp_get_unmapped_area(vmas, plen, addr, mmap_base, offset)
             vma = Vma(start, start + plen, base.pgoff, base.flags, mapping, base.ino, base.dev, base.path,
                       base.limit, base.action)  # fmt: skip
-            r = await lua.MMAP_INSERT(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mapping(mapping, "i_mmap"),
-                                                   keys.mapping(mapping, "inode")],
-                                      [vma.to_json(), start, vma.end, vma.pgoff, pid])  # fmt: skip
-            kind = _s(r[0])
-            if kind == "ok":
+            r = lua.live(await lua.MMAP_INSERT(
+                self.redis, **mm_keys(pid, ("mm", "vmas")), i_mmap=keys.mapping(mapping, "i_mmap"),
+                inode=keys.mapping(mapping, "inode"), vma=vma.to_json(), start=start, stop=vma.end, pgoff=vma.pgoff,
+                pid=pid), pid)  # fmt: skip
+            if r.kind == "ok":
                 return vma
-            if kind == "unlinked":
+            if r.kind == "unlinked":
                 raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
-            if kind == "enomem":
-                raise ResourceExhausted(f"process {pid} has {_s(r[1])} VMAs: vm.max_map_count reached (ENOMEM)")
-            if kind != "overlap":
-                _check_state(r)
+            if r.kind == "enomem":
+                raise ResourceExhausted(f"process {pid} has {r.map_count} VMAs: vm.max_map_count reached (ENOMEM)")
             members = await self.redis.zrange(keys.mm(pid, "vmas"), 0, -1)
         raise ResourceExhausted(f"mmap kept racing with other mmaps of pid {pid}")
 
@@ -128,27 +119,23 @@ class ReverseMap:
                 v = Vma.from_json(m)
                 if v.end > addr:
                     plan.append({"old": _s(m), "new": [p.to_json() for p in split_for_munmap(v, addr, end)]})
-            r = await lua.MUNMAP(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas")],
-                                 [self.spans, pid, addr, end, json.dumps(plan)])  # fmt: skip
-            kind = _s(r[0])
-            if kind == "ok":
-                await self.faults.free_folios(parse_freed(r[3:]))
-                await self.faults.evict_inodes(r[2])
-                return int(_s(r[1]))
-            if kind == "enomem":
+            r = lua.live(await lua.MUNMAP(self.redis, **mm_keys(pid, ("mm", "vmas")), spans=self.spans, pid=pid,
+                                          start=addr, stop=end, plan=json.dumps(plan)), pid)  # fmt: skip
+            if r.kind == "ok":
+                await self.faults.free_folios(lua.freed(r.freed))
+                await self.faults.evict_inodes(r.evict)
+                return r.zapped
+            if r.kind == "enomem":
                 raise ResourceExhausted(f"splitting would pass vm.max_map_count of pid {pid} (ENOMEM)")
-            if kind != "retry":
-                _check_state(r)
         raise ResourceExhausted(f"munmap kept racing with other changes of pid {pid}")
 
     async def exit(self, pid: int) -> tuple[int, int, int]:
-        r = await lua.EXIT(self.redis, [keys.mm(pid, "mm"), keys.cluster("procs")], [self.spans, pid])
-        if _s(r[0]) == "nopid":
-            raise NotFound(f"no process with pid {pid}")
-        freed = parse_freed(r[4:])
+        r = lua.live(await lua.EXIT(self.redis, mm=keys.mm(pid, "mm"), procs=keys.cluster("procs"), spans=self.spans,
+                                    pid=pid), pid)  # fmt: skip
+        freed = lua.freed(r.freed)
         await self.faults.free_folios(freed)
-        await self.faults.evict_inodes(r[3])
-        return int(_s(r[1])), int(_s(r[2])), len(freed)
+        await self.faults.evict_inodes(r.evict)
+        return r.zapped, r.vmas, len(freed)
 
     async def unmap_mapping_range(self, mapping: str, start: int, length: int, even_cows: bool) -> tuple[int, int, int]:
         """unmap_mapping_range: the byte range widened to whole pages; length 0 = to the end of the file."""
@@ -157,11 +144,11 @@ class ReverseMap:
             raise NotFound(f"no file {mapping!r}")
         first = start >> PAGE_SHIFT
         last = -1 if length == 0 else ((start + length + PAGE_SIZE - 1) >> PAGE_SHIFT) - 1
-        r = await lua.UNMAP_MAPPING_RANGE(self.redis, [keys.mapping(mapping, "i_mmap")],
-                                          [self.spans, first, last, int(even_cows)])  # fmt: skip
-        freed = parse_freed(r[2:])
+        r = await lua.UNMAP_MAPPING_RANGE(self.redis, i_mmap=keys.mapping(mapping, "i_mmap"), spans=self.spans,
+                                          first=first, last=last, even_cows=int(even_cows))  # fmt: skip
+        freed = lua.freed(r.freed)
         await self.faults.free_folios(freed)
-        return int(_s(r[0])), int(_s(r[1])), len(freed)
+        return r.zapped, r.vmas, len(freed)
 
     async def folio_mkclean(self, mapping: str, folios: list[tuple[int, int, int, int]]) -> tuple[int, list[tuple[int, bool]]]:
         """folio_mkclean for each (node, head pfn, order, file index) of ``mapping``, in ONE script whatever
@@ -171,13 +158,14 @@ class ReverseMap:
         require(len(folios) <= MKCLEAN_BATCH, f"at most {MKCLEAN_BATCH} folios per call, got {len(folios)}")
         if not folios:
             return 0, []
-        args: list = [self.spans]
+        flat: list = []
         for node, head, order, index in folios:
             require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
             require(order <= 10, f"folio order must be 0..10, got {order}")
-            args += [node, head, order, index]
-        r = [int(_s(x)) for x in await lua.FOLIO_MKCLEAN(self.redis, [keys.mapping(mapping, "i_mmap")], args)]
-        return r[0], [(r[i], bool(r[i + 1])) for i in range(1, len(r), 2)]
+            flat += [node, head, order, index]
+        r = await lua.FOLIO_MKCLEAN(self.redis, i_mmap=keys.mapping(mapping, "i_mmap"), spans=self.spans, folios=flat)
+        per = r.per_folio
+        return r.vmas, [(per[i], bool(per[i + 1])) for i in range(0, len(per), 2)]
 
     async def proc_maps(self, pid: int) -> list[str]:
         pipe = self.redis.pipeline(transaction=False)
@@ -196,11 +184,10 @@ class ReverseMap:
 
     async def folio_mapcount(self, node: int, pfn: int) -> dict:
         require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
-        r = await lua.FOLIO_MAPCOUNT(self.redis, [], [self.spans, node, pfn])
-        vals = [_s(x) for x in r]
-        per = {int(vals[i]): int(vals[i + 1]) for i in range(6, len(vals) - 1, 2)}
-        return {"folio_mapcount": int(vals[0]), "raw": int(vals[1]), "refcount": int(vals[2]),
-                "pinned": vals[3] == "1", "head": int(vals[4]), "order": int(vals[5]), "per_process": per}  # fmt: skip
+        r = await lua.FOLIO_MAPCOUNT(self.redis, spans=self.spans, node=node, pfn=pfn)
+        per = dict(zip(r.per_process[::2], r.per_process[1::2]))
+        return {"folio_mapcount": r.total, "raw": r.raw, "refcount": r.refcount, "pinned": r.pinned == 1,
+                "head": r.head, "order": r.order, "per_process": per}  # fmt: skip
 
 
 def prot_letters(values) -> set[str]:
