@@ -61,7 +61,8 @@ def freed(values: list[int]) -> list[tuple[int, int, int]]:
 
 
 SPAWN = _script(Spec("spawn", keys=("pids", "procs"),
-                     args=("comm", "mapcount_limit", "mapcount_action", "max_map_count", "mmap_base"),
+                     args=("comm", "mapcount_limit", "mapcount_action", "max_map_count", "mmap_base",
+                           "count"),   # processes in the run: consecutive pids sharing this mm record
                      replies={"ok": ("pid:int",)}), libraries="")
 
 FAULT_BEGIN = _script(Spec(
@@ -129,3 +130,18 @@ FOLIO_MAPCOUNT = _script(Spec(
 FOLIO_MKCLEAN = _script(Spec(
     "folio_mkclean", keys=("i_mmap",), args=("spans", "*folios"),   # folios: node, head, order, index each
     replies={"ok": ("vmas:int", "*per_folio:int")}))                 # PTEs cleaned, 1 if one was dirty; each
+
+MAP_MANY = _script(Spec(
+    "map_many", keys=("mm", "vmas", "runs", "pagemaps", "i_mmap", "inode"),
+    args=("spans", "pid",
+          "run",                # JSON: s (vm_start), n (VMAs per process), m, pg, node, head, pfn, order, index, b (bits)
+          "limit", "action"),   # the mapcount policy in force
+    replies={**_GONE, "ok": ("mappings:int", "tasks:int", "pinned:int", "saturated:int", "wraps:int",
+                             "mapcount:int", "refcount:int"),
+             "enomem": ("map_count",), "retry": ("why",), "unlinked": (),
+             "killed_now": ("reason", "evict", _FREED)}))   # the policy killed the run's processes
+
+PIN_PAGES = _script(Spec(
+    "pin_pages", keys=("mm", "pte", "pins"), args=("spans", "vpn", "count"),
+    replies={**_GONE, "ok": ("pinned:int", "refused:int", "refcount:int", "pfn:int"),
+             "nopte": (), "zero": ()}))

@@ -31,6 +31,33 @@ local function rm_folio_order(pfn, p)
   return 0
 end
 
+-- the folio's references drop by n (folio_put_refs): the last one is handed to the caller's FreePages
+-- (__free_pages wants _refcount 1 and no mapping; an anonymous page's ->mapping is cleared here as
+-- free_pages_prepare does). vm_node(node) must be current.
+local function rm_put_refs(node, head, order, n, anon)
+  local rc = page_get_field(head, 'refcount')
+  if rc == n then
+    if anon then page_set_field(head, 'mapping', 0) end
+    page_set_field(head, 'refcount', 1)
+    ledger_put(head, order, 'unmap-free', '')   -- owned by the ledger until the caller's FreePages
+    table.insert(RM_FREED, {node, head, order})
+  else
+    page_ref_add(head, -n)
+  end
+end
+
+-- a PTE whose page no longer holds a count for it (freed, or _mapcount already -1: a wrapped counter made
+-- it look unmapped): print_bad_pte's "BUG: Bad page map" (mm/memory.c); the PTE goes, no counter moves
+local function rm_bad_map(node, pfn, head, nomc)
+  local p = page_get(pfn)
+  local hp = head == pfn and p or page_get(head)
+  if page_is_type(p, PT_BUDDY) or page_is_type(hp, PT_BUDDY) or hp.refcount <= 0 or (not nomc and p.mapcount < 0) then
+    rm_stat(node, 'mmsim_bad_page_map', 1)
+    return true
+  end
+  return false
+end
+
 -- zap one PTE: folio_remove_rmap_pte + folio_put (mm/rmap.c, mm/memory.c zap_present_ptes)
 local function rm_zap(pid, vpn, ptestr)
   local p = pte_decode(ptestr)
@@ -43,37 +70,15 @@ local function rm_zap(pid, vpn, ptestr)
   end
   vm_node(p.node)
   local anon = has(p.bits, PTE_ANON)
+  redis.call('HINCRBY', mm_key(pid, 'mm'), anon and 'rss_anon' or 'rss_file', -1)
+  if rm_bad_map(p.node, p.pfn, p.head, has(p.bits, PTE_NOMC)) then return 1 end
   if not has(p.bits, PTE_NOMC) then
     if page_mapcount_add(p.pfn, -1) == -1 then
       rm_stat(p.node, anon and 'nr_anon_pages' or 'nr_mapped', -1)
     end
   end
-  if page_get_field(p.head, 'refcount') == 1 then
-    -- the last reference: __free_pages drops it (the allocator's FreePages wants _refcount 1, no mapping;
-    -- an anonymous page's ->mapping is cleared here as free_pages_prepare does)
-    if anon then page_set_field(p.head, 'mapping', 0) end
-    ledger_put(p.head, p.order, 'unmap-free', '')   -- owned by the ledger until the caller's FreePages
-    table.insert(RM_FREED, {p.node, p.head, p.order})
-  else
-    page_ref_add(p.head, -1)
-  end
-  redis.call('HINCRBY', mm_key(pid, 'mm'), anon and 'rss_anon' or 'rss_file', -1)
+  rm_put_refs(p.node, p.head, p.order, 1, anon)
   return 1
-end
-
--- zap every PTE of pid in [lo_vpn, hi_vpn]; skip private COW copies unless even_cows
-local function rm_zap_range(pid, lo, hi, even_cows)
-  local n = 0
-  local vpns = redis.call('ZRANGEBYSCORE', mm_key(pid, 'pte_idx'), I(lo), I(hi))
-  for _, v in ipairs(vpns) do
-    local s = redis.call('HGET', mm_key(pid, 'pte'), v)
-    if s then
-      if even_cows or not has(pte_decode(s).bits, PTE_ANON) then
-        n = n + rm_zap(pid, tonumber(v), s)
-      end
-    end
-  end
-  return n
 end
 
 -- vma_unlink_file: the VMA of pid at start leaves mapping m's i_mmap; m is remembered for rm_evictable
@@ -97,16 +102,100 @@ local function rm_evictable()
   return table.concat(out, ' ')
 end
 
+-- a counter of `bits` bits holding x: two's complement wrap-around (atomic_t arithmetic, narrowed)
+local function rm_wrap(x, bits)
+  local h = 2 ^ (bits - 1)
+  return (x + h) % (2 * h) - h
+end
+
+-- the folio (node, head) is still mapping m's folio at file index `index` (filemap_fault's folio->mapping check)
+local function rm_folio_is(node, head, m, index)
+  vm_node(node)
+  local hp = page_get(head)
+  if page_is_type(hp, PT_BUDDY) then return false end   -- a wrapped _refcount may be anything else
+  if hp.w2 == MAPPING_SHARED then return true end
+  local mid = redis.call('HGET', node_key(node, 'intern'), 'n:' .. m)
+  return mid and tonumber(mid) == hp.w2 and hp.w3 == index
+end
+
+-- the runs of MapMany (counted one-page VMAs of one file page, the same in each of the mm's nr_tasks
+-- processes): {field = vm_start, r = the run (JSON from Python), c = PTEs that raised the counters}
+local function rm_runs(pid)
+  local out, h = {}, redis.call('HGETALL', mm_key(pid, 'runs'))
+  for i = 1, #h, 2 do
+    if not string.find(h[i], ':') then
+      out[#out + 1] = {field = h[i], r = cjson.decode(h[i + 1]), c = tonumber(redis.call('HGET', mm_key(pid, 'runs'), h[i] .. ':c'))}
+    end
+  end
+  return out
+end
+
+-- zap_page_range of a run: its PTEs drop their _mapcount and references with the same wrap-around arithmetic
+-- that raised them (page_remove_rmap checks nothing); a page that left the page cache meanwhile (a wrapped
+-- count let it be freed) is a bad page map and is not touched. Returns the PTEs zapped.
+local function rm_zap_run(pid, run, tasks)
+  local r = run.r
+  rm_i_mmap_del(r.m, pid, r.s)
+  if run.c > 0 then
+    if rm_folio_is(r.node, r.head, r.m, r.index) then
+      local mc = rm_wrap(page_get_field(r.pfn, 'mapcount') - run.c, r.b)
+      page_set_field(r.pfn, 'mapcount', mc)
+      if mc == -1 then rm_stat(r.node, 'nr_mapped', -1) end
+      local rc = rm_wrap(page_get_field(r.head, 'refcount') - run.c, r.b)
+      if rc < 0 then
+        rm_stat(r.node, 'mmsim_bad_page_map', 1)
+      else
+        rm_put_refs(r.node, r.head, r.order, page_get_field(r.head, 'refcount') - rc, false)
+      end
+    else
+      rm_stat(r.node, 'mmsim_bad_page_map', 1)
+    end
+  end
+  return r.n * tasks
+end
+
+-- put_page of every get_user_pages reference the process still holds
+local function rm_unpin_all(pid)
+  local h = redis.call('HGETALL', mm_key(pid, 'pins'))
+  for i = 1, #h, 2 do
+    local node, head, order = string.match(h[i], '^(%d+):(%d+):(%d+)$')
+    node, head = tonumber(node), tonumber(head)
+    vm_node(node)
+    if not rm_bad_map(node, head, head, true) then
+      rm_put_refs(node, head, tonumber(order), tonumber(h[i + 1]), false)
+    end
+  end
+end
+
+-- zap every PTE of pid in [lo_vpn, hi_vpn]; skip private COW copies unless even_cows
+local function rm_zap_range(pid, lo, hi, even_cows)
+  local n = 0
+  local vpns = redis.call('ZRANGEBYSCORE', mm_key(pid, 'pte_idx'), I(lo), I(hi))
+  for _, v in ipairs(vpns) do
+    local s = redis.call('HGET', mm_key(pid, 'pte'), v)
+    if s then
+      if even_cows or not has(pte_decode(s).bits, PTE_ANON) then
+        n = n + rm_zap(pid, tonumber(v), s)
+      end
+    end
+  end
+  return n
+end
+
 -- exit_mmap (mm/mmap.c): zap everything, unlink every VMA from its file's i_mmap
 local function rm_teardown(pid)
   local zapped = rm_zap_range(pid, 0, 2 ^ 52, true)
+  local tasks = tonumber(redis.call('HGET', mm_key(pid, 'mm'), 'nr_tasks') or '1')
+  for _, run in ipairs(rm_runs(pid)) do zapped = zapped + rm_zap_run(pid, run, tasks) end
+  rm_unpin_all(pid)
   local vmas = redis.call('ZRANGE', mm_key(pid, 'vmas'), 0, -1)
   for _, m in ipairs(vmas) do
     local v = cjson.decode(m)
     rm_i_mmap_del(v.m, pid, v.s)
   end
-  redis.call('DEL', mm_key(pid, 'vmas'), mm_key(pid, 'pte'), mm_key(pid, 'pte_idx'), mm_key(pid, 'pagemaps'))
-  redis.call('HSET', mm_key(pid, 'mm'), 'map_count', 0, 'rss_file', 0, 'rss_anon', 0)
+  redis.call('DEL', mm_key(pid, 'vmas'), mm_key(pid, 'pte'), mm_key(pid, 'pte_idx'), mm_key(pid, 'pagemaps'),
+    mm_key(pid, 'runs'), mm_key(pid, 'pins'))
+  redis.call('HSET', mm_key(pid, 'mm'), 'map_count', 0, 'rss_file', 0, 'rss_anon', 0, 'pins', 0)
   return zapped, #vmas
 end
 

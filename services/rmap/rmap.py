@@ -31,15 +31,19 @@ from __future__ import annotations
 import json
 
 from mmsim.rmap import lua
-from mmsim.rmap.fault import FaultHandler, _s, mm_keys
+from mmsim.rmap.fault import FaultHandler, _s, mm_keys, resolve_policy
 from mmsim.rmap.mm import (
-    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, PAGE_SHIFT, PAGE_SIZE, Vma, dev_of_fs, format_maps_line, thp_get_unmapped_area,
+    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, PAGE_SHIFT, PAGE_SIZE, Vma, dev_of_fs, format_maps_line, get_unmapped_area,
+    thp_get_unmapped_area,
     page_align, prot_to_vm_flags, split_for_munmap, validate_comm, validate_mmap,
 )  # fmt: skip
 from mmsim.runtime import keys, profiles
-from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
+from mmsim.runtime.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
+from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
+from mmsim.v1 import page_cache_pb2
 
 MAPCOUNT_ACTIONS = {0: "", 1: "none", 2: "kill", 3: "leak"}
+PID_MAX_LIMIT = 4 * 1024 * 1024   # include/linux/threads.h on 64-bit: the most processes pid_max allows
 ACTION_NUMBERS = {v: k for k, v in MAPCOUNT_ACTIONS.items()}
 MAX_MMAP_RETRIES = 8
 MKCLEAN_BATCH = 4096
@@ -55,13 +59,17 @@ class ReverseMap:
     def spans(self) -> str:
         return self.faults.spans
 
-    async def spawn(self, comm: str, limit: int, action: int, max_map_count: int) -> int:
+    async def spawn(self, comm: str, limit: int, action: int, max_map_count: int, count: int = 1) -> int:
+        """A process, or ``count`` processes created in bulk: consecutive pids sharing one mm record (a run:
+        whatever MapMany maps, each of them maps), as an exploit forks as many as vm.max_map_count forces."""
         validate_comm(comm)
         require(action in MAPCOUNT_ACTIONS, f"unknown mapcount_action {action}")
+        count = count or 1
+        require(count <= PID_MAX_LIMIT, f"count must be 1..{PID_MAX_LIMIT} (PID_MAX_LIMIT), got {count}")
         mmc = max_map_count or DEFAULT_MAX_MAP_COUNT
         r = await lua.SPAWN(self.redis, pids=keys.cluster("pids"), procs=keys.cluster("procs"), comm=comm,
                             mapcount_limit=limit, mapcount_action=MAPCOUNT_ACTIONS[action], max_map_count=mmc,
-                            mmap_base=MMAP_BASE)  # fmt: skip
+                            mmap_base=MMAP_BASE, count=count)  # fmt: skip
         return r.pid
 
     async def mmap(self, pid: int, mapping: str, length: int, offset: int, prot: set[str], shared: bool,
@@ -72,7 +80,8 @@ class ReverseMap:
         pipe.hgetall(keys.mapping(mapping, "inode"))
         pipe.hgetall(keys.mm(pid, "mm"))
         pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
-        inode, mmh, members = await pipe.execute()
+        pipe.hgetall(keys.mm(pid, "runs"))
+        inode, mmh, members, runs = await pipe.execute()
         if not mmh:
             raise NotFound(f"no process with pid {pid}")
         if mmh.get(b"state") != b"running":
@@ -86,7 +95,7 @@ class ReverseMap:
                    prof.mapcount_limit, prof.mapcount_action)  # fmt: skip
         mmap_base = int(_s(mmh.get(b"mmap_base", str(MMAP_BASE).encode())))
         for _ in range(MAX_MMAP_RETRIES):
-            vmas = [Vma.from_json(m) for m in members]
+            vmas = [Vma.from_json(m) for m in members] + _run_spans(runs)
             start = thp_get_unmapped_area(vmas, plen, addr, mmap_base, offset)
             vma = Vma(start, start + plen, base.pgoff, base.flags, mapping, base.ino, base.dev, base.path,
                       base.limit, base.action)  # fmt: skip
@@ -102,6 +111,82 @@ class ReverseMap:
                 raise ResourceExhausted(f"process {pid} has {r.map_count} VMAs: vm.max_map_count reached (ENOMEM)")
             members = await self.redis.zrange(keys.mm(pid, "vmas"), 0, -1)
         raise ResourceExhausted(f"mmap kept racing with other mmaps of pid {pid}")
+
+    async def map_many(self, pid: int, mapping: str, offset: int, count: int, prot: set[str], shared: bool,
+                       counter_bits: int) -> dict:  # fmt: skip
+        """``count`` one-page VMAs of the file page at ``offset`` in every process of pid's run, as one counted
+        run (mm/mmap.c mmap_region + mm/memory.c finish_fault, ``count`` x nr_tasks times in one step). The page
+        is looked up (or read) by one PageCache.Fault hop first. Returns what the mapcount policy did."""
+        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
+        require(offset % PAGE_SIZE == 0, f"offset must be page aligned, got {offset}")
+        require(count > 0, "count must be positive (one-page VMAs per process)")
+        require(counter_bits == 0 or 8 <= counter_bits <= 32, f"counter_bits must be 8..32 or 0, got {counter_bits}")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.mapping(mapping, "inode"))
+        pipe.hgetall(keys.mm(pid, "mm"))
+        pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
+        pipe.hgetall(keys.mm(pid, "runs"))
+        inode, mmh, members, runs = await pipe.execute()
+        if not mmh:
+            raise NotFound(f"no process with pid {pid}")
+        if mmh.get(b"state") != b"running":
+            raise FailedPrecondition(f"process {pid} was killed: {_s(mmh.get(b'killed_reason', b''))}")
+        if not inode:
+            raise NotFound(f"no file {mapping!r}")
+        mc, mmc = int(mmh[b"map_count"]), int(mmh[b"max_map_count"])
+        if mc + count > mmc:
+            raise ResourceExhausted(f"process {pid} has {mc} VMAs; {count} more pass vm.max_map_count {mmc} (ENOMEM)")
+        prof = profiles.get(_s(inode.get(b"profile", b"")) or self.ctx.settings.profile)
+        limit, action = resolve_policy(Vma(0, 0, 0, 0, mapping, limit=prof.mapcount_limit, action=prof.mapcount_action),
+                                       _s(mmh.get(b"mapcount_limit", b"")), _s(mmh.get(b"mapcount_action", b"")))
+        index = offset >> PAGE_SHIFT
+        resp = await self.ctx.peers.stub("pagecache").Fault(page_cache_pb2.FaultRequest(
+            mapping=mapping, index=index, flags=[page_cache_pb2.FAULT_FLAG_USER]))
+        vmf = VmFault.from_proto(resp.vm_fault)
+        if vmf & VM_FAULT_ERROR or not resp.HasField("folio"):
+            raise FailedPrecondition(f"page {index} of {mapping} cannot be mapped ({vmf or 'a hole: the zero page has no mapcount'})")
+        f = resp.folio
+        flags = prot_to_vm_flags(prot, shared)
+        for _ in range(MAX_MMAP_RETRIES):
+            start = get_unmapped_area([Vma.from_json(m) for m in members] + _run_spans(runs), count * PAGE_SIZE, 0,
+                                      int(mmh.get(b"mmap_base", MMAP_BASE)))  # fmt: skip
+            run = {"s": start, "n": count, "m": mapping, "pg": index, "f": flags, "node": f.node, "head": f.pfn,
+                   "pfn": f.pfn + (index - resp.folio_index), "order": f.order, "index": resp.folio_index,
+                   "b": counter_bits or prof.mapcount_bits}  # fmt: skip
+            r = lua.live(await lua.MAP_MANY(
+                self.redis, **mm_keys(pid, ("mm", "vmas", "runs", "pagemaps")), i_mmap=keys.mapping(mapping, "i_mmap"),
+                inode=keys.mapping(mapping, "inode"), spans=self.spans, pid=pid, run=json.dumps(run), limit=limit,
+                action=action), pid)  # fmt: skip
+            out = {"address": start, "folio": (run["head"], run["order"], run["node"]), "pfn": run["pfn"]}
+            if r.kind == "ok":
+                return {**out, "mappings": r.mappings, "tasks": r.tasks, "killed": 0, "pinned": bool(r.pinned),
+                        "saturated": r.saturated, "wraps": r.wraps, "mapcount": r.mapcount, "refcount": r.refcount,
+                        "killed_reason": ""}  # fmt: skip
+            if r.kind == "killed_now":
+                await self.faults.free_folios(lua.freed(r.freed))
+                await self.faults.evict_inodes(r.evict)
+                d = await self.folio_mapcount(f.node, run["pfn"])
+                return {**out, "mappings": 0, "tasks": int(mmh.get(b"nr_tasks", 1)), "killed": int(mmh.get(b"nr_tasks", 1)),
+                        "pinned": False, "saturated": 0, "wraps": 0, "mapcount": d["raw"], "refcount": d["refcount"],
+                        "killed_reason": r.reason}  # fmt: skip
+            if r.kind == "enomem":
+                raise ResourceExhausted(f"process {pid} has {r.map_count} VMAs: vm.max_map_count reached (ENOMEM)")
+            if r.kind == "unlinked":
+                raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
+            members = await self.redis.zrange(keys.mm(pid, "vmas"), 0, -1)
+            runs = await self.redis.hgetall(keys.mm(pid, "runs"))
+        raise Aborted(f"MapMany kept racing with other changes of pid {pid} or {mapping}; retry")
+
+    async def pin_pages(self, pid: int, address: int, count: int) -> dict:
+        """get_user_pages(FOLL_GET) ``count`` times on the page mapped at ``address`` (try_get_page)."""
+        require(0 < count <= 1 << 32, f"count must be 1..{1 << 32}, got {count}")
+        r = lua.live(await lua.PIN_PAGES(self.redis, **mm_keys(pid, ("mm", "pte", "pins")), spans=self.spans,
+                                         vpn=address >> PAGE_SHIFT, count=count), pid)  # fmt: skip
+        if r.kind == "nopte":
+            raise FailedPrecondition(f"no page is mapped at {address:#x} in pid {pid}: fault it in first")
+        if r.kind == "zero":
+            raise FailedPrecondition(f"{address:#x} maps the shared zero page, which takes no references")
+        return {"pinned": r.pinned, "refused": r.refused, "refcount": r.refcount, "pfn": r.pfn}
 
     async def munmap(self, pid: int, addr: int, length: int) -> int:
         require(addr % PAGE_SIZE == 0, f"addr must be page aligned, got {addr:#x} (EINVAL)")
@@ -188,6 +273,16 @@ class ReverseMap:
         per = dict(zip(r.per_process[::2], r.per_process[1::2]))
         return {"folio_mapcount": r.total, "raw": r.raw, "refcount": r.refcount, "pinned": r.pinned == 1,
                 "head": r.head, "order": r.order, "per_process": per}  # fmt: skip
+
+
+def _run_spans(runs: dict) -> list[Vma]:
+    """The address ranges MapMany's runs occupy, as VMAs for the free-range search."""
+    out = []
+    for k, v in runs.items():
+        if b":" not in k:
+            d = json.loads(v)
+            out.append(Vma(d["s"], d["s"] + d["n"] * PAGE_SIZE, d["pg"], d["f"], d["m"]))
+    return out
 
 
 def prot_letters(values) -> set[str]:

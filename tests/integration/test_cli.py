@@ -155,6 +155,7 @@ VALID = [
     ("trace list --limit 5 --faults", 0),
     ("bench fault --faults 2 --here", 0),
     ("check --max 10", 0),
+    ("mapcount-overflow --policy kill --bits 16", 0),
     ("recover", 0),
     ("thp stats", 0),
     ("evict {m}", 0),                                     # linked: nothing to evict, said so
@@ -231,6 +232,8 @@ INVALID = [
     ("trace list --limit 0", EXIT_USAGE),
     ("trace last --bogus", EXIT_USAGE),
     ("bench fault --faults 0", EXIT_USAGE),
+    ("mapcount-overflow --policy bogus", EXIT_USAGE),
+    ("mapcount-overflow --bits 40", EXIT_USAGE),
 ]
 
 # Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.

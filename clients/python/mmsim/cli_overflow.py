@@ -1,0 +1,29 @@
+"""`mmsim mapcount-overflow`: the LSFMM 2018 four-billion-mappings workload under one policy.
+
+    mmsim mapcount-overflow --policy none       mmsim mapcount-overflow --policy kill --bits 16 --json
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mmsim.cli_base import Out, app, choice, command, connect, number, opt
+from mmsim.mapcount_overflow import format_report
+
+
+@command(app, "mapcount-overflow", panel="Memory")
+def mapcount_overflow(
+    policy: Annotated[str, opt("what the kernel does about it: none (mainline: _mapcount wraps), kill (Wilcox: kill "
+                               "the process mapping a page more than 5000 times) or leak (Morton: pin the page)",
+                               "--policy", parser=choice("none", "kill", "leak"), metavar="POLICY")] = "none",
+    bits: Annotated[int, opt("width of _mapcount/_refcount, 8..32 (16 for a classroom demo; 32 = the kernel's "
+                             "2**32 mappings)", "--bits", parser=number(8, 32), metavar="BITS")] = 32,
+    keep: Annotated[bool, opt("leave the processes mapped afterwards (inspect them, then exit them)", "--keep")] = False,
+) -> Out:
+    """Map one page 2**BITS times over as many processes as vm.max_map_count forces, and show what happens.
+
+    Example: mmsim mapcount-overflow --policy none
+    """
+    with connect() as mm:
+        report = mm.mapcount_overflow(policy, bits, keep)
+    return Out(report.to_dict(), format_report(report))
