@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import json
 
+import grpc
+
 from mmsim.rmap import lua
 from mmsim.rmap.fault import FaultHandler, _s, mm_keys, resolve_policy
 from mmsim.rmap.mm import (
@@ -39,7 +41,6 @@ from mmsim.rmap.mm import (
 )  # fmt: skip
 from mmsim.runtime import keys, profiles
 from mmsim.runtime.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
-from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
 from mmsim.v1 import page_cache_pb2
 
 MAPCOUNT_ACTIONS = {0: "", 1: "none", 2: "kill", 3: "leak"}
@@ -116,7 +117,8 @@ class ReverseMap:
                        counter_bits: int) -> dict:  # fmt: skip
         """``count`` one-page VMAs of the file page at ``offset`` in every process of pid's run, as one counted
         run (mm/mmap.c mmap_region + mm/memory.c finish_fault, ``count`` x nr_tasks times in one step). The page
-        is looked up (or read) by one PageCache.Fault hop first. Returns what the mapcount policy did."""
+        must be in the page cache (a fault brought it in): one PageCache.FindFolio hop finds it. Returns what the
+        mapcount policy did."""
         require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
         require(offset % PAGE_SIZE == 0, f"offset must be page aligned, got {offset}")
         require(count > 0, "count must be positive (one-page VMAs per process)")
@@ -140,11 +142,16 @@ class ReverseMap:
         limit, action = resolve_policy(Vma(0, 0, 0, 0, mapping, limit=prof.mapcount_limit, action=prof.mapcount_action),
                                        _s(mmh.get(b"mapcount_limit", b"")), _s(mmh.get(b"mapcount_action", b"")))
         index = offset >> PAGE_SHIFT
-        resp = await self.ctx.peers.stub("pagecache").Fault(page_cache_pb2.FaultRequest(
-            mapping=mapping, index=index, flags=[page_cache_pb2.FAULT_FLAG_USER]))
-        vmf = VmFault.from_proto(resp.vm_fault)
-        if vmf & VM_FAULT_ERROR or not resp.HasField("folio"):
-            raise FailedPrecondition(f"page {index} of {mapping} cannot be mapped ({vmf or 'a hole: the zero page has no mapcount'})")
+        try:
+            resp = await self.ctx.peers.stub("pagecache").FindFolio(
+                page_cache_pb2.FindFolioRequest(mapping=mapping, index=index))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise
+            raise FailedPrecondition(f"page {index} of {mapping} is not in the page cache: fault it in first "
+                                     f"({exc.details()})") from None
+        if not resp.HasField("folio"):
+            raise FailedPrecondition(f"page {index} of {mapping} is a hole: the zero page has no mapcount")
         f = resp.folio
         flags = prot_to_vm_flags(prot, shared)
         for _ in range(MAX_MMAP_RETRIES):

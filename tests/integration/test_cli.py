@@ -156,6 +156,7 @@ VALID = [
     ("bench fault --faults 2 --here", 0),
     ("check --max 10", 0),
     ("mapcount-overflow --policy kill --bits 16", 0),
+    ("spawn attackers --count 1000", 0),
     ("recover", 0),
     ("thp stats", 0),
     ("evict {m}", 0),                                     # linked: nothing to evict, said so
@@ -234,6 +235,7 @@ INVALID = [
     ("bench fault --faults 0", EXIT_USAGE),
     ("mapcount-overflow --policy bogus", EXIT_USAGE),
     ("mapcount-overflow --bits 40", EXIT_USAGE),
+    ("spawn attackers --count 0", EXIT_USAGE),
 ]
 
 # Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.

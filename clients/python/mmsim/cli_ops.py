@@ -268,13 +268,15 @@ def spawn(
                                         metavar="ACTION")] = "",
     max_map_count: Annotated[int, opt("vm.max_map_count for this process (VMAs); 0 = 65530 (e.g. 100)",
                                       "--max-map-count", parser=number(0, U32), metavar="N")] = 0,
+    count: Annotated[int, opt("processes created in bulk as one run (consecutive pids, one mm record), "
+                              "1..4194304 (e.g. 65542)", "--count", parser=number(1, 4194304), metavar="N")] = 1,
 ) -> Out:
-    """Create a process (an mm_struct); prints its pid.
+    """Create a process (an mm_struct); prints its pid (the first of a --count run).
 
     Example: mmsim spawn reader --mapcount-limit 10 --mapcount-action kill
     """
     with connect() as mm:
-        proc = mm.spawn(comm, mapcount_limit, mapcount_action, max_map_count)
+        proc = mm.spawn(comm, mapcount_limit, mapcount_action, max_map_count, count)
     return Out(proc.to_dict(), str(proc.pid))
 
 

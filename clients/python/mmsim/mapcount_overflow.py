@@ -157,8 +157,11 @@ def run(mm, policy: str, counter_bits: int = 32, keep: bool = False) -> Overflow
     return report
 
 
+def _size(n: int) -> str:
+    return f"{n / (1 << 30):,.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):,.1f} MiB"
+
+
 def format_report(r: OverflowReport) -> str:
-    gib = 1 << 30
     km = r.kernel_memory
     lines = [
         f"policy {r.policy}: {r.mappings:,} mappings of pfn {r.pfn} ({r.counter_bits}-bit counters), "
@@ -184,8 +187,7 @@ def format_report(r: OverflowReport) -> str:
     lines.append(f"mmsim check: {rules}")
     if r.bad_page_maps:
         lines.append(f"exit: {r.bad_page_maps} bad page map(s) (PTEs of a page that was no longer theirs)")
-    lines.append(f"a real kernel would need {km['total'] / gib:,.1f} GiB: page tables {km['page_tables'] / gib:,.1f} GiB "
-                 f"(the article's \"30GB of RAM\"), VMAs {km['vm_area_structs'] / gib:,.1f} GiB, "
-                 f"kernel stacks {km['kernel_stacks'] / gib:,.1f} GiB")
+    lines.append(f"a real kernel would need {_size(km['total'])}: page tables {_size(km['page_tables'])} (the article's "
+                 f"\"30GB of RAM\"), VMAs {_size(km['vm_area_structs'])}, kernel stacks {_size(km['kernel_stacks'])}")
     lines.append(f"ran in {r.seconds:.2f} s")
     return "\n".join(lines)
