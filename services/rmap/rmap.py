@@ -9,6 +9,9 @@ Redis layout (see mmsim.runtime.keys):
 * ``{mm:PID}:pte_idx`` zset: the virtual page numbers that have a PTE (range walks for zap).
 * ``{mm:PID}:pagemaps`` hash: "NODE:PFN" -> PTEs of this process mapping that page (the per-process
   counter the LSFMM 2018 mapcount limit is checked against).
+* ``{mm:PID}:runs`` hash: vm_start -> JSON of a MapMany run (n one-page VMAs of one page, in each of the mm's
+  ``nr_tasks`` processes: a bulk Spawn), and "VM_START:c" -> the PTEs of the run that raised the counters.
+* ``{mm:PID}:pins`` hash: "NODE:HEAD:ORDER" -> get_user_pages references (PinPages), dropped at exit.
 * ``{m:MAPPING}:i_mmap`` zset: member "PID:VM_START", score vm_pgoff (the i_mmap interval tree's keys).
 * ``{node:N}:rmap_pinned`` set: head pfns pinned by the mapcount leak policy (their extra reference is
   never dropped, so they are never freed).
@@ -35,12 +38,14 @@ import grpc
 from mmsim.rmap import lua
 from mmsim.rmap.fault import FaultHandler, _s, mm_keys, resolve_policy
 from mmsim.rmap.mm import (
-    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, PAGE_SHIFT, PAGE_SIZE, Vma, dev_of_fs, format_maps_line, get_unmapped_area,
+    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, MMAP_MIN_ADDR, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, Vma, dev_of_fs, format_maps_line, get_unmapped_area,
     thp_get_unmapped_area,
     page_align, prot_to_vm_flags, split_for_munmap, validate_comm, validate_mmap,
 )  # fmt: skip
 from mmsim.runtime import keys, profiles
-from mmsim.runtime.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
+from mmsim.runtime.errors import (
+    Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, require,
+)  # fmt: skip
 from mmsim.v1 import page_cache_pb2
 
 MAPCOUNT_ACTIONS = {0: "", 1: "none", 2: "kill", 3: "leak"}
@@ -74,9 +79,17 @@ class ReverseMap:
         return r.pid
 
     async def mmap(self, pid: int, mapping: str, length: int, offset: int, prot: set[str], shared: bool,
-                   addr: int) -> Vma:  # fmt: skip
+                   addr: int, placement: int = 0) -> Vma:  # fmt: skip
+        """do_mmap (mm/mmap.c). ``placement`` 1 = MAP_FIXED (whatever [addr, addr + length) held is unmapped
+        first, as do_mmap's mmap_region does), 2 = MAP_FIXED_NOREPLACE (EEXIST when anything is there)."""
         require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
+        require(placement in (0, 1, 2), f"unknown placement {placement}")
         plen = validate_mmap(length, offset, addr)
+        if placement:
+            require(addr != 0, "MAP_FIXED needs an address (EINVAL)")
+            require(addr + plen <= TASK_SIZE, f"[{addr:#x}, {addr + plen:#x}) is past TASK_SIZE (ENOMEM)")
+            if addr < MMAP_MIN_ADDR:
+                raise PermissionDenied(f"{addr:#x} is below vm.mmap_min_addr {MMAP_MIN_ADDR:#x} (EPERM)")
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.mapping(mapping, "inode"))
         pipe.hgetall(keys.mm(pid, "mm"))
@@ -97,7 +110,9 @@ class ReverseMap:
         mmap_base = int(_s(mmh.get(b"mmap_base", str(MMAP_BASE).encode())))
         for _ in range(MAX_MMAP_RETRIES):
             vmas = [Vma.from_json(m) for m in members] + _run_spans(runs)
-            start = thp_get_unmapped_area(vmas, plen, addr, mmap_base, offset)
+            if placement == 1 and any(v.start < addr + plen and v.end > addr for v in vmas):
+                await self.munmap(pid, addr, plen)   # MAP_FIXED replaces the old mappings
+            start = addr if placement else thp_get_unmapped_area(vmas, plen, addr, mmap_base, offset)
             vma = Vma(start, start + plen, base.pgoff, base.flags, mapping, base.ino, base.dev, base.path,
                       base.limit, base.action)  # fmt: skip
             r = lua.live(await lua.MMAP_INSERT(
@@ -110,6 +125,8 @@ class ReverseMap:
                 raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
             if r.kind == "enomem":
                 raise ResourceExhausted(f"process {pid} has {r.map_count} VMAs: vm.max_map_count reached (ENOMEM)")
+            if placement == 2:
+                raise AlreadyExists(f"[{addr:#x}, {addr + plen:#x}) is already mapped in pid {pid} (MAP_FIXED_NOREPLACE: EEXIST)")
             members = await self.redis.zrange(keys.mm(pid, "vmas"), 0, -1)
         raise ResourceExhausted(f"mmap kept racing with other mmaps of pid {pid}")
 

@@ -29,7 +29,7 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
 
     async def Mmap(self, request, context):
         vma = await self._rm.mmap(_pid(request.pid), request.mapping, request.length, request.offset,
-                                  prot_letters(request.prot), request.shared, request.addr)  # fmt: skip
+                                  prot_letters(request.prot), request.shared, request.addr, int(request.placement))  # fmt: skip
         return reverse_map_pb2.MmapResponse(start=vma.start, end=vma.end)
 
     async def Munmap(self, request, context):

@@ -157,6 +157,7 @@ VALID = [
     ("check --max 10", 0),
     ("mapcount-overflow --policy kill --bits 16", 0),
     ("spawn attackers --count 1000", 0),
+    ("mmap {pid} {m} 4096 --addr 0x10000000 --fixed noreplace", 0),
     ("recover", 0),
     ("thp stats", 0),
     ("evict {m}", 0),                                     # linked: nothing to evict, said so
@@ -236,6 +237,8 @@ INVALID = [
     ("mapcount-overflow --policy bogus", EXIT_USAGE),
     ("mapcount-overflow --bits 40", EXIT_USAGE),
     ("spawn attackers --count 0", EXIT_USAGE),
+    ("mmap {pid} {m} 4096 --fixed sometimes", EXIT_USAGE),
+    ("mmap {pid} {m} 4096 --addr 0x1000 --fixed fixed", EXIT_ERROR),
 ]
 
 # Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.

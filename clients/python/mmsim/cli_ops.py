@@ -293,13 +293,16 @@ def mmap(
     private: Annotated[bool, opt("MAP_PRIVATE (copy on write) instead of MAP_SHARED", "--private")] = False,
     addr: Annotated[int, opt("hint address; 0 lets the kernel choose (e.g. 0x7f0000000000)", "--addr",
                              parser=number(0, I64), metavar="ADDRESS")] = 0,
+    fixed: Annotated[str, opt("use --addr exactly: fixed (MAP_FIXED: replace what is there) or noreplace "
+                              "(MAP_FIXED_NOREPLACE: EEXIST if anything is)", "--fixed",
+                              parser=choice("fixed", "noreplace"), metavar="HOW")] = "",
 ) -> Out:
     """mmap(2) a file into a process; prints the start address (vm_start), as mmap(2) returns it.
 
     Example: mmsim mmap 1 xfs0/1 1MiB --prot r
     """
     with connect() as mm:
-        vma = process_handle(mm, pid).mmap(file_handle(mm, mapping), length, prot, not private, offset, addr)
+        vma = process_handle(mm, pid).mmap(file_handle(mm, mapping), length, prot, not private, offset, addr, fixed)
     return Out({**vma.to_dict(), "pid": pid}, f"{vma.start:#x}")
 
 

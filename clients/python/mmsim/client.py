@@ -771,12 +771,18 @@ class Process:
     comm: str
     vmas: list[Vma] = field(default_factory=list)
 
-    def mmap(self, file: File, length: int, prot: str = "r", shared: bool = True, offset: int = 0, addr: int = 0) -> Vma:
+    def mmap(self, file: File, length: int, prot: str = "r", shared: bool = True, offset: int = 0, addr: int = 0,
+             fixed: str = "") -> Vma:
+        """mmap(2); ``fixed`` "fixed" (MAP_FIXED: replace what is at addr) or "noreplace" (MAP_FIXED_NOREPLACE:
+        AlreadyExists when anything is there); empty = addr is a hint."""
         unknown = set(prot) - set(_PROT)
         if unknown:
             raise errors.InvalidArgument(f"prot letters must be from 'rwx', got {prot!r}")
+        placements = {"": 0, "fixed": rm_pb.MMAP_PLACEMENT_FIXED, "noreplace": rm_pb.MMAP_PLACEMENT_FIXED_NOREPLACE}
+        if fixed not in placements:
+            raise errors.InvalidArgument(f"fixed must be '', 'fixed' or 'noreplace', got {fixed!r}")
         req = rm_pb.MmapRequest(pid=self.pid, mapping=file.mapping, length=length, offset=offset,
-                                prot=[_PROT[c] for c in prot], shared=shared, addr=addr)
+                                prot=[_PROT[c] for c in prot], shared=shared, addr=addr, placement=placements[fixed])
         resp = self.cluster.rmap_call("Mmap", req)
         vma = Vma(resp.start, resp.end, file)
         self.vmas.append(vma)

@@ -21,6 +21,12 @@ class Prot(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROT_READ: _ClassVar[Prot]
     PROT_WRITE: _ClassVar[Prot]
     PROT_EXEC: _ClassVar[Prot]
+
+class MmapPlacement(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MMAP_PLACEMENT_UNSPECIFIED: _ClassVar[MmapPlacement]
+    MMAP_PLACEMENT_FIXED: _ClassVar[MmapPlacement]
+    MMAP_PLACEMENT_FIXED_NOREPLACE: _ClassVar[MmapPlacement]
 MAPCOUNT_ACTION_UNSPECIFIED: MapcountAction
 MAPCOUNT_ACTION_NONE: MapcountAction
 MAPCOUNT_ACTION_KILL: MapcountAction
@@ -29,6 +35,9 @@ PROT_UNSPECIFIED: Prot
 PROT_READ: Prot
 PROT_WRITE: Prot
 PROT_EXEC: Prot
+MMAP_PLACEMENT_UNSPECIFIED: MmapPlacement
+MMAP_PLACEMENT_FIXED: MmapPlacement
+MMAP_PLACEMENT_FIXED_NOREPLACE: MmapPlacement
 
 class SpawnRequest(_message.Message):
     __slots__ = ("comm", "mapcount_limit", "mapcount_action", "max_map_count", "count")
@@ -53,7 +62,7 @@ class SpawnResponse(_message.Message):
     def __init__(self, pid: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class MmapRequest(_message.Message):
-    __slots__ = ("pid", "mapping", "length", "offset", "prot", "shared", "addr")
+    __slots__ = ("pid", "mapping", "length", "offset", "prot", "shared", "addr", "placement")
     PID_FIELD_NUMBER: _ClassVar[int]
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +70,7 @@ class MmapRequest(_message.Message):
     PROT_FIELD_NUMBER: _ClassVar[int]
     SHARED_FIELD_NUMBER: _ClassVar[int]
     ADDR_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
     pid: int
     mapping: str
     length: int
@@ -68,7 +78,8 @@ class MmapRequest(_message.Message):
     prot: _containers.RepeatedScalarFieldContainer[Prot]
     shared: bool
     addr: int
-    def __init__(self, pid: _Optional[int] = ..., mapping: _Optional[str] = ..., length: _Optional[int] = ..., offset: _Optional[int] = ..., prot: _Optional[_Iterable[_Union[Prot, str]]] = ..., shared: _Optional[bool] = ..., addr: _Optional[int] = ...) -> None: ...
+    placement: MmapPlacement
+    def __init__(self, pid: _Optional[int] = ..., mapping: _Optional[str] = ..., length: _Optional[int] = ..., offset: _Optional[int] = ..., prot: _Optional[_Iterable[_Union[Prot, str]]] = ..., shared: _Optional[bool] = ..., addr: _Optional[int] = ..., placement: _Optional[_Union[MmapPlacement, str]] = ...) -> None: ...
 
 class MmapResponse(_message.Message):
     __slots__ = ("start", "end")
