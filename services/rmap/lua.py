@@ -145,3 +145,7 @@ PIN_PAGES = _script(Spec(
     "pin_pages", keys=("mm", "pte", "pins"), args=("spans", "vpn", "count"),
     replies={**_GONE, "ok": ("pinned:int", "refused:int", "refcount:int", "pfn:int"),
              "nopte": (), "zero": ()}))
+
+RMAP_WALK = _script(Spec(
+    "rmap_walk_one", args=("spans", "node", "pfn"),
+    replies={"ok": ("*entries",)}))   # pid, address, 'file' | 'anon' | 'run', VMAs (1, or a run's count), tasks

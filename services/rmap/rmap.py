@@ -291,6 +291,14 @@ class ReverseMap:
             raise NotFound(f"no process with pid {pid}")
         return {_s(k): _s(v) for k, v in h.items()}
 
+    async def rmap_walk(self, node: int, pfn: int) -> list[dict]:
+        """rmap_walk (mm/rmap.c) of one page: every process and address mapping it (anon_vma for a COW page, the
+        file's i_mmap for a page-cache page; a MapMany run is one entry with its count), in one script."""
+        require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
+        e = (await lua.RMAP_WALK(self.redis, spans=self.spans, node=node, pfn=pfn)).entries
+        return [{"pid": int(e[i]), "address": int(e[i + 1]), "kind": e[i + 2], "vmas": int(e[i + 3]),
+                 "tasks": int(e[i + 4])} for i in range(0, len(e), 5)]  # fmt: skip
+
     async def folio_mapcount(self, node: int, pfn: int) -> dict:
         require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
         r = await lua.FOLIO_MAPCOUNT(self.redis, spans=self.spans, node=node, pfn=pfn)

@@ -112,6 +112,12 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         return reverse_map_pb2.PinPagesResponse(**d)
 
 
+    async def RmapWalk(self, request, context):
+        found = await self._rm.rmap_walk(request.node, request.pfn)
+        return reverse_map_pb2.RmapWalkResponse(mappings=[reverse_map_pb2.RmapMapping(**m) for m in found],
+                                                ptes=sum(m["vmas"] * m["tasks"] for m in found))
+
+
 def register(server, ctx) -> list[str]:
     s = ctx.settings
     ctx.checker = RmapCheck(ctx.redis, Layout.build(s.memory_bytes, s.numa_nodes, s.movable_bytes)).check

@@ -138,6 +138,7 @@ VALID = [
     ("free-pages {fresh_page1} 1", 0),
     ("page {pfn}", 0),
     ("folio mapcount {pfn}", 0),
+    ("rmap {pfn}", 0),
     ("folio find {m} 0", 0),
     ("folio add {sized_file} 0 --pfn {fresh_page1} --order 1", 0),    # below EOF: `check` stays clean
     ("folio add {sized_file} 0 --order 2", 0),
@@ -238,6 +239,8 @@ INVALID = [
     ("mapcount-overflow --bits 40", EXIT_USAGE),
     ("spawn attackers --count 0", EXIT_USAGE),
     ("mmap {pid} {m} 4096 --fixed sometimes", EXIT_USAGE),
+    ("rmap garbage", EXIT_USAGE),
+    ("rmap 99999999999", EXIT_ERROR),
     ("mmap {pid} {m} 4096 --addr 0x1000 --fixed fixed", EXIT_ERROR),
 ]
 

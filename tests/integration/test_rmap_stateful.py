@@ -93,6 +93,13 @@ def test_reverse_map_state_machine(mm):
             want = {pid: n for pid, (_, n) in self.bulk.items() if n}
             assert st_.folio_mapcount == 1 + sum(t * n for t, n in self.bulk.values())
             assert {pid: c for pid, c in st_.per_process.items() if pid != holder.pid} == want
+            walk = mm.rmap.rmap_walk(bulk_pfn)        # i_mmap: the holder's PTE and one entry per run
+            assert walk.ptes == st_.folio_mapcount
+            runs: dict[int, int] = {}
+            for m in walk.mappings:
+                if m.kind == "run":
+                    runs[m.pid] = runs.get(m.pid, 0) + m.vmas
+            assert runs == want and [(m.pid, m.kind) for m in walk.mappings if m.kind != "run"] == [(holder.pid, "file")]
 
         def teardown(self):
             for p, _ in self.procs.values():
@@ -105,3 +112,22 @@ def test_reverse_map_state_machine(mm):
     ReverseMapMachine.TestCase().runTest()
     holder.exit()
     assert mm.check().ok
+
+
+def test_rmap_walk_finds_file_and_anon_mappings(mm):
+    f = mm.mkfs("rmapwalk", profile="linux-6.12").create("/f")
+    f.write(0, b"w" * PAGE_SIZE)
+    a, b = mm.spawn("a"), mm.spawn("b")
+    va, vb = a.mmap(f, PAGE_SIZE, "r"), b.mmap(f, PAGE_SIZE, "rw", shared=False)
+    pfn = a.fault(va.start).pfn
+    assert b.fault(vb.start).pfn == pfn
+    walk = mm.rmap.rmap_walk(pfn)
+    assert sorted((m.pid, m.address, m.kind) for m in walk.mappings) == sorted(
+        [(a.pid, va.start, "file"), (b.pid, vb.start, "file")]) and walk.ptes == 2
+    cow = b.fault(vb.start, write=True)            # do_wp_page: b's PTE now maps its anonymous copy
+    assert cow.pfn != pfn
+    assert [(m.pid, m.kind) for m in mm.rmap.rmap_walk(pfn).mappings] == [(a.pid, "file")]
+    anon = mm.rmap.rmap_walk(cow.pfn, cow.folio_node)
+    assert [(m.pid, m.address, m.kind) for m in anon.mappings] == [(b.pid, vb.start, "anon")]
+    a.exit(), b.exit()
+    assert mm.rmap.rmap_walk(pfn).mappings == []

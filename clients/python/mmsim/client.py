@@ -753,6 +753,23 @@ class MapManyResult(Result):
 
 
 @dataclass(frozen=True)
+class RmapMapping(Result):
+    pid: int                    # process (the first pid of a run)
+    address: int                # virtual address mapping the page
+    kind: str                   # "file", "anon" or "run"
+    vmas: int                   # VMAs of this entry mapping the page, per process
+    tasks: int                  # processes the entry stands for
+
+
+@dataclass(frozen=True)
+class RmapWalk(Result):
+    NESTED: ClassVar[dict[str, type]] = {"mappings": RmapMapping}
+
+    mappings: list[RmapMapping]
+    ptes: int                   # PTEs found in all
+
+
+@dataclass(frozen=True)
 class PinResult(Result):
     """get_user_pages pins: taken, refused by try_get_page, and the folio's _refcount after."""
 
@@ -1020,6 +1037,10 @@ class ReverseMap(_Service):
     def unmap_mapping_range(self, mapping: File | str, start: int = 0, length: int = 0, even_cows: bool = False) -> UnmapResult:
         req = rm_pb.UnmapMappingRangeRequest(mapping=_mapping(mapping), start=start, length=length, even_cows=even_cows)
         return UnmapResult.from_pb(self._call("UnmapMappingRange", req))
+
+    def rmap_walk(self, pfn: int, node: int = 0) -> RmapWalk:
+        """rmap_walk: every process and address mapping the page (i_mmap for file pages, anon_vma for COW pages)."""
+        return RmapWalk.from_pb(self._call("RmapWalk", rm_pb.RmapWalkRequest(pfn=pfn, node=node)))
 
     def folio_mapcount(self, pfn: int, node: int = 0) -> FolioMapcount:
         """folio_mapcount(), the page's _mapcount and _refcount, and who maps it."""

@@ -391,3 +391,33 @@ class PinPagesResponse(_message.Message):
     refcount: int
     pfn: int
     def __init__(self, pinned: _Optional[int] = ..., refused: _Optional[int] = ..., refcount: _Optional[int] = ..., pfn: _Optional[int] = ...) -> None: ...
+
+class RmapWalkRequest(_message.Message):
+    __slots__ = ("pfn", "node")
+    PFN_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    pfn: int
+    node: int
+    def __init__(self, pfn: _Optional[int] = ..., node: _Optional[int] = ...) -> None: ...
+
+class RmapMapping(_message.Message):
+    __slots__ = ("pid", "address", "kind", "vmas", "tasks")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VMAS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    address: int
+    kind: str
+    vmas: int
+    tasks: int
+    def __init__(self, pid: _Optional[int] = ..., address: _Optional[int] = ..., kind: _Optional[str] = ..., vmas: _Optional[int] = ..., tasks: _Optional[int] = ...) -> None: ...
+
+class RmapWalkResponse(_message.Message):
+    __slots__ = ("mappings", "ptes")
+    MAPPINGS_FIELD_NUMBER: _ClassVar[int]
+    PTES_FIELD_NUMBER: _ClassVar[int]
+    mappings: _containers.RepeatedCompositeFieldContainer[RmapMapping]
+    ptes: int
+    def __init__(self, mappings: _Optional[_Iterable[_Union[RmapMapping, _Mapping]]] = ..., ptes: _Optional[int] = ...) -> None: ...

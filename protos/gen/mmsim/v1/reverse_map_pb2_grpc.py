@@ -105,6 +105,11 @@ class ReverseMapServiceStub:
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.PinPagesRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.PinPagesResponse.FromString,
                 _registered_method=True)
+        self.RmapWalk = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/RmapWalk',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkResponse.FromString,
+                _registered_method=True)
 
 
 class ReverseMapServiceServicer:
@@ -213,6 +218,14 @@ class ReverseMapServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RmapWalk(self, request, context):
+        """rmap_walk (mm/rmap.c) of one page: every process and address mapping it, found through the file's i_mmap
+        (a page-cache page) or the anon_vma (a COW page), as try_to_unmap would visit them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReverseMapServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -285,6 +298,11 @@ def add_ReverseMapServiceServicer_to_server(servicer, server):
                     servicer.PinPages,
                     request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.PinPagesRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.PinPagesResponse.SerializeToString,
+            ),
+            'RmapWalk': grpc.unary_unary_rpc_method_handler(
+                    servicer.RmapWalk,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -666,6 +684,33 @@ class ReverseMapService:
             '/mmsim.v1.ReverseMapService/PinPages',
             mmsim_dot_v1_dot_reverse__map__pb2.PinPagesRequest.SerializeToString,
             mmsim_dot_v1_dot_reverse__map__pb2.PinPagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RmapWalk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/RmapWalk',
+            mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkResponse.FromString,
             options,
             channel_credentials,
             insecure,
