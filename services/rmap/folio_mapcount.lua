@@ -2,11 +2,7 @@
 -- per-process mappings found by the rmap walk (anon_vma for an anonymous page, i_mmap for a file page)
 vm_spans(ARG.spans)
 local node, pfn = tonumber(ARG.node), tonumber(ARG.pfn)
-vm_node(node)
-local p = page_get(pfn)
-if page_is_type(p, PT_BUDDY) then mm_fail('FailedPrecondition', 'pfn ' .. I(pfn) .. ' is free (PageBuddy)') end
-local head = page_compound_head(pfn)
-local hp = head == pfn and p or page_get(head)
+local p, head, hp = rm_page_and_head(node, pfn)
 local order = 0
 if has(hp.flags, PG_HEAD) then order = page_get_field(head + 1, 'w1')
 else

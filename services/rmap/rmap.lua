@@ -245,3 +245,12 @@ local function rm_freed_flat()
   end
   return out
 end
+
+-- the struct pages of a page and of its folio's head, on node (set current); a free page is refused
+local function rm_page_and_head(node, pfn)
+  vm_node(node)
+  local p = page_get(pfn)
+  if page_is_type(p, PT_BUDDY) then mm_fail('FailedPrecondition', 'pfn ' .. I(pfn) .. ' is free (PageBuddy)') end
+  local head = page_compound_head(pfn)
+  return p, head, head == pfn and p or page_get(head)
+end

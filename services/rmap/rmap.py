@@ -78,18 +78,8 @@ class ReverseMap:
                             mmap_base=MMAP_BASE, count=count)  # fmt: skip
         return r.pid
 
-    async def mmap(self, pid: int, mapping: str, length: int, offset: int, prot: set[str], shared: bool,
-                   addr: int, placement: int = 0) -> Vma:  # fmt: skip
-        """do_mmap (mm/mmap.c). ``placement`` 1 = MAP_FIXED (whatever [addr, addr + length) held is unmapped
-        first, as do_mmap's mmap_region does), 2 = MAP_FIXED_NOREPLACE (EEXIST when anything is there)."""
-        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
-        require(placement in (0, 1, 2), f"unknown placement {placement}")
-        plen = validate_mmap(length, offset, addr)
-        if placement:
-            require(addr != 0, "MAP_FIXED needs an address (EINVAL)")
-            require(addr + plen <= TASK_SIZE, f"[{addr:#x}, {addr + plen:#x}) is past TASK_SIZE (ENOMEM)")
-            if addr < MMAP_MIN_ADDR:
-                raise PermissionDenied(f"{addr:#x} is below vm.mmap_min_addr {MMAP_MIN_ADDR:#x} (EPERM)")
+    async def _mm_and_file(self, pid: int, mapping: str) -> tuple[dict, dict, list, dict]:
+        """One pipeline: the file's inode hash, the live process's mm hash, its VMAs and its MapMany runs."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.mapping(mapping, "inode"))
         pipe.hgetall(keys.mm(pid, "mm"))
@@ -102,6 +92,21 @@ class ReverseMap:
             raise FailedPrecondition(f"process {pid} was killed: {_s(mmh.get(b'killed_reason', b''))}")
         if not inode:
             raise NotFound(f"no file {mapping!r}")
+        return inode, mmh, members, runs
+
+    async def mmap(self, pid: int, mapping: str, length: int, offset: int, prot: set[str], shared: bool,
+                   addr: int, placement: int = 0) -> Vma:  # fmt: skip
+        """do_mmap (mm/mmap.c). ``placement`` 1 = MAP_FIXED (whatever [addr, addr + length) held is unmapped
+        first, as do_mmap's mmap_region does), 2 = MAP_FIXED_NOREPLACE (EEXIST when anything is there)."""
+        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
+        require(placement in (0, 1, 2), f"unknown placement {placement}")
+        plen = validate_mmap(length, offset, addr)
+        if placement:
+            require(addr != 0, "MAP_FIXED needs an address (EINVAL)")
+            require(addr + plen <= TASK_SIZE, f"[{addr:#x}, {addr + plen:#x}) is past TASK_SIZE (ENOMEM)")
+            if addr < MMAP_MIN_ADDR:
+                raise PermissionDenied(f"{addr:#x} is below vm.mmap_min_addr {MMAP_MIN_ADDR:#x} (EPERM)")
+        inode, mmh, members, runs = await self._mm_and_file(pid, mapping)
         fs = _s(inode.get(b"fs", mapping.split("/")[0].encode()))
         prof = profiles.get(_s(inode.get(b"profile", b"")) or self.ctx.settings.profile)
         base = Vma(0, plen, offset >> PAGE_SHIFT, prot_to_vm_flags(prot, shared), mapping,
@@ -140,18 +145,7 @@ class ReverseMap:
         require(offset % PAGE_SIZE == 0, f"offset must be page aligned, got {offset}")
         require(count > 0, "count must be positive (one-page VMAs per process)")
         require(counter_bits == 0 or 8 <= counter_bits <= 32, f"counter_bits must be 8..32 or 0, got {counter_bits}")
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(keys.mapping(mapping, "inode"))
-        pipe.hgetall(keys.mm(pid, "mm"))
-        pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
-        pipe.hgetall(keys.mm(pid, "runs"))
-        inode, mmh, members, runs = await pipe.execute()
-        if not mmh:
-            raise NotFound(f"no process with pid {pid}")
-        if mmh.get(b"state") != b"running":
-            raise FailedPrecondition(f"process {pid} was killed: {_s(mmh.get(b'killed_reason', b''))}")
-        if not inode:
-            raise NotFound(f"no file {mapping!r}")
+        inode, mmh, members, runs = await self._mm_and_file(pid, mapping)
         mc, mmc = int(mmh[b"map_count"]), int(mmh[b"max_map_count"])
         if mc + count > mmc:
             raise ResourceExhausted(f"process {pid} has {mc} VMAs; {count} more pass vm.max_map_count {mmc} (ENOMEM)")
