@@ -2,7 +2,7 @@
 -- per-process mappings found by the rmap walk (anon_vma for an anonymous page, i_mmap for a file page)
 vm_spans(ARG.spans)
 local node, pfn = tonumber(ARG.node), tonumber(ARG.pfn)
-local p, head, hp = rm_page_and_head(node, pfn)
+local p, head, hp = RM.page_and_head(node, pfn)
 local order = 0
 if has(hp.flags, PG_HEAD) then order = page_get_field(head + 1, 'w1')
 else

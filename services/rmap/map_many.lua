@@ -13,11 +13,11 @@ if tonumber(st[3]) + n > tonumber(st[4]) then return {'enomem', st[3]} end
 local stop = r.s + n * 4096
 local prev = redis.call('ZREVRANGEBYSCORE', KEY.vmas, '(' .. I(stop), '-inf', 'LIMIT', 0, 1)
 if prev[1] and cjson.decode(prev[1]).e > r.s then return {'retry', 'the range was mapped meanwhile'} end
-for _, run in ipairs(rm_runs(pid)) do
+for _, run in ipairs(RM.runs(pid)) do
   if run.r.s < stop and run.r.s + run.r.n * 4096 > r.s then return {'retry', 'the range was mapped meanwhile'} end
 end
 if redis.call('HGET', KEY.inode, 'nlink') == '0' then return {'unlinked'} end
-if not rm_folio_is(r.node, r.head, r.m, r.index) then return {'retry', 'the folio left the page cache'} end
+if not RM.folio_is(r.node, r.head, r.m, r.index) then return {'retry', 'the folio left the page cache'} end
 
 local limit, action, bits = tonumber(ARG.limit), ARG.action, r.b
 local MAX = 2 ^ (bits - 1) - 1
@@ -52,7 +52,7 @@ if action == 'leak' then
   new_mc, new_rc = mc + counted, rc + counted
 else
   wraps = math.floor((mc + total + MAX + 1) / (2 * (MAX + 1)))   -- times the count passed MAX
-  new_mc, new_rc = rm_wrap(mc + total, bits), rm_wrap(rc + total, bits)
+  new_mc, new_rc = RM.wrap(mc + total, bits), RM.wrap(rc + total, bits)
   if wraps > 0 then rm_stat(r.node, 'mmsim_mapcount_wraps', wraps) end
 end
 -- folio_add_file_rmap: NR_FILE_MAPPED counts each -1 -> 0 transition of _mapcount

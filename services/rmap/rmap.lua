@@ -4,6 +4,7 @@ local PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO = 1, 2, 4, 8
 local VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 1, 2, 4, 8
 local PG_UPTODATE, PG_DIRTY, PG_HEAD, PG_SWAPBACKED = 8, 16, 64, 131072
 local RM_FREED = {}
+local RM = {}   -- the MapMany/pin helpers, in one table: composed scripts stay under Lua's 200 locals
 
 local function I(n) return string.format('%d', n) end
 local function mm_key(pid, s) return 'mmsim:{mm:' .. I(pid) .. '}:' .. s end
@@ -34,7 +35,7 @@ end
 -- the folio's references drop by n (folio_put_refs): the last one is handed to the caller's FreePages
 -- (__free_pages wants _refcount 1 and no mapping; an anonymous page's ->mapping is cleared here as
 -- free_pages_prepare does). vm_node(node) must be current.
-local function rm_put_refs(node, head, order, n, anon)
+function RM.put_refs(node, head, order, n, anon)
   local rc = page_get_field(head, 'refcount')
   if rc == n then
     if anon then page_set_field(head, 'mapping', 0) end
@@ -48,7 +49,7 @@ end
 
 -- a PTE whose page no longer holds a count for it (freed, or _mapcount already -1: a wrapped counter made
 -- it look unmapped): print_bad_pte's "BUG: Bad page map" (mm/memory.c); the PTE goes, no counter moves
-local function rm_bad_map(node, pfn, head, nomc)
+function RM.bad_map(node, pfn, head, nomc)
   local p = page_get(pfn)
   local hp = head == pfn and p or page_get(head)
   if page_is_type(p, PT_BUDDY) or page_is_type(hp, PT_BUDDY) or hp.refcount <= 0 or (not nomc and p.mapcount < 0) then
@@ -71,13 +72,13 @@ local function rm_zap(pid, vpn, ptestr)
   vm_node(p.node)
   local anon = has(p.bits, PTE_ANON)
   redis.call('HINCRBY', mm_key(pid, 'mm'), anon and 'rss_anon' or 'rss_file', -1)
-  if rm_bad_map(p.node, p.pfn, p.head, has(p.bits, PTE_NOMC)) then return 1 end
+  if RM.bad_map(p.node, p.pfn, p.head, has(p.bits, PTE_NOMC)) then return 1 end
   if not has(p.bits, PTE_NOMC) then
     if page_mapcount_add(p.pfn, -1) == -1 then
       rm_stat(p.node, anon and 'nr_anon_pages' or 'nr_mapped', -1)
     end
   end
-  rm_put_refs(p.node, p.head, p.order, 1, anon)
+  RM.put_refs(p.node, p.head, p.order, 1, anon)
   return 1
 end
 
@@ -103,13 +104,13 @@ local function rm_evictable()
 end
 
 -- a counter of `bits` bits holding x: two's complement wrap-around (atomic_t arithmetic, narrowed)
-local function rm_wrap(x, bits)
+function RM.wrap(x, bits)
   local h = 2 ^ (bits - 1)
   return (x + h) % (2 * h) - h
 end
 
 -- the folio (node, head) is still mapping m's folio at file index `index` (filemap_fault's folio->mapping check)
-local function rm_folio_is(node, head, m, index)
+function RM.folio_is(node, head, m, index)
   vm_node(node)
   local hp = page_get(head)
   if page_is_type(hp, PT_BUDDY) then return false end   -- a wrapped _refcount may be anything else
@@ -120,7 +121,7 @@ end
 
 -- the runs of MapMany (counted one-page VMAs of one file page, the same in each of the mm's nr_tasks
 -- processes): {field = vm_start, r = the run (JSON from Python), c = PTEs that raised the counters}
-local function rm_runs(pid)
+function RM.runs(pid)
   local out, h = {}, redis.call('HGETALL', mm_key(pid, 'runs'))
   for i = 1, #h, 2 do
     if not string.find(h[i], ':') then
@@ -133,19 +134,19 @@ end
 -- zap_page_range of a run: its PTEs drop their _mapcount and references with the same wrap-around arithmetic
 -- that raised them (page_remove_rmap checks nothing); a page that left the page cache meanwhile (a wrapped
 -- count let it be freed) is a bad page map and is not touched. Returns the PTEs zapped.
-local function rm_zap_run(pid, run, tasks)
+function RM.zap_run(pid, run, tasks)
   local r = run.r
   rm_i_mmap_del(r.m, pid, r.s)
   if run.c > 0 then
-    if rm_folio_is(r.node, r.head, r.m, r.index) then
-      local mc = rm_wrap(page_get_field(r.pfn, 'mapcount') - run.c, r.b)
+    if RM.folio_is(r.node, r.head, r.m, r.index) then
+      local mc = RM.wrap(page_get_field(r.pfn, 'mapcount') - run.c, r.b)
       page_set_field(r.pfn, 'mapcount', mc)
       if mc == -1 then rm_stat(r.node, 'nr_mapped', -1) end
-      local rc = rm_wrap(page_get_field(r.head, 'refcount') - run.c, r.b)
+      local rc = RM.wrap(page_get_field(r.head, 'refcount') - run.c, r.b)
       if rc < 0 then
         rm_stat(r.node, 'mmsim_bad_page_map', 1)
       else
-        rm_put_refs(r.node, r.head, r.order, page_get_field(r.head, 'refcount') - rc, false)
+        RM.put_refs(r.node, r.head, r.order, page_get_field(r.head, 'refcount') - rc, false)
       end
     else
       rm_stat(r.node, 'mmsim_bad_page_map', 1)
@@ -155,14 +156,14 @@ local function rm_zap_run(pid, run, tasks)
 end
 
 -- put_page of every get_user_pages reference the process still holds
-local function rm_unpin_all(pid)
+function RM.unpin_all(pid)
   local h = redis.call('HGETALL', mm_key(pid, 'pins'))
   for i = 1, #h, 2 do
     local node, head, order = string.match(h[i], '^(%d+):(%d+):(%d+)$')
     node, head = tonumber(node), tonumber(head)
     vm_node(node)
-    if not rm_bad_map(node, head, head, true) then
-      rm_put_refs(node, head, tonumber(order), tonumber(h[i + 1]), false)
+    if not RM.bad_map(node, head, head, true) then
+      RM.put_refs(node, head, tonumber(order), tonumber(h[i + 1]), false)
     end
   end
 end
@@ -186,8 +187,8 @@ end
 local function rm_teardown(pid)
   local zapped = rm_zap_range(pid, 0, 2 ^ 52, true)
   local tasks = tonumber(redis.call('HGET', mm_key(pid, 'mm'), 'nr_tasks') or '1')
-  for _, run in ipairs(rm_runs(pid)) do zapped = zapped + rm_zap_run(pid, run, tasks) end
-  rm_unpin_all(pid)
+  for _, run in ipairs(RM.runs(pid)) do zapped = zapped + RM.zap_run(pid, run, tasks) end
+  RM.unpin_all(pid)
   local vmas = redis.call('ZRANGE', mm_key(pid, 'vmas'), 0, -1)
   for _, m in ipairs(vmas) do
     local v = cjson.decode(m)
@@ -247,7 +248,7 @@ local function rm_freed_flat()
 end
 
 -- the struct pages of a page and of its folio's head, on node (set current); a free page is refused
-local function rm_page_and_head(node, pfn)
+function RM.page_and_head(node, pfn)
   vm_node(node)
   local p = page_get(pfn)
   if page_is_type(p, PT_BUDDY) then mm_fail('FailedPrecondition', 'pfn ' .. I(pfn) .. ' is free (PageBuddy)') end

@@ -4,7 +4,7 @@
 -- A MapMany run is one entry standing for its count of one-page VMAs in each of its nr_tasks processes.
 vm_spans(ARG.spans)
 local node, pfn = tonumber(ARG.node), tonumber(ARG.pfn)
-local p, head, hp = rm_page_and_head(node, pfn)
+local p, head, hp = RM.page_and_head(node, pfn)
 local out = {'ok'}
 local function add(pid, addr, kind, n, tasks)
   out[#out + 1] = I(pid); out[#out + 1] = I(addr); out[#out + 1] = kind; out[#out + 1] = I(n); out[#out + 1] = I(tasks)

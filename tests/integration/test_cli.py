@@ -158,7 +158,8 @@ VALID = [
     ("check --max 10", 0),
     ("mapcount-overflow --policy kill --bits 16", 0),
     ("spawn attackers --count 1000", 0),
-    ("mmap {pid} {m} 4096 --addr 0x10000000 --fixed noreplace", 0),
+    ("mmap {pid} {m} 4096 --addr 0x10000000 --fixed fixed", 0),        # replaces its own mapping on the rerun
+    ("mmap {pid} {m} 4096 --addr {addr} --fixed noreplace", EXIT_ERROR),   # EEXIST
     ("recover", 0),
     ("thp stats", 0),
     ("evict {m}", 0),                                     # linked: nothing to evict, said so

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from mmsim.cli_base import U32, U64, Out, app, arg, choice, command, connect, number, opt, table
-from mmsim.mapcount_overflow import format_report
 
 
 @command(app, "mapcount-overflow", panel="Memory")
@@ -26,6 +25,8 @@ def mapcount_overflow(
 
     Example: mmsim mapcount-overflow --policy none
     """
+    from mmsim.mapcount_overflow import format_report  # noqa: PLC0415  (the CLI imports no protobuf up front)
+
     with connect() as mm:
         report = mm.mapcount_overflow(policy, bits, keep)
     return Out(report.to_dict(), format_report(report))
