@@ -8,7 +8,6 @@ mmsim.runtime.errors classes for bad input or failed allocations.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from mmsim.allocator import fragment as frag
 from mmsim.allocator import gfp as G
@@ -17,27 +16,13 @@ from mmsim.allocator.buddy import Allocation, BuddyAllocator, FreeResult
 from mmsim.allocator.kvmalloc import KvAllocation, KvMalloc
 from mmsim.allocator.vmemmap import PageDescriptor, Script, build_script
 from mmsim.allocator.zones import Layout
-from mmsim.runtime import epoch, keys
+from mmsim.runtime import epoch, keys, lua
 from mmsim.runtime.config import Settings
 from mmsim.runtime.lua import Script as LuaScript
 
-_RESET_LUA = Path(__file__).with_name("reset.lua").read_text()
+_RESET_LUA = lua.source(__file__, "reset")
 
-_PAGE_OP = Script(
-    build_script(
-        r"""
--- KEYS[1] prefix; ARGV: node_start node_end op pfn arg
-vm_init(KEYS[1], ARGV[1], ARGV[2])
-local op, pfn, arg = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-if op == 'ref_add' then return page_ref_add(pfn, arg)
-elseif op == 'try_get' then return page_try_get(pfn)
-elseif op == 'mapcount_add' then return page_mapcount_add(pfn, arg)
-elseif op == 'ref_freeze' then return page_ref_freeze(pfn, arg)
-end
-mm_fail('InvalidArgument', 'unknown page op ' .. op)
-"""
-    )
-)
+_PAGE_OP = Script(build_script(lua.source(__file__, "page_op")))
 
 
 class AllocatorService:

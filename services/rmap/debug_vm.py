@@ -18,6 +18,7 @@ mapped folios in pipelines of 500 GETRANGEs. Rules:
 from __future__ import annotations
 
 import bisect
+import json
 import struct
 from collections import Counter
 
@@ -51,6 +52,23 @@ class RmapCheck:
                 if len(raw) == RECORD_SIZE:
                     out[key] = struct.unpack(RECORD_FMT, raw)
         return out
+
+    async def _runs(self, pid: int, raised: Counter, refs: Counter, file_heads: dict) -> None:
+        """MapMany's counted runs count as the PTEs they stand for; GUP pins as references (one HGETALL each)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(keys.mm(pid, "runs"))
+        pipe.hgetall(keys.mm(pid, "pins"))
+        runs, pins = await pipe.execute()
+        for k, v in runs.items():
+            if b":" in k:
+                continue
+            r, counted = json.loads(v), int(runs[k + b":c"])
+            raised[(r["node"], r["pfn"])] += counted
+            refs[(r["node"], r["head"])] += counted
+            file_heads[(r["node"], r["head"])] = f"pid {pid}'s run of {r['n']} VMAs at {r['s']:#x}"
+        for k, n in pins.items():
+            node, head, _order = (int(x) for x in k.split(b":"))
+            refs[(node, head)] += int(n)
 
     async def check(self, report) -> None:
         raised: Counter = Counter()     # (node, pfn) -> PTEs that raised its _mapcount
@@ -88,6 +106,7 @@ class RmapCheck:
                     anon[(node, pfn)] = pid
                 else:
                     file_heads[(node, head)] = f"pid {pid} vpn {vpn:#x}"
+            await self._runs(pid, raised, refs, file_heads)
         report.checked["ptes_raising_mapcount"] += sum(raised.values())
         recs = await self._records(sorted(set(raised) | set(refs)))
         pinned = set()

@@ -31,7 +31,7 @@ from mmsim.allocator.zones import Layout
 from mmsim.rmap import lua
 from mmsim.rmap.mm import PAGE_SHIFT, PAGE_SIZE, Vma, fault_around_window, finish_fault_plan, linear_page_index
 from mmsim.runtime import keys, tracing
-from mmsim.runtime.errors import Aborted, FailedPrecondition, NotFound
+from mmsim.runtime.errors import Aborted
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
 from mmsim.runtime.wire import GFP_HIGHUSER_MOVABLE
 from mmsim.v1 import filesystem_pb2, page_allocator_pb2, page_cache_pb2
@@ -61,17 +61,16 @@ class FaultResult:
         return not (self.vm_fault & VM_FAULT_ERROR)
 
 
-def mm_keys(pid: int) -> list[str]:
-    return [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mm(pid, "pte"), keys.mm(pid, "pte_idx"), keys.mm(pid, "pagemaps")]
+MM_KEYS = ("mm", "vmas", "pte", "pte_idx", "pagemaps")
+
+
+def mm_keys(pid: int, names=MM_KEYS) -> dict[str, str]:
+    """The process's keys a script names (KEY.mm, KEY.pte, ...), by name."""
+    return {n: keys.mm(pid, n) for n in names}
 
 
 def _s(x) -> str:
     return x.decode() if isinstance(x, bytes) else str(x)
-
-
-def parse_freed(items) -> list[tuple[int, int, int]]:
-    vals = [int(_s(x)) for x in items]
-    return [(vals[i], vals[i + 1], vals[i + 2]) for i in range(0, len(vals) - 2, 3)]
 
 
 def decode_pte(text: str) -> dict:
@@ -126,35 +125,29 @@ class FaultHandler:
         return mapped_result(last.vm_fault, _s(pte), last.major) if pte else last
 
     async def _attempt(self, pid: int, address: int, write: bool, tried: bool) -> FaultResult:
-        k = mm_keys(pid)
-        r = await lua.FAULT_BEGIN(self.redis, k[:3], [self.spans, address, int(write)])
-        kind = _s(r[0])
-        if kind == "nopid":
-            raise NotFound(f"no process with pid {pid}")
-        if kind == "killed":
-            raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
-        if kind == "segv":
-            tracing.annotate(segv=_s(r[1]))
-            return FaultResult(VmFault.SIGSEGV, message=_s(r[1]))
-        if kind == "spurious":
-            res = mapped_result(VmFault(0), _s(r[1]), False)
+        r = lua.live(await lua.FAULT_BEGIN(self.redis, **mm_keys(pid, ("mm", "vmas", "pte")), spans=self.spans,
+                                           address=address, write=int(write)), pid)  # fmt: skip
+        if r.kind == "segv":
+            tracing.annotate(segv=r.why)
+            return FaultResult(VmFault.SIGSEGV, message=r.why)
+        if r.kind == "spurious":
+            res = mapped_result(VmFault(0), r.pte, False)
             res.spurious = True
             return res
-        vma = Vma.from_json(_s(r[1]))
-        if kind == "wp":
-            old = _s(r[2])
-            limit, action = resolve_policy(vma, _s(r[3]), _s(r[4]))
+        vma = Vma.from_json(r.vma)
+        limit, action = resolve_policy(vma, r.limit, r.action)
+        if r.kind == "wp":
+            old = r.pte
             p = decode_pte(old)
             if not (p["bits"] & lua.PTE_ZERO):
                 if vma.shared:
-                    return await self._wp_shared(pid, vma, address, old, p, _s(r[5]))
+                    return await self._wp_shared(pid, vma, address, old, p, r.state)
                 return await self._cow(pid, vma, address, (p["head"], p["order"], p["node"]),
                                        linear_page_index(vma, address) - (p["pfn"] - p["head"]), 0, False,
                                        limit, action, old, VmFault(0))  # fmt: skip
             # a write to the zero page: the page cache must now give a real folio (below), replacing it
         else:
             old = ""
-            limit, action = resolve_policy(vma, _s(r[2]), _s(r[3]))
         return await self._do_fault(pid, vma, address, write, tried, limit, action, old)
 
     async def _do_fault(self, pid, vma: Vma, address, write, tried, limit, action, old) -> FaultResult:
@@ -173,7 +166,7 @@ class FaultHandler:
             return FaultResult(vmf)
         if vmf & VM_FAULT_ERROR:
             node = resp.folio.node if resp.HasField("folio") else 0
-            await lua.ACCOUNT_FAILED(self.redis, [], [node])
+            await lua.ACCOUNT_FAILED(self.redis, node=node)
             return FaultResult(vmf, message="page cache fault failed")
         major = bool(vmf & VmFault.MAJOR) or tried
         if not resp.HasField("folio"):
@@ -221,19 +214,14 @@ class FaultHandler:
         index = linear_page_index(vma, address)
         if state == "clean":
             await self._tag_dirty(vma.mapping, index)
-        r = await lua.WP_SHARED(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "pte")],
-                                [self.spans, address >> PAGE_SHIFT, old])  # fmt: skip
-        kind = _s(r[0])
-        if kind == "shared":
+        r = lua.live(await lua.WP_SHARED(self.redis, **mm_keys(pid, ("mm", "pte")), spans=self.spans,
+                                         vpn=address >> PAGE_SHIFT, expected=old), pid)  # fmt: skip
+        if r.kind == "shared":
             await self.ctx.peers.stub("pagecache").UnshareFolio(
                 page_cache_pb2.UnshareFolioRequest(mapping=vma.mapping, index=index))
             return FaultResult(VmFault.RETRY)
-        if kind in ("retry", "clean"):
+        if r.kind in ("retry", "clean"):
             return FaultResult(VmFault.RETRY)
-        if kind == "nopid":
-            raise NotFound(f"no process with pid {pid}")
-        if kind == "killed":
-            raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
         return FaultResult(VmFault(0), pfn=p["pfn"], folio=(p["head"], p["order"], p["node"]), pages_mapped=1,
                            first_vpn=address >> PAGE_SHIFT)  # fmt: skip
 
@@ -252,39 +240,37 @@ class FaultHandler:
                       action, old, vmf, anon=(0, 0), around=("", 0, 0)) -> FaultResult:  # fmt: skip
         head, order, node = folio
         plan = finish_fault_plan(vma, address, folio_index, order, i_size or ((folio_index + (1 << order)) << PAGE_SHIFT))
-        args = [self.spans, pid, vma.to_json(), address, kind, int(write_shared), node, head, order, folio_index,
-                i_size, vma.mapping, int(major), limit, action, plan.index, plan.address >> PAGE_SHIFT, plan.nr,
-                anon[1], anon[0], old, around[0], around[1], around[2], tracing.current_ids()[0]]  # fmt: skip
-        r = await lua.FINISH_FAULT(self.redis, mm_keys(pid), args)
-        out = _s(r[0])
-        if out == "ok":
-            nr, first_vpn, pfn, pinned, around_mapped = (int(_s(x)) for x in r[1:6])
+        r = await lua.FINISH_FAULT(
+            self.redis, **mm_keys(pid), spans=self.spans, pid=pid, vma=vma.to_json(), address=address, kind=kind,
+            write_shared=int(write_shared), node=node, head=head, order=order, folio_index=folio_index, i_size=i_size,
+            mapping=vma.mapping, major=int(major), limit=limit, action=action, plan_index=plan.index,
+            plan_vpn=plan.address >> PAGE_SHIFT, plan_nr=plan.nr, anon_node=anon[1], anon_pfn=anon[0], old_pte=old,
+            around=around[0], around_first=around[1], around_pages=around[2], trace=tracing.current_ids()[0])
+        if r.kind == "ok":
             if kind == "cow":
-                folio_out = (pfn, 0, anon[1])
+                folio_out = (r.pfn, 0, anon[1])
             elif kind == "zero":
                 folio_out = None
             else:
                 folio_out = folio
-            tracing.annotate(pages_mapped=nr, fault_around_mapped=around_mapped, fault_kind=kind)
-            return FaultResult(vmf, pfn=pfn, folio=folio_out, pages_mapped=nr, first_vpn=first_vpn, major=major,
-                               pinned=bool(pinned), zero_page=kind == "zero", freed=parse_freed(r[6:]),
-                               around_mapped=around_mapped)  # fmt: skip
-        if out == "retry":
-            tracing.annotate(retry=_s(r[1]))
-            return FaultResult(vmf | VmFault.RETRY, message=_s(r[1]))
-        if out == "sigbus":
-            return FaultResult(VmFault.SIGBUS, message=_s(r[1]))
-        if out == "nopage":
-            return mapped_result(vmf | VmFault.NOPAGE, _s(r[1]), major)
-        if out == "lost":   # the recovery pass gave the COW page back meanwhile: it is not ours to free
-            raise Aborted(f"copy-on-write fault of pid {pid}: {_s(r[1])}; retry the access")
-        if out == "nopid":
-            raise NotFound(f"no process with pid {pid}")
-        if out == "killed":
-            await self.free_folios(parse_freed(r[3:]))
-            await self.evict_inodes(r[2])
-            raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
-        raise RuntimeError(f"unexpected FINISH_FAULT reply {out!r}")
+            tracing.annotate(pages_mapped=r.nr, fault_around_mapped=r.around_mapped, fault_kind=kind)
+            return FaultResult(vmf, pfn=r.pfn, folio=folio_out, pages_mapped=r.nr, first_vpn=r.first_vpn, major=major,
+                               pinned=bool(r.pinned), zero_page=kind == "zero", freed=lua.freed(r.freed),
+                               around_mapped=r.around_mapped)  # fmt: skip
+        if r.kind == "retry":
+            tracing.annotate(retry=r.why)
+            return FaultResult(vmf | VmFault.RETRY, message=r.why)
+        if r.kind == "sigbus":
+            return FaultResult(VmFault.SIGBUS, message=r.why)
+        if r.kind == "nopage":
+            return mapped_result(vmf | VmFault.NOPAGE, r.pte, major)
+        if r.kind == "lost":   # the recovery pass gave the COW page back meanwhile: it is not ours to free
+            raise Aborted(f"copy-on-write fault of pid {pid}: {r.why}; retry the access")
+        if r.kind == "killed":
+            await self.free_folios(lua.freed(r.freed))
+            await self.evict_inodes(r.evict)
+        lua.live(r, pid)
+        raise AssertionError(f"FINISH_FAULT reply {r.kind!r} not handled")
 
     async def pagefault_out_of_memory(self, pid: int) -> bool:
         """VM_FAULT_OOM reached the fault handler (an allocation failed, e.g. under the filesystem's NOFS scope,
@@ -299,28 +285,24 @@ class FaultHandler:
         for node, head, order in freed:
             await self.ctx.peers.stub("allocator").FreePages(page_allocator_pb2.FreePagesRequest(pfn=head, order=order))
 
-    async def evict_inodes(self, names) -> None:
+    async def evict_inodes(self, names: str) -> None:
         """iput_final for the orphans whose last mapping an unmap script just removed: the filesystem frees
         their page cache and blocks (FilesystemService.EvictInode, one hop each, off the fault path)."""
-        for mapping in _s(names).split():
+        for mapping in names.split():
             await self.ctx.peers.stub("filesystem").EvictInode(filesystem_pb2.EvictInodeRequest(mapping=mapping))
 
     # ---- access_process_vm ----------------------------------------------------------------------
 
     async def read_memory(self, pid: int, address: int, length: int) -> tuple[bytes, VmFault, int]:
-        k = [keys.mm(pid, "mm"), keys.mm(pid, "pte")]
+        k = mm_keys(pid, ("mm", "pte"))
         data, addr, stop, faults = b"", address, address + length, 0
         while addr < stop:
-            r = await lua.READ_MEM(self.redis, k, [addr, stop - addr])
-            if _s(r[0]) == "nopid":
-                raise NotFound(f"no process with pid {pid}")
-            if _s(r[0]) == "killed":
-                raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
-            data += r[1]
-            addr += len(r[1])
-            if not _s(r[2]):
+            r = lua.live(await lua.READ_MEM(self.redis, **k, address=addr, length=stop - addr), pid)
+            data += r.data
+            addr += len(r.data)
+            if not r.missing:
                 break
-            vpn = int(_s(r[2]))
+            vpn = int(r.missing)
             res = await self.handle_mm_fault(pid, max(addr, vpn << PAGE_SHIFT), False)
             faults += 1
             if not res.ok or res.vm_fault & VmFault.RETRY:
@@ -328,26 +310,21 @@ class FaultHandler:
         return data, VmFault(0), faults
 
     async def write_memory(self, pid: int, address: int, data: bytes) -> tuple[int, VmFault, int]:
-        k = [keys.mm(pid, "mm"), keys.mm(pid, "pte")]
+        k = mm_keys(pid, ("mm", "pte"))
         faults, limit = 0, len(data)
         while True:
-            r = await lua.WRITE_MEM(self.redis, k, [address, data[:limit]])
-            kind = _s(r[0])
-            if kind == "nopid":
-                raise NotFound(f"no process with pid {pid}")
-            if kind == "killed":
-                raise FailedPrecondition(f"process {pid} was killed: {_s(r[1])}")
-            if kind == "ok":
+            r = lua.live(await lua.WRITE_MEM(self.redis, **k, address=address, data=data[:limit]), pid)
+            if r.kind == "ok":
                 return limit, VmFault(0), faults
-            vpn = int(_s(r[1]))
+            vpn = r.vpn
             res = await self.handle_mm_fault(pid, max(address, vpn << PAGE_SHIFT), True)
             faults += 1
             if not res.ok or res.vm_fault & VmFault.RETRY:
                 # store what lies before the failing page, then report the failure
                 limit = max(0, (vpn << PAGE_SHIFT) - address)
                 if limit:
-                    r = await lua.WRITE_MEM(self.redis, k, [address, data[:limit]])
-                    if _s(r[0]) != "ok":
+                    r = await lua.WRITE_MEM(self.redis, **k, address=address, data=data[:limit])
+                    if r.kind != "ok":
                         limit = 0
                 return limit, res.vm_fault, faults
             if faults > 2 * (len(data) // PAGE_SIZE + 2) + MAX_RETRIES:

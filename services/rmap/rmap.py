@@ -9,6 +9,9 @@ Redis layout (see mmsim.runtime.keys):
 * ``{mm:PID}:pte_idx`` zset: the virtual page numbers that have a PTE (range walks for zap).
 * ``{mm:PID}:pagemaps`` hash: "NODE:PFN" -> PTEs of this process mapping that page (the per-process
   counter the LSFMM 2018 mapcount limit is checked against).
+* ``{mm:PID}:runs`` hash: vm_start -> JSON of a MapMany run (n one-page VMAs of one page, in each of the mm's
+  ``nr_tasks`` processes: a bulk Spawn), and "VM_START:c" -> the PTEs of the run that raised the counters.
+* ``{mm:PID}:pins`` hash: "NODE:HEAD:ORDER" -> get_user_pages references (PinPages), dropped at exit.
 * ``{m:MAPPING}:i_mmap`` zset: member "PID:VM_START", score vm_pgoff (the i_mmap interval tree's keys).
 * ``{node:N}:rmap_pinned`` set: head pfns pinned by the mapcount leak policy (their extra reference is
   never dropped, so they are never freed).
@@ -30,27 +33,26 @@ from __future__ import annotations
 
 import json
 
+import grpc
+
 from mmsim.rmap import lua
-from mmsim.rmap.fault import FaultHandler, _s, mm_keys, parse_freed
+from mmsim.rmap.fault import FaultHandler, _s, mm_keys, resolve_policy
 from mmsim.rmap.mm import (
-    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, PAGE_SHIFT, PAGE_SIZE, Vma, dev_of_fs, format_maps_line, thp_get_unmapped_area,
+    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, MMAP_MIN_ADDR, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, Vma, dev_of_fs, format_maps_line, get_unmapped_area,
+    thp_get_unmapped_area,
     page_align, prot_to_vm_flags, split_for_munmap, validate_comm, validate_mmap,
 )  # fmt: skip
 from mmsim.runtime import keys, profiles
-from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
+from mmsim.runtime.errors import (
+    Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, require,
+)  # fmt: skip
+from mmsim.v1 import page_cache_pb2
 
 MAPCOUNT_ACTIONS = {0: "", 1: "none", 2: "kill", 3: "leak"}
+PID_MAX_LIMIT = 4 * 1024 * 1024   # include/linux/threads.h on 64-bit: the most processes pid_max allows
 ACTION_NUMBERS = {v: k for k, v in MAPCOUNT_ACTIONS.items()}
 MAX_MMAP_RETRIES = 8
 MKCLEAN_BATCH = 4096
-
-
-def _check_state(r) -> None:
-    kind = _s(r[0])
-    if kind == "nopid":
-        raise NotFound("no such process")
-    if kind == "killed":
-        raise FailedPrecondition(f"process was killed: {_s(r[1])}")
 
 
 class ReverseMap:
@@ -63,29 +65,48 @@ class ReverseMap:
     def spans(self) -> str:
         return self.faults.spans
 
-    async def spawn(self, comm: str, limit: int, action: int, max_map_count: int) -> int:
+    async def spawn(self, comm: str, limit: int, action: int, max_map_count: int, count: int = 1) -> int:
+        """A process, or ``count`` processes created in bulk: consecutive pids sharing one mm record (a run:
+        whatever MapMany maps, each of them maps), as an exploit forks as many as vm.max_map_count forces."""
         validate_comm(comm)
         require(action in MAPCOUNT_ACTIONS, f"unknown mapcount_action {action}")
+        count = count or 1
+        require(count <= PID_MAX_LIMIT, f"count must be 1..{PID_MAX_LIMIT} (PID_MAX_LIMIT), got {count}")
         mmc = max_map_count or DEFAULT_MAX_MAP_COUNT
-        pid = await lua.SPAWN(self.redis, [keys.cluster("pids"), keys.cluster("procs")],
-                              [comm, limit, MAPCOUNT_ACTIONS[action], mmc, MMAP_BASE])  # fmt: skip
-        return int(pid)
+        r = await lua.SPAWN(self.redis, pids=keys.cluster("pids"), procs=keys.cluster("procs"), comm=comm,
+                            mapcount_limit=limit, mapcount_action=MAPCOUNT_ACTIONS[action], max_map_count=mmc,
+                            mmap_base=MMAP_BASE, count=count)  # fmt: skip
+        return r.pid
 
-    async def mmap(self, pid: int, mapping: str, length: int, offset: int, prot: set[str], shared: bool,
-                   addr: int) -> Vma:  # fmt: skip
-        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
-        plen = validate_mmap(length, offset, addr)
+    async def _mm_and_file(self, pid: int, mapping: str) -> tuple[dict, dict, list, dict]:
+        """One pipeline: the file's inode hash, the live process's mm hash, its VMAs and its MapMany runs."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.mapping(mapping, "inode"))
         pipe.hgetall(keys.mm(pid, "mm"))
         pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
-        inode, mmh, members = await pipe.execute()
+        pipe.hgetall(keys.mm(pid, "runs"))
+        inode, mmh, members, runs = await pipe.execute()
         if not mmh:
             raise NotFound(f"no process with pid {pid}")
         if mmh.get(b"state") != b"running":
             raise FailedPrecondition(f"process {pid} was killed: {_s(mmh.get(b'killed_reason', b''))}")
         if not inode:
             raise NotFound(f"no file {mapping!r}")
+        return inode, mmh, members, runs
+
+    async def mmap(self, pid: int, mapping: str, length: int, offset: int, prot: set[str], shared: bool,
+                   addr: int, placement: int = 0) -> Vma:  # fmt: skip
+        """do_mmap (mm/mmap.c). ``placement`` 1 = MAP_FIXED (whatever [addr, addr + length) held is unmapped
+        first, as do_mmap's mmap_region does), 2 = MAP_FIXED_NOREPLACE (EEXIST when anything is there)."""
+        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
+        require(placement in (0, 1, 2), f"unknown placement {placement}")
+        plen = validate_mmap(length, offset, addr)
+        if placement:
+            require(addr != 0, "MAP_FIXED needs an address (EINVAL)")
+            require(addr + plen <= TASK_SIZE, f"[{addr:#x}, {addr + plen:#x}) is past TASK_SIZE (ENOMEM)")
+            if addr < MMAP_MIN_ADDR:
+                raise PermissionDenied(f"{addr:#x} is below vm.mmap_min_addr {MMAP_MIN_ADDR:#x} (EPERM)")
+        inode, mmh, members, runs = await self._mm_and_file(pid, mapping)
         fs = _s(inode.get(b"fs", mapping.split("/")[0].encode()))
         prof = profiles.get(_s(inode.get(b"profile", b"")) or self.ctx.settings.profile)
         base = Vma(0, plen, offset >> PAGE_SHIFT, prot_to_vm_flags(prot, shared), mapping,
@@ -93,24 +114,97 @@ class ReverseMap:
                    prof.mapcount_limit, prof.mapcount_action)  # fmt: skip
         mmap_base = int(_s(mmh.get(b"mmap_base", str(MMAP_BASE).encode())))
         for _ in range(MAX_MMAP_RETRIES):
-            vmas = [Vma.from_json(m) for m in members]
-            start = thp_get_unmapped_area(vmas, plen, addr, mmap_base, offset)
+            vmas = [Vma.from_json(m) for m in members] + _run_spans(runs)
+            if placement == 1 and any(v.start < addr + plen and v.end > addr for v in vmas):
+                await self.munmap(pid, addr, plen)   # MAP_FIXED replaces the old mappings
+            start = addr if placement else thp_get_unmapped_area(vmas, plen, addr, mmap_base, offset)
             vma = Vma(start, start + plen, base.pgoff, base.flags, mapping, base.ino, base.dev, base.path,
                       base.limit, base.action)  # fmt: skip
-            r = await lua.MMAP_INSERT(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas"), keys.mapping(mapping, "i_mmap"),
-                                                   keys.mapping(mapping, "inode")],
-                                      [vma.to_json(), start, vma.end, vma.pgoff, pid])  # fmt: skip
-            kind = _s(r[0])
-            if kind == "ok":
+            r = lua.live(await lua.MMAP_INSERT(
+                self.redis, **mm_keys(pid, ("mm", "vmas")), i_mmap=keys.mapping(mapping, "i_mmap"),
+                inode=keys.mapping(mapping, "inode"), vma=vma.to_json(), start=start, stop=vma.end, pgoff=vma.pgoff,
+                pid=pid), pid)  # fmt: skip
+            if r.kind == "ok":
                 return vma
-            if kind == "unlinked":
+            if r.kind == "unlinked":
                 raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
-            if kind == "enomem":
-                raise ResourceExhausted(f"process {pid} has {_s(r[1])} VMAs: vm.max_map_count reached (ENOMEM)")
-            if kind != "overlap":
-                _check_state(r)
+            if r.kind == "enomem":
+                raise ResourceExhausted(f"process {pid} has {r.map_count} VMAs: vm.max_map_count reached (ENOMEM)")
+            if placement == 2:
+                raise AlreadyExists(f"[{addr:#x}, {addr + plen:#x}) is already mapped in pid {pid} (MAP_FIXED_NOREPLACE: EEXIST)")
             members = await self.redis.zrange(keys.mm(pid, "vmas"), 0, -1)
         raise ResourceExhausted(f"mmap kept racing with other mmaps of pid {pid}")
+
+    async def map_many(self, pid: int, mapping: str, offset: int, count: int, prot: set[str], shared: bool,
+                       counter_bits: int) -> dict:  # fmt: skip
+        """``count`` one-page VMAs of the file page at ``offset`` in every process of pid's run, as one counted
+        run (mm/mmap.c mmap_region + mm/memory.c finish_fault, ``count`` x nr_tasks times in one step). The page
+        must be in the page cache (a fault brought it in): one PageCache.FindFolio hop finds it. Returns what the
+        mapcount policy did."""
+        require(bool(mapping), "mapping must name a file as FS/INO, got an empty string")
+        require(offset % PAGE_SIZE == 0, f"offset must be page aligned, got {offset}")
+        require(count > 0, "count must be positive (one-page VMAs per process)")
+        require(counter_bits == 0 or 8 <= counter_bits <= 32, f"counter_bits must be 8..32 or 0, got {counter_bits}")
+        inode, mmh, members, runs = await self._mm_and_file(pid, mapping)
+        mc, mmc = int(mmh[b"map_count"]), int(mmh[b"max_map_count"])
+        if mc + count > mmc:
+            raise ResourceExhausted(f"process {pid} has {mc} VMAs; {count} more pass vm.max_map_count {mmc} (ENOMEM)")
+        prof = profiles.get(_s(inode.get(b"profile", b"")) or self.ctx.settings.profile)
+        limit, action = resolve_policy(Vma(0, 0, 0, 0, mapping, limit=prof.mapcount_limit, action=prof.mapcount_action),
+                                       _s(mmh.get(b"mapcount_limit", b"")), _s(mmh.get(b"mapcount_action", b"")))
+        index = offset >> PAGE_SHIFT
+        try:
+            resp = await self.ctx.peers.stub("pagecache").FindFolio(
+                page_cache_pb2.FindFolioRequest(mapping=mapping, index=index))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise
+            raise FailedPrecondition(f"page {index} of {mapping} is not in the page cache: fault it in first "
+                                     f"({exc.details()})") from None
+        if not resp.HasField("folio"):
+            raise FailedPrecondition(f"page {index} of {mapping} is a hole: the zero page has no mapcount")
+        f = resp.folio
+        flags = prot_to_vm_flags(prot, shared)
+        for _ in range(MAX_MMAP_RETRIES):
+            start = get_unmapped_area([Vma.from_json(m) for m in members] + _run_spans(runs), count * PAGE_SIZE, 0,
+                                      int(mmh.get(b"mmap_base", MMAP_BASE)))  # fmt: skip
+            run = {"s": start, "n": count, "m": mapping, "pg": index, "f": flags, "node": f.node, "head": f.pfn,
+                   "pfn": f.pfn + (index - resp.folio_index), "order": f.order, "index": resp.folio_index,
+                   "b": counter_bits or prof.mapcount_bits}  # fmt: skip
+            r = lua.live(await lua.MAP_MANY(
+                self.redis, **mm_keys(pid, ("mm", "vmas", "runs", "pagemaps")), i_mmap=keys.mapping(mapping, "i_mmap"),
+                inode=keys.mapping(mapping, "inode"), spans=self.spans, pid=pid, run=json.dumps(run), limit=limit,
+                action=action), pid)  # fmt: skip
+            out = {"address": start, "folio": (run["head"], run["order"], run["node"]), "pfn": run["pfn"]}
+            if r.kind == "ok":
+                return {**out, "mappings": r.mappings, "tasks": r.tasks, "killed": 0, "pinned": bool(r.pinned),
+                        "saturated": r.saturated, "wraps": r.wraps, "mapcount": r.mapcount, "refcount": r.refcount,
+                        "killed_reason": ""}  # fmt: skip
+            if r.kind == "killed_now":
+                await self.faults.free_folios(lua.freed(r.freed))
+                await self.faults.evict_inodes(r.evict)
+                d = await self.folio_mapcount(f.node, run["pfn"])
+                return {**out, "mappings": 0, "tasks": int(mmh.get(b"nr_tasks", 1)), "killed": int(mmh.get(b"nr_tasks", 1)),
+                        "pinned": False, "saturated": 0, "wraps": 0, "mapcount": d["raw"], "refcount": d["refcount"],
+                        "killed_reason": r.reason}  # fmt: skip
+            if r.kind == "enomem":
+                raise ResourceExhausted(f"process {pid} has {r.map_count} VMAs: vm.max_map_count reached (ENOMEM)")
+            if r.kind == "unlinked":
+                raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
+            members = await self.redis.zrange(keys.mm(pid, "vmas"), 0, -1)
+            runs = await self.redis.hgetall(keys.mm(pid, "runs"))
+        raise Aborted(f"MapMany kept racing with other changes of pid {pid} or {mapping}; retry")
+
+    async def pin_pages(self, pid: int, address: int, count: int) -> dict:
+        """get_user_pages(FOLL_GET) ``count`` times on the page mapped at ``address`` (try_get_page)."""
+        require(0 < count <= 1 << 32, f"count must be 1..{1 << 32}, got {count}")
+        r = lua.live(await lua.PIN_PAGES(self.redis, **mm_keys(pid, ("mm", "pte", "pins")), spans=self.spans,
+                                         vpn=address >> PAGE_SHIFT, count=count), pid)  # fmt: skip
+        if r.kind == "nopte":
+            raise FailedPrecondition(f"no page is mapped at {address:#x} in pid {pid}: fault it in first")
+        if r.kind == "zero":
+            raise FailedPrecondition(f"{address:#x} maps the shared zero page, which takes no references")
+        return {"pinned": r.pinned, "refused": r.refused, "refcount": r.refcount, "pfn": r.pfn}
 
     async def munmap(self, pid: int, addr: int, length: int) -> int:
         require(addr % PAGE_SIZE == 0, f"addr must be page aligned, got {addr:#x} (EINVAL)")
@@ -128,27 +222,23 @@ class ReverseMap:
                 v = Vma.from_json(m)
                 if v.end > addr:
                     plan.append({"old": _s(m), "new": [p.to_json() for p in split_for_munmap(v, addr, end)]})
-            r = await lua.MUNMAP(self.redis, [keys.mm(pid, "mm"), keys.mm(pid, "vmas")],
-                                 [self.spans, pid, addr, end, json.dumps(plan)])  # fmt: skip
-            kind = _s(r[0])
-            if kind == "ok":
-                await self.faults.free_folios(parse_freed(r[3:]))
-                await self.faults.evict_inodes(r[2])
-                return int(_s(r[1]))
-            if kind == "enomem":
+            r = lua.live(await lua.MUNMAP(self.redis, **mm_keys(pid, ("mm", "vmas")), spans=self.spans, pid=pid,
+                                          start=addr, stop=end, plan=json.dumps(plan)), pid)  # fmt: skip
+            if r.kind == "ok":
+                await self.faults.free_folios(lua.freed(r.freed))
+                await self.faults.evict_inodes(r.evict)
+                return r.zapped
+            if r.kind == "enomem":
                 raise ResourceExhausted(f"splitting would pass vm.max_map_count of pid {pid} (ENOMEM)")
-            if kind != "retry":
-                _check_state(r)
         raise ResourceExhausted(f"munmap kept racing with other changes of pid {pid}")
 
     async def exit(self, pid: int) -> tuple[int, int, int]:
-        r = await lua.EXIT(self.redis, [keys.mm(pid, "mm"), keys.cluster("procs")], [self.spans, pid])
-        if _s(r[0]) == "nopid":
-            raise NotFound(f"no process with pid {pid}")
-        freed = parse_freed(r[4:])
+        r = lua.live(await lua.EXIT(self.redis, mm=keys.mm(pid, "mm"), procs=keys.cluster("procs"), spans=self.spans,
+                                    pid=pid), pid)  # fmt: skip
+        freed = lua.freed(r.freed)
         await self.faults.free_folios(freed)
-        await self.faults.evict_inodes(r[3])
-        return int(_s(r[1])), int(_s(r[2])), len(freed)
+        await self.faults.evict_inodes(r.evict)
+        return r.zapped, r.vmas, len(freed)
 
     async def unmap_mapping_range(self, mapping: str, start: int, length: int, even_cows: bool) -> tuple[int, int, int]:
         """unmap_mapping_range: the byte range widened to whole pages; length 0 = to the end of the file."""
@@ -157,11 +247,11 @@ class ReverseMap:
             raise NotFound(f"no file {mapping!r}")
         first = start >> PAGE_SHIFT
         last = -1 if length == 0 else ((start + length + PAGE_SIZE - 1) >> PAGE_SHIFT) - 1
-        r = await lua.UNMAP_MAPPING_RANGE(self.redis, [keys.mapping(mapping, "i_mmap")],
-                                          [self.spans, first, last, int(even_cows)])  # fmt: skip
-        freed = parse_freed(r[2:])
+        r = await lua.UNMAP_MAPPING_RANGE(self.redis, i_mmap=keys.mapping(mapping, "i_mmap"), spans=self.spans,
+                                          first=first, last=last, even_cows=int(even_cows))  # fmt: skip
+        freed = lua.freed(r.freed)
         await self.faults.free_folios(freed)
-        return int(_s(r[0])), int(_s(r[1])), len(freed)
+        return r.zapped, r.vmas, len(freed)
 
     async def folio_mkclean(self, mapping: str, folios: list[tuple[int, int, int, int]]) -> tuple[int, list[tuple[int, bool]]]:
         """folio_mkclean for each (node, head pfn, order, file index) of ``mapping``, in ONE script whatever
@@ -171,13 +261,14 @@ class ReverseMap:
         require(len(folios) <= MKCLEAN_BATCH, f"at most {MKCLEAN_BATCH} folios per call, got {len(folios)}")
         if not folios:
             return 0, []
-        args: list = [self.spans]
+        flat: list = []
         for node, head, order, index in folios:
             require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
             require(order <= 10, f"folio order must be 0..10, got {order}")
-            args += [node, head, order, index]
-        r = [int(_s(x)) for x in await lua.FOLIO_MKCLEAN(self.redis, [keys.mapping(mapping, "i_mmap")], args)]
-        return r[0], [(r[i], bool(r[i + 1])) for i in range(1, len(r), 2)]
+            flat += [node, head, order, index]
+        r = await lua.FOLIO_MKCLEAN(self.redis, i_mmap=keys.mapping(mapping, "i_mmap"), spans=self.spans, folios=flat)
+        per = r.per_folio
+        return r.vmas, [(per[i], bool(per[i + 1])) for i in range(0, len(per), 2)]
 
     async def proc_maps(self, pid: int) -> list[str]:
         pipe = self.redis.pipeline(transaction=False)
@@ -194,13 +285,30 @@ class ReverseMap:
             raise NotFound(f"no process with pid {pid}")
         return {_s(k): _s(v) for k, v in h.items()}
 
+    async def rmap_walk(self, node: int, pfn: int) -> list[dict]:
+        """rmap_walk (mm/rmap.c) of one page: every process and address mapping it (anon_vma for a COW page, the
+        file's i_mmap for a page-cache page; a MapMany run is one entry with its count), in one script."""
+        require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
+        e = (await lua.RMAP_WALK(self.redis, spans=self.spans, node=node, pfn=pfn)).entries
+        return [{"pid": int(e[i]), "address": int(e[i + 1]), "kind": e[i + 2], "vmas": int(e[i + 3]),
+                 "tasks": int(e[i + 4])} for i in range(0, len(e), 5)]  # fmt: skip
+
     async def folio_mapcount(self, node: int, pfn: int) -> dict:
         require(0 <= node < self.ctx.settings.numa_nodes, f"node must be 0..{self.ctx.settings.numa_nodes - 1}, got {node}")
-        r = await lua.FOLIO_MAPCOUNT(self.redis, [], [self.spans, node, pfn])
-        vals = [_s(x) for x in r]
-        per = {int(vals[i]): int(vals[i + 1]) for i in range(6, len(vals) - 1, 2)}
-        return {"folio_mapcount": int(vals[0]), "raw": int(vals[1]), "refcount": int(vals[2]),
-                "pinned": vals[3] == "1", "head": int(vals[4]), "order": int(vals[5]), "per_process": per}  # fmt: skip
+        r = await lua.FOLIO_MAPCOUNT(self.redis, spans=self.spans, node=node, pfn=pfn)
+        per = dict(zip(r.per_process[::2], r.per_process[1::2]))
+        return {"folio_mapcount": r.total, "raw": r.raw, "refcount": r.refcount, "pinned": r.pinned == 1,
+                "head": r.head, "order": r.order, "per_process": per}  # fmt: skip
+
+
+def _run_spans(runs: dict) -> list[Vma]:
+    """The address ranges MapMany's runs occupy, as VMAs for the free-range search."""
+    out = []
+    for k, v in runs.items():
+        if b":" not in k:
+            d = json.loads(v)
+            out.append(Vma(d["s"], d["s"] + d["n"] * PAGE_SIZE, d["pg"], d["f"], d["m"]))
+    return out
 
 
 def prot_letters(values) -> set[str]:

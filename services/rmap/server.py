@@ -24,12 +24,12 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
 
     async def Spawn(self, request, context):
         pid = await self._rm.spawn(request.comm, request.mapcount_limit, int(request.mapcount_action),
-                                   request.max_map_count)  # fmt: skip
-        return reverse_map_pb2.SpawnResponse(pid=pid)
+                                   request.max_map_count, request.count)  # fmt: skip
+        return reverse_map_pb2.SpawnResponse(pid=pid, count=request.count or 1)
 
     async def Mmap(self, request, context):
         vma = await self._rm.mmap(_pid(request.pid), request.mapping, request.length, request.offset,
-                                  prot_letters(request.prot), request.shared, request.addr)  # fmt: skip
+                                  prot_letters(request.prot), request.shared, request.addr, int(request.placement))  # fmt: skip
         return reverse_map_pb2.MmapResponse(start=vma.start, end=vma.end)
 
     async def Munmap(self, request, context):
@@ -78,7 +78,8 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
             min_flt=int(h.get("min_flt", 0)), maj_flt=int(h.get("maj_flt", 0)), rss_file=int(h.get("rss_file", 0)),
             rss_anon=int(h.get("rss_anon", 0)), map_count=int(h.get("map_count", 0)),
             max_map_count=int(h.get("max_map_count", 0)), mapcount_limit=int(h.get("mapcount_limit", 0)),
-            mapcount_action=ACTION_NUMBERS.get(h.get("mapcount_action", ""), 0))  # fmt: skip
+            mapcount_action=ACTION_NUMBERS.get(h.get("mapcount_action", ""), 0), nr_tasks=int(h.get("nr_tasks", 1)),
+            pins=int(h.get("pins", 0)))  # fmt: skip
 
     async def FolioMapcount(self, request, context):
         d = await self._rm.folio_mapcount(request.node, request.pfn)
@@ -94,6 +95,27 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         vmas, per = await self._rm.folio_mkclean(request.mapping, folios)
         tracing.annotate(mkclean_folios=len(folios), mkclean_ptes=sum(n for n, _ in per))
         return reverse_map_pb2.FolioMkcleanResponse(cleaned=[n for n, _ in per], pte_dirty=[d for _, d in per], vmas=vmas)
+
+
+    async def MapMany(self, request, context):
+        d = await self._rm.map_many(_pid(request.pid), request.mapping, request.offset, request.count,
+                                    prot_letters(request.prot), request.shared, request.counter_bits)  # fmt: skip
+        tracing.annotate(map_many=request.count, tasks=d["tasks"], killed=d["killed"], wraps=d["wraps"])
+        head, order, node = d["folio"]
+        return reverse_map_pb2.MapManyResponse(
+            address=d["address"], mappings=d["mappings"], tasks=d["tasks"], killed=d["killed"], pinned=d["pinned"],
+            saturated=d["saturated"], wraps=d["wraps"], mapcount_raw=d["mapcount"], refcount=d["refcount"],
+            folio=common_pb2.Folio(pfn=head, order=order, node=node), killed_reason=d["killed_reason"])  # fmt: skip
+
+    async def PinPages(self, request, context):
+        d = await self._rm.pin_pages(_pid(request.pid), request.address, request.count)
+        return reverse_map_pb2.PinPagesResponse(**d)
+
+
+    async def RmapWalk(self, request, context):
+        found = await self._rm.rmap_walk(request.node, request.pfn)
+        return reverse_map_pb2.RmapWalkResponse(mappings=[reverse_map_pb2.RmapMapping(**m) for m in found],
+                                                ptes=sum(m["vmas"] * m["tasks"] for m in found))
 
 
 def register(server, ctx) -> list[str]:

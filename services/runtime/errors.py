@@ -39,6 +39,12 @@ class AlreadyExists(MMError):
     code = "ALREADY_EXISTS"
 
 
+class PermissionDenied(MMError):
+    """EPERM (e.g. a MAP_FIXED address below vm.mmap_min_addr)."""
+
+    code = "PERMISSION_DENIED"
+
+
 class Aborted(MMError):
     """A concurrency conflict the caller resolves by starting over (e.g. a truncate ran meanwhile)."""
 

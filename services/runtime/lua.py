@@ -8,13 +8,15 @@ error, so every library checks before it writes.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis.asyncio.client import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from mmsim.runtime import errors
 
@@ -90,3 +92,142 @@ class Script:
             if err is None:
                 raise
             raise err from None
+
+
+def raise_from_redis(exc: ResponseError) -> None:
+    """Re-raise a script's ``mm_fail`` / ``error('XAERR ...')`` as the mmsim error it names; others unchanged."""
+    err = translate(exc)
+    if err is None:
+        raise exc
+    raise err from None
+
+
+def source(module_file: str, *names: str) -> str:
+    """The text of the ``.lua`` files ``names`` beside ``module_file`` (a module's ``__file__``), joined in order:
+    every script and library lives in a file beside the module that runs it."""
+    here = Path(module_file).parent
+    return "\n".join((here / f"{name}.lua").read_text() for name in names)
+
+
+class ShaScript:
+    """EVALSHA of a fixed source, EVAL on NOSCRIPT, MMSIM errors mapped (one round trip once cached). The
+    Redis client is passed per call (``await script(redis, keys, args)``), for modules that hold none."""
+
+    def __init__(self, text: str):
+        self.source = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+    async def __call__(self, redis, keys: list, args: list):
+        try:
+            try:
+                return await redis.evalsha(self.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return await redis.eval(self.source, len(keys), *keys, *args)
+        except ResponseError as exc:
+            raise_from_redis(exc)
+
+
+def _text(x) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A script's reply decoded by its Spec: ``kind`` (the reply's first element) and its named fields
+    (``reply.reason``, ``reply["freed"]``); ints where the spec says ``name:int``, lists for ``*name``."""
+
+    kind: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    def __getattr__(self, name: str):
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(f"reply {self.kind!r} has no field {name!r}") from None
+
+    def __getitem__(self, name: str):
+        return self.fields[name]
+
+
+def _int(x) -> int:
+    return int(_text(x))
+
+
+_DECODERS = {"": _text, "int": _int, "bytes": lambda x: x}
+
+
+def _field(spec: str):
+    """'name', 'name:int', 'name:bytes', '*name...' -> (name, its decoder, takes the rest of the reply)."""
+    name, _, kind = spec.lstrip("*").partition(":")
+    return name, _DECODERS[kind], spec.startswith("*")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A script's interface, declared once: its ``.lua`` file, KEYS and ARGV by name, its replies by kind.
+
+    ``keys``/``args`` name KEYS[1..] and ARGV[1..]; an arg written ``*name`` takes a list, flattened at the end
+    of ARGV. The script body reads them by name, ``KEY.mm`` and ``ARG.pid`` (a prologue built here binds
+    them, ``ARG.name`` of a ``*name`` arg being a Lua array), so neither side counts positions. ``replies``
+    maps a reply's first element to the names of the elements after it (``'n:int'`` decoded as an int,
+    ``'*freed'`` the rest as a list, ``'data:bytes'`` left as bytes); an undeclared kind is a bug and
+    raises."""
+
+    file: str
+    keys: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    replies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = list(self.keys) + [a.lstrip("*") for a in self.args]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.file}: KEYS and ARGV names must be distinct, got {names}")
+        if any(a.startswith("*") for a in self.args[:-1]):
+            raise ValueError(f"{self.file}: only the last arg may be a list (*name)")
+
+    def prologue(self) -> str:
+        """Lua binding the names: ``local KEY = {mm = KEYS[1], ...}`` and ``local ARG = {...}``."""
+        keys = ", ".join(f"{k} = KEYS[{i}]" for i, k in enumerate(self.keys, 1))
+        args = [f"{a} = ARGV[{i}]" for i, a in enumerate(self.args, 1) if not a.startswith("*")]
+        lines = [f"local KEY = {{{keys}}}", f"local ARG = {{{', '.join(args)}}}"]
+        if self.args and self.args[-1].startswith("*"):
+            name, n = self.args[-1][1:], len(self.args)
+            lines.append(f"ARG.{name} = {{}}\nfor i = {n}, #ARGV do ARG.{name}[i - {n - 1}] = ARGV[i] end")
+        return "\n".join(lines) + "\n"
+
+    def build(self, values: Mapping[str, object]) -> tuple[list, list]:
+        """KEYS and ARGV from named values (every declared name, nothing else)."""
+        wanted = set(self.keys) | {a.lstrip("*") for a in self.args}
+        if set(values) != wanted:
+            raise TypeError(f"{self.file}: missing {sorted(wanted - set(values))}, unknown {sorted(set(values) - wanted)}")
+        argv: list = []
+        for a in self.args:
+            argv += list(values[a[1:]]) if a.startswith("*") else [values[a]]
+        return [values[k] for k in self.keys], argv
+
+    def decode(self, reply) -> Reply:
+        kind = _text(reply[0])
+        if kind not in self.replies:
+            raise RuntimeError(f"{self.file}: undeclared reply {kind!r}")
+        out: dict[str, object] = {}
+        for i, f in enumerate(self.replies[kind], 1):
+            name, dec, rest = _field(f)
+            if rest:
+                out[name] = [dec(x) for x in reply[i:]]
+            else:
+                # a shorter reply of the same kind (an early return) leaves its trailing text fields empty
+                out[name] = dec(reply[i]) if i < len(reply) else (None if dec is _int else dec(b""))
+        return Reply(kind, out)
+
+
+class SpecScript:
+    """A Spec bound to its source (the libraries it needs, the prologue, the body from its ``.lua`` file):
+    ``reply = await script(redis, mm=..., pid=...)``, one EVALSHA."""
+
+    def __init__(self, spec: Spec, module_file: str, libraries: str = ""):
+        self.spec = spec
+        self._script = ShaScript(spec.prologue() + libraries + "\n" + source(module_file, spec.file))
+
+    async def __call__(self, redis, **values) -> Reply:
+        keys, args = self.spec.build(values)
+        return self.spec.decode(await self._script(redis, keys, args))

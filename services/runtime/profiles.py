@@ -10,6 +10,7 @@ A profile is chosen per filesystem at mkfs (default: MMSIM_PROFILE) and travels 
 | indexing          | multi-order (one entry per folio)              | multi-order                                        |
 | mapcount_limit    | 5000 mappings of one page per process          | 0 = no limit                                       |
 | mapcount_action   | kill (SIGKILL the process) or leak (pin the page) | none                                            |
+| mapcount_bits     | 32 (a signed 32-bit _mapcount/_refcount)      | 32; narrower only for classroom demos (MapMany)   |
 | kvmalloc_flavour  | noretry: contiguous try with __GFP_NORETRY    | noretry (no-direct-reclaim arrived after 6.12)     |
 | fs_alloc_context  | scope: memalloc_nofs_save() around the inode lock | scope                                       |
 | folio_split       | uniform: split_folio to the minimum order     | uniform (split_folio); linux-7.3: non-uniform (folio_split, mm/truncate.c folio_split_or_unmap) |
@@ -46,6 +47,7 @@ class Profile:
     kvmalloc_flavour: str
     fs_alloc_context: str = "scope"
     folio_split: str = "uniform"   # how truncation splits a large folio it cuts (mm/huge_memory.c)
+    mapcount_bits: int = 32        # width of _mapcount/_refcount for bulk mappings (MapMany): narrower wraps sooner
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +76,8 @@ def get(name: str, **overrides) -> Profile:
         raise InvalidArgument(f"folio_split must be one of {FOLIO_SPLITS}, got {prof.folio_split!r}")
     if prof.mapcount_action not in MAPCOUNT_ACTIONS:
         raise InvalidArgument(f"mapcount_action must be one of {MAPCOUNT_ACTIONS}, got {prof.mapcount_action!r}")
+    if not 8 <= prof.mapcount_bits <= 32:
+        raise InvalidArgument(f"mapcount_bits must be 8..32, got {prof.mapcount_bits}")
     if prof.indexing == "hugetlb":
         # hugetlbfs: every folio is a huge page, no fallback to small pages, no zero entries or shared folios
         prof = replace(prof, populate_policy="min-order", zero_entries=False, pfn_entries=False)

@@ -141,6 +141,7 @@ VALID = [
     ("free-pages {fresh_page1} 1", 0),
     ("page {pfn}", 0),
     ("folio mapcount {pfn}", 0),
+    ("rmap {pfn}", 0),
     ("folio find {m} 0", 0),
     ("folio find {m} 100000", 0),                         # nothing cached there: found false, not an error
     ("folio add {sized_file} 0 --pfn {fresh_page1} --order 1", 0),    # below EOF: `check` stays clean
@@ -160,6 +161,10 @@ VALID = [
     ("trace list --limit 5 --faults", 0),
     ("bench fault --faults 2 --here", 0),
     ("check --max 10", 0),
+    ("mapcount-overflow --policy kill --bits 16", 0),
+    ("spawn attackers --count 1000", 0),
+    ("mmap {pid} {m} 4096 --addr 0x10000000 --fixed fixed", 0),        # replaces its own mapping on the rerun
+    ("mmap {pid} {m} 4096 --addr {addr} --fixed noreplace", EXIT_ERROR),   # EEXIST
     ("recover", 0),
     ("thp stats", 0),
     ("evict {m}", 0),                                     # linked: nothing to evict, said so
@@ -247,6 +252,13 @@ INVALID = [
     ("experiment run nope --quick", EXIT_USAGE),
     ("experiment docs --only nope", EXIT_USAGE),
     ("experiment list extra", EXIT_USAGE),
+    ("mapcount-overflow --policy bogus", EXIT_USAGE),
+    ("mapcount-overflow --bits 40", EXIT_USAGE),
+    ("spawn attackers --count 0", EXIT_USAGE),
+    ("mmap {pid} {m} 4096 --fixed sometimes", EXIT_USAGE),
+    ("rmap garbage", EXIT_USAGE),
+    ("rmap 99999999999", EXIT_ERROR),
+    ("mmap {pid} {m} 4096 --addr 0x1000 --fixed fixed", EXIT_ERROR),
 ]
 
 # Commands whose valid run changes the machine for everyone (or starts stacks): tested on their own below.

@@ -247,6 +247,24 @@ def test_memory_access_maps_status_mapcount_munmap_exit(mm, world):
         proc.status()
 
 
+def test_bulk_mapping_pins_and_rmap_walk(mm, world):
+    """Issue 13's RPCs through their client methods: MapMany in a bulk run, PinPages, RmapWalk."""
+    _, f, _, _ = world
+    run = mm.spawn("bulk", mapcount_action="none", count=4)
+    holder = mm.spawn("holder")
+    hv = holder.mmap(f, PAGE_SIZE)
+    pfn = holder.fault(hv.start).pfn
+    r = run.map_many(f, 0, 10)
+    assert r.tasks == 4 and r.mappings == 40 and r.folio.pfn == pfn and _json(r)["mappings"] == 40
+    walk = mm.rmap.rmap_walk(pfn)
+    assert {(m.pid, m.kind, m.vmas, m.tasks) for m in walk.mappings} >= {(run.pid, "run", 10, 4), (holder.pid, "file", 1, 1)}
+    pins = holder.pin_pages(hv.start, 3)
+    assert pins.pinned == 3 and pins.refused == 0 and pins.pfn == pfn and _json(pins)["pinned"] == 3
+    assert holder.status().pins == 3 and run.status().nr_tasks == 4
+    run.exit(), holder.exit()
+    assert mm.rmap.folio_mapcount(pfn).refcount >= 1
+
+
 def test_orphan_eviction_mkclean_release_thp_stats_check_recover(mm, world):
     """The RPCs issues 9 and 15 added, each through its client method."""
     fs, *_ = world

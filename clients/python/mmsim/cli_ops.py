@@ -303,13 +303,15 @@ def spawn(
                                         metavar="ACTION")] = "",
     max_map_count: Annotated[int, opt("vm.max_map_count for this process (VMAs); 0 = 65530 (e.g. 100)",
                                       "--max-map-count", parser=number(0, U32), metavar="N")] = 0,
+    count: Annotated[int, opt("processes created in bulk as one run (consecutive pids, one mm record), "
+                              "1..4194304 (e.g. 65542)", "--count", parser=number(1, 4194304), metavar="N")] = 1,
 ) -> Out:
-    """Create a process (an mm_struct); prints its pid.
+    """Create a process (an mm_struct); prints its pid (the first of a --count run).
 
     Example: mmsim spawn reader --mapcount-limit 10 --mapcount-action kill
     """
     with connect() as mm:
-        proc = mm.spawn(comm, mapcount_limit, mapcount_action, max_map_count)
+        proc = mm.spawn(comm, mapcount_limit, mapcount_action, max_map_count, count)
     return Out(proc.to_dict(), str(proc.pid))
 
 
@@ -326,13 +328,16 @@ def mmap(
     private: Annotated[bool, opt("MAP_PRIVATE (copy on write) instead of MAP_SHARED", "--private")] = False,
     addr: Annotated[int, opt("hint address; 0 lets the kernel choose (e.g. 0x7f0000000000)", "--addr",
                              parser=number(0, I64), metavar="ADDRESS")] = 0,
+    fixed: Annotated[str, opt("use --addr exactly: fixed (MAP_FIXED: replace what is there) or noreplace "
+                              "(MAP_FIXED_NOREPLACE: EEXIST if anything is)", "--fixed",
+                              parser=choice("fixed", "noreplace"), metavar="HOW")] = "",
 ) -> Out:
     """mmap(2) a file into a process; prints the start address (vm_start), as mmap(2) returns it.
 
     Example: mmsim mmap 1 xfs0/1 1MiB --prot r
     """
     with connect() as mm:
-        vma = process_handle(mm, pid).mmap(file_handle(mm, mapping), length, prot, not private, offset, addr)
+        vma = process_handle(mm, pid).mmap(file_handle(mm, mapping), length, prot, not private, offset, addr, fixed)
     return Out({**vma.to_dict(), "pid": pid}, f"{vma.start:#x}")
 
 

@@ -533,6 +533,8 @@ class ProcStatus(Result):
     max_map_count: int
     mapcount_limit: int
     mapcount_action: str
+    nr_tasks: int = 1           # processes in this run (Spawn count)
+    pins: int = 0               # get_user_pages references held
 
 
 @dataclass(frozen=True)
@@ -760,6 +762,50 @@ class Filesystem:
         return {"name": self.name, "block_size": self.block_size, "profile": self.profile, "indexing": self.indexing}
 
 
+@dataclass(frozen=True)
+class MapManyResult(Result):
+    """What MapMany did: mappings (PTEs, all processes), the processes, and the mapcount policy's outcome."""
+
+    address: int                # start of the first VMA in every process of the run
+    mappings: int               # PTEs installed and still mapped (all processes)
+    tasks: int                  # processes in the run
+    killed: int                 # processes the kill policy killed
+    pinned: bool                # the leak policy pinned the page
+    saturated: int              # PTEs installed without raising _mapcount (leak)
+    wraps: int                  # times _mapcount wrapped (none)
+    mapcount_raw: int           # the page's _mapcount afterwards (-1 = looks unmapped)
+    refcount: int               # the folio's _refcount afterwards
+    folio: Folio | None
+    killed_reason: str
+
+
+@dataclass(frozen=True)
+class RmapMapping(Result):
+    pid: int                    # process (the first pid of a run)
+    address: int                # virtual address mapping the page
+    kind: str                   # "file", "anon" or "run"
+    vmas: int                   # VMAs of this entry mapping the page, per process
+    tasks: int                  # processes the entry stands for
+
+
+@dataclass(frozen=True)
+class RmapWalk(Result):
+    NESTED: ClassVar[dict[str, type]] = {"mappings": RmapMapping}
+
+    mappings: list[RmapMapping]
+    ptes: int                   # PTEs found in all
+
+
+@dataclass(frozen=True)
+class PinResult(Result):
+    """get_user_pages pins: taken, refused by try_get_page, and the folio's _refcount after."""
+
+    pinned: int
+    refused: int
+    refcount: int
+    pfn: int
+
+
 @dataclass
 class Process:
     """A process (an mm_struct) made by ``mm.spawn`` (``mm.process(pid)`` reopens one)."""
@@ -769,12 +815,18 @@ class Process:
     comm: str
     vmas: list[Vma] = field(default_factory=list)
 
-    def mmap(self, file: File, length: int, prot: str = "r", shared: bool = True, offset: int = 0, addr: int = 0) -> Vma:
+    def mmap(self, file: File, length: int, prot: str = "r", shared: bool = True, offset: int = 0, addr: int = 0,
+             fixed: str = "") -> Vma:
+        """mmap(2); ``fixed`` "fixed" (MAP_FIXED: replace what is at addr) or "noreplace" (MAP_FIXED_NOREPLACE:
+        AlreadyExists when anything is there); empty = addr is a hint."""
         unknown = set(prot) - set(_PROT)
         if unknown:
             raise errors.InvalidArgument(f"prot letters must be from 'rwx', got {prot!r}")
+        placements = {"": 0, "fixed": rm_pb.MMAP_PLACEMENT_FIXED, "noreplace": rm_pb.MMAP_PLACEMENT_FIXED_NOREPLACE}
+        if fixed not in placements:
+            raise errors.InvalidArgument(f"fixed must be '', 'fixed' or 'noreplace', got {fixed!r}")
         req = rm_pb.MmapRequest(pid=self.pid, mapping=file.mapping, length=length, offset=offset,
-                                prot=[_PROT[c] for c in prot], shared=shared, addr=addr)
+                                prot=[_PROT[c] for c in prot], shared=shared, addr=addr, placement=placements[fixed])
         resp = self.cluster.rmap_call("Mmap", req)
         vma = Vma(resp.start, resp.end, file)
         self.vmas.append(vma)
@@ -801,6 +853,19 @@ class Process:
     def write_memory(self, address: int, data: bytes) -> MemoryAccess:
         resp = self.cluster.rmap_call("WriteMemory", rm_pb.WriteMemoryRequest(pid=self.pid, address=address, data=data))
         return MemoryAccess(b"", resp.written, VmFault.from_proto(resp.vm_fault), resp.faults)
+
+    def map_many(self, file: "File", offset: int, count: int, prot: str = "r", shared: bool = True,
+                 counter_bits: int = 0) -> MapManyResult:
+        """``count`` one-page VMAs of the file page at ``offset`` in every process of this run, as one counted
+        run (O(1) work): what the mapcount policy did (killed, pinned, saturated, wraps) and the counters after."""
+        req = rm_pb.MapManyRequest(pid=self.pid, mapping=file.mapping, offset=offset, count=count,
+                                   prot=[_PROT[c] for c in prot if c in _PROT], shared=shared, counter_bits=counter_bits)
+        return MapManyResult.from_pb(self.cluster.rmap_call("MapMany", req))
+
+    def pin_pages(self, address: int, count: int) -> PinResult:
+        """get_user_pages(FOLL_GET) ``count`` times on the page at ``address``; try_get_page refuses the overflow."""
+        return PinResult.from_pb(self.cluster.rmap_call("PinPages", rm_pb.PinPagesRequest(pid=self.pid, address=address,
+                                                                                         count=count)))
 
     def exit(self) -> UnmapResult:
         """exit_mmap: unmap everything and drop the mm (the pid is gone afterwards)."""
@@ -1011,6 +1076,10 @@ class ReverseMap(_Service):
         req = rm_pb.UnmapMappingRangeRequest(mapping=_mapping(mapping), start=start, length=length, even_cows=even_cows)
         return UnmapResult.from_pb(self._call("UnmapMappingRange", req))
 
+    def rmap_walk(self, pfn: int, node: int = 0) -> RmapWalk:
+        """rmap_walk: every process and address mapping the page (i_mmap for file pages, anon_vma for COW pages)."""
+        return RmapWalk.from_pb(self._call("RmapWalk", rm_pb.RmapWalkRequest(pfn=pfn, node=node)))
+
     def folio_mapcount(self, pfn: int, node: int = 0) -> FolioMapcount:
         """folio_mapcount(), the page's _mapcount and _refcount, and who maps it."""
         return FolioMapcount.from_pb(self._call("FolioMapcount", rm_pb.FolioMapcountRequest(pfn=pfn, node=node)))
@@ -1146,8 +1215,10 @@ class Cluster:
         st = File(self, Filesystem(self, fs, 0, ""), "", mapping).stat()
         return File(self, Filesystem(self, fs, st.block_size, st.profile), st.path, mapping)
 
-    def spawn(self, comm: str, mapcount_limit: int = 0, mapcount_action: str = "", max_map_count: int = 0) -> Process:
-        """A new process. mapcount_action: "none", "kill" or "leak" (empty = the profile's)."""
+    def spawn(self, comm: str, mapcount_limit: int = 0, mapcount_action: str = "", max_map_count: int = 0,
+              count: int = 1) -> Process:
+        """A new process. mapcount_action: "none", "kill" or "leak" (empty = the profile's). count > 1 creates
+        that many processes in bulk as one run (consecutive pids, one mm record: MapMany maps in each)."""
         action = 0
         if mapcount_action:
             name = f"MAPCOUNT_ACTION_{mapcount_action.upper()}"
@@ -1155,7 +1226,8 @@ class Cluster:
                 raise errors.InvalidArgument(f"mapcount_action must be none, kill or leak, got {mapcount_action!r}")
             action = rm_pb.MapcountAction.Value(name)
         resp = self.rmap_call("Spawn", rm_pb.SpawnRequest(comm=comm, mapcount_limit=mapcount_limit,
-                                                          mapcount_action=action, max_map_count=max_map_count))
+                                                          mapcount_action=action, max_map_count=max_map_count,
+                                                          count=count))
         return Process(self, resp.pid, comm)
 
     def process(self, pid: int) -> Process:
@@ -1219,6 +1291,13 @@ class Cluster:
         return self.pagecache.thp_stats()
 
     # CONFIG_DEBUG_VM ---------------------------------------------------------------------------------------
+    def mapcount_overflow(self, policy: str, counter_bits: int = 32, keep: bool = False):
+        """The LSFMM 2018 four-billion-mappings workload under ``policy`` (none, kill, leak): an
+        mmsim.mapcount_overflow.OverflowReport of what happened, its running time and the kernel's bill."""
+        from mmsim import mapcount_overflow  # noqa: PLC0415  (it builds on this module)
+
+        return mapcount_overflow.run(self, policy, counter_bits, keep)
+
     def check(self, max_violations: int = 0) -> CheckReport:
         """Every service's invariants (CheckService.Check with cluster=true: the allocator asks the others)."""
         req = check_pb2.CheckRequest(cluster=True, max_violations=max_violations)

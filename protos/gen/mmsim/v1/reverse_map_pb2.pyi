@@ -21,6 +21,12 @@ class Prot(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROT_READ: _ClassVar[Prot]
     PROT_WRITE: _ClassVar[Prot]
     PROT_EXEC: _ClassVar[Prot]
+
+class MmapPlacement(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MMAP_PLACEMENT_UNSPECIFIED: _ClassVar[MmapPlacement]
+    MMAP_PLACEMENT_FIXED: _ClassVar[MmapPlacement]
+    MMAP_PLACEMENT_FIXED_NOREPLACE: _ClassVar[MmapPlacement]
 MAPCOUNT_ACTION_UNSPECIFIED: MapcountAction
 MAPCOUNT_ACTION_NONE: MapcountAction
 MAPCOUNT_ACTION_KILL: MapcountAction
@@ -29,27 +35,34 @@ PROT_UNSPECIFIED: Prot
 PROT_READ: Prot
 PROT_WRITE: Prot
 PROT_EXEC: Prot
+MMAP_PLACEMENT_UNSPECIFIED: MmapPlacement
+MMAP_PLACEMENT_FIXED: MmapPlacement
+MMAP_PLACEMENT_FIXED_NOREPLACE: MmapPlacement
 
 class SpawnRequest(_message.Message):
-    __slots__ = ("comm", "mapcount_limit", "mapcount_action", "max_map_count")
+    __slots__ = ("comm", "mapcount_limit", "mapcount_action", "max_map_count", "count")
     COMM_FIELD_NUMBER: _ClassVar[int]
     MAPCOUNT_LIMIT_FIELD_NUMBER: _ClassVar[int]
     MAPCOUNT_ACTION_FIELD_NUMBER: _ClassVar[int]
     MAX_MAP_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
     comm: str
     mapcount_limit: int
     mapcount_action: MapcountAction
     max_map_count: int
-    def __init__(self, comm: _Optional[str] = ..., mapcount_limit: _Optional[int] = ..., mapcount_action: _Optional[_Union[MapcountAction, str]] = ..., max_map_count: _Optional[int] = ...) -> None: ...
+    count: int
+    def __init__(self, comm: _Optional[str] = ..., mapcount_limit: _Optional[int] = ..., mapcount_action: _Optional[_Union[MapcountAction, str]] = ..., max_map_count: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class SpawnResponse(_message.Message):
-    __slots__ = ("pid",)
+    __slots__ = ("pid", "count")
     PID_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
     pid: int
-    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+    count: int
+    def __init__(self, pid: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class MmapRequest(_message.Message):
-    __slots__ = ("pid", "mapping", "length", "offset", "prot", "shared", "addr")
+    __slots__ = ("pid", "mapping", "length", "offset", "prot", "shared", "addr", "placement")
     PID_FIELD_NUMBER: _ClassVar[int]
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +70,7 @@ class MmapRequest(_message.Message):
     PROT_FIELD_NUMBER: _ClassVar[int]
     SHARED_FIELD_NUMBER: _ClassVar[int]
     ADDR_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
     pid: int
     mapping: str
     length: int
@@ -64,7 +78,8 @@ class MmapRequest(_message.Message):
     prot: _containers.RepeatedScalarFieldContainer[Prot]
     shared: bool
     addr: int
-    def __init__(self, pid: _Optional[int] = ..., mapping: _Optional[str] = ..., length: _Optional[int] = ..., offset: _Optional[int] = ..., prot: _Optional[_Iterable[_Union[Prot, str]]] = ..., shared: _Optional[bool] = ..., addr: _Optional[int] = ...) -> None: ...
+    placement: MmapPlacement
+    def __init__(self, pid: _Optional[int] = ..., mapping: _Optional[str] = ..., length: _Optional[int] = ..., offset: _Optional[int] = ..., prot: _Optional[_Iterable[_Union[Prot, str]]] = ..., shared: _Optional[bool] = ..., addr: _Optional[int] = ..., placement: _Optional[_Union[MmapPlacement, str]] = ...) -> None: ...
 
 class MmapResponse(_message.Message):
     __slots__ = ("start", "end")
@@ -223,7 +238,7 @@ class ProcStatusRequest(_message.Message):
     def __init__(self, pid: _Optional[int] = ...) -> None: ...
 
 class ProcStatusResponse(_message.Message):
-    __slots__ = ("pid", "comm", "state", "killed_reason", "min_flt", "maj_flt", "rss_file", "rss_anon", "map_count", "max_map_count", "mapcount_limit", "mapcount_action")
+    __slots__ = ("pid", "comm", "state", "killed_reason", "min_flt", "maj_flt", "rss_file", "rss_anon", "map_count", "max_map_count", "mapcount_limit", "mapcount_action", "nr_tasks", "pins")
     PID_FIELD_NUMBER: _ClassVar[int]
     COMM_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -236,6 +251,8 @@ class ProcStatusResponse(_message.Message):
     MAX_MAP_COUNT_FIELD_NUMBER: _ClassVar[int]
     MAPCOUNT_LIMIT_FIELD_NUMBER: _ClassVar[int]
     MAPCOUNT_ACTION_FIELD_NUMBER: _ClassVar[int]
+    NR_TASKS_FIELD_NUMBER: _ClassVar[int]
+    PINS_FIELD_NUMBER: _ClassVar[int]
     pid: int
     comm: str
     state: str
@@ -248,7 +265,9 @@ class ProcStatusResponse(_message.Message):
     max_map_count: int
     mapcount_limit: int
     mapcount_action: MapcountAction
-    def __init__(self, pid: _Optional[int] = ..., comm: _Optional[str] = ..., state: _Optional[str] = ..., killed_reason: _Optional[str] = ..., min_flt: _Optional[int] = ..., maj_flt: _Optional[int] = ..., rss_file: _Optional[int] = ..., rss_anon: _Optional[int] = ..., map_count: _Optional[int] = ..., max_map_count: _Optional[int] = ..., mapcount_limit: _Optional[int] = ..., mapcount_action: _Optional[_Union[MapcountAction, str]] = ...) -> None: ...
+    nr_tasks: int
+    pins: int
+    def __init__(self, pid: _Optional[int] = ..., comm: _Optional[str] = ..., state: _Optional[str] = ..., killed_reason: _Optional[str] = ..., min_flt: _Optional[int] = ..., maj_flt: _Optional[int] = ..., rss_file: _Optional[int] = ..., rss_anon: _Optional[int] = ..., map_count: _Optional[int] = ..., max_map_count: _Optional[int] = ..., mapcount_limit: _Optional[int] = ..., mapcount_action: _Optional[_Union[MapcountAction, str]] = ..., nr_tasks: _Optional[int] = ..., pins: _Optional[int] = ...) -> None: ...
 
 class FolioMapcountRequest(_message.Message):
     __slots__ = ("pfn", "node")
@@ -306,3 +325,99 @@ class FolioMkcleanResponse(_message.Message):
     pte_dirty: _containers.RepeatedScalarFieldContainer[bool]
     vmas: int
     def __init__(self, cleaned: _Optional[_Iterable[int]] = ..., pte_dirty: _Optional[_Iterable[bool]] = ..., vmas: _Optional[int] = ...) -> None: ...
+
+class MapManyRequest(_message.Message):
+    __slots__ = ("pid", "mapping", "offset", "count", "prot", "shared", "counter_bits")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PROT_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_BITS_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    mapping: str
+    offset: int
+    count: int
+    prot: _containers.RepeatedScalarFieldContainer[Prot]
+    shared: bool
+    counter_bits: int
+    def __init__(self, pid: _Optional[int] = ..., mapping: _Optional[str] = ..., offset: _Optional[int] = ..., count: _Optional[int] = ..., prot: _Optional[_Iterable[_Union[Prot, str]]] = ..., shared: _Optional[bool] = ..., counter_bits: _Optional[int] = ...) -> None: ...
+
+class MapManyResponse(_message.Message):
+    __slots__ = ("address", "mappings", "tasks", "killed", "pinned", "saturated", "wraps", "mapcount_raw", "refcount", "folio", "killed_reason")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MAPPINGS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    KILLED_FIELD_NUMBER: _ClassVar[int]
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    SATURATED_FIELD_NUMBER: _ClassVar[int]
+    WRAPS_FIELD_NUMBER: _ClassVar[int]
+    MAPCOUNT_RAW_FIELD_NUMBER: _ClassVar[int]
+    REFCOUNT_FIELD_NUMBER: _ClassVar[int]
+    FOLIO_FIELD_NUMBER: _ClassVar[int]
+    KILLED_REASON_FIELD_NUMBER: _ClassVar[int]
+    address: int
+    mappings: int
+    tasks: int
+    killed: int
+    pinned: bool
+    saturated: int
+    wraps: int
+    mapcount_raw: int
+    refcount: int
+    folio: _common_pb2.Folio
+    killed_reason: str
+    def __init__(self, address: _Optional[int] = ..., mappings: _Optional[int] = ..., tasks: _Optional[int] = ..., killed: _Optional[int] = ..., pinned: _Optional[bool] = ..., saturated: _Optional[int] = ..., wraps: _Optional[int] = ..., mapcount_raw: _Optional[int] = ..., refcount: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., killed_reason: _Optional[str] = ...) -> None: ...
+
+class PinPagesRequest(_message.Message):
+    __slots__ = ("pid", "address", "count")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    address: int
+    count: int
+    def __init__(self, pid: _Optional[int] = ..., address: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
+class PinPagesResponse(_message.Message):
+    __slots__ = ("pinned", "refused", "refcount", "pfn")
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    REFCOUNT_FIELD_NUMBER: _ClassVar[int]
+    PFN_FIELD_NUMBER: _ClassVar[int]
+    pinned: int
+    refused: int
+    refcount: int
+    pfn: int
+    def __init__(self, pinned: _Optional[int] = ..., refused: _Optional[int] = ..., refcount: _Optional[int] = ..., pfn: _Optional[int] = ...) -> None: ...
+
+class RmapWalkRequest(_message.Message):
+    __slots__ = ("pfn", "node")
+    PFN_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    pfn: int
+    node: int
+    def __init__(self, pfn: _Optional[int] = ..., node: _Optional[int] = ...) -> None: ...
+
+class RmapMapping(_message.Message):
+    __slots__ = ("pid", "address", "kind", "vmas", "tasks")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VMAS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    address: int
+    kind: str
+    vmas: int
+    tasks: int
+    def __init__(self, pid: _Optional[int] = ..., address: _Optional[int] = ..., kind: _Optional[str] = ..., vmas: _Optional[int] = ..., tasks: _Optional[int] = ...) -> None: ...
+
+class RmapWalkResponse(_message.Message):
+    __slots__ = ("mappings", "ptes")
+    MAPPINGS_FIELD_NUMBER: _ClassVar[int]
+    PTES_FIELD_NUMBER: _ClassVar[int]
+    mappings: _containers.RepeatedCompositeFieldContainer[RmapMapping]
+    ptes: int
+    def __init__(self, mappings: _Optional[_Iterable[_Union[RmapMapping, _Mapping]]] = ..., ptes: _Optional[int] = ...) -> None: ...

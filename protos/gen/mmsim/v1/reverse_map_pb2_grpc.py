@@ -95,6 +95,21 @@ class ReverseMapServiceStub:
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanResponse.FromString,
                 _registered_method=True)
+        self.MapMany = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/MapMany',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.MapManyRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.MapManyResponse.FromString,
+                _registered_method=True)
+        self.PinPages = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/PinPages',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.PinPagesRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.PinPagesResponse.FromString,
+                _registered_method=True)
+        self.RmapWalk = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/RmapWalk',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkResponse.FromString,
+                _registered_method=True)
 
 
 class ReverseMapServiceServicer:
@@ -186,6 +201,31 @@ class ReverseMapServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MapMany(self, request, context):
+        """In every process of pid's run (Spawn count), `count` one-page VMAs of one file page, their PTEs and their
+        _mapcount/_refcount contribution installed as ONE counted run (O(1) Redis work whatever count): the bulk
+        mapping that makes the LSFMM 2018 mapcount overflow reachable. The mapcount policy decides what happens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PinPages(self, request, context):
+        """get_user_pages(FOLL_GET) `count` times on the page mapped at `address`: each pin is try_get_page (5.1),
+        which refuses once _refcount would overflow; the pins are dropped when the process exits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RmapWalk(self, request, context):
+        """rmap_walk (mm/rmap.c) of one page: every process and address mapping it, found through the file's i_mmap
+        (a page-cache page) or the anon_vma (a COW page), as try_to_unmap would visit them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReverseMapServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -248,6 +288,21 @@ def add_ReverseMapServiceServicer_to_server(servicer, server):
                     servicer.FolioMkclean,
                     request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanResponse.SerializeToString,
+            ),
+            'MapMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.MapMany,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.MapManyRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.MapManyResponse.SerializeToString,
+            ),
+            'PinPages': grpc.unary_unary_rpc_method_handler(
+                    servicer.PinPages,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.PinPagesRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.PinPagesResponse.SerializeToString,
+            ),
+            'RmapWalk': grpc.unary_unary_rpc_method_handler(
+                    servicer.RmapWalk,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -575,6 +630,87 @@ class ReverseMapService:
             '/mmsim.v1.ReverseMapService/FolioMkclean',
             mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanRequest.SerializeToString,
             mmsim_dot_v1_dot_reverse__map__pb2.FolioMkcleanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MapMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/MapMany',
+            mmsim_dot_v1_dot_reverse__map__pb2.MapManyRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.MapManyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PinPages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/PinPages',
+            mmsim_dot_v1_dot_reverse__map__pb2.PinPagesRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.PinPagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RmapWalk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/RmapWalk',
+            mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.RmapWalkResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,49 @@
+"""`mmsim mapcount-overflow` (the LSFMM 2018 four-billion-mappings workload under one policy) and `mmsim rmap`
+(the reverse-map walk of one page).
+
+    mmsim mapcount-overflow --policy none       mmsim mapcount-overflow --policy kill --bits 16 --json
+    mmsim rmap 4096                             mmsim rmap 4096 --node 0 --json
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mmsim.cli_base import U32, U64, Out, app, arg, choice, command, connect, number, opt, table
+
+
+@command(app, "mapcount-overflow", panel="Memory")
+def mapcount_overflow(
+    policy: Annotated[str, opt("what the kernel does about it: none (mainline: _mapcount wraps), kill (Wilcox: kill "
+                               "the process mapping a page more than 5000 times) or leak (Morton: pin the page)",
+                               "--policy", parser=choice("none", "kill", "leak"), metavar="POLICY")] = "none",
+    bits: Annotated[int, opt("width of _mapcount/_refcount, 8..32 (16 for a classroom demo; 32 = the kernel's "
+                             "2**32 mappings)", "--bits", parser=number(8, 32), metavar="BITS")] = 32,
+    keep: Annotated[bool, opt("leave the processes mapped afterwards (inspect them, then exit them)", "--keep")] = False,
+) -> Out:
+    """Map one page 2**BITS times over as many processes as vm.max_map_count forces, and show what happens.
+
+    Example: mmsim mapcount-overflow --policy none
+    """
+    from mmsim.mapcount_overflow import format_report  # noqa: PLC0415  (the CLI imports no protobuf up front)
+
+    with connect() as mm:
+        report = mm.mapcount_overflow(policy, bits, keep)
+    return Out(report.to_dict(), format_report(report))
+
+
+@command(app, "rmap", panel="Memory")
+def rmap(
+    pfn: Annotated[int, arg("page frame number (e.g. 4096)", number(0, U64), "PFN")],
+    node: Annotated[int, opt("NUMA node of the page", "--node", parser=number(0, U32), metavar="NODE")] = 0,
+) -> Out:
+    """rmap_walk of one page: every process and address mapping it (i_mmap for file pages, anon_vma for COW
+    pages; a MapMany run is one line with its count).
+
+    Example: mmsim rmap 4096
+    """
+    with connect() as mm:
+        walk = mm.rmap.rmap_walk(pfn, node)
+    rows = [[m.pid, f"{m.address:#x}", m.kind, m.vmas, m.tasks] for m in walk.mappings]
+    return Out(walk.to_dict(), table(["pid", "address", "via", "VMAs", "processes"], rows,
+                                     title=f"pfn {pfn}: {walk.ptes} PTEs"))

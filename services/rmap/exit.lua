@@ -1,0 +1,10 @@
+-- exit_mmap (mm/mmap.c) + release of the pid
+vm_spans(ARG.spans)
+local pid = tonumber(ARG.pid)
+if redis.call('EXISTS', KEY.mm) == 0 then return {'nopid'} end
+local zapped, nv = rm_teardown(pid)
+redis.call('DEL', KEY.mm)
+redis.call('SREM', KEY.procs, ARG.pid)
+local out = {'ok', I(zapped), I(nv), rm_evictable()}
+for _, x in ipairs(rm_freed_flat()) do out[#out + 1] = x end
+return out

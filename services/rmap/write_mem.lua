@@ -1,0 +1,26 @@
+-- access_process_vm write side: store only when every PTE of the range is present and writable.
+local function I(n) return string.format('%d', n) end
+local st = redis.call('HMGET', KEY.mm, 'state', 'killed_reason')
+if not st[1] then return {'nopid'} end
+if st[1] ~= 'running' then return {'killed', st[2] or ''} end
+local start, data = tonumber(ARG.address), ARG.data
+local stop = start + #data
+local vpn = math.floor(start / 4096)
+local ptes = {}
+while vpn * 4096 < stop do
+  local s = redis.call('HGET', KEY.pte, I(vpn))
+  if not s then return {'fault', I(vpn)} end
+  local pfn, head, order, node, bits = string.match(s, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
+  if bit.band(tonumber(bits), 1) == 0 then return {'fault', I(vpn)} end
+  ptes[#ptes + 1] = {vpn, tonumber(pfn), head, node, tonumber(bits), s}
+  vpn = vpn + 1
+end
+for _, p in ipairs(ptes) do
+  local lo, hi = math.max(start, p[1] * 4096), math.min(stop, (p[1] + 1) * 4096)
+  local dst = (p[2] - tonumber(p[3])) * 4096 + (lo - p[1] * 4096)
+  redis.call('SETRANGE', 'mmsim:{node:' .. p[4] .. '}:mem:' .. p[3], dst, string.sub(data, lo - start + 1, hi - start))
+  if bit.band(p[5], 4) == 0 then
+    redis.call('HSET', KEY.pte, I(p[1]), (string.gsub(p[6], '%d+$', I(bit.bor(p[5], 12)))))
+  end
+end
+return {'ok', I(#data)}
