@@ -42,12 +42,17 @@ buf-lint: $(BUF)
 # The bytes-model property test of issue 9 runs MODEL_EXAMPLES examples per configuration (6 of them) in
 # `make test`, and the 200 the issue asks for in `make soak` (about 25 min on 2 cores), which CI also runs.
 MODEL_EXAMPLES ?= 25
+# Test modules run in TEST_WORKERS processes (pytest-xdist, a whole module per worker: module-scoped stacks
+# stay private). The tests mostly wait on gRPC and Redis, so two workers on 2 cores finish sooner; every
+# stack picks free ports and its own state directory. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 
 # Bytecode first: with PYTHONDONTWRITEBYTECODE set, every `mmsim` and service process would compile the
 # project's sources again (the README test alone starts ~70 of them).
 test: proto-check buf-lint
 	$(BIN)/python -m compileall -q clients services protos/gen
-	MMSIM_MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests
+	MMSIM_MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+		--durations=25 tests
 
 soak: $(STAMP)
 	MMSIM_MODEL_EXAMPLES=200 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_coherence_model.py
