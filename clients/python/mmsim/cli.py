@@ -23,7 +23,7 @@ from mmsim import cli_base
 from mmsim.cli_base import app
 
 # Registering the commands (each module adds its own to the app).
-from mmsim import cli_stack, cli_ops, cli_mem, cli_inspect, cli_debug  # noqa: E402,F401  isort: skip
+from mmsim import cli_stack, cli_ops, cli_mem, cli_inspect, cli_debug, cli_pictures, cli_web  # noqa: E402,F401  isort: skip
 
 
 def _version(value: bool) -> None:
