@@ -100,7 +100,7 @@ def waterfall_text(tree: TraceTree, width: int = 48) -> str:
 
 def _mermaid_text(text: str) -> str:
     """Text that Mermaid shows as it is (';' ends a statement, '#' starts an entity code)."""
-    return text.replace("#", "#35;").replace(";", "#59;").replace("\n", " ")
+    return re.sub(r"[#;]", lambda m: f"#{ord(m[0])};", text).replace("\n", " ")
 
 
 _SEQ_ARGS = ("pid", "address", "mapping", "index", "order", "gfp")
@@ -440,7 +440,7 @@ def _image_format(path: str) -> str:
 def _save(fig, path: str, fmt: str) -> None:
     import matplotlib  # noqa: PLC0415
 
-    with matplotlib.rc_context({"svg.hashsalt": "mmsim"}):
+    with matplotlib.rc_context({"svg.hashsalt": "mmsim", "svg.fonttype": "none"}):
         fig.savefig(path, format=fmt, metadata={"Date": None} if fmt == "svg" else None, dpi=110)
 
 

@@ -165,7 +165,7 @@ def create_app(connect: Callable, allow_writes: bool = False, hosts: tuple[str, 
         state.remember(mapping=mapping)
         source = pictures.xa_dot(tree)
         digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-        svg = state.cached("xa:" + source, lambda: pictures.dot_to_svg(source)) if pictures.dot_available() else ""
+        svg = state.cached("xa:" + source, lambda: _inline(pictures.dot_to_svg(source))) if pictures.dot_available() else ""
         return page("xarray.html", mapping=mapping, svg=svg, digest=digest, tree=tree, source=source,
                     mappings=state.mappings)
 
@@ -274,5 +274,9 @@ def _svg_of(draw: Callable[[str], str]) -> str:
     with tempfile.TemporaryDirectory(prefix="mmsim-web-") as tmp:
         path = str(Path(tmp) / "picture.svg")
         draw(path)
-        text = Path(path).read_text()
-    return text[text.index("<svg"):]
+        return _inline(Path(path).read_text())
+
+
+def _inline(svg: str) -> str:
+    """An SVG document as an element to put in HTML (without its XML declaration and doctype)."""
+    return svg[svg.index("<svg"):]
