@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/mmsim/v1/*.proto)
 GEN    := protos/gen
 
-.PHONY: all venv proto proto-check buf-lint test soak demo bench up down status clean compose-test
+.PHONY: all venv proto proto-check buf-lint test soak demo bench up down status clean compose-test pictures
 
 all: test
 
@@ -51,6 +51,12 @@ soak: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mmsim demo
+
+# Every picture of docs/pictures.md, redrawn from a private stack (mmsim.gallery), and the web view's
+# screenshot from the browser test (needs Debian's chromium; graphviz for the XArray SVG).
+pictures: $(STAMP)
+	$(BIN)/python -m mmsim.gallery docs/pictures
+	MMSIM_PICTURES_DIR=docs/pictures $(BIN)/pytest -q -p no:cacheprovider -rs tests/integration/test_web_browser.py
 
 bench: $(STAMP)
 	$(BIN)/mmsim bench fault

@@ -416,6 +416,7 @@ def buddyinfo_figure(zones: list[dict], path: str) -> str:
     ax.set_xlabel("order (block size)")
     ax.set_ylabel("free blocks")
     ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(0, 3 * max((n for z in zones for n in z["free"]), default=1) or 3)   # room for the labels
     ax.set_title("/proc/buddyinfo: free blocks per order and zone")
     ax.legend(fontsize=8)
     fig.tight_layout()
