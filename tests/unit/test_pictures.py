@@ -237,3 +237,74 @@ def test_struct_page_rows_highlight_the_union_member_in_use(tmp_path):
     assert [r[3] for r in owner if r[4]] == ["0x1", "0x2", "0x3", "0x4", "0x5"]
     svg = ET.parse(pictures.struct_page_figure(_page("page_cache", PAGECACHE_TEXT), str(tmp_path / "p.svg"))).getroot()
     assert "w2: mapping" in "".join(svg.itertext())
+
+
+# The XaTree reply against the XArray itself (a real redis-server) ------------------------------------------
+
+def test_xatree_agrees_with_load_get_order_and_marks(redis_proc):
+    """Random multi-order stores, values, reserved entries and marks in a real XArray: every canonical slot the
+    tree shows covers exactly the indices xa_load finds its entry at, with xa_get_order's order and
+    xa_get_mark's marks; every sibling points back at a canonical slot of its node; every stored index is in
+    some slot of the tree."""
+    import asyncio  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+
+    import redis.asyncio as aioredis  # noqa: PLC0415
+    from hypothesis import HealthCheck, given, settings  # noqa: PLC0415
+    from hypothesis import strategies as st  # noqa: PLC0415
+
+    from mmsim.pagecache.xarray import XArray  # noqa: PLC0415
+
+    op = st.tuples(st.integers(0, 255), st.integers(0, 4), st.sampled_from(["folio", "value", "hole", "reserve"]),
+                   st.sets(st.integers(0, 2), max_size=2))
+
+    async def run(cs: int, ops) -> None:
+        client = aioredis.Redis.from_url(redis_proc.url)
+        xa = XArray(client, f"mmsim:{{m:pics/{uuid.uuid4().hex}}}:xa", chunk_shift=cs)
+        try:
+            stored = set()
+            for index, order, kind, marks in ops:
+                first = index >> order << order
+                if kind == "reserve":
+                    if await xa.load(first) is None:
+                        await xa.reserve(first)
+                    continue
+                entry = {"folio": f"0:{4096 + first}:{order}".encode(), "value": Value(7), "hole": Value(4)}[kind]
+                await xa.store_order(first, order, entry)
+                stored.update(range(first, first + (1 << order)))
+                for m in marks:
+                    await xa.set_mark(first, m)
+            tree = XaTree.from_pb(xatree.tree(await xa.dump(), "pics/1", 4096))
+            covered = set()
+            kinds = {"folio": bytes, "value": Value, "zero": Value}
+            for node in tree.nodes:
+                canonical = {s.offset for s in node.slots if s.kind not in ("sibling", "node")}
+                for slot in node.slots:
+                    if slot.kind == "sibling":
+                        assert slot.sibling_of in canonical and slot.sibling_of < slot.offset
+                        continue
+                    if slot.kind in ("node", "reserved"):
+                        continue
+                    entry = await xa.load(slot.index)
+                    assert isinstance(entry, kinds[slot.kind]), (slot, entry)
+                    assert (slot.kind == "zero") == (entry == Value(4) and isinstance(entry, Value))
+                    assert await xa.get_order(slot.index) == slot.order
+                    span = range(slot.index, slot.index + (1 << slot.order))
+                    assert all([await xa.load(i) == entry for i in (span[0], span[-1])])
+                    assert set(slot.marks) == {name for m, name in enumerate(("DIRTY", "WRITEBACK", "TOWRITE"))
+                                               if await xa.get_mark(slot.index, m)}
+                    covered.update(span)
+            if tree.head is not None and tree.head.kind not in ("node", "reserved"):
+                covered.add(0)
+            assert stored <= covered
+        finally:
+            await xa.destroy()
+            await client.aclose()
+
+    @settings(max_examples=15, derandomize=True, deadline=None, print_blob=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from([2, 3]), st.lists(op, min_size=1, max_size=12))
+    def check(cs, ops):
+        asyncio.run(run(cs, ops))
+
+    check()
