@@ -512,6 +512,16 @@ def test_help_and_read_only_commands_import_no_grpc():
     assert out.stdout.strip() == "[]", out.stderr
 
 
+def test_the_pictures_libraries_load_only_when_a_picture_is_asked_for():
+    """`import mmsim.cli` (every command registered) loads none of matplotlib, graphviz, starlette, uvicorn,
+    jinja2: they cost seconds, and only the pictures and `mmsim web` need them."""
+    heavy = ("matplotlib", "graphviz", "starlette", "uvicorn", "jinja2")
+    code = ("import sys; from typer.main import get_command; import mmsim.cli as c; get_command(c.app); "
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
 def test_reset_empties_the_machine_last(own_stack_settings, world):
     """Runs after the matrix (it empties the machine the other cases use)."""
     for argv in (["reset"], ["reset", "--json"]):

@@ -181,7 +181,8 @@ def create_app(connect: Callable, allow_writes: bool = False, hosts: tuple[str, 
                     state.remember(mapping=span.attributes["mapping"])
         newest = trees[0] if trees else None
         svg = state.cached("trace:" + newest.trace_id, lambda: pictures.waterfall_svg(newest)) if newest else ""
-        return page("faults.html", trees=trees, newest=newest, svg=svg, summary=_summary)
+        return page("faults.html", trees=trees, newest=newest, svg=svg, summary=_summary,
+                    waterfall=pictures.waterfall_text)
 
     def trace(request: Request):
         trace_id = request.path_params["trace_id"]
