@@ -202,7 +202,7 @@ def create_app(connect: Callable, allow_writes: bool = False, hosts: tuple[str, 
             from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
 
             response = await run_in_threadpool(guarded(lambda r: fn(form)), request)
-            response.headers["HX-Trigger"] = "faulted"
+            response.headers["HX-Trigger-After-Settle"] = "faulted"   # after the form's own swaps
             return response
         return run
 
