@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/mmsim/v1/*.proto)
 GEN    := protos/gen
 
-.PHONY: all venv proto proto-check buf-lint test soak demo bench up down status clean compose-test experiments-docs
+.PHONY: all venv proto proto-check buf-lint test soak demo bench up down status clean compose-test experiments-docs pictures
 
 all: test
 
@@ -65,6 +65,12 @@ experiments-docs: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mmsim demo
+
+# Every picture of docs/pictures.md, redrawn from a private stack (mmsim.gallery), and the web view's
+# screenshot from the browser test (needs Debian's chromium; graphviz for the XArray SVG).
+pictures: $(STAMP)
+	$(BIN)/python -m mmsim.gallery docs/pictures
+	MMSIM_PICTURES_DIR=docs/pictures $(BIN)/pytest -q -p no:cacheprovider -rs tests/integration/test_web_browser.py
 
 # Every figure of issue 16 beside its floor, medians of 3 runs over gRPC and in-process (bench.json; compare two
 # with `mmsim bench compare A.json B.json`). BENCH_ARGS: e.g. --repeats 5 --faults 200.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mmsim.pagecache import drop_caches, huge_memory, xadump
+from mmsim.pagecache import drop_caches, huge_memory, xadump, xatree
 from mmsim.pagecache.debug_vm import CacheCheck
 from mmsim.pagecache.filemap import Folio, Found, PageCache, Tag
 from mmsim.runtime import serve, tracing
@@ -199,6 +199,11 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         await self._pc.stats(mapping)   # NOT_FOUND for an unknown mapping
         dump = await self._pc.xarray(mapping).dump()
         return page_cache_pb2.XaDumpResponse(text=xadump.render(dump, mapping))
+
+    async def XaTree(self, request, context):
+        mapping = _mapping(request.mapping)
+        await self._pc.stats(mapping)   # NOT_FOUND for an unknown mapping
+        return xatree.tree(await self._pc.xarray(mapping).dump(), mapping, request.max_nodes)
 
 
 async def register(server, ctx) -> list[str]:

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -155,7 +156,12 @@ VALID = [
     ("proc maps {pid}", 0),
     ("xa stats {m}", 0),
     ("xa dump {m}", 0),
+    ("xa draw {m} --format dot", 0),
+    ("xa draw {m} --format mermaid --max-nodes 4", 0),
     ("trace show {trace}", 0),
+    ("trace show {trace} --format waterfall", 0),
+    ("trace show {trace} --format mermaid", 0),
+    ("trace last --format svg", 0),
     ("trace last", 0),
     ("trace last --any", 0),
     ("trace list --limit 5 --faults", 0),
@@ -239,6 +245,15 @@ INVALID = [
     ("proc maps x", EXIT_USAGE),
     ("xa stats nofs/99", EXIT_ERROR),
     ("xa dump nofs/99", EXIT_ERROR),
+    ("xa draw nofs/99 --format dot", EXIT_ERROR),
+    ("xa draw {m} --format pdf", EXIT_USAGE),
+    ("xa draw {m} --max-nodes 0", EXIT_USAGE),
+    ("xa draw {m} --format dot -o /no/such/dir/xa.dot", EXIT_USAGE),
+    ("trace show {trace} --format png", EXIT_USAGE),
+    ("proc buddyinfo --plot buddy.pdf", EXIT_USAGE),
+    ("page {pfn} --draw /no/such/dir/page.png", EXIT_USAGE),
+    ("web --port 0", EXIT_USAGE),
+    ("web --port 70000", EXIT_USAGE),
     ("trace show zz", EXIT_USAGE),
     ("check --max -1", EXIT_USAGE),
     ("recover --older-than-ms x", EXIT_USAGE),
@@ -265,7 +280,8 @@ INVALID = [
 OWN_TESTS = {"up", "down", "reset", "demo", "fragment", "unfragment",
              "run", "experiment run", "experiment docs",   # test_scenarios.py, test_experiments.py
              "bench run", "bench compare",                 # test_cli_bench.py
-             "pressure"}                                   # test_reclaim.py
+             "pressure",                                   # test_reclaim.py
+             "web"}                                        # test_web*.py
 
 
 def _argv(line: str, world: World) -> list[str]:
@@ -308,7 +324,7 @@ def _command_of(line: str) -> str:
 def test_the_cases_cover_every_command():
     registered = _commands(get_command(app))
     assert {_command_of(c) for c, _ in VALID} | OWN_TESTS == registered
-    assert {_command_of(c) for c, _ in INVALID} | OWN_TESTS >= registered - {"up", "down", "reset", "demo"}
+    assert {_command_of(c) for c, _ in INVALID} | OWN_TESTS >= registered - {"up", "down", "reset", "demo", "web"}
 
 
 # What the output says --------------------------------------------------------------------------------------
@@ -435,6 +451,67 @@ def test_numbers_accept_hex_and_sizes(own_stack_settings, world):
     assert a["size"] == b["size"] == 4096
 
 
+def test_pictures_are_written_where_asked(own_stack_settings, world, tmp_path):
+    from mmsim import pictures  # noqa: PLC0415
+
+    cases = [(["trace", "show", world["trace"], "--format", "svg", "-o", str(tmp_path / "t.svg")], "<svg"),
+             (["trace", "show", world["trace"], "--format", "mermaid", "-o", str(tmp_path / "t.mmd")], "sequenceDiagram"),
+             (["xa", "draw", world["m"], "--format", "dot", "-o", str(tmp_path / "xa.dot")], "digraph xarray"),
+             (["proc", "buddyinfo", "--plot", str(tmp_path / "b.png")], "\ufffdPNG"),
+             (["page", world["pfn"], "--draw", str(tmp_path / "p.svg")], "<svg")]
+    for argv, start in cases:
+        out = invoke(own_stack_settings, argv)
+        check(out, 0, argv)
+        path = Path(argv[-1])
+        assert f"wrote {path}" in out.stdout
+        assert start in path.read_bytes()[:4000].decode(errors="replace"), path
+    drawn = json.loads(invoke(own_stack_settings, ["xa", "draw", world["m"], "--format", "mermaid", "--json"]).stdout)
+    assert drawn["text"].startswith("flowchart TD") and drawn["nodes_drawn"] == drawn["total_nodes"] >= 1
+    svg = invoke(own_stack_settings, ["xa", "draw", world["m"]])
+    if pictures.dot_available():
+        check(svg, 0, ["xa", "draw"])
+        assert "<svg" in svg.stdout and "folio" in svg.stdout
+    else:                                    # no Graphviz here: said so, with what to use instead
+        check(svg, EXIT_ERROR, ["xa", "draw"])
+        assert "apt-get install graphviz" in svg.stderr
+
+
+def test_web_serves_the_view(own_stack_settings, world):
+    """`mmsim web` for real: the page and a panel over HTTP on 127.0.0.1; the forms are off without
+    --allow-writes."""
+    import time  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([MMSIM, "web", "--port", str(port)], env={**os.environ, **own_stack_settings.env()},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving http://127.0.0.1:" in proc.stderr.readline()
+        deadline = time.monotonic() + 120                 # start-up on a loaded machine: a bound, not a timing
+        while True:
+            try:
+                index = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30).read().decode()
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline and proc.poll() is None, "mmsim web did not start"
+                time.sleep(0.2)
+        assert 'hx-get="/part/buddyinfo"' in index and "read-only" in index and "fault-form" not in index
+        part = urllib.request.urlopen(f"http://127.0.0.1:{port}/part/xarray?mapping={world['m']}", timeout=60).read()
+        assert b'class="xa"' in part
+        post = urllib.request.Request(f"http://127.0.0.1:{port}/act/fault", data=b"pid=1&address=0",
+                                      headers={"HX-Request": "true"}, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(post, timeout=60)
+        assert refused.value.code == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        proc.stderr.close()
+
+
 # The machine-wide commands ---------------------------------------------------------------------------------
 
 
@@ -544,6 +621,16 @@ def test_read_commands_import_only_what_their_call_needs(own_stack_settings, wor
         assert not tops & {"grpc", "google"}
     if argv[0] == "proc":
         assert "rich" not in tops              # plain text: no rich at all
+
+
+def test_the_pictures_libraries_load_only_when_a_picture_is_asked_for():
+    """`import mmsim.cli` (every command registered) loads none of matplotlib, graphviz, starlette, uvicorn,
+    jinja2: they cost seconds, and only the pictures and `mmsim web` need them."""
+    heavy = ("matplotlib", "graphviz", "starlette", "uvicorn", "jinja2")
+    code = ("import sys; from typer.main import get_command; import mmsim.cli as c; get_command(c.app); "
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 def test_reset_empties_the_machine_last(own_stack_settings, world):

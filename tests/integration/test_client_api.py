@@ -183,6 +183,8 @@ def test_page_cache_calls(mm, world):
     fault = pc.fault(f, 0, flags=("user",))
     assert fault.folio is not None and VmFault.LOCKED in fault.vm_fault and fault.i_size == 1 << 20
     assert pc.xa_stats(f).entries >= 1 and f.mapping in pc.xa_dump(f)
+    tree = pc.xa_tree(f)
+    assert tree.mapping == f.mapping and tree.head is not None and tree.to_dict()["head"]["kind"] == tree.head.kind
     inv = pc.invalidate_mapping(k)
     assert inv.folios_busy == 0
     empty = k.find_folio(300)                      # the file exists, nothing caches the index: found False
@@ -355,6 +357,7 @@ BAD = [
     ("find_tagged limit", lambda mm, w: mm.pagecache.find_tagged(w[1], "dirty", limit=100000), errors.InvalidArgument, "limit"),
     ("xa_stats missing", lambda mm, w: mm.pagecache.xa_stats("nofs/1"), errors.NotFound, ""),
     ("xa_dump missing", lambda mm, w: mm.pagecache.xa_dump("nofs/1"), errors.NotFound, ""),
+    ("xa_tree too many nodes", lambda mm, w: mm.pagecache.xa_tree(w[1], 5000), errors.InvalidArgument, "max_nodes"),
     ("pagecache fault bad mapping", lambda mm, w: mm.pagecache.fault("", 0), errors.InvalidArgument, "mapping"),
     ("unmap_mapping_range bad mapping", lambda mm, w: mm.rmap.unmap_mapping_range("", 0), errors.InvalidArgument, ""),
     ("write_memory pid 0", lambda mm, w: Process(mm, 0, "").write_memory(w[3].start, b"x"), errors.InvalidArgument, "pid"),

@@ -24,7 +24,7 @@ from mmsim.cli_base import app
 
 # Registering the commands (each module adds its own to the app).
 from mmsim import (cli_stack, cli_ops, cli_mem, cli_inspect, cli_debug, cli_run, cli_experiment,  # noqa: E402,F401
-                   cli_bench, cli_reclaim, cli_rmap)  # isort: skip
+                   cli_bench, cli_reclaim, cli_rmap, cli_pictures, cli_web)  # isort: skip
 
 
 def _version(value: bool) -> None:

@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
+
+import typer
 
 from mmsim.cli_base import (
     Mapping,
@@ -14,6 +17,7 @@ from mmsim.cli_base import (
     Pid,
     app,
     arg,
+    choice,
     command,
     connect,
     group,
@@ -61,15 +65,35 @@ def parse_pagetypeinfo(text: str) -> dict:
     return out
 
 
+def image_path(text: str) -> str:
+    """A parser for a picture's file name: .png or .svg, in a directory that exists."""
+    if text and Path(text).suffix.lower() not in (".png", ".svg"):
+        raise typer.BadParameter(f"{text!r}: the picture is written as .png or .svg (by the file's suffix)")
+    return out_path(text)
+
+
+def out_path(text: str) -> str:
+    """A parser for an output file: in a directory that exists ('' = stdout)."""
+    if text and not Path(text).parent.is_dir():
+        raise typer.BadParameter(f"{text!r}: directory {str(Path(text).parent)!r} does not exist")
+    return text
+
+
 @command(proc_app, "buddyinfo")
-def buddyinfo() -> Out:
+def buddyinfo(plot: Annotated[str, opt("also draw it as a bar chart into FILE (.png or .svg)", "--plot",
+                                       parser=image_path, metavar="FILE")] = "") -> Out:
     """/proc/buddyinfo: free blocks per order, per zone (JSON: one object per zone).
 
-    Example: mmsim proc buddyinfo --json
+    Example: mmsim proc buddyinfo --json; mmsim proc buddyinfo --plot buddy.png
     """
     with connect() as mm:
         text = mm.allocator.buddyinfo()
-    return Out(parse_buddyinfo(text), text)
+    zones = parse_buddyinfo(text)
+    if plot:
+        from mmsim.cli_pictures import buddyinfo_plot  # noqa: PLC0415
+
+        return Out(zones, f"{text.rstrip()}\nwrote {buddyinfo_plot(zones, plot)}")
+    return Out(zones, text)
 
 
 @command(proc_app, "pagetypeinfo")
@@ -171,35 +195,49 @@ TraceId = Annotated[str, arg("trace id, 32 hex digits, as printed by fault (e.g.
                              metavar="TRACE_ID")]
 
 
-def _show(trace_id: str) -> Out:
+Format = Annotated[str, opt("tree (the span tree, the default), waterfall (bars on a time axis), mermaid (a "
+                             "sequence diagram of the fault delegation protocol) or svg (the waterfall as SVG, gfp "
+                             "and order on hover)", "--format", parser=choice("tree", "waterfall", "mermaid", "svg"),
+                             metavar="FORMAT")]
+Output = Annotated[str, opt("write the picture to FILE instead of stdout (e.g. trace.svg)", "--output", "-o",
+                            parser=out_path, metavar="FILE")]
+
+
+def _trace_out(tree, fmt: str, output: str) -> Out:
+    from mmsim.cli_pictures import trace_out  # noqa: PLC0415
+
+    return trace_out(tree, fmt, output)
+
+
+def _show(trace_id: str, fmt: str = "", output: str = "") -> Out:
     with connect() as mm:
         tree = mm.trace(trace_id)
-    return Out(tree.to_dict(), tree.render())
+    return _trace_out(tree, fmt, output)
 
 
 @command(trace_app, "show")
-def trace_show(trace_id: TraceId) -> Out:
-    """The span tree of one trace: each hop's service, RPC, key arguments, outcome, time and Redis round trips.
+def trace_show(trace_id: TraceId, fmt: Format = "", output: Output = "") -> Out:
+    """The span tree of one trace: each hop's service, RPC, key arguments, outcome, time and Redis round trips;
+    or a picture of it.
 
-    Example: mmsim trace show 4bf92f3577b34da6a3ce929d0e0e4736
+    Example: mmsim trace show 4bf92f3577b34da6a3ce929d0e0e4736 --format waterfall
     """
     if not re.fullmatch(r"[0-9a-f]{32}", trace_id):
-        import typer  # noqa: PLC0415
-
         raise typer.BadParameter(f"{trace_id!r} is not 32 lowercase hex digits", param_hint="TRACE_ID")
-    return _show(trace_id)
+    return _show(trace_id, fmt, output)
 
 
 @command(trace_app, "last")
 def trace_last(any_kind: Annotated[bool, opt("the newest trace of any user operation (a write, an mmap, ...), "
-                                             "not only of a fault", "--any")] = False) -> Out:
-    """The newest fault's span tree (inspection commands make no traces).
+                                             "not only of a fault", "--any")] = False,
+               fmt: Format = "", output: Output = "") -> Out:
+    """The newest fault's span tree (inspection commands make no traces), or a picture of it.
 
-    Example: mmsim fault 1 0x7ffff7f00000; mmsim trace last
+    Example: mmsim fault 1 0x7ffff7f00000; mmsim trace last --format mermaid
     """
     with connect() as mm:
         tree = mm.last_trace("any" if any_kind else "fault")
-    return Out(tree.to_dict(), tree.render())
+    return _trace_out(tree, fmt, output)
 
 
 @command(trace_app, "list")

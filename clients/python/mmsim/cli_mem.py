@@ -27,6 +27,7 @@ from mmsim.cli_base import (
     opt,
     result_out,
 )
+from mmsim.cli_inspect import image_path
 
 Size = Annotated[int, arg("bytes, decimal, 0x hex or a size (e.g. 4096, 64KiB)", number(0, U64, sizes=True),
                           "SIZE")]
@@ -192,14 +193,19 @@ def unfragment(node: Annotated[int, opt("NUMA node (e.g. 0)", "--node", parser=n
 
 
 @command(app, "page", panel="Memory")
-def page(pfn: Pfn) -> Out:
+def page(pfn: Pfn, draw: Annotated[str, opt("also draw its words into FILE (.png or .svg), the union member "
+                                            "in use highlighted", "--draw", parser=image_path, metavar="FILE")] = "") -> Out:
     """One struct page, decoded: flags (PG_*), page type, the union member in use, mapping/index, mapcount,
     refcount, memcg.
 
-    Example: mmsim page 0x1000
+    Example: mmsim page 0x1000; mmsim page 0x1000 --draw page.svg
     """
     with connect() as mm:
         p = mm.allocator.get_page(pfn)
+    if draw:
+        from mmsim.cli_pictures import page_draw  # noqa: PLC0415
+
+        page_draw(p, draw)
     data = p.to_dict()
     for key in ("text", "pg_flags", "mapped"):
         data.pop(key, None)
@@ -207,7 +213,7 @@ def page(pfn: Pfn) -> Out:
     data.update(flags=p.pg_flags, mapcount=p.mapped, _mapcount=p.mapcount)
     shown = {k: v for k, v in data.items() if k != "owner_words" or p.union_member == "owner"}
     shown["flags"] = "|".join(data["flags"]) or "0"
-    return Out(data, kv_text(shown, ("pfn", "compound_head")))
+    return Out(data, kv_text(shown, ("pfn", "compound_head")) + (f"\nwrote {draw}" if draw else ""))
 
 
 folio_app = group("folio", "Folios: in the page cache (find, add) and in page tables (mapcount).", "Memory")

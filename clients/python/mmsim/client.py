@@ -370,6 +370,59 @@ class XaStats(Result):
 
 
 @dataclass(frozen=True)
+class XaSlot(Result):
+    """One occupied slot of an xa_node (or the head): kind is node, folio, sibling, value, zero (a hole) or
+    reserved (XA_ZERO_ENTRY); marks are DIRTY, WRITEBACK, TOWRITE."""
+    offset: int
+    index: int                  # first file index it covers (pages)
+    kind: str
+    folio: Folio | None
+    order: int                  # order of the entry (log2 pages)
+    value: int
+    sibling_of: int             # canonical slot, for a sibling
+    marks: list[str]
+
+    @classmethod
+    def from_pb(cls, msg, **extra):
+        return cls(msg.offset, msg.index, pc_pb.XaEntryKind.Name(msg.kind).removeprefix("XA_ENTRY_KIND_").lower(),
+                   Folio.from_pb(msg.folio) if msg.HasField("folio") else None, msg.order, msg.value,
+                   msg.sibling_of, [pc_pb.PagecacheTag.Name(m).removeprefix("PAGECACHE_TAG_") for m in msg.marks])
+
+
+@dataclass(frozen=True)
+class XaNode(Result):
+    """One xa_node: its shift, first index, slot in the parent, count, nr_values and occupied slots."""
+    shift: int
+    index: int
+    offset: int
+    count: int
+    nr_values: int
+    slots: list[XaSlot]
+    NESTED: ClassVar[dict[str, type]] = {"slots": XaSlot}
+
+
+@dataclass(frozen=True)
+class XaTree(Result):
+    """A mapping's XArray as data (XaTree): the head, the nodes of the first ``levels_shown`` of ``levels``
+    levels (parents first), the marks set anywhere."""
+    mapping: str
+    chunk_shift: int
+    head: XaSlot | None         # None: the array is empty
+    root_shift: int
+    total_nodes: int
+    nodes: list[XaNode]
+    levels: int
+    levels_shown: int
+    marks: list[str]
+    NESTED: ClassVar[dict[str, type]] = {"head": XaSlot, "nodes": XaNode}
+
+    @classmethod
+    def from_pb(cls, msg, **extra):
+        return super().from_pb(msg, marks=[pc_pb.PagecacheTag.Name(m).removeprefix("PAGECACHE_TAG_")
+                                           for m in msg.marks])
+
+
+@dataclass(frozen=True)
 class FsInfo(Result):
     """A filesystem's superblock as mkfs made it."""
     name: str
@@ -727,6 +780,9 @@ class File:
     def xa_dump(self) -> str:
         return self.cluster.pagecache.xa_dump(self)
 
+    def xa_tree(self, max_nodes: int = 0) -> XaTree:
+        return self.cluster.pagecache.xa_tree(self, max_nodes)
+
     def to_dict(self) -> dict:
         return {"mapping": self.mapping, "fs": self.fs.name, "path": self.path}
 
@@ -1060,6 +1116,12 @@ class PageCache(_Service):
 
     def xa_dump(self, mapping: File | str) -> str:
         return self._call("XaDump", pc_pb.XaDumpRequest(mapping=_mapping(mapping))).text
+
+    def xa_tree(self, mapping: File | str, max_nodes: int = 0) -> XaTree:
+        """The XArray as data for drawing: nodes, slots, entry kinds, marks; at most ``max_nodes`` nodes
+        (0 = 64, at most 4096), whole levels from the root down."""
+        return XaTree.from_pb(self._call("XaTree", pc_pb.XaTreeRequest(mapping=_mapping(mapping),
+                                                                       max_nodes=max_nodes)))
 
     def thp_stats(self) -> ThpStats:
         """Large-folio counters: per size, /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats

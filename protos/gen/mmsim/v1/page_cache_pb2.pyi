@@ -23,6 +23,16 @@ class FaultFlag(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FAULT_FLAG_ALLOW_RETRY: _ClassVar[FaultFlag]
     FAULT_FLAG_TRIED: _ClassVar[FaultFlag]
     FAULT_FLAG_USER: _ClassVar[FaultFlag]
+
+class XaEntryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    XA_ENTRY_KIND_UNSPECIFIED: _ClassVar[XaEntryKind]
+    XA_ENTRY_KIND_NODE: _ClassVar[XaEntryKind]
+    XA_ENTRY_KIND_FOLIO: _ClassVar[XaEntryKind]
+    XA_ENTRY_KIND_SIBLING: _ClassVar[XaEntryKind]
+    XA_ENTRY_KIND_VALUE: _ClassVar[XaEntryKind]
+    XA_ENTRY_KIND_ZERO: _ClassVar[XaEntryKind]
+    XA_ENTRY_KIND_RESERVED: _ClassVar[XaEntryKind]
 PAGECACHE_TAG_UNSPECIFIED: PagecacheTag
 PAGECACHE_TAG_DIRTY: PagecacheTag
 PAGECACHE_TAG_WRITEBACK: PagecacheTag
@@ -33,6 +43,13 @@ FAULT_FLAG_MKWRITE: FaultFlag
 FAULT_FLAG_ALLOW_RETRY: FaultFlag
 FAULT_FLAG_TRIED: FaultFlag
 FAULT_FLAG_USER: FaultFlag
+XA_ENTRY_KIND_UNSPECIFIED: XaEntryKind
+XA_ENTRY_KIND_NODE: XaEntryKind
+XA_ENTRY_KIND_FOLIO: XaEntryKind
+XA_ENTRY_KIND_SIBLING: XaEntryKind
+XA_ENTRY_KIND_VALUE: XaEntryKind
+XA_ENTRY_KIND_ZERO: XaEntryKind
+XA_ENTRY_KIND_RESERVED: XaEntryKind
 
 class FaultRequest(_message.Message):
     __slots__ = ("mapping", "index", "flags", "around_start", "around_pages")
@@ -299,6 +316,72 @@ class XaDumpResponse(_message.Message):
     TEXT_FIELD_NUMBER: _ClassVar[int]
     text: str
     def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class XaSlot(_message.Message):
+    __slots__ = ("offset", "index", "kind", "folio", "order", "value", "sibling_of", "marks")
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FOLIO_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    SIBLING_OF_FIELD_NUMBER: _ClassVar[int]
+    MARKS_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    index: int
+    kind: XaEntryKind
+    folio: _common_pb2.Folio
+    order: int
+    value: int
+    sibling_of: int
+    marks: _containers.RepeatedScalarFieldContainer[PagecacheTag]
+    def __init__(self, offset: _Optional[int] = ..., index: _Optional[int] = ..., kind: _Optional[_Union[XaEntryKind, str]] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., order: _Optional[int] = ..., value: _Optional[int] = ..., sibling_of: _Optional[int] = ..., marks: _Optional[_Iterable[_Union[PagecacheTag, str]]] = ...) -> None: ...
+
+class XaNode(_message.Message):
+    __slots__ = ("shift", "index", "offset", "count", "nr_values", "slots")
+    SHIFT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    NR_VALUES_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    shift: int
+    index: int
+    offset: int
+    count: int
+    nr_values: int
+    slots: _containers.RepeatedCompositeFieldContainer[XaSlot]
+    def __init__(self, shift: _Optional[int] = ..., index: _Optional[int] = ..., offset: _Optional[int] = ..., count: _Optional[int] = ..., nr_values: _Optional[int] = ..., slots: _Optional[_Iterable[_Union[XaSlot, _Mapping]]] = ...) -> None: ...
+
+class XaTreeRequest(_message.Message):
+    __slots__ = ("mapping", "max_nodes")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    MAX_NODES_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    max_nodes: int
+    def __init__(self, mapping: _Optional[str] = ..., max_nodes: _Optional[int] = ...) -> None: ...
+
+class XaTreeResponse(_message.Message):
+    __slots__ = ("mapping", "chunk_shift", "head", "root_shift", "total_nodes", "nodes", "levels", "levels_shown", "marks")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SHIFT_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    ROOT_SHIFT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_NODES_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    LEVELS_FIELD_NUMBER: _ClassVar[int]
+    LEVELS_SHOWN_FIELD_NUMBER: _ClassVar[int]
+    MARKS_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    chunk_shift: int
+    head: XaSlot
+    root_shift: int
+    total_nodes: int
+    nodes: _containers.RepeatedCompositeFieldContainer[XaNode]
+    levels: int
+    levels_shown: int
+    marks: _containers.RepeatedScalarFieldContainer[PagecacheTag]
+    def __init__(self, mapping: _Optional[str] = ..., chunk_shift: _Optional[int] = ..., head: _Optional[_Union[XaSlot, _Mapping]] = ..., root_shift: _Optional[int] = ..., total_nodes: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[XaNode, _Mapping]]] = ..., levels: _Optional[int] = ..., levels_shown: _Optional[int] = ..., marks: _Optional[_Iterable[_Union[PagecacheTag, str]]] = ...) -> None: ...
 
 class ThpStatsRequest(_message.Message):
     __slots__ = ()

@@ -95,6 +95,11 @@ class PageCacheServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.XaDumpRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.XaDumpResponse.FromString,
                 _registered_method=True)
+        self.XaTree = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/XaTree',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.XaTreeRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.XaTreeResponse.FromString,
+                _registered_method=True)
         self.ThpStats = channel.unary_unary(
                 '/mmsim.v1.PageCacheService/ThpStats',
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.ThpStatsRequest.SerializeToString,
@@ -195,6 +200,14 @@ class PageCacheServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def XaTree(self, request, context):
+        """The mapping's XArray as data for drawing (`mmsim xa draw`, `mmsim web`): every node with its shift and
+        slots; a tree of more than max_nodes nodes is cut below the last level that fits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ThpStats(self, request, context):
         """The large-folio counters: /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats per size and the
         THP events of /proc/vmstat (file_alloc, file_fallback, split, split_failed), summed over NUMA nodes.
@@ -265,6 +278,11 @@ def add_PageCacheServiceServicer_to_server(servicer, server):
                     servicer.XaDump,
                     request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.XaDumpRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__cache__pb2.XaDumpResponse.SerializeToString,
+            ),
+            'XaTree': grpc.unary_unary_rpc_method_handler(
+                    servicer.XaTree,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.XaTreeRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.XaTreeResponse.SerializeToString,
             ),
             'ThpStats': grpc.unary_unary_rpc_method_handler(
                     servicer.ThpStats,
@@ -597,6 +615,33 @@ class PageCacheService:
             '/mmsim.v1.PageCacheService/XaDump',
             mmsim_dot_v1_dot_page__cache__pb2.XaDumpRequest.SerializeToString,
             mmsim_dot_v1_dot_page__cache__pb2.XaDumpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def XaTree(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/XaTree',
+            mmsim_dot_v1_dot_page__cache__pb2.XaTreeRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.XaTreeResponse.FromString,
             options,
             channel_credentials,
             insecure,
