@@ -8,7 +8,8 @@
 --   partial      truncate_inode_partial_folio: the cut bytes zeroed, then a large folio split to the mapping's
 --                minimum order at the page holding lstart (folio_split_or_unmap), and -- after a non-uniform
 --                split -- again at the page holding lend + 1; the new folios wholly inside the range are
---                deleted (the kernel's second pass). A refused split unmaps the whole folio so the next
+--                deleted (the kernel's second pass), and so are the new folios at or past EOF (__folio_split's
+--                end = DIV_ROUND_UP(i_size)). A refused split unmaps the whole folio so the next
 --                access refaults, then a clean folio is deleted (it can be read again), a dirty one kept.
 
 local TR = {removed = 0, zeroed = 0, split = 0, failed = 0, unmapped = 0}
@@ -68,8 +69,14 @@ function TR.partial(xa, ino, mapping, f, lstart, lend, start, stop, min, uniform
       break
     end
   end
+  -- the new folios wholly inside the range go, and so do those at or past EOF: __folio_split drops every
+  -- new folio whose index is >= DIV_ROUND_UP(i_size, PAGE_SIZE) (a folio straddling EOF may be cached; its
+  -- pieces past EOF may not)
+  local eof = ino.i_size and math.ceil(ino.i_size / 4096)
   for _, pc in ipairs(pieces) do
-    if pc.index >= start and pc.index + XA_POW2[pc.order] <= stop then TR.remove(xa, ino, mapping, pc) end
+    if (pc.index >= start and pc.index + XA_POW2[pc.order] <= stop) or (eof and pc.index >= eof) then
+      TR.remove(xa, ino, mapping, pc)
+    end
   end
 end
 

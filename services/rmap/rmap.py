@@ -161,6 +161,8 @@ class ReverseMap:
                 raise
             raise FailedPrecondition(f"page {index} of {mapping} is not in the page cache: fault it in first "
                                      f"({exc.details()})") from None
+        if not resp.found:
+            raise FailedPrecondition(f"page {index} of {mapping} is not in the page cache: fault it in first")
         if not resp.HasField("folio"):
             raise FailedPrecondition(f"page {index} of {mapping} is a hole: the zero page has no mapcount")
         f = resp.folio

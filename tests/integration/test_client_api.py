@@ -104,6 +104,17 @@ def test_proc_files_and_fragmentation(mm):
     assert unpinned == frag.pinned
 
 
+def test_reclaim_calls(mm, world):
+    zone = mm.allocator.zoneinfo().zones[0]
+    assert zone.min <= zone.low <= zone.high <= zone.managed
+    oom = mm.allocator.out_of_memory()        # the session stack runs without reclaim: no OOM killer, said so
+    assert not oom.killed and "MMSIM_RECLAIM=0" in oom.message
+    f = world[0].create("/pageout")
+    f.write(0, b"p" * 4096)
+    assert f.pageout([0]).folios_written == 1
+    assert f.pageout([0]).folios_written == 0  # clean now: nothing to write
+
+
 # ---- files -------------------------------------------------------------------------------------------------
 
 

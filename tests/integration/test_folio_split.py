@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import secrets
 
-import grpc
 import pytest
 
 from mmsim.client import PAGE_SIZE, Cluster
@@ -31,10 +30,8 @@ def _fs(mm, block_size, profile):
 
 def _find(mm, f, index):
     """(head pfn, order, first index) of the folio covering index, 'zero' for a zero entry, None if nothing."""
-    try:
-        r = mm.call("pagecache", "FindFolio", page_cache_pb2.FindFolioRequest(mapping=f.mapping, index=index))
-    except grpc.RpcError as exc:
-        assert exc.code() == grpc.StatusCode.NOT_FOUND, exc
+    r = mm.call("pagecache", "FindFolio", page_cache_pb2.FindFolioRequest(mapping=f.mapping, index=index))
+    if not r.found:
         return None
     return "zero" if r.zero_entry else (r.folio.pfn, r.folio.order, r.folio_index)
 

@@ -340,6 +340,23 @@ class DropCachesResult(Result):
 
 
 @dataclass(frozen=True)
+class PageoutResult(Result):
+    """FilesystemService.Pageout: reclaim's writeback of chosen folios (pageout / writepage)."""
+    folios_written: int         # written back and clean now (units: folios)
+    blocks_written: int         # filesystem blocks written (units: blocks)
+
+
+@dataclass(frozen=True)
+class OomResult(Result):
+    """pagefault_out_of_memory: the OOM killer's verdict (``killed`` False when reclaim is off or no process
+    can be chosen)."""
+    killed: bool
+    pid: int
+    message: str                # the kernel's "Out of memory: Killed process ..." line
+    pages_freed: int
+
+
+@dataclass(frozen=True)
 class ShareResult(Result):
     folios_shared: int
     pages_shared: int
@@ -729,6 +746,12 @@ class File:
     def truncate(self, size: int) -> TruncateResult:
         return TruncateResult.from_pb(self.cluster.fs_call("Truncate", fs_pb.TruncateRequest(mapping=self.mapping, size=size)))
 
+    def pageout(self, indices: list[int], gfp: int | str = "GFP_KERNEL") -> PageoutResult:
+        """Reclaim's pageout of the dirty folios starting at ``indices`` (pages), under the reclaiming
+        allocation's ``gfp``: refused when the call chain holds this file's inode lock (lockdep: recursive)."""
+        return PageoutResult.from_pb(self.cluster.fs_call("Pageout", fs_pb.PageoutRequest(
+            mapping=self.mapping, indices=indices, gfp=gfp_mask(gfp))))
+
     def punch_hole(self, offset: int, length: int) -> PunchHoleResult:
         """fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)."""
         return PunchHoleResult.from_pb(self.cluster.fs_call(
@@ -1021,6 +1044,10 @@ class Allocator(_Service):
     def meminfo(self) -> dict[str, int]:
         """/proc/meminfo by name (units: kB)."""
         return dict(self._call("MemInfo", pa_pb.MemInfoRequest()).values_kb)
+
+    def out_of_memory(self) -> OomResult:
+        """pagefault_out_of_memory: run the OOM killer as a fault that ended in VM_FAULT_OOM does."""
+        return OomResult.from_pb(self._call("OutOfMemory", pa_pb.OutOfMemoryRequest()))
 
     def zoneinfo(self) -> ZoneInfo:
         """/proc/zoneinfo: free pages, min/low/high watermarks and managed pages of every zone."""
