@@ -136,17 +136,6 @@ def print_rows(rows: list[dict]) -> None:
 
 
 @contextmanager
-def private_stack():
-    with tempfile.TemporaryDirectory(prefix="mmsim-bench-") as state:
-        settings = stack.pick_free_settings(config.load(), state)
-        stack.up(settings, timeout=60, tied=True)
-        try:
-            yield settings
-        finally:
-            stack.down(settings)
-
-
-@contextmanager
 def private_inproc():
     """An in-process cluster (MMSIM_TRANSPORT=inproc) on a redis-server of its own."""
     with tempfile.TemporaryDirectory(prefix="mmsim-bench-inproc-") as state:
@@ -282,7 +271,7 @@ def xarray_metrics(url: str, n: int) -> dict[str, dict]:
 def one_run(faults: int, kib: int, ops: int) -> dict[str, dict]:
     """Every figure once: over gRPC (a private stack), then in-process; the in-process speed-up."""
     out: dict[str, dict] = {}
-    with private_stack() as settings, Cluster.connect(settings) as mm:
+    with stack.private(prefix="mmsim-bench-") as settings, Cluster.connect(settings) as mm:
         rt = evalsha_ms(settings.redis_url, ops)
         out["redis.evalsha_ms"] = metric(rt, "ms", "lower")
         out.update(fault_metrics(mm, faults, "grpc", rt))

@@ -123,9 +123,10 @@ def bench_fault(
         with connect() as mm:
             rows = bench.bench_fault(mm, faults)
     else:
+        from mmsim import stack  # noqa: PLC0415
         from mmsim.client import Cluster  # noqa: PLC0415
 
-        with bench.private_stack() as settings, Cluster.connect(settings) as mm:
+        with stack.private(prefix="mmsim-bench-") as settings, Cluster.connect(settings) as mm:
             rows = bench.bench_fault(mm, faults)
     text = table(["what", "n", "p50 ms", "p99 ms", "per s", "hops", "redis", "x base"],
                  [[r["label"], r["n"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['per_s']:.0f}", r["hops"],

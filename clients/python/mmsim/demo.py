@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
 
 from mmsim import stack
 from mmsim.client import PAGE_SIZE, Cluster
-from mmsim.runtime import config
 
 
 def scenario(mm: Cluster) -> None:
@@ -40,14 +38,11 @@ def scenario(mm: Cluster) -> None:
 
 
 def run() -> int:
-    with tempfile.TemporaryDirectory(prefix="mmsim-demo-") as state:
-        settings = stack.pick_free_settings(config.load(), state)
-        print(f"starting redis-server and four services (state in {state}) ...")
-        stack.up(settings, timeout=60, tied=True)
-        try:
-            with Cluster.connect(settings) as mm:
-                scenario(mm)
-        finally:
-            stack.down(settings)
-            print("\nstack stopped")
+    print("starting redis-server and four services on free ports ...")
+    try:
+        with stack.private(prefix="mmsim-demo-") as settings, Cluster.connect(settings) as mm:
+            print(f"(state in {settings.state_dir})")
+            scenario(mm)
+    finally:
+        print("\nstack stopped")
     return 0

@@ -12,7 +12,6 @@ which the make target runs with MMSIM_PICTURES_DIR.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 from mmsim import pictures, stack
@@ -136,16 +135,10 @@ def write_page(out: Path) -> Path:
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs/pictures")
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="mmsim-gallery-") as state:
-        settings = stack.pick_free_settings(config.load({"MMSIM_XA_CHUNK_SHIFT": "3", "MMSIM_MEMORY": "64MiB"}),
-                                            state)
-        stack.up(settings, timeout=60, tied=True)
-        try:
-            with Cluster.connect(settings) as mm:
-                for path in [*write_all(mm, out), write_page(out)]:
-                    print(f"wrote {path}")
-        finally:
-            stack.down(settings)
+    base = config.load({"MMSIM_XA_CHUNK_SHIFT": "3", "MMSIM_MEMORY": "64MiB"})
+    with stack.private(base, prefix="mmsim-gallery-") as settings, Cluster.connect(settings) as mm:
+        for path in [*write_all(mm, out), write_page(out)]:
+            print(f"wrote {path}")
     return 0
 
 

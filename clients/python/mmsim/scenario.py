@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import random
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -397,14 +396,9 @@ def private_stack(cluster: ClusterConfig) -> Iterator[Any]:
     from mmsim import stack  # noqa: PLC0415
     from mmsim.runtime import config  # noqa: PLC0415
 
-    with tempfile.TemporaryDirectory(prefix="mmsim-run-") as state:
-        env = {**config.load().env(), **cluster.env(), "MMSIM_LOG_LEVEL": "warning"}
-        settings = stack.pick_free_settings(config.load(env), state)
-        stack.up(settings, timeout=90, tied=True)
-        try:
-            yield settings
-        finally:
-            stack.down(settings)
+    env = {**config.load().env(), **cluster.env(), "MMSIM_LOG_LEVEL": "warning"}
+    with stack.private(config.load(env), prefix="mmsim-run-", timeout=90) as settings:
+        yield settings
 
 
 # ---- replaying --------------------------------------------------------------------------------------------------

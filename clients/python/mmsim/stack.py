@@ -12,12 +12,15 @@ unreaped zombie) and /proc/PID/stat state Z counts as dead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -65,6 +68,20 @@ class StackError(RuntimeError):
 
 
 EXITED: dict[int, str] = {}   # our children reaped by _pid_alive: pid -> how they ended ("exit 1", "SIGSEGV")
+
+
+@contextlib.contextmanager
+def private(base: config.Settings | None = None, prefix: str = "mmsim-", timeout: float = 60.0) -> Iterator[config.Settings]:
+    """A stack of its own for the length of a ``with``: Redis and the four services on free ports, their state
+    in a temporary directory, tied to this process (they die with it), stopped by PID at the end. ``base``:
+    the settings to start from (default: the environment's)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as state:
+        settings = pick_free_settings(base or config.load(), state)
+        up(settings, timeout=timeout, tied=True)
+        try:
+            yield settings
+        finally:
+            down(settings)
 
 
 def _pid_alive(pid: int) -> bool:
