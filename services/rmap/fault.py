@@ -96,6 +96,12 @@ def resolve_policy(vma: Vma, proc_limit: str, proc_action: str) -> tuple[int, st
     return limit, action
 
 
+def _fault_bound(length: int) -> int:
+    """How many faults one access_process_vm of ``length`` bytes may take before it gives up (each page may
+    fault twice: read then write, plus the retries of races lost)."""
+    return 2 * (length // PAGE_SIZE + 2) + MAX_RETRIES
+
+
 class FaultHandler:
     def __init__(self, ctx):
         self.ctx = ctx
@@ -305,7 +311,9 @@ class FaultHandler:
             vpn = int(r.missing)
             res = await self.handle_mm_fault(pid, max(addr, vpn << PAGE_SHIFT), False)
             faults += 1
-            if not res.ok or res.vm_fault & VmFault.RETRY:
+            # get_user_pages: an error ends the access; VM_FAULT_RETRY (a race lost, e.g. with reclaim) is
+            # made again, within a bound
+            if not res.ok or (res.vm_fault & VmFault.RETRY and faults > _fault_bound(length)):
                 return data, res.vm_fault, faults
         return data, VmFault(0), faults
 
@@ -319,7 +327,7 @@ class FaultHandler:
             vpn = r.vpn
             res = await self.handle_mm_fault(pid, max(address, vpn << PAGE_SHIFT), True)
             faults += 1
-            if not res.ok or res.vm_fault & VmFault.RETRY:
+            if not res.ok or (res.vm_fault & VmFault.RETRY and faults > _fault_bound(len(data))):
                 # store what lies before the failing page, then report the failure
                 limit = max(0, (vpn << PAGE_SHIFT) - address)
                 if limit:
@@ -327,5 +335,5 @@ class FaultHandler:
                     if r.kind != "ok":
                         limit = 0
                 return limit, res.vm_fault, faults
-            if faults > 2 * (len(data) // PAGE_SIZE + 2) + MAX_RETRIES:
+            if faults > _fault_bound(len(data)):
                 return 0, VmFault.RETRY, faults

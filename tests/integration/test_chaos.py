@@ -230,7 +230,7 @@ class Worker:
             return self.op_write()
         blocks = len(src.content) // PAGE
         n = self.rng.randrange(1, blocks + 1)
-        so, do = self.rng.randrange(0, blocks - n + 1) * PAGE, self.rng.randrange(0, FILE_PAGES - n) * PAGE
+        so, do = self.rng.randrange(0, blocks - n + 1) * PAGE, self.rng.randrange(0, FILE_PAGES - n + 1) * PAGE
         try:
             self.mm.call("filesystem", "Reflink", fpb.ReflinkRequest(src_mapping=src.mapping, src_offset=so,
                                                                      dst_mapping=dst.mapping, dst_offset=do, length=n * PAGE))
