@@ -26,6 +26,7 @@ from pathlib import Path
 import structlog
 
 from mmsim.runtime import keys, locks, tracing
+from mmsim.runtime.errors import Unavailable
 from mmsim.runtime.lua import Script
 
 _LUA = Path(__file__).with_name("intents.lua").read_text()
@@ -89,10 +90,14 @@ async def recovery_pass(env) -> int:
     for m in mappings:
         pipe.exists(locks.intent_key(m))
     pending = [m for m, n in zip(mappings, await pipe.execute()) if n]
-    done_ = 0
+    done_, failed = 0, []
     for m in pending:
         try:
             done_ += await recover(env, m)
-        except Exception:  # noqa: BLE001 - one mapping's failure must not stop the pass (logged, retried next pass)
+        except Exception as exc:  # noqa: BLE001 - one mapping's failure must not stop the pass (logged, retried)
             _log.exception("intent.recovery_failed", mapping=m)
+            failed.append(f"{m}: {type(exc).__name__}: {exc}")
+    if failed:   # say so (Recover answers UNAVAILABLE and its caller retries), rather than report a clean pass
+        raise Unavailable(f"{len(failed)} interrupted operation(s) not finished yet, e.g. {failed[0]}; retry "
+                          "once every service is reachable")
     return done_
