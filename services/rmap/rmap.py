@@ -157,10 +157,11 @@ class ReverseMap:
             resp = await self.ctx.peers.stub("pagecache").FindFolio(
                 page_cache_pb2.FindFolioRequest(mapping=mapping, index=index))
         except grpc.aio.AioRpcError as exc:
-            if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            if exc.code() == grpc.StatusCode.NOT_FOUND:       # FindFolio: no such file
+                raise NotFound(exc.details() or f"no such file {mapping}") from None
+            if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
                 raise
-            raise FailedPrecondition(f"page {index} of {mapping} is not in the page cache: fault it in first "
-                                     f"({exc.details()})") from None
+            raise FailedPrecondition(f"page {index} of {mapping}: {exc.details()}") from None
         if not resp.found:
             raise FailedPrecondition(f"page {index} of {mapping} is not in the page cache: fault it in first")
         if not resp.HasField("folio"):
