@@ -48,7 +48,7 @@ from mmsim.v1.common_pb2 import GFP_FLAG_COMP, GFP_FLAG_FS
 from mmsim.filesystem.superblock import HPAGE_PMD_ORDER, MAX_PAGECACHE_ORDER, PAGE_SIZE
 
 
-_READ = Path(__file__).with_name("populate_read.lua").read_text()
+_READ = Script.declare(Path(__file__).with_name("populate_read.lua").read_text())
 
 
 @dataclass(frozen=True)

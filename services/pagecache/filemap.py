@@ -19,9 +19,10 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, VMEMMAP_LUA_LIB, node_spans
+from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.pagecache import xarray
+from mmsim.pagecache.filemap_lua import FILEMAP_LUA
 from mmsim.rmap.lua import RMAP_LUA_LIB, RMAP_WALK_LUA_LIB
 from mmsim.runtime import config, keys, locks, profiles
 from mmsim.runtime.errors import Aborted, AlreadyExists, NotFound, require
@@ -31,15 +32,6 @@ PAGE_SHIFT = 12
 _ADDED_FLAGS = PG["uptodate"] | PG["lru"]   # filemap_add_folio -> folio_add_lru; the read completed
 MAX_PAGECACHE_ORDER = 9          # include/linux/pagemap.h with THP: min(MAX_XAS_ORDER, PMD order)
 MAX_FILE_INDEX = (1 << 52) - 1   # MAX_LFS_FILESIZE >> PAGE_SHIFT on 64-bit, rounded to what Lua holds exactly
-LRU_STATE_FLAGS = PG["active"] | PG["referenced"] | PG["workingset"] | PG["reclaim"]
-"""The LRU state a folio loses with its place on the LRU (mm/swap.c, mm/vmscan.c, mm/workingset.c)."""
-FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB,
-                         f"local FM_LRU_FLAGS = {PG['lru'] | PG['dirty'] | LRU_STATE_FLAGS}",
-                         f"local FM_PG_ACTIVE, FM_PG_WORKINGSET = {PG['active']}, {PG['workingset']}",
-                         f"local FM_SHARED = {MAPPING_SHARED}",
-                         f"local FM_TAG_FLAGS = {{[0] = {PG['dirty']}, [1] = {PG['writeback']}}}",
-                         Path(__file__).with_name("filemap.lua").read_text(),
-                         Path(__file__).with_name("workingset.lua").read_text()])
 TRUNCATE_LUA = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB,
                           Path(__file__).with_name("huge_memory.lua").read_text(),
                           Path(__file__).with_name("truncate.lua").read_text()])

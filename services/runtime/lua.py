@@ -57,6 +57,34 @@ class Fence:
     spec: str = ""
 
 
+_DECLARED: dict[str, str] = {}
+"""Every script's text by SHA1, as the modules declared them (each Script, ShaScript and SpecScript, and the
+sources ``Script.on`` runs, declared at import): ``preload`` loads them at a service's start-up."""
+
+
+def declare(text: str) -> str:
+    """Remember a script's full text for ``preload``; returns its SHA1."""
+    sha = hashlib.sha1(text.encode()).hexdigest()
+    _DECLARED.setdefault(sha, text)
+    return sha
+
+
+async def preload(redis) -> int:
+    """SCRIPT LOAD of every declared script, one pipeline at start-up (before the service serves), so that no
+    call's first use costs a NOSCRIPT and an EVAL. A Redis that loses its script cache later (restarted) is
+    still served: each call falls back to EVAL once on NOSCRIPT. Returns the number of scripts loaded."""
+    texts = list(_DECLARED.values())
+    pipe = redis.pipeline(transaction=False)
+    for text in texts:
+        pipe.script_load(text)
+    await pipe.execute()
+    return len(texts)
+
+
+def _with_fence(source: str, fenced: bool) -> str:
+    return _FENCE_PROLOGUE + source if fenced else source
+
+
 class Script:
     """A registered script; ``await script(keys, args)`` runs it once (EVALSHA, EVAL on NOSCRIPT).
 
@@ -69,7 +97,9 @@ class Script:
 
     def __init__(self, client: Redis, source: str, fenced: bool = False):
         self.fenced = fenced
-        self._script: AsyncScript = client.register_script(_FENCE_PROLOGUE + source if fenced else source)
+        text = _with_fence(source, fenced)
+        declare(text)
+        self._script: AsyncScript = client.register_script(text)
 
     @classmethod
     def on(cls, client: Redis, source: str, fenced: bool = False) -> Script:
@@ -79,6 +109,12 @@ class Script:
         if script is None:
             script = cls._registered[key] = cls(client, source, fenced)
         return script
+
+    @staticmethod
+    def declare(source: str, fenced: bool = False) -> str:
+        """Declare at import a source that ``Script.on`` will run (so ``preload`` loads it); returns it."""
+        declare(_with_fence(source, fenced))
+        return source
 
     async def __call__(self, keys: list[str], args: list, fence: Fence | None = None) -> object:
         if self.fenced:
@@ -115,7 +151,7 @@ class ShaScript:
 
     def __init__(self, text: str):
         self.source = text
-        self.sha = hashlib.sha1(text.encode()).hexdigest()
+        self.sha = declare(text)
 
     async def __call__(self, redis, keys: list, args: list):
         try:
