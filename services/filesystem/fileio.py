@@ -38,6 +38,7 @@ local size = tonumber(redis.call('HGET', KEYS[1], 'i_size'))
 if tonumber(ARGV[1]) > size then redis.call('HSET', KEYS[1], 'i_size', ARGV[1]) end
 return redis.call('HGETALL', KEYS[1])
 """
+Script.declare(_WRITE_BEGIN, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 def check_io(offset: int, length: int, what: str) -> None:

@@ -163,6 +163,7 @@ _UNLINK_NAME = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
 return 0
 """
+Script.declare(_UNLINK_NAME, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 async def unlink(env, fs_name: str, path: str, mapping: str = "") -> tuple[str, bool, int]:
