@@ -32,6 +32,7 @@ from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, TAG_DIRTY, TAG_WRITEBAC
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, MAX_IO, PAGE_SIZE
 
 _WRITE_BEGIN = source(__file__, "write_begin")
+Script.declare(_WRITE_BEGIN, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 def check_io(offset: int, length: int, what: str) -> None:

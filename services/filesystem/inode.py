@@ -101,6 +101,7 @@ def from_grant(mapping: str, raw: dict, allow_unlinked: bool = False) -> Inode:
 
 
 _INODE_SET = Path(__file__).with_name("inode_set.lua").read_text()
+Script.declare(_INODE_SET, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 async def set_fields(redis, mapping: str, i_size: int | None = None, bump_seq: bool = False,

@@ -160,6 +160,7 @@ async def punch_blocks(redis, inode: Inode, lo: int, hi: int | None) -> tuple[in
 
 
 _UNLINK_NAME = source(__file__, "unlink_name")
+Script.declare(_UNLINK_NAME, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 async def unlink(env, fs_name: str, path: str, mapping: str = "") -> tuple[str, bool, int]:

@@ -46,7 +46,7 @@ def translate(exc: ResponseError) -> errors.MMError | None:
 LOCKS_LUA = Path(__file__).with_name("locks.lua").read_text()
 """The sleeping-lock library (lk_now, lk_purge, lk_fence, lk_wake): mmsim.runtime.locks runs it."""
 
-_FENCE_PROLOGUE = LOCKS_LUA + "\nlk_fence(table.remove(KEYS), table.remove(ARGV))\n"
+_FENCE_PROLOGUE = LOCKS_LUA + "\nlocal FENCE_KEY, FENCE_SPEC = table.remove(KEYS), table.remove(ARGV)\nlk_fence(FENCE_KEY, FENCE_SPEC)\n"
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ class Script:
     A ``fenced`` script first checks the caller's fencing token (``fence=``, mmsim.runtime.locks.fence_for)
     and refuses with ABORTED (ESTALE) before any write when that lock's lease is gone: a holder that
     stalled past its lease cannot act on state another holder now owns. The fence's key and spec ride as
-    the last KEY and ARGV and are popped before the script's own body sees KEYS/ARGV."""
+    the last KEY and ARGV and are popped before the script's own body sees KEYS/ARGV (which may read them as
+    FENCE_KEY and FENCE_SPEC, e.g. to release that lock in the same step: lk_release)."""
 
     _registered: dict[tuple[int, str, bool], Script] = {}
 

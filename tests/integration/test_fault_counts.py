@@ -13,7 +13,8 @@ from mmsim.runtime.redis_server import start_redis
 # (hops, Redis round trips)
 MINOR = (1, 1)    # HandleFault alone: FAULT_BEGIN's filemap_map_pages finds the folio and maps it
 MINOR_NO_AROUND = (2, 3)   # fault-around off: ->fault (PageCache.Fault, 1) between FAULT_BEGIN and FINISH_FAULT
-MAJOR = (5, 9)    # ... -> Filesystem.Populate (4) -> PageAllocator.AllocPages, PageCache.AddFolio
+MAJOR = (5, 6)    # FAULT_BEGIN, FINISH_FAULT; PageCache.Fault (1) -> Filesystem.Populate (1: the lock, inode and reads)
+#                   -> PageAllocator.AllocPages (1), PageCache.AddFolio (1: insert, contents, counts, unlock)
 SIZE = 4 << 20    # the readahead ramp reaches order 9 (the profile's largest) past the first 2 MiB
 MAX_ORDER = 9
 
