@@ -19,10 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.main import get_command
 from typer.testing import CliRunner
 
-from mmsim.cli import app
+from mmsim.cli import app, command_tree
 from mmsim.cli_base import EXIT_DOWN, EXIT_ERROR, EXIT_SIGBUS, EXIT_SIGPIPE, EXIT_SIGSEGV, EXIT_USAGE
 from mmsim.client import PAGE_SIZE, Cluster
 
@@ -317,12 +316,12 @@ def _commands(group, prefix=()) -> set[str]:
 
 def _command_of(line: str) -> str:
     words = line.split()
-    groups = {name for name, cmd in get_command(app).commands.items() if hasattr(cmd, "commands")}
+    groups = {name for name, cmd in command_tree().commands.items() if hasattr(cmd, "commands")}
     return " ".join(words[:2]) if words[0] in groups else words[0]
 
 
 def test_the_cases_cover_every_command():
-    registered = _commands(get_command(app))
+    registered = _commands(command_tree())
     assert {_command_of(c) for c, _ in VALID} | OWN_TESTS == registered
     assert {_command_of(c) for c, _ in INVALID} | OWN_TESTS >= registered - {"up", "down", "reset", "demo", "web"}
 
@@ -580,7 +579,7 @@ def test_demo_runs_a_private_stack():
 
 def test_help_and_read_only_commands_import_no_grpc():
     """Start-up stays fast: building the CLI (every command, its help) loads neither grpc nor protobuf."""
-    code = ("import sys; from typer.main import get_command; import mmsim.cli as c; get_command(c.app); "
+    code = ("import sys; import mmsim.cli as c; c.command_tree(); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google', 'rich', 'redis')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr
@@ -627,7 +626,7 @@ def test_the_pictures_libraries_load_only_when_a_picture_is_asked_for():
     """`import mmsim.cli` (every command registered) loads none of matplotlib, graphviz, starlette, uvicorn,
     jinja2: they cost seconds, and only the pictures and `mmsim web` need them."""
     heavy = ("matplotlib", "graphviz", "starlette", "uvicorn", "jinja2")
-    code = ("import sys; from typer.main import get_command; import mmsim.cli as c; get_command(c.app); "
+    code = ("import sys; import mmsim.cli as c; c.command_tree(); "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr
