@@ -588,8 +588,11 @@ def test_help_and_read_only_commands_import_no_grpc():
 # What a command imports (start-up time is mostly imports): a read loads grpc and protobuf for its call, and
 # none of OpenTelemetry, structlog, the redis client (which pulls OpenTelemetry's metrics SDK), pydantic
 # (typer's default coercion) or rich's markdown/syntax/traceback; `mmsim --help` loads no grpc at all.
-NEVER = ("opentelemetry", "structlog", "redis", "pydantic", "pydantic_core", "psutil")
-HEAVY_RICH = ("rich.markdown", "rich.syntax", "rich.traceback", "rich.pretty")
+NEVER = ("opentelemetry", "structlog", "redis", "pydantic", "pydantic_core", "psutil", "matplotlib", "numpy",
+         "graphviz", "hypothesis", "starlette", "uvicorn", "jinja2")
+HEAVY_RICH = ("rich.markdown", "rich.syntax", "rich.traceback", "rich.pretty", "rich.tree", "rich.progress")
+NOT_FOR_A_READ = ("grpc_tools.protoc", "mmsim.web", "mmsim.pictures", "mmsim.experiments", "mmsim.scenario",
+                  "mmsim.bench", "mmsim.cli_ops", "mmsim.cli_run", "mmsim.cli_experiment", "mmsim.cli_web")
 IMPORTS = """
 import json, os, sys
 import mmsim.cli
@@ -606,7 +609,8 @@ def _imported(settings, *argv: str) -> tuple[int, set[str]]:
     return out.returncode, set(json.loads(line))
 
 
-@pytest.mark.parametrize("argv", [["status"], ["proc", "meminfo"], ["folio", "find", "{m}", "0"],
+@pytest.mark.parametrize("argv", [["status"], ["status", "--json"], ["proc", "vmstat", "--json"], ["proc", "meminfo"],
+                                  ["folio", "find", "{m}", "0"],
                                   ["drop-caches", "2", "--json"], ["--help"]], ids=" ".join)
 def test_read_commands_import_only_what_their_call_needs(own_stack_settings, world, argv):
     code, modules = _imported(own_stack_settings, *(a.format_map(world) for a in argv))
@@ -615,11 +619,15 @@ def test_read_commands_import_only_what_their_call_needs(own_stack_settings, wor
     assert not tops & set(NEVER), sorted(tops & set(NEVER))
     if argv != ["--help"]:                     # typer's rich help formatter loads rich.markdown and the rest
         assert not modules & set(HEAVY_RICH), sorted(modules & set(HEAVY_RICH))
+        if argv[0] != "drop-caches":           # (a write: cli_ops)
+            assert not modules & set(NOT_FOR_A_READ), sorted(modules & set(NOT_FOR_A_READ))
         assert "grpc" in tops                  # the call itself
     else:
         assert not tops & {"grpc", "google"}
-    if argv[0] == "proc":
-        assert "rich" not in tops              # plain text: no rich at all
+    if argv[0] == "proc" or "--json" in argv:
+        assert "rich" not in tops              # plain text or JSON: no rich at all
+    if argv[0] == "status":
+        assert "mmsim.client" not in modules   # health checks and a PING only
 
 
 def test_the_pictures_libraries_load_only_when_a_picture_is_asked_for():

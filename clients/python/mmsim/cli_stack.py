@@ -65,8 +65,8 @@ def status() -> Out:
 
     where = settings()
     if remote():
-        rows = [{"name": n, "addr": a, "pid": None, **dict(zip(("health", "reason"), stack.health_reason(a)))}
-                for n, a in where.addrs.items()]
+        rows = [{"name": n, "addr": where.addrs[n], "pid": None, "health": state, "reason": reason}
+                for n, (state, reason) in stack.health_reasons(where.addrs).items()]
     else:
         rows = stack.status(where)
     prof = profiles.get(where.profile).to_dict()
