@@ -91,3 +91,11 @@ def test_a_name_no_module_lists_loads_everything_for_the_suggestion():
     mmsim = str(Path(sys.executable).with_name("mmsim"))
     out = subprocess.run([mmsim, "prco"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "proc" in out.stderr, out.stderr
+
+
+def test_stopping_the_stack_needs_no_grpc():
+    """`mmsim down` (and an `mmsim up` refused for a busy port) signal PIDs and bind sockets: mmsim.stack
+    imports grpc only for a health check."""
+    code = "import sys, mmsim.cli_stack, mmsim.stack; print(sorted(m for m in sys.modules if m.startswith(('grpc', 'google'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -26,9 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from mmsim.runtime import config
 from mmsim.runtime.channels import NOT_SERVING_REASON_KEY
 from mmsim.runtime.redis_server import free_port, redis_args, spawn_tied
@@ -153,6 +150,9 @@ def health(addr: str, timeout: float = 1.0) -> str:
 def health_reason(addr: str, timeout: float = 1.0) -> tuple[str, str]:
     """(grpc.health.v1 status, why): a NOT_SERVING service's own reason (its trailing metadata
     mmsim-not-serving-reason, e.g. the Redis state was lost), or why nothing answered (DOWN)."""
+    import grpc  # noqa: PLC0415  (`mmsim down` and a refused `mmsim up` need no grpc)
+    from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: PLC0415
+
     try:
         with grpc.insecure_channel(addr) as ch:
             resp, call = health_pb2_grpc.HealthStub(ch).Check.with_call(health_pb2.HealthCheckRequest(), timeout=timeout)
