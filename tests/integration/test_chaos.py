@@ -335,16 +335,18 @@ class Worker:
                 ready.wait(120)   # pacing, not an assertion: do not spend the workload on a service being restarted
 
 
-def _retry(fn, tries: int = 40):
-    """At the end, after the last kill: a service that is restarting answers UNAVAILABLE for a moment.
-    None for NOT_FOUND (the file or process is gone); any other status persisting is the test's failure."""
-    for i in range(tries):
+def _retry(fn, within: float = 120.0):
+    """At the end, after the last kill: a service that is restarting answers UNAVAILABLE for a moment (on a
+    loaded machine, seconds: ``within`` is a bound, not a timing). None for NOT_FOUND (the file or process
+    is gone); any other status persisting is the test's failure."""
+    deadline = time.monotonic() + within
+    while True:
         try:
             return fn()
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            if i == tries - 1:
+            if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
 
