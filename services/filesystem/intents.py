@@ -68,17 +68,25 @@ async def recover(env, mapping: str) -> bool:
     if not raw:
         return False
     op, args = _decode(raw)
-    mappings = [mapping, args["src"]] if op == "reflink" else [mapping]
+    # A reflink whose source was unlinked and evicted since (its lock knew nothing of the clone) cannot be
+    # finished: it is rolled back. Its last step (remap.lua) never ran, so the destination still has its own
+    # blocks, written back before its cached range was dropped: the clone simply did not happen.
+    gone = op == "reflink" and not await env.redis.exists(keys.mapping(args["src"], "inode"))
+    mappings = [mapping, args["src"]] if op == "reflink" and not gone else [mapping]
     async with env.locks.hold_all(mappings, recovering=True):
         raw = await env.redis.hgetall(locks.intent_key(mapping))   # under the locks: still to do?
         if not raw:
             return False
         op, args = _decode(raw)
-        redo = {"truncate": truncate.redo_truncate, "punch": truncate.redo_punch, "unlink": truncate.redo_unlink,
-                "reflink": reflink.redo_reflink}[op]
-        await redo(env, mapping, args)
-    _log.info("intent.recovered", mapping=mapping, op=op, args=args)
-    tracing.annotate(intent_recovered=f"{op} {mapping}")
+        if gone:
+            await done(env, mapping)
+        else:
+            redo = {"truncate": truncate.redo_truncate, "punch": truncate.redo_punch,
+                    "unlink": truncate.redo_unlink, "reflink": reflink.redo_reflink}[op]
+            await redo(env, mapping, args)
+    outcome = "rolled_back" if gone else "recovered"
+    _log.info(f"intent.{outcome}", mapping=mapping, op=op, args=args)
+    tracing.annotate(**{f"intent_{outcome}": f"{op} {mapping}"})
     return True
 
 

@@ -117,3 +117,26 @@ def test_an_interrupted_reflink_is_finished(crashy):
         assert dst.read(0, SIZE) == A[:8 * PAGE_SIZE] + b"B" * (8 * PAGE_SIZE)
         _settled(r, fs.name, [src.mapping, dst.mapping], 24)
         assert dst.stat().shared_blocks == 8
+
+
+def test_a_reflink_whose_source_is_gone_is_rolled_back(crashy):
+    """A reflink that stopped half-way (here: the page cache was down, so its first step failed and the
+    filesystem released its locks with the intent still on the destination) and whose source was unlinked
+    and evicted before anyone recovered it cannot be finished: it is rolled back. The destination keeps
+    its own bytes and blocks, and it is not wedged (every lock on it runs the recovery first)."""
+    r = redis.Redis.from_url(crashy.redis_url)
+    with Cluster.connect(crashy) as c:
+        fs, (src, dst) = _synced_file(c, "g", "/src", "/dst")
+        dst.write(0, b"B" * SIZE)
+        dst.fsync()
+        stack.services_down(crashy, ["pagecache"])
+        try:
+            with pytest.raises(errors.Unavailable):
+                src.reflink(dst, 0, 0, 8 * PAGE_SIZE)
+            assert r.exists(locks.intent_key(dst.mapping))
+        finally:
+            stack.services_up(crashy, ["pagecache"], timeout=60)
+        assert not src.unlink().orphaned                       # the source's lock knows nothing of the clone
+        assert dst.read(0, SIZE) == b"B" * SIZE                # the clone did not happen
+        _settled(r, fs.name, [dst.mapping], 16)
+        assert dst.stat().shared_blocks == 0
