@@ -14,9 +14,14 @@ import tempfile
 
 import pytest
 import redis
+from hypothesis import settings
 
 from mmsim.runtime.redis_server import start_redis
 
+# No property test has a per-example deadline (hypothesis's default is 200 ms): on a loaded machine one slow
+# example would fail the test as DeadlineExceeded or Flaky. A test's own @settings keep this default.
+settings.register_profile("mmsim", deadline=None, print_blob=True)
+settings.load_profile("mmsim")
 
 _SHM = "/dev/shm"
 

@@ -104,6 +104,7 @@ def _coerce_without_pydantic() -> None:
 
 _coerce_without_pydantic()
 
+
 class LazyGroup(typer.core.TyperGroup):
     """The root command, which imports a subcommand's module when the subcommand is resolved (click's
     "lazily loading subcommands" pattern): `mmsim proc vmstat` imports cli_inspect and not the other
@@ -121,7 +122,7 @@ class LazyGroup(typer.core.TyperGroup):
 
     def _load(self, modules: tuple[str, ...], name: str | None) -> None:
         missing = [m for m in modules if m not in sys.modules]
-        if not missing and (name is None or name in self.commands):
+        if not missing and name in self.commands:
             return
         for module in missing:
             importlib.import_module(module)

@@ -193,7 +193,12 @@ def check_ports(wanted: dict[str, tuple[str, int]]) -> None:
                          + ". Stop what holds it, or choose other ports (MMSIM_REDIS_URL, MMSIM_<SERVICE>_ADDR).")
 
 
-def up(settings: config.Settings, timeout: float = 30.0, tied: bool = False) -> dict[str, int]:
+# How long `up` waits for a live process to answer: a bound for one that hangs, not an expected time (a
+# process that dies is reported at once; on 2 loaded cores four services took 18 s to start).
+UP_TIMEOUT = 120.0
+
+
+def up(settings: config.Settings, timeout: float = UP_TIMEOUT, tied: bool = False) -> dict[str, int]:
     """Start whatever is not running yet; wait until Redis answers and every service is SERVING.
 
     ``tied``: the processes die with the calling process (tests, demo, benchmarks); `mmsim up` leaves
@@ -241,7 +246,7 @@ def _tail(paths: Paths, name: str) -> str:
 
 
 def services_up(settings: config.Settings, names: tuple[str, ...] | list[str] | None = None,
-                timeout: float = 30.0, tied: bool = False) -> dict[str, int]:
+                timeout: float = UP_TIMEOUT, tied: bool = False) -> dict[str, int]:
     """Start the named services (all four by default) that are not running yet under ``settings.state_dir``;
     wait until each is SERVING. Redis must already answer at ``settings.redis_url``.
 
