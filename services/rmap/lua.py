@@ -68,6 +68,7 @@ SPAWN = _script(Spec("spawn", keys=("pids", "procs"),
 FAULT_BEGIN = _script(Spec(
     "fault_begin", keys=("mm", "vmas", "pte"), args=("spans", "address", "write"),
     replies={**_GONE, "segv": ("why",), "spurious": ("pte",),
+             "reused": ("pte",),        # wp_page_reuse: an anonymous page mapped once, made writable
              # state: the folio of a shared file PTE, 'dirty' | 'clean' | 'shared' (PFN entries), else ''
              "wp": ("vma", "pte", "limit", "action", "state"),
              "missing": ("vma", "limit", "action")}))
@@ -107,6 +108,12 @@ MUNMAP = _script(Spec(
     "munmap", keys=("mm", "vmas"),
     args=("spans", "pid", "start", "stop", "plan"),   # plan: JSON [{"old": member, "new": [members]}]
     replies={**_GONE, "ok": ("zapped:int", "evict", _FREED), "retry": (), "enomem": ()}))
+
+FORK = _script(Spec(
+    "fork", keys=("mm", "vmas", "pte", "pte_idx", "runs", "pids", "procs"), args=("spans", "pid"),
+    replies={**_GONE, "ok": ("child:int", "vmas:int", "ptes:int", "cow:int"),
+             "bulk": ("tasks",),        # the pid stands for a bulk Spawn's run of processes
+             "overflow": ("why",)}))    # a folio's _refcount would pass INT_MAX
 
 EXIT = _script(Spec("exit", keys=("mm", "procs"), args=("spans", "pid"),
                     replies={"nopid": (), "ok": ("zapped:int", "vmas:int", "evict", _FREED)}))

@@ -155,6 +155,20 @@ function RM.zap_run(pid, run, tasks)
   return r.n * tasks
 end
 
+-- the processes of the anon_vma rooted at pid `root` (fork shares one per fork tree; ->mapping = root * 2 + 1):
+-- rmap_walk_anon visits each of them (anon_vma_interval_tree_foreach); a process that never forked is its own
+function RM.anon_vma_pids(root)
+  local pids = redis.call('SMEMBERS', mm_key(root, 'anon_vma'))
+  if #pids == 0 then pids = {I(root)} end
+  table.sort(pids, function(a, b) return tonumber(a) < tonumber(b) end)
+  return pids
+end
+
+-- the anon_vma root of the process whose mm hash is `mmkey` (pid when it never forked)
+function RM.anon_root(mmkey, pid)
+  return tonumber(redis.call('HGET', mmkey, 'anon_root') or pid)
+end
+
 -- put_page of every get_user_pages reference the process still holds
 function RM.unpin_all(pid)
   local h = redis.call('HGETALL', mm_key(pid, 'pins'))

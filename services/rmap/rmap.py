@@ -235,6 +235,20 @@ class ReverseMap:
                 raise ResourceExhausted(f"splitting would pass vm.max_map_count of pid {pid} (ENOMEM)")
         raise ResourceExhausted(f"munmap kept racing with other changes of pid {pid}")
 
+    async def fork(self, pid: int) -> dict:
+        """fork(2)'s dup_mmap (kernel/fork.c) in ONE script: a child with the parent's VMAs and MapMany runs,
+        sharing its anon_vma; private VMAs with anonymous pages have their page tables copied and those pages
+        made copy-on-write in both processes (mm/memory.c copy_present_pte); the rest the child refaults
+        (vma_needs_copy). Returns the child's pid, its VMAs, the PTEs copied and the COW pages shared."""
+        r = lua.live(await lua.FORK(self.redis, **mm_keys(pid, ("mm", "vmas", "pte", "pte_idx", "runs")),
+                                    pids=keys.cluster("pids"), procs=keys.cluster("procs"), spans=self.spans,
+                                    pid=pid), pid)  # fmt: skip
+        if r.kind == "bulk":
+            raise FailedPrecondition(f"pid {pid} stands for a bulk Spawn of {r.tasks} processes; fork one made alone")
+        if r.kind == "overflow":
+            raise ResourceExhausted(f"fork of pid {pid} refused: {r.why} (try_get_page)")
+        return {"pid": r.child, "vmas": r.vmas, "ptes": r.ptes, "cow": r.cow}
+
     async def exit(self, pid: int) -> tuple[int, int, int]:
         r = lua.live(await lua.EXIT(self.redis, mm=keys.mm(pid, "mm"), procs=keys.cluster("procs"), spans=self.spans,
                                     pid=pid), pid)  # fmt: skip

@@ -885,6 +885,16 @@ class PinResult(Result):
     pfn: int
 
 
+@dataclass(frozen=True)
+class ForkResult(Result):
+    """What fork copied: the child's pid, VMAs, PTEs and the anonymous pages now copy-on-write in both."""
+
+    pid: int                    # the child
+    vmas: int                   # VMAs copied (a MapMany run counts one)
+    ptes_copied: int            # PTEs copied into the child
+    cow_pages: int              # anonymous pages shared copy-on-write
+
+
 @dataclass
 class Process:
     """A process (an mm_struct) made by ``mm.spawn`` (``mm.process(pid)`` reopens one)."""
@@ -893,6 +903,7 @@ class Process:
     pid: int
     comm: str
     vmas: list[Vma] = field(default_factory=list)
+    fork_result: ForkResult | None = None   # for a child made by fork(): what was copied
 
     def mmap(self, file: File, length: int, prot: str = "r", shared: bool = True, offset: int = 0, addr: int = 0,
              fixed: str = "") -> Vma:
@@ -945,6 +956,12 @@ class Process:
         """get_user_pages(FOLL_GET) ``count`` times on the page at ``address``; try_get_page refuses the overflow."""
         return PinResult.from_pb(self.cluster.rmap_call("PinPages", rm_pb.PinPagesRequest(pid=self.pid, address=address,
                                                                                          count=count)))
+
+    def fork(self) -> "Process":
+        """fork(2): a child with this process's VMAs; private pages it wrote become copy-on-write in both
+        (``fork_result`` says what was copied)."""
+        res = ForkResult.from_pb(self.cluster.rmap_call("Fork", rm_pb.ForkRequest(pid=self.pid)))
+        return Process(self.cluster, res.pid, self.comm, list(self.vmas), fork_result=res)
 
     def exit(self) -> UnmapResult:
         """exit_mmap: unmap everything and drop the mm (the pid is gone afterwards)."""

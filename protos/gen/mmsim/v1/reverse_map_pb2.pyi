@@ -217,6 +217,24 @@ class ExitResponse(_message.Message):
     folios_freed: int
     def __init__(self, pages_unmapped: _Optional[int] = ..., vmas: _Optional[int] = ..., folios_freed: _Optional[int] = ...) -> None: ...
 
+class ForkRequest(_message.Message):
+    __slots__ = ("pid",)
+    PID_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class ForkResponse(_message.Message):
+    __slots__ = ("pid", "vmas", "ptes_copied", "cow_pages")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    VMAS_FIELD_NUMBER: _ClassVar[int]
+    PTES_COPIED_FIELD_NUMBER: _ClassVar[int]
+    COW_PAGES_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    vmas: int
+    ptes_copied: int
+    cow_pages: int
+    def __init__(self, pid: _Optional[int] = ..., vmas: _Optional[int] = ..., ptes_copied: _Optional[int] = ..., cow_pages: _Optional[int] = ...) -> None: ...
+
 class ProcMapsRequest(_message.Message):
     __slots__ = ("pid",)
     PID_FIELD_NUMBER: _ClassVar[int]

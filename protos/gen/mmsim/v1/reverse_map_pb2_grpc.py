@@ -75,6 +75,11 @@ class ReverseMapServiceStub:
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitResponse.FromString,
                 _registered_method=True)
+        self.Fork = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/Fork',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ForkRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ForkResponse.FromString,
+                _registered_method=True)
         self.ProcMaps = channel.unary_unary(
                 '/mmsim.v1.ReverseMapService/ProcMaps',
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsRequest.SerializeToString,
@@ -167,6 +172,14 @@ class ReverseMapServiceServicer:
 
     def Exit(self, request, context):
         """exit_mmap (mm/mmap.c): unmap everything, drop the mm; the pid is gone afterwards.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fork(self, request, context):
+        """fork(2) (kernel/fork.c dup_mmap): a child process with a copy of the parent's VMAs and MapMany runs; the
+        page tables of private VMAs with anonymous pages are copied, those pages made copy-on-write in both.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -268,6 +281,11 @@ def add_ReverseMapServiceServicer_to_server(servicer, server):
                     servicer.Exit,
                     request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitResponse.SerializeToString,
+            ),
+            'Fork': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fork,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ForkRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ForkResponse.SerializeToString,
             ),
             'ProcMaps': grpc.unary_unary_rpc_method_handler(
                     servicer.ProcMaps,
@@ -522,6 +540,33 @@ class ReverseMapService:
             '/mmsim.v1.ReverseMapService/Exit',
             mmsim_dot_v1_dot_reverse__map__pb2.ExitRequest.SerializeToString,
             mmsim_dot_v1_dot_reverse__map__pb2.ExitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/Fork',
+            mmsim_dot_v1_dot_reverse__map__pb2.ForkRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.ForkResponse.FromString,
             options,
             channel_credentials,
             insecure,
