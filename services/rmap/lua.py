@@ -13,7 +13,8 @@ Cluster these scripts would need the tags co-located (documented in mmsim.runtim
 than KEYS[] are built inside the scripts with the same builders as mmsim.runtime.keys.
 
 PTE encoding (the value of ``{mm:PID}:pte`` field VPN): ``"PFN:HEAD:ORDER:NODE:BITS"`` with BITS from
-PTE_* below. A PTE with PTE_NOMC was installed without raising _mapcount (the leak policy saturated it).
+PTE_* below. A PTE with PTE_NOMC was installed without raising _mapcount (the leak policy saturated it); one
+with PTE_PROTNONE is present but inaccessible (mprotect PROT_NONE: pte_mkprotnone), so accesses fault.
 
 Lua numbers are doubles: every integer that goes into a key or a reply is formatted with ``I()``
 (``%d``), never ``tostring`` (which prints 2**47 as 1.4e+14); VMA JSON is decoded here but never
@@ -27,7 +28,7 @@ from mmsim.runtime import lua
 from mmsim.runtime.errors import FailedPrecondition, NotFound
 from mmsim.runtime.lua import Reply, Spec, SpecScript
 
-PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO = 1, 2, 4, 8, 16, 32
+PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO, PTE_PROTNONE = 1, 2, 4, 8, 16, 32, 64
 
 RMAP_LUA_LIB = lua.source(__file__, "rmap")
 """The reverse map's Lua library (rmap.lua): PTE encoding, zap, teardown, fault-around; after the vmemmap library."""
@@ -114,6 +115,13 @@ FORK = _script(Spec(
     replies={**_GONE, "ok": ("child:int", "vmas:int", "ptes:int", "cow:int"),
              "bulk": ("tasks",),        # the pid stands for a bulk Spawn's run of processes
              "overflow": ("why",)}))    # a folio's _refcount would pass INT_MAX
+
+MPROTECT = _script(Spec(
+    "mprotect", keys=("mm", "vmas", "pte", "pte_idx"),
+    args=("pid", "start", "stop",
+          "old", "new",                 # JSON lists of VMA members: the ones replaced (by address), their replacements
+          "wrprotect", "protnone"),     # 0/1: clear PTE_WRITE in range; set (1) or clear (0) PTE_PROTNONE
+    replies={**_GONE, "ok": ("ptes:int",), "retry": (), "enomem": ("map_count",)}))
 
 EXIT = _script(Spec("exit", keys=("mm", "procs"), args=("spans", "pid"),
                     replies={"nopid": (), "ok": ("zapped:int", "vmas:int", "evict", _FREED)}))

@@ -314,10 +314,13 @@ def mprotect_plan(vmas: list[Vma], start: int, end: int, prot_bits: int) -> tupl
     if i > 0 and ordered[i - 1].end == inside[0].start:
         pieces.append((ordered[i - 1], False))
     for v in inside:
+        new = (v.flags & ~rwx) | prot_bits
+        if new == v.flags:   # mprotect_fixup: nothing to do for this VMA, no split
+            pieces.append((v, False))
+            continue
         if v.start < start:
             pieces.append((_with(v, v.start, start, v.flags), False))
-        new = (v.flags & ~rwx) | prot_bits
-        pieces.append((_with(v, max(v.start, start), min(v.end, end), new), new != v.flags))
+        pieces.append((_with(v, max(v.start, start), min(v.end, end), new), True))
         if v.end > end:
             pieces.append((_with(v, end, v.end, v.flags), False))
     j = ordered.index(inside[-1])

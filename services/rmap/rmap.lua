@@ -1,6 +1,6 @@
 -- The reverse map's library (after the vmemmap library): PTE encoding, zap (folio_remove_rmap_pte + folio_put),
 -- exit_mmap's teardown, fault-around (filemap_map_pages). Key builders match mmsim.runtime.keys.
-local PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO = 1, 2, 4, 8, 16, 32
+local PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO, PTE_PROTNONE = 1, 2, 4, 8, 16, 32, 64
 local VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 1, 2, 4, 8
 local PG_UPTODATE, PG_DIRTY, PG_HEAD, PG_SWAPBACKED = 8, 16, 64, 131072
 local RM_FREED = {}

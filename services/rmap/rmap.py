@@ -38,9 +38,9 @@ import grpc
 from mmsim.rmap import lua
 from mmsim.rmap.fault import FaultHandler, _s, mm_keys, resolve_policy
 from mmsim.rmap.mm import (
-    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, MMAP_MIN_ADDR, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, Vma, dev_of_fs, format_maps_line, get_unmapped_area,
-    thp_get_unmapped_area,
-    page_align, prot_to_vm_flags, split_for_munmap, validate_comm, validate_mmap,
+    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, MMAP_MIN_ADDR, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_EXEC, VM_READ, VM_WRITE, Vma,
+    dev_of_fs, format_maps_line, get_unmapped_area, mprotect_plan, page_align, prot_to_vm_flags, split_for_munmap,
+    thp_get_unmapped_area, validate_comm, validate_mmap,
 )  # fmt: skip
 from mmsim.runtime import keys, profiles
 from mmsim.runtime.errors import (
@@ -248,6 +248,43 @@ class ReverseMap:
         if r.kind == "overflow":
             raise ResourceExhausted(f"fork of pid {pid} refused: {r.why} (try_get_page)")
         return {"pid": r.child, "vmas": r.vmas, "ptes": r.ptes, "cow": r.cow}
+
+    async def mprotect(self, pid: int, addr: int, length: int, prot: set[str]) -> dict:
+        """mprotect(2) (mm/mprotect.c): the VMAs of [addr, addr + length) take the new protection, split and
+        merged (mprotect_plan), and their PTEs follow (MPROTECT) in one script. Returns the VMAs replaced, the
+        VMAs now standing for them and the PTEs changed. Length 0 changes nothing, as in the kernel."""
+        require(addr % PAGE_SIZE == 0, f"addr must be page aligned, got {addr:#x} (EINVAL)")
+        end = addr + page_align(length)
+        require(end <= TASK_SIZE, f"[{addr:#x}, {end:#x}) is past TASK_SIZE (ENOMEM)")
+        bits = prot_to_vm_flags(prot, False) & (VM_READ | VM_WRITE | VM_EXEC)
+        for _ in range(MAX_MMAP_RETRIES):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hmget(keys.mm(pid, "mm"), "state", "killed_reason")
+            pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
+            pipe.hgetall(keys.mm(pid, "runs"))
+            (state, why), members, runs = await pipe.execute()
+            if state is None:
+                raise NotFound(f"no process with pid {pid}")
+            if state != b"running":
+                raise FailedPrecondition(f"process {pid} was killed: {_s(why or b'')}")
+            if length == 0:
+                return {"old": 0, "new": 0, "ptes": 0}
+            for run in _run_spans(runs):
+                if run.start < end and run.end > addr:
+                    raise FailedPrecondition(f"[{addr:#x}, {end:#x}) overlaps a MapMany run at {run.start:#x}; "
+                                             "mprotect of runs is not modelled")
+            old, new = mprotect_plan([Vma.from_json(m) for m in members], addr, end, bits)
+            if not old:
+                return {"old": 0, "new": 0, "ptes": 0}
+            r = lua.live(await lua.MPROTECT(
+                self.redis, **mm_keys(pid, ("mm", "vmas", "pte", "pte_idx")), pid=pid, start=addr, stop=end,
+                old=json.dumps([v.to_json() for v in old]), new=json.dumps([v.to_json() for v in new]),
+                wrprotect=int(not bits & VM_WRITE), protnone=int(bits == 0)), pid)  # fmt: skip
+            if r.kind == "ok":
+                return {"old": len(old), "new": len(new), "ptes": r.ptes}
+            if r.kind == "enomem":
+                raise ResourceExhausted(f"process {pid} has {r.map_count} VMAs: splitting passes vm.max_map_count (ENOMEM)")
+        raise Aborted(f"mprotect kept racing with other changes of pid {pid}; retry")
 
     async def exit(self, pid: int) -> tuple[int, int, int]:
         r = lua.live(await lua.EXIT(self.redis, mm=keys.mm(pid, "mm"), procs=keys.cluster("procs"), spans=self.spans,

@@ -895,6 +895,15 @@ class ForkResult(Result):
     cow_pages: int              # anonymous pages shared copy-on-write
 
 
+@dataclass(frozen=True)
+class MprotectResult(Result):
+    """What mprotect changed: the VMAs split or merged away, the VMAs in their place, the PTEs changed."""
+
+    vmas_replaced: int
+    vmas_now: int
+    ptes_changed: int
+
+
 @dataclass
 class Process:
     """A process (an mm_struct) made by ``mm.spawn`` (``mm.process(pid)`` reopens one)."""
@@ -962,6 +971,16 @@ class Process:
         (``fork_result`` says what was copied)."""
         res = ForkResult.from_pb(self.cluster.rmap_call("Fork", rm_pb.ForkRequest(pid=self.pid)))
         return Process(self.cluster, res.pid, self.comm, list(self.vmas), fork_result=res)
+
+    def mprotect(self, addr: int | Vma, length: int | None = None, prot: str = "r") -> MprotectResult:
+        """mprotect(2): ``prot`` letters from 'rwx' ('' = PROT_NONE); ``proc.mprotect(vma, prot="r")`` does a
+        whole VMA. VMAs split at the range's ends and merge with alike neighbours."""
+        if set(prot) - set(_PROT):
+            raise errors.InvalidArgument(f"prot letters must be from 'rwx', got {prot!r}")
+        if isinstance(addr, Vma):
+            addr, length = addr.start, addr.length if length is None else length
+        req = rm_pb.MprotectRequest(pid=self.pid, addr=addr, length=length or 0, prot=[_PROT[c] for c in prot])
+        return MprotectResult.from_pb(self.cluster.rmap_call("Mprotect", req))
 
     def exit(self) -> UnmapResult:
         """exit_mmap: unmap everything and drop the mm (the pid is gone afterwards)."""
