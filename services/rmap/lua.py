@@ -106,8 +106,10 @@ MMAP_INSERT = _script(Spec(
     replies={**_GONE, "ok": (), "overlap": (), "enomem": ("map_count",), "unlinked": ()}), libraries="")
 
 MUNMAP = _script(Spec(
-    "munmap", keys=("mm", "vmas"),
-    args=("spans", "pid", "start", "stop", "plan"),   # plan: JSON [{"old": member, "new": [members]}]
+    "munmap", keys=("mm", "vmas", "runs"),
+    args=("spans", "pid", "start", "stop",
+          "plan",    # JSON [{"old": member, "new": [members]}]
+          "run_plan"),   # JSON [{"old": run JSON, "k": VMAs per process unmapped, "new": [run JSON of the pieces left]}]
     replies={**_GONE, "ok": ("zapped:int", "evict", _FREED), "retry": (), "enomem": ()}))
 
 FORK = _script(Spec(

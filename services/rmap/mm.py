@@ -337,3 +337,17 @@ def mprotect_plan(vmas: list[Vma], start: int, end: int, prot_bits: int) -> tupl
     new = [v for v, _ in merged]
     untouched = set(old) & set(new)
     return [v for v in old if v not in untouched], [v for v in new if v not in untouched]
+
+
+def split_run_for_munmap(run: dict, start: int, end: int) -> tuple[int, list[dict]]:
+    """munmap of [start, end) over a MapMany run (``n`` one-page VMAs from ``s``, all mapping one page): the
+    VMAs unmapped (per process) and the 0..2 runs left on either side (split_vma on a run)."""
+    s, n = run["s"], run["n"]
+    left = max(0, min(n, (start - s) >> PAGE_SHIFT))
+    right = max(0, min(n, (s + n * PAGE_SIZE - end) >> PAGE_SHIFT))
+    pieces = []
+    if left:
+        pieces.append({**run, "n": left})
+    if right:
+        pieces.append({**run, "s": s + (n - right) * PAGE_SIZE, "n": right})
+    return n - left - right, pieces

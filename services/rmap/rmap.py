@@ -39,7 +39,7 @@ from mmsim.rmap import lua
 from mmsim.rmap.fault import FaultHandler, _s, mm_keys, resolve_policy
 from mmsim.rmap.mm import (
     DEFAULT_MAX_MAP_COUNT, MMAP_BASE, MMAP_MIN_ADDR, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_EXEC, VM_READ, VM_WRITE, Vma,
-    dev_of_fs, format_maps_line, get_unmapped_area, mprotect_plan, page_align, prot_to_vm_flags, split_for_munmap,
+    dev_of_fs, format_maps_line, get_unmapped_area, mprotect_plan, page_align, prot_to_vm_flags, split_for_munmap, split_run_for_munmap,
     thp_get_unmapped_area, validate_comm, validate_mmap,
 )  # fmt: skip
 from mmsim.runtime import keys, profiles
@@ -217,7 +217,8 @@ class ReverseMap:
             pipe = self.redis.pipeline(transaction=False)
             pipe.exists(keys.mm(pid, "mm"))
             pipe.zrangebyscore(keys.mm(pid, "vmas"), "-inf", f"({end}")
-            exists, members = await pipe.execute()
+            pipe.hgetall(keys.mm(pid, "runs"))
+            exists, members, runs = await pipe.execute()
             if not exists:
                 raise NotFound(f"no process with pid {pid}")
             plan = []
@@ -225,8 +226,15 @@ class ReverseMap:
                 v = Vma.from_json(m)
                 if v.end > addr:
                     plan.append({"old": _s(m), "new": [p.to_json() for p in split_for_munmap(v, addr, end)]})
-            r = lua.live(await lua.MUNMAP(self.redis, **mm_keys(pid, ("mm", "vmas")), spans=self.spans, pid=pid,
-                                          start=addr, stop=end, plan=json.dumps(plan)), pid)  # fmt: skip
+            run_plan = []
+            for k, text in runs.items():
+                run = json.loads(text)
+                if b":" not in k and run["s"] < end and run["s"] + run["n"] * PAGE_SIZE > addr:
+                    gone, left = split_run_for_munmap(run, addr, end)
+                    run_plan.append({"old": _s(text), "k": gone, "new": [json.dumps(p) for p in left]})
+            r = lua.live(await lua.MUNMAP(self.redis, **mm_keys(pid, ("mm", "vmas", "runs")), spans=self.spans,
+                                          pid=pid, start=addr, stop=end, plan=json.dumps(plan),
+                                          run_plan=json.dumps(run_plan)), pid)  # fmt: skip
             if r.kind == "ok":
                 await self.faults.free_folios(lua.freed(r.freed))
                 await self.faults.evict_inodes(r.evict)
@@ -325,13 +333,36 @@ class ReverseMap:
         return r.vmas, [(per[i], bool(per[i + 1])) for i in range(0, len(per), 2)]
 
     async def proc_maps(self, pid: int) -> list[str]:
+        """/proc/PID/maps: one line per VMA; a MapMany run of n one-page VMAs shows its first and last VMA
+        and, between them, one line saying how many alike VMAs it stands for (not a maps line: it starts
+        with '...')."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(keys.mm(pid, "mm"))
         pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
-        exists, members = await pipe.execute()
+        pipe.hgetall(keys.mm(pid, "runs"))
+        exists, members, runs = await pipe.execute()
         if not exists:
             raise NotFound(f"no process with pid {pid}")
-        return [format_maps_line(Vma.from_json(m)) for m in members]
+        lines = [(v.start, [format_maps_line(v)]) for v in map(Vma.from_json, members)]
+        run_list = [json.loads(v) for k, v in runs.items() if b":" not in k]
+        names = sorted({r["m"] for r in run_list})
+        pipe = self.redis.pipeline(transaction=False)
+        for m in names:
+            pipe.hget(keys.mapping(m, "inode"), "path")
+        paths = dict(zip(names, await pipe.execute()))
+        for r in run_list:
+            fs, ino = r["m"].split("/", 1)
+            one = Vma(r["s"], r["s"] + PAGE_SIZE, r["pg"], r["f"], r["m"], int(ino), dev_of_fs(fs),
+                      f"/mnt/{fs}{_s(paths[r['m']] or b'')}")  # fmt: skip
+            out = [format_maps_line(one)]
+            if r["n"] > 2:
+                out.append(f"... {r['n'] - 2} more one-page VMAs like these (a MapMany run of {r['n']})")
+            if r["n"] > 1:
+                last = r["s"] + (r["n"] - 1) * PAGE_SIZE
+                out.append(format_maps_line(Vma(last, last + PAGE_SIZE, one.pgoff, one.flags, one.mapping, one.ino,
+                                                one.dev, one.path)))  # fmt: skip
+            lines.append((r["s"], out))
+        return [line for _, group in sorted(lines, key=lambda x: x[0]) for line in group]
 
     async def proc_status(self, pid: int) -> dict[str, str]:
         h = await self.redis.hgetall(keys.mm(pid, "mm"))

@@ -142,3 +142,33 @@ def test_fork_refuses_bad_input_and_changes_nothing(mm):
     assert nxt.pid == bulk.pid + 3                 # the refused forks took no pid
     bulk.exit()
     nxt.exit()
+
+
+def test_munmap_splits_a_mapmany_run_and_maps_lists_it(mm, file):
+    p = mm.spawn("runs")
+    v = p.mmap(file, PAGE_SIZE)
+    pfn = p.fault(v.start).pfn
+    r = p.map_many(file, 0, 10)
+    raw = mm.rmap.folio_mapcount(pfn).page_mapcount_raw
+    maps = p.maps()
+    assert len(maps) == 4 and [line.startswith("... 8 more one-page VMAs") for line in maps].count(True) == 1
+    first = maps.index(next(line for line in maps if line.startswith("...")))
+    assert maps[first - 1].startswith(f"{r.address:08x}-{r.address + PAGE_SIZE:08x} r--s 00000000")
+    assert maps[first + 1].startswith(f"{r.address + 9 * PAGE_SIZE:08x}-")
+    # unmap VMAs 3..5 of the run: two runs of 3 and 4 are left
+    assert p.munmap(r.address + 3 * PAGE_SIZE, 3 * PAGE_SIZE) == 3
+    assert mm.rmap.folio_mapcount(pfn).page_mapcount_raw == raw - 3
+    assert p.status().map_count == 1 + 7
+    runs = sorted((m.address, m.vmas) for m in mm.rmap.rmap_walk(pfn).mappings if m.kind == "run")
+    assert runs == [(r.address, 3), (r.address + 6 * PAGE_SIZE, 4)]
+    assert sum(line.startswith("...") for line in p.maps()) == 2
+    assert mm.check().ok
+    # MAP_FIXED over what is left of the first piece replaces it
+    p.mmap(file, PAGE_SIZE, offset=PAGE_SIZE, addr=r.address + PAGE_SIZE, fixed="fixed")
+    assert mm.rmap.folio_mapcount(pfn).page_mapcount_raw == raw - 4
+    assert mm.check().ok
+    p.munmap(r.address, 10 * PAGE_SIZE)
+    assert mm.rmap.folio_mapcount(pfn).page_mapcount_raw == raw - 10
+    assert p.status().map_count == 1
+    assert mm.check().ok
+    p.exit()
