@@ -13,12 +13,12 @@ Models mm/page_alloc.c. Per node (hash tag ``{node:N}``) the keys are:
   allocator needs to reject a free with the wrong order or of a non-head pfn);
 * ``vmemmap:C`` strings of struct page records (mmsim.allocator.vmemmap) and ``meta``.
 
-One allocation attempt = one EVALSHA (ALLOC_LUA): the watermark checks of each zone of the zonelist
+One allocation attempt = one EVALSHA (ALLOC): the watermark checks of each zone of the zonelist
 (__zone_watermark_ok), __rmqueue_smallest + expand, the migratetype fallback (__rmqueue_fallback,
 simplified: a block of order >= pageblock_order is claimed for the requested type, smaller ones are
 stolen without changing the pageblock), the struct page updates (post_alloc_hook/prep_new_page:
 _refcount 1, PG_head + tails for __GFP_COMP, the zeroed mark for __GFP_ZERO), the owner record and the
-counters. One free = one EVALSHA (FREE_LUA): every check first (free_pages_prepare / bad_page reasons),
+counters. One free = one EVALSHA (FREE): every check first (free_pages_prepare / bad_page reasons),
 then __free_one_page merging and the counters.
 
 The slow path (__alloc_pages_slowpath) is Python: an allocation served below the low watermark wakes
@@ -87,11 +87,56 @@ _FLAG_NAMES_LUA = "{" + ",".join(f"'{n}'" for n in PG_FLAGS) + "}"
 
 _CONSTS_LUA = (f"local PG_HEAD, PG_ZEROED = {PG['head']}, {1 << 30}\nlocal FLAG_NAMES = {_FLAG_NAMES_LUA}\n"
                f"local CHECK_AT_FREE = {PAGE_FLAGS_CHECK_AT_FREE}\n")
-ALLOC_LUA = build_script(_CONSTS_LUA + lua.source(__file__, "buddy", "buddy_alloc"))
-FREE_LUA = build_script(_CONSTS_LUA + lua.source(__file__, "buddy", "buddy_free"))
 
-_ALLOC = Script(ALLOC_LUA)
-_FREE = Script(FREE_LUA)
+ALLOC = lua.Spec("buddy_alloc", keys=("node",), args=(
+    "node_start", "node_end", "order", "gfp", "mt", "count", "zones", "zonelist", "classzone", "passes", "comp",
+    "zero", "stall", "final", "classzone_name", "vmalloc", "vmalloc_size", "ledger_purpose", "ledger_trace"))
+"""One allocation attempt (buddy_alloc.lua). KEY node: the node's key prefix ``mmsim:{node:N}:``. ARG node_start,
+node_end (pfns); order; gfp (mask); mt (migratetype); count (blocks of ``order``, all or none); zones
+(``NAME:start:end,...``); zonelist (``NAME,...``, highest first); classzone (zone index) and classzone_name;
+passes (the alloc_flags of each watermark pass, ``,``-separated); comp, zero, stall, final (``0``/``1``:
+__GFP_COMP, __GFP_ZERO, a retry after reclaim, the last attempt); vmalloc (``1``: record the pages as a
+vmalloc area) and vmalloc_size (bytes); ledger_purpose (``''``: the caller owns the blocks at once, else
+they are in flight, owned by the request) and ledger_trace (its trace id). Reply: AllocReply."""
+
+FREE = lua.Spec("buddy_free", keys=("node",), args=("node_start", "node_end", "order", "zones", "n", "*items"))
+"""One free (buddy_free.lua). KEY node, ARG node_start, node_end, zones as ALLOC's; order (``-1``: the order
+the block was allocated with); n with items: n > 0 pfns (each block's head) -> reply ``head, merged`` per
+block, then the order freed; n = -1, items = (vmalloc area id) -> the same for every page of the area (vfree);
+n = -2, items = (HSCAN cursor, deadline in ms) -> ``cursor, entries, pages freed, entries skipped`` (one batch
+of the in-flight ledger's recovery pass)."""
+
+
+def _script(spec: lua.Spec) -> Script:
+    return Script(spec.prologue() + build_script(_CONSTS_LUA + lua.source(__file__, "buddy", spec.file)))
+
+
+_ALLOC, _FREE = _script(ALLOC), _script(FREE)
+
+
+@dataclass(frozen=True)
+class AllocReply:
+    """buddy_alloc.lua's reply: ``{1, pass, [area], pfn...}`` on success (the 1-based watermark pass that
+    succeeded, the vmalloc area id when one was asked for, each block's head pfn), ``{0, why}`` on failure."""
+
+    ok: bool
+    pass_used: int = 0
+    pfns: tuple[int, ...] = ()
+    area: int | None = None
+    why: str = ""
+
+    @classmethod
+    def parse(cls, res: list, vmalloc: bool) -> AllocReply:
+        if int(res[0]) != 1:
+            return cls(False, why=res[1].decode() if isinstance(res[1], bytes) else str(res[1]))
+        pfns = tuple(int(x) for x in res[2:])
+        return cls(True, int(res[1]), pfns[1:], pfns[0]) if vmalloc else cls(True, int(res[1]), pfns)
+
+
+async def _free(redis, prefix: str, node, order: int, zones: str, n: int, items) -> list:
+    keys_, args = FREE.build({"node": prefix, "node_start": node.start_pfn, "node_end": node.end_pfn,
+                              "order": order, "zones": zones, "n": n, "items": items})
+    return await _FREE(redis, keys_, args)
 
 
 @dataclass
@@ -239,17 +284,15 @@ class BuddyAllocator:
     async def _attempt(self, nid, order, gfp, mt, count, zonelist, classzone, passes, comp, zero, stall, final,
                        vmalloc_size=0, ledger=("", "")):  # fmt: skip
         node = self.layout.nodes[nid]
-        cz_name = G.ZONE_NAMES[classzone].lower()
-        return await _ALLOC(
-            self.redis,
-            [self.prefix(nid)],
-            [
-                node.start_pfn, node.end_pfn, order, gfp, mt, count, self._zone_spec[nid],
-                ",".join(z.name for z in zonelist), classzone, ",".join(str(p) for p in passes),
-                int(comp), int(zero), int(stall), int(final), cz_name, int(vmalloc_size > 0), vmalloc_size,
-                ledger[0], ledger[1],
-            ],
-        )  # fmt: skip
+        keys_, args = ALLOC.build({
+            "node": self.prefix(nid), "node_start": node.start_pfn, "node_end": node.end_pfn, "order": order,
+            "gfp": gfp, "mt": mt, "count": count, "zones": self._zone_spec[nid],
+            "zonelist": ",".join(z.name for z in zonelist), "classzone": classzone,
+            "classzone_name": G.ZONE_NAMES[classzone].lower(), "passes": ",".join(str(p) for p in passes),
+            "comp": int(comp), "zero": int(zero), "stall": int(stall), "final": int(final),
+            "vmalloc": int(vmalloc_size > 0), "vmalloc_size": vmalloc_size, "ledger_purpose": ledger[0],
+            "ledger_trace": ledger[1]})  # fmt: skip
+        return AllocReply.parse(await _ALLOC(self.redis, keys_, args), vmalloc_size > 0)
 
     async def alloc_pages(
         self, order: int, gfp: int = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0, count: int = 1,
@@ -311,20 +354,15 @@ class BuddyAllocator:
                     n, order, gfp, mt, count, zl, classzone, passes, comp, zero,
                     attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size, ledger,
                 )  # fmt: skip
-                if int(res[0]) == 1:
-                    pfns = tuple(int(x) for x in res[2:])
-                    area = None
-                    if vmalloc_size:
-                        area, pfns = pfns[0], pfns[1:]
-                    used = passes[int(res[1]) - 1]
-                    if self.reclaim is not None and gfp & GFP_KSWAPD_RECLAIM_BIT and (attempt or int(res[1]) > 1):
+                if res.ok:
+                    if self.reclaim is not None and gfp & GFP_KSWAPD_RECLAIM_BIT and (attempt or res.pass_used > 1):
                         self.reclaim.wakeup_kswapd(n)   # below the low watermark: wake_all_kswapds
                     return Allocation(
-                        pfn=pfns[0], order=order, nid=n, zone=self.layout.zone_of_pfn(pfns[0]).name,
-                        gfp_requested=requested, gfp=gfp, attempts=attempts, alloc_flags=used, pfns=pfns,
-                        vmalloc_area=area,
+                        pfn=res.pfns[0], order=order, nid=n, zone=self.layout.zone_of_pfn(res.pfns[0]).name,
+                        gfp_requested=requested, gfp=gfp, attempts=attempts, alloc_flags=passes[res.pass_used - 1],
+                        pfns=res.pfns, vmalloc_area=res.area,
                     )  # fmt: skip
-                why = res[1].decode() if isinstance(res[1], bytes) else str(res[1])
+                why = res.why
             if final:
                 break
             if self.reclaim is not None and can_reclaim:
@@ -365,30 +403,20 @@ class BuddyAllocator:
             return out
         nid = nids.pop()
         node = self.layout.nodes[nid]
-        res = await _FREE(
-            self.redis,
-            [self.prefix(nid)],
-            [node.start_pfn, node.end_pfn, order, self._zone_spec[nid], len(pfns), *pfns],
-        )
+        res = await _free(self.redis, self.prefix(nid), node, order, self._zone_spec[nid], len(pfns), pfns)
         return [FreeResult(pfn, order, int(res[2 * i]), int(res[2 * i + 1])) for i, pfn in enumerate(pfns)]
 
     async def free_pages_any_order(self, pfn: int) -> FreeResult:
         """Free the allocation headed by pfn at its recorded order (kfree / folio_put of the last ref)."""
         self._check_pfn(pfn)
         node = self.layout.node_of_pfn(pfn)
-        res = await _FREE(
-            self.redis, [self.prefix(node.nid)],
-            [node.start_pfn, node.end_pfn, -1, self._zone_spec[node.nid], 1, pfn],
-        )  # fmt: skip
+        res = await _free(self.redis, self.prefix(node.nid), node, -1, self._zone_spec[node.nid], 1, [pfn])
         return FreeResult(pfn, int(res[2]), int(res[0]), int(res[1]))
 
     async def free_vmalloc_area(self, nid: int, area: int) -> int:
         """vfree: free every page of a vmalloc area and its record in one round trip; returns pages freed."""
         node = self.layout.nodes[nid]
-        res = await _FREE(
-            self.redis, [self.prefix(nid)],
-            [node.start_pfn, node.end_pfn, 0, self._zone_spec[nid], -1, area],
-        )  # fmt: skip
+        res = await _free(self.redis, self.prefix(nid), node, 0, self._zone_spec[nid], -1, [area])
         return (len(res) - 1) // 2
 
     async def reclaim_ledger(self, deadline_ms: int) -> int:
@@ -398,8 +426,8 @@ class BuddyAllocator:
         for node in self.layout.nodes:
             cursor = b"0"
             while True:
-                res = await _FREE(self.redis, [self.prefix(node.nid)],
-                                  [node.start_pfn, node.end_pfn, 0, self._zone_spec[node.nid], -2, cursor, deadline_ms])
+                res = await _free(self.redis, self.prefix(node.nid), node, 0, self._zone_spec[node.nid], -2,
+                                  [cursor, deadline_ms])
                 cursor, pages = res[0], pages + int(res[2])
                 if cursor in (b"0", "0", 0):
                     break

@@ -1,20 +1,18 @@
 -- one allocation attempt (get_page_from_freelist: the zonelist's watermark checks, __rmqueue_smallest +
 -- expand, __rmqueue_fallback, prep_new_page), all or none for a bulk request
--- KEYS[1] = 'mmsim:{node:N}:'
--- ARGV: node_start node_end order gfp mt count zones(NAME:s:e,...) zonelist(NAME,...) classzone_idx
---       passes(flags,flags) comp zero stall final classzone_name vmalloc(0/1) vmalloc_size
---       ledger_purpose ('' = the caller owns the block) ledger_trace
-vm_init(KEYS[1], ARGV[1], ARGV[2])
-PREFIX = KEYS[1]
-local order, gfp, mt, count = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-parse_zones(ARGV[7])
+-- KEY and ARG: mmsim.allocator.buddy.ALLOC (the Spec names them and says what each holds); its reply:
+-- buddy.AllocReply
+vm_init(KEY.node, ARG.node_start, ARG.node_end)
+PREFIX = KEY.node
+local order, gfp, mt, count = tonumber(ARG.order), tonumber(ARG.gfp), tonumber(ARG.mt), tonumber(ARG.count)
+parse_zones(ARG.zones)
 local zonelist = {}
-for z in string.gmatch(ARGV[8], '[%w]+') do zonelist[#zonelist + 1] = z end
-local classzone = tonumber(ARGV[9])
+for z in string.gmatch(ARG.zonelist, '[%w]+') do zonelist[#zonelist + 1] = z end
+local classzone = tonumber(ARG.classzone)
 local passes = {}
-for f in string.gmatch(ARGV[10], '%d+') do passes[#passes + 1] = tonumber(f) end
-local comp, zero, stall, final = ARGV[11] == '1', ARGV[12] == '1', ARGV[13] == '1', ARGV[14] == '1'
-local czname = ARGV[15]
+for f in string.gmatch(ARG.passes, '%d+') do passes[#passes + 1] = tonumber(f) end
+local comp, zero, stall, final = ARG.comp == '1', ARG.zero == '1', ARG.stall == '1', ARG.final == '1'
+local czname = ARG.classzone_name
 local VMSTAT = PREFIX .. 'vmstat'
 local why = {}
 
@@ -157,17 +155,17 @@ for zone, pages in pairs(zones_used) do
 end
 redis.call('HINCRBY', VMSTAT, 'mmsim_alloc_success_order_' .. order, count)
 if stall and order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_success', 1) end
-if (ARGV[18] or '') ~= '' then
-  -- in flight: owned by the request (ARGV[19] = its trace id) until a consumer takes the block over
-  for _, pfn in ipairs(got) do ledger_put(pfn, order, ARGV[18], ARGV[19]) end
+if ARG.ledger_purpose ~= '' then
+  -- in flight: owned by the request (ledger_trace = its trace id) until a consumer takes the block over
+  for _, pfn in ipairs(got) do ledger_put(pfn, order, ARG.ledger_purpose, ARG.ledger_trace) end
 end
 local out = {1, pass_used}
-if ARGV[16] == '1' then
+if ARG.vmalloc == '1' then
   -- vmalloc area (the vm_struct of __vmalloc_area_node): pages + size, one guard page after it
   local start = redis.call('HINCRBY', PREFIX .. 'kv:next', 'page', count + 1) - count - 1
   local list = {}
   for i, pfn in ipairs(got) do list[i] = string.format('%d', pfn) end
-  redis.call('HSET', PREFIX .. 'kv:' .. start, 'pfns', table.concat(list, ','), 'size', ARGV[17], 'gfp', gfp, 'nr_pages', count)
+  redis.call('HSET', PREFIX .. 'kv:' .. start, 'pfns', table.concat(list, ','), 'size', ARG.vmalloc_size, 'gfp', gfp, 'nr_pages', count)
   redis.call('HINCRBY', PREFIX .. 'kv:next', 'vmalloc_pages', count)
   out[#out + 1] = start
 end

@@ -1,12 +1,13 @@
 -- __free_pages of one or more blocks (free_pages_prepare's bad_page checks first, then __free_one_page),
 -- vfree of a vmalloc area, or one batch of the in-flight ledger's recovery pass
--- KEYS[1] = 'mmsim:{node:N}:'   ARGV: node_start node_end order zones n pfn...
---   n = -1: vfree of the vmalloc area ARGV[6]; n = -2: the ledger's recovery pass (see ledger.lua)
-vm_init(KEYS[1], ARGV[1], ARGV[2])
-PREFIX = KEYS[1]
-local order = tonumber(ARGV[3])
-parse_zones(ARGV[4])
-local n = tonumber(ARGV[5])
+-- KEY and ARG: mmsim.allocator.buddy.FREE (the Spec names them; ARG.n says what ARG.items hold: n pfns,
+-- n = -1 the vmalloc area id of a vfree, n = -2 the HSCAN cursor and deadline of a ledger recovery batch,
+-- see ledger.lua); its replies: buddy.FREE's docstring
+vm_init(KEY.node, ARG.node_start, ARG.node_end)
+PREFIX = KEY.node
+local order = tonumber(ARG.order)
+parse_zones(ARG.zones)
+local n = tonumber(ARG.n)
 
 local function flag_list(v)
   local out = {}
@@ -74,18 +75,18 @@ end
 local pfns, ords = {}, {}
 local vm_area, reclaim = nil, nil
 if n == -1 then
-  -- vfree: ARGV[6] is the vmalloc area id
-  vm_area = PREFIX .. 'kv:' .. ARGV[6]
+  -- vfree: items = {the vmalloc area id}
+  vm_area = PREFIX .. 'kv:' .. ARG.items[1]
   local v = redis.call('HGET', vm_area, 'pfns')
   if not v then mm_fail('NotFound', 'vfree: no vmalloc area at this address (double free?)') end
   for x in string.gmatch(v, '%d+') do pfns[#pfns + 1] = tonumber(x) end
   n = #pfns
   order = 0
 elseif n == -2 then
-  -- the recovery pass: ARGV[6] = HSCAN cursor over the ledger, ARGV[7] = deadline (ms since the entry)
-  local deadline = tonumber(ARGV[7])
+  -- the recovery pass: items = {HSCAN cursor over the ledger, deadline (ms since the entry)}
+  local deadline = tonumber(ARG.items[2])
   local now = ledger_now_ms()
-  local r = redis.call('HSCAN', PREFIX .. 'ledger', ARGV[6], 'COUNT', 128)
+  local r = redis.call('HSCAN', PREFIX .. 'ledger', ARG.items[1], 'COUNT', 128)
   reclaim = {cursor = r[1], skipped = 0}
   for i = 1, #r[2], 2 do
     local pfn, e = tonumber(r[2][i]), ledger_parse(r[2][i + 1])
@@ -97,7 +98,7 @@ elseif n == -2 then
   end
   n = #pfns
 else
-  for i = 1, n do pfns[i] = tonumber(ARGV[5 + i]) end
+  for i = 1, n do pfns[i] = tonumber(ARG.items[i]) end
 end
 if not reclaim then
   for i = 1, n do

@@ -6,34 +6,67 @@ in the superblock equals the blocks with a reference. For every file: once unlin
 VMA (empty ``i_mmap``), it must have been evicted (iput -> evict: page cache, blocks and inode freed). Rules:
 ``block_refcount`` (a block's count differs from its extents: a leaked staged block, or a block still
 referenced after its count reached zero), ``blocks_used`` and ``unlinked_file_not_freed``.
+
+An unlinked, unmapped inode is also what an eviction in flight looks like between its two steps (the page
+cache truncated, the evict script not yet run), so such a candidate is judged again under its inode's locks
+(shared: evict holds them exclusively): the check waits for that eviction to end, and a lock whose holder
+died is first recovered as every acquirer recovers it (the unlink's intent is finished). Only an inode still
+unlinked and unmapped then is a violation.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 
-from mmsim.runtime import keys
+from mmsim.runtime import keys, locks
+from mmsim.runtime.errors import NotFound
 
 
-async def check(redis, report) -> None:
+async def check(env, report) -> None:
+    redis = env.redis
     mappings: dict[str, list[str]] = {}
     async for raw in redis.sscan_iter(keys.cluster("mappings"), count=200):
         m = raw.decode()
         mappings.setdefault(m.rsplit("/", 1)[0], []).append(m)
     async for raw in redis.sscan_iter(keys.cluster("filesystems"), count=200):
-        await _filesystem(redis, raw.decode(), mappings.get(raw.decode(), []), report)
+        await _filesystem(env, raw.decode(), mappings.get(raw.decode(), []), report)
 
 
-async def _filesystem(redis, fs: str, files: list[str], report) -> None:
+async def _unlinked_unmapped(redis, m: str) -> str | None:
+    """What is left of ``m`` when it is unlinked and unmapped (None otherwise): its cached pages, whether
+    it is on its filesystem's orphan list, and the interrupted operation recorded on it, if any."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.hmget(keys.mapping(m, "inode"), "nlink", "nrpages")
+    pipe.zcard(keys.mapping(m, "i_mmap"))
+    pipe.sismember(keys.fs(m.rsplit("/", 1)[0], "orphans"), m)
+    pipe.hget(locks.intent_key(m), "op")
+    (nlink, nrpages), mapped, orphan, intent = await pipe.execute()
+    if nlink is None or int(nlink) != 0 or mapped:
+        return None
+    return (f"{int(nrpages or 0)} page(s) still cached, {'on' if orphan else 'not on'} the orphan list, "
+            f"intent {intent.decode() if intent else 'none'}")
+
+
+async def _not_freed(env, m: str) -> str | None:
+    """What is left of ``m`` when it is unlinked and unmapped once no eviction of it is in flight (see the
+    module's doc), else None."""
+    if not await _unlinked_unmapped(env.redis, m):
+        return None
+    with contextlib.suppress(NotFound):   # evicted while we waited: freed
+        async with env.locks.hold_all([m], mode=locks.READ):
+            return await _unlinked_unmapped(env.redis, m)
+    return None
+
+
+async def _filesystem(env, fs: str, files: list[str], report) -> None:
+    redis = env.redis
     refs: Counter = Counter()
     for m in files:
-        pipe = redis.pipeline(transaction=False)
-        pipe.hmget(keys.mapping(m, "inode"), "nlink")
-        pipe.zcard(keys.mapping(m, "i_mmap"))
-        (nlink,), mapped = await pipe.execute()
-        if nlink is not None and int(nlink) == 0 and mapped == 0:
-            report.add("unlinked_file_not_freed", f"{m} is unlinked and mapped by no VMA, but its inode, page cache "
-                       "and blocks are still there (evict did not run)", key=keys.mapping(m, "inode"))
+        left = await _not_freed(env, m)
+        if left:
+            report.add("unlinked_file_not_freed", f"{m} is unlinked and mapped by no VMA, but its inode and blocks "
+                       f"are still there (evict did not run): {left}", key=keys.mapping(m, "inode"))
         async for _fb, disk in redis.hscan_iter(keys.mapping(m, "extents"), count=1000):
             refs[int(disk)] += 1
         report.checked["files"] += 1

@@ -36,7 +36,9 @@ from mmsim.runtime.lua import Script
 
 _HERE = Path(__file__).parent
 _EVICT = (_HERE / "blocks.lua").read_text() + (_HERE / "evict.lua").read_text()
+Script.declare(_EVICT, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 _UNLINK_INODE = (_HERE / "unlink_inode.lua").read_text()
+Script.declare(_UNLINK_INODE, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 @dataclass

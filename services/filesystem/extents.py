@@ -25,6 +25,7 @@ from mmsim.filesystem.inode import Inode
 
 _HERE = Path(__file__).parent
 _UPDATE = (_HERE / "blocks.lua").read_text() + (_HERE / "extents.lua").read_text()
+Script.declare(_UPDATE, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 @dataclass

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 
 from mmsim.runtime import keys, locks, tracing
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Script, source
 from mmsim.runtime.errors import (
     Aborted, FailedPrecondition, NotFound, OutOfRange, ResourceExhausted, require,
 )
@@ -31,13 +31,8 @@ from mmsim.filesystem.populate import (Attempt, alloc_scope, allocate, blocks_of
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, TAG_DIRTY, TAG_WRITEBACK, find_all_tagged
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, MAX_IO, PAGE_SIZE
 
-_WRITE_BEGIN = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-if tonumber(redis.call('HGET', KEYS[1], 'nlink')) == 0 then return {-2} end
-local size = tonumber(redis.call('HGET', KEYS[1], 'i_size'))
-if tonumber(ARGV[1]) > size then redis.call('HSET', KEYS[1], 'i_size', ARGV[1]) end
-return redis.call('HGETALL', KEYS[1])
-"""
+_WRITE_BEGIN = source(__file__, "write_begin")
+Script.declare(_WRITE_BEGIN, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 def check_io(offset: int, length: int, what: str) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmsim.runtime import keys, locks, profiles
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Script, Spec, SpecScript
 from mmsim.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, require
 from mmsim.filesystem import superblock
 from mmsim.filesystem.superblock import PAGE_SIZE
@@ -101,6 +101,7 @@ def from_grant(mapping: str, raw: dict, allow_unlinked: bool = False) -> Inode:
 
 
 _INODE_SET = Path(__file__).with_name("inode_set.lua").read_text()
+Script.declare(_INODE_SET, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 async def set_fields(redis, mapping: str, i_size: int | None = None, bump_seq: bool = False,
@@ -126,39 +127,33 @@ def check_path(path: str) -> None:
             f"path must name a file (no empty components, no trailing '/'), got {path!r}")
 
 
-_RESERVE_INO = """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return -1 end
-return redis.call('HINCRBY', KEYS[1], 'next_ino', 1)
-"""
-_LINK = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return 1 end
-return 0
-"""
+CREATE = SpecScript(Spec("create", keys=("dir", "inode", "mappings"), args=("path", "ino", "mapping", "*fields"),
+                          replies={"created": (), "exists": ()}), __file__)
+"""create.lua. KEY dir (the filesystem's path -> ino hash), inode (the new inode's hash), mappings (the
+cluster's set of files); ARG path, ino, mapping (FS/INO), fields (the inode's field, value pairs)."""
 
 
 async def create(redis, fs_name: str, path: str, indexing: str = "") -> Inode:
     """Create a regular file: reserve an inode number, write the inode, then link the name (O_EXCL).
 
-    Crash-safe order: a crash leaves at worst an unnamed inode (like an O_TMPFILE), never a name
-    without an inode. ``indexing`` (multi-order, order-0, hugetlb) overrides the filesystem's for this file."""
+    Crash-safe: the name, the inode and its place in the cluster's mappings are one script (create.lua);
+    a crash before it leaves only a skipped inode number. ``indexing`` (multi-order, order-0, hugetlb) overrides the filesystem's for this file."""
     check_path(path)
     sb = await superblock.load(redis, fs_name)
     prof = profiles.get(sb.profile.name, **superblock.overrides(sb.profile.fs_alloc_context, indexing or sb.profile.indexing))
     min_order, max_order = superblock.folio_orders(prof, superblock.block_order(sb.block_size), sb.max_order)
-    ino = await redis.eval(_RESERVE_INO, 2, keys.fs(fs_name, "sb"), keys.fs(fs_name, "dir"), path)
-    if ino < 0:
+    if await redis.hexists(keys.fs(fs_name, "dir"), path):   # before an inode number is spent on it
         raise AlreadyExists(f"{fs_name}:{path} already exists")
+    ino = await redis.hincrby(keys.fs(fs_name, "sb"), "next_ino", 1)
     mapping = f"{fs_name}/{ino}"
     fields = {"fs": fs_name, "ino": ino, "path": path, "i_size": 0, "block_size": sb.block_size,
               "profile": prof.name, "nlink": 1, "min_order": min_order, "max_order": max_order,
               "policy": prof.populate_policy, "ra_next": -1, "ra_order": 0, "trunc_seq": 0,
               "alloc_context": prof.fs_alloc_context, "indexing": prof.indexing}
-    pipe = redis.pipeline(transaction=False)
-    pipe.hset(keys.mapping(mapping, "inode"), mapping=fields)
-    pipe.sadd(keys.cluster("mappings"), mapping)
-    await pipe.execute()
-    if not await redis.eval(_LINK, 1, keys.fs(fs_name, "dir"), path, ino):
-        await redis.delete(keys.mapping(mapping, "inode"))
+    r = await CREATE(redis, dir=keys.fs(fs_name, "dir"), inode=keys.mapping(mapping, "inode"),
+                     mappings=keys.cluster("mappings"), path=path, ino=ino, mapping=mapping,
+                     fields=[x for kv in fields.items() for x in kv])
+    if r.kind == "exists":   # a racing create took the name in between
         raise AlreadyExists(f"{fs_name}:{path} already exists")
     return from_hash(mapping, fields)
 

@@ -30,6 +30,7 @@ from mmsim.runtime.errors import Unavailable
 from mmsim.runtime.lua import Script
 
 _LUA = Path(__file__).with_name("intents.lua").read_text()
+Script.declare(_LUA, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 CRASH_POINTS = ("truncate:i_size", "truncate:pagecache", "punch:pagecache", "unlink:name", "reflink:invalidate")
 
 _log = structlog.get_logger("mmsim.intents")

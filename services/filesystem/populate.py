@@ -10,8 +10,8 @@ The pieces, with the kernel functions they model:
 
 - EOF check as filemap_fault's first step (index >= ceil(i_size / PAGE_SIZE) -> VM_FAULT_SIGBUS), made
   again under the inode lock.
-- ``choose_order``: page_cache_ra_order's ramp (ra->order += 2 on each sequential miss, clamped to the
-  mapping's [min, max] order, reduced while the start is unaligned or the folio would cross EOF, never
+- the order (populate_read.lua): page_cache_ra_order's ramp (ra->order += 2 on each sequential miss, clamped
+  to the mapping's [min, max] order, reduced while the start is unaligned or the folio would cross EOF, never
   below the min order).
 - the allocation loop of __filemap_get_folio_mpol: orders above the floor get __GFP_NORETRY|__GFP_NOWARN;
   on failure the order drops by one; the floor is 0 (policy ``fallback``) or the min order (policy
@@ -26,10 +26,13 @@ The pieces, with the kernel functions they model:
   page_cache_ra_unbounded does), so the allocator sees PF_MEMALLOC_NOFS and its reclaim cannot re-enter
   this filesystem while the lock is held. The scope travels to the allocator in gRPC metadata.
 
-Cost per populate, whatever the folio order (success, no race): Redis round trips 4 (the invalidate_lock
-grant, which brings the inode; extents + readahead state + block contents, populate_read.lua; folio
-contents + counters; the lock's release), gRPC calls 2 (AllocPages, AddFolio). The blocks are read for
-the folio the readahead asks for, before the allocation: a fallback to a smaller order uses a part of them.
+Cost per populate, whatever the folio order (success, no race): Redis round trips 1 (the invalidate_lock's
+grant, in whose step populate_read.lua reads the inode, chooses the order, leaves the readahead state and
+reads the extents and blocks), gRPC calls 2 (AllocPages; AddFolio, whose one step also stores the folio's
+contents, counts its allocation and releases the lock: the read completes and filemap_invalidate_unlock_shared
+follows the insert, as in page_cache_ra_unbounded). The blocks are read for the folio the readahead asks
+for, before the allocation: a fallback to a smaller order uses a part of them. A race lost (EEXIST), a
+truncate seen (ABORTED) or a zero entry replaced by a write costs more.
 """
 
 from __future__ import annotations
@@ -43,38 +46,45 @@ from mmsim.runtime.lua import Script
 from mmsim.runtime.errors import Aborted, FailedPrecondition
 from mmsim.runtime.vmfault import VmFault
 from mmsim.filesystem.inode import Inode, from_grant, load, parse_mapping
-from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, GFP_NORETRY_NOWARN, FolioRef
+from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, GFP_NORETRY_NOWARN, Fill, FolioRef
 from mmsim.v1.common_pb2 import GFP_FLAG_COMP, GFP_FLAG_FS
 from mmsim.filesystem.superblock import HPAGE_PMD_ORDER, MAX_PAGECACHE_ORDER, PAGE_SIZE
 
 
-_READ = Path(__file__).with_name("populate_read.lua").read_text()
+_READ = locks.Step(Path(__file__).with_name("populate_read.lua").read_text()).declare()
+"""populate_read.lua, run in the invalidate_lock's grant: the folio's order and start, the readahead state, the
+blocks (``ReadStep`` decodes the reply)."""
+
+
+def read_step(mapping: str, index: int) -> tuple[locks.Step, list[str], list]:
+    """(the step, its KEYS, its ARGV) for Locks.hold(step=): the extents and inode hashes; the faulting
+    index, the prefix of the block keys, MAX_PAGECACHE_ORDER."""
+    fs, _ = parse_mapping(mapping)
+    return (_READ, [keys.mapping(mapping, "extents"), keys.mapping(mapping, "inode")],
+            [index, keys.fs(fs, "blk:"), MAX_PAGECACHE_ORDER])
 
 
 @dataclass(frozen=True)
-class ReadArgs:
-    """populate_read.lua: KEYS the inode's extents hash and inode hash; ARGV the first file block and the
-    number of blocks, the readahead state to remember (ra_next, ra_order), the prefix of the block keys."""
+class ReadStep:
+    """populate_read.lua's reply: page_cache_ra_order's folio (order, first index) and the readahead order it
+    remembered, the file blocks it covers (first block, disk block of each, 0 = hole) and their contents."""
 
-    extents_key: str
-    inode_key: str
-    first_block: int
-    nr_blocks: int
-    ra_next: int
+    order: int
+    start: int
     ra_order: int
-    block_prefix: str
+    first_block: int
+    disk_map: list[int]
+    blocks: dict[int, bytes]
 
-    def keys(self) -> list[str]:
-        return [self.extents_key, self.inode_key]
-
-    def argv(self) -> list:
-        return [self.first_block, self.nr_blocks, self.ra_next, self.ra_order, self.block_prefix]
-
-    def parse(self, reply: list) -> tuple[list[int], dict[int, bytes]]:
-        """(disk block of each file block, 0 = hole; {disk block: contents})."""
-        disk_map = [int(d) for d in reply[:self.nr_blocks]]
-        rest = reply[self.nr_blocks:]
-        return disk_map, {int(rest[i]): rest[i + 1] for i in range(0, len(rest), 2)}
+    @classmethod
+    def parse(cls, reply: list) -> ReadStep | None:
+        """None for an index at or beyond EOF (nothing was read)."""
+        if not reply:
+            return None
+        order, start, ra_order, first, n = (int(x) for x in reply[:5])
+        rest = reply[5 + n:]
+        return cls(order, start, ra_order, first, [int(d) for d in reply[5:5 + n]],
+                   {int(rest[i]): rest[i + 1] for i in range(0, len(rest), 2)})
 
 
 @dataclass
@@ -111,25 +121,6 @@ def order_bounds(inode: Inode) -> tuple[int, int]:
 def floor_order(inode: Inode) -> int:
     """Smallest folio the policy accepts: 0 for fallback, the block's order for min-order."""
     return 0 if inode.policy == "fallback" else inode.min_order
-
-
-def choose_order(inode: Inode, index: int) -> tuple[int, int, int]:
-    """(order, folio start index, readahead order to remember) for a miss at ``index``.
-
-    page_cache_ra_order: a miss right after the previous populated folio is sequential and asks for
-    ra_order + 2; anything else starts again at the lowest order. The folio starts at the block holding
-    ``index``; its order shrinks while that start is not aligned to it or it would run past EOF, but not
-    below the lowest order (a block straddling EOF is still populated whole)."""
-    lo, hi = order_bounds(inode)
-    want = inode.ra_order + 2 if index == inode.ra_next else lo
-    want = max(lo, min(want, hi))
-    start = index & ~((1 << lo) - 1)
-    order = want
-    while order > lo and start & ((1 << order) - 1):
-        order -= 1
-    while order > lo and start + (1 << order) > inode.eof_pages:
-        order -= 1
-    return order, start, want
 
 
 def folio_bytes(inode: Inode, start: int, nr_pages: int, map_first: int, disk_map: list[int],
@@ -183,7 +174,8 @@ async def fill_and_count(redis, folio: FolioRef, data: bytes, attempts: list[Att
     await pipe.execute()
 
 
-async def count_failures(redis, attempts: list[Attempt], node: int = 0) -> None:
+async def count_attempts(redis, attempts: list[Attempt], node: int = 0) -> None:
+    """vmstat / mTHP stats of allocation attempts whose folio never reached the page cache (OOM, EEXIST)."""
     vm, mthp = _vmstat_fields(attempts)
     if not vm and not mthp:
         return
@@ -234,20 +226,20 @@ STALE_RETRIES = 4
 
 async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, write: bool = False) -> PopulateResult:
     """->populate(mapping, index): see the module docstring."""
-    parse_mapping(mapping)
+    step = read_step(mapping, index)
     gfp = list(gfp) if gfp else list(GFP_HIGHUSER_MOVABLE)
-    # filemap_invalidate_lock_shared; the grant brings the inode (round trip 1)
-    async with env.locks.hold(locks.INVALIDATE_LOCK, mapping, locks.READ, load=True) as grant:
+    # filemap_invalidate_lock_shared; the grant brings the inode and the reads (round trip 1)
+    async with env.locks.hold(locks.INVALIDATE_LOCK, mapping, locks.READ, load=True, step=step) as grant:
         with contextlib.ExitStack() as section:
-            raw = grant.inode
+            raw, read = grant.inode, grant.step
             for _ in range(STALE_RETRIES):
                 try:
-                    result = await _populate_locked(env, mapping, index, gfp, write, section, raw)
+                    result = await _populate_locked(env, mapping, index, gfp, write, section, raw, read, grant)
                     break
                 except Aborted:   # a truncate ran meanwhile (no longer possible under the shared lock)
                     tracing.annotate(populate_stale_retry=True)
                     tracing.event("retry", reason="a truncate or hole punch ran meanwhile (trunc_seq changed)")
-                    raw = None
+                    raw = read = None
             else:
                 raise FailedPrecondition(f"populate {mapping} index {index}: truncated {STALE_RETRIES} times meanwhile")
             result.memalloc_scope = scope.encode(scope.current())
@@ -260,8 +252,15 @@ async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, 
     return result
 
 
-async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write: bool,
-                           section: contextlib.ExitStack, raw: dict | None) -> PopulateResult:
+def _unlocked(grant: locks.Grant, added) -> None:
+    """The insert released the invalidate_lock in its step (filemap_invalidate_unlock_shared): record it."""
+    if added.unlocked:
+        grant.released = True
+        locks.released(grant.lock, True, added.woken)
+
+
+async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write: bool, section: contextlib.ExitStack,
+                           raw: dict | None, read: list | None, grant: locks.Grant) -> PopulateResult:
     redis, ports = env.redis, env.ports
     inode = from_grant(mapping, raw, allow_unlinked=True) if raw is not None else \
         await load(redis, mapping, allow_unlinked=True)
@@ -270,42 +269,55 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
     if index >= inode.eof_pages:
         res.vm_fault = VmFault.SIGBUS
         return res
-    order, start, ra_order = choose_order(inode, index)
-    res.ra_order = ra_order
-    map_first, nblk = blocks_of(inode, start, 1 << order)
-    args = ReadArgs(inode.key("extents"), inode.key("inode"), map_first, nblk, start + (1 << order), ra_order,
-                    keys.fs(inode.fs, "blk:"))
-    disk_map, blocks = args.parse(await Script.on(redis, _READ)(args.keys(), args.argv()))   # round trip 2
+    if read is None:   # after a stale retry: the reads again, under the lock still held
+        step, step_keys, step_args = read_step(mapping, index)
+        read = await Script.on(redis, step.alone)([inode.key("inode"), *step_keys], step_args)
+    rd = ReadStep.parse(read)
+    if rd is None:
+        res.vm_fault = VmFault.SIGBUS
+        return res
+    order, start, map_first, disk_map, blocks = rd.order, rd.start, rd.first_block, rd.disk_map, rd.blocks
+    res.ra_order = rd.ra_order
+    # the insert releases the lock in its own step, unless the lock is the caller's or work under it follows
+    unlock = not grant.reentered
 
     all_hole = not any(disk_map)
     if all_hole and inode.profile.zero_entries and not write:
-        if await ports.add_folio(mapping, start, None, zero_order=order, trunc_seq=inode.trunc_seq):
+        added = await ports.add_folio(mapping, start, None, zero_order=order, trunc_seq=inode.trunc_seq,
+                                      fill=Fill(unlock=unlock))
+        if added:
+            _unlocked(grant, added)
             res.zero_entry, res.zero_order, res.folio_index = True, order, start
             return res
         found = await ports.find_folio(mapping, index)
         if found is not None:
             return _winner(res, found)
 
+    replaces_zero = write and all_hole and inode.profile.zero_entries
     o, counted = order, 0  # attempts[:counted] are already in vmstat
     for _ in range(MAX_PAGECACHE_ORDER + 4):
         folio, o = await allocate(env, inode, index, o, gfp, res.attempts)
         if folio is None:
-            await count_failures(redis, res.attempts[counted:])
+            await count_attempts(redis, res.attempts[counted:])
             res.vm_fault = VmFault.OOM
             return res
         fstart = index & ~((1 << o) - 1)
         first, n = blocks_of(inode, fstart, 1 << o)
         sub_map = disk_map[first - map_first:first - map_first + n]
-        data = folio_bytes(inode, fstart, 1 << o, first, sub_map, blocks)
-        await fill_and_count(redis, folio, data, res.attempts[counted:])          # round trip 3
-        counted = len(res.attempts)
-        if await ports.add_folio(mapping, fstart, folio, trunc_seq=inode.trunc_seq):
-            if write and all_hole and inode.profile.zero_entries:
+        # the read completes in the insert's step: contents, the allocation's counts, the lock's release
+        fill = Fill(folio_bytes(inode, fstart, 1 << o, first, sub_map, blocks),
+                    tuple(a.order for a in res.attempts[counted:] if not a.ok), unlock and not replaces_zero)
+        added = await ports.add_folio(mapping, fstart, folio, trunc_seq=inode.trunc_seq, fill=fill)
+        if added:
+            _unlocked(grant, added)
+            if replaces_zero:
                 # a zero entry may have been replaced: zap zero-page PTEs so the next access sees the folio
                 await ports.unmap_mapping_range(mapping, fstart * PAGE_SIZE, PAGE_SIZE << o, False)
             res.folio, res.folio_index = folio, fstart
             return res
         # -EEXIST: someone else's entry overlaps our range.
+        await count_attempts(redis, res.attempts[counted:])
+        counted = len(res.attempts)
         found = await ports.find_folio(mapping, index)
         await ports.free_pages(folio)
         res.attempts[-1].reason = "EEXIST"

@@ -1,23 +1,47 @@
--- mmsim populate's reads in one step (the extent lookup of iomap_begin, the readahead state of
--- page_cache_ra_order, and the block reads of iomap_readpage_iter): see populate.ReadArgs for KEYS and ARGV.
--- Reply: the disk block of each file block in the range (0 = hole), then, for each distinct disk block,
--- its number and its contents ('' when it was never written).
-local first, n = tonumber(ARGV[1]), tonumber(ARGV[2])
-local fields = {}
-for i = 0, n - 1 do fields[#fields + 1] = first + i end
-local map = redis.call('HMGET', KEYS[1], unpack(fields))
-redis.call('HSET', KEYS[2], 'ra_next', ARGV[3], 'ra_order', ARGV[4])
-local out, seen, wanted = {}, {}, {}
-for i = 1, n do
-  local d = tonumber(map[i] or 0)
-  out[i] = d
-  if d ~= 0 and not seen[d] then
-    seen[d] = true
-    wanted[#wanted + 1] = d
+-- populate's reads, in the step that takes the invalidate_lock (mmsim.runtime.locks.Step: lk_step runs once
+-- the lock is granted, given the inode's fields): page_cache_ra_order's choice of the folio (order, start) and
+-- the readahead state it leaves, the extent lookup of iomap_begin and the block reads of iomap_readpage_iter.
+-- SKEYS: the inode's extents hash, its inode hash. SARGV: the faulting index (pages), the block key prefix,
+-- MAX_PAGECACHE_ORDER. See mmsim.filesystem.populate.ReadStep for the reply.
+local function lk_step(fields)
+  local ino = {}
+  for i = 1, #fields, 2 do ino[fields[i]] = fields[i + 1] end
+  local index, max_pagecache = tonumber(SARGV[1]), tonumber(SARGV[3])
+  local eof = math.ceil(tonumber(ino.i_size or '0') / 4096)
+  if index >= eof then return {} end   -- filemap_fault's SIGBUS: nothing read, no readahead state
+  -- choose_order: a miss right after the previous populated folio is sequential and asks for ra_order + 2,
+  -- anything else starts again at the lowest order, within the mapping's [min, max] order; the folio starts
+  -- at the block holding index and shrinks while that start is unaligned or it would run past EOF, never
+  -- below the lowest order (a block straddling EOF is populated whole)
+  local lo = math.min(tonumber(ino.min_order), tonumber(ino.max_order))
+  local hi = math.max(lo, math.min(tonumber(ino.max_order), max_pagecache))
+  local want = lo
+  if index == tonumber(ino.ra_next or '-1') then want = tonumber(ino.ra_order or '0') + 2 end
+  want = math.max(lo, math.min(want, hi))
+  local start = index - index % (2 ^ lo)
+  local order = want
+  while order > lo and start % (2 ^ order) ~= 0 do order = order - 1 end
+  while order > lo and start + 2 ^ order > eof do order = order - 1 end
+  -- the file blocks covering pages [start, start + 2^order)
+  local bs = tonumber(ino.block_size)
+  local first = math.floor(start * 4096 / bs)
+  local n = math.floor(((start + 2 ^ order) * 4096 - 1) / bs) - first + 1
+  local fb = {}
+  for i = 0, n - 1 do fb[#fb + 1] = first + i end
+  local map = redis.call('HMGET', SKEYS[1], unpack(fb))
+  redis.call('HSET', SKEYS[2], 'ra_next', start + 2 ^ order, 'ra_order', want)
+  local out, seen, wanted = {order, start, want, first, n}, {}, {}
+  for i = 1, n do
+    local d = tonumber(map[i] or 0)
+    out[#out + 1] = d
+    if d ~= 0 and not seen[d] then
+      seen[d] = true
+      wanted[#wanted + 1] = d
+    end
   end
+  for _, d in ipairs(wanted) do
+    out[#out + 1] = d
+    out[#out + 1] = redis.call('GET', SARGV[2] .. d) or ''
+  end
+  return out
 end
-for _, d in ipairs(wanted) do
-  out[#out + 1] = d
-  out[#out + 1] = redis.call('GET', ARGV[5] .. d) or ''
-end
-return out

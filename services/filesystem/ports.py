@@ -46,6 +46,24 @@ class Found:
     shared: bool = False          # the folio is also cached by other mappings (PFN entries)
 
 
+@dataclass(frozen=True)
+class Fill:
+    """What a populate's insert also does in its step (AddFolioRequest): store the folio's bytes, count its
+    allocation (with the orders that failed first) and release the caller's invalidate_lock."""
+
+    contents: bytes | None = None
+    fallback_orders: tuple[int, ...] = ()
+    unlock: bool = False
+
+
+@dataclass(frozen=True)
+class Added:
+    """The page cache took the entry; ``woken``: the waiters the unlock woke (``unlocked``)."""
+
+    unlocked: bool = False
+    woken: int = 0
+
+
 class PeerError(MMError):
     """A peer answered with an unexpected status; passed on with the same code."""
 
@@ -85,26 +103,30 @@ class GrpcPorts:
             raise _peer_error("allocator", "FreePages", exc) from None
 
     async def add_folio(self, mapping: str, index: int, folio: FolioRef | None, zero_order: int = 0,
-                        trunc_seq: int | None = None) -> bool:
-        """filemap_add_folio; False on ALREADY_EXISTS (-EEXIST: another entry overlaps). Raises Aborted when
+                        trunc_seq: int | None = None, fill: Fill | None = None) -> Added | None:
+        """filemap_add_folio; None on ALREADY_EXISTS (-EEXIST: another entry overlaps). Raises Aborted when
         a truncate ran since the caller read ``trunc_seq`` (another replica's: the inode lock is per process);
-        our folio is then freed here."""
-        req = page_cache_pb2.AddFolioRequest(mapping=mapping, index=index, trunc_seq=trunc_seq)
+        our folio is then freed here. ``fill``: a populate's contents, counts and unlock, in the same step."""
+        f = fill or Fill()
+        req = page_cache_pb2.AddFolioRequest(mapping=mapping, index=index, trunc_seq=trunc_seq, unlock=f.unlock)
         if folio is None:
             req.zero_entry, req.zero_order = True, zero_order
         else:
             req.folio.CopyFrom(common_pb2.Folio(pfn=folio.pfn, order=folio.order, node=folio.node))
+            if f.contents is not None:
+                req.contents, req.count_alloc = f.contents, True
+                req.fallback_orders.extend(f.fallback_orders)
         try:
-            await self._peers.stub("pagecache").AddFolio(req)
+            resp = await self._peers.stub("pagecache").AddFolio(req)
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
-                return False
+                return None
             if exc.code() == grpc.StatusCode.ABORTED:
                 if folio is not None:
                     await self.free_pages(folio)
                 raise Aborted(exc.details()) from None
             raise _peer_error("pagecache", "AddFolio", exc) from None
-        return True
+        return Added(resp.unlocked, resp.waiters_woken)
 
     async def find_folio(self, mapping: str, index: int) -> Found | None:
         try:

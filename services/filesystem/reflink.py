@@ -26,6 +26,7 @@ from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
 from mmsim.filesystem.writeback import writeback_locked
 
 _REMAP = Path(__file__).with_name("blocks.lua").read_text() + Path(__file__).with_name("remap.lua").read_text()
+Script.declare(_REMAP, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 @dataclass

@@ -114,8 +114,9 @@ class FilesystemServicer(filesystem_pb2_grpc.FilesystemServiceServicer):
 
 
 async def register(server, ctx) -> list[str]:
-    ctx.checker = lambda report: debug_vm.check(ctx.redis, report)
-    filesystem_pb2_grpc.add_FilesystemServiceServicer_to_server(FilesystemServicer(ctx), server)
+    svc = FilesystemServicer(ctx)
+    ctx.checker = lambda report: debug_vm.check(svc.env, report)
+    filesystem_pb2_grpc.add_FilesystemServiceServicer_to_server(svc, server)
     return [filesystem_pb2.DESCRIPTOR.services_by_name["FilesystemService"].full_name]
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from mmsim.runtime import keys, profiles
 from mmsim.runtime.errors import AlreadyExists, InvalidArgument, NotFound, require
+from mmsim.runtime.lua import Spec, SpecScript
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -67,11 +68,10 @@ def check_name(name: str) -> None:
     require(bool(_NAME_RE.match(name or "")), f"filesystem name must match [a-z0-9_-]{{1,32}}, got {name!r}")
 
 
-_MKFS = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 1
-"""
+MKFS = SpecScript(Spec("mkfs", keys=("sb", "filesystems"), args=("name", "*fields"),
+                       replies={"created": (), "exists": ()}), __file__)
+"""mkfs.lua. KEY sb (the superblock hash), filesystems (the cluster's set of them); ARG name, fields (the
+superblock's field, value pairs)."""
 
 
 async def mkfs(redis, name: str, block_size: int, profile_name: str, max_folio_order: int | None,
@@ -98,10 +98,10 @@ async def mkfs(redis, name: str, block_size: int, profile_name: str, max_folio_o
     fields = {"name": name, "block_size": block_size, "profile": prof.name, "min_order": min_order,
               "max_order": max_order, "policy": prof.populate_policy, "next_ino": 0, "next_block": 0,
               "blocks_used": 0, "alloc_context": prof.fs_alloc_context, "indexing": prof.indexing}
-    argv = [x for kv in fields.items() for x in kv]
-    if not await redis.eval(_MKFS, 1, keys.fs(name, "sb"), *argv):
+    r = await MKFS(redis, sb=keys.fs(name, "sb"), filesystems=keys.cluster("filesystems"), name=name,
+                   fields=[x for kv in fields.items() for x in kv])
+    if r.kind == "exists":
         raise AlreadyExists(f"filesystem {name!r} already exists")
-    await redis.sadd(keys.cluster("filesystems"), name)
     return sb
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from mmsim.runtime import keys, locks
 from mmsim.runtime.errors import OutOfRange, require
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Script, source
 from mmsim.filesystem import evict, extents, intents
 from mmsim.filesystem.inode import Inode, from_grant, load, lookup, parse_mapping, require_offset, set_fields
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
@@ -159,10 +159,8 @@ async def punch_blocks(redis, inode: Inode, lo: int, hi: int | None) -> tuple[in
     return done.freed, len(partial)
 
 
-_UNLINK_NAME = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
-return 0
-"""
+_UNLINK_NAME = source(__file__, "unlink_name")
+Script.declare(_UNLINK_NAME, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
 
 
 async def unlink(env, fs_name: str, path: str, mapping: str = "") -> tuple[str, bool, int]:

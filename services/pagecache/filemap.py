@@ -19,9 +19,10 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, VMEMMAP_LUA_LIB, node_spans
+from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.pagecache import xarray
+from mmsim.pagecache.filemap_lua import FILEMAP_LUA
 from mmsim.rmap.lua import RMAP_LUA_LIB, RMAP_WALK_LUA_LIB
 from mmsim.runtime import config, keys, locks, profiles
 from mmsim.runtime.errors import Aborted, AlreadyExists, NotFound, require
@@ -31,15 +32,6 @@ PAGE_SHIFT = 12
 _ADDED_FLAGS = PG["uptodate"] | PG["lru"]   # filemap_add_folio -> folio_add_lru; the read completed
 MAX_PAGECACHE_ORDER = 9          # include/linux/pagemap.h with THP: min(MAX_XAS_ORDER, PMD order)
 MAX_FILE_INDEX = (1 << 52) - 1   # MAX_LFS_FILESIZE >> PAGE_SHIFT on 64-bit, rounded to what Lua holds exactly
-LRU_STATE_FLAGS = PG["active"] | PG["referenced"] | PG["workingset"] | PG["reclaim"]
-"""The LRU state a folio loses with its place on the LRU (mm/swap.c, mm/vmscan.c, mm/workingset.c)."""
-FILEMAP_LUA = "\n".join([xarray.XA_LUA_LIB, VMEMMAP_LUA_LIB,
-                         f"local FM_LRU_FLAGS = {PG['lru'] | PG['dirty'] | LRU_STATE_FLAGS}",
-                         f"local FM_PG_ACTIVE, FM_PG_WORKINGSET = {PG['active']}, {PG['workingset']}",
-                         f"local FM_SHARED = {MAPPING_SHARED}",
-                         f"local FM_TAG_FLAGS = {{[0] = {PG['dirty']}, [1] = {PG['writeback']}}}",
-                         Path(__file__).with_name("filemap.lua").read_text(),
-                         Path(__file__).with_name("workingset.lua").read_text()])
 TRUNCATE_LUA = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB,
                           Path(__file__).with_name("huge_memory.lua").read_text(),
                           Path(__file__).with_name("truncate.lua").read_text()])
@@ -130,8 +122,24 @@ end
 return out
 """
 
-# models __filemap_add_folio: -EEXIST on any real folio in the range; zero/value entries are replaced
-_ADD_FOLIO = """
+# filemap_invalidate_unlock_shared in the insert's own step (AddFolio's unlock): the fence is the caller's
+# lock (FENCE_KEY, FENCE_SPEC); its release and the waiters woken are appended to the reply
+_UNLOCK = """
+local function fm_unlocked(out, unlock)
+  if unlock == '1' then
+    local r = lk_release(FENCE_KEY, FENCE_KEY .. ':wake', string.sub(FENCE_SPEC, 1, 1), string.sub(FENCE_SPEC, 3))
+    out[#out + 1] = r[1]; out[#out + 1] = r[2]
+  end
+  return out
+end
+"""
+
+# models __filemap_add_folio: -EEXIST on any real folio in the range; zero/value entries are replaced.
+# A populate's insert also completes its read (ARGV[11] = '1': the contents ARGV[12] are stored in the same
+# step: the folio enters the cache uptodate with its bytes), counts its allocation (ARGV[13] = '1': thp_file_alloc
+# at PMD order, mTHP file_alloc above order 0, and ARGV[14], the orders that failed before, as *_fallback;
+# filemap_add_folio counts MTHP_STAT_FILE_ALLOC) and releases the caller's lock (ARGV[15] = '1').
+_ADD_FOLIO = _UNLOCK + """
 local ino = fm_inode(KEYS[1])
 local stale = fm_stale(KEYS[1], ARGV[9])
 if stale then return stale end
@@ -189,10 +197,21 @@ page_set_field(tonumber(pfn), 'index', index)
 local nrpages = redis.call('HINCRBY', KEYS[1], 'nrpages', nr)
 redis.call('HINCRBY', KEYS[3], 'nr_file_pages', nr)
 if order == 9 then redis.call('HINCRBY', KEYS[3], 'nr_file_hugepages', 1) end
-return {'OK', nrpages}
+if ARGV[11] == '1' then redis.call('SET', 'mmsim:{node:' .. node .. '}:mem:' .. pfn, ARGV[12]) end
+if ARGV[13] == '1' then
+  local function count(o, what)
+    if o == 9 then redis.call('HINCRBY', KEYS[3], 'thp_file_' .. what, 1) end
+    if o > 0 then
+      redis.call('HINCRBY', 'mmsim:{node:' .. node .. '}:mthp_stats', string.format('%dkB:file_', 4 * fm_pow2(o)) .. what, 1)
+    end
+  end
+  for o in string.gmatch(ARGV[14], '%d+') do count(tonumber(o), 'fallback') end
+  count(order, 'alloc')
+end
+return fm_unlocked({'OK', nrpages}, ARGV[15])
 """
 
-_ADD_ZERO = """
+_ADD_ZERO = _UNLOCK + """
 local ino = fm_inode(KEYS[1])
 local stale = fm_stale(KEYS[1], ARGV[4])
 if stale then return stale end
@@ -210,7 +229,7 @@ end
 fm_store(xa, ino, index, order, FM_HOLE, '')
 xa_commit(xa)
 redis.call('HINCRBY', KEYS[3], 'mmsim_zero_entry_pages', nr)
-return redis.call('HINCRBY', KEYS[1], 'zero_pages', nr)
+return fm_unlocked({redis.call('HINCRBY', KEYS[1], 'zero_pages', nr)}, ARGV[5])
 """
 
 _TAG = """
@@ -392,6 +411,30 @@ return fm_commit_reply(xa, f.index, f.order)
 """
 
 
+@dataclass(frozen=True)
+class Fill:
+    """What a populate's AddFolio does in the insert's step besides the insert (AddFolioRequest's fields)."""
+
+    contents: bytes | None = None           # the folio's bytes (None: the caller stored them)
+    count_alloc: bool = False               # count the allocation (and fallback_orders' failures)
+    fallback_orders: tuple[int, ...] = ()   # orders whose allocation failed first
+    unlock: bool = False                    # release the caller's lock (the fence) once the folio is in
+
+
+@dataclass(frozen=True)
+class Added:
+    """An insert's answer: mapping->nrpages after it (zero pages for a zero entry) and, when it released the
+    caller's lock, whether that lock was still held and the waiters it woke."""
+
+    nrpages: int
+    unlocked: bool = False
+    woken: int = 0
+
+
+def _unlocked(rest) -> tuple[bool, int]:
+    return (bool(int(rest[0])), int(rest[1])) if rest else (False, 0)
+
+
 def _seq(trunc_seq: int | None) -> str:
     return "" if trunc_seq is None else str(trunc_seq)
 
@@ -471,30 +514,44 @@ class PageCache:
         return found
 
     async def add_folio(self, mapping: str, index: int, folio, trunc_seq: int | None = None, trace: str = "") -> int:
+        """:meth:`insert_folio` without a fill: mapping->nrpages after the insert."""
+        return (await self.insert_folio(mapping, index, folio, trunc_seq, trace)).nrpages
+
+    async def add_zero_entry(self, mapping: str, index: int, order: int, trunc_seq: int | None = None) -> int:
+        """:meth:`insert_zero`: the mapping's zero pages after the insert."""
+        return (await self.insert_zero(mapping, index, order, trunc_seq)).nrpages
+
+    async def insert_folio(self, mapping: str, index: int, folio, trunc_seq: int | None = None, trace: str = "",
+                           fill: Fill | None = None) -> Added:
         """models __filemap_add_folio: ALREADY_EXISTS (the kernel's -EEXIST) when another folio is there;
         ABORTED when ``trunc_seq`` is given and a truncate ran since the caller read it. An in-flight folio
         (the allocator's ledger) is taken over in the same step; FAILED_PRECONDITION when it is in flight for
-        another trace or was reclaimed (free) meanwhile."""
+        another trace or was reclaimed (free) meanwhile. ``fill``: a populate's contents, allocation counts
+        and lock release, in the same step."""
         require(0 <= folio.order <= MAX_PAGECACHE_ORDER,
                 f"folio order {folio.order} is above MAX_PAGECACHE_ORDER {MAX_PAGECACHE_ORDER}")
+        f = fill or Fill()
         rec = await self._scripts["add_folio"](
             [*self._keys(mapping), keys.node(folio.node, "vmstat")],
             [self._cs, check_index(index), folio.order, folio.node, folio.pfn, self._spans, _ADDED_FLAGS, mapping,
-             _seq(trunc_seq), trace], fence=locks.fence_for(mapping))
+             _seq(trunc_seq), trace, int(f.contents is not None), f.contents or b"", int(f.count_alloc),
+             ",".join(map(str, f.fallback_orders)), int(f.unlock)], fence=locks.fence_for(mapping))
         _check_stale(mapping, rec)
         if rec[0] == b"EEXIST":
             raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {int(rec[2])} "
                                 f"order {int(rec[3])} at index {int(rec[4])} won the race; free yours")
-        return int(rec[1])
+        return Added(int(rec[1]), *_unlocked(rec[2:]))
 
-    async def add_zero_entry(self, mapping: str, index: int, order: int, trunc_seq: int | None = None) -> int:
-        """Insert a zero entry (a known hole, no page) covering 2**order pages; returns the mapping's zero pages."""
+    async def insert_zero(self, mapping: str, index: int, order: int, trunc_seq: int | None = None,
+                          unlock: bool = False) -> Added:
+        """Insert a zero entry (a known hole, no page) covering 2**order pages; ``nrpages`` of the answer is the
+        mapping's zero pages. ``unlock``: release the caller's lock in the same step."""
         require(0 <= order <= MAX_PAGECACHE_ORDER, f"zero entry order {order} is above {MAX_PAGECACHE_ORDER}")
         rec = await self._scripts["add_zero"]([*self._keys(mapping), keys.node(0, "vmstat")],
-                                              [self._cs, check_index(index), order, _seq(trunc_seq)],
+                                              [self._cs, check_index(index), order, _seq(trunc_seq), int(unlock)],
                                               fence=locks.fence_for(mapping))
         _check_stale(mapping, rec)
-        return int(rec)
+        return Added(int(rec[0]), *_unlocked(rec[1:]))
 
     async def tag_folio(self, mapping: str, index: int, tag: Tag, clear: bool = False) -> None:
         """folio_mark_dirty / __folio_start_writeback / folio_end_writeback on the XArray marks."""

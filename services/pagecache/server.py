@@ -6,8 +6,8 @@ import re
 
 from mmsim.pagecache import drop_caches, huge_memory, xadump, xatree
 from mmsim.pagecache.debug_vm import CacheCheck
-from mmsim.pagecache.filemap import Folio, Found, PageCache, Tag
-from mmsim.runtime import serve, tracing
+from mmsim.pagecache.filemap import MAX_PAGECACHE_ORDER, PAGE_SHIFT, Fill, Folio, Found, PageCache, Tag
+from mmsim.runtime import locks, serve, tracing
 from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, require
 from mmsim.runtime.vmfault import VmFault
 from mmsim.runtime.wire import GFP_HIGHUSER_MOVABLE
@@ -88,14 +88,32 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         return resp
 
     async def AddFolio(self, request, context):
+        """filemap_add_folio; for a populate, also the read's completion (contents), the allocation's counts
+        and the invalidate_lock's release, in the insert's one step."""
         mapping = _mapping(request.mapping)
         seq = request.trunc_seq if request.HasField("trunc_seq") else None
+        if request.unlock and not any(h.name == locks.INVALIDATE_LOCK and h.mapping == mapping for h in locks.held()):
+            raise FailedPrecondition(f"unlock: the call holds no invalidate_lock of {mapping} (held-locks metadata)")
         if request.zero_entry:
-            nrpages = await self._pc.add_zero_entry(mapping, request.index, request.zero_order, seq)
+            require(not request.HasField("contents") and not request.count_alloc and not request.fallback_orders,
+                    "a zero entry has no contents and no allocation to count")
+            added = await self._pc.insert_zero(mapping, request.index, request.zero_order, seq, request.unlock)
         else:
             require(request.HasField("folio"), "AddFolio needs a folio (or zero_entry=true)")
-            nrpages = await self._pc.add_folio(mapping, request.index, request.folio, seq, tracing.current_ids()[0])
-        return page_cache_pb2.AddFolioResponse(nrpages=nrpages)
+            size = 1 << (PAGE_SHIFT + min(request.folio.order, 63))
+            require(len(request.contents) <= size,
+                    f"contents of {len(request.contents)} bytes do not fit the folio ({size} bytes)")
+            require(request.count_alloc or not request.fallback_orders, "fallback_orders need count_alloc")
+            require(len(request.fallback_orders) <= 2 * (MAX_PAGECACHE_ORDER + 1)
+                    and all(request.folio.order <= o <= MAX_PAGECACHE_ORDER for o in request.fallback_orders),
+                    f"fallback_orders must lie in [folio order {request.folio.order}, {MAX_PAGECACHE_ORDER}], "
+                    f"at most {2 * (MAX_PAGECACHE_ORDER + 1)} of them")
+            fill = Fill(request.contents if request.HasField("contents") else None, request.count_alloc,
+                        tuple(request.fallback_orders), request.unlock)
+            added = await self._pc.insert_folio(mapping, request.index, request.folio, seq, tracing.current_ids()[0],
+                                                fill)
+        return page_cache_pb2.AddFolioResponse(nrpages=added.nrpages, unlocked=added.unlocked,
+                                               waiters_woken=added.woken)
 
     async def FindFolio(self, request, context):
         """NOT_FOUND for a mapping that does not exist; found=false for an index nothing caches."""

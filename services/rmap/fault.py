@@ -7,7 +7,8 @@ Per fault, from this service (counted by the RPC interceptor and visible in the 
 | case                                   | gRPC hops from rmap                  | Redis round trips in rmap |
 |----------------------------------------|--------------------------------------|---------------------------|
 | PTE present (spurious, minor)          | 0                                    | 1 (FAULT_BEGIN)           |
-| PTE none, folio cached (minor)         | 1 PageCache.Fault                    | 2 (BEGIN + FINISH_FAULT)  |
+| read, PTE none, folio cached (minor)   | 0: filemap_map_pages in FAULT_BEGIN  | 1 (FAULT_BEGIN)           |
+| same, fault-around off                 | 1 PageCache.Fault                    | 2 (BEGIN + FINISH_FAULT)  |
 | PTE none, cache miss (major)           | 1 PageCache.Fault (-> FS -> alloc)   | 2                         |
 | shared write, PTE none                 | + 1 PageCache.TagFolio(DIRTY)        | 2                         |
 | shared write, PTE read-only, clean     | 1 PageCache.TagFolio(DIRTY)          | 2 (BEGIN + WP_SHARED)     |
@@ -16,6 +17,10 @@ Per fault, from this service (counted by the RPC interceptor and visible in the 
 | write to a COW page mapped once (reuse) | 0                                   | 1 (FAULT_BEGIN)           |
 | fault fails after the page cache       | 1                                    | 3 (+ ACCOUNT_FAILED)      |
 
+A read fault begins as do_read_fault does, with do_fault_around: FAULT_BEGIN reads the page cache's XArray
+in place (filemap_map_pages reads i_pages under RCU, without ->fault) and, when an uptodate folio is cached
+at the faulting index, finishes the fault in the same step (VM_FAULT_NOPAGE). A miss, a hole's zero entry,
+a write, or fault-around off (fault_around_bytes 4096) goes to ->fault, PageCache.Fault, then FINISH_FAULT.
 None of it depends on the folio's order: finish_fault maps a whole large folio in the one FINISH_FAULT
 script. Folios whose last reference went with an unmap are handed back with PageAllocator.FreePages
 (one hop per freed folio, off the fault path).
@@ -30,7 +35,7 @@ import grpc
 from mmsim.allocator.vmemmap import node_spans
 from mmsim.allocator.zones import Layout
 from mmsim.rmap import lua
-from mmsim.rmap.mm import PAGE_SHIFT, PAGE_SIZE, Vma, fault_around_window, finish_fault_plan, linear_page_index
+from mmsim.rmap.mm import PAGE_SHIFT, PAGE_SIZE, Vma, linear_page_index
 from mmsim.runtime import keys, tracing
 from mmsim.runtime.errors import Aborted
 from mmsim.runtime.vmfault import VM_FAULT_ERROR, VmFault
@@ -62,10 +67,7 @@ class FaultResult:
         return not (self.vm_fault & VM_FAULT_ERROR)
 
 
-MM_KEYS = ("mm", "vmas", "pte", "pte_idx", "pagemaps")
-
-
-def mm_keys(pid: int, names=MM_KEYS) -> dict[str, str]:
+def mm_keys(pid: int, names=lua.MM_KEYS) -> dict[str, str]:
     """The process's keys a script names (KEY.mm, KEY.pte, ...), by name."""
     return {n: keys.mm(pid, n) for n in names}
 
@@ -109,6 +111,7 @@ class FaultHandler:
         self.redis = ctx.redis
         layout = Layout.build(ctx.settings.memory_bytes, ctx.settings.numa_nodes, ctx.settings.movable_bytes)
         self.fault_around_bytes = ctx.settings.fault_around_bytes
+        self.chunk_shift = ctx.settings.xa_chunk_shift
         self.spans = node_spans(layout)   # the vmemmap library's vm_spans() argument
 
     # ---- the fault ----------------------------------------------------------------------------
@@ -132,8 +135,13 @@ class FaultHandler:
         return mapped_result(last.vm_fault, _s(pte), last.major) if pte else last
 
     async def _attempt(self, pid: int, address: int, write: bool, tried: bool) -> FaultResult:
-        r = lua.live(await lua.FAULT_BEGIN(self.redis, **mm_keys(pid, ("mm", "vmas", "pte")), spans=self.spans,
-                                           address=address, write=int(write)), pid)  # fmt: skip
+        r = await lua.FAULT_BEGIN(self.redis, **mm_keys(pid), spans=self.spans, pid=pid, address=address,
+                                  write=int(write), fault_around_bytes=self.fault_around_bytes,
+                                  chunk_shift=self.chunk_shift)  # fmt: skip
+        if r.kind == "ok":   # do_fault_around: filemap_map_pages mapped the cached folio, no ->fault
+            tracing.annotate(page_cache="filemap_map_pages")
+            return self._finished(r, VmFault.NOPAGE, "file", False)
+        await self._gone(r, pid)
         if r.kind == "segv":
             tracing.annotate(segv=r.why)
             return FaultResult(VmFault.SIGSEGV, message=r.why)
@@ -146,7 +154,6 @@ class FaultHandler:
             res.pages_mapped, res.first_vpn = 1, address >> PAGE_SHIFT
             return res
         vma = Vma.from_json(r.vma)
-        limit, action = resolve_policy(vma, r.limit, r.action)
         if r.kind == "wp":
             old = r.pte
             p = decode_pte(old)
@@ -155,16 +162,24 @@ class FaultHandler:
                     return await self._wp_shared(pid, vma, address, old, p, r.state)
                 return await self._cow(pid, vma, address, (p["head"], p["order"], p["node"]),
                                        linear_page_index(vma, address) - (p["pfn"] - p["head"]), 0, False,
-                                       limit, action, old, VmFault(0))  # fmt: skip
+                                       r.limit, r.action, old, VmFault(0))  # fmt: skip
             # a write to the zero page: the page cache must now give a real folio (below), replacing it
-        else:
-            old = ""
-        return await self._do_fault(pid, vma, address, write, tried, limit, action, old)
+            return await self._do_fault(pid, vma, address, write, tried, r.limit, r.action, old, (0, 0))
+        return await self._do_fault(pid, vma, address, write, tried, r.limit, r.action, "",
+                                    (r.around_first, r.around_pages))
 
-    async def _do_fault(self, pid, vma: Vma, address, write, tried, limit, action, old) -> FaultResult:
+    async def _gone(self, r, pid: int) -> None:
+        """The process is gone or killed (lua.live raises); a kill by the mapcount policy in this very step
+        first hands back the folios the teardown freed and evicts the orphans it left."""
+        if r.kind == "killed":
+            await self.free_folios(lua.freed(r.freed))
+            await self.evict_inodes(r.evict)
+        lua.live(r, pid)
+
+    async def _do_fault(self, pid, vma: Vma, address, write, tried, limit, action, old, window) -> FaultResult:
         """do_fault: __do_fault (PageCache.Fault) then do_read_fault / do_shared_fault / do_cow_fault."""
         index = linear_page_index(vma, address)
-        around_start, around_pages = (0, 0) if write else fault_around_window(vma, address, self.fault_around_bytes)
+        around_start, around_pages = window
         flags = [page_cache_pb2.FAULT_FLAG_USER, page_cache_pb2.FAULT_FLAG_ALLOW_RETRY]
         if write:
             flags.append(page_cache_pb2.FAULT_FLAG_WRITE)
@@ -250,24 +265,13 @@ class FaultHandler:
     async def _finish(self, pid, vma: Vma, address, kind, write_shared, folio, folio_index, i_size, major, limit,
                       action, old, vmf, anon=(0, 0), around=("", 0, 0)) -> FaultResult:  # fmt: skip
         head, order, node = folio
-        plan = finish_fault_plan(vma, address, folio_index, order, i_size or ((folio_index + (1 << order)) << PAGE_SHIFT))
         r = await lua.FINISH_FAULT(
             self.redis, **mm_keys(pid), spans=self.spans, pid=pid, vma=vma.to_json(), address=address, kind=kind,
             write_shared=int(write_shared), node=node, head=head, order=order, folio_index=folio_index, i_size=i_size,
-            mapping=vma.mapping, major=int(major), limit=limit, action=action, plan_index=plan.index,
-            plan_vpn=plan.address >> PAGE_SHIFT, plan_nr=plan.nr, anon_node=anon[1], anon_pfn=anon[0], old_pte=old,
+            major=int(major), limit=limit, action=action, anon_node=anon[1], anon_pfn=anon[0], old_pte=old,
             around=around[0], around_first=around[1], around_pages=around[2], trace=tracing.current_ids()[0])
         if r.kind == "ok":
-            if kind == "cow":
-                folio_out = (r.pfn, 0, anon[1])
-            elif kind == "zero":
-                folio_out = None
-            else:
-                folio_out = folio
-            tracing.annotate(pages_mapped=r.nr, fault_around_mapped=r.around_mapped, fault_kind=kind)
-            return FaultResult(vmf, pfn=r.pfn, folio=folio_out, pages_mapped=r.nr, first_vpn=r.first_vpn, major=major,
-                               pinned=bool(r.pinned), zero_page=kind == "zero", freed=lua.freed(r.freed),
-                               around_mapped=r.around_mapped)  # fmt: skip
+            return self._finished(r, vmf, kind, major)
         if r.kind == "retry":
             tracing.annotate(retry=r.why)
             return FaultResult(vmf | VmFault.RETRY, message=r.why)
@@ -277,11 +281,16 @@ class FaultHandler:
             return mapped_result(vmf | VmFault.NOPAGE, r.pte, major)
         if r.kind == "lost":   # the recovery pass gave the COW page back meanwhile: it is not ours to free
             raise Aborted(f"copy-on-write fault of pid {pid}: {r.why}; retry the access")
-        if r.kind == "killed":
-            await self.free_folios(lua.freed(r.freed))
-            await self.evict_inodes(r.evict)
-        lua.live(r, pid)
+        await self._gone(r, pid)
         raise AssertionError(f"FINISH_FAULT reply {r.kind!r} not handled")
+
+    @staticmethod
+    def _finished(r, vmf: VmFault, kind: str, major: bool) -> FaultResult:
+        """finish_fault's 'ok' (either fault script): what was mapped, the folios to free."""
+        tracing.annotate(pages_mapped=r.nr, fault_around_mapped=r.around_mapped, fault_kind=kind)
+        return FaultResult(vmf, pfn=r.pfn, folio=None if kind == "zero" else (r.head, r.order, r.node),
+                           pages_mapped=r.nr, first_vpn=r.first_vpn, major=major, pinned=bool(r.pinned),
+                           zero_page=kind == "zero", freed=lua.freed(r.freed), around_mapped=r.around_mapped)
 
     async def pagefault_out_of_memory(self, pid: int) -> bool:
         """VM_FAULT_OOM reached the fault handler (an allocation failed, e.g. under the filesystem's NOFS scope,

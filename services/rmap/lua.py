@@ -24,6 +24,7 @@ re-encoded (cjson would round large addresses); Python builds the JSON.
 from __future__ import annotations
 
 from mmsim.allocator import vmemmap
+from mmsim.pagecache.filemap_lua import FILEMAP_LUA
 from mmsim.runtime import lua
 from mmsim.runtime.errors import FailedPrecondition, NotFound
 from mmsim.runtime.lua import Reply, Spec, SpecScript
@@ -36,6 +37,14 @@ RMAP_WALK_LUA_LIB = lua.source(__file__, "rmap_walk")
 """rmap_walk_file for one folio (rmap_walk.lua), for the page cache's split and truncation scripts."""
 
 _LIBS = vmemmap.build_script(f"local MAPPING_SHARED = {vmemmap.MAPPING_SHARED}\n" + RMAP_LUA_LIB)
+
+_FAULT_LIBS = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED, PG_LOCKED = {vmemmap.MAPPING_SHARED}, {vmemmap.PG['locked']}",
+                         RMAP_LUA_LIB, lua.source(__file__, "finish")])
+"""The fault scripts' libraries: the page cache's (its XArray read in place, as filemap_map_pages does), the
+reverse map's and the fault path's (finish.lua: finish_fault, the fault-around window, the mapcount policy)."""
+
+MM_KEYS = ("mm", "vmas", "pte", "pte_idx", "pagemaps")
+"""The process's keys the fault scripts name (KEY.mm, KEY.pte, ...)."""
 
 # the replies every script about one process may give before it does anything
 _GONE = {"nopid": (), "killed": ("reason",)}
@@ -66,32 +75,42 @@ SPAWN = _script(Spec("spawn", keys=("pids", "procs"),
                            "count"),   # processes in the run: consecutive pids sharing this mm record
                      replies={"ok": ("pid:int",)}), libraries="")
 
+# finish_fault's reply once the PTEs are in: PTEs of the faulting folio, the first one's vpn, the faulting page's
+# pfn, 1 if the leak policy pinned the folio, PTEs fault-around added, the folio mapped (the COW copy for a
+# COW fault; 0s for the zero page), the folios to free
+_FINISHED = {"ok": ("nr:int", "first_vpn:int", "pfn:int", "pinned:int", "around_mapped:int", "node:int", "head:int",
+                    "order:int", _FREED),
+             "killed": ("reason", "evict", _FREED)}   # evict: orphan mappings left unmapped, space separated
+
 FAULT_BEGIN = _script(Spec(
-    "fault_begin", keys=("mm", "vmas", "pte"), args=("spans", "address", "write"),
-    replies={**_GONE, "segv": ("why",), "spurious": ("pte",),
+    "fault_begin", keys=MM_KEYS, args=("spans", "pid", "address", "write",
+                                       "fault_around_bytes",   # debugfs fault_around_bytes (4096 = off)
+                                       "chunk_shift"),         # the page cache's XArray chunk shift
+    replies={**_GONE, **_FINISHED, "segv": ("why",), "spurious": ("pte",),
              "reused": ("pte",),        # wp_page_reuse: an anonymous page mapped once, made writable
              # state: the folio of a shared file PTE, 'dirty' | 'clean' | 'shared' (PFN entries), else ''
-             "wp": ("vma", "pte", "limit", "action", "state"),
-             "missing": ("vma", "limit", "action")}))
+             "wp": ("vma", "pte", "limit:int", "action", "state"),
+             # around_first, around_pages: the fault-around window (file pages) for PageCache.Fault
+             "missing": ("vma", "limit:int", "action", "around_first:int", "around_pages:int")}),
+    libraries=_FAULT_LIBS)
 
 FINISH_FAULT = _script(Spec(
-    "finish_fault", keys=("mm", "vmas", "pte", "pte_idx", "pagemaps"),
+    "finish_fault", keys=MM_KEYS,
     args=("spans", "pid", "vma", "address",
           "kind",                                   # 'file' | 'cow' | 'zero'
           "write_shared",                           # 0/1: a write fault on a shared mapping
-          "node", "head", "order", "folio_index", "i_size", "mapping",
+          "node", "head", "order", "folio_index", "i_size",
           "major",                                  # 0/1
           "limit", "action",                        # the mapcount policy in force
-          "plan_index", "plan_vpn", "plan_nr",      # finish_fault_plan: the PTEs to install
           "anon_node", "anon_pfn",                  # the new anonymous page of a COW fault
           "old_pte",                                # the PTE this fault replaces ('' = none)
           "around", "around_first", "around_pages",  # fault-around folios 'node:head:order:index;...', window
           "trace"),                                 # the fault's trace id (owner of the in-flight COW page)
-    replies={**_GONE, "ok": ("nr:int", "first_vpn:int", "pfn:int", "pinned:int", "around_mapped:int", _FREED),
+    replies={**_GONE, **_FINISHED,
              "retry": ("why",), "sigbus": ("why",),
              "nopage": ("pte",),                    # another fault installed this PTE first ('' = none)
-             "lost": ("why",),                      # the recovery pass reclaimed the COW page
-             "killed": ("reason", "evict", _FREED)}))  # evict: orphan mappings left unmapped, space separated
+             "lost": ("why",)}),                    # the recovery pass reclaimed the COW page
+    libraries=_FAULT_LIBS)
 
 WP_SHARED = _script(Spec(
     "wp_shared", keys=("mm", "pte"), args=("spans", "vpn", "expected"),

@@ -211,52 +211,6 @@ def split_for_munmap(vma: Vma, start: int, end: int) -> list[Vma]:
     return out
 
 
-@dataclass(frozen=True)
-class MapPlan:
-    """Which PTEs finish_fault installs: ``nr`` pages of the folio from file index ``index`` at ``address``."""
-
-    index: int
-    address: int
-    nr: int
-
-
-def fault_around_window(vma: Vma, address: int, fault_around_bytes: int) -> tuple[int, int]:
-    """models mm/memory.c do_fault_around: the window of file pages (first index, count) around a read
-    fault: fault_around_bytes worth of pages, aligned down, clamped to the VMA and to the page table (PMD)
-    that maps the address. (0, 0) when fault-around is off (fault_around_bytes <= PAGE_SIZE)."""
-    nr_pages = fault_around_bytes >> PAGE_SHIFT
-    if nr_pages <= 1:
-        return 0, 0
-    pte_off = (address >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
-    vma_off = linear_page_index(vma, address) - vma.pgoff
-    from_pte = max(pte_off - pte_off % nr_pages, pte_off - min(pte_off, vma_off))
-    to_pte = min(from_pte + nr_pages, PTRS_PER_PTE, pte_off + ((vma.end - vma.start) >> PAGE_SHIFT) - vma_off)
-    first = linear_page_index(vma, address) - (pte_off - from_pte)
-    return first, to_pte - from_pte
-
-
-def finish_fault_plan(vma: Vma, address: int, folio_index: int, order: int, i_size: int) -> MapPlan:
-    """mm/memory.c finish_fault for a file folio: map the whole folio when it fits, else the one page.
-
-    The whole large folio is mapped with PTEs only when (a) its virtual range lies inside the VMA, (b) it
-    does not cross a page-table (PMD, 512 pages) boundary, and (c) it ends at or before the last page of
-    the file (needs_fallback: file_end < folio_next_index). Otherwise only the faulting page is mapped.
-    """
-    index = linear_page_index(vma, address)
-    nr = 1 << order
-    page_addr = address & PAGE_MASK
-    if nr > 1:
-        vstart = index_to_address(vma, folio_index)
-        vend = vstart + (nr << PAGE_SHIFT)
-        file_end = (i_size + PAGE_SIZE - 1) >> PAGE_SHIFT
-        fits_vma = folio_index >= vma.pgoff and vstart >= vma.start and vend <= vma.end
-        fits_table = vstart // PMD_SIZE == (vend - 1) // PMD_SIZE
-        below_eof = folio_index + nr <= file_end
-        if fits_vma and fits_table and below_eof:
-            return MapPlan(folio_index, vstart, nr)
-    return MapPlan(index, page_addr, 1)
-
-
 def validate_comm(comm: str) -> None:
     require(0 < len(comm) < TASK_COMM_LEN, f"comm must be 1..{TASK_COMM_LEN - 1} characters, got {len(comm)}")
     require(comm.isprintable() and "/" not in comm, f"comm must be printable without '/', got {comm!r}")

@@ -245,14 +245,15 @@ end
 -- page cache in the window [lo, lo + n) of file indices, inside the VMA and below EOF, where no PTE is
 -- present yet; a folio that left the page cache meanwhile is skipped. Opportunistic: it never kills and
 -- never pins (pages at the mapcount limit or at INT_MAX are simply left for a real fault).
--- K: the script's KEY table (mm, pte, pte_idx, pagemaps of the faulting process)
-local function rm_fault_around(vma, mapping, isz, limit, action, K, spec, lo, n)
-  if spec == '' or n == 0 then return 0 end
+-- K: the script's KEY table (mm, pte, pte_idx, pagemaps of the faulting process); around: the window's
+-- folios, {node, head pfn, order, first index} each
+local function rm_fault_around(vma, mapping, isz, limit, action, K, around, lo, n)
+  if #around == 0 or n == 0 then return 0 end
   local file_end = math.ceil(isz / 4096)
   local vs, ve = vma.s / 4096, vma.e / 4096
   local mapped = 0
-  for an, ah, ao, ai in string.gmatch(spec, '(%d+):(%d+):(%d+):(%d+)') do
-    an, ah, ao, ai = tonumber(an), tonumber(ah), tonumber(ao), tonumber(ai)
+  for _, a in ipairs(around) do
+    local an, ah, ao, ai = a[1], a[2], a[3], a[4]
     vm_node(an)
     local hp = page_get(ah)
     local mid = redis.call('HGET', node_key(an, 'intern'), 'n:' .. mapping)

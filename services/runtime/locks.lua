@@ -67,3 +67,18 @@ local function lk_wake(key, wake, now)
   end
   return n
 end
+
+-- up_read / up_write of the grant with `token`, then wake the waiters. Returns {held (1, or 0 when the lease
+-- had already expired), waiters woken}
+local function lk_release(key, wake, mode, token)
+  local held = 0
+  if mode == 'w' then
+    if redis.call('HGET', key, 'w') == token then
+      redis.call('HDEL', key, 'w', 'w_owner', 'w_exp')
+      held = 1
+    end
+  else
+    held = redis.call('HDEL', key, 'r:' .. token, 'ro:' .. token) > 0 and 1 or 0
+  end
+  return {held, lk_wake(key, wake, lk_now())}
+end

@@ -149,11 +149,50 @@ def _event(name: str, **attrs) -> None:
 
 @dataclass
 class Grant:
-    """A lock acquired: the held lock, the lease expiry (Redis ms) and, when asked for, the inode's fields."""
+    """A lock acquired: the held lock, the lease expiry (Redis ms), when asked for, the inode's fields, and the
+    reply of the step run with the grant (``Step``). ``released``: a later fenced step released the lock
+    itself (mmsim.pagecache's AddFolio with unlock), so leaving ``hold`` does not release it again."""
 
     lock: HeldLock
     inode: dict = field(default_factory=dict)
     waited_ms: float = 0.0
+    step: list = field(default_factory=list)
+    released: bool = False
+    reentered: bool = False   # the task held the lock already (its caller's grant): not this holder's to release
+
+
+_ACQUIRE_LUA = (_DIR / "locks_acquire.lua").read_text()
+_STEP_PROLOGUE = """
+local SKEYS, SARGV = {}, {}
+for i = %d, #KEYS do SKEYS[#SKEYS + 1] = KEYS[i] end
+for i = %d, #ARGV do SARGV[#SARGV + 1] = ARGV[i] end
+"""
+
+
+@dataclass(frozen=True)
+class Step:
+    """Work done under a lock in the script that takes it (one round trip for both): Lua defining
+    ``lk_step(fields)``, given the inode's fields (flat, as HGETALL gives them), reading its own keys and
+    arguments from ``SKEYS`` / ``SARGV``, returning its reply. ``granted`` runs it after the acquire (only once
+    the lock is granted: a waiting acquire runs again); ``alone`` runs it by itself for a caller that holds
+    the lock already (KEYS[1] the inode hash)."""
+
+    source: str
+
+    @property
+    def granted(self) -> str:
+        return (LOCKS_LUA + _ACQUIRE_LUA + _STEP_PROLOGUE % (4, 8) + self.source
+                + "\nlocal r = lk_acquire()\nif r[1] == 'OK' then r[5] = lk_step(r[4]) end\nreturn r\n")
+
+    @property
+    def alone(self) -> str:
+        return _STEP_PROLOGUE % (2, 1) + self.source + "\nreturn lk_step(redis.call('HGETALL', KEYS[1]))\n"
+
+    def declare(self) -> Step:
+        """Declare both scripts at import (mmsim.runtime.lua.preload loads them at start-up)."""
+        Script.declare(self.granted)
+        Script.declare(self.alone)
+        return self
 
 
 class Locks:
@@ -171,22 +210,27 @@ class Locks:
         self.lease_ms = lease_ms
         self.wait_s = wait_s
         self.on_intent = on_intent
-        self._acquire = Script(redis, LOCKS_LUA + (_DIR / "locks_acquire.lua").read_text())
+        self._acquire = Script(redis, LOCKS_LUA + _ACQUIRE_LUA + "\nreturn lk_acquire()\n")
         self._release = Script(redis, LOCKS_LUA + (_DIR / "locks_release.lua").read_text())
 
     @contextlib.asynccontextmanager
     async def hold(self, name: str, mapping: str, mode: str, load: bool = False, recovering: bool = False,
-                   trylock: bool = False):
+                   trylock: bool = False, step: tuple[Step, list, list] | None = None):
         """``async with locks.hold(I_RWSEM, m, WRITE) as grant:`` down_write ... up_write.
 
-        ``load`` returns the inode's fields with the grant (the same round trip). A task that already holds
-        the lock for writing gets it again (a recovery run under its caller's lock), without a new grant.
-        ``trylock`` (down_write_trylock): a lock held by another task is not waited for: ABORTED at once."""
+        ``load`` returns the inode's fields with the grant (the same round trip); ``step`` = (Step, its keys,
+        its args) runs that step in the same round trip too, its reply in ``grant.step`` (needs ``load``). A
+        task that already holds the lock for writing gets it again (a recovery run under its caller's lock),
+        without a new grant. ``trylock`` (down_write_trylock): a lock held by another task is not waited for:
+        ABORTED at once."""
         again = next((h for h in held() if (h.name, h.mapping) == (name, mapping)), None)
         if again is not None and again.mode == WRITE:
-            grant = Grant(again)
+            grant = Grant(again, reentered=True)
+            inode_key = keys.mapping(mapping, "inode")
+            if step is not None:
+                grant.step = await Script.on(self.redis, step[0].alone)([inode_key, *step[1]], step[2])
             if load:
-                grant.inode = await self.redis.hgetall(keys.mapping(mapping, "inode"))
+                grant.inode = await self.redis.hgetall(inode_key)
             yield grant
             return
         from mmsim.allocator import lockdep  # noqa: PLC0415 - lockdep reads this module's ORDER
@@ -196,12 +240,13 @@ class Locks:
             _log.warning("lockdep", report=report, held_locks=[h.encode() for h in held()])
             _event("lockdep", report=report)
             tracing.annotate(lockdep=report)
-        grant = await self._down(name, mapping, mode, load, recovering, trylock)
+        grant = await self._down(name, mapping, mode, load, recovering, trylock, step)
         try:
             with scope.holding(grant.lock.encode()):
                 yield grant
         finally:
-            await self._up(grant.lock)
+            if not grant.released:
+                await self._up(grant.lock)
 
     @contextlib.asynccontextmanager
     async def hold_all(self, mappings: list[str], names: tuple[str, ...] = ORDER, mode: str = WRITE,
@@ -220,9 +265,14 @@ class Locks:
             yield inodes
 
     async def _down(self, name: str, mapping: str, mode: str, load: bool, recovering: bool,
-                    trylock: bool = False) -> Grant:
+                    trylock: bool = False, step: tuple[Step, list, list] | None = None) -> Grant:
         inode = load or self.of_inodes
         keys_ = [lock_key(name, mapping), intent_key(mapping)] + ([keys.mapping(mapping, "inode")] if inode else [])
+        acquire, step_keys, step_args = self._acquire, [], []
+        if step is not None:
+            if not load:
+                raise TypeError("a step under a lock needs load=True (it is given the inode's fields)")
+            acquire, step_keys, step_args = Script.on(self.redis, step[0].granted), list(step[1]), list(step[2])
         waiter = f"{task_id()}/{secrets.token_hex(4)}"
         started = time.monotonic()
         deadline = started + self.wait_s
@@ -230,8 +280,8 @@ class Locks:
         contended = False
         try:
             while True:
-                r = await self._acquire(keys_, [mode, task_id(), waiter, self.lease_ms, 2 * WAIT_SLICE_MS,
-                                                int(recovering), int(load)])
+                r = await acquire(keys_ + step_keys, [mode, task_id(), waiter, self.lease_ms, 2 * WAIT_SLICE_MS,
+                                                      int(recovering), int(load)] + step_args)
                 kind = r[0].decode()
                 if kind == "NOENT":
                     raise NotFound(f"no such file {mapping}")
@@ -240,7 +290,7 @@ class Locks:
                     waited = (time.monotonic() - started) * 1000
                     _event("lock.acquire", lock=name, mapping=mapping, mode=mode, token=lock.token,
                            waited_ms=round(waited, 3), contended=contended)
-                    return Grant(lock, dict(zip(r[3::2], r[4::2])), waited)
+                    return Grant(lock, dict(zip(r[3][::2], r[3][1::2])), waited, r[4] if len(r) > 4 else [])
                 if kind == "INTENT":
                     recoveries += 1
                     if self.on_intent is None or recoveries > MAX_RECOVERIES:
@@ -270,10 +320,16 @@ class Locks:
     async def _up(self, lock: HeldLock) -> None:
         still, woken = await self._release([lock_key(lock.name, lock.mapping), wake_key(lock.name, lock.mapping)],
                                            [lock.mode, lock.token])
-        _event("lock.release", lock=lock.name, mapping=lock.mapping, mode=lock.mode, token=lock.token,
-               lease_expired=not still, woken=int(woken))
-        if not still:
-            _log.warning("lock.lease_expired", lock=lock.encode())
+        released(lock, bool(still), int(woken))
+
+
+def released(lock: HeldLock, still: bool, woken: int) -> None:
+    """The lock.release span event (and the lease-expired warning) of a release, made here or by a fenced step
+    that released the lock in the same script as its work (lk_release)."""
+    _event("lock.release", lock=lock.name, mapping=lock.mapping, mode=lock.mode, token=lock.token,
+           lease_expired=not still, woken=woken)
+    if not still:
+        _log.warning("lock.lease_expired", lock=lock.encode())
 
 
 async def verify(redis, claims: list[HeldLock]) -> list[HeldLock]:

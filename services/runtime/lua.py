@@ -46,7 +46,7 @@ def translate(exc: ResponseError) -> errors.MMError | None:
 LOCKS_LUA = Path(__file__).with_name("locks.lua").read_text()
 """The sleeping-lock library (lk_now, lk_purge, lk_fence, lk_wake): mmsim.runtime.locks runs it."""
 
-_FENCE_PROLOGUE = LOCKS_LUA + "\nlk_fence(table.remove(KEYS), table.remove(ARGV))\n"
+_FENCE_PROLOGUE = LOCKS_LUA + "\nlocal FENCE_KEY, FENCE_SPEC = table.remove(KEYS), table.remove(ARGV)\nlk_fence(FENCE_KEY, FENCE_SPEC)\n"
 
 
 @dataclass(frozen=True)
@@ -57,19 +57,50 @@ class Fence:
     spec: str = ""
 
 
+_DECLARED: dict[str, str] = {}
+"""Every script's text by SHA1, as the modules declared them (each Script, ShaScript and SpecScript, and the
+sources ``Script.on`` runs, declared at import): ``preload`` loads them at a service's start-up."""
+
+
+def declare(text: str) -> str:
+    """Remember a script's full text for ``preload``; returns its SHA1."""
+    sha = hashlib.sha1(text.encode()).hexdigest()
+    _DECLARED.setdefault(sha, text)
+    return sha
+
+
+async def preload(redis) -> int:
+    """SCRIPT LOAD of every declared script, one pipeline at start-up (before the service serves), so that no
+    call's first use costs a NOSCRIPT and an EVAL. A Redis that loses its script cache later (restarted) is
+    still served: each call falls back to EVAL once on NOSCRIPT. Returns the number of scripts loaded."""
+    texts = list(_DECLARED.values())
+    pipe = redis.pipeline(transaction=False)
+    for text in texts:
+        pipe.script_load(text)
+    await pipe.execute()
+    return len(texts)
+
+
+def _with_fence(source: str, fenced: bool) -> str:
+    return _FENCE_PROLOGUE + source if fenced else source
+
+
 class Script:
     """A registered script; ``await script(keys, args)`` runs it once (EVALSHA, EVAL on NOSCRIPT).
 
     A ``fenced`` script first checks the caller's fencing token (``fence=``, mmsim.runtime.locks.fence_for)
     and refuses with ABORTED (ESTALE) before any write when that lock's lease is gone: a holder that
     stalled past its lease cannot act on state another holder now owns. The fence's key and spec ride as
-    the last KEY and ARGV and are popped before the script's own body sees KEYS/ARGV."""
+    the last KEY and ARGV and are popped before the script's own body sees KEYS/ARGV (which may read them as
+    FENCE_KEY and FENCE_SPEC, e.g. to release that lock in the same step: lk_release)."""
 
     _registered: dict[tuple[int, str, bool], Script] = {}
 
     def __init__(self, client: Redis, source: str, fenced: bool = False):
         self.fenced = fenced
-        self._script: AsyncScript = client.register_script(_FENCE_PROLOGUE + source if fenced else source)
+        text = _with_fence(source, fenced)
+        declare(text)
+        self._script: AsyncScript = client.register_script(text)
 
     @classmethod
     def on(cls, client: Redis, source: str, fenced: bool = False) -> Script:
@@ -79,6 +110,12 @@ class Script:
         if script is None:
             script = cls._registered[key] = cls(client, source, fenced)
         return script
+
+    @staticmethod
+    def declare(source: str, fenced: bool = False) -> str:
+        """Declare at import a source that ``Script.on`` will run (so ``preload`` loads it); returns it."""
+        declare(_with_fence(source, fenced))
+        return source
 
     async def __call__(self, keys: list[str], args: list, fence: Fence | None = None) -> object:
         if self.fenced:
@@ -115,7 +152,7 @@ class ShaScript:
 
     def __init__(self, text: str):
         self.source = text
-        self.sha = hashlib.sha1(text.encode()).hexdigest()
+        self.sha = declare(text)
 
     async def __call__(self, redis, keys: list, args: list):
         try:

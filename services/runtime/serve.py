@@ -37,7 +37,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from mmsim.allocator.gfp import format_gfp
-from mmsim.runtime import channels, config, idempotency, logs, peers, redis_client, scope, tracing
+from mmsim.runtime import channels, config, idempotency, logs, lua, peers, redis_client, scope, tracing
 from mmsim.runtime.epoch import CHECK_INTERVAL_S, BootEpoch, StateLost
 from mmsim.runtime.errors import MMError
 from mmsim.runtime.validate import check_enums
@@ -295,6 +295,7 @@ async def start_services(ctx: Context, register: RegisterFn, server) -> tuple[Ep
 
     service_names += register_trace(server, ctx)
     service_names += debug_vm.register(server, ctx)
+    await lua.preload(ctx.redis)   # every script of the process, before the first call
     health_servicer = EpochHealth(ctx, ["", *service_names])
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     return health_servicer, service_names

@@ -19,10 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.main import get_command
 from typer.testing import CliRunner
 
-from mmsim.cli import app
+from mmsim.cli import app, command_tree
 from mmsim.cli_base import EXIT_DOWN, EXIT_ERROR, EXIT_SIGBUS, EXIT_SIGPIPE, EXIT_SIGSEGV, EXIT_USAGE
 from mmsim.client import PAGE_SIZE, Cluster
 
@@ -325,12 +324,12 @@ def _commands(group, prefix=()) -> set[str]:
 
 def _command_of(line: str) -> str:
     words = line.split()
-    groups = {name for name, cmd in get_command(app).commands.items() if hasattr(cmd, "commands")}
+    groups = {name for name, cmd in command_tree().commands.items() if hasattr(cmd, "commands")}
     return " ".join(words[:2]) if words[0] in groups else words[0]
 
 
 def test_the_cases_cover_every_command():
-    registered = _commands(get_command(app))
+    registered = _commands(command_tree())
     assert {_command_of(c) for c, _ in VALID} | OWN_TESTS == registered
     assert {_command_of(c) for c, _ in INVALID} | OWN_TESTS >= registered - {"up", "down", "reset", "demo", "web"}
 
@@ -588,7 +587,7 @@ def test_demo_runs_a_private_stack():
 
 def test_help_and_read_only_commands_import_no_grpc():
     """Start-up stays fast: building the CLI (every command, its help) loads neither grpc nor protobuf."""
-    code = ("import sys; from typer.main import get_command; import mmsim.cli as c; get_command(c.app); "
+    code = ("import sys; import mmsim.cli as c; c.command_tree(); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google', 'rich', 'redis')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr
@@ -597,8 +596,11 @@ def test_help_and_read_only_commands_import_no_grpc():
 # What a command imports (start-up time is mostly imports): a read loads grpc and protobuf for its call, and
 # none of OpenTelemetry, structlog, the redis client (which pulls OpenTelemetry's metrics SDK), pydantic
 # (typer's default coercion) or rich's markdown/syntax/traceback; `mmsim --help` loads no grpc at all.
-NEVER = ("opentelemetry", "structlog", "redis", "pydantic", "pydantic_core", "psutil")
-HEAVY_RICH = ("rich.markdown", "rich.syntax", "rich.traceback", "rich.pretty")
+NEVER = ("opentelemetry", "structlog", "redis", "pydantic", "pydantic_core", "psutil", "matplotlib", "numpy",
+         "graphviz", "hypothesis", "starlette", "uvicorn", "jinja2")
+HEAVY_RICH = ("rich.markdown", "rich.syntax", "rich.traceback", "rich.pretty", "rich.tree", "rich.progress")
+NOT_FOR_A_READ = ("grpc_tools.protoc", "mmsim.web", "mmsim.pictures", "mmsim.experiments", "mmsim.scenario",
+                  "mmsim.bench", "mmsim.cli_ops", "mmsim.cli_run", "mmsim.cli_experiment", "mmsim.cli_web")
 IMPORTS = """
 import json, os, sys
 import mmsim.cli
@@ -615,7 +617,8 @@ def _imported(settings, *argv: str) -> tuple[int, set[str]]:
     return out.returncode, set(json.loads(line))
 
 
-@pytest.mark.parametrize("argv", [["status"], ["proc", "meminfo"], ["folio", "find", "{m}", "0"],
+@pytest.mark.parametrize("argv", [["status"], ["status", "--json"], ["proc", "vmstat", "--json"], ["proc", "meminfo"],
+                                  ["folio", "find", "{m}", "0"],
                                   ["drop-caches", "2", "--json"], ["--help"]], ids=" ".join)
 def test_read_commands_import_only_what_their_call_needs(own_stack_settings, world, argv):
     code, modules = _imported(own_stack_settings, *(a.format_map(world) for a in argv))
@@ -624,18 +627,22 @@ def test_read_commands_import_only_what_their_call_needs(own_stack_settings, wor
     assert not tops & set(NEVER), sorted(tops & set(NEVER))
     if argv != ["--help"]:                     # typer's rich help formatter loads rich.markdown and the rest
         assert not modules & set(HEAVY_RICH), sorted(modules & set(HEAVY_RICH))
+        if argv[0] != "drop-caches":           # (a write: cli_ops)
+            assert not modules & set(NOT_FOR_A_READ), sorted(modules & set(NOT_FOR_A_READ))
         assert "grpc" in tops                  # the call itself
     else:
         assert not tops & {"grpc", "google"}
-    if argv[0] == "proc":
-        assert "rich" not in tops              # plain text: no rich at all
+    if argv[0] == "proc" or "--json" in argv:
+        assert "rich" not in tops              # plain text or JSON: no rich at all
+    if argv[0] == "status":
+        assert "mmsim.client" not in modules   # health checks and a PING only
 
 
 def test_the_pictures_libraries_load_only_when_a_picture_is_asked_for():
     """`import mmsim.cli` (every command registered) loads none of matplotlib, graphviz, starlette, uvicorn,
     jinja2: they cost seconds, and only the pictures and `mmsim web` need them."""
     heavy = ("matplotlib", "graphviz", "starlette", "uvicorn", "jinja2")
-    code = ("import sys; from typer.main import get_command; import mmsim.cli as c; get_command(c.app); "
+    code = ("import sys; import mmsim.cli as c; c.command_tree(); "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr

@@ -4,14 +4,18 @@ the buddy allocator) and its blocks; the orphans are counted in Stat and /proc/v
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import threading
 
 import grpc
 import pytest
 import redis
 
 from mmsim import errors
-from mmsim.runtime import keys
+from mmsim.filesystem import evict, ports
+from mmsim.filesystem.env import Env
+from mmsim.runtime import keys, peers, redis_client
 from mmsim.v1 import filesystem_pb2 as fs_pb
 from mmsim.v1 import reverse_map_pb2 as rm
 
@@ -152,3 +156,45 @@ def test_a_killed_process_releases_the_orphan_it_was_the_last_to_map(mm, db):
         f.stat()
     mm.call("rmap", "Exit", rm.ExitRequest(pid=pid))
     assert _free_and_cached(mm) == start and _blocks_used(db, fs.name) == 0
+
+
+def test_check_waits_for_an_eviction_in_flight_and_flags_one_that_never_ends(mm, stack_settings):
+    """Between evict's two steps (page cache truncated, evict script not yet run) an inode is unlinked and
+    unmapped but still there. `mmsim check` must not call that a leak while the eviction holds the inode's
+    locks: it judges such an inode again under its locks. Here the test process is the evicting replica (the
+    real filesystem modules, on the stack's Redis and services): the check is seen waiting for its lock (its
+    waiter registration in the lock's hash), the eviction ends, and the check finds nothing. An inode left
+    unlinked and unmapped by a holder that let go without evicting is still flagged."""
+    fs = mm.mkfs("o" + secrets.token_hex(4))
+    f = fs.create("/inflight")
+    f.write(0, b"i" * 3 * PAGE)
+    rwsem = keys.mapping(f.mapping, "lock:i_rwsem")
+
+    def flagged(report) -> list:
+        return [v for v in report.violations if v.rule == "unlinked_file_not_freed" and f.mapping in v.message]
+
+    async def as_replica(finish: bool) -> list:
+        r, via = redis_client.connect(stack_settings.redis_url), peers.Peers(stack_settings, "test-replica")
+        env = Env(r, ports.GrpcPorts(via), settings=stack_settings)
+        report: list = []
+        async with env.locks.hold_all([f.mapping]):
+            await evict.drop_nlink(r, f.mapping)          # unlinked; nothing maps it: evict is due
+            checker = threading.Thread(target=lambda: report.append(mm.check()))
+            checker.start()
+            for _ in range(600):                          # until the check waits for our i_rwsem
+                if any(k.startswith(b"rw:") for k in await r.hkeys(rwsem)):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the check never waited for the inode's lock")
+            if finish:
+                await evict.evict_locked(env, f.mapping)
+        await asyncio.to_thread(checker.join)
+        await via.close()
+        await r.aclose()
+        return flagged(report[0])
+
+    assert len(asyncio.run(as_replica(finish=False))) == 1      # let go without evicting: a leak, reported
+    assert asyncio.run(as_replica(finish=True)) == []           # evicted while the check waited: nothing
+    with pytest.raises(errors.NotFound):
+        f.stat()

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mmsim.filesystem.env import Env
-from mmsim.filesystem.ports import TAG_DIRTY, FolioRef, Found
+from mmsim.filesystem.populate import Attempt, fill_and_count
+from mmsim.filesystem.ports import TAG_DIRTY, Added, FolioRef, Found
 from mmsim.runtime import keys
 
 
@@ -56,18 +57,23 @@ class FakePorts:
                 return s, e
         return None
 
-    async def add_folio(self, mapping, index, folio, zero_order=0, trunc_seq=None):
+    async def add_folio(self, mapping, index, folio, zero_order=0, trunc_seq=None, fill=None):
+        """The insert; a populate's fill (contents and counts) is stored as the real page cache stores it, with
+        the filesystem's own counting; the lock is left to the caller to release (no unlock here)."""
         self.calls.append("add")
         order = zero_order if folio is None else folio.order
         assert index % (1 << order) == 0, "unaligned folio"
         ents = self._entries(mapping)
         overlap = [s for s, e in ents.items() if s < index + (1 << order) and index < s + (1 << e.order)]
         if any(ents[s].folio is not None for s in overlap) or (folio is None and overlap):
-            return False
+            return None
         for s in overlap:
             del ents[s]
         ents[index] = Entry(order, folio)
-        return True
+        if fill is not None and fill.contents is not None:
+            tried = [Attempt(o, False) for o in fill.fallback_orders] + [Attempt(folio.order, True)]
+            await fill_and_count(self.redis, folio, fill.contents, tried)
+        return Added()
 
     async def find_folio(self, mapping, index):
         self.calls.append("find")

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from mmsim.filesystem import fileio, inode, populate, superblock, writeback
-from mmsim.filesystem.populate import choose_order
 from mmsim.runtime import keys, redis_client, scope
 from mmsim.runtime.vmfault import VmFault
 
@@ -26,34 +25,38 @@ async def _file(env, name, bs, profile, size=0, max_order=None, data=None):
     return ino.mapping
 
 
-def _inode(**kw):
-    from mmsim.runtime import profiles
-    base = dict(mapping="x/1", fs="x", ino=1, path="/f", i_size=64 << 20, block_size=4096,
-                profile=profiles.get("lsfmm2018"), nlink=1, min_order=0, max_order=9, ra_next=-1, ra_order=0,
-                trunc_seq=0, nrpages=0)
-    base.update(kw)
-    return inode.Inode(**base)
+async def _choose(aredis, mapping="x/1", index=0, **fields):
+    """populate_read.lua's choice for a miss at ``index`` of an inode with ``fields``: (order, start, ra_order).
+    It also leaves the readahead state (ra_next, ra_order) in the inode, as page_cache_ra_order does."""
+    base = dict(i_size=64 << 20, block_size=4096, min_order=0, max_order=9, ra_next=-1, ra_order=0)
+    await aredis.hset(keys.mapping(mapping, "inode"), mapping={**base, **fields})
+    step, step_keys, args = populate.read_step(mapping, index)
+    reply = await aredis.eval(step.alone, 1 + len(step_keys), keys.mapping(mapping, "inode"), *step_keys, *args)
+    rd = populate.ReadStep.parse(reply)
+    return rd.order, rd.start, rd.ra_order
 
 
-def test_readahead_order_ramps_on_sequential_misses_and_stays_aligned():
-    ino = _inode()
+async def test_readahead_order_ramps_on_sequential_misses_and_stays_aligned(aredis):
     seen = []
     index = 0
+    await aredis.delete(keys.mapping("x/1", "inode"))
+    order, start, _ = await _choose(aredis, index=0)
     for _ in range(14):
-        order, start, ra = choose_order(ino, index)
         assert start == index and start % (1 << order) == 0
         seen.append(order)
-        ino.ra_next, ino.ra_order = start + (1 << order), ra
         index = start + (1 << order)
+        step, step_keys, args = populate.read_step("x/1", index)   # the state the last miss left
+        rd = populate.ReadStep.parse(await aredis.eval(step.alone, 3, keys.mapping("x/1", "inode"), *step_keys, *args))
+        order, start = rd.order, rd.start
     assert seen[:10] == [0, 0, 1, 2, 3, 4, 5, 6, 7, 8]
     assert seen[10:] == [9, 9, 9, 9]
 
 
-def test_random_miss_uses_block_order_and_eof_caps_the_order():
-    ino = _inode(block_size=16384, min_order=2, i_size=3 * 4096 + 1, ra_next=40, ra_order=6)
-    assert choose_order(ino, 2) == (2, 0, 2)          # block holding index 2, never below min order
-    ino = _inode(i_size=5 * 4096, ra_next=0, ra_order=7)   # sequential, but EOF at page 5
-    order, start, _ = choose_order(ino, 0)
+async def test_random_miss_uses_block_order_and_eof_caps_the_order(aredis):
+    # block holding index 2, never below min order
+    assert await _choose(aredis, "x/2", 2, block_size=16384, min_order=2, i_size=3 * 4096 + 1, ra_next=40,
+                         ra_order=6) == (2, 0, 2)
+    order, start, _ = await _choose(aredis, "x/3", 0, i_size=5 * 4096, ra_next=0, ra_order=7)   # sequential, EOF at 5
     assert start == 0 and order == 2
 
 
@@ -179,6 +182,8 @@ async def test_round_trips_per_populate_are_constant_whatever_the_order(redis_pr
         per.setdefault(res.folio.order, set()).add((trips.count, calls))
         idx = res.folio_index + (1 << res.folio.order)
     assert len(per) >= 4 if bs == 4096 else len(per) >= 2   # several orders were populated
-    # the invalidate_lock grant (with the inode), extents + readahead + blocks, folio contents, the release
-    assert {v for s in per.values() for v in s} == {(4, ("alloc", "add"))}, per
+    # the invalidate_lock grant with the inode, extents, readahead state and blocks (one step); the fake page
+    # cache's insert stores the contents and counts (1); the release (the real page cache releases the lock in
+    # the insert's step: test_fault_counts counts the real stack's)
+    assert {v for s in per.values() for v in s} == {(3, ("alloc", "add"))}, per
     await counting.aclose()

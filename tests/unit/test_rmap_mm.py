@@ -1,4 +1,4 @@
-"""Pure VMA arithmetic of mmsim.rmap.mm: find_vma, get_unmapped_area, indices, /proc/PID/maps, finish_fault's plan."""
+"""Pure VMA arithmetic of mmsim.rmap.mm: find_vma, get_unmapped_area, indices, /proc/PID/maps."""
 
 import pytest
 
@@ -68,24 +68,6 @@ def test_maps_line_has_the_kernels_format():
     assert mm.format_maps_line(Vma(0x1000, 0x2000, 0, R, "x/1", 0, 0, "")) == "00001000-00002000 r--p 00000000 00:00 0 "
 
 
-def test_finish_fault_plan_maps_whole_folio_only_when_it_fits():
-    v = vma(0x7f0000000000, 64)  # pgoff 0, 64 pages, PMD aligned
-    # order-2 folio at index 4 (pages 4..7), fault at page 5, file large enough
-    p = mm.finish_fault_plan(v, v.start + 5 * PAGE_SIZE + 17, 4, 2, 64 * PAGE_SIZE)
-    assert (p.index, p.address, p.nr) == (4, v.start + 4 * PAGE_SIZE, 4)
-    # the folio runs past i_size: only the faulting page (needs_fallback)
-    p = mm.finish_fault_plan(v, v.start + 5 * PAGE_SIZE, 4, 2, 6 * PAGE_SIZE)
-    assert (p.index, p.nr) == (5, 1)
-    # the folio starts before the VMA (vm_pgoff 6): one page
-    v6 = vma(0x7f0000000000, 64, pgoff=6)
-    p = mm.finish_fault_plan(v6, v6.start + PAGE_SIZE, 4, 3, 1 << 20)
-    assert (p.index, p.nr) == (7, 1)
-    # the folio would cross a page-table (2 MiB) boundary: one page
-    cross = vma(0x7f0000000000 - 2 * PAGE_SIZE, 64)
-    p = mm.finish_fault_plan(cross, cross.start + PAGE_SIZE, 0, 2, 1 << 20)
-    assert p.nr == 1
-
-
 def test_split_for_munmap():
     v = vma(0x100000, 10, pgoff=3)
     left, right = mm.split_for_munmap(v, 0x102000, 0x105000)
@@ -122,19 +104,3 @@ def test_thp_get_unmapped_area_aligns_large_file_mappings_to_their_offset():
     small = thp_get_unmapped_area([], 8 * 4096)
     assert small % 4096 == 0
     assert thp_get_unmapped_area([], PMD_SIZE, hint=0x10000000) == 0x10000000
-
-
-def test_fault_around_window_is_aligned_and_clamped():
-    """do_fault_around: 16 pages (fault_around_bytes 64 KiB) aligned down, clamped to the VMA and the PMD."""
-    from mmsim.rmap.mm import PMD_SIZE, Vma, fault_around_window
-
-    base = 64 * PMD_SIZE
-    vma = Vma(base, base + 64 * 4096, 100, 0, "f/1")          # file pages 100..163
-    assert fault_around_window(vma, base + 5 * 4096, 65536) == (100, 16)
-    assert fault_around_window(vma, base + 20 * 4096, 65536) == (116, 16)
-    assert fault_around_window(vma, base + 63 * 4096, 65536) == (148, 16)
-    small = Vma(base + 3 * 4096, base + 7 * 4096, 0, 0, "f/1")  # 4 pages, starting mid-window
-    assert fault_around_window(small, base + 4 * 4096, 65536) == (0, 4)
-    edge = Vma(base + PMD_SIZE - 8 * 4096, base + PMD_SIZE + 8 * 4096, 0, 0, "f/1")  # straddles a PMD
-    assert fault_around_window(edge, base + PMD_SIZE - 4096, 65536) == (0, 8)  # not past the page table
-    assert fault_around_window(vma, base, 4096) == (0, 0)       # fault_around_bytes = PAGE_SIZE: off

@@ -9,7 +9,7 @@ Commands live in cli_stack (up/down/status/reset/demo/bench), cli_ops (files and
 (allocators, struct page, folios), cli_inspect (/proc files, XArray, traces), cli_debug (check, recover,
 thp stats, evict), cli_run (scenario files) and cli_experiment (the to-do list's experiments); the shared machinery (the
 app, --json, errors, exit codes, number parsing) in cli_base. Nothing here imports grpc or protobuf: a
-command loads the client when it runs.
+command loads the client when it runs, and `mmsim NAME` imports only the modules that add NAME (COMMANDS).
 """
 
 from __future__ import annotations
@@ -22,9 +22,35 @@ import typer
 from mmsim import cli_base
 from mmsim.cli_base import app
 
-# Registering the commands (each module adds its own to the app).
-from mmsim import (cli_stack, cli_ops, cli_mem, cli_inspect, cli_debug, cli_run, cli_experiment,  # noqa: E402,F401
-                   cli_bench, cli_reclaim, cli_rmap, cli_pictures, cli_web)  # isort: skip
+# The modules that add commands, each with the names it adds to `mmsim` (a group's name when it adds a
+# command to a group that another module made). `mmsim NAME ...` imports only the modules that list NAME
+# (cli_base.LazyGroup: a command's start-up is its own imports); `mmsim --help` imports them all. A new
+# module goes here with its names (tests/unit/test_cli_imports.py checks the table against the commands).
+COMMANDS = {
+    "cli_stack": "up down status reset demo bench",
+    "cli_ops": "mkfs statfs create write read stat truncate punch-hole reflink unlink fsync fadvise drop-caches "
+               "spawn mmap munmap fault read-memory write-memory exit",
+    "cli_mem": "kmalloc vmalloc kvmalloc kvmalloc-array kvcalloc kvmalloc-struct kvfree malloc free alloc-pages "
+               "free-pages fragment unfragment page folio",
+    "cli_inspect": "proc maps xa trace",
+    "cli_debug": "check recover thp evict",
+    "cli_run": "run",
+    "cli_experiment": "experiment",
+    "cli_bench": "bench",
+    "cli_reclaim": "pressure proc",
+    "cli_rmap": "mapcount-overflow rmap fork mprotect",
+    "cli_pictures": "xa",
+    "cli_web": "web",
+}
+
+
+def command_tree():
+    """The click command of `mmsim` with every command loaded (what `mmsim --help` lists)."""
+    import typer.main  # noqa: PLC0415
+
+    group = typer.main.get_command(app)
+    group.list_commands(None)
+    return group
 
 
 def _version(value: bool) -> None:

@@ -18,6 +18,7 @@ when it runs, so `mmsim --help` and completion stay fast.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import json
 import os
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
 
 import typer
+import typer.core
+import typer.main
 
 # Exit codes. A fault that the kernel would answer with a signal exits 128 + that signal, as a shell reports a
 # process the signal killed (VM_FAULT_OOM: the OOM killer's SIGKILL).
@@ -101,8 +104,41 @@ def _coerce_without_pydantic() -> None:
 
 _coerce_without_pydantic()
 
+class LazyGroup(typer.core.TyperGroup):
+    """The root command, which imports a subcommand's module when the subcommand is resolved (click's
+    "lazily loading subcommands" pattern): `mmsim proc vmstat` imports cli_inspect and not the other
+    command modules, and typer builds the click commands of that module only. mmsim.cli.COMMANDS says
+    which modules add which names; a name it does not know (a typo: click suggests the closest), `mmsim
+    --help` and shell completion load every module."""
+
+    def get_command(self, ctx, cmd_name: str):
+        self._load(_modules_of(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx) -> list[str]:
+        self._load(_modules_of(None), None)
+        return super().list_commands(ctx)
+
+    def _load(self, modules: tuple[str, ...], name: str | None) -> None:
+        missing = [m for m in modules if m not in sys.modules]
+        if not missing and (name is None or name in self.commands):
+            return
+        for module in missing:
+            importlib.import_module(module)
+        self.commands.update(typer.main.get_group(app).commands)   # typer's click commands for what is registered
+
+
+def _modules_of(name: str | None) -> tuple[str, ...]:
+    """The command modules that add ``name`` to `mmsim` (all of them for None or a name none adds)."""
+    from mmsim.cli import COMMANDS  # noqa: PLC0415  (the table beside the root callback)
+
+    adding = tuple(m for m, names in COMMANDS.items() if name in names.split())
+    return tuple(f"mmsim.{m}" for m in (adding or COMMANDS))
+
+
 app = typer.Typer(
     name="mmsim",
+    cls=LazyGroup,
     help="A laboratory for Linux memory-management ideas: drive the simulated kernel from the shell.\n\n"
     + EXIT_CODES_HELP,
     no_args_is_help=True,

@@ -65,13 +65,13 @@ def status() -> Out:
 
     where = settings()
     if remote():
-        rows = [{"name": n, "addr": a, "pid": None, **dict(zip(("health", "reason"), stack.health_reason(a)))}
-                for n, a in where.addrs.items()]
+        rows = [{"name": n, "addr": where.addrs[n], "pid": None, "health": state, "reason": reason}
+                for n, (state, reason) in stack.health_reasons(where.addrs).items()]
     else:
         rows = stack.status(where)
     prof = profiles.get(where.profile).to_dict()
-    text = table(["service", "address", "pid", "health", "reason"],
-                 [[r["name"], r["addr"], r["pid"] or "-", r["health"], r["reason"]] for r in rows])
+    text = lambda: table(["service", "address", "pid", "health", "reason"],  # noqa: E731  (--json needs no rich)
+                         [[r["name"], r["addr"], r["pid"] or "-", r["health"], r["reason"]] for r in rows])
     serving = all(r["health"] == "SERVING" for r in rows)
     notes = [] if serving else ["not everything is SERVING: start the stack with `mmsim up` "
                                 "(or point at another with --target HOST)"]

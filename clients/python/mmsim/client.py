@@ -1374,10 +1374,12 @@ class Cluster:
     def _trace_stub(self):
         return self.stubs["trace"]
 
-    def trace(self, trace_id: str, timeout: float = 10.0) -> TraceTree:
+    def trace(self, trace_id: str, timeout: float = 60.0) -> TraceTree:
         """The span tree of one trace, once it is complete (its entry span is in and every span has the
         children it called: ``TraceTree.complete``). The services export spans in the background, so
-        this polls GetTrace; after ``timeout`` s it returns what there is (``complete`` False)."""
+        this polls GetTrace; after ``timeout`` s it returns what there is (``complete`` False). The bound
+        is for a span that will never come (its service was killed), not a wait: a complete trace returns
+        at once, and on a loaded machine an exporter thread may lag by seconds."""
         deadline = time.monotonic() + timeout
         while True:
             try:

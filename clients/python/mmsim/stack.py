@@ -21,12 +21,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
-
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mmsim.runtime import config
 from mmsim.runtime.channels import NOT_SERVING_REASON_KEY
@@ -139,6 +137,11 @@ def _spawn(paths: Paths, name: str, args: list[str], env: dict[str, str], tied: 
     return proc.pid
 
 
+# How long `mmsim status` waits for each answer: a service that has not answered by then is DOWN (a bound
+# for a hung service, not an expected time: a loaded machine answers in milliseconds, rarely in seconds).
+STATUS_TIMEOUT = 5.0
+
+
 def health(addr: str, timeout: float = 1.0) -> str:
     """grpc.health.v1 status of a service: SERVING, NOT_SERVING, or DOWN."""
     return health_reason(addr, timeout)[0]
@@ -147,6 +150,9 @@ def health(addr: str, timeout: float = 1.0) -> str:
 def health_reason(addr: str, timeout: float = 1.0) -> tuple[str, str]:
     """(grpc.health.v1 status, why): a NOT_SERVING service's own reason (its trailing metadata
     mmsim-not-serving-reason, e.g. the Redis state was lost), or why nothing answered (DOWN)."""
+    import grpc  # noqa: PLC0415  (`mmsim down` and a refused `mmsim up` need no grpc)
+    from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: PLC0415
+
     try:
         with grpc.insecure_channel(addr) as ch:
             resp, call = health_pb2_grpc.HealthStub(ch).Check.with_call(health_pb2.HealthCheckRequest(), timeout=timeout)
@@ -157,6 +163,13 @@ def health_reason(addr: str, timeout: float = 1.0) -> tuple[str, str]:
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
     reason = dict(call.trailing_metadata() or ()).get(NOT_SERVING_REASON_KEY, "")
     return status, reason or ("" if status == "SERVING" else "the service gave no reason")
+
+
+def health_reasons(addrs: dict[str, str], timeout: float = STATUS_TIMEOUT) -> dict[str, tuple[str, str]]:
+    """:func:`health_reason` of every service in ``addrs`` (name -> address), asked all at once."""
+    with ThreadPoolExecutor(max_workers=max(1, len(addrs))) as pool:
+        answers = {name: pool.submit(health_reason, addr, timeout) for name, addr in addrs.items()}
+    return {name: answer.result() for name, answer in answers.items()}
 
 
 def _host_port(url_or_addr: str) -> tuple[str, int]:
@@ -354,11 +367,10 @@ def status(settings: config.Settings) -> list[dict]:
     """One row per process: address, local PID (None for a remote or foreign stack), health over the
     network (PING for Redis, grpc.health.v1 for the services), log file."""
     paths = Paths(Path(settings.state_dir))
-    state, reason = redis_health_reason(settings.redis_url)
+    state, reason = redis_health_reason(settings.redis_url, STATUS_TIMEOUT)
     rows = [{"name": "redis", "addr": settings.redis_url, "pid": read_pid(paths, "redis"),
              "health": state, "reason": reason, "log": str(paths.logfile("redis"))}]
-    for name in MODULES:
-        state, reason = health_reason(settings.addrs[name])
+    for name, (state, reason) in health_reasons({name: settings.addrs[name] for name in MODULES}).items():
         rows.append({"name": name, "addr": settings.addrs[name], "pid": read_pid(paths, name),
                      "health": state, "reason": reason, "log": str(paths.logfile(name))})
     return rows
