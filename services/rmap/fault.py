@@ -14,7 +14,7 @@ Per fault, from this service (counted by the RPC interceptor and visible in the 
 | shared write, PTE read-only, clean     | 1 PageCache.TagFolio(DIRTY)          | 2 (BEGIN + WP_SHARED)     |
 | shared write, PTE read-only, dirty     | 0                                    | 2 (BEGIN + WP_SHARED)     |
 | private write (COW), PTE none/RO       | + 1 PageAllocator.AllocPages(order 0) | 2                         |
-| write to a COW page mapped once (reuse) | 0                                   | 1 (FAULT_BEGIN)           |
+| write, COW page mapped once (reuse)    | 0: wp_page_reuse in FAULT_BEGIN      | 1 (FAULT_BEGIN)           |
 | fault fails after the page cache       | 1                                    | 3 (+ ACCOUNT_FAILED)      |
 
 A read fault begins as do_read_fault does, with do_fault_around: FAULT_BEGIN reads the page cache's XArray

@@ -172,3 +172,21 @@ def test_munmap_splits_a_mapmany_run_and_maps_lists_it(mm, file):
     assert p.status().map_count == 1
     assert mm.check().ok
     p.exit()
+
+
+def test_cow_faults_after_fork_cost_what_the_table_says(mm, file):
+    """wp_page_copy: HandleFault + PageAllocator.AllocPages (2 hops), FAULT_BEGIN + FINISH_FAULT + the allocator's
+    one (3 round trips); wp_page_reuse: HandleFault alone, FAULT_BEGIN alone (1 hop, 1 round trip)."""
+    parent = mm.spawn("counts")
+    v = parent.mmap(file, PAGE_SIZE, prot="rw", shared=False)
+    parent.write_memory(v.start, b"p")
+    child = parent.fork()
+    copy = child.fault(v.start, write=True)
+    tree = mm.trace(copy.trace_id, timeout=120)
+    assert tree.complete and (tree.hops, tree.redis_round_trips) == (2, 3), tree.render()
+    reuse = parent.fault(v.start, write=True)
+    tree = mm.trace(reuse.trace_id, timeout=120)
+    assert tree.complete and (tree.hops, tree.redis_round_trips) == (1, 1), tree.render()
+    assert reuse.pages_mapped == 1 and not reuse.spurious
+    child.exit()
+    parent.exit()
