@@ -9,7 +9,8 @@ mapped folios in pipelines of 500 GETRANGEs. Rules:
 * ``mapcount_mismatch``: a page's _mapcount + 1 differs from the PTEs (of all processes) that raised it;
 * ``refcount_too_low``: a folio's _refcount is below its PTEs + the page cache's references + the mapcount
   policy's pin (``_refcount`` covers mapcount + cache + pins);
-* ``anon_page_owner``: an anonymous PTE's page is not owned by that process's anon_vma (->mapping);
+* ``anon_page_owner``: an anonymous PTE's page is not owned by that process's anon_vma (->mapping; fork shares
+  the root's: ``{mm:PID}:mm`` field anon_root);
 * ``file_pte_not_cached``: a file PTE maps a folio that left the page cache (->mapping cleared);
 * ``mapped_past_eof``: a PTE of a file VMA maps an index at or past the file's EOF;
 * ``pte_past_vma``: a PTE outside every VMA of its process.
@@ -73,12 +74,13 @@ class RmapCheck:
     async def check(self, report) -> None:
         raised: Counter = Counter()     # (node, pfn) -> PTEs that raised its _mapcount
         refs: Counter = Counter()       # (node, head) -> PTEs holding a reference to the folio
-        anon: dict[tuple[int, int], int] = {}    # (node, pfn) -> the pid whose anonymous PTE maps it
+        anon: dict[tuple[int, int], int] = {}    # (node, pfn) -> the anon_vma root of a process mapping it
         file_heads: dict[tuple[int, int], str] = {}
         isize: dict[str, int] = {}
         async for raw_pid in self._redis.sscan_iter(keys.cluster("procs"), count=200):
             pid = int(raw_pid)
             vmas = [Vma.from_json(m) for m in await self._redis.zrange(keys.mm(pid, "vmas"), 0, -1)]
+            root = int(await self._redis.hget(keys.mm(pid, "mm"), "anon_root") or pid)   # fork's shared anon_vma
             starts = [v.start for v in vmas]
             async for vpn_raw, pte_raw in self._redis.hscan_iter(keys.mm(pid, "pte"), count=1000):
                 vpn = int(vpn_raw)
@@ -103,7 +105,7 @@ class RmapCheck:
                     raised[(node, pfn)] += 1
                 refs[(node, head)] += 1
                 if bits & lua.PTE_ANON:
-                    anon[(node, pfn)] = pid
+                    anon[(node, pfn)] = root
                 else:
                     file_heads[(node, head)] = f"pid {pid} vpn {vpn:#x}"
             await self._runs(pid, raised, refs, file_heads)
@@ -130,9 +132,9 @@ class RmapCheck:
             if key in file_heads and mapping == 0:
                 report.add("file_pte_not_cached", f"{file_heads[key]} maps a file folio that left the page cache "
                            "(->mapping is NULL)", pfn=key[1])
-        for key, pid in anon.items():
+        for key, root in anon.items():
             r = recs.get(key)
-            if r is not None and r[4] != pid * 2 + 1:
-                report.add("anon_page_owner", f"pid {pid}'s anonymous PTE maps a page whose ->mapping is {r[4]}, "
-                           f"not its anon_vma ({pid * 2 + 1})", pfn=key[1])
+            if r is not None and r[4] != root * 2 + 1:
+                report.add("anon_page_owner", f"an anonymous PTE of anon_vma {root}'s processes maps a page whose "
+                           f"->mapping is {r[4]}, not their anon_vma ({root * 2 + 1})", pfn=key[1])
         report.checked["mapped_folios"] += len(refs)

@@ -3,6 +3,8 @@ vm_spans(ARG.spans)
 local pid = tonumber(ARG.pid)
 if redis.call('EXISTS', KEY.mm) == 0 then return {'nopid'} end
 local zapped, nv = rm_teardown(pid)
+local root = RM.anon_root(KEY.mm, pid)
+redis.call('SREM', mm_key(root, 'anon_vma'), ARG.pid)   -- unlink_anon_vmas
 redis.call('DEL', KEY.mm)
 redis.call('SREM', KEY.procs, ARG.pid)
 local out = {'ok', I(zapped), I(nv), rm_evictable()}

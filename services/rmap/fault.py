@@ -14,6 +14,7 @@ Per fault, from this service (counted by the RPC interceptor and visible in the 
 | shared write, PTE read-only, clean     | 1 PageCache.TagFolio(DIRTY)          | 2 (BEGIN + WP_SHARED)     |
 | shared write, PTE read-only, dirty     | 0                                    | 2 (BEGIN + WP_SHARED)     |
 | private write (COW), PTE none/RO       | + 1 PageAllocator.AllocPages(order 0) | 2                         |
+| write, COW page mapped once (reuse)    | 0: wp_page_reuse in FAULT_BEGIN      | 1 (FAULT_BEGIN)           |
 | fault fails after the page cache       | 1                                    | 3 (+ ACCOUNT_FAILED)      |
 
 A read fault begins as do_read_fault does, with do_fault_around: FAULT_BEGIN reads the page cache's XArray
@@ -147,6 +148,10 @@ class FaultHandler:
         if r.kind == "spurious":
             res = mapped_result(VmFault(0), r.pte, False)
             res.spurious = True
+            return res
+        if r.kind == "reused":   # wp_page_reuse: the COW page was this PTE's alone
+            res = mapped_result(VmFault(0), r.pte, False)
+            res.pages_mapped, res.first_vpn = 1, address >> PAGE_SHIFT
             return res
         vma = Vma.from_json(r.vma)
         if r.kind == "wp":

@@ -1,6 +1,7 @@
 -- handle_mm_fault's first step (mm/memory.c): find_vma + access_error (SIGSEGV), then handle_pte_fault's
 -- choice: a present PTE is a spurious fault (young/dirty set here), a write to a read-only PTE goes to
--- do_wp_page ('wp'), an empty PTE to do_fault. A read fault there starts as do_read_fault does, with
+-- do_wp_page ('wp', or 'reused' when an anonymous page mapped once is made writable here), an empty PTE to
+-- do_fault. A read fault there starts as do_read_fault does, with
 -- do_fault_around -> filemap_map_pages: the page cache's XArray read in place (the kernel reads i_pages
 -- under RCU, without calling ->fault); when it holds an uptodate folio at the faulting index, the fault is
 -- finished here in the same step (VM_FAULT_NOPAGE: 'ok', no hop). Otherwise 'missing': ->fault
@@ -35,6 +36,19 @@ local function main()
       rm_stat(p.node, 'pgfault', 1)
       redis.call('HINCRBY', KEY.mm, 'min_flt', 1)
       return {'spurious', pte_encode(p)}
+    end
+    -- do_wp_page on a private anonymous page (a COW page after fork): wp_can_reuse_anon_folio reuses it in
+    -- place when this PTE is its only mapping and reference (wp_page_reuse); otherwise wp_page_copy copies it
+    if has(p.bits, PTE_ANON) and not has(vma.f, VM_SHARED) then
+      vm_node(p.node)
+      local pg = page_get(p.pfn)
+      if pg.mapcount == 0 and pg.refcount == 1 then
+        p.bits = bit.bor(p.bits, PTE_WRITE + PTE_DIRTY + PTE_YOUNG)
+        redis.call('HSET', KEY.pte, I(vpn), pte_encode(p))
+        rm_stat(p.node, 'pgfault', 1)
+        redis.call('HINCRBY', KEY.mm, 'min_flt', 1)
+        return {'reused', pte_encode(p)}
+      end
     end
     -- the folio's state for wp_page_shared: 'dirty' needs no do_page_mkwrite round trip, 'shared' (PFN
     -- entries) is copied by the page cache first, 'clean' is dirtied first

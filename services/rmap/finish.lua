@@ -169,7 +169,7 @@ function RM.finish(K, F)
     if #src > 0 then redis.call('SET', node_key(anode, 'mem:' .. I(apfn)), src)
     else redis.call('DEL', node_key(anode, 'mem:' .. I(apfn))) end
     vm_node(anode)
-    page_set_field(apfn, 'mapping', F.pid * 2 + 1)  -- anon_vma | PAGE_MAPPING_ANON (the anon_vma is the mm's)
+    page_set_field(apfn, 'mapping', RM.anon_root(K.mm, F.pid) * 2 + 1)  -- anon_vma | PAGE_MAPPING_ANON (the fork tree's)
     page_set_field(apfn, 'index', vpn)
     page_flags_set(apfn, PG_UPTODATE + PG_DIRTY + PG_SWAPBACKED)
     if page_mapcount_add(apfn, 1) == 0 then rm_stat(anode, 'nr_anon_pages', 1) end

@@ -26,9 +26,10 @@ local pinned = redis.call('SISMEMBER', node_key(node, 'rmap_pinned'), I(head))
 local out = {'ok', I(total), I(p.mapcount), I(hp.refcount), I(pinned), I(head), I(order)}
 local pk = I(node) .. ':' .. I(pfn)
 if has(hp.flags, PG_SWAPBACKED) and hp.w2 % 2 == 1 then
-  local pid = (hp.w2 - 1) / 2
-  local c = redis.call('HGET', mm_key(pid, 'pagemaps'), pk)
-  if c then out[#out + 1] = I(pid); out[#out + 1] = c end
+  for _, pid in ipairs(RM.anon_vma_pids((hp.w2 - 1) / 2)) do
+    local c = redis.call('HGET', mm_key(pid, 'pagemaps'), pk)
+    if c then out[#out + 1] = pid; out[#out + 1] = c end
+  end
 elseif hp.w2 ~= 0 then
   -- rmap_walk_file: the VMAs of i_mmap covering the page's index, then each process's count
   local name = mapping_name(hp.w2)

@@ -13,7 +13,8 @@ Cluster these scripts would need the tags co-located (documented in mmsim.runtim
 than KEYS[] are built inside the scripts with the same builders as mmsim.runtime.keys.
 
 PTE encoding (the value of ``{mm:PID}:pte`` field VPN): ``"PFN:HEAD:ORDER:NODE:BITS"`` with BITS from
-PTE_* below. A PTE with PTE_NOMC was installed without raising _mapcount (the leak policy saturated it).
+PTE_* below. A PTE with PTE_NOMC was installed without raising _mapcount (the leak policy saturated it); one
+with PTE_PROTNONE is present but inaccessible (mprotect PROT_NONE: pte_mkprotnone), so accesses fault.
 
 Lua numbers are doubles: every integer that goes into a key or a reply is formatted with ``I()``
 (``%d``), never ``tostring`` (which prints 2**47 as 1.4e+14); VMA JSON is decoded here but never
@@ -28,7 +29,7 @@ from mmsim.runtime import lua
 from mmsim.runtime.errors import FailedPrecondition, NotFound
 from mmsim.runtime.lua import Reply, Spec, SpecScript
 
-PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO = 1, 2, 4, 8, 16, 32
+PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO, PTE_PROTNONE = 1, 2, 4, 8, 16, 32, 64
 
 RMAP_LUA_LIB = lua.source(__file__, "rmap")
 """The reverse map's Lua library (rmap.lua): PTE encoding, zap, teardown, fault-around; after the vmemmap library."""
@@ -86,6 +87,7 @@ FAULT_BEGIN = _script(Spec(
                                        "fault_around_bytes",   # debugfs fault_around_bytes (4096 = off)
                                        "chunk_shift"),         # the page cache's XArray chunk shift
     replies={**_GONE, **_FINISHED, "segv": ("why",), "spurious": ("pte",),
+             "reused": ("pte",),        # wp_page_reuse: an anonymous page mapped once, made writable
              # state: the folio of a shared file PTE, 'dirty' | 'clean' | 'shared' (PFN entries), else ''
              "wp": ("vma", "pte", "limit:int", "action", "state"),
              # around_first, around_pages: the fault-around window (file pages) for PageCache.Fault
@@ -123,9 +125,24 @@ MMAP_INSERT = _script(Spec(
     replies={**_GONE, "ok": (), "overlap": (), "enomem": ("map_count",), "unlinked": ()}), libraries="")
 
 MUNMAP = _script(Spec(
-    "munmap", keys=("mm", "vmas"),
-    args=("spans", "pid", "start", "stop", "plan"),   # plan: JSON [{"old": member, "new": [members]}]
+    "munmap", keys=("mm", "vmas", "runs"),
+    args=("spans", "pid", "start", "stop",
+          "plan",    # JSON [{"old": member, "new": [members]}]
+          "run_plan"),   # JSON [{"old": run JSON, "k": VMAs per process unmapped, "new": [run JSON of the pieces left]}]
     replies={**_GONE, "ok": ("zapped:int", "evict", _FREED), "retry": (), "enomem": ()}))
+
+FORK = _script(Spec(
+    "fork", keys=("mm", "vmas", "pte", "pte_idx", "runs", "pids", "procs"), args=("spans", "pid"),
+    replies={**_GONE, "ok": ("child:int", "vmas:int", "ptes:int", "cow:int"),
+             "bulk": ("tasks",),        # the pid stands for a bulk Spawn's run of processes
+             "overflow": ("why",)}))    # a folio's _refcount would pass INT_MAX
+
+MPROTECT = _script(Spec(
+    "mprotect", keys=("mm", "vmas", "pte", "pte_idx"),
+    args=("pid", "start", "stop",
+          "old", "new",                 # JSON lists of VMA members: the ones replaced (by address), their replacements
+          "wrprotect", "protnone"),     # 0/1: clear PTE_WRITE in range; set (1) or clear (0) PTE_PROTNONE
+    replies={**_GONE, "ok": ("ptes:int",), "retry": (), "enomem": ("map_count",)}))
 
 EXIT = _script(Spec("exit", keys=("mm", "procs"), args=("spans", "pid"),
                     replies={"nopid": (), "ok": ("zapped:int", "vmas:int", "evict", _FREED)}))

@@ -26,7 +26,7 @@ import json
 import zlib
 from dataclasses import dataclass
 
-from mmsim.runtime.errors import InvalidArgument, ResourceExhausted, require
+from mmsim.runtime.errors import InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, require
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -227,3 +227,81 @@ def validate_mmap(length: int, offset: int, addr: int) -> int:
         raise ResourceExhausted(f"length {length} does not fit the address space (ENOMEM)")
     require((offset >> PAGE_SHIFT) + (plen >> PAGE_SHIFT) < (1 << 52), "offset + length overflows pgoff (EOVERFLOW)")
     return plen
+
+
+def _with(vma: Vma, start: int, end: int, flags: int) -> Vma:
+    """A piece [start, end) of ``vma`` (its pgoff moved along), with ``flags``."""
+    return Vma(start, end, vma.pgoff + ((start - vma.start) >> PAGE_SHIFT), flags, vma.mapping, vma.ino, vma.dev,
+               vma.path, vma.limit, vma.action)  # fmt: skip
+
+
+def can_merge(a: Vma, b: Vma) -> bool:
+    """b may be merged onto the end of a (mm/vma.c is_mergeable_vma + the file offsets being contiguous)."""
+    return (a.end == b.start and a.flags == b.flags and a.mapping == b.mapping and a.ino == b.ino and a.dev == b.dev
+            and a.path == b.path and a.limit == b.limit and a.action == b.action
+            and a.pgoff + a.pages == b.pgoff)  # fmt: skip
+
+
+def mprotect_plan(vmas: list[Vma], start: int, end: int, prot_bits: int) -> tuple[list[Vma], list[Vma]]:
+    """mm/mprotect.c do_mprotect_pkey -> mprotect_fixup over [start, end): each VMA in range takes the new
+    VM_READ/VM_WRITE/VM_EXEC bits, split at start and end (vma_modify_flags -> split_vma) and merged with
+    its neighbours where they are alike (vma_merge). Returns (the VMAs replaced, their replacements), both
+    empty when nothing changes. Raises NotFound (ENOMEM) when part of the range is not mapped, and
+    PermissionDenied (EACCES) when a VMA lacks the matching VM_MAY* bit."""
+    rwx = VM_READ | VM_WRITE | VM_EXEC
+    ordered = sorted(vmas, key=lambda v: v.start)
+    inside = [v for v in ordered if v.start < end and v.end > start]
+    at = start
+    for v in inside:
+        if v.start > at:
+            break
+        at = v.end
+    if at < end:
+        raise NotFound(f"[{max(at, start):#x}, {end:#x}) is not mapped (ENOMEM)")
+    for v in inside:
+        if prot_bits & ~(v.flags >> 4) & rwx:   # VM_MAYREAD = VM_READ << 4, and so on
+            raise PermissionDenied(f"the VMA at {v.start:#x} may not take that protection (EACCES)")
+    if all(v.flags & rwx == prot_bits for v in inside):
+        return [], []
+    pieces: list[tuple[Vma, bool]] = []    # (piece, changed)
+    i = ordered.index(inside[0])
+    if i > 0 and ordered[i - 1].end == inside[0].start:
+        pieces.append((ordered[i - 1], False))
+    for v in inside:
+        new = (v.flags & ~rwx) | prot_bits
+        if new == v.flags:   # mprotect_fixup: nothing to do for this VMA, no split
+            pieces.append((v, False))
+            continue
+        if v.start < start:
+            pieces.append((_with(v, v.start, start, v.flags), False))
+        pieces.append((_with(v, max(v.start, start), min(v.end, end), new), True))
+        if v.end > end:
+            pieces.append((_with(v, end, v.end, v.flags), False))
+    j = ordered.index(inside[-1])
+    if j + 1 < len(ordered) and ordered[j + 1].start == inside[-1].end:
+        pieces.append((ordered[j + 1], False))
+    merged: list[tuple[Vma, bool]] = []
+    for piece, changed in pieces:
+        if merged and (changed or merged[-1][1]) and can_merge(merged[-1][0], piece):
+            last = merged[-1][0]
+            merged[-1] = (_with(last, last.start, piece.end, last.flags), True)
+        else:
+            merged.append((piece, changed))
+    old = [v for v in ordered if v in inside or any(v is p for p, _ in pieces)]
+    new = [v for v, _ in merged]
+    untouched = set(old) & set(new)
+    return [v for v in old if v not in untouched], [v for v in new if v not in untouched]
+
+
+def split_run_for_munmap(run: dict, start: int, end: int) -> tuple[int, list[dict]]:
+    """munmap of [start, end) over a MapMany run (``n`` one-page VMAs from ``s``, all mapping one page): the
+    VMAs unmapped (per process) and the 0..2 runs left on either side (split_vma on a run)."""
+    s, n = run["s"], run["n"]
+    left = max(0, min(n, (start - s) >> PAGE_SHIFT))
+    right = max(0, min(n, (s + n * PAGE_SIZE - end) >> PAGE_SHIFT))
+    pieces = []
+    if left:
+        pieces.append({**run, "n": left})
+    if right:
+        pieces.append({**run, "s": s + (n - right) * PAGE_SIZE, "n": right})
+    return n - left - right, pieces

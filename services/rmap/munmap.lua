@@ -1,4 +1,4 @@
--- munmap (mm/vma.c do_vmi_munmap): zap, unlink, keep the pieces outside the range.
+-- munmap (mm/vma.c do_vmi_munmap): zap, unlink, keep the pieces outside the range (of VMAs and MapMany runs).
 vm_spans(ARG.spans)
 local pid, start, stop = tonumber(ARG.pid), tonumber(ARG.start), tonumber(ARG.stop)
 local st = redis.call('HMGET', KEY.mm, 'state', 'killed_reason', 'map_count', 'max_map_count')
@@ -16,6 +16,16 @@ for _, item in ipairs(plan) do
   if cur[1] ~= item.old then return {'retry'} end
   delta = delta + #item.new - 1
 end
+-- MapMany runs in range: each must be as planned, and no other run may have appeared
+local runs = cjson.decode(ARG.run_plan)
+local overlapping = 0
+for _, run in ipairs(RM.runs(pid)) do
+  if run.r.s < stop and run.r.s + run.r.n * 4096 > start then overlapping = overlapping + 1 end
+end
+if overlapping ~= #runs then return {'retry'} end
+for _, item in ipairs(runs) do
+  if redis.call('HGET', KEY.runs, I(cjson.decode(item.old).s)) ~= item.old then return {'retry'} end
+end
 if delta > 0 and tonumber(st[3]) + delta > tonumber(st[4]) then return {'enomem'} end
 local zapped = 0
 for _, item in ipairs(plan) do
@@ -29,6 +39,11 @@ for _, item in ipairs(plan) do
     redis.call('ZADD', KEY.vmas, I(w.s), n)
     redis.call('ZADD', map_key(w.m, 'i_mmap'), I(w.pg), I(pid) .. ':' .. I(w.s))
   end
+end
+local tasks = tonumber(redis.call('HGET', KEY.mm, 'nr_tasks') or '1')
+for _, item in ipairs(runs) do
+  zapped = zapped + RM.split_run(pid, item, tasks)
+  delta = delta - item.k
 end
 redis.call('HINCRBY', KEY.mm, 'map_count', delta)
 local out = {'ok', I(zapped), rm_evictable()}

@@ -10,8 +10,9 @@ while addr < stop do
   local off = addr - vpn * 4096
   local n = math.min(4096 - off, stop - addr)
   local s = redis.call('HGET', KEY.pte, I(vpn))
-  if not s then return {'ok', table.concat(out), I(vpn)} end
-  local pfn, head, order, node, bits = string.match(s, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
+  local pfn, head, order, node, bits = string.match(s or '', '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
+  -- no PTE, or a PROT_NONE one (64): the access faults
+  if not s or bit.band(tonumber(bits), 64) ~= 0 then return {'ok', table.concat(out), I(vpn)} end
   local src = (tonumber(pfn) - tonumber(head)) * 4096 + off
   local b = ''
   if bit.band(tonumber(bits), 32) == 0 then

@@ -1,6 +1,6 @@
 -- The reverse map's library (after the vmemmap library): PTE encoding, zap (folio_remove_rmap_pte + folio_put),
 -- exit_mmap's teardown, fault-around (filemap_map_pages). Key builders match mmsim.runtime.keys.
-local PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO = 1, 2, 4, 8, 16, 32
+local PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO, PTE_PROTNONE = 1, 2, 4, 8, 16, 32, 64
 local VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 1, 2, 4, 8
 local PG_UPTODATE, PG_DIRTY, PG_HEAD, PG_SWAPBACKED = 8, 16, 64, 131072
 local RM_FREED = {}
@@ -131,18 +131,16 @@ function RM.runs(pid)
   return out
 end
 
--- zap_page_range of a run: its PTEs drop their _mapcount and references with the same wrap-around arithmetic
+-- zap_page_range of c counted PTEs of a run r: they drop their _mapcount and references with the same wrap-around arithmetic
 -- that raised them (page_remove_rmap checks nothing); a page that left the page cache meanwhile (a wrapped
 -- count let it be freed) is a bad page map and is not touched. Returns the PTEs zapped.
-function RM.zap_run(pid, run, tasks)
-  local r = run.r
-  rm_i_mmap_del(r.m, pid, r.s)
-  if run.c > 0 then
+function RM.run_uncount(r, c)
+  if c > 0 then
     if RM.folio_is(r.node, r.head, r.m, r.index) then
-      local mc = RM.wrap(page_get_field(r.pfn, 'mapcount') - run.c, r.b)
+      local mc = RM.wrap(page_get_field(r.pfn, 'mapcount') - c, r.b)
       page_set_field(r.pfn, 'mapcount', mc)
       if mc == -1 then rm_stat(r.node, 'nr_mapped', -1) end
-      local rc = RM.wrap(page_get_field(r.head, 'refcount') - run.c, r.b)
+      local rc = RM.wrap(page_get_field(r.head, 'refcount') - c, r.b)
       if rc < 0 then
         rm_stat(r.node, 'mmsim_bad_page_map', 1)
       else
@@ -152,7 +150,50 @@ function RM.zap_run(pid, run, tasks)
       rm_stat(r.node, 'mmsim_bad_page_map', 1)
     end
   end
-  return r.n * tasks
+end
+
+function RM.zap_run(pid, run, tasks)
+  rm_i_mmap_del(run.r.m, pid, run.r.s)
+  RM.run_uncount(run.r, run.c)
+  return run.r.n * tasks
+end
+
+-- munmap of part of a run (item = {old = its JSON, k = VMAs per process unmapped, new = JSON of the 0..2 runs
+-- left}): the k VMAs' PTEs of every process drop their counts (the uncounted, saturated ones go first to the
+-- pieces left, as many as they hold), the rest of the count is shared out to the pieces. Returns PTEs zapped.
+function RM.split_run(pid, item, tasks)
+  local r = cjson.decode(item.old)
+  local c = tonumber(redis.call('HGET', mm_key(pid, 'runs'), I(r.s) .. ':c') or '0')
+  local removed = math.min(c, item.k * tasks)
+  RM.run_uncount(r, removed)
+  redis.call('HDEL', mm_key(pid, 'runs'), I(r.s), I(r.s) .. ':c')
+  rm_i_mmap_del(r.m, pid, r.s)
+  local left = c - removed
+  for _, j in ipairs(item.new) do
+    local w = cjson.decode(j)
+    local cw = math.min(left, w.n * tasks)
+    left = left - cw
+    redis.call('HSET', mm_key(pid, 'runs'), I(w.s), j, I(w.s) .. ':c', I(cw))
+    redis.call('ZADD', map_key(w.m, 'i_mmap'), I(w.pg), I(pid) .. ':' .. I(w.s))
+  end
+  local pk = I(r.node) .. ':' .. I(r.pfn)
+  if redis.call('HINCRBY', mm_key(pid, 'pagemaps'), pk, -item.k) <= 0 then redis.call('HDEL', mm_key(pid, 'pagemaps'), pk) end
+  redis.call('HINCRBY', mm_key(pid, 'mm'), 'rss_file', -item.k)
+  return item.k * tasks
+end
+
+-- the processes of the anon_vma rooted at pid `root` (fork shares one per fork tree; ->mapping = root * 2 + 1):
+-- rmap_walk_anon visits each of them (anon_vma_interval_tree_foreach); a process that never forked is its own
+function RM.anon_vma_pids(root)
+  local pids = redis.call('SMEMBERS', mm_key(root, 'anon_vma'))
+  if #pids == 0 then pids = {I(root)} end
+  table.sort(pids, function(a, b) return tonumber(a) < tonumber(b) end)
+  return pids
+end
+
+-- the anon_vma root of the process whose mm hash is `mmkey` (pid when it never forked)
+function RM.anon_root(mmkey, pid)
+  return tonumber(redis.call('HGET', mmkey, 'anon_root') or pid)
 end
 
 -- put_page of every get_user_pages reference the process still holds

@@ -38,9 +38,9 @@ import grpc
 from mmsim.rmap import lua
 from mmsim.rmap.fault import FaultHandler, _s, mm_keys, resolve_policy
 from mmsim.rmap.mm import (
-    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, MMAP_MIN_ADDR, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, Vma, dev_of_fs, format_maps_line, get_unmapped_area,
-    thp_get_unmapped_area,
-    page_align, prot_to_vm_flags, split_for_munmap, validate_comm, validate_mmap,
+    DEFAULT_MAX_MAP_COUNT, MMAP_BASE, MMAP_MIN_ADDR, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_EXEC, VM_READ, VM_WRITE, Vma,
+    dev_of_fs, format_maps_line, get_unmapped_area, mprotect_plan, page_align, prot_to_vm_flags, split_for_munmap, split_run_for_munmap,
+    thp_get_unmapped_area, validate_comm, validate_mmap,
 )  # fmt: skip
 from mmsim.runtime import keys, profiles
 from mmsim.runtime.errors import (
@@ -217,7 +217,8 @@ class ReverseMap:
             pipe = self.redis.pipeline(transaction=False)
             pipe.exists(keys.mm(pid, "mm"))
             pipe.zrangebyscore(keys.mm(pid, "vmas"), "-inf", f"({end}")
-            exists, members = await pipe.execute()
+            pipe.hgetall(keys.mm(pid, "runs"))
+            exists, members, runs = await pipe.execute()
             if not exists:
                 raise NotFound(f"no process with pid {pid}")
             plan = []
@@ -225,8 +226,15 @@ class ReverseMap:
                 v = Vma.from_json(m)
                 if v.end > addr:
                     plan.append({"old": _s(m), "new": [p.to_json() for p in split_for_munmap(v, addr, end)]})
-            r = lua.live(await lua.MUNMAP(self.redis, **mm_keys(pid, ("mm", "vmas")), spans=self.spans, pid=pid,
-                                          start=addr, stop=end, plan=json.dumps(plan)), pid)  # fmt: skip
+            run_plan = []
+            for k, text in runs.items():
+                run = json.loads(text)
+                if b":" not in k and run["s"] < end and run["s"] + run["n"] * PAGE_SIZE > addr:
+                    gone, left = split_run_for_munmap(run, addr, end)
+                    run_plan.append({"old": _s(text), "k": gone, "new": [json.dumps(p) for p in left]})
+            r = lua.live(await lua.MUNMAP(self.redis, **mm_keys(pid, ("mm", "vmas", "runs")), spans=self.spans,
+                                          pid=pid, start=addr, stop=end, plan=json.dumps(plan),
+                                          run_plan=json.dumps(run_plan)), pid)  # fmt: skip
             if r.kind == "ok":
                 await self.faults.free_folios(lua.freed(r.freed))
                 await self.faults.evict_inodes(r.evict)
@@ -234,6 +242,57 @@ class ReverseMap:
             if r.kind == "enomem":
                 raise ResourceExhausted(f"splitting would pass vm.max_map_count of pid {pid} (ENOMEM)")
         raise ResourceExhausted(f"munmap kept racing with other changes of pid {pid}")
+
+    async def fork(self, pid: int) -> dict:
+        """fork(2)'s dup_mmap (kernel/fork.c) in ONE script: a child with the parent's VMAs and MapMany runs,
+        sharing its anon_vma; private VMAs with anonymous pages have their page tables copied and those pages
+        made copy-on-write in both processes (mm/memory.c copy_present_pte); the rest the child refaults
+        (vma_needs_copy). Returns the child's pid, its VMAs, the PTEs copied and the COW pages shared."""
+        r = lua.live(await lua.FORK(self.redis, **mm_keys(pid, ("mm", "vmas", "pte", "pte_idx", "runs")),
+                                    pids=keys.cluster("pids"), procs=keys.cluster("procs"), spans=self.spans,
+                                    pid=pid), pid)  # fmt: skip
+        if r.kind == "bulk":
+            raise FailedPrecondition(f"pid {pid} stands for a bulk Spawn of {r.tasks} processes; fork one made alone")
+        if r.kind == "overflow":
+            raise ResourceExhausted(f"fork of pid {pid} refused: {r.why} (try_get_page)")
+        return {"pid": r.child, "vmas": r.vmas, "ptes": r.ptes, "cow": r.cow}
+
+    async def mprotect(self, pid: int, addr: int, length: int, prot: set[str]) -> dict:
+        """mprotect(2) (mm/mprotect.c): the VMAs of [addr, addr + length) take the new protection, split and
+        merged (mprotect_plan), and their PTEs follow (MPROTECT) in one script. Returns the VMAs replaced, the
+        VMAs now standing for them and the PTEs changed. Length 0 changes nothing, as in the kernel."""
+        require(addr % PAGE_SIZE == 0, f"addr must be page aligned, got {addr:#x} (EINVAL)")
+        end = addr + page_align(length)
+        require(end <= TASK_SIZE, f"[{addr:#x}, {end:#x}) is past TASK_SIZE (ENOMEM)")
+        bits = prot_to_vm_flags(prot, False) & (VM_READ | VM_WRITE | VM_EXEC)
+        for _ in range(MAX_MMAP_RETRIES):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hmget(keys.mm(pid, "mm"), "state", "killed_reason")
+            pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
+            pipe.hgetall(keys.mm(pid, "runs"))
+            (state, why), members, runs = await pipe.execute()
+            if state is None:
+                raise NotFound(f"no process with pid {pid}")
+            if state != b"running":
+                raise FailedPrecondition(f"process {pid} was killed: {_s(why or b'')}")
+            if length == 0:
+                return {"old": 0, "new": 0, "ptes": 0}
+            for run in _run_spans(runs):
+                if run.start < end and run.end > addr:
+                    raise FailedPrecondition(f"[{addr:#x}, {end:#x}) overlaps a MapMany run at {run.start:#x}; "
+                                             "mprotect of runs is not modelled")
+            old, new = mprotect_plan([Vma.from_json(m) for m in members], addr, end, bits)
+            if not old:
+                return {"old": 0, "new": 0, "ptes": 0}
+            r = lua.live(await lua.MPROTECT(
+                self.redis, **mm_keys(pid, ("mm", "vmas", "pte", "pte_idx")), pid=pid, start=addr, stop=end,
+                old=json.dumps([v.to_json() for v in old]), new=json.dumps([v.to_json() for v in new]),
+                wrprotect=int(not bits & VM_WRITE), protnone=int(bits == 0)), pid)  # fmt: skip
+            if r.kind == "ok":
+                return {"old": len(old), "new": len(new), "ptes": r.ptes}
+            if r.kind == "enomem":
+                raise ResourceExhausted(f"process {pid} has {r.map_count} VMAs: splitting passes vm.max_map_count (ENOMEM)")
+        raise Aborted(f"mprotect kept racing with other changes of pid {pid}; retry")
 
     async def exit(self, pid: int) -> tuple[int, int, int]:
         r = lua.live(await lua.EXIT(self.redis, mm=keys.mm(pid, "mm"), procs=keys.cluster("procs"), spans=self.spans,
@@ -274,13 +333,36 @@ class ReverseMap:
         return r.vmas, [(per[i], bool(per[i + 1])) for i in range(0, len(per), 2)]
 
     async def proc_maps(self, pid: int) -> list[str]:
+        """/proc/PID/maps: one line per VMA; a MapMany run of n one-page VMAs shows its first and last VMA
+        and, between them, one line saying how many alike VMAs it stands for (not a maps line: it starts
+        with '...')."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(keys.mm(pid, "mm"))
         pipe.zrange(keys.mm(pid, "vmas"), 0, -1)
-        exists, members = await pipe.execute()
+        pipe.hgetall(keys.mm(pid, "runs"))
+        exists, members, runs = await pipe.execute()
         if not exists:
             raise NotFound(f"no process with pid {pid}")
-        return [format_maps_line(Vma.from_json(m)) for m in members]
+        lines = [(v.start, [format_maps_line(v)]) for v in map(Vma.from_json, members)]
+        run_list = [json.loads(v) for k, v in runs.items() if b":" not in k]
+        names = sorted({r["m"] for r in run_list})
+        pipe = self.redis.pipeline(transaction=False)
+        for m in names:
+            pipe.hget(keys.mapping(m, "inode"), "path")
+        paths = dict(zip(names, await pipe.execute()))
+        for r in run_list:
+            fs, ino = r["m"].split("/", 1)
+            one = Vma(r["s"], r["s"] + PAGE_SIZE, r["pg"], r["f"], r["m"], int(ino), dev_of_fs(fs),
+                      f"/mnt/{fs}{_s(paths[r['m']] or b'')}")  # fmt: skip
+            out = [format_maps_line(one)]
+            if r["n"] > 2:
+                out.append(f"... {r['n'] - 2} more one-page VMAs like these (a MapMany run of {r['n']})")
+            if r["n"] > 1:
+                last = r["s"] + (r["n"] - 1) * PAGE_SIZE
+                out.append(format_maps_line(Vma(last, last + PAGE_SIZE, one.pgoff, one.flags, one.mapping, one.ino,
+                                                one.dev, one.path)))  # fmt: skip
+            lines.append((r["s"], out))
+        return [line for _, group in sorted(lines, key=lambda x: x[0]) for line in group]
 
     async def proc_status(self, pid: int) -> dict[str, str]:
         h = await self.redis.hgetall(keys.mm(pid, "mm"))

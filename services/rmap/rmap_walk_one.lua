@@ -1,5 +1,5 @@
--- rmap_walk (mm/rmap.c) of one page: rmap_walk_anon for an anonymous page (its anon_vma is the mm whose COW
--- copy it is: ->mapping = pid * 2 + 1, ->index = the virtual page), rmap_walk_file for a page-cache page
+-- rmap_walk (mm/rmap.c) of one page: rmap_walk_anon for an anonymous page (its anon_vma is the fork tree's:
+-- ->mapping = root pid * 2 + 1, ->index = the virtual page; every process of it is visited), rmap_walk_file for a page-cache page
 -- (vma_interval_tree_foreach over i_mmap for the page's index, vma_address, then the PTE must map the page).
 -- A MapMany run is one entry standing for its count of one-page VMAs in each of its nr_tasks processes.
 vm_spans(ARG.spans)
@@ -11,10 +11,12 @@ local function add(pid, addr, kind, n, tasks)
 end
 local function tasks_of(pid) return tonumber(redis.call('HGET', mm_key(pid, 'mm'), 'nr_tasks') or '1') end
 if hp.w2 % 2 == 1 then
-  local pid = (hp.w2 - 1) / 2
   local vpn = page_get_field(pfn, 'index')
-  local s = redis.call('HGET', mm_key(pid, 'pte'), I(vpn))
-  if s and pte_decode(s).pfn == pfn then add(pid, vpn * 4096, 'anon', 1, tasks_of(pid)) end
+  for _, pid in ipairs(RM.anon_vma_pids((hp.w2 - 1) / 2)) do
+    local s = redis.call('HGET', mm_key(pid, 'pte'), I(vpn))
+    local d = s and pte_decode(s)
+    if d and d.pfn == pfn and d.node == node and has(d.bits, PTE_ANON) then add(pid, vpn * 4096, 'anon', 1, tasks_of(pid)) end
+  end
   return out
 end
 local name = hp.w2 ~= 0 and hp.w2 ~= MAPPING_SHARED and mapping_name(hp.w2)

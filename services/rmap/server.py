@@ -67,6 +67,15 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         n, vmas, freed = await self._rm.exit(_pid(request.pid))
         return reverse_map_pb2.ExitResponse(pages_unmapped=n, vmas=vmas, folios_freed=freed)
 
+    async def Fork(self, request, context):
+        d = await self._rm.fork(_pid(request.pid))
+        tracing.annotate(fork_child=d["pid"], ptes_copied=d["ptes"], cow_pages=d["cow"])
+        return reverse_map_pb2.ForkResponse(pid=d["pid"], vmas=d["vmas"], ptes_copied=d["ptes"], cow_pages=d["cow"])
+
+    async def Mprotect(self, request, context):
+        d = await self._rm.mprotect(_pid(request.pid), request.addr, request.length, prot_letters(request.prot))
+        return reverse_map_pb2.MprotectResponse(vmas_replaced=d["old"], vmas_now=d["new"], ptes_changed=d["ptes"])
+
     async def ProcMaps(self, request, context):
         lines = await self._rm.proc_maps(_pid(request.pid))
         return reverse_map_pb2.ProcMapsResponse(lines=lines, text="".join(line + "\n" for line in lines))

@@ -127,6 +127,9 @@ VALID = [
     ("read-memory {pid} {addr} 16", 0),
     ("write-memory {pid} {addr} hi", EXIT_SIGSEGV),      # a read-only mapping: the store faults with SIGSEGV
     ("exit {fresh_pid}", 0),
+    ("fork {pid}", 0),
+    ("mprotect {pid} {fresh_vma} 4096 r", 0),
+    ("mprotect {pid} {fresh_vma} 4096 none", 0),
     ("maps {pid}", 0),
     ("kmalloc 4096 --gfp GFP_KERNEL --node 0", 0),
     ("vmalloc 64KiB", 0),
@@ -271,6 +274,11 @@ INVALID = [
     ("spawn attackers --count 0", EXIT_USAGE),
     ("mmap {pid} {m} 4096 --fixed sometimes", EXIT_USAGE),
     ("rmap garbage", EXIT_USAGE),
+    ("fork 0", EXIT_USAGE),
+    ("fork 99999", EXIT_ERROR),
+    ("mprotect {pid} {addr} 4096 q", EXIT_USAGE),
+    ("mprotect {pid} 0x1001 4096 r", EXIT_ERROR),
+    ("mprotect {pid} 0x10000 4096 r", EXIT_ERROR),
     ("rmap 99999999999", EXIT_ERROR),
     ("mmap {pid} {m} 4096 --addr 0x1000 --fixed fixed", EXIT_ERROR),
 ]

@@ -40,7 +40,7 @@ COMMANDS = {
     "cli_experiment": "experiment",
     "cli_bench": "bench",
     "cli_reclaim": "pressure proc",
-    "cli_rmap": "mapcount-overflow rmap",
+    "cli_rmap": "mapcount-overflow rmap fork mprotect",
     "cli_pictures": "xa",
     "cli_web": "web",
 }

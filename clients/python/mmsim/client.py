@@ -885,6 +885,25 @@ class PinResult(Result):
     pfn: int
 
 
+@dataclass(frozen=True)
+class ForkResult(Result):
+    """What fork copied: the child's pid, VMAs, PTEs and the anonymous pages now copy-on-write in both."""
+
+    pid: int                    # the child
+    vmas: int                   # VMAs copied (a MapMany run counts one)
+    ptes_copied: int            # PTEs copied into the child
+    cow_pages: int              # anonymous pages shared copy-on-write
+
+
+@dataclass(frozen=True)
+class MprotectResult(Result):
+    """What mprotect changed: the VMAs split or merged away, the VMAs in their place, the PTEs changed."""
+
+    vmas_replaced: int
+    vmas_now: int
+    ptes_changed: int
+
+
 @dataclass
 class Process:
     """A process (an mm_struct) made by ``mm.spawn`` (``mm.process(pid)`` reopens one)."""
@@ -893,6 +912,7 @@ class Process:
     pid: int
     comm: str
     vmas: list[Vma] = field(default_factory=list)
+    fork_result: ForkResult | None = None   # for a child made by fork(): what was copied
 
     def mmap(self, file: File, length: int, prot: str = "r", shared: bool = True, offset: int = 0, addr: int = 0,
              fixed: str = "") -> Vma:
@@ -945,6 +965,22 @@ class Process:
         """get_user_pages(FOLL_GET) ``count`` times on the page at ``address``; try_get_page refuses the overflow."""
         return PinResult.from_pb(self.cluster.rmap_call("PinPages", rm_pb.PinPagesRequest(pid=self.pid, address=address,
                                                                                          count=count)))
+
+    def fork(self) -> "Process":
+        """fork(2): a child with this process's VMAs; private pages it wrote become copy-on-write in both
+        (``fork_result`` says what was copied)."""
+        res = ForkResult.from_pb(self.cluster.rmap_call("Fork", rm_pb.ForkRequest(pid=self.pid)))
+        return Process(self.cluster, res.pid, self.comm, list(self.vmas), fork_result=res)
+
+    def mprotect(self, addr: int | Vma, length: int | None = None, prot: str = "r") -> MprotectResult:
+        """mprotect(2): ``prot`` letters from 'rwx' ('' = PROT_NONE); ``proc.mprotect(vma, prot="r")`` does a
+        whole VMA. VMAs split at the range's ends and merge with alike neighbours."""
+        if set(prot) - set(_PROT):
+            raise errors.InvalidArgument(f"prot letters must be from 'rwx', got {prot!r}")
+        if isinstance(addr, Vma):
+            addr, length = addr.start, addr.length if length is None else length
+        req = rm_pb.MprotectRequest(pid=self.pid, addr=addr, length=length or 0, prot=[_PROT[c] for c in prot])
+        return MprotectResult.from_pb(self.cluster.rmap_call("Mprotect", req))
 
     def exit(self) -> UnmapResult:
         """exit_mmap: unmap everything and drop the mm (the pid is gone afterwards)."""

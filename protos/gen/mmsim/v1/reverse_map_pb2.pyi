@@ -217,6 +217,46 @@ class ExitResponse(_message.Message):
     folios_freed: int
     def __init__(self, pages_unmapped: _Optional[int] = ..., vmas: _Optional[int] = ..., folios_freed: _Optional[int] = ...) -> None: ...
 
+class ForkRequest(_message.Message):
+    __slots__ = ("pid",)
+    PID_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class ForkResponse(_message.Message):
+    __slots__ = ("pid", "vmas", "ptes_copied", "cow_pages")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    VMAS_FIELD_NUMBER: _ClassVar[int]
+    PTES_COPIED_FIELD_NUMBER: _ClassVar[int]
+    COW_PAGES_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    vmas: int
+    ptes_copied: int
+    cow_pages: int
+    def __init__(self, pid: _Optional[int] = ..., vmas: _Optional[int] = ..., ptes_copied: _Optional[int] = ..., cow_pages: _Optional[int] = ...) -> None: ...
+
+class MprotectRequest(_message.Message):
+    __slots__ = ("pid", "addr", "length", "prot")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    PROT_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    addr: int
+    length: int
+    prot: _containers.RepeatedScalarFieldContainer[Prot]
+    def __init__(self, pid: _Optional[int] = ..., addr: _Optional[int] = ..., length: _Optional[int] = ..., prot: _Optional[_Iterable[_Union[Prot, str]]] = ...) -> None: ...
+
+class MprotectResponse(_message.Message):
+    __slots__ = ("vmas_replaced", "vmas_now", "ptes_changed")
+    VMAS_REPLACED_FIELD_NUMBER: _ClassVar[int]
+    VMAS_NOW_FIELD_NUMBER: _ClassVar[int]
+    PTES_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    vmas_replaced: int
+    vmas_now: int
+    ptes_changed: int
+    def __init__(self, vmas_replaced: _Optional[int] = ..., vmas_now: _Optional[int] = ..., ptes_changed: _Optional[int] = ...) -> None: ...
+
 class ProcMapsRequest(_message.Message):
     __slots__ = ("pid",)
     PID_FIELD_NUMBER: _ClassVar[int]

@@ -75,6 +75,16 @@ class ReverseMapServiceStub:
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitResponse.FromString,
                 _registered_method=True)
+        self.Fork = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/Fork',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ForkRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ForkResponse.FromString,
+                _registered_method=True)
+        self.Mprotect = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/Mprotect',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.MprotectRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.MprotectResponse.FromString,
+                _registered_method=True)
         self.ProcMaps = channel.unary_unary(
                 '/mmsim.v1.ReverseMapService/ProcMaps',
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsRequest.SerializeToString,
@@ -167,6 +177,22 @@ class ReverseMapServiceServicer:
 
     def Exit(self, request, context):
         """exit_mmap (mm/mmap.c): unmap everything, drop the mm; the pid is gone afterwards.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fork(self, request, context):
+        """fork(2) (kernel/fork.c dup_mmap): a child process with a copy of the parent's VMAs and MapMany runs; the
+        page tables of private VMAs with anonymous pages are copied, those pages made copy-on-write in both.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Mprotect(self, request, context):
+        """mprotect(2) (mm/mprotect.c): a new protection for [addr, addr + length), splitting VMAs at its ends and
+        merging alike neighbours; the range's PTEs are write-protected or made inaccessible (PROT_NONE) to match.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -268,6 +294,16 @@ def add_ReverseMapServiceServicer_to_server(servicer, server):
                     servicer.Exit,
                     request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ExitResponse.SerializeToString,
+            ),
+            'Fork': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fork,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ForkRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ForkResponse.SerializeToString,
+            ),
+            'Mprotect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Mprotect,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.MprotectRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.MprotectResponse.SerializeToString,
             ),
             'ProcMaps': grpc.unary_unary_rpc_method_handler(
                     servicer.ProcMaps,
@@ -522,6 +558,60 @@ class ReverseMapService:
             '/mmsim.v1.ReverseMapService/Exit',
             mmsim_dot_v1_dot_reverse__map__pb2.ExitRequest.SerializeToString,
             mmsim_dot_v1_dot_reverse__map__pb2.ExitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/Fork',
+            mmsim_dot_v1_dot_reverse__map__pb2.ForkRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.ForkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Mprotect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/Mprotect',
+            mmsim_dot_v1_dot_reverse__map__pb2.MprotectRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.MprotectResponse.FromString,
             options,
             channel_credentials,
             insecure,
