@@ -30,7 +30,7 @@ def large_folio_rate(before: dict, after: dict) -> tuple[int, int]:
 
 
 def run(memory: str, context: str, args) -> dict:
-    settings = stack.pick_free_settings(config.load({"MMSIM_MEMORY": memory, "MMSIM_RECLAIM": "1", "MMSIM_LOG_LEVEL": "warning"}),
+    settings = stack.pick_free_settings(config.load({"MMSIM_MEMORY": memory, "MMSIM_LOG_LEVEL": "warning"}),
                                         tempfile.mkdtemp(prefix="bench-reclaim-"))
     stack.up(settings, timeout=60, tied=True)
     try:

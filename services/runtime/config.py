@@ -19,7 +19,7 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_PROFILE               | lsfmm2018               | default semantics profile (see profiles)         |
 | MMSIM_XA_CHUNK_SHIFT        | 6                       | XArray node fan-out is 2**shift (2..6)           |
 | MMSIM_FAULT_AROUND_BYTES    | 65536                   | debugfs fault_around_bytes (4096 = off)          |
-| MMSIM_RECLAIM               | 0                       | 1: page reclaim (kswapd, direct reclaim, the OOM killer); 0: allocations just fail when memory is full |
+| MMSIM_RECLAIM               | 1                       | 1: page reclaim (kswapd, direct reclaim, compaction, the OOM killer), as the kernel does; 0: switched off, a full machine just fails allocations (for experiments that want to see that) |
 | MMSIM_DIRTY_RATIO           | 20                      | vm.dirty_ratio: % of memory a writer may leave dirty before it writes back (100 = never) |
 | MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
 | MMSIM_REQUEST_TTL_S         | 600                     | how long a request id's first answer is kept     |
@@ -76,7 +76,7 @@ class Settings:
     xa_chunk_shift: int = 6
     fault_around_bytes: int = 65536
     dirty_ratio: int = 20
-    reclaim: bool = False
+    reclaim: bool = True
     trace_keep: int = 2000
     request_ttl_s: int = 600
     request_lease_s: int = 120

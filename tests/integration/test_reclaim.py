@@ -29,13 +29,13 @@ from mmsim.v1 import filesystem_pb2, page_allocator_pb2
 
 @pytest.fixture(scope="module")
 def small(private_stack):
-    with private_stack("mmsim-reclaim", MMSIM_MEMORY="4MiB", MMSIM_RECLAIM="1", MMSIM_LOG_LEVEL="info") as settings:
+    with private_stack("mmsim-reclaim", MMSIM_MEMORY="4MiB", MMSIM_LOG_LEVEL="info") as settings:
         yield settings
 
 
 @pytest.fixture(scope="module")
 def unthrottled(private_stack):
-    with private_stack("mmsim-reclaim-dirty", MMSIM_MEMORY="4MiB", MMSIM_DIRTY_RATIO="100", MMSIM_RECLAIM="1",
+    with private_stack("mmsim-reclaim-dirty", MMSIM_MEMORY="4MiB", MMSIM_DIRTY_RATIO="100",
                        MMSIM_LOG_LEVEL="info") as settings:
         yield settings
 
@@ -234,3 +234,87 @@ def test_pressure_command(mm, small, argv, code):
             assert data["vmstat"]["pgsteal_kswapd"] + data["vmstat"]["pgsteal_direct"] > 0
         elif code == 0:
             assert "reclaimed by kswapd" in out.stdout and "pgscan_kswapd" in out.stdout
+
+
+def test_accesses_through_present_ptes_make_them_young(mm):
+    """access_process_vm through PTEs already there sets their accessed (young) bit, which folio_referenced
+    reads and clears: a mapping read between reclaim passes is found referenced at each one and stays
+    resident (no major fault), while a mapping read once is unmapped and evicted on its second pass."""
+    fs = mm.mkfs("young", max_folio_order=0)
+    hot, cold = fs.create("/hot"), fs.create("/cold")
+    filler = mm.mkfs("filler").create("/filler")   # large folios: the pressure costs few allocations
+    size = 16 * PAGE_SIZE
+    for f, c in ((hot, b"h"), (cold, b"c")):
+        f.write(0, c * size)
+        f.fsync()
+    proc = mm.spawn("toucher")
+    hv, cv = proc.mmap(hot, size), proc.mmap(cold, size)
+    assert proc.read(hv.start, size) == b"h" * size and proc.read(cv.start, size) == b"c" * size
+    faults = proc.status().maj_flt
+    step = 64 * PAGE_SIZE
+    for off in range(0, 2560 * PAGE_SIZE, step):   # 2.5 times the memory through the cache, hot read in between
+        filler.write(off, b"f" * step)
+        filler.fsync()
+        assert proc.read(hv.start, size) == b"h" * size   # through the PTEs the first read left
+    assert proc.status().maj_flt == faults                 # hot was never evicted under its PTEs
+    assert all(hot.find_folio(i).found for i in range(16))
+    assert not any(cold.find_folio(i).found for i in range(16))
+    assert proc.read(cv.start, size) == b"c" * size and proc.status().maj_flt > faults
+    assert mm.check().ok
+
+
+def test_check_verifies_the_lru_lists(mm, small):
+    """mmsim check: every cached folio on exactly one LRU list (the one PG_active names), nothing else on
+    the lists, nr_inactive_file / nr_active_file equal to the lists' pages."""
+    import redis  # noqa: PLC0415
+
+    fs = mm.mkfs("lru")
+    f = fs.create("/l")
+    f.write(0, b"l" * (4 * PAGE_SIZE))
+    found = f.find_folio(0)
+    pfn = found.folio.pfn
+    r = redis.Redis.from_url(small.redis_url)
+    inactive, vm = "mmsim:{node:0}:lru:inactive_file", "mmsim:{node:0}:vmstat"
+    assert r.zscore(inactive, str(pfn)) is not None
+    report = mm.check()
+    assert report.ok and report.checked["lru_pages"] == mm.vmstat()["nr_file_pages"] == 4
+    score = r.zscore(inactive, str(pfn))
+    try:
+        r.zrem(inactive, str(pfn))      # off the list, the counter not told
+        rules = {(v.rule, v.pfn) for v in mm.check().violations}
+        assert ("lru_folio_not_on_lru", pfn) in rules and ("lru_size", -1) in rules, rules
+        r.zadd("mmsim:{node:0}:lru:active_file", {str(pfn): score})   # on the active list, PG_active clear
+        r.hincrby(vm, "nr_inactive_file", -(1 << found.folio.order))
+        r.hincrby(vm, "nr_active_file", 1 << found.folio.order)
+        rules = {(v.rule, v.pfn) for v in mm.check().violations}
+        assert rules == {("lru_folio_active_flag", pfn)}, rules
+        r.zadd(inactive, {str(pfn): score})
+        rules = {v.rule for v in mm.check().violations}
+        assert "lru_folio_on_two_lists" in rules and "lru_size" in rules, rules
+    finally:
+        r.zrem("mmsim:{node:0}:lru:active_file", str(pfn))
+        r.zadd(inactive, {str(pfn): score})
+        r.hset(vm, mapping={"nr_inactive_file": 4, "nr_active_file": 0})
+    assert mm.check().ok
+    f.truncate(0)
+    r.zadd(inactive, {str(pfn): score})   # a freed page left on a list
+    rules = {(v.rule, v.pfn) for v in mm.check().violations}
+    assert ("lru_freed_page", pfn) in rules, rules
+    r.zrem(inactive, str(pfn))
+    assert mm.check().ok
+
+
+def test_the_reclaim_switch_off_lets_a_full_machine_fail(private_stack):
+    """MMSIM_RECLAIM=0 (reclaim, compaction and the OOM killer off): clean page cache fills the machine and the
+    next allocation fails, where reclaim would have dropped it; the OOM killer says it is off."""
+    with private_stack("mmsim-noreclaim", MMSIM_MEMORY="4MiB", MMSIM_RECLAIM="0", MMSIM_LOG_LEVEL="info") as settings:
+        with _connect(settings) as mm:
+            f = mm.mkfs("full").create("/f")
+            with pytest.raises(errors.ResourceExhausted):
+                for off in range(0, 2048 * PAGE_SIZE, 256 << 10):   # twice the memory, clean after each fsync
+                    f.write(off, b"c" * (256 << 10))
+                    f.fsync()
+            assert mm.vmstat()["pgsteal_kswapd"] + mm.vmstat()["pgsteal_direct"] == 0
+            oom = mm.allocator.out_of_memory()
+            assert not oom.killed and "MMSIM_RECLAIM=0" in oom.message
+            assert mm.check().ok
