@@ -161,8 +161,9 @@ class AllocatorService:
         return {f"{z['node']}:{z['zone']}": procfs.fragmentation_index(z, order) for z in await self.buddy.zone_counters()}
 
     # ---- fragmentation -----------------------------------------------------------------------
-    async def fragment(self, nid: int = 0, zone: str | None = None, max_free_order: int = 0) -> dict:
-        return await frag.fragment(self.buddy, nid, zone, max_free_order)
+    async def fragment(self, nid: int = 0, zone: str | None = None, max_free_order: int = 0,
+                       movable: bool = False) -> dict:
+        return await frag.fragment(self.buddy, nid, zone, max_free_order, movable)
 
     async def unfragment(self, nid: int = 0) -> int:
         return await frag.unfragment(self.buddy, nid)

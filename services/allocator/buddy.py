@@ -24,8 +24,8 @@ then __free_one_page merging and the counters.
 The slow path (__alloc_pages_slowpath) is Python: an allocation served below the low watermark wakes
 kswapd (wake_all_kswapds, when the mask has __GFP_KSWAPD_RECLAIM); after a failed attempt, a mask with
 __GFP_DIRECT_RECLAIM reclaims (``reclaim``, mmsim.allocator.vmscan.Reclaimer.slowpath: direct reclaim,
-kswapd's round, the OOM killer; counted as allocstall_<zone>; compaction is still only counted,
-compact_stall / compact_fail / compact_success, nothing is migrated) and retries: once for __GFP_NORETRY and
+kswapd's round, the OOM killer; counted as allocstall_<zone>; for order > 0 first direct compaction,
+mmsim.allocator.compaction, whose next attempt counts compact_success / compact_fail) and retries: once for __GFP_NORETRY and
 for costly orders (> PAGE_ALLOC_COSTLY_ORDER) without __GFP_RETRY_MAYFAIL, MAX_RECLAIM_RETRIES (16) times
 otherwise, and only one last time once reclaim has nothing left to try; then the allocation fails.
 Without a reclaimer (unit tests) nothing is reclaimed.
@@ -135,6 +135,7 @@ class BuddyAllocator:
         self.layout = layout
         self.comm = comm
         self.reclaim = None   # mmsim.allocator.vmscan.Reclaimer, set by the allocator service
+        self.compactor = None   # mmsim.allocator.compaction.Compactor, likewise (MMSIM_COMPACTION)
         self.nofail_retries = NOFAIL_RETRIES
         self._zone_spec = {
             n.nid: ",".join(f"{z.name}:{z.start_pfn}:{z.end_pfn}" for z in n.zones) for n in layout.nodes
@@ -237,7 +238,7 @@ class BuddyAllocator:
         return zone_idx
 
     async def _attempt(self, nid, order, gfp, mt, count, zonelist, classzone, passes, comp, zero, stall, final,
-                       vmalloc_size=0, ledger=("", "")):  # fmt: skip
+                       vmalloc_size=0, ledger=("", ""), compacted=False):  # fmt: skip
         node = self.layout.nodes[nid]
         cz_name = G.ZONE_NAMES[classzone].lower()
         return await _ALLOC(
@@ -247,7 +248,7 @@ class BuddyAllocator:
                 node.start_pfn, node.end_pfn, order, gfp, mt, count, self._zone_spec[nid],
                 ",".join(z.name for z in zonelist), classzone, ",".join(str(p) for p in passes),
                 int(comp), int(zero), int(stall), int(final), cz_name, int(vmalloc_size > 0), vmalloc_size,
-                ledger[0], ledger[1],
+                ledger[0], ledger[1], int(compacted),
             ],
         )  # fmt: skip
 
@@ -294,7 +295,7 @@ class BuddyAllocator:
             retries = max(retries, self.nofail_retries)
         why = ""
         attempts = 0
-        attempt, give_up = 0, False
+        attempt, give_up, compacted = 0, False, False
         while True:
             passes = [G.FAST_PATH_ALLOC_FLAGS, slow] if attempt == 0 else [slow]
             if nofail and attempt > 0:
@@ -309,7 +310,7 @@ class BuddyAllocator:
                 attempts += 1
                 res = await self._attempt(
                     n, order, gfp, mt, count, zl, classzone, passes, comp, zero,
-                    attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size, ledger,
+                    attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size, ledger, compacted and i == 0,
                 )  # fmt: skip
                 if int(res[0]) == 1:
                     pfns = tuple(int(x) for x in res[2:])
@@ -327,7 +328,13 @@ class BuddyAllocator:
                 why = res[1].decode() if isinstance(res[1], bytes) else str(res[1])
             if final:
                 break
-            if self.reclaim is not None and can_reclaim:
+            compacted, made = False, False
+            if self.compactor is not None and can_reclaim and order > 0:
+                # __alloc_pages_direct_compact: migrate movable pages out of a block; the next attempt counts
+                # compact_success or compact_fail (compacted); a block made free needs no reclaim first
+                status = (await self.compactor.try_to_compact_pages(nid, gfp, order)).status
+                compacted, made = status != "skipped", status == "success"
+            if not made and self.reclaim is not None and can_reclaim:
                 # direct reclaim, kswapd's round, the OOM killer; nothing left to try: one last attempt
                 give_up = not await self.reclaim.slowpath(nid, gfp, order) and not nofail
             await asyncio.sleep(min(0.001 * (2**attempt), 0.05) if nofail else 0)

@@ -3,7 +3,8 @@
 -- KEYS[1] = 'mmsim:{node:N}:'
 -- ARGV: node_start node_end order gfp mt count zones(NAME:s:e,...) zonelist(NAME,...) classzone_idx
 --       passes(flags,flags) comp zero stall final classzone_name vmalloc(0/1) vmalloc_size
---       ledger_purpose ('' = the caller owns the block) ledger_trace
+--       ledger_purpose ('' = the caller owns the block) ledger_trace compacted (1: the attempt after a direct
+--       compaction, which counts compact_success / compact_fail)
 vm_init(KEYS[1], ARGV[1], ARGV[2])
 PREFIX = KEYS[1]
 local order, gfp, mt, count = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -124,10 +125,8 @@ local function prep_new_page(pfn, zone)
   redis.call('HINCRBY', PREFIX .. 'zone:' .. zone, 'nr_free_pages', -(2 ^ order))
 end
 
-if stall then
-  redis.call('HINCRBY', VMSTAT, 'allocstall_' .. czname, 1)
-  if order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_stall', 1) end
-end
+if stall then redis.call('HINCRBY', VMSTAT, 'allocstall_' .. czname, 1) end
+local compacted = ARGV[20] == '1'   -- the attempt after a direct compaction: compact_success / compact_fail
 
 local got, zones_used, pass_used = {}, {}, 0
 for _ = 1, count do
@@ -144,7 +143,7 @@ for _ = 1, count do
       redis.call('HINCRBY', PREFIX .. 'zone:' .. zn, 'nr_free_pages', 2 ^ order)
       free_one_page(zn, zr, got[j], order, pb_get(got[j]))
     end
-    if stall and order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_fail', 1) end
+    if compacted then redis.call('HINCRBY', VMSTAT, 'compact_fail', 1) end
     if final then redis.call('HINCRBY', VMSTAT, 'mmsim_alloc_fail_order_' .. order, count) end
     return {0, table.concat(why, '; ')}
   end
@@ -156,7 +155,7 @@ for zone, pages in pairs(zones_used) do
   redis.call('HINCRBY', VMSTAT, 'pgalloc_' .. string.lower(zone), pages)
 end
 redis.call('HINCRBY', VMSTAT, 'mmsim_alloc_success_order_' .. order, count)
-if stall and order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_success', 1) end
+if compacted then redis.call('HINCRBY', VMSTAT, 'compact_success', 1) end
 if (ARGV[18] or '') ~= '' then
   -- in flight: owned by the request (ARGV[19] = its trace id) until a consumer takes the block over
   for _, pfn in ipairs(got) do ledger_put(pfn, order, ARGV[18], ARGV[19]) end
