@@ -404,3 +404,19 @@ def test_unmovable_pages_block_compaction_of_their_pageblock(mm):
         mm.allocator.free_pages(kernel.folio.pfn, 0)
         mm.allocator.unfragment()
     assert mm.check().ok
+
+
+def test_fragment_movable_command(mm, small):
+    """mmsim fragment --movable: no free block above order 0, yet an order-4 allocation gets its block through
+    compaction; bad input is a usage error without a traceback."""
+    out = CliRunner().invoke(app, ["fragment", "--movable", "--json"], env=small.env())
+    assert out.exit_code == 0 and "Traceback" not in out.output, out.output
+    assert json.loads(out.stdout)["pinned"] > 0
+    block = mm.allocator.alloc_pages(4, "GFP_KERNEL")
+    assert block.folio.order == 4 and mm.vmstat()["compact_success"] == 1
+    mm.allocator.free_pages(block.folio)
+    out = CliRunner().invoke(app, ["unfragment"], env=small.env())
+    assert out.exit_code == 0 and "pages given back" in out.stdout
+    bad = CliRunner().invoke(app, ["fragment", "--movable", "--max-free-order", "11"], env=small.env())
+    assert bad.exit_code == EXIT_USAGE and "Traceback" not in bad.output
+    assert mm.check().ok
