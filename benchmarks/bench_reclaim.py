@@ -66,7 +66,8 @@ def run(memory: str, context: str, args) -> dict:
 
 def run_fragmented(memory: str, compaction: bool, files: int, pages: int) -> dict:
     """Faults through ``files`` files of ``pages`` pages each (written, then dropped from the cache) on a machine
-    fragmented with movable pages: how many large-folio allocations succeed, with or without compaction."""
+    fragmented with movable pages: how many large-folio attempts of the page cache succeed (the per-size
+    file_alloc / file_fallback counters), with or without compaction."""
     with _stack(memory, MMSIM_COMPACTION=str(int(compaction))) as mm:
         fs = mm.mkfs("frag")
         handles = [fs.create(f"/f{i}") for i in range(files)]
@@ -75,7 +76,7 @@ def run_fragmented(memory: str, compaction: bool, files: int, pages: int) -> dic
             f.fsync()
             f.fadvise_dontneed()
         mm.allocator.fragment(max_free_order=0, movable=True)
-        before = mm.vmstat()
+        before, sizes = mm.vmstat(), mm.thp_stats().sizes
         proc = mm.spawn("faulter")
         largest, start = 0, time.perf_counter()
         for f in handles:
@@ -85,7 +86,8 @@ def run_fragmented(memory: str, compaction: bool, files: int, pages: int) -> dic
                 largest, i = max(largest, r.folio_order), i + max(1, r.pages_mapped)
         seconds = time.perf_counter() - start
         after = mm.vmstat()
-    ok, tried = large_folio_rate(before, after)
+        ok = sum(a.file_alloc - b.file_alloc for a, b in zip(mm.thp_stats().sizes, sizes))
+        tried = ok + sum(a.file_fallback - b.file_fallback for a, b in zip(mm.thp_stats().sizes, sizes))
     d = {k: after.get(k, 0) - before.get(k, 0) for k in COMPACT_COUNTERS}
     return {"compaction": "on" if compaction else "off", "large folios ok": _rate(ok, tried),
             "largest order": largest, "fault s": f"{seconds:.2f}", **d}

@@ -63,12 +63,7 @@ class AllocatorService:
 
     async def release_folios(self, folios: list[tuple[int, int]]) -> int:
         """release_pages: free (pfn, order) blocks, one round trip per node and order; returns pages freed."""
-        by_order: dict[int, list[int]] = {}
-        for pfn, order in folios:
-            by_order.setdefault(order, []).append(pfn)
-        for order, pfns in sorted(by_order.items()):
-            await self.buddy.free_pages_bulk(pfns, order)
-        return sum(1 << order for _, order in folios)
+        return await self.buddy.release_pages(folios)
 
     async def get_page(self, pfn: int) -> PageDescriptor:
         return await self.buddy.get_page(pfn)

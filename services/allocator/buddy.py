@@ -379,6 +379,15 @@ class BuddyAllocator:
         )
         return [FreeResult(pfn, order, int(res[2 * i]), int(res[2 * i + 1])) for i, pfn in enumerate(pfns)]
 
+    async def release_pages(self, blocks: list[tuple[int, int]]) -> int:
+        """release_pages: free (pfn, order) blocks, one round trip per node and order; returns pages freed."""
+        by_order: dict[int, list[int]] = {}
+        for pfn, order in blocks:
+            by_order.setdefault(order, []).append(pfn)
+        for order, pfns in sorted(by_order.items()):
+            await self.free_pages_bulk(pfns, order)
+        return sum(1 << order for _, order in blocks)
+
     async def free_pages_any_order(self, pfn: int) -> FreeResult:
         """Free the allocation headed by pfn at its recorded order (kfree / folio_put of the last ref)."""
         self._check_pfn(pfn)

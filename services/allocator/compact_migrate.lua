@@ -6,8 +6,9 @@
 --
 -- Each move names an old allocation and its destination (allocated by the caller, in the in-flight ledger as
 -- 'compact'). A page-cache folio moves only when it is still what the scanner saw and has no reference beyond
--- the page cache's and its PTEs' (folio_expected_refs: a pinned folio stays, migrate_folio_unmap's -EAGAIN)
--- and is not under writeback; then its bytes, struct page state (flags, ->mapping, ->index, _refcount, every
+-- the page cache's and its PTEs' (folio_expected_refs: a pinned folio stays, migrate_folio_unmap's -EAGAIN),
+-- no other task is inside its file (i_rwsem held: its copy would hold a reference) and it is not under
+-- writeback; then its bytes, struct page state (flags, ->mapping, ->index, _refcount, every
 -- page's _mapcount), XArray entry (its marks stay), LRU place and page_owner record go to the destination, and
 -- every PTE mapping it points at the same page of the destination (the migration entry replaced at once).
 -- A fragmenter's movable page moves with its set membership. The old allocation is left as a plain allocated
@@ -36,12 +37,28 @@ local function main()
     to_free(old, order)
   end
 
-  -- the page-cache folio at old, or nil and why it may not move
+  -- another task inside the file (i_rwsem held: a read(2) or write(2) copying through the folio, writeback
+  -- reading it) would hold a reference on it while it copies: folio_expected_refs would fail. The compacting
+  -- task's own hold (a writer whose allocation compacts) is between two copies.
+  local function file_busy(mapping)
+    local h = redis.call('HGETALL', map_key(mapping, 'lock:i_rwsem'))
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local f = {}
+    for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
+    if f.w and tonumber(f.w_exp or '-1') >= now and f.w_owner ~= TRACE then return true end
+    for k, v in pairs(f) do
+      if string.sub(k, 1, 2) == 'r:' and tonumber(v) >= now and f['ro:' .. string.sub(k, 3)] ~= TRACE then return true end
+    end
+    return false
+  end
+
+  -- the page-cache folio at old, or nil when it may not move
   local function cache_folio(old, order)
     local p = page_get(old)
     if page_is_type(p, PT_BUDDY) or p.w2 <= 0 or p.w2 == MAPPING_SHARED then return nil end
     local mapping = mapping_name(p.w2)
-    if not mapping or redis.call('EXISTS', map_key(mapping, 'inode')) == 0 then return nil end
+    if not mapping or redis.call('EXISTS', map_key(mapping, 'inode')) == 0 or file_busy(mapping) then return nil end
     local ino, xa = fm_inode(map_key(mapping, 'inode')), xa_open(map_key(mapping, 'xa'), CS)
     local f = fm_lookup(xa, ino, p.w3)
     if f.kind ~= 'folio' or f.pfn ~= old or f.node ~= NODE or f.order ~= order then return nil end

@@ -172,7 +172,7 @@ class Compactor:
                     moves += [kind, old, order, dst]
         except ResourceExhausted:   # no room for the destinations: give back what was taken, the block stays
             to_free += [(moves[i + 3], moves[i + 2]) for i in range(0, len(moves), 4)]
-            await self._free(to_free)
+            await self.buddy.release_pages(to_free)
             return False
         r = await self._migrate(self.redis, spans=self._spans, node=nid, chunk_shift=self._cs,
                                 trace=locks.task_id(), moves=moves)
@@ -180,15 +180,8 @@ class Compactor:
         result.ptes += r.ptes
         result.refused += r.refused
         to_free += [(pfn, order) for _, pfn, order in _pairs(r.freed, 3)]
-        await self._free(to_free)
+        await self.buddy.release_pages(to_free)
         return r.refused == 0
-
-    async def _free(self, blocks: list[tuple[int, int]]) -> None:
-        by_order: dict[int, list[int]] = {}
-        for pfn, order in blocks:
-            by_order.setdefault(order, []).append(pfn)
-        for order, pfns in sorted(by_order.items()):
-            await self.buddy.free_pages_bulk(pfns, order)
 
     async def _count(self, nid: int, r: CompactResult) -> None:
         if r.status == "skipped":   # COMPACT_SKIPPED: no stall counted

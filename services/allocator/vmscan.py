@@ -187,11 +187,7 @@ class Reclaimer:
 
     async def free_folios(self, folios: list[tuple[int, int, int]]) -> None:
         """__free_pages of what a pass or the OOM killer let go (their ledger entries end with the free)."""
-        by_order: dict[int, list[int]] = {}
-        for _node, pfn, order in folios:
-            by_order.setdefault(order, []).append(pfn)
-        for order, pfns in sorted(by_order.items()):
-            await self.buddy.free_pages_bulk(pfns, order)
+        await self.buddy.release_pages([(pfn, order) for _node, pfn, order in folios])
 
     # ---- direct reclaim ------------------------------------------------------------------------
     async def try_to_free_pages(self, nid: int, gfp: int, order: int) -> ReclaimStats:
