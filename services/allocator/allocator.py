@@ -63,12 +63,7 @@ class AllocatorService:
 
     async def release_folios(self, folios: list[tuple[int, int]]) -> int:
         """release_pages: free (pfn, order) blocks, one round trip per node and order; returns pages freed."""
-        by_order: dict[int, list[int]] = {}
-        for pfn, order in folios:
-            by_order.setdefault(order, []).append(pfn)
-        for order, pfns in sorted(by_order.items()):
-            await self.buddy.free_pages_bulk(pfns, order)
-        return sum(1 << order for _, order in folios)
+        return await self.buddy.release_pages(folios)
 
     async def get_page(self, pfn: int) -> PageDescriptor:
         return await self.buddy.get_page(pfn)
@@ -161,8 +156,9 @@ class AllocatorService:
         return {f"{z['node']}:{z['zone']}": procfs.fragmentation_index(z, order) for z in await self.buddy.zone_counters()}
 
     # ---- fragmentation -----------------------------------------------------------------------
-    async def fragment(self, nid: int = 0, zone: str | None = None, max_free_order: int = 0) -> dict:
-        return await frag.fragment(self.buddy, nid, zone, max_free_order)
+    async def fragment(self, nid: int = 0, zone: str | None = None, max_free_order: int = 0,
+                       movable: bool = False) -> dict:
+        return await frag.fragment(self.buddy, nid, zone, max_free_order, movable)
 
     async def unfragment(self, nid: int = 0) -> int:
         return await frag.unfragment(self.buddy, nid)

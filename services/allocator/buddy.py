@@ -24,8 +24,8 @@ then __free_one_page merging and the counters.
 The slow path (__alloc_pages_slowpath) is Python: an allocation served below the low watermark wakes
 kswapd (wake_all_kswapds, when the mask has __GFP_KSWAPD_RECLAIM); after a failed attempt, a mask with
 __GFP_DIRECT_RECLAIM reclaims (``reclaim``, mmsim.allocator.vmscan.Reclaimer.slowpath: direct reclaim,
-kswapd's round, the OOM killer; counted as allocstall_<zone>; compaction is still only counted,
-compact_stall / compact_fail / compact_success, nothing is migrated) and retries: once for __GFP_NORETRY and
+kswapd's round, the OOM killer; counted as allocstall_<zone>; for order > 0 first direct compaction,
+mmsim.allocator.compaction, whose next attempt counts compact_success / compact_fail) and retries: once for __GFP_NORETRY and
 for costly orders (> PAGE_ALLOC_COSTLY_ORDER) without __GFP_RETRY_MAYFAIL, MAX_RECLAIM_RETRIES (16) times
 otherwise, and only one last time once reclaim has nothing left to try; then the allocation fails.
 Without a reclaimer (unit tests) nothing is reclaimed.
@@ -90,14 +90,16 @@ _CONSTS_LUA = (f"local PG_HEAD, PG_ZEROED = {PG['head']}, {1 << 30}\nlocal FLAG_
 
 ALLOC = lua.Spec("buddy_alloc", keys=("node",), args=(
     "node_start", "node_end", "order", "gfp", "mt", "count", "zones", "zonelist", "classzone", "passes", "comp",
-    "zero", "stall", "final", "classzone_name", "vmalloc", "vmalloc_size", "ledger_purpose", "ledger_trace"))
+    "zero", "stall", "final", "classzone_name", "vmalloc", "vmalloc_size", "ledger_purpose", "ledger_trace",
+    "compacted"))
 """One allocation attempt (buddy_alloc.lua). KEY node: the node's key prefix ``mmsim:{node:N}:``. ARG node_start,
 node_end (pfns); order; gfp (mask); mt (migratetype); count (blocks of ``order``, all or none); zones
 (``NAME:start:end,...``); zonelist (``NAME,...``, highest first); classzone (zone index) and classzone_name;
 passes (the alloc_flags of each watermark pass, ``,``-separated); comp, zero, stall, final (``0``/``1``:
 __GFP_COMP, __GFP_ZERO, a retry after reclaim, the last attempt); vmalloc (``1``: record the pages as a
 vmalloc area) and vmalloc_size (bytes); ledger_purpose (``''``: the caller owns the blocks at once, else
-they are in flight, owned by the request) and ledger_trace (its trace id). Reply: AllocReply."""
+they are in flight, owned by the request) and ledger_trace (its trace id); compacted (``1``: the attempt
+after a direct compaction, which counts compact_success / compact_fail). Reply: AllocReply."""
 
 FREE = lua.Spec("buddy_free", keys=("node",), args=("node_start", "node_end", "order", "zones", "n", "*items"))
 """One free (buddy_free.lua). KEY node, ARG node_start, node_end, zones as ALLOC's; order (``-1``: the order
@@ -180,6 +182,7 @@ class BuddyAllocator:
         self.layout = layout
         self.comm = comm
         self.reclaim = None   # mmsim.allocator.vmscan.Reclaimer, set by the allocator service
+        self.compactor = None   # mmsim.allocator.compaction.Compactor, likewise (MMSIM_COMPACTION)
         self.nofail_retries = NOFAIL_RETRIES
         self._zone_spec = {
             n.nid: ",".join(f"{z.name}:{z.start_pfn}:{z.end_pfn}" for z in n.zones) for n in layout.nodes
@@ -282,7 +285,7 @@ class BuddyAllocator:
         return zone_idx
 
     async def _attempt(self, nid, order, gfp, mt, count, zonelist, classzone, passes, comp, zero, stall, final,
-                       vmalloc_size=0, ledger=("", "")):  # fmt: skip
+                       vmalloc_size=0, ledger=("", ""), compacted=False):  # fmt: skip
         node = self.layout.nodes[nid]
         keys_, args = ALLOC.build({
             "node": self.prefix(nid), "node_start": node.start_pfn, "node_end": node.end_pfn, "order": order,
@@ -291,7 +294,7 @@ class BuddyAllocator:
             "classzone_name": G.ZONE_NAMES[classzone].lower(), "passes": ",".join(str(p) for p in passes),
             "comp": int(comp), "zero": int(zero), "stall": int(stall), "final": int(final),
             "vmalloc": int(vmalloc_size > 0), "vmalloc_size": vmalloc_size, "ledger_purpose": ledger[0],
-            "ledger_trace": ledger[1]})  # fmt: skip
+            "ledger_trace": ledger[1], "compacted": int(compacted)})  # fmt: skip
         return AllocReply.parse(await _ALLOC(self.redis, keys_, args), vmalloc_size > 0)
 
     async def alloc_pages(
@@ -337,7 +340,7 @@ class BuddyAllocator:
             retries = max(retries, self.nofail_retries)
         why = ""
         attempts = 0
-        attempt, give_up = 0, False
+        attempt, give_up, compacted = 0, False, False
         while True:
             passes = [G.FAST_PATH_ALLOC_FLAGS, slow] if attempt == 0 else [slow]
             if nofail and attempt > 0:
@@ -352,7 +355,7 @@ class BuddyAllocator:
                 attempts += 1
                 res = await self._attempt(
                     n, order, gfp, mt, count, zl, classzone, passes, comp, zero,
-                    attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size, ledger,
+                    attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size, ledger, compacted and i == 0,
                 )  # fmt: skip
                 if res.ok:
                     if self.reclaim is not None and gfp & GFP_KSWAPD_RECLAIM_BIT and (attempt or res.pass_used > 1):
@@ -365,7 +368,13 @@ class BuddyAllocator:
                 why = res.why
             if final:
                 break
-            if self.reclaim is not None and can_reclaim:
+            compacted, made = False, False
+            if self.compactor is not None and can_reclaim and order > 0:
+                # __alloc_pages_direct_compact: migrate movable pages out of a block; the next attempt counts
+                # compact_success or compact_fail (compacted); a block made free needs no reclaim first
+                status = (await self.compactor.try_to_compact_pages(nid, gfp, order)).status
+                compacted, made = status != "skipped", status == "success"
+            if not made and self.reclaim is not None and can_reclaim:
                 # direct reclaim, kswapd's round, the OOM killer; nothing left to try: one last attempt
                 give_up = not await self.reclaim.slowpath(nid, gfp, order) and not nofail
             await asyncio.sleep(min(0.001 * (2**attempt), 0.05) if nofail else 0)
@@ -405,6 +414,15 @@ class BuddyAllocator:
         node = self.layout.nodes[nid]
         res = await _free(self.redis, self.prefix(nid), node, order, self._zone_spec[nid], len(pfns), pfns)
         return [FreeResult(pfn, order, int(res[2 * i]), int(res[2 * i + 1])) for i, pfn in enumerate(pfns)]
+
+    async def release_pages(self, blocks: list[tuple[int, int]]) -> int:
+        """release_pages: free (pfn, order) blocks, one round trip per node and order; returns pages freed."""
+        by_order: dict[int, list[int]] = {}
+        for pfn, order in blocks:
+            by_order.setdefault(order, []).append(pfn)
+        for order, pfns in sorted(by_order.items()):
+            await self.free_pages_bulk(pfns, order)
+        return sum(1 << order for _, order in blocks)
 
     async def free_pages_any_order(self, pfn: int) -> FreeResult:
         """Free the allocation headed by pfn at its recorded order (kfree / folio_put of the last ref)."""

@@ -122,10 +122,8 @@ local function prep_new_page(pfn, zone)
   redis.call('HINCRBY', PREFIX .. 'zone:' .. zone, 'nr_free_pages', -(2 ^ order))
 end
 
-if stall then
-  redis.call('HINCRBY', VMSTAT, 'allocstall_' .. czname, 1)
-  if order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_stall', 1) end
-end
+if stall then redis.call('HINCRBY', VMSTAT, 'allocstall_' .. czname, 1) end
+local compacted = ARG.compacted == '1'   -- the attempt after a direct compaction: compact_success / compact_fail
 
 local got, zones_used, pass_used = {}, {}, 0
 for _ = 1, count do
@@ -142,7 +140,7 @@ for _ = 1, count do
       redis.call('HINCRBY', PREFIX .. 'zone:' .. zn, 'nr_free_pages', 2 ^ order)
       free_one_page(zn, zr, got[j], order, pb_get(got[j]))
     end
-    if stall and order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_fail', 1) end
+    if compacted then redis.call('HINCRBY', VMSTAT, 'compact_fail', 1) end
     if final then redis.call('HINCRBY', VMSTAT, 'mmsim_alloc_fail_order_' .. order, count) end
     return {0, table.concat(why, '; ')}
   end
@@ -154,7 +152,7 @@ for zone, pages in pairs(zones_used) do
   redis.call('HINCRBY', VMSTAT, 'pgalloc_' .. string.lower(zone), pages)
 end
 redis.call('HINCRBY', VMSTAT, 'mmsim_alloc_success_order_' .. order, count)
-if stall and order > 0 then redis.call('HINCRBY', VMSTAT, 'compact_success', 1) end
+if compacted then redis.call('HINCRBY', VMSTAT, 'compact_success', 1) end
 if ARG.ledger_purpose ~= '' then
   -- in flight: owned by the request (ledger_trace = its trace id) until a consumer takes the block over
   for _, pfn in ipairs(got) do ledger_put(pfn, order, ARG.ledger_purpose, ARG.ledger_trace) end

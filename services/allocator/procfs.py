@@ -22,12 +22,14 @@ VMSTAT_ORDER = (
     + ["pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct"]
     + ["pgscan_anon", "pgscan_file", "pgsteal_anon", "pgsteal_file", "pageoutrun", "drop_pagecache", "drop_slab",
        "oom_kill"]
-    + ["compact_stall", "compact_fail", "compact_success"]
+    + ["pgmigrate_success", "pgmigrate_fail"]
+    + ["compact_migrate_scanned", "compact_free_scanned", "compact_isolated", "compact_stall", "compact_fail",
+       "compact_success"]
     + ["thp_fault_alloc", "thp_fault_fallback", "thp_file_alloc", "thp_file_fallback", "thp_file_mapped"]
     + ["thp_split_page", "thp_split_page_failed"]
 )
 """The counters mmsim keeps (zone items, node items, then events), in mm/vmstat.c vmstat_text order.
-The allocator owns nr_free_pages, pgalloc_*, allocstall_*, pgfree, compact_*, and through reclaim
+The allocator owns nr_free_pages, pgalloc_*, allocstall_*, pgfree, compact_*, pgmigrate_*, and through reclaim
 (mmsim.allocator.vmscan) pgscan_* / pgsteal_* / pgactivate / pgdeactivate / pgrefill / pageoutrun / oom_kill /
 nr_vmscan_write; the page cache nr_file_pages, nr_file_hugepages, the LRU sizes nr_inactive_file /
 nr_active_file and workingset_*; the reverse map nr_mapped, nr_anon_pages, pgfault, pgmajfault; the

@@ -7,7 +7,7 @@ import re
 import structlog
 
 from mmsim.allocator import gfp as G
-from mmsim.allocator import debug_vm, lockdep, vmscan
+from mmsim.allocator import compaction, debug_vm, lockdep, vmscan
 from mmsim.allocator.allocator import AllocatorService
 from mmsim.allocator.kvmalloc import KvAllocation
 from mmsim.allocator.vmemmap import PageDescriptor
@@ -170,7 +170,7 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
     async def Fragment(self, request, context):
         if request.max_free_order > 9:
             raise InvalidArgument(f"max_free_order must be 0..9, got {request.max_free_order}")
-        res = await self.svc.fragment(request.node, request.zone or None, request.max_free_order)
+        res = await self.svc.fragment(request.node, request.zone or None, request.max_free_order, request.movable)
         return pb.FragmentResponse(pinned=res["pinned"], freed=res["freed"], zones=[str(z) for z in res["zones"]])
 
     async def Unfragment(self, request, context):
@@ -187,6 +187,8 @@ async def register(server, ctx) -> list[str]:
     if ctx.settings.reclaim:
         svc.buddy.reclaim = vmscan.Reclaimer(svc.buddy, ctx.peers, ctx.settings.xa_chunk_shift)
         svc.buddy.reclaim.start()
+        if ctx.settings.compaction:   # direct compaction for high orders (MMSIM_COMPACTION)
+            svc.buddy.compactor = compaction.Compactor(svc.buddy, ctx.settings.xa_chunk_shift, vmscan.RECLAIM_LIBS)
     ctx.checker = lambda report: debug_vm.check(svc.buddy, report)
     page_allocator_pb2_grpc.add_PageAllocatorServiceServicer_to_server(PageAllocatorServicer(svc), server)
     return [pb.DESCRIPTOR.services_by_name["PageAllocatorService"].full_name]

@@ -18,8 +18,8 @@ memalloc_nofs_save scope) they are skipped, as shrink_folio_list keeps them (cou
 Simplifications, said plainly: no memcg, no anon LRU (no swap: anonymous pages are unevictable for
 reclaim, so get_scan_count's SCAN_FILE is the only case), no MGLRU. Direct reclaim writes dirty file folios
 itself when its mask allows (the pre-5.x behaviour; current kernels leave file writeback to kswapd and the
-flushers); kswapd writes them with GFP_KERNEL. Compaction is not modelled: a high-order request reclaims
-max(SWAP_CLUSTER_MAX, 2**order) pages and succeeds only if they merge.
+flushers); kswapd writes them with GFP_KERNEL. A high-order request reclaims max(SWAP_CLUSTER_MAX, 2**order)
+pages after direct compaction (mmsim.allocator.compaction) could not make its block.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ MAX_RECLAIM_RETRIES = 16
 """kswapd rounds in a row without progress after which the node is hopeless (pgdat->kswapd_failures): kswapd
 ignores wake-ups until some reclaim makes progress there again."""
 _DIR = Path(__file__).parent
-VMSCAN_LUA = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB,
+RECLAIM_LIBS = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB])
+"""The libraries of a script that changes page-cache folios and their PTEs together (reclaim, compaction)."""
+VMSCAN_LUA = "\n".join([RECLAIM_LIBS,
                         f"local VS_PG = {{referenced = {PG['referenced']}, workingset = {PG['workingset']}, "
                         f"reclaim = {PG['reclaim']}}}", (_DIR / "vmscan.lua").read_text()])
 OOM_LUA = build_script(f"local MAPPING_SHARED = {MAPPING_SHARED}\n" + RMAP_LUA_LIB + (_DIR / "oom_kill.lua").read_text())
@@ -185,11 +187,7 @@ class Reclaimer:
 
     async def free_folios(self, folios: list[tuple[int, int, int]]) -> None:
         """__free_pages of what a pass or the OOM killer let go (their ledger entries end with the free)."""
-        by_order: dict[int, list[int]] = {}
-        for _node, pfn, order in folios:
-            by_order.setdefault(order, []).append(pfn)
-        for order, pfns in sorted(by_order.items()):
-            await self.buddy.free_pages_bulk(pfns, order)
+        await self.buddy.release_pages([(pfn, order) for _node, pfn, order in folios])
 
     # ---- direct reclaim ------------------------------------------------------------------------
     async def try_to_free_pages(self, nid: int, gfp: int, order: int) -> ReclaimStats:

@@ -8,6 +8,7 @@ local mapping, budget = ARGV[5], tonumber(ARGV[4])
 local eof = math.ceil(ino.i_size / 4096)
 local out = {next = -1, folios = 0, pages = 0, bad = {}}
 local function bad(rule, pfn, msg) out.bad[#out.bad + 1] = {rule, pfn, msg} end
+local function has_flag(flags, f) return bit.band(flags, f) ~= 0 end
 local maxhex = fm_hex(4503599627370495)
 local idx, e = xa_find(xa, fm_hex(fm_slot(ino, tonumber(ARGV[3]))), maxhex, nil)
 while idx do
@@ -54,6 +55,23 @@ while idx do
     end
     if first >= eof then
       bad('cached_past_eof', pfn, string.format('index %d is at or past EOF (i_size %d bytes = %d pages)', first, ino.i_size, eof))
+    end
+    -- the LRU (mm/swap.c folio_add_lru, mm/vmscan.c lruvec_add_folio): every cached folio is on exactly one of
+    -- its node's file lists, the one PG_active names; a hugetlbfs folio is on none
+    local m = string.format('%d', pfn)
+    local on_inactive = redis.call('ZSCORE', LRU.key(node, 'lru:inactive_file'), m)
+    local on_active = redis.call('ZSCORE', LRU.key(node, 'lru:active_file'), m)
+    if ino.mode == 'hugetlb' then
+      if on_inactive or on_active then
+        bad('lru_hugetlb_folio', pfn, string.format('index %d: a hugetlbfs folio on an LRU list (hugetlb pages never are)', first))
+      end
+    elseif on_inactive and on_active then
+      bad('lru_folio_on_two_lists', pfn, string.format('index %d: the folio is on both the inactive and the active file list', first))
+    elseif not on_inactive and not on_active then
+      bad('lru_folio_not_on_lru', pfn, string.format('index %d: a cached folio on no LRU list (reclaim can never find it)', first))
+    elseif (on_active and true or false) ~= has_flag(p.flags, FM_PG_ACTIVE) then
+      bad('lru_folio_active_flag', pfn, string.format('index %d: on the %s list, PG_active %s', first,
+        on_active and 'active' or 'inactive', has_flag(p.flags, FM_PG_ACTIVE) and 'set' or 'clear'))
     end
   end
   idx, e = xa_find_after(xa, idx, maxhex, nil)

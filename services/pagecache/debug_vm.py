@@ -8,6 +8,14 @@ cache has folio->mapping == mapping and folio->index == its index, and is not fr
 ``cache_folio_index`` (struct page says another owner), ``cache_folio_refcount`` (the cache's reference is
 missing), ``cached_past_eof`` (a folio starting at or past EOF: truncation did not remove it) and
 ``nrpages`` (the inode's nrpages differs from the pages its XArray holds).
+
+The file LRU lists (mm/vmscan.c, mm/swap.c) are checked too: every cached folio is on exactly one of its node's
+lists, the one its PG_active names (``lru_folio_on_two_lists``, ``lru_folio_not_on_lru``,
+``lru_folio_active_flag``, in the mapping walk), except a hugetlbfs folio, which is on none
+(``lru_hugetlb_folio``); every member of a list is a live page-cache folio
+(``lru_freed_page``, ``lru_not_cached``: ``lru_check.lua`` walks each list 1024 members per script); and each
+list's pages equal its vmstat counter (``lru_size``: nr_inactive_file, nr_active_file, as lruvec_add_folio /
+lruvec_del_folio keep them).
 """
 
 from __future__ import annotations
@@ -21,12 +29,15 @@ from mmsim.runtime.errors import NotFound
 from mmsim.runtime.lua import Script
 
 ENTRIES_PER_SCRIPT = 256
+LRU_MEMBERS_PER_SCRIPT = 1024
+LRU_LISTS = ("inactive_file", "active_file")
 
 
 class CacheCheck:
     def __init__(self, pc: PageCache, redis):
         self._pc, self._redis = pc, redis
         self._walk = Script(redis, FILEMAP_LUA + Path(__file__).with_name("debug_vm.lua").read_text())
+        self._lru = Script(redis, FILEMAP_LUA + Path(__file__).with_name("lru_check.lua").read_text())
 
     async def check(self, report) -> None:
         async for raw in self._redis.sscan_iter(keys.cluster("mappings"), count=200):
@@ -35,6 +46,23 @@ class CacheCheck:
                 await self._mapping(mapping, report)
             except NotFound:   # unlinked and destroyed between the SSCAN and the walk
                 continue
+        for node in self._pc.layout.nodes:
+            for lru in LRU_LISTS:
+                await self._lru_list(node.nid, lru, report)
+
+    async def _lru_list(self, nid: int, lru: str, report) -> None:
+        start, pages = 0, 0
+        key = keys.node(nid, f"lru:{lru}")
+        while start >= 0:
+            res = json.loads(await self._lru([], [self._pc._spans, nid, lru, start, LRU_MEMBERS_PER_SCRIPT]))
+            for rule, pfn, msg in res["bad"] or []:
+                report.add(rule, f"node {nid}: {msg}", pfn=int(pfn), key=key)
+            pages, start = pages + res["pages"], int(res["next"])
+        counted = int(await self._redis.hget(keys.node(nid, "vmstat"), f"nr_{lru}") or 0)
+        if counted != pages:
+            report.add("lru_size", f"node {nid}: nr_{lru} = {counted}, the {lru} list holds {pages} pages of folios",
+                       key=keys.node(nid, "vmstat"))
+        report.checked["lru_pages"] += pages
 
     async def _mapping(self, mapping: str, report) -> None:
         start, folios, pages = 0, 0, 0

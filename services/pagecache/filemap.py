@@ -474,7 +474,8 @@ class PageCache:
     def __init__(self, client, settings: config.Settings):
         self._redis = client
         self._cs = settings.xa_chunk_shift
-        self._spans = node_spans(Layout.build(settings.memory_bytes, settings.numa_nodes, settings.movable_bytes))
+        self.layout = Layout.build(settings.memory_bytes, settings.numa_nodes, settings.movable_bytes)
+        self._spans = node_spans(self.layout)
         self._scripts = {name: Script(client, FILEMAP_LUA + body, fenced=name in _FENCED) for name, body in (
             ("lookup", _LOOKUP), ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG),
             ("find_tagged", _FIND_TAGGED), ("stats", _STATS),

@@ -1,4 +1,5 @@
--- access_process_vm read side: bytes through the PTEs, stopping at the first page without one.
+-- access_process_vm read side: bytes through the PTEs, stopping at the first page without one. The access
+-- makes each PTE young (the hardware's accessed bit, which folio_referenced reads and clears for reclaim).
 local function I(n) return string.format('%d', n) end
 local st = redis.call('HMGET', KEY.mm, 'state', 'killed_reason')
 if not st[1] then return {'nopid'} end
@@ -15,6 +16,9 @@ while addr < stop do
   if not s or bit.band(tonumber(bits), 64) ~= 0 then return {'ok', table.concat(out), I(vpn)} end
   local src = (tonumber(pfn) - tonumber(head)) * 4096 + off
   local b = ''
+  if bit.band(tonumber(bits), 8) == 0 then   -- PTE_YOUNG
+    redis.call('HSET', KEY.pte, I(vpn), (string.gsub(s, '%d+$', I(bit.bor(tonumber(bits), 8)))))
+  end
   if bit.band(tonumber(bits), 32) == 0 then
     b = redis.call('GETRANGE', 'mmsim:{node:' .. node .. '}:mem:' .. head, src, src + n - 1)
   end

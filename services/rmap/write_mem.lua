@@ -1,4 +1,5 @@
--- access_process_vm write side: store only when every PTE of the range is present and writable.
+-- access_process_vm write side: store only when every PTE of the range is present and writable; each PTE
+-- written through becomes dirty and young (the bits folio_mkclean and folio_referenced read).
 local function I(n) return string.format('%d', n) end
 local st = redis.call('HMGET', KEY.mm, 'state', 'killed_reason')
 if not st[1] then return {'nopid'} end
@@ -19,7 +20,7 @@ for _, p in ipairs(ptes) do
   local lo, hi = math.max(start, p[1] * 4096), math.min(stop, (p[1] + 1) * 4096)
   local dst = (p[2] - tonumber(p[3])) * 4096 + (lo - p[1] * 4096)
   redis.call('SETRANGE', 'mmsim:{node:' .. p[4] .. '}:mem:' .. p[3], dst, string.sub(data, lo - start + 1, hi - start))
-  if bit.band(p[5], 4) == 0 then
+  if bit.band(p[5], 12) ~= 12 then   -- PTE_DIRTY | PTE_YOUNG
     redis.call('HSET', KEY.pte, I(p[1]), (string.gsub(p[6], '%d+$', I(bit.bor(p[5], 12)))))
   end
 end

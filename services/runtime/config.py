@@ -19,7 +19,8 @@ nothing else in the tree reads ``os.environ`` for configuration.
 | MMSIM_PROFILE               | lsfmm2018               | default semantics profile (see profiles)         |
 | MMSIM_XA_CHUNK_SHIFT        | 6                       | XArray node fan-out is 2**shift (2..6)           |
 | MMSIM_FAULT_AROUND_BYTES    | 65536                   | debugfs fault_around_bytes (4096 = off)          |
-| MMSIM_RECLAIM               | 0                       | 1: page reclaim (kswapd, direct reclaim, the OOM killer); 0: allocations just fail when memory is full |
+| MMSIM_RECLAIM               | 1                       | 1: page reclaim (kswapd, direct reclaim, compaction, the OOM killer), as the kernel does; 0: switched off, a full machine just fails allocations (for experiments that want to see that) |
+| MMSIM_COMPACTION            | 1                       | 1: direct compaction for high orders when reclaim is on (migrates movable pages to free a block); 0: off, as CONFIG_COMPACTION=n |
 | MMSIM_DIRTY_RATIO           | 20                      | vm.dirty_ratio: % of memory a writer may leave dirty before it writes back (100 = never) |
 | MMSIM_TRACE_KEEP            | 2000                    | traces kept in Redis (oldest dropped)            |
 | MMSIM_REQUEST_TTL_S         | 600                     | how long a request id's first answer is kept     |
@@ -76,7 +77,8 @@ class Settings:
     xa_chunk_shift: int = 6
     fault_around_bytes: int = 65536
     dirty_ratio: int = 20
-    reclaim: bool = False
+    reclaim: bool = True
+    compaction: bool = True
     trace_keep: int = 2000
     request_ttl_s: int = 600
     request_lease_s: int = 120
@@ -128,6 +130,7 @@ class Settings:
             "MMSIM_FAULT_AROUND_BYTES": str(self.fault_around_bytes),
             "MMSIM_DIRTY_RATIO": str(self.dirty_ratio),
             "MMSIM_RECLAIM": str(int(self.reclaim)),
+            "MMSIM_COMPACTION": str(int(self.compaction)),
             "MMSIM_TRACE_KEEP": str(self.trace_keep),
             "MMSIM_REQUEST_TTL_S": str(self.request_ttl_s),
             "MMSIM_REQUEST_LEASE_S": str(self.request_lease_s),
@@ -172,6 +175,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         fault_around_bytes=parse_size(env.get("MMSIM_FAULT_AROUND_BYTES", str(base.fault_around_bytes))),
         dirty_ratio=int(env.get("MMSIM_DIRTY_RATIO", base.dirty_ratio)),
         reclaim=env.get("MMSIM_RECLAIM", str(int(base.reclaim))) == "1",
+        compaction=env.get("MMSIM_COMPACTION", str(int(base.compaction))) == "1",
         trace_keep=int(env.get("MMSIM_TRACE_KEEP", base.trace_keep)),
         request_ttl_s=int(env.get("MMSIM_REQUEST_TTL_S", base.request_ttl_s)),
         request_lease_s=int(env.get("MMSIM_REQUEST_LEASE_S", base.request_lease_s)),

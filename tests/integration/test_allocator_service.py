@@ -122,13 +122,16 @@ def test_malloc_is_kvmalloc_gfp_kernel_and_free_gives_it_back(mm):
 
 
 def test_fragmentation_makes_high_orders_fail_while_order0_succeeds(mm):
-    frag = mm.call("allocator", "Fragment", pb.FragmentRequest(node=0, max_free_order=0))
+    # ZONE_DMA: no page cache lives there (lowmem_reserve keeps DMA32 allocations out while DMA32 has room, and the
+    # session stack never fills it), so nothing in it is reclaimable, and the fragmenter's pinned pages are
+    # unmovable: no reclaim or compaction can merge a block.
+    # The order-4 request has no __GFP_DIRECT_RECLAIM all the same: direct reclaim would evict other tests' cache.
+    frag = mm.call("allocator", "Fragment", pb.FragmentRequest(node=0, zone="DMA", max_free_order=0))
     try:
         assert frag.pinned > 0
-        small = alloc(mm, 0, G.GFP_KERNEL | G.GFP["__GFP_NORETRY"])
-        # without direct reclaim: reclaim could free page-cache folios of other tests and merge a block
+        small = alloc(mm, 0, G.GFP_KERNEL | G.GFP_DMA | G.GFP["__GFP_NORETRY"])
         with pytest.raises(grpc.RpcError) as err:
-            alloc(mm, 4, (G.GFP_KERNEL & ~G.GFP["__GFP_DIRECT_RECLAIM"]) | G.GFP["__GFP_NOWARN"])
+            alloc(mm, 4, G.GFP_NOWAIT | G.GFP_DMA)
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         free(mm, small.folio.pfn, 0)
     finally:

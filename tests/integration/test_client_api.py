@@ -107,8 +107,6 @@ def test_proc_files_and_fragmentation(mm):
 def test_reclaim_calls(mm, world):
     zone = mm.allocator.zoneinfo().zones[0]
     assert zone.min <= zone.low <= zone.high <= zone.managed
-    oom = mm.allocator.out_of_memory()        # the session stack runs without reclaim: no OOM killer, said so
-    assert not oom.killed and "MMSIM_RECLAIM=0" in oom.message
     f = world[0].create("/pageout")
     f.write(0, b"p" * 4096)
     assert f.pageout([0]).folios_written == 1
@@ -390,6 +388,22 @@ def test_bad_input_raises_the_precise_class(mm, world, case, call, cls, words):
     assert words in err.value.message, err.value
     assert err.value.to_dict() == {"code": err.value.code, "message": err.value.message}
     assert mm.vmstat()["nr_free_pages"] == free           # no state changed (no page leaked or taken)
+
+
+def test_out_of_memory_kills_a_process(mm):
+    """pagefault_out_of_memory through the client: the OOM killer kills the process with the largest RSS. Last
+    but one in this module: the victim may be any process of the session stack, this module's included (which
+    one is tests/integration/test_reclaim.py's subject)."""
+    hog = mm.spawn("hog")
+    f = mm.mkfs("oom" + secrets.token_hex(3)).create("/anon")
+    f.truncate(64 * PAGE_SIZE)
+    vma = hog.mmap(f, 64 * PAGE_SIZE, prot="rw", shared=False)
+    assert hog.write_memory(vma.start, b"h" * (64 * PAGE_SIZE)).ok      # 64 anonymous pages
+    before = mm.vmstat()["oom_kill"]
+    oom = mm.allocator.out_of_memory()
+    assert oom.killed and oom.message.startswith(f"Out of memory: Killed process {oom.pid} ")
+    assert mm.process(oom.pid).status().state == "killed" and mm.vmstat()["oom_kill"] == before + 1
+    _json(oom)
 
 
 def test_every_rpc_has_a_client_method(mm):

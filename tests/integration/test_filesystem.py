@@ -144,7 +144,20 @@ def test_bad_input_gets_precise_status_and_changes_nothing(mm):
                                                                                grpc.StatusCode.FAILED_PRECONDITION)
 
 
-def test_fragmentation_makes_fallback_fall_back_and_min_order_fail(mm):
+@pytest.fixture(scope="module")
+def bare(private_stack):
+    """A machine of its own with nothing reclaimable on it but what a test puts there (16 MiB: quick to fragment)."""
+    with private_stack("mmsim-fs-bare", MMSIM_MEMORY="16MiB", MMSIM_LOG_LEVEL="info") as settings:
+        with Cluster.connect(settings) as c:
+            yield c
+
+
+def test_fragmentation_makes_fallback_fall_back_and_min_order_fail(bare):
+    """With every free block broken up by pinned (unmovable) pages and no page cache to reclaim, a large folio
+    falls back to small pages (lsfmm2018) or the fault fails with VM_FAULT_OOM (min-order): reclaim and
+    compaction have nothing to work with. The min-order fault comes first, while no process has memory the
+    OOM killer could take (a VM_FAULT_OOM reaches pagefault_out_of_memory)."""
+    mm = bare
     ok = mm.mkfs("frag-fb", block_size=65536, profile="lsfmm2018").create("/f")
     bad = mm.mkfs("frag-mo", block_size=65536, profile="linux-6.12").create("/f")
     for f in (ok, bad):
@@ -155,12 +168,13 @@ def test_fragmentation_makes_fallback_fall_back_and_min_order_fail(mm):
     v1, v2 = proc.mmap(ok, length=65536), proc.mmap(bad, length=65536)
     mm.call("allocator", "Fragment", pa_pb.FragmentRequest(node=0, max_free_order=1))
     try:
-        r1 = proc.fault(v1.start)
         r2 = proc.fault(v2.start)
+        r1 = proc.fault(v1.start)
     finally:
         mm.call("allocator", "Unfragment", pa_pb.UnfragmentRequest(node=0))
     assert r1.ok and r1.folio_order <= 1
     assert VmFault.OOM in r2.vm_fault
+    assert mm.vmstat()["oom_kill"] == 0 and proc.status().state == "running"
     assert proc.read(v1.start, 4096) == b"d" * 4096
     r3 = proc.fault(v2.start)        # without fragmentation the block-sized folio is there
     assert r3.ok and r3.folio_order == 4

@@ -171,13 +171,15 @@ def fragment(
                              "--zone", metavar="ZONE")] = "",
     max_free_order: Annotated[int, opt("leave no free block above this order (e.g. 0)", "--max-free-order",
                                        parser=number(0, 10), metavar="ORDER")] = 0,
+    movable: Annotated[bool, opt("keep movable pages (compaction can move them) instead of pinned ones",
+                                 "--movable")] = False,
 ) -> Out:
     """Fragment memory on purpose: high-order allocations fail, order 0 still works (watch the fallbacks).
 
     Example: mmsim fragment --max-free-order 1
     """
     with connect() as mm:
-        return result_out(mm.allocator.fragment(node, zone, max_free_order))
+        return result_out(mm.allocator.fragment(node, zone, max_free_order, movable))
 
 
 @command(app, "unfragment", panel="Memory")

@@ -1092,9 +1092,11 @@ class Allocator(_Service):
     def meminfo_text(self) -> str:
         return self._call("MemInfo", pa_pb.MemInfoRequest()).text
 
-    def fragment(self, node: int = 0, zone: str = "", max_free_order: int = 0) -> FragmentResult:
-        """Pin pages so that no free block above max_free_order is left (high orders fail, order 0 works)."""
-        return FragmentResult.from_pb(self._call("Fragment", pa_pb.FragmentRequest(node=node, zone=zone, max_free_order=max_free_order)))
+    def fragment(self, node: int = 0, zone: str = "", max_free_order: int = 0, movable: bool = False) -> FragmentResult:
+        """Pin pages so that no free block above max_free_order is left (high orders fail, order 0 works);
+        ``movable``: the pages kept are movable, so compaction can move them and make blocks again."""
+        return FragmentResult.from_pb(self._call("Fragment", pa_pb.FragmentRequest(
+            node=node, zone=zone, max_free_order=max_free_order, movable=movable)))
 
     def unfragment(self, node: int = 0) -> int:
         """Undo fragment(): pages given back."""

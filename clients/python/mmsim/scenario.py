@@ -178,6 +178,7 @@ class FragmentStep(_Model):
     op: Literal["fragment"]
     max_free_order: int = Field(0, ge=0, le=9)
     node: int = 0
+    movable: bool = False                # keep movable pages (compaction can move them) instead of pinned ones
 
 
 class UnfragmentStep(_Model):
@@ -670,8 +671,9 @@ class Runner:
         return f"reflink {s.src} -> {s.dst}: {r.blocks_shared} blocks, {r.pages_shared} pages shared", r.to_dict()
 
     def _do_fragment(self, s: FragmentStep):
-        r = self.mm.allocator.fragment(node=s.node, max_free_order=s.max_free_order)
-        return f"fragment node {s.node} to max free order {s.max_free_order}: {r.pinned} pages pinned", r.to_dict()
+        r = self.mm.allocator.fragment(node=s.node, max_free_order=s.max_free_order, movable=s.movable)
+        kept = "movable" if s.movable else "pinned"
+        return f"fragment node {s.node} to max free order {s.max_free_order}: {r.pinned} pages {kept}", r.to_dict()
 
     def _do_unfragment(self, s: UnfragmentStep):
         freed = self.mm.allocator.unfragment(node=s.node)

@@ -302,14 +302,16 @@ class MemInfoResponse(_message.Message):
     def __init__(self, text: _Optional[str] = ..., values_kb: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class FragmentRequest(_message.Message):
-    __slots__ = ("node", "zone", "max_free_order")
+    __slots__ = ("node", "zone", "max_free_order", "movable")
     NODE_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
     MAX_FREE_ORDER_FIELD_NUMBER: _ClassVar[int]
+    MOVABLE_FIELD_NUMBER: _ClassVar[int]
     node: int
     zone: str
     max_free_order: int
-    def __init__(self, node: _Optional[int] = ..., zone: _Optional[str] = ..., max_free_order: _Optional[int] = ...) -> None: ...
+    movable: bool
+    def __init__(self, node: _Optional[int] = ..., zone: _Optional[str] = ..., max_free_order: _Optional[int] = ..., movable: _Optional[bool] = ...) -> None: ...
 
 class FragmentResponse(_message.Message):
     __slots__ = ("pinned", "freed", "zones")
