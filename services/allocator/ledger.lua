@@ -1,7 +1,7 @@
 -- mmsim's in-flight allocation ledger (part of the vmemmap library; no kernel analogue: a kernel that
 -- dies loses every page with it, a service that dies must not). Per node, hash {node:N}:ledger:
 --   head pfn -> 'ORDER:SINCE_MS:PURPOSE:TRACE'
--- SINCE_MS is the Redis clock when the entry was written; the recovery pass (FREE_LUA's reclaim mode)
+-- SINCE_MS is the Redis clock when the entry was written; the recovery pass (FREE's ledger recovery mode, n = -2)
 -- gives back to the buddy lists every entry older than MMSIM_LEDGER_DEADLINE_MS (its deadline is
 -- SINCE_MS + that). PURPOSE names who took the pages (pagecache, anon, unshare) or why they wait
 -- (unmap-free, cache-free: a script decided to free them, a later FreePages does it). TRACE is the W3C
