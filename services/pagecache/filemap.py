@@ -26,7 +26,7 @@ from mmsim.pagecache.filemap_lua import FILEMAP_LUA
 from mmsim.rmap.lua import RMAP_LUA_LIB, RMAP_WALK_LUA_LIB
 from mmsim.runtime import config, keys, locks, profiles
 from mmsim.runtime.errors import Aborted, AlreadyExists, NotFound, require
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Script, source
 
 PAGE_SHIFT = 12
 _ADDED_FLAGS = PG["uptodate"] | PG["lru"]   # filemap_add_folio -> folio_add_lru; the read completed
@@ -86,224 +86,18 @@ class FaultLookup:
         return self.index >= (self.i_size + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
 
 
-_LOOKUP = """
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-vm_spans(ARGV[4])
-local f = fm_lookup(xa, ino, tonumber(ARGV[2]))
--- filemap_fault counts PGMAJFAULT at the miss, before it asks for the folio to be read
-local fault = ARGV[5]
-if fault ~= '' and tonumber(ARGV[2]) < math.ceil(ino.i_size / 4096)
-   and (f.kind == '' or f.kind == 'shadow' or (f.kind == 'hole' and fault == 'write')) then
-  redis.call('HINCRBY', KEYS[3], 'pgmajfault', 1)
-end
-local tags = ''
-if f.kind ~= '' and ARGV[3] == '1' then
-  for m = 0, 2 do tags = tags .. (xa_get_mark(xa, f.slot, m) and '1' or '0') end
-end
-local out
-if f.kind == 'folio' then
-  out = {tostring(ino.i_size), fm_is_shared(f) and 'shared' or 'folio', f.node, f.pfn, f.order, tostring(f.index), tags}
-elseif f.kind == 'hole' then
-  out = {tostring(ino.i_size), 'hole', 0, 0, f.order, tostring(f.index), tags}
-else
-  out = {tostring(ino.i_size), '', 0, 0, 0, '0', ''}
-end
--- filemap_map_pages: the folios already cached in the fault-around window, below EOF
-local lo, n = tonumber(ARGV[6] or '0'), tonumber(ARGV[7] or '0')
-local last = math.min(lo + n, math.ceil(ino.i_size / 4096)) - 1
-if n > 0 and last >= lo then
-  for _, a in ipairs(fm_entries(xa, ino, lo, last)) do
-    if a.kind == 'folio' then
-      out[#out + 1] = a.node; out[#out + 1] = a.pfn; out[#out + 1] = a.order; out[#out + 1] = tostring(a.index)
-    end
-  end
-end
-return out
-"""
-
-# filemap_invalidate_unlock_shared in the insert's own step (AddFolio's unlock): the fence is the caller's
-# lock (FENCE_KEY, FENCE_SPEC); its release and the waiters woken are appended to the reply
-_UNLOCK = """
-local function fm_unlocked(out, unlock)
-  if unlock == '1' then
-    local r = lk_release(FENCE_KEY, FENCE_KEY .. ':wake', string.sub(FENCE_SPEC, 1, 1), string.sub(FENCE_SPEC, 3))
-    out[#out + 1] = r[1]; out[#out + 1] = r[2]
-  end
-  return out
-end
-"""
-
-# models __filemap_add_folio: -EEXIST on any real folio in the range; zero/value entries are replaced.
-# A populate's insert also completes its read (ARGV[11] = '1': the contents ARGV[12] are stored in the same
-# step: the folio enters the cache uptodate with its bytes), counts its allocation (ARGV[13] = '1': thp_file_alloc
-# at PMD order, mTHP file_alloc above order 0, and ARGV[14], the orders that failed before, as *_fallback;
-# filemap_add_folio counts MTHP_STAT_FILE_ALLOC) and releases the caller's lock (ARGV[15] = '1').
-_ADD_FOLIO = _UNLOCK + """
-local ino = fm_inode(KEYS[1])
-local stale = fm_stale(KEYS[1], ARGV[9])
-if stale then return stale end
-local index, order, node, pfn = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local nr = fm_pow2(order)
-if index % nr ~= 0 then
-  fm_fail('InvalidArgument', 'index ' .. ARGV[2] .. ' is not aligned to the folio size (order ' .. order .. ')')
-end
-if ino.mode == 'hugetlb' and order ~= 9 then
-  fm_fail('FailedPrecondition', 'a hugetlb mapping holds only order-9 (2 MiB) folios, not order ' .. order)
-end
-local xa = xa_open(KEYS[2], ARGV[1])
-local last = index + nr - 1
-local olds = fm_overlapping(xa, ino, index, last)
-for _, o in ipairs(olds) do
-  if o[2]:byte(1) == 112 then
-    local wn, wp, wo = fm_parse(o[2])
-    local wi = tonumber(o[1], 16)
-    if ino.mode == 'hugetlb' then wi = wi * 512 end
-    return {'EEXIST', wn, wp, wo, tostring(wi - wi % fm_pow2(wo))}
-  end
-end
-vm_spans(ARGV[6])
-vm_node(node)
-local lost = ledger_check_take(tonumber(pfn), ARGV[10])   -- the folio leaves the in-flight ledger here
-if lost then fm_fail('FailedPrecondition', lost) end
-ledger_drop(tonumber(pfn))
-local shadow
-for _, o in ipairs(olds) do
-  if o[2] == FM_HOLE then fm_punch_hole_entry(xa, ino, o[1], index, last)
-  else   -- a workingset shadow: read (the one at `index` first); a larger one is split (xas_split): the pages
-         -- outside the new folio keep it
-    local so = xa_get_order(xa, o[1])
-    local hs = tonumber(o[1], 16)
-    hs = hs - hs % fm_pow2(so)
-    local he = hs + fm_pow2(so) - 1
-    if not shadow or (hs <= index and index <= he) then shadow = o[2] end
-    fm_store(xa, ino, hs, so, '', 'shadow')
-    if hs < index then fm_store_holes(xa, ino, hs, index - 1, o[2]) end
-    if he > last then fm_store_holes(xa, ino, last + 1, he, o[2]) end
-  end
-end
-fm_store(xa, ino, index, order, fm_entry(node, pfn, order), '')
-xa_commit(xa)
-vm_node(node)
-page_flags_set(tonumber(pfn), tonumber(ARGV[7]))   -- the folio is uptodate (populated) and on the LRU
-if ino.mode ~= 'hugetlb' then   -- hugetlbfs folios are never on the LRU
-  local active, workingset = false, false
-  if shadow then active, workingset = WS.refault(tonumber(node), nr, shadow) end
-  LRU.add(tonumber(node), tonumber(pfn), nr, active)   -- folio_add_lru
-  if workingset then page_flags_set(tonumber(pfn), FM_PG_WORKINGSET) end
-end
-page_set_field(tonumber(pfn), 'mapping', mapping_intern(ARGV[8]))   -- folio->mapping, folio->index
-page_set_field(tonumber(pfn), 'index', index)
-local nrpages = redis.call('HINCRBY', KEYS[1], 'nrpages', nr)
-redis.call('HINCRBY', KEYS[3], 'nr_file_pages', nr)
-if order == 9 then redis.call('HINCRBY', KEYS[3], 'nr_file_hugepages', 1) end
-if ARGV[11] == '1' then redis.call('SET', 'mmsim:{node:' .. node .. '}:mem:' .. pfn, ARGV[12]) end
-if ARGV[13] == '1' then
-  local function count(o, what)
-    if o == 9 then redis.call('HINCRBY', KEYS[3], 'thp_file_' .. what, 1) end
-    if o > 0 then
-      redis.call('HINCRBY', 'mmsim:{node:' .. node .. '}:mthp_stats', string.format('%dkB:file_', 4 * fm_pow2(o)) .. what, 1)
-    end
-  end
-  for o in string.gmatch(ARGV[14], '%d+') do count(tonumber(o), 'fallback') end
-  count(order, 'alloc')
-end
-return fm_unlocked({'OK', nrpages}, ARGV[15])
-"""
-
-_ADD_ZERO = _UNLOCK + """
-local ino = fm_inode(KEYS[1])
-local stale = fm_stale(KEYS[1], ARGV[4])
-if stale then return stale end
-local index, order = tonumber(ARGV[2]), tonumber(ARGV[3])
-local nr = fm_pow2(order)
-if index % nr ~= 0 then
-  fm_fail('InvalidArgument', 'index ' .. ARGV[2] .. ' is not aligned to the zero entry size (order ' .. order .. ')')
-end
-if ino.mode == 'hugetlb' then fm_fail('FailedPrecondition', 'hugetlb mappings have no zero entries') end
-local xa = xa_open(KEYS[2], ARGV[1])
-local olds = fm_overlapping(xa, ino, index, index + nr - 1)
-if #olds > 0 then
-  fm_fail('AlreadyExists', 'page ' .. tonumber(olds[1][1], 16) .. ' is already in the page cache')
-end
-fm_store(xa, ino, index, order, FM_HOLE, '')
-xa_commit(xa)
-redis.call('HINCRBY', KEYS[3], 'mmsim_zero_entry_pages', nr)
-return fm_unlocked({redis.call('HINCRBY', KEYS[1], 'zero_pages', nr)}, ARGV[5])
-"""
-
-_TAG = """
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-vm_spans(ARGV[5])
-local f = fm_lookup(xa, ino, tonumber(ARGV[2]))
-if f.kind ~= 'folio' then fm_fail('NotFound', 'no folio at index ' .. ARGV[2] .. ' of ' .. KEYS[1]) end
-local mark, set = tonumber(ARGV[3]), ARGV[4] ~= '1'
-if xa_get_mark(xa, f.slot, mark) ~= set then fm_account_tag(f, mark, set and 1 or -1) end
-local slots = {f.slot}
-if ino.mode == 'order-0' then
-  slots = {}
-  for i = 0, fm_pow2(f.order) - 1 do slots[#slots + 1] = fm_hex(f.index + i) end
-end
-for _, s in ipairs(slots) do
-  if ARGV[4] == '1' then xa_clear_mark(xa, s, ARGV[3]) else xa_set_mark(xa, s, ARGV[3]) end
-end
-xa_commit(xa)
-return 1
-"""
-
-# models filemap_get_folios_tag: tagged folios from `start`, each once
-_FIND_TAGGED = """
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-local out, seen = {}, {}
-local maxhex = fm_hex(4503599627370495)
-local idx, e = xa_find(xa, fm_hex(fm_slot(ino, tonumber(ARGV[2]))), maxhex, ARGV[3])
-while idx and #out < 4 * tonumber(ARGV[4]) do
-  if e:byte(1) == 112 and not seen[e] then
-    seen[e] = true
-    local node, pfn, order = fm_parse(e)
-    local first = tonumber(idx, 16)
-    if ino.mode == 'hugetlb' then first = first * 512 end
-    first = first - first % fm_pow2(order)
-    out[#out + 1] = node; out[#out + 1] = pfn; out[#out + 1] = order; out[#out + 1] = tostring(first)
-  end
-  idx, e = xa_find_after(xa, idx, maxhex, ARGV[3])
-end
-return out
-"""
-
-_STATS = """
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-local c = redis.call('HMGET', KEYS[1], 'xa_folio_entries', 'xa_hole_entries')
-local folios, holes = tonumber(c[1]) or 0, tonumber(c[2]) or 0
-local tagged = ''
-for m = 0, 2 do tagged = tagged .. (xa_marked(xa, m) and '1' or '0') end
-return {folios + holes, folios, holes, xa.nnodes, (xa.rlevel or -1) + 1, ino.nrpages, ino.zero_pages, ino.mode, tagged}
-"""
+# Each script is a .lua file beside this module (filemap_*.lua: its KEYS, ARGV and reply in its header); the
+# fenced ones get their caller's lock checked first, and all of them follow the XArray and filemap libraries.
+_LOOKUP = source(__file__, "filemap_lookup")
+_UNLOCK = source(__file__, "filemap_unlock")   # fm_unlocked: the insert scripts' lock release
+_ADD_FOLIO = _UNLOCK + source(__file__, "filemap_add_folio")
+_ADD_ZERO = _UNLOCK + source(__file__, "filemap_add_zero")
+_TAG = source(__file__, "filemap_tag")
+_FIND_TAGGED = source(__file__, "filemap_find_tagged")
+_STATS = source(__file__, "filemap_stats")
 
 
-# models truncate_inode_pages_range (truncate.lua). KEYS: inode, xa.
-# ARGV: 1 chunk shift, 2 lstart (bytes), 3 lend (bytes, inclusive; -1 = to EOF), 4 node spans, 5 mapping,
-#       6 the profiles whose truncation splits non-uniformly (comma-separated)
-# -> {folios removed, bytes zeroed, folios split, splits refused, PTEs unmapped, split log, node, pfn, order...}
-_TRUNCATE = """
-local function main()
-  local ino = fm_inode(KEYS[1])
-  local xa = xa_open(KEYS[2], ARGV[1])
-  vm_spans(ARGV[4])
-  local h = redis.call('HMGET', KEYS[1], 'min_order', 'policy', 'profile')
-  local min = h[2] == 'fallback' and 0 or tonumber(h[1] or '0')   -- mapping_min_folio_order
-  local uniform = not string.find(',' .. ARGV[6] .. ',', ',' .. (h[3] or '') .. ',', 1, true)
-  TR.range(xa, ino, ARGV[5], tonumber(ARGV[2]), tonumber(ARGV[3]), min, uniform)
-  xa_commit(xa)
-  local out = {TR.removed, TR.zeroed, TR.split, TR.failed, TR.unmapped, table.concat(HM.log, '; ')}
-  for _, x in ipairs(FM_FREED) do out[#out + 1] = x end
-  return out
-end
-return main()
-"""
+_TRUNCATE = source(__file__, "filemap_truncate")
 
 
 @dataclass(frozen=True)
@@ -323,92 +117,9 @@ class TruncateResult:
         return sum(1 << f.order for f in self.freed)
 
 
-# models invalidate_mapping_pages (POSIX_FADV_DONTNEED, drop_caches): drop clean, unmapped folios only
-_INVALIDATE = """
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-vm_spans(ARGV[2])
-local removed, skipped = 0, 0
-for _, f in ipairs(fm_entries(xa, ino, 0, 4503599627370495)) do
-  if f.kind == 'folio' then
-    vm_node(f.node)
-    local busy = xa_get_mark(xa, f.slot, 0) or xa_get_mark(xa, f.slot, 1)
-    if busy or page_get_field(f.pfn, 'mapcount') ~= -1 or page_get_field(f.pfn, 'refcount') ~= 1 then
-      skipped = skipped + 1
-    else
-      removed = removed + 1
-      fm_remove(xa, ino, f)
-    end
-  end
-end
-return fm_commit_reply(xa, removed, skipped)
-"""
-
-
-# PFN entries: the source's clean folios wholly inside the range get entries in the destination too
-_SHARE = """
-local src, dst = fm_inode(KEYS[1]), fm_inode(KEYS[3])
-local allowed = {}
-for p in string.gmatch(ARGV[6], '[^,]+') do allowed[p] = true end
-local prof = redis.call('HGET', KEYS[3], 'profile') or ''
-if not allowed[prof] then
-  fm_fail('FailedPrecondition', 'profile ' .. prof .. ' has no PFN entries: a folio has one ->mapping and ->index, '
-    .. 'so ' .. KEYS[3] .. ' must cache its own copy')
-end
-local sxa, dxa = xa_open(KEYS[2], ARGV[1]), xa_open(KEYS[4], ARGV[1])
-vm_spans(ARGV[5])
-local s0, d0, nr = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local shared, pages, skipped = 0, 0, 0
-for _, f in ipairs(fm_entries(sxa, src, s0, s0 + nr - 1)) do
-  if f.kind == 'folio' then
-    local n = fm_pow2(f.order)
-    local di = d0 + (f.index - s0)
-    local clean = not xa_get_mark(sxa, f.slot, 0) and not xa_get_mark(sxa, f.slot, 1)
-    if f.index < s0 or f.index + n > s0 + nr or di % n ~= 0 or not clean or #fm_overlapping(dxa, dst, di, di + n - 1) > 0 then
-      skipped = skipped + 1
-    else
-      vm_node(f.node)
-      if page_get_field(f.pfn, 'mapping') == FM_SHARED then
-        page_set_field(f.pfn, 'index', page_get_field(f.pfn, 'index') + 1)
-      else
-        page_set_field(f.pfn, 'mapping', FM_SHARED)
-        page_set_field(f.pfn, 'index', 2)
-      end
-      page_ref_add(f.pfn, 1)
-      fm_store(dxa, dst, di, f.order, fm_entry(f.node, f.pfn, f.order), '')
-      redis.call('HINCRBY', KEYS[3], 'nrpages', n)
-      redis.call('HINCRBY', 'mmsim:{node:' .. f.node .. '}:vmstat', 'mmsim_pfn_entry_pages', n)
-      shared, pages = shared + 1, pages + n
-    end
-  end
-end
-xa_commit(dxa)
-return {shared, pages, skipped}
-"""
-
-# break the sharing of one folio: the new private copy replaces it in this mapping (cmpxchg semantics)
-_REPLACE = """
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-vm_spans(ARGV[2])
-local f = fm_lookup(xa, ino, tonumber(ARGV[3]))
-local old_pfn, node, pfn = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-if f.kind ~= 'folio' or f.pfn ~= old_pfn then return {'changed'} end
-vm_node(node)
-local lost = ledger_check_take(pfn, ARGV[9])   -- the copy leaves the in-flight ledger here
-if lost then fm_fail('FailedPrecondition', lost) end
-ledger_drop(pfn)
-fm_store(xa, ino, f.index, f.order, fm_entry(node, pfn, f.order), 'folio')
-redis.call('COPY', 'mmsim:{node:' .. f.node .. '}:mem:' .. f.pfn, 'mmsim:{node:' .. node .. '}:mem:' .. pfn, 'REPLACE')
-vm_node(node)
-page_flags_set(pfn, tonumber(ARGV[7]))
-page_set_field(pfn, 'mapping', mapping_intern(ARGV[8]))
-page_set_field(pfn, 'index', f.index)
-LRU.add(node, pfn, fm_pow2(f.order), false)
-redis.call('HINCRBY', 'mmsim:{node:' .. node .. '}:vmstat', 'nr_file_pages', fm_pow2(f.order))
-if fm_release_folio(f, 'mmsim:{node:' .. f.node .. '}:vmstat') then fm_freed(f) end
-return fm_commit_reply(xa, f.index, f.order)
-"""
+_INVALIDATE = source(__file__, "filemap_invalidate")
+_SHARE = source(__file__, "filemap_share")
+_REPLACE = source(__file__, "filemap_replace")
 
 
 @dataclass(frozen=True)
