@@ -44,7 +44,7 @@ from mmsim.runtime.validate import check_enums
 from mmsim.runtime.wire import gfp_from_proto
 
 _STATUS_OK = "OK"
-_SKIP_FIELDS = {"data", "payload"}
+_SKIP_FIELDS = {"data", "payload", "contents"}   # bulk bytes: their length is logged, not the bytes
 
 
 def describe(message: Message, prefix: str = "") -> dict[str, object]:
