@@ -25,7 +25,7 @@ from pathlib import Path
 import grpc
 import uvloop
 
-from mmsim.runtime import config, peers, serve, tracing
+from mmsim.runtime import config, logs, peers, serve, tracing
 
 Metadatum = namedtuple("Metadatum", ("key", "value"))
 HandlerCallDetails = namedtuple("HandlerCallDetails", ("method", "invocation_metadata"))
@@ -179,6 +179,7 @@ class InprocStack:
         for provider in self._providers:
             provider.shutdown()
         if self._log is not None:
+            logs.redirect(None)   # its loggers outlive it: back to stdout before the file closes
             self._log.close()
 
 

@@ -252,8 +252,13 @@ def test_memory_access_maps_status_mapcount_munmap_exit(mm, world):
     assert mc.folio_mapcount >= 1 and mc.per_process.get(proc.pid, 0) >= 1
     assert f.unmap_mapping_range(0, PAGE_SIZE).pages_unmapped >= 1
     assert proc.munmap(vma.start + 32 * PAGE_SIZE, 32 * PAGE_SIZE) >= 0
+    mp = proc.mprotect(vma.start + 8 * PAGE_SIZE, 8 * PAGE_SIZE, "r")   # the VMA splits in three
+    assert (mp.vmas_replaced, mp.vmas_now) == (1, 3) and _json(mp)["vmas_now"] == 3
+    child = proc.fork()
+    assert child.pid != proc.pid and child.fork_result.vmas == 3 and child.status().map_count == 3
+    assert child.exit().vmas == 3
     gone = proc.exit()
-    assert gone.vmas == 1
+    assert gone.vmas == 3
     with pytest.raises(errors.NotFound):
         proc.status()
 
