@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import time
 
 import grpc
 import pytest
@@ -47,6 +48,19 @@ def _crash(settings, point: str, call, intent_of: str, cluster: Cluster) -> None
     assert redis.Redis.from_url(settings.redis_url).exists(locks.intent_key(intent_of))
     _restart_filesystem(settings, "")
     grpc.channel_ready_future(cluster._channels["filesystem"]).result(timeout=60)
+
+
+def _until_reachable(call, deadline_s: float = 120.0):
+    """``call()`` once the service chain behind it answers: a restarted peer is UNAVAILABLE to the
+    filesystem's channel until its reconnect backoff ends (seconds, more on a loaded machine)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            return call()
+        except errors.Unavailable:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.2)
 
 
 def _synced_file(c: Cluster, prefix: str, *paths: str):
@@ -136,6 +150,7 @@ def test_a_reflink_whose_source_is_gone_is_rolled_back(crashy):
             assert r.exists(locks.intent_key(dst.mapping))
         finally:
             stack.services_up(crashy, ["pagecache"], timeout=60)
+        _until_reachable(lambda: src.read(0, 4))   # the filesystem's channel to the new page cache is up again
         assert not src.unlink().orphaned                       # the source's lock knows nothing of the clone
         assert dst.read(0, SIZE) == b"B" * SIZE                # the clone did not happen
         _settled(r, fs.name, [dst.mapping], 16)
