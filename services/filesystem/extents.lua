@@ -2,7 +2,7 @@
 --   1. write each block image: in place for a block this file owns alone, else into a newly allocated block
 --      (holes filled, shared blocks copied: xfs_reflink_allocate_cow);
 --   2. point the file's extents at the new blocks and drop the extents given, with the inode fields that
---      change with them (i_size);
+--      change with them (i_size), and bump the inode's data_seq (mmsim.filesystem.inode);
 --   3. drop one reference from each block the file no longer uses; a block whose count reaches zero is freed
 --      (xfs_refcount_decrease_extent + xfs_free_extent).
 -- One script, so a crash leaves either the old blocks or the new ones: no block is leaked, none is
@@ -45,6 +45,8 @@ while i < #ARGV do
   redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
+-- the blocks changed: a populate that read them before this step must not insert what it read (fm_stale)
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('HINCRBY', KEYS[4], 'data_seq', 1) end
 local out = {freed}
 for _, b in ipairs(written) do out[#out + 1] = b end
 return out

@@ -26,10 +26,12 @@ from mmsim.runtime.errors import (
 )
 from mmsim.filesystem import extents, writeback
 from mmsim.filesystem.inode import Inode, from_grant, from_hash, load, parse_mapping, require_offset
-from mmsim.filesystem.populate import (Attempt, alloc_scope, allocate, blocks_of, fill_and_count, floor_order, folio_bytes,
-                                       order_bounds)
-from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, TAG_DIRTY, TAG_WRITEBACK, find_all_tagged
-from mmsim.filesystem.superblock import MAX_FILE_SIZE, MAX_IO, PAGE_SIZE
+from mmsim.filesystem.populate import (Attempt, alloc_scope, allocate, blocks_of, count_attempts, floor_order,
+                                       folio_bytes, order_bounds)
+from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, TAG_DIRTY, TAG_WRITEBACK, Fill, find_all_tagged
+from mmsim.filesystem.superblock import MAX_FILE_SIZE, MAX_IO, MAX_PAGECACHE_ORDER, PAGE_SIZE
+
+MAX_WRITE = PAGE_SIZE << MAX_PAGECACHE_ORDER   # bytes per WriteFolio: the largest folio
 
 _WRITE_BEGIN = source(__file__, "write_begin")
 Script.declare(_WRITE_BEGIN, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
@@ -62,30 +64,27 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
                 raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
             inode = from_hash(mapping, dict(zip(raw[::2], raw[1::2])))
             section.enter_context(alloc_scope(inode))   # memalloc_nofs_save() for the rest of the section
-            pos = offset
+            pos, order = offset, order_bounds(inode)[1]
             while pos < end:
                 idx = pos // PAGE_SIZE
-                found = await env.ports.find_folio(mapping, idx)
-                if found is None or found.zero:
+                # as many bytes as a folio of the last order seen can take from pos (the first: the largest)
+                cap = min(end, (idx + (1 << order) - idx % (1 << order)) * PAGE_SIZE, pos + MAX_WRITE)
+                found, written = await env.ports.write_folio(mapping, pos, data[pos - offset:cap - offset])
+                if written:
+                    pos += written
+                    order = found.folio.order
+                elif found is not None and found.shared:   # PFN entries: a private copy first, then write again
+                    await env.ports.unshare_folio(mapping, idx)
+                else:   # a miss or a zero entry: a new folio with the bytes, inserted dirty
                     await balance_dirty_pages(env, mapping)
                     try:
-                        made = await _new_write_folio(env, inode, idx, offset, data, found)
-                    except Aborted:   # truncated by another replica meanwhile: re-read the inode, go on
+                        made = await _new_write_folio(env, inode, idx, offset, data, found is not None)
+                    except Aborted:   # its blocks changed meanwhile (balance_dirty_pages wrote them): read again
                         inode = await load(redis, mapping)
                         continue
-                    if made is None:
-                        continue  # lost an insert race: look again
-                    folio, fstart = made
-                else:
-                    if found.shared:   # PFN entries: write into a private copy, never the other files' folio
-                        found = await env.ports.unshare_folio(mapping, idx)
-                    folio, fstart = found.folio, found.index
-                    fbeg = fstart * PAGE_SIZE
-                    chunk_end = min(end, fbeg + (PAGE_SIZE << folio.order))
-                    await redis.setrange(keys.node(folio.node, f"mem:{folio.pfn}"), pos - fbeg,
-                                         data[pos - offset:chunk_end - offset])
-                await env.ports.tag_folio(mapping, fstart, TAG_DIRTY)
-                pos = (fstart << 12) + (PAGE_SIZE << folio.order)
+                    if made is not None:   # else it lost an insert race: write into the winner
+                        folio, fstart = made
+                        pos, order = (fstart << 12) + (PAGE_SIZE << folio.order), folio.order
     return len(data), inode.i_size
 
 
@@ -107,10 +106,11 @@ async def balance_dirty_pages(env, mapping: str) -> None:
         tracing.event("balance_dirty_pages", nr_dirty=dirty, limit=limit, folios_written=st.folios_written)
 
 
-async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes, found):
-    """Allocate, fill (old contents + the new bytes) and insert a folio for a write at page ``idx``.
+async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes, replaces_zero: bool):
+    """Allocate, fill (old contents + the new bytes) and insert a dirty folio for a write at page ``idx``
+    (iomap_write_begin's new folio, filled and marked dirty by write_end, inserted in one step).
 
-    Returns (folio, its first index), or None when another folio now covers ``idx`` (look it up again)."""
+    Returns (folio, its first index), or None when another folio now covers ``idx`` (write into that one)."""
     redis, ports, mapping = env.redis, env.ports, inode.mapping
     end = offset + len(data)
     lo, hi = order_bounds(inode)
@@ -138,12 +138,13 @@ async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes
         lo_b, hi_b = max(offset, fbeg), min(end, fend)
         buf = bytearray(old.ljust(hi_b - fbeg, b"\0"))
         buf[lo_b - fbeg:hi_b - fbeg] = data[lo_b - offset:hi_b - offset]
-        await fill_and_count(redis, folio, bytes(buf).rstrip(b"\0"), attempts)
-        if await ports.add_folio(mapping, fstart, folio, trunc_seq=inode.trunc_seq):
-            if found is not None and found.zero:
+        fill = Fill(bytes(buf).rstrip(b"\0"), tuple(a.order for a in attempts if not a.ok), dirty=True)
+        if await ports.add_folio(mapping, fstart, folio, data_seq=inode.data_seq, fill=fill):
+            if replaces_zero:
                 # a zero entry was replaced: zap its zero-page PTEs so the next access maps the folio
                 await ports.unmap_mapping_range(mapping, fbeg, fend - fbeg, False)
             return folio, fstart
+        await count_attempts(redis, attempts)
         await ports.free_pages(folio)
         again = await ports.find_folio(mapping, idx)
         if again is not None and not again.zero:

@@ -4,11 +4,16 @@ An inode lives in the mapping's hash tag ``{m:FS/INO}``:
 
 | key        | type | contents                                                                          |
 |------------|------|-----------------------------------------------------------------------------------|
-| ``inode``  | hash | fs, ino, path, i_size (bytes), block_size (bytes), profile, nlink, min_order, max_order, policy, indexing, alloc_context, ra_next (pages), ra_order, trunc_seq, nrpages (page cache's) |
+| ``inode``  | hash | fs, ino, path, i_size (bytes), block_size (bytes), profile, nlink, min_order, max_order, policy, indexing, alloc_context, ra_next (pages), ra_order, data_seq, nrpages (page cache's) |
 | ``extents``| hash | file block number -> disk block number (absent = hole)                           |
 
-``trunc_seq`` is bumped by every truncate and hole punch (a seqcount a fault path may compare before and
-after to detect that a truncate ran underneath it).
+``data_seq`` is bumped by every truncate and hole punch and by every change of the file's blocks (writeback
+writing them, mmsim.filesystem.extents.update): a seqcount that a populate reads with the blocks and the page
+cache compares when it inserts the folio filled from them (filemap.lua fm_stale). The kernel needs none: it
+adds the locked folio to the page cache before it reads into it (filemap_create_folio), so nothing can write
+the blocks back from under the read; mmsim reads first and inserts after, and in between a write may insert
+a folio, writeback may write it to the blocks and reclaim may evict it clean. XFS's iomap_valid (the data
+fork's if_seq) is the same idea for a write's stale block map.
 
 The locks are the kernel's ``inode->i_rwsem`` and ``mapping->invalidate_lock``, in Redis, shared by
 every replica (mmsim.runtime.locks, where the lock order is written): Write, Fsync, Truncate,
@@ -45,7 +50,7 @@ class Inode:
     max_order: int
     ra_next: int
     ra_order: int
-    trunc_seq: int
+    data_seq: int
     nrpages: int
 
     @property
@@ -83,7 +88,7 @@ def from_hash(mapping: str, raw: dict) -> Inode:
         block_size=int(d["block_size"]), nlink=int(d.get("nlink", 1)),
         profile=profiles.get(d["profile"], **superblock.overrides(d.get("alloc_context", ""), d.get("indexing", ""))),
         min_order=int(d["min_order"]), max_order=int(d["max_order"]), ra_next=int(d.get("ra_next", -1)),
-        ra_order=int(d.get("ra_order", 0)), trunc_seq=int(d.get("trunc_seq", 0)), nrpages=int(d.get("nrpages", 0)),
+        ra_order=int(d.get("ra_order", 0)), data_seq=int(d.get("data_seq", 0)), nrpages=int(d.get("nrpages", 0)),
     )
 
 
@@ -106,7 +111,7 @@ Script.declare(_INODE_SET, fenced=True)   # loaded at start-up (mmsim.runtime.lu
 
 async def set_fields(redis, mapping: str, i_size: int | None = None, bump_seq: bool = False,
                      nlink: int | None = None) -> bool:
-    """i_size / trunc_seq / nlink in one fenced script (the caller holds the inode's lock). False: inode gone."""
+    """i_size / data_seq / nlink in one fenced script (the caller holds the inode's lock). False: inode gone."""
     return bool(await Script.on(redis, _INODE_SET, fenced=True)(
         [keys.mapping(mapping, "inode")], ["" if i_size is None else i_size, int(bump_seq), "" if nlink is None else nlink],
         fence=locks.fence_for(mapping)))
@@ -148,7 +153,7 @@ async def create(redis, fs_name: str, path: str, indexing: str = "") -> Inode:
     mapping = f"{fs_name}/{ino}"
     fields = {"fs": fs_name, "ino": ino, "path": path, "i_size": 0, "block_size": sb.block_size,
               "profile": prof.name, "nlink": 1, "min_order": min_order, "max_order": max_order,
-              "policy": prof.populate_policy, "ra_next": -1, "ra_order": 0, "trunc_seq": 0,
+              "policy": prof.populate_policy, "ra_next": -1, "ra_order": 0, "data_seq": 0,
               "alloc_context": prof.fs_alloc_context, "indexing": prof.indexing}
     r = await CREATE(redis, dir=keys.fs(fs_name, "dir"), inode=keys.mapping(mapping, "inode"),
                      mappings=keys.cluster("mappings"), path=path, ino=ino, mapping=mapping,

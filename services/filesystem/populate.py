@@ -45,6 +45,7 @@ from mmsim.runtime import keys, locks, scope, tracing
 from mmsim.runtime.lua import Script
 from mmsim.runtime.errors import Aborted, FailedPrecondition
 from mmsim.runtime.vmfault import VmFault
+from mmsim.filesystem import intents
 from mmsim.filesystem.inode import Inode, from_grant, load, parse_mapping
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, GFP_NORETRY_NOWARN, Fill, FolioRef
 from mmsim.v1.common_pb2 import GFP_FLAG_COMP, GFP_FLAG_FS
@@ -162,18 +163,6 @@ def _vmstat_fields(attempts: list[Attempt]) -> tuple[dict[str, int], dict[str, i
     return vm, mthp
 
 
-async def fill_and_count(redis, folio: FolioRef, data: bytes, attempts: list[Attempt]) -> None:
-    """One MULTI on the folio's node: its contents (one string, whatever the order) and the counters."""
-    vm, mthp = _vmstat_fields(attempts)
-    pipe = redis.pipeline(transaction=True)
-    pipe.set(keys.node(folio.node, f"mem:{folio.pfn}"), data)
-    for k, v in vm.items():
-        pipe.hincrby(keys.node(folio.node, "vmstat"), k, v)
-    for k, v in mthp.items():
-        pipe.hincrby(keys.node(folio.node, "mthp_stats"), k, v)
-    await pipe.execute()
-
-
 async def count_attempts(redis, attempts: list[Attempt], node: int = 0) -> None:
     """vmstat / mTHP stats of allocation attempts whose folio never reached the page cache (OOM, EEXIST)."""
     vm, mthp = _vmstat_fields(attempts)
@@ -236,12 +225,13 @@ async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, 
                 try:
                     result = await _populate_locked(env, mapping, index, gfp, write, section, raw, read, grant)
                     break
-                except Aborted:   # a truncate ran meanwhile (no longer possible under the shared lock)
+                except Aborted:   # a writeback wrote the blocks meanwhile (a truncate cannot: the lock is shared)
                     tracing.annotate(populate_stale_retry=True)
-                    tracing.event("retry", reason="a truncate or hole punch ran meanwhile (trunc_seq changed)")
+                    tracing.event("retry", reason="the blocks changed since they were read (data_seq): a writeback")
                     raw = read = None
             else:
-                raise FailedPrecondition(f"populate {mapping} index {index}: truncated {STALE_RETRIES} times meanwhile")
+                raise FailedPrecondition(f"populate {mapping} index {index}: its blocks were written back {STALE_RETRIES} "
+                                         "times while it read them; retry")
             result.memalloc_scope = scope.encode(scope.current())
     tracing.annotate(
         populate_attempts=",".join(a.text() for a in result.attempts) or "none",
@@ -276,6 +266,7 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
     if rd is None:
         res.vm_fault = VmFault.SIGBUS
         return res
+    await intents.pause_point(env, "populate:read")   # the blocks are read, the folio is not in the cache yet
     order, start, map_first, disk_map, blocks = rd.order, rd.start, rd.first_block, rd.disk_map, rd.blocks
     res.ra_order = rd.ra_order
     # the insert releases the lock in its own step, unless the lock is the caller's or work under it follows
@@ -283,7 +274,7 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
 
     all_hole = not any(disk_map)
     if all_hole and inode.profile.zero_entries and not write:
-        added = await ports.add_folio(mapping, start, None, zero_order=order, trunc_seq=inode.trunc_seq,
+        added = await ports.add_folio(mapping, start, None, zero_order=order, data_seq=inode.data_seq,
                                       fill=Fill(unlock=unlock))
         if added:
             _unlocked(grant, added)
@@ -307,7 +298,7 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
         # the read completes in the insert's step: contents, the allocation's counts, the lock's release
         fill = Fill(folio_bytes(inode, fstart, 1 << o, first, sub_map, blocks),
                     tuple(a.order for a in res.attempts[counted:] if not a.ok), unlock and not replaces_zero)
-        added = await ports.add_folio(mapping, fstart, folio, trunc_seq=inode.trunc_seq, fill=fill)
+        added = await ports.add_folio(mapping, fstart, folio, data_seq=inode.data_seq, fill=fill)
         if added:
             _unlocked(grant, added)
             if replaces_zero:

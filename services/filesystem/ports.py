@@ -54,6 +54,7 @@ class Fill:
     contents: bytes | None = None
     fallback_orders: tuple[int, ...] = ()
     unlock: bool = False
+    dirty: bool = False           # a write's new folio: inserted DIRTY
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,13 @@ class GrpcPorts:
             raise _peer_error("allocator", "FreePages", exc) from None
 
     async def add_folio(self, mapping: str, index: int, folio: FolioRef | None, zero_order: int = 0,
-                        trunc_seq: int | None = None, fill: Fill | None = None) -> Added | None:
+                        data_seq: int | None = None, fill: Fill | None = None) -> Added | None:
         """filemap_add_folio; None on ALREADY_EXISTS (-EEXIST: another entry overlaps). Raises Aborted when
-        a truncate ran since the caller read ``trunc_seq`` (another replica's: the inode lock is per process);
+        the file's blocks changed since the caller read ``data_seq`` (a truncate, a hole punch or a writeback);
         our folio is then freed here. ``fill``: a populate's contents, counts and unlock, in the same step."""
         f = fill or Fill()
-        req = page_cache_pb2.AddFolioRequest(mapping=mapping, index=index, trunc_seq=trunc_seq, unlock=f.unlock)
+        req = page_cache_pb2.AddFolioRequest(mapping=mapping, index=index, data_seq=data_seq, unlock=f.unlock,
+                                             dirty=f.dirty)
         if folio is None:
             req.zero_entry, req.zero_order = True, zero_order
         else:
@@ -169,6 +171,15 @@ class GrpcPorts:
                 page_cache_pb2.TagFolioRequest(mapping=mapping, index=index, tag=tag, clear=clear))
         except grpc.aio.AioRpcError as exc:
             raise _peer_error("pagecache", "TagFolio", exc) from None
+
+    async def write_folio(self, mapping: str, offset: int, data: bytes) -> tuple[Found | None, int]:
+        """WriteFolio: (what covers ``offset``, the bytes of ``data`` copied into it and marked dirty)."""
+        try:
+            r = await self._peers.stub("pagecache").WriteFolio(
+                page_cache_pb2.WriteFolioRequest(mapping=mapping, offset=offset, data=data))
+        except grpc.aio.AioRpcError as exc:
+            raise _peer_error("pagecache", "WriteFolio", exc) from None
+        return (_found(r.entry) if r.entry.found else None), r.written
 
     async def find_tagged(self, mapping: str, tag: int, start: int, limit: int = 256) -> list[Found]:
         try:

@@ -20,11 +20,11 @@ local function fm_inode(key)
           nrpages = tonumber(h[3]) or 0, zero_pages = tonumber(h[4]) or 0}
 end
 
--- a seqcount check (read_seqcount_retry-like): the caller read trunc_seq before it filled its folio;
--- a truncate or hole punch bumped it since. Returns the STALE reply, or nil when `seen` is '' or current.
+-- a seqcount check (read_seqcount_retry-like): the caller read data_seq with the blocks it filled its folio
+-- from; a truncate, a hole punch or a write of the blocks (writeback) bumped it since. Returns the STALE reply, or nil when `seen` is '' or current.
 local function fm_stale(key, seen)
   if seen == nil or seen == '' then return nil end
-  local cur = redis.call('HGET', key, 'trunc_seq') or '0'
+  local cur = redis.call('HGET', key, 'data_seq') or '0'
   if cur ~= seen then return {'STALE', cur, seen} end
   return nil
 end
@@ -199,20 +199,35 @@ local function fm_release_folio(f, vmstat_key)
 end
 
 -- the DIRTY and WRITEBACK tags are accounted like folio_account_dirtied / __folio_start_writeback:
--- NR_FILE_DIRTY / NR_WRITEBACK (nr_dirty, nr_writeback) and PG_dirty / PG_writeback on the folio
-local FM_TAG_STATS = {[0] = 'nr_dirty', [1] = 'nr_writeback'}
-local function fm_account_tag(f, mark, sign)
-  local item = FM_TAG_STATS[mark]
+-- NR_FILE_DIRTY / NR_WRITEBACK (nr_dirty, nr_writeback) and PG_dirty / PG_writeback on the folio.
+-- Functions are fields of FM_TAG (Lua's 200-locals limit, as LRU's).
+local FM_TAG = {stats = {[0] = 'nr_dirty', [1] = 'nr_writeback'}}
+function FM_TAG.account(f, mark, sign)
+  local item = FM_TAG.stats[mark]
   if not item then return end
   redis.call('HINCRBY', 'mmsim:{node:' .. f.node .. '}:vmstat', item, sign * fm_pow2(f.order))
   vm_node(f.node)
   if sign > 0 then page_flags_set(f.pfn, FM_TAG_FLAGS[mark]) else page_flags_clear(f.pfn, FM_TAG_FLAGS[mark]) end
 end
 
+-- folio_mark_dirty / __folio_start_writeback / folio_end_writeback: set (on) or clear XArray mark `mark` on
+-- the folio's entries (each of its order-0 entries in the order-0 indexing), accounted once
+function FM_TAG.set(xa, ino, f, mark, on)
+  if xa_get_mark(xa, f.slot, mark) ~= on then FM_TAG.account(f, mark, on and 1 or -1) end
+  local slots = {f.slot}
+  if ino.mode == 'order-0' then
+    slots = {}
+    for i = 0, fm_pow2(f.order) - 1 do slots[#slots + 1] = fm_hex(f.index + i) end
+  end
+  for _, s in ipairs(slots) do
+    if on then xa_set_mark(xa, s, mark) else xa_clear_mark(xa, s, mark) end
+  end
+end
+
 -- models page_cache_delete: erase the folio's entries from this mapping, then fm_release_folio
 local function fm_delete_folio(xa, ino, f, vmstat_key)
   for mark = 0, 1 do
-    if xa_get_mark(xa, f.slot, mark) then fm_account_tag(f, mark, -1) end
+    if xa_get_mark(xa, f.slot, mark) then FM_TAG.account(f, mark, -1) end
   end
   fm_store(xa, ino, f.index, f.order, '', 'folio')
   local nr = fm_pow2(f.order)

@@ -31,6 +31,7 @@ from mmsim.runtime.lua import Script, source
 PAGE_SHIFT = 12
 _ADDED_FLAGS = PG["uptodate"] | PG["lru"]   # filemap_add_folio -> folio_add_lru; the read completed
 MAX_PAGECACHE_ORDER = 9          # include/linux/pagemap.h with THP: min(MAX_XAS_ORDER, PMD order)
+MAX_WRITE = 1 << (PAGE_SHIFT + MAX_PAGECACHE_ORDER)   # bytes one WriteFolio takes: the largest folio's size
 MAX_FILE_INDEX = (1 << 52) - 1   # MAX_LFS_FILESIZE >> PAGE_SHIFT on 64-bit, rounded to what Lua holds exactly
 TRUNCATE_LUA = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB,
                           Path(__file__).with_name("huge_memory.lua").read_text(),
@@ -74,6 +75,15 @@ class Found:
 
 
 @dataclass(frozen=True)
+class Written:
+    """A write_folio's answer: what covers the offset (None: nothing) and the bytes copied into it (0 unless
+    a folio of this mapping alone covers it)."""
+
+    found: Found | None
+    written: int                  # bytes
+
+
+@dataclass(frozen=True)
 class FaultLookup:
     index: int                    # the faulting file index (units: pages)
     i_size: int                   # bytes
@@ -93,6 +103,7 @@ _UNLOCK = source(__file__, "filemap_unlock")   # fm_unlocked: the insert scripts
 _ADD_FOLIO = _UNLOCK + source(__file__, "filemap_add_folio")
 _ADD_ZERO = _UNLOCK + source(__file__, "filemap_add_zero")
 _TAG = source(__file__, "filemap_tag")
+_WRITE = source(__file__, "filemap_write")
 _FIND_TAGGED = source(__file__, "filemap_find_tagged")
 _STATS = source(__file__, "filemap_stats")
 
@@ -130,6 +141,7 @@ class Fill:
     count_alloc: bool = False               # count the allocation (and fallback_orders' failures)
     fallback_orders: tuple[int, ...] = ()   # orders whose allocation failed first
     unlock: bool = False                    # release the caller's lock (the fence) once the folio is in
+    dirty: bool = False                     # mark the folio DIRTY (a write's new folio)
 
 
 @dataclass(frozen=True)
@@ -146,14 +158,14 @@ def _unlocked(rest) -> tuple[bool, int]:
     return (bool(int(rest[0])), int(rest[1])) if rest else (False, 0)
 
 
-def _seq(trunc_seq: int | None) -> str:
-    return "" if trunc_seq is None else str(trunc_seq)
+def _seq(data_seq: int | None) -> str:
+    return "" if data_seq is None else str(data_seq)
 
 
 def _check_stale(mapping: str, rec) -> None:
     if isinstance(rec, list) and rec and rec[0] == b"STALE":
-        raise Aborted(f"{mapping} was truncated since the caller read it (trunc_seq {int(rec[2])} -> {int(rec[1])}): "
-                      "free the folio and look the inode up again")
+        raise Aborted(f"{mapping}'s blocks changed since the caller read them (a truncate, hole punch or "
+                      f"writeback; data_seq {int(rec[2])} -> {int(rec[1])}): free the folio and read them again")
 
 
 def _freed(rec) -> list[Folio]:
@@ -174,7 +186,7 @@ def check_index(index: int) -> int:
     return index
 
 
-_FENCED = frozenset({"add_folio", "add_zero", "tag", "truncate", "invalidate", "share", "replace"})
+_FENCED = frozenset({"add_folio", "add_zero", "tag", "write", "truncate", "invalidate", "share", "replace"})
 """Scripts that change a mapping's cache: each checks the fencing token of the lock its caller holds on the
 mapping (mmsim.runtime.locks.fence_for, from the held locks in the call's metadata) before any write."""
 
@@ -188,7 +200,7 @@ class PageCache:
         self.layout = Layout.build(settings.memory_bytes, settings.numa_nodes, settings.movable_bytes)
         self._spans = node_spans(self.layout)
         self._scripts = {name: Script(client, FILEMAP_LUA + body, fenced=name in _FENCED) for name, body in (
-            ("lookup", _LOOKUP), ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG),
+            ("lookup", _LOOKUP), ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG), ("write", _WRITE),
             ("find_tagged", _FIND_TAGGED), ("stats", _STATS),
             ("invalidate", _INVALIDATE), ("share", _SHARE), ("replace", _REPLACE))}
         self._scripts["truncate"] = Script(client, TRUNCATE_LUA + _TRUNCATE, fenced=True)
@@ -225,18 +237,18 @@ class PageCache:
             raise NotFound(f"no folio at index {index} of {mapping}")
         return found
 
-    async def add_folio(self, mapping: str, index: int, folio, trunc_seq: int | None = None, trace: str = "") -> int:
+    async def add_folio(self, mapping: str, index: int, folio, data_seq: int | None = None, trace: str = "") -> int:
         """:meth:`insert_folio` without a fill: mapping->nrpages after the insert."""
-        return (await self.insert_folio(mapping, index, folio, trunc_seq, trace)).nrpages
+        return (await self.insert_folio(mapping, index, folio, data_seq, trace)).nrpages
 
-    async def add_zero_entry(self, mapping: str, index: int, order: int, trunc_seq: int | None = None) -> int:
+    async def add_zero_entry(self, mapping: str, index: int, order: int, data_seq: int | None = None) -> int:
         """:meth:`insert_zero`: the mapping's zero pages after the insert."""
-        return (await self.insert_zero(mapping, index, order, trunc_seq)).nrpages
+        return (await self.insert_zero(mapping, index, order, data_seq)).nrpages
 
-    async def insert_folio(self, mapping: str, index: int, folio, trunc_seq: int | None = None, trace: str = "",
+    async def insert_folio(self, mapping: str, index: int, folio, data_seq: int | None = None, trace: str = "",
                            fill: Fill | None = None) -> Added:
         """models __filemap_add_folio: ALREADY_EXISTS (the kernel's -EEXIST) when another folio is there;
-        ABORTED when ``trunc_seq`` is given and a truncate ran since the caller read it. An in-flight folio
+        ABORTED when ``data_seq`` is given and the blocks changed since the caller read it. An in-flight folio
         (the allocator's ledger) is taken over in the same step; FAILED_PRECONDITION when it is in flight for
         another trace or was reclaimed (free) meanwhile. ``fill``: a populate's contents, allocation counts
         and lock release, in the same step."""
@@ -246,21 +258,21 @@ class PageCache:
         rec = await self._scripts["add_folio"](
             [*self._keys(mapping), keys.node(folio.node, "vmstat")],
             [self._cs, check_index(index), folio.order, folio.node, folio.pfn, self._spans, _ADDED_FLAGS, mapping,
-             _seq(trunc_seq), trace, int(f.contents is not None), f.contents or b"", int(f.count_alloc),
-             ",".join(map(str, f.fallback_orders)), int(f.unlock)], fence=locks.fence_for(mapping))
+             _seq(data_seq), trace, int(f.contents is not None), f.contents or b"", int(f.count_alloc),
+             ",".join(map(str, f.fallback_orders)), int(f.unlock), int(f.dirty)], fence=locks.fence_for(mapping))
         _check_stale(mapping, rec)
         if rec[0] == b"EEXIST":
             raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {int(rec[2])} "
                                 f"order {int(rec[3])} at index {int(rec[4])} won the race; free yours")
         return Added(int(rec[1]), *_unlocked(rec[2:]))
 
-    async def insert_zero(self, mapping: str, index: int, order: int, trunc_seq: int | None = None,
+    async def insert_zero(self, mapping: str, index: int, order: int, data_seq: int | None = None,
                           unlock: bool = False) -> Added:
         """Insert a zero entry (a known hole, no page) covering 2**order pages; ``nrpages`` of the answer is the
         mapping's zero pages. ``unlock``: release the caller's lock in the same step."""
         require(0 <= order <= MAX_PAGECACHE_ORDER, f"zero entry order {order} is above {MAX_PAGECACHE_ORDER}")
         rec = await self._scripts["add_zero"]([*self._keys(mapping), keys.node(0, "vmstat")],
-                                              [self._cs, check_index(index), order, _seq(trunc_seq), int(unlock)],
+                                              [self._cs, check_index(index), order, _seq(data_seq), int(unlock)],
                                               fence=locks.fence_for(mapping))
         _check_stale(mapping, rec)
         return Added(int(rec[0]), *_unlocked(rec[1:]))
@@ -269,6 +281,16 @@ class PageCache:
         """folio_mark_dirty / __folio_start_writeback / folio_end_writeback on the XArray marks."""
         await self._scripts["tag"](self._keys(mapping), [self._cs, check_index(index), tag.mark, int(clear), self._spans],
                                    fence=locks.fence_for(mapping))
+
+    async def write_folio(self, mapping: str, offset: int, data: bytes) -> Written:
+        """generic_perform_write for the folio covering byte ``offset``: its part of ``data`` copied in and the
+        folio marked dirty, in one step (filemap_write.lua); nothing written unless a folio of this mapping
+        alone covers the offset."""
+        check_index(offset >> PAGE_SHIFT)
+        rec = await self._scripts["write"](self._keys(mapping), [self._cs, offset, data, self._spans],
+                                           fence=locks.fence_for(mapping))
+        found = _found([b"0", *rec[:5], b""], False)
+        return Written(found, int(rec[5]))
 
     async def find_tagged(self, mapping: str, tag: Tag, start: int, limit: int) -> list[Found]:
         rec = await self._scripts["find_tagged"](self._keys(mapping), [self._cs, check_index(start), tag.mark, limit])

@@ -2,14 +2,15 @@
 -- entry, its contents and allocation counts, and the caller's invalidate_lock released, in one step (fenced).
 -- KEYS: 1 inode, 2 xa, 3 the folio's node vmstat.
 -- ARGV: 1 chunk shift, 2 index, 3 order, 4 node, 5 pfn, 6 node spans, 7 page flags to set, 8 mapping,
---       9 trunc_seq the caller read ('' = unchecked), 10 trace id, 11 '1' fill with 12 contents (bytes),
---       13 '1' count the allocation, 14 fallback orders tried (','), 15 '1' unlock.
+--       9 data_seq the caller read ('' = unchecked), 10 trace id, 11 '1' fill with 12 contents (bytes),
+--       13 '1' count the allocation, 14 fallback orders tried (','), 15 '1' unlock, 16 '1' mark it dirty.
 -- Reply: {'OK', nrpages, [release, woken]} | {'EEXIST', node, pfn, order, index} | {'STALE', seq now, seq read}.
 -- models __filemap_add_folio: -EEXIST on any real folio in the range; zero/value entries are replaced.
 -- A populate's insert also completes its read (ARGV[11] = '1': the contents ARGV[12] are stored in the same
 -- step: the folio enters the cache uptodate with its bytes), counts its allocation (ARGV[13] = '1': thp_file_alloc
 -- at PMD order, mTHP file_alloc above order 0, and ARGV[14], the orders that failed before, as *_fallback;
--- filemap_add_folio counts MTHP_STAT_FILE_ALLOC) and releases the caller's lock (ARGV[15] = '1').
+-- filemap_add_folio counts MTHP_STAT_FILE_ALLOC) and releases the caller's lock (ARGV[15] = '1'). A write's new
+-- folio enters dirty (ARGV[16] = '1'): no clean moment in which drop_caches or reclaim could take its bytes.
 local ino = fm_inode(KEYS[1])
 local stale = fm_stale(KEYS[1], ARGV[9])
 if stale then return stale end
@@ -53,6 +54,10 @@ for _, o in ipairs(olds) do
   end
 end
 fm_store(xa, ino, index, order, fm_entry(node, pfn, order), '')
+if ARGV[16] == '1' then
+  FM_TAG.set(xa, ino, {slot = fm_hex(fm_slot(ino, index)), node = node, pfn = tonumber(pfn), order = order,
+                      index = index}, 0, true)
+end
 xa_commit(xa)
 vm_node(node)
 page_flags_set(tonumber(pfn), tonumber(ARGV[7]))   -- the folio is uptodate (populated) and on the LRU

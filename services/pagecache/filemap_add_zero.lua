@@ -1,5 +1,5 @@
 -- A zero entry (a known hole) covering 2^order pages (PageCache.insert_zero), fenced.
--- KEYS: 1 inode, 2 xa, 3 node-0 vmstat. ARGV: 1 chunk shift, 2 index, 3 order, 4 trunc_seq ('' = unchecked),
+-- KEYS: 1 inode, 2 xa, 3 node-0 vmstat. ARGV: 1 chunk shift, 2 index, 3 order, 4 data_seq ('' = unchecked),
 -- 5 '1' unlock. Reply: {zero pages, [release, woken]} | {'STALE', seq now, seq read}.
 local ino = fm_inode(KEYS[1])
 local stale = fm_stale(KEYS[1], ARGV[4])

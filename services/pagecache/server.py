@@ -6,7 +6,7 @@ import re
 
 from mmsim.pagecache import drop_caches, huge_memory, xadump, xatree
 from mmsim.pagecache.debug_vm import CacheCheck
-from mmsim.pagecache.filemap import MAX_PAGECACHE_ORDER, PAGE_SHIFT, Fill, Folio, Found, PageCache, Tag
+from mmsim.pagecache.filemap import MAX_PAGECACHE_ORDER, MAX_WRITE, PAGE_SHIFT, Fill, Folio, Found, PageCache, Tag
 from mmsim.runtime import locks, serve, tracing
 from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, require
 from mmsim.runtime.vmfault import VmFault
@@ -91,7 +91,7 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
         """filemap_add_folio; for a populate, also the read's completion (contents), the allocation's counts
         and the invalidate_lock's release, in the insert's one step."""
         mapping = _mapping(request.mapping)
-        seq = request.trunc_seq if request.HasField("trunc_seq") else None
+        seq = request.data_seq if request.HasField("data_seq") else None
         if request.unlock and not any(h.name == locks.INVALIDATE_LOCK and h.mapping == mapping for h in locks.held()):
             raise FailedPrecondition(f"unlock: the call holds no invalidate_lock of {mapping} (held-locks metadata)")
         if request.zero_entry:
@@ -109,7 +109,7 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
                     f"fallback_orders must lie in [folio order {request.folio.order}, {MAX_PAGECACHE_ORDER}], "
                     f"at most {2 * (MAX_PAGECACHE_ORDER + 1)} of them")
             fill = Fill(request.contents if request.HasField("contents") else None, request.count_alloc,
-                        tuple(request.fallback_orders), request.unlock)
+                        tuple(request.fallback_orders), request.unlock, request.dirty)
             added = await self._pc.insert_folio(mapping, request.index, request.folio, seq, tracing.current_ids()[0],
                                                 fill)
         return page_cache_pb2.AddFolioResponse(nrpages=added.nrpages, unlocked=added.unlocked,
@@ -128,6 +128,14 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
     async def TagFolio(self, request, context):
         await self._pc.tag_folio(_mapping(request.mapping), request.index, _tag(request.tag), clear=request.clear)
         return page_cache_pb2.TagFolioResponse()
+
+    async def WriteFolio(self, request, context):
+        mapping = _mapping(request.mapping)
+        require(len(request.data) <= MAX_WRITE, f"data must be at most {MAX_WRITE} bytes, got {len(request.data)}")
+        w = await self._pc.write_folio(mapping, request.offset, request.data)
+        tracing.annotate(written=w.written, found=w.found is not None)
+        entry = page_cache_pb2.FindFolioResponse(found=False) if w.found is None else _found_pb(w.found)
+        return page_cache_pb2.WriteFolioResponse(entry=entry, written=w.written)
 
     async def FindTagged(self, request, context):
         limit = request.limit or 256

@@ -182,6 +182,10 @@ def test_page_cache_calls(mm, world):
     assert pc.add_folio(k, 300, got.folio) == 1
     found = k.find_folio(300)
     assert found.folio == got.folio and found.folio_index == 300 and not found.zero_entry
+    w = pc.write_folio(k, 300 * PAGE_SIZE + 10, b"hello" * 1000)     # 5000 bytes: 4086 fit the folio
+    assert w.written == PAGE_SIZE - 10 and w.entry.folio == got.folio and w.entry.folio_index == 300
+    assert k.read(300 * PAGE_SIZE + 10, 5) == b"hello"                  # dirty: read(2) sees the folio
+    assert pc.write_folio(k, 301 * PAGE_SIZE, b"x").written == 0        # nothing caches page 301
     pc.tag_folio(k, 300, "dirty")
     assert [c.folio_index for c in pc.find_tagged(k, "dirty")] == [300]
     assert pc.xa_stats(k).tagged == ["PAGECACHE_TAG_DIRTY"]      # mapping_tagged: xa_marked

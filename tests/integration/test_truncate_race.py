@@ -81,7 +81,7 @@ def test_truncate_racing_faults_leaves_nothing_beyond_eof_and_leaks_nothing(stac
 
 
 def test_truncate_on_one_replica_racing_faults_through_another(stack_settings, tmp_path):
-    """Inode locks are per process: across filesystem replicas the page cache's trunc_seq check (AddFolio
+    """Inode locks are per process: across filesystem replicas the page cache's data_seq check (AddFolio
     refuses a folio filled before a truncate it did not see) keeps stale folios out, and the reverse map's
     install re-checks i_size, so nothing is mapped beyond EOF and nothing leaks."""
     other = stack.replica_settings(stack_settings, str(tmp_path / "replica"))

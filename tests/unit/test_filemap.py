@@ -245,19 +245,19 @@ async def test_invalidate_drops_only_clean_unreferenced_folios(aredis):
 
 
 async def test_add_after_a_truncate_the_caller_did_not_see_is_aborted(aredis):
-    """A populate that read trunc_seq before a truncate must not insert its folio after it (it may hold
+    """A populate that read data_seq before a truncate must not insert its folio after it (it may hold
     blocks the truncate freed): the seqcount check refuses it with no state change."""
     from mmsim.runtime.errors import Aborted
 
     pc = await make_file(aredis)
     f = await folio(aredis, 0)
-    await aredis.hset(keys.mapping(M, "inode"), "trunc_seq", 3)
-    with pytest.raises(Aborted, match="trunc_seq 2 -> 3"):
-        await pc.add_folio(M, 0, f, trunc_seq=2)
+    await aredis.hset(keys.mapping(M, "inode"), "data_seq", 3)
+    with pytest.raises(Aborted, match="data_seq 2 -> 3"):
+        await pc.add_folio(M, 0, f, data_seq=2)
     with pytest.raises(Aborted):
-        await pc.add_zero_entry(M, 4, 0, trunc_seq=2)
+        await pc.add_zero_entry(M, 4, 0, data_seq=2)
     assert (await pc.stats(M))["entries"] == 0
-    assert await pc.add_folio(M, 0, f, trunc_seq=3) == 1
+    assert await pc.add_folio(M, 0, f, data_seq=3) == 1
 
 
 async def test_dirty_and_writeback_tags_are_accounted_like_the_kernel(aredis):

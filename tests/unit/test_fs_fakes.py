@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mmsim.filesystem.env import Env
-from mmsim.filesystem.populate import Attempt, fill_and_count
+from mmsim.filesystem.populate import Attempt, _vmstat_fields
 from mmsim.filesystem.ports import TAG_DIRTY, Added, FolioRef, Found
 from mmsim.runtime import keys
 
@@ -57,7 +57,7 @@ class FakePorts:
                 return s, e
         return None
 
-    async def add_folio(self, mapping, index, folio, zero_order=0, trunc_seq=None, fill=None):
+    async def add_folio(self, mapping, index, folio, zero_order=0, data_seq=None, fill=None):
         """The insert; a populate's fill (contents and counts) is stored as the real page cache stores it, with
         the filesystem's own counting; the lock is left to the caller to release (no unlock here)."""
         self.calls.append("add")
@@ -69,11 +69,30 @@ class FakePorts:
             return None
         for s in overlap:
             del ents[s]
-        ents[index] = Entry(order, folio)
+        ents[index] = Entry(order, folio, {TAG_DIRTY} if fill is not None and fill.dirty else set())
         if fill is not None and fill.contents is not None:
             tried = [Attempt(o, False) for o in fill.fallback_orders] + [Attempt(folio.order, True)]
-            await fill_and_count(self.redis, folio, fill.contents, tried)
+            # as the real insert's step: the contents and the counters at once (one MULTI on the folio's node)
+            vm, mthp = _vmstat_fields(tried)
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.set(keys.node(folio.node, f"mem:{folio.pfn}"), fill.contents)
+            for k, v in vm.items():
+                pipe.hincrby(keys.node(folio.node, "vmstat"), k, v)
+            for k, v in mthp.items():
+                pipe.hincrby(keys.node(folio.node, "mthp_stats"), k, v)
+            await pipe.execute()
         return Added()
+
+    async def write_folio(self, mapping, offset, data):
+        self.calls.append("write")
+        hit = self._covering(mapping, offset // 4096)
+        if hit is None or hit[1].folio is None:
+            return (None if hit is None else Found(hit[0], None, True)), 0
+        s, e = hit
+        n = min(len(data), (s + (1 << e.order)) * 4096 - offset)
+        await self.redis.setrange(keys.node(e.folio.node, f"mem:{e.folio.pfn}"), offset - s * 4096, data[:n])
+        e.tags.add(TAG_DIRTY)
+        return Found(s, e.folio, False, set(e.tags)), n
 
     async def find_folio(self, mapping, index):
         self.calls.append("find")

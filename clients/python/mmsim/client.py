@@ -277,6 +277,15 @@ class CachedFolio(Result):
 
 
 @dataclass(frozen=True)
+class FolioWrite(Result):
+    """WriteFolio: what covers the offset and how many bytes went into it (0 for a zero entry, a shared
+    folio or nothing: the writer makes a folio first)."""
+    entry: CachedFolio
+    written: int                # bytes copied into the folio, now PAGECACHE_TAG_DIRTY
+    NESTED: ClassVar[dict[str, type]] = {"entry": CachedFolio}
+
+
+@dataclass(frozen=True)
 class PageCacheFault(Result):
     """filemap_fault: the vm_fault result and the folio covering index."""
     vm_fault: VmFault
@@ -1132,10 +1141,10 @@ class PageCache(_Service):
         return PageCacheFault.from_pb(self._call("Fault", req))
 
     def add_folio(self, mapping: File | str, index: int, folio: Folio | None = None, zero_order: int | None = None,
-                  trunc_seq: int | None = None) -> int:
+                  data_seq: int | None = None) -> int:
         """filemap_add_folio (or a zero entry of zero_order when folio is None): nrpages afterwards."""
         req = pc_pb.AddFolioRequest(mapping=_mapping(mapping), index=index, zero_entry=folio is None,
-                                    zero_order=zero_order or 0, trunc_seq=trunc_seq)
+                                    zero_order=zero_order or 0, data_seq=data_seq)
         if folio is not None:
             req.folio.CopyFrom(folio.to_proto())
         return self._call("AddFolio", req).nrpages
@@ -1171,6 +1180,13 @@ class PageCache(_Service):
         """Set (or clear) PAGECACHE_TAG_DIRTY / _WRITEBACK / _TOWRITE on the folio covering index."""
         self._call("TagFolio", pc_pb.TagFolioRequest(mapping=_mapping(mapping), index=index, clear=clear,
                                                      tag=_enum_value(_TAGS, tag, "tag")))
+
+    def write_folio(self, mapping: File | str, offset: int, data: bytes) -> FolioWrite:
+        """generic_perform_write's step for one cached folio: the part of ``data`` that falls in the folio
+        covering byte ``offset`` is copied in and the folio marked dirty, in one step (nothing is written
+        where no folio of this mapping alone covers the offset). What write(2) does folio by folio."""
+        req = pc_pb.WriteFolioRequest(mapping=_mapping(mapping), offset=offset, data=data)
+        return FolioWrite.from_pb(self._call("WriteFolio", req))
 
     def find_tagged(self, mapping: File | str, tag: str, start: int = 0, limit: int = 0) -> list[CachedFolio]:
         req = pc_pb.FindTaggedRequest(mapping=_mapping(mapping), tag=_enum_value(_TAGS, tag, "tag"), start=start, limit=limit)

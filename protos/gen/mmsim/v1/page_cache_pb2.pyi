@@ -80,28 +80,30 @@ class FaultResponse(_message.Message):
     def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., folio_index: _Optional[int] = ..., i_size: _Optional[int] = ..., around: _Optional[_Iterable[_Union[FindFolioResponse, _Mapping]]] = ...) -> None: ...
 
 class AddFolioRequest(_message.Message):
-    __slots__ = ("mapping", "index", "folio", "zero_entry", "zero_order", "trunc_seq", "contents", "count_alloc", "fallback_orders", "unlock")
+    __slots__ = ("mapping", "index", "folio", "zero_entry", "zero_order", "data_seq", "contents", "count_alloc", "fallback_orders", "unlock", "dirty")
     MAPPING_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     FOLIO_FIELD_NUMBER: _ClassVar[int]
     ZERO_ENTRY_FIELD_NUMBER: _ClassVar[int]
     ZERO_ORDER_FIELD_NUMBER: _ClassVar[int]
-    TRUNC_SEQ_FIELD_NUMBER: _ClassVar[int]
+    DATA_SEQ_FIELD_NUMBER: _ClassVar[int]
     CONTENTS_FIELD_NUMBER: _ClassVar[int]
     COUNT_ALLOC_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_ORDERS_FIELD_NUMBER: _ClassVar[int]
     UNLOCK_FIELD_NUMBER: _ClassVar[int]
+    DIRTY_FIELD_NUMBER: _ClassVar[int]
     mapping: str
     index: int
     folio: _common_pb2.Folio
     zero_entry: bool
     zero_order: int
-    trunc_seq: int
+    data_seq: int
     contents: bytes
     count_alloc: bool
     fallback_orders: _containers.RepeatedScalarFieldContainer[int]
     unlock: bool
-    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., zero_entry: _Optional[bool] = ..., zero_order: _Optional[int] = ..., trunc_seq: _Optional[int] = ..., contents: _Optional[bytes] = ..., count_alloc: _Optional[bool] = ..., fallback_orders: _Optional[_Iterable[int]] = ..., unlock: _Optional[bool] = ...) -> None: ...
+    dirty: bool
+    def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., zero_entry: _Optional[bool] = ..., zero_order: _Optional[int] = ..., data_seq: _Optional[int] = ..., contents: _Optional[bytes] = ..., count_alloc: _Optional[bool] = ..., fallback_orders: _Optional[_Iterable[int]] = ..., unlock: _Optional[bool] = ..., dirty: _Optional[bool] = ...) -> None: ...
 
 class AddFolioResponse(_message.Message):
     __slots__ = ("nrpages", "unlocked", "waiters_woken")
@@ -264,6 +266,24 @@ class TagFolioRequest(_message.Message):
 class TagFolioResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class WriteFolioRequest(_message.Message):
+    __slots__ = ("mapping", "offset", "data")
+    MAPPING_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    mapping: str
+    offset: int
+    data: bytes
+    def __init__(self, mapping: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class WriteFolioResponse(_message.Message):
+    __slots__ = ("entry", "written")
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    entry: FindFolioResponse
+    written: int
+    def __init__(self, entry: _Optional[_Union[FindFolioResponse, _Mapping]] = ..., written: _Optional[int] = ...) -> None: ...
 
 class FindTaggedRequest(_message.Message):
     __slots__ = ("mapping", "tag", "start", "limit")

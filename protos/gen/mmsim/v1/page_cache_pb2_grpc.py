@@ -80,6 +80,11 @@ class PageCacheServiceStub:
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioResponse.FromString,
                 _registered_method=True)
+        self.WriteFolio = channel.unary_unary(
+                '/mmsim.v1.PageCacheService/WriteFolio',
+                request_serializer=mmsim_dot_v1_dot_page__cache__pb2.WriteFolioRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_page__cache__pb2.WriteFolioResponse.FromString,
+                _registered_method=True)
         self.FindTagged = channel.unary_unary(
                 '/mmsim.v1.PageCacheService/FindTagged',
                 request_serializer=mmsim_dot_v1_dot_page__cache__pb2.FindTaggedRequest.SerializeToString,
@@ -179,6 +184,16 @@ class PageCacheServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WriteFolio(self, request, context):
+        """generic_perform_write's step for a cached folio: copy the bytes into the folio covering offset and mark
+        it dirty (copy_folio_from_iter_atomic, then ->write_end's folio_mark_dirty) in one step, so nothing can
+        free or move the folio in between. Nothing is written where a zero entry, a folio shared through PFN
+        entries or nothing covers offset: the writer creates (or unshares) a folio and writes again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FindTagged(self, request, context):
         """The folios carrying a tag, in index order (like filemap_get_folios_tag).
         """
@@ -263,6 +278,11 @@ def add_PageCacheServiceServicer_to_server(servicer, server):
                     servicer.TagFolio,
                     request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_page__cache__pb2.TagFolioResponse.SerializeToString,
+            ),
+            'WriteFolio': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteFolio,
+                    request_deserializer=mmsim_dot_v1_dot_page__cache__pb2.WriteFolioRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_page__cache__pb2.WriteFolioResponse.SerializeToString,
             ),
             'FindTagged': grpc.unary_unary_rpc_method_handler(
                     servicer.FindTagged,
@@ -534,6 +554,33 @@ class PageCacheService:
             '/mmsim.v1.PageCacheService/TagFolio',
             mmsim_dot_v1_dot_page__cache__pb2.TagFolioRequest.SerializeToString,
             mmsim_dot_v1_dot_page__cache__pb2.TagFolioResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteFolio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.PageCacheService/WriteFolio',
+            mmsim_dot_v1_dot_page__cache__pb2.WriteFolioRequest.SerializeToString,
+            mmsim_dot_v1_dot_page__cache__pb2.WriteFolioResponse.FromString,
             options,
             channel_credentials,
             insecure,
