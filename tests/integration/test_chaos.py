@@ -139,12 +139,14 @@ class ProcModel:
 @dataclass
 class Stats:
     failed: dict = field(default_factory=dict)
+    first: dict = field(default_factory=dict)    # "op:CODE" -> the first such failure's message
     kills: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail(self, code: str) -> None:
+    def fail(self, code: str, details: str = "") -> None:
         with self.lock:
             self.failed[code] = self.failed.get(code, 0) + 1
+            self.first.setdefault(code, details)
 
 
 class Worker:
@@ -330,7 +332,7 @@ class Worker:
         try:
             getattr(self, f"op_{name}")()
         except grpc.RpcError as exc:
-            self.stats.fail(f"{name}:{exc.code().name}")
+            self.stats.fail(f"{name}:{exc.code().name}", exc.details())
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 ready.wait(120)   # pacing, not an assertion: do not spend the workload on a service being restarted
 
@@ -469,6 +471,9 @@ def test_chaos_kills_lose_no_page_and_no_fsynced_byte(mm, chaos_settings):
           f"reclaimed {reclaimed}; violations {len(report.violations)}; pages leaked {free_before - free_after} "
           f"(held by the page cache of files left behind: {held}); files whose bytes differ from the model {lost}; "
           f"bytes of fsynced files verified {verified}")
+    for code, details in sorted(stats.first.items()):
+        if not code.endswith(":UNAVAILABLE"):
+            print(f"  first {code}: {details}")
     for v in report.violations[:40]:
         print("  ", v.to_dict())
     if held:
