@@ -85,3 +85,31 @@ def test_without_fault_around_a_minor_fault_goes_through_the_page_cache(tmp_path
             check(*scan(mm, "noaround"), want_minor=MINOR_NO_AROUND)
     finally:
         redis.stop()
+
+
+def test_a_write_into_a_cached_folio_costs_the_same_at_every_order(mm):
+    """write(2) over one whole cached folio: Write, then one WriteFolio (the copy and folio_mark_dirty in one
+    script), whatever the folio's order; the folios come from the readahead ramp of filemap_fault."""
+    fs = mm.mkfs("wcounts", block_size=4096, max_folio_order=MAX_ORDER)
+    f = fs.create("/data")
+    for off in range(0, SIZE, 1 << 20):   # the 4 MiB message limit
+        f.write(off, b"\x11" * (1 << 20))
+    f.fsync()
+    f.fadvise_dontneed()
+    folios, idx = [], 0
+    while idx < SIZE // PAGE_SIZE:
+        r = mm.pagecache.fault(f, idx)
+        folios.append((r.folio_index, r.folio.order))
+        idx = r.folio_index + (1 << r.folio.order)
+    seen: dict[int, set] = {}
+    for index, order in folios:
+        data = bytes([order + 1]) * (PAGE_SIZE << order)
+        assert f.write(index * PAGE_SIZE, data) == len(data)
+        tree = mm.trace(mm.last_trace_id, timeout=120)
+        assert tree.complete, mm.last_trace_id
+        seen.setdefault(order, set()).add((tree.hops, tree.redis_round_trips))
+    assert {0, MAX_ORDER} <= set(seen), sorted(seen)
+    assert len({c for counts in seen.values() for c in counts}) == 1, seen
+    assert next(iter(seen[0]))[0] == 2, seen                  # Write + WriteFolio
+    want = b"".join(bytes([o + 1]) * (PAGE_SIZE << o) for _, o in folios)
+    assert b"".join(f.read(off, 1 << 20) for off in range(0, SIZE, 1 << 20)) == want
