@@ -28,6 +28,7 @@ from mmsim import stack
 from mmsim.client import Cluster
 from mmsim.runtime import config, keys
 from mmsim.v1 import filesystem_pb2 as fpb
+from mmsim.v1 import page_cache_pb2 as pcpb
 from mmsim.v1 import reverse_map_pb2 as rpb
 
 PAGE = 4096
@@ -127,6 +128,7 @@ class FileModel:
     fsynced: bool = False
     linked: bool = True
     history: list = field(default_factory=list)   # the operations applied, for the report of a mismatch
+    traces: list = field(default_factory=list)    # the trace ids of its writes and fsyncs, for the same
 
 
 @dataclass
@@ -194,17 +196,22 @@ class Worker:
             return self.op_create()
         off = self.rng.randrange(0, FILE_PAGES * PAGE)
         data = bytes([self.rng.randrange(1, 256)]) * self.rng.randrange(1, 3 * PAGE)
-        self._touch(f, lambda: self.mm.call("filesystem", "Write", fpb.WriteRequest(mapping=f.mapping, offset=off, data=data)))
+        trace_id, _ = self._touch(f, lambda: self.mm._traced_call(
+            "filesystem", "Write", fpb.WriteRequest(mapping=f.mapping, offset=off, data=data)))
         if len(f.content) < off:
             f.content.extend(bytes(off - len(f.content)))
         f.content[off:off + len(data)] = data
         f.history.append(f"write {off}+{len(data)}")
+        f.traces.append(trace_id)
 
     def op_fsync(self):
         f = self._file()
         if f is not None:
-            self._touch(f, lambda: self.mm.call("filesystem", "Fsync", fpb.FsyncRequest(mapping=f.mapping)))
+            trace_id, _ = self._touch(f, lambda: self.mm._traced_call("filesystem", "Fsync",
+                                                                      fpb.FsyncRequest(mapping=f.mapping)))
             f.fsynced = True
+            f.history.append("fsync")
+            f.traces.append(trace_id)
 
     def op_truncate(self):
         f = self._file()
@@ -365,6 +372,28 @@ def _kill_and_restart(settings, name: str, ready: threading.Event) -> None:
     ready.set()
 
 
+def _page_report(mm: Cluster, settings, f: FileModel, page: int, got: bytes) -> None:
+    """Diagnostics for a failure report only: what holds the first page that differs, and the last writes' traces."""
+    r = _redis(settings)
+    lo, hi = page * PAGE, (page + 1) * PAGE
+    print(f"    page {page}: read values {sorted(set(got[lo:hi]))}, model values {sorted(set(f.content[lo:hi]))}")
+    print("    inode:", {k.decode(): v.decode() for k, v in r.hgetall(keys.mapping(f.mapping, "inode")).items()})
+    disk = r.hget(keys.mapping(f.mapping, "extents"), page)
+    block = r.get(keys.fs(f.fs, f"blk:{int(disk)}")) if disk else None
+    print(f"    file block {page} -> disk block {disk}; its values {sorted(set(block or b''))}")
+    entry = _retry(lambda: mm.call("pagecache", "FindFolio", pcpb.FindFolioRequest(mapping=f.mapping, index=page)))
+    print("    page cache:", str(entry).replace("\n", " "))
+    if entry is not None and entry.found and not entry.zero_entry:
+        mem = r.getrange(keys.node(entry.folio.node, f"mem:{entry.folio.pfn}"),
+                         (page - entry.folio_index) * PAGE, (page - entry.folio_index + 1) * PAGE - 1)
+        print(f"    folio memory at the page: values {sorted(set(mem))} ({len(mem)} bytes stored)")
+    for trace_id in f.traces[-3:]:
+        try:
+            print(mm.trace(trace_id, timeout=5).render())
+        except Exception as exc:   # noqa: BLE001 - a report, not an assertion
+            print(f"    trace {trace_id}: {exc}")
+
+
 def _caching_inodes(settings) -> list[dict]:
     """Diagnostics for a failure report only: the inodes whose page cache still holds pages."""
     r = _redis(settings)
@@ -455,6 +484,7 @@ def test_chaos_kills_lose_no_page_and_no_fsynced_byte(mm, chaos_settings):
                               min(len(got.data), len(f.content)))
                     print(f"  {f.mapping}: read {len(got.data)} bytes, model {len(f.content)}; first difference at "
                           f"byte {at}; history: {f.history}")
+                    _page_report(mm, chaos_settings, f, at // PAGE, got.data)
                 verified += len(f.content) if f.fsynced else 0
     # tear everything down: exit every process, unlink every file
     for w in workers:
