@@ -199,7 +199,7 @@ async def allocate(env, inode: Inode, index: int, order: int, gfp: list[int], at
         folio, reason = await env.ports.alloc_pages(o, gfp_o, inode.mapping, start)
         attempts.append(Attempt(o, folio is not None, reason if folio is None else ""))
         if folio is not None:
-            return folio, o
+            return folio, folio.order   # the order the allocator gave (what the caller indexes by)
         if o > floor:
             tracing.event("fallback", order=o, to_order=o - 1, reason=reason)
             o -= 1

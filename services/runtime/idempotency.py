@@ -2,8 +2,10 @@
 
 A caller names each attempt of one request with the same id in gRPC metadata ``mmsim-request-id`` (the
 Python client sends one per call and retries UNAVAILABLE through gRPC's service-config retry policy; peers,
-mmsim.runtime.peers, send ``PARENT/SERVICE.METHOD#N``, so a retried parent re-sends the same child ids and
-children it already finished answer from their stored replies). The server side (mmsim.runtime.serve):
+mmsim.runtime.peers, send ``PARENT/METHOD#N.DIGEST``, N the call's place among the parent's calls of that method
+and DIGEST the request's hash, so a retried parent re-sends the same child ids for the same requests and
+children it already finished answer from their stored replies, while a request that differs from the first
+attempt's, because the state moved on in between, is a new request). The server side (mmsim.runtime.serve):
 
 1. ``claim``: one script, one round trip: no reply key -> mark it ``running:INSTANCE`` (this service
    process; with a lease) and run the handler; DONE -> answer the stored reply; RUNNING -> UNAVAILABLE
@@ -106,11 +108,16 @@ class Request:
         self.id = request_id
         self._calls: dict[str, int] = {}
 
-    def child_id(self, method: str) -> str:
-        """``ID/Service/Method#N`` for the N-th call of method (hashed when that grows past MAX_ID_LEN)."""
+    def child_id(self, method: str, request: bytes) -> str:
+        """``ID/Service/Method#N.DIGEST`` for the N-th call of method with this request (hashed when that grows
+        past MAX_ID_LEN). The digest of the request makes the id name what is asked, not only where: a retried
+        parent that asks the same thing at the same point gets the first answer, one whose state moved on
+        meanwhile (a smaller order after a fallback, another index) asks afresh instead of being told what an
+        earlier, different request got."""
         n = self._calls.get(method, 0)
         self._calls[method] = n + 1
-        child = f"{self.id}/{method.lstrip('/').rsplit('.', 1)[-1]}#{n}"
+        digest = hashlib.sha256(request).hexdigest()[:16]
+        child = f"{self.id}/{method.lstrip('/').rsplit('.', 1)[-1]}#{n}.{digest}"
         return child if len(child) <= MAX_ID_LEN else hashlib.sha256(child.encode()).hexdigest()
 
 

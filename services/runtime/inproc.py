@@ -196,7 +196,8 @@ class InprocChannel:
         method = method.decode() if isinstance(method, bytes) else method
 
         async def call(request, timeout=None, metadata=None, **_):
-            md = peers.outgoing_metadata(self._caller, method, metadata) if self._caller else list(metadata or ())
+            md = (peers.outgoing_metadata(self._caller, method, request.SerializeToString(deterministic=True), metadata)
+                  if self._caller else list(metadata or ()))
             reply = await self._stack.call(self._service, method, request_serializer(request), md)
             return response_deserializer(reply)
 

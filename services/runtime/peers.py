@@ -21,12 +21,13 @@ from mmsim.runtime import channels, config, idempotency, scope
 from mmsim.v1 import trace_pb2_grpc
 
 
-def request_id_for(method: str) -> str | None:
-    """The request id of a call to a peer, derived from the request id of the RPC being served (so a retried
-    parent re-sends the same ids). None when that RPC has none: a read, or the fault path, which is
-    retry-safe by construction and keeps its round-trip budget (mmsim.runtime.idempotency.EXEMPT)."""
+def request_id_for(method: str, request: bytes) -> str | None:
+    """The request id of a call to a peer, derived from the request id of the RPC being served and from the
+    serialized request (so a retried parent re-sends the same ids for the same requests). None when that RPC
+    has none: a read, or the fault path, which is retry-safe by construction and keeps its round-trip budget
+    (mmsim.runtime.idempotency.EXEMPT)."""
     parent = idempotency.current()
-    return parent.child_id(method) if parent is not None else None
+    return parent.child_id(method, request) if parent is not None else None
 
 CALLER_KEY = "mmsim-caller"
 
@@ -59,17 +60,19 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
 
     async def intercept_unary_unary(self, continuation, details, request):
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        metadata = outgoing_metadata(self._caller, method, details.metadata)
+        metadata = outgoing_metadata(self._caller, method, request.SerializeToString(deterministic=True),
+                                     details.metadata)
         return await continuation(details._replace(metadata=metadata), request)
 
 
-def outgoing_metadata(caller: str, method: str, metadata=()) -> list[tuple[str, str]]:
-    """The metadata of a call to a peer (counted for the current RPC): the caller's own metadata, the W3C
-    trace context, the caller's name, the request id, the memalloc scope and the held locks."""
+def outgoing_metadata(caller: str, method: str, request: bytes, metadata=()) -> list[tuple[str, str]]:
+    """The metadata of a call to a peer (counted for the current RPC) sending the serialized ``request``: the
+    caller's own metadata, the W3C trace context, the caller's name, the request id, the memalloc scope and
+    the held locks."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     out = [*(metadata or ()), *carrier.items(), (CALLER_KEY, caller)]
-    rid = request_id_for(method)
+    rid = request_id_for(method, request)
     if rid is not None:
         out.append((idempotency.METADATA_KEY, rid))
     counter = _calls.get()
