@@ -37,6 +37,11 @@ vm_spans(ARGV[6])
 vm_node(node)
 local lost = ledger_check_take(tonumber(pfn), ARGV[10])   -- the folio leaves the in-flight ledger here
 if lost then fm_fail('FailedPrecondition', lost) end
+local owner = page_get_field(tonumber(pfn), 'mapping')   -- __filemap_add_folio's VM_BUG_ON_FOLIO(folio->mapping)
+if owner ~= 0 then
+  fm_fail('FailedPrecondition', 'pfn ' .. pfn .. ' already has a ->mapping (' .. (mapping_name(owner) or owner) ..
+          '): it is in a page cache or mapped anonymous memory, not a new folio')
+end
 ledger_drop(tonumber(pfn))
 local shadow
 for _, o in ipairs(olds) do

@@ -2,10 +2,10 @@
 
 A caller names each attempt of one request with the same id in gRPC metadata ``mmsim-request-id`` (the
 Python client sends one per call and retries UNAVAILABLE through gRPC's service-config retry policy; peers,
-mmsim.runtime.peers, send ``PARENT/METHOD#N.DIGEST``, N the call's place among the parent's calls of that method
-and DIGEST the request's hash, so a retried parent re-sends the same child ids for the same requests and
-children it already finished answer from their stored replies, while a request that differs from the first
-attempt's, because the state moved on in between, is a new request). The server side (mmsim.runtime.serve):
+mmsim.runtime.peers, send ``PARENT/METHOD#N.CHAIN``, N the call's place among the parent's calls and CHAIN the
+hash of every call so far and of this one, so a retried parent that makes the same calls re-sends the same
+child ids and children it already finished answer from their stored replies, while from the first call that
+differs from the first attempt's, because the state moved on in between, every call is a new request). The server side (mmsim.runtime.serve):
 
 1. ``claim``: one script, one round trip: no reply key -> mark it ``running:INSTANCE`` (this service
    process; with a lease) and run the handler; DONE -> answer the stored reply; RUNNING -> UNAVAILABLE
@@ -106,18 +106,20 @@ class Request:
 
     def __init__(self, request_id: str):
         self.id = request_id
-        self._calls: dict[str, int] = {}
+        self._n = 0
+        self._chain = hashlib.sha256(request_id.encode())
 
     def child_id(self, method: str, request: bytes) -> str:
-        """``ID/Service/Method#N.DIGEST`` for the N-th call of method with this request (hashed when that grows
-        past MAX_ID_LEN). The digest of the request makes the id name what is asked, not only where: a retried
-        parent that asks the same thing at the same point gets the first answer, one whose state moved on
-        meanwhile (a smaller order after a fallback, another index) asks afresh instead of being told what an
-        earlier, different request got."""
-        n = self._calls.get(method, 0)
-        self._calls[method] = n + 1
-        digest = hashlib.sha256(request).hexdigest()[:16]
-        child = f"{self.id}/{method.lstrip('/').rsplit('.', 1)[-1]}#{n}.{digest}"
+        """``ID/Method#N.CHAIN`` for the N-th call this RPC makes, CHAIN the digest of every call it made so
+        far (methods and serialized requests, the exempt ones included) and of this one (hashed when the id
+        grows past MAX_ID_LEN). So the id names what is asked and the road that led there: a retried parent
+        that retraces its first attempt's calls gets the first answers; once it takes another road (a folio
+        its first attempt inserted is found now, a smaller order after a fallback), each later call is a new
+        request, never told what a different call of the first attempt got (AllocPages would hand back a page
+        that attempt already put in the page cache)."""
+        self._chain.update(method.encode() + b"\0" + hashlib.sha256(request).digest())
+        n, self._n = self._n, self._n + 1
+        child = f"{self.id}/{method.lstrip('/').rsplit('.', 1)[-1]}#{n}.{self._chain.hexdigest()[:16]}"
         return child if len(child) <= MAX_ID_LEN else hashlib.sha256(child.encode()).hexdigest()
 
 

@@ -1,15 +1,17 @@
 """Request ids of a parent's calls to its peers (mmsim.runtime.idempotency.Request.child_id): a retried parent
-that sends the same request at the same point gets the first attempt's answer; one that sends a different
-request there (the state moved on between the attempts) must not be told what the earlier request got. A chaos
-run found this: a retried Write asked AllocPages for an order-1 folio and was answered with the order-0 folio
-its dead first attempt had been given, then wrote two pages of bytes into that one page's folio."""
+that retraces its first attempt's calls gets the first attempt's answers; from the first call that differs (the
+state moved on between the attempts) every call is a new request. Chaos runs found the two ways positional ids
+lose bytes: a retried Write asked AllocPages for an order-1 folio and was told the order-0 folio its dead first
+attempt had got; and one that found its first attempt's folio in the page cache asked AllocPages for the next
+page and was handed that very folio again (the same request bytes at the same place)."""
 
 from __future__ import annotations
 
 from mmsim.runtime.idempotency import Request
-from mmsim.v1 import common_pb2, page_allocator_pb2
+from mmsim.v1 import common_pb2, page_allocator_pb2, page_cache_pb2
 
 ALLOC = "/mmsim.v1.PageAllocatorService/AllocPages"
+WRITE = "/mmsim.v1.PageCacheService/WriteFolio"
 ADD = "/mmsim.v1.PageCacheService/AddFolio"
 
 
@@ -18,21 +20,32 @@ def _alloc(order: int) -> bytes:
                                                 node=-1).SerializeToString(deterministic=True)
 
 
-def test_a_retried_parent_sending_the_same_requests_gets_the_same_ids():
-    first, retry = Request("client-1"), Request("client-1")
-    ids = [first.child_id(ALLOC, _alloc(1)), first.child_id(ALLOC, _alloc(0)), first.child_id(ADD, b"x")]
-    assert [retry.child_id(ALLOC, _alloc(1)), retry.child_id(ALLOC, _alloc(0)), retry.child_id(ADD, b"x")] == ids
-    assert len(set(ids)) == 3                                   # each call its own id
+def _write(offset: int) -> bytes:
+    return page_cache_pb2.WriteFolioRequest(mapping="f/1", offset=offset, data=b"x").SerializeToString()
 
 
-def test_a_different_request_at_the_same_point_is_a_new_request():
-    first, retry = Request("client-1"), Request("client-1")
-    assert first.child_id(ALLOC, _alloc(0)) != retry.child_id(ALLOC, _alloc(1))
-    # the second calls are the same request at the same place: the retry replays the first attempt's answer
-    assert first.child_id(ALLOC, _alloc(0)) == retry.child_id(ALLOC, _alloc(0))
+def _ids(req: Request, calls) -> list[str]:
+    return [req.child_id(m, r) for m, r in calls]
+
+
+def test_a_retry_retracing_its_first_attempt_gets_the_same_ids():
+    calls = [(WRITE, _write(0)), (ALLOC, _alloc(1)), (ADD, b"index 0"), (WRITE, _write(8192)), (ALLOC, _alloc(1))]
+    first = _ids(Request("client-1"), calls)
+    assert _ids(Request("client-1"), calls) == first
+    assert len(set(first)) == len(first)                 # the two identical AllocPages calls differ by place
+    assert _ids(Request("client-2"), calls)[0] != first[0]   # another request, other ids
+
+
+def test_after_the_first_different_call_every_call_is_new():
+    first = _ids(Request("c"), [(WRITE, _write(0)), (ALLOC, _alloc(0)), (ADD, b"index 21")])
+    # the retry finds the folio its first attempt inserted (WriteFolio wrote), then needs the next page: the
+    # same AllocPages request bytes at the same place, but after another call, so not the first answer
+    retry = _ids(Request("c"), [(WRITE, _write(0)), (WRITE, _write(4096)), (ALLOC, _alloc(0)), (ADD, b"index 22")])
+    assert retry[0] == first[0]
+    assert not set(retry[1:]) & set(first)
+    assert _ids(Request("c"), [(WRITE, _write(0)), (ALLOC, _alloc(1))])[1] != first[1]   # another order
 
 
 def test_ids_stay_within_the_metadata_limit():
-    long = Request("c" * 190)
-    rid = long.child_id(ALLOC, _alloc(3))
+    rid = Request("c" * 190).child_id(ALLOC, _alloc(3))
     assert len(rid) <= 200 and rid == Request("c" * 190).child_id(ALLOC, _alloc(3))

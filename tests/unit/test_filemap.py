@@ -285,3 +285,19 @@ async def test_dirty_and_writeback_tags_are_accounted_like_the_kernel(aredis):
     res = await pc.truncate_range(M, 0, None)
     assert await counts() == [0, 0] and res.freed == (f,)
     assert "dirty" not in (await svc.get_page(f.pfn)).flag_names
+
+
+async def test_a_folio_already_in_a_page_cache_is_refused_elsewhere(aredis):
+    """__filemap_add_folio's VM_BUG_ON_FOLIO(folio->mapping): a page already cached (or mapped as anonymous
+    memory) is not a new folio; a second insert, at another index or into another file, changes nothing."""
+    from mmsim.runtime.errors import FailedPrecondition
+
+    pc = await make_file(aredis)
+    await make_file(aredis, "t/2")
+    f = await folio(aredis, 0)
+    assert await pc.add_folio(M, 21, f) == 1
+    for mapping, index in ((M, 22), ("t/2", 0)):
+        with pytest.raises(FailedPrecondition, match="already has a ->mapping"):
+            await pc.add_folio(mapping, index, f)
+    assert (await pc.stats(M))["entries"] == 1 and (await pc.stats("t/2"))["entries"] == 0
+    assert (await pc.find_folio(M, 21)).folio == f
