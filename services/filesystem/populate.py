@@ -210,7 +210,7 @@ async def allocate(env, inode: Inode, index: int, order: int, gfp: list[int], at
             return None, o
 
 
-STALE_RETRIES = 4
+STALE_RETRIES = 8   # reads again after a writeback changed the blocks meanwhile, at most this often
 
 
 async def populate(env, mapping: str, index: int, gfp: list[int] | None = None, write: bool = False) -> PopulateResult:
