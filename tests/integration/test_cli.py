@@ -147,6 +147,8 @@ VALID = [
     ("rmap {pfn}", 0),
     ("folio find {m} 0", 0),
     ("folio find {m} 100000", 0),                         # nothing cached there: found false, not an error
+    ("folio write {m} 0 hello", 0),                       # into the cached folio, marked dirty
+    ("folio write {m} 0x10000000 x", 0),                  # nothing cached there: nothing written, not an error
     ("folio add {sized_file} 0 --pfn {fresh_page1} --order 1", 0),    # below EOF: `check` stays clean
     ("folio add {sized_file} 0 --order 2", 0),
     ("proc buddyinfo", 0),
@@ -237,6 +239,9 @@ INVALID = [
     ("page 0x100000000", EXIT_ERROR),
     ("folio mapcount 0x100000000", EXIT_ERROR),
     ("folio find nofs/9 0", EXIT_ERROR),                             # NOT_FOUND: no such file
+    ("folio write nofs/9 0 x", EXIT_ERROR),                          # NOT_FOUND: no such file
+    ("folio write {m} -1 x", EXIT_USAGE),
+    ("folio write {m} 0 zz --hex", EXIT_USAGE),
     ("folio add {m} 0 --order 2", EXIT_ERROR),                        # ALREADY_EXISTS: a folio is there
     ("proc buddyinfo extra", EXIT_USAGE),
     ("proc pagetypeinfo extra", EXIT_USAGE),

@@ -230,6 +230,30 @@ Gfp = Annotated[str, opt("gfp flags by the kernel's names, joined with | (e.g. '
 Node = Annotated[int, opt("preferred NUMA node, -1 = the local node (e.g. 0)", "--node",
                           parser=number(-1, U32), metavar="NODE")]
 
+MAX_MESSAGE = (4 << 20) - (64 << 10)  # FilesystemService Read/Write per call: under gRPC's 4 MiB message limit
+Offset = Annotated[int, arg("byte offset in the file, decimal, 0x hex or a size (e.g. 0, 0x1000, 64KiB)",
+                            number(0, I64, sizes=True), "OFFSET")]
+Data = Annotated[str, arg("the bytes to write, as text (e.g. hello); with --hex as hex digits (e.g. deadbeef)",
+                          metavar="DATA")]
+Repeat = Annotated[int, opt("write DATA this many times in a row, at least 1 (e.g. 1000)", "--repeat",
+                            parser=number(1, MAX_MESSAGE), metavar="N")]
+Hex = Annotated[bool, opt("DATA is hex digits (e.g. 00ff10)", "--hex")]
+
+
+def payload(data: str, as_hex: bool, repeat: int) -> bytes:
+    """DATA (text, or hex digits with --hex) repeated --repeat times, at most what one call carries."""
+    import typer  # noqa: PLC0415
+
+    try:
+        chunk = bytes.fromhex(data) if as_hex else data.encode()
+    except ValueError:
+        raise typer.BadParameter(f"{data!r} is not hex digits (e.g. deadbeef)", param_hint="DATA") from None
+    if len(chunk) * repeat > MAX_MESSAGE:
+        raise typer.BadParameter(f"{len(chunk) * repeat} bytes is over the {MAX_MESSAGE} a call carries "
+                                 "(4 MiB less 64 KiB); write in pieces at increasing offsets", param_hint="--repeat")
+    return chunk * repeat
+
+
 
 # Output ----------------------------------------------------------------------------------------------------
 

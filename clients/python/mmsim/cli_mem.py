@@ -12,11 +12,15 @@ from typing import Annotated
 from mmsim.cli_base import (
     U32,
     U64,
+    Data,
     Gfp,
+    Hex,
     Mapping,
     Node,
+    Offset,
     Out,
     Pfn,
+    Repeat,
     app,
     arg,
     command,
@@ -25,6 +29,7 @@ from mmsim.cli_base import (
     kv_text,
     number,
     opt,
+    payload,
     result_out,
 )
 from mmsim.cli_inspect import image_path
@@ -248,6 +253,24 @@ def folio_find(mapping: Mapping, index: Annotated[int, arg("file index in pages 
     if not r.found:
         return Out(r.to_dict(), f"index {index} of {mapping}: nothing cached (no folio, no zero entry)")
     return result_out(r)
+
+
+@command(folio_app, "write")
+def folio_write(mapping: Mapping, offset: Offset, data: Data, repeat: Repeat = 1, as_hex: Hex = False) -> Out:
+    """generic_perform_write's step for one cached folio (WriteFolio): the part of DATA that falls in the folio
+    covering OFFSET is copied in and the folio marked dirty, in one step; nothing is written where a zero
+    entry, a folio shared through PFN entries or nothing covers OFFSET (write(2) would make a folio first).
+
+    Example: mmsim folio write xfs0/1 0 hello
+    """
+    with connect() as mm:
+        r = mm.pagecache.write_folio(mapping, offset, payload(data, as_hex, repeat))
+    if not r.written:
+        why = "a zero entry" if r.entry.zero_entry else "a folio shared through PFN entries" if r.entry.shared \
+            else "nothing"
+        return Out(r.to_dict(), f"nothing written: {why} covers offset {offset} of {mapping}")
+    return Out(r.to_dict(), f"wrote {r.written} bytes into folio {r.entry.folio.pfn:#x} (order "
+                            f"{r.entry.folio.order}, index {r.entry.folio_index}); it is dirty")
 
 
 @command(folio_app, "add")

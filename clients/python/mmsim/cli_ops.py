@@ -12,11 +12,16 @@ from typing import Annotated
 
 from mmsim.cli_base import (
     I64,
+    MAX_MESSAGE,
     U32,
     Address,
+    Data,
+    Hex,
     Mapping,
+    Offset,
     Out,
     Pid,
+    Repeat,
     app,
     arg,
     choice,
@@ -28,25 +33,18 @@ from mmsim.cli_base import (
     mapping_id,
     number,
     opt,
+    payload,
     process_handle,
     result_out,
     show_bytes,
 )
 
-MAX_MESSAGE = (4 << 20) - (64 << 10)  # FilesystemService Read/Write per call: under gRPC's 4 MiB message limit
 MAX_MEMORY_IO = 16 << 20   # ReadMemory/WriteMemory per call
 
-Offset = Annotated[int, arg("byte offset in the file, decimal, 0x hex or a size (e.g. 0, 0x1000, 64KiB)",
-                            number(0, I64, sizes=True), "OFFSET")]
 Length = Annotated[int, arg("length in bytes, decimal, 0x hex or a size (e.g. 4096, 1MiB)",
                             number(0, I64, sizes=True), "LENGTH")]
 Fs = Annotated[str, arg("filesystem name, as given to mkfs (e.g. xfs0)", metavar="FS")]
 Path = Annotated[str, arg("absolute path in the filesystem (e.g. /data/a)", metavar="PATH")]
-Data = Annotated[str, arg("the bytes to write, as text (e.g. hello); with --hex as hex digits (e.g. deadbeef)",
-                          metavar="DATA")]
-Repeat = Annotated[int, opt("write DATA this many times in a row, at least 1 (e.g. 1000)", "--repeat",
-                            parser=number(1, MAX_MESSAGE), metavar="N")]
-Hex = Annotated[bool, opt("DATA is hex digits (e.g. 00ff10)", "--hex")]
 Indexing = Annotated[str, opt("how the page cache indexes large folios: multi-order (one XArray entry per folio, "
                               "THP), order-0 (an entry per page) or hugetlb (indices in 2 MiB units); default "
                               "the filesystem's or profile's (e.g. hugetlb)", "--indexing",
@@ -57,19 +55,6 @@ def on_file(mapping: str, call) -> Out:
     """``call(file)`` on the file MAPPING names; its result as key/value lines (--json: its fields)."""
     with connect() as mm:
         return result_out(call(file_handle(mm, mapping)))
-
-
-def _payload(data: str, as_hex: bool, repeat: int) -> bytes:
-    import typer  # noqa: PLC0415
-
-    try:
-        chunk = bytes.fromhex(data) if as_hex else data.encode()
-    except ValueError:
-        raise typer.BadParameter(f"{data!r} is not hex digits (e.g. deadbeef)", param_hint="DATA") from None
-    if len(chunk) * repeat > MAX_MESSAGE:
-        raise typer.BadParameter(f"{len(chunk) * repeat} bytes is over the {MAX_MESSAGE} a call carries "
-                                 "(4 MiB less 64 KiB); write in pieces at increasing offsets", param_hint="--repeat")
-    return chunk * repeat
 
 
 # Filesystems and files -------------------------------------------------------------------------------------
@@ -129,9 +114,9 @@ def write(mapping: Mapping, offset: Offset, data: Data, repeat: Repeat = 1, as_h
 
     Example: mmsim write xfs0/1 0 hello --repeat 1000
     """
-    payload = _payload(data, as_hex, repeat)
+    body = payload(data, as_hex, repeat)
     with connect() as mm:
-        r = file_handle(mm, mapping).write_result(offset, payload)
+        r = file_handle(mm, mapping).write_result(offset, body)
     return Out(r.to_dict(), f"wrote {r.written} bytes; i_size {r.i_size}")
 
 
@@ -436,9 +421,9 @@ def write_memory(pid: Pid, address: Address, data: Data, repeat: Repeat = 1, as_
 
     Example: mmsim write-memory 1 0x7ffff7f00000 hello
     """
-    payload = _payload(data, as_hex, repeat)
+    body = payload(data, as_hex, repeat)
     with connect() as mm:
-        r = process_handle(mm, pid).write_memory(address, payload)
+        r = process_handle(mm, pid).write_memory(address, body)
     names = r.vm_fault.names()
     text = f"wrote {r.written} bytes ({r.faults} faults)" + (f"; stopped at {r.vm_fault}" if names else "")
     return Out({"written": r.written, "faults": r.faults, "vm_fault": names}, text, fault_exit_code(names))
