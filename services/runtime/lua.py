@@ -269,17 +269,20 @@ class Spec:
 
 
 class SpecScript:
-    """A Spec bound to its source (the libraries it needs, the prologue, the body from its ``.lua`` file):
+    """A Spec bound to its source (the libraries it needs, the prologue, the body from its ``.lua`` file, or
+    ``body`` for a script composed of several files: mmsim.runtime.locks.Step):
     ``reply = await script(redis, mm=..., pid=...)``, one EVALSHA (declared at import: ``preload`` loads it).
 
     ``fenced``: the script checks the caller's fencing token first, as a fenced ``Script`` does
     (``await script(redis, fence=locks.fence_for(mapping), ...)``; the fence prologue pops its key and spec
     before the Spec prologue binds the names, so the body may still read FENCE_KEY / FENCE_SPEC)."""
 
-    def __init__(self, spec: Spec, module_file: str, libraries: str = "", fenced: bool = False):
+    def __init__(self, spec: Spec, module_file: str = "", libraries: str = "", fenced: bool = False,
+                 body: str | None = None):
         self.spec = spec
         self.fenced = fenced
-        self._script = ShaScript(_with_fence(spec.prologue() + libraries + "\n" + source(module_file, spec.file), fenced))
+        body = source(module_file, spec.file) if body is None else body
+        self._script = ShaScript(_with_fence(spec.prologue() + libraries + "\n" + body, fenced))
 
     async def __call__(self, redis, fence: Fence | None = None, **values) -> Reply:
         keys, args = _fence_args(self.fenced, *self.spec.build(values), fence)
