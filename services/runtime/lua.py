@@ -233,11 +233,15 @@ class Spec:
         if clash:
             raise ValueError(f"{self.file}: reply fields may not be named {sorted(clash)} (Reply's own attributes)")
 
-    def prologue(self) -> str:
-        """Lua binding the names: ``local KEY = {mm = KEYS[1], ...}`` and ``local ARG = {...}``."""
-        keys = ", ".join(f"{k} = KEYS[{i}]" for i, k in enumerate(self.keys, 1))
+    def prologue(self, fenced: bool = False) -> str:
+        """Lua binding the names: ``local KEY = {mm = KEYS[1], ...}`` and ``local ARG = {...}``; ``fenced``: the
+        fence's key and spec, the last KEY and ARGV, are popped into ``KEY.fence`` and ``ARG.fence`` (no local
+        of their own: the largest composed scripts are near Lua's 200 locals)."""
+        keys = [f"{k} = KEYS[{i}]" for i, k in enumerate(self.keys, 1)]
         args = [f"{a} = ARGV[{i}]" for i, a in enumerate(self.args, 1) if not a.startswith("*")]
-        lines = [f"local KEY = {{{keys}}}", f"local ARG = {{{', '.join(args)}}}"]
+        if fenced:
+            keys, args = ["fence = table.remove(KEYS)", *keys], ["fence = table.remove(ARGV)", *args]
+        lines = [f"local KEY = {{{', '.join(keys)}}}", f"local ARG = {{{', '.join(args)}}}"]
         if self.args and self.args[-1].startswith("*"):
             name, n = self.args[-1][1:], len(self.args)
             lines.append(f"ARG.{name} = {{}}\nfor i = {n}, #ARGV do ARG.{name}[i - {n - 1}] = ARGV[i] end")
@@ -274,15 +278,16 @@ class SpecScript:
     ``reply = await script(redis, mm=..., pid=...)``, one EVALSHA (declared at import: ``preload`` loads it).
 
     ``fenced``: the script checks the caller's fencing token first, as a fenced ``Script`` does
-    (``await script(redis, fence=locks.fence_for(mapping), ...)``; the fence prologue pops its key and spec
-    before the Spec prologue binds the names, so the body may still read FENCE_KEY / FENCE_SPEC)."""
+    (``await script(redis, fence=locks.fence_for(mapping), ...)``; the body may read the fence as
+    ``KEY.fence`` and ``ARG.fence``)."""
 
     def __init__(self, spec: Spec, module_file: str = "", libraries: str = "", fenced: bool = False,
                  body: str | None = None):
         self.spec = spec
         self.fenced = fenced
         body = source(module_file, spec.file) if body is None else body
-        self._script = ShaScript(_with_fence(spec.prologue() + libraries + "\n" + body, fenced))
+        fence = (LOCKS_LUA + "\n", "lk_fence(KEY.fence, ARG.fence)\n") if fenced else ("", "")
+        self._script = ShaScript(fence[0] + spec.prologue(fenced) + fence[1] + libraries + "\n" + body)
 
     async def __call__(self, redis, fence: Fence | None = None, **values) -> Reply:
         keys, args = _fence_args(self.fenced, *self.spec.build(values), fence)

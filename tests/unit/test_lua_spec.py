@@ -49,6 +49,10 @@ def test_prologue_binds_every_name():
     text = SPEC.prologue()
     assert "local KEY = {mm = KEYS[1], pte = KEYS[2]}" in text and "local ARG = {pid = ARGV[1]}" in text
     assert "for i = 2, #ARGV do ARG.folios[i - 1] = ARGV[i] end" in text
+    fenced = SPEC.prologue(fenced=True)   # the fence, the last KEY and ARGV, popped before the list is bound
+    assert "local KEY = {fence = table.remove(KEYS), mm = KEYS[1], pte = KEYS[2]}" in fenced
+    assert "local ARG = {fence = table.remove(ARGV), pid = ARGV[1]}" in fenced
+    assert fenced.index("table.remove(ARGV)") < fenced.index("for i = 2, #ARGV")
 
 
 def test_spec_rejects_names_that_clash_with_the_call_and_the_reply():
@@ -84,14 +88,16 @@ def test_scripts_read_only_declared_names(name, script):
     module = importlib.import_module(name.rsplit(".", 1)[0])
     body = (Path(module.__file__).parent / f"{spec.file}.lua").read_text()
     assert "ARGV[" not in body and "KEYS[" not in body, "a body reads its arguments by name"
-    assert set(re.findall(r"\bARG\.(\w+)", body)) <= {a.lstrip("*") for a in spec.args}
-    assert set(re.findall(r"\bKEY\.(\w+)", body)) <= set(spec.keys)
-    returned = set(re.findall(r"(?:return|local out =) \{'(\w+)'", body))
+    fence = {"fence"} if script.fenced else set()
+    assert set(re.findall(r"\bARG\.(\w+)", body)) <= {a.lstrip("*") for a in spec.args} | fence
+    assert set(re.findall(r"\bKEY\.(\w+)", body)) <= set(spec.keys) | fence
+    returned = set(re.findall(r"(?:return|out =) \{'(\w+)'|table\.insert\(out, 1, '(\w+)'\)", body))
+    returned = {kind for pair in returned for kind in pair if kind}
     assert returned and returned <= set(spec.replies), "every reply kind the script returns is declared"
 
 
 async def test_a_fenced_spec_script_checks_the_token_before_its_body(aredis, tmp_path):
-    (tmp_path / "fenced_set.lua").write_text("redis.call('SET', KEY.k, ARG.v) return {'set', FENCE_SPEC}")
+    (tmp_path / "fenced_set.lua").write_text("redis.call('SET', KEY.k, ARG.v) return {'set', ARG.fence}")
     script = SpecScript(Spec("fenced_set", keys=("k",), args=("v",), replies={"set": ("spec",)}),
                         str(tmp_path / "here.py"), fenced=True)
     lk = locks.Locks(aredis, 60000, 30.0)
