@@ -14,15 +14,20 @@ from mmsim.allocator import gfp as G
 from mmsim.allocator import procfs
 from mmsim.allocator.buddy import Allocation, BuddyAllocator, FreeResult
 from mmsim.allocator.kvmalloc import KvAllocation, KvMalloc
-from mmsim.allocator.vmemmap import PageDescriptor, Script, build_script
+from mmsim.allocator.vmemmap import VMEMMAP_LUA_LIB, PageDescriptor
 from mmsim.allocator.zones import Layout
-from mmsim.runtime import epoch, keys, lua
+from mmsim.runtime import epoch, keys
 from mmsim.runtime.config import Settings
-from mmsim.runtime.lua import Script as LuaScript
+from mmsim.runtime.lua import Spec, SpecScript
 
-_RESET_LUA = lua.source(__file__, "reset")
+RESET = SpecScript(Spec("reset", args=("pattern", "epoch", "alive"), replies={"reset": ("deleted:int",)}), __file__)
+"""reset.lua. ARG pattern (every mmsim key: ``mmsim:*``), epoch (the boot epoch's key, kept), alive (the
+heartbeat keys' prefix, kept). Reply: reset (keys deleted)."""
 
-_PAGE_OP = Script(build_script(lua.source(__file__, "page_op")))
+PAGE_OP = SpecScript(Spec("page_op", keys=("node",), args=("node_start", "node_end", "op", "pfn", "arg"),
+                          replies={"ok": ("result:int",)}), __file__, VMEMMAP_LUA_LIB)
+"""page_op.lua. KEY node (the node's key prefix); ARG node_start, node_end (pfns), op (ref_add, try_get,
+mapcount_add, ref_freeze), pfn, arg (the delta, or the expected count). Reply: ok (the operation's result)."""
 
 
 class AllocatorService:
@@ -49,7 +54,7 @@ class AllocatorService:
         """Flush the simulated machine: every ``mmsim:`` key but the boot epoch and the heartbeats goes in one
         script (reset.lua), then memmap and the free lists are initialised again as at boot (init_memory).
         (keys deleted, free pages)."""
-        deleted = int(await LuaScript(self.redis, _RESET_LUA)([], [f"{keys.PREFIX}:*", epoch.KEY, keys.cluster("alive:")]))
+        deleted = (await RESET(self.redis, pattern=f"{keys.PREFIX}:*", epoch=epoch.KEY, alive=keys.cluster("alive:"))).deleted
         await self.buddy.init_memory(reset=True)
         return deleted, sum(z["nr_free_pages"] for z in await self.buddy.zone_counters())
 
@@ -71,7 +76,8 @@ class AllocatorService:
     async def _page_op(self, op: str, pfn: int, arg: int = 0) -> int:
         self.buddy._check_pfn(pfn)
         node = self.layout.node_of_pfn(pfn)
-        return int(await _PAGE_OP(self.redis, [keys.node(node.nid, "")], [node.start_pfn, node.end_pfn, op, pfn, arg]))
+        return (await PAGE_OP(self.redis, node=keys.node(node.nid, ""), node_start=node.start_pfn, node_end=node.end_pfn,
+                              op=op, pfn=pfn, arg=arg)).result
 
     async def page_ref_add(self, pfn: int, delta: int) -> int:
         """get_page/put_page-style _refcount change; overflow-checked. Returns the new count."""

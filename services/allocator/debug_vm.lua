@@ -1,12 +1,11 @@
 -- CONFIG_DEBUG_VM-style scan of one run of struct pages (within one vmemmap chunk; one GETRANGE).
--- Runs after the vmemmap library. KEYS[1] = 'mmsim:{node:N}:'.
--- ARGV: node_start node_end lo hi zone(NAME:start:end) max_violations
--- Reply (JSON): {next = first pfn after the last block seen, mapped = sum of _mapcount + 1 over mapped pages,
+-- Runs after the vmemmap library. KEY and ARG: mmsim.allocator.debug_vm.SCAN.
+-- Reply: {'scan', JSON of {next = first pfn after the last block seen, mapped = sum of _mapcount + 1 over mapped pages,
 --   owners = {kind = pages}, buddy = {'ORDER:MT' = free blocks seen}, caller = {pfn, order, ...} (allocated,
---   no other owner: page_owner only, or a vmalloc area: the caller tells them apart), bad = {{rule, pfn, msg}}}
-vm_init(KEYS[1], ARGV[1], ARGV[2])
-local lo, hi, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
-local zname, zstart, zend = string.match(ARGV[5], '^(%w+):(%d+):(%d+)$')
+--   no other owner: page_owner only, or a vmalloc area: the caller tells them apart), bad = {{rule, pfn, msg}}}}
+vm_init(KEY.node, ARG.node_start, ARG.node_end)
+local lo, hi, limit = tonumber(ARG.lo), tonumber(ARG.hi), tonumber(ARG.max_violations)
+local zname, zstart, zend = string.match(ARG.zone, '^(%w+):(%d+):(%d+)$')
 zstart, zend = tonumber(zstart), tonumber(zend)
 local chunk = math.floor((lo - VM_NODE_START) / VM_PER_CHUNK)
 local first = VM_NODE_START + chunk * VM_PER_CHUNK
@@ -105,4 +104,4 @@ while pfn < hi do
   end
 end
 out.next = pfn
-return cjson.encode(out)
+return {'scan', cjson.encode(out)}

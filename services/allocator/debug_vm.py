@@ -24,20 +24,23 @@ caller that holds it: AllocPages without in_flight_for, kmalloc).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from mmsim.allocator.buddy import BuddyAllocator
-from mmsim.allocator.vmemmap import PAGES_PER_CHUNK, PG, Script, build_script
+from mmsim.allocator.vmemmap import PAGES_PER_CHUNK, PG, build_script
 from mmsim.allocator.zones import NR_PAGE_ORDERS
 from mmsim.allocator import gfp as G
 from mmsim.runtime import keys
+from mmsim.runtime.lua import Spec, SpecScript
 
 PAGES_PER_SCRIPT = 1024
 """Struct pages one scan script reads: one MAX_ORDER block. When every page is an order-0 allocation (the
 worst case) a call took 56 ms on average seen from the client (worst 154 ms) under a load average of 20 on 2
 cores; free memory scans far faster (one record per free block)."""
 
-_SCAN = Script(build_script(f"local PG_HEAD = {PG['head']}\n" + Path(__file__).with_name("debug_vm.lua").read_text()))
+SCAN = SpecScript(Spec("debug_vm", keys=("node",), args=("node_start", "node_end", "lo", "hi", "zone", "max_violations"),
+                       replies={"scan": ("json",)}), __file__, build_script(f"local PG_HEAD = {PG['head']}"))
+"""debug_vm.lua. KEY node (the node's key prefix); ARG node_start, node_end (pfns), lo, hi (the pfns to scan),
+zone (``NAME:start:end``), max_violations. Reply: scan (its findings, JSON)."""
 
 
 def _pairs(flat) -> list[tuple[int, int]]:
@@ -56,8 +59,9 @@ async def check(buddy: BuddyAllocator, report) -> None:
                 chunk_end = node.start_pfn + ((pfn - node.start_pfn) // PAGES_PER_CHUNK + 1) * PAGES_PER_CHUNK
                 hi = min(chunk_end, z.end_pfn, pfn + PAGES_PER_SCRIPT)
                 left = max(0, report.limit - len(report.violations))
-                res = json.loads(await _SCAN(redis, [buddy.prefix(node.nid)], [
-                    node.start_pfn, node.end_pfn, pfn, hi, f"{z.name}:{z.start_pfn}:{z.end_pfn}", left]))
+                res = json.loads((await SCAN(redis, node=buddy.prefix(node.nid), node_start=node.start_pfn,
+                                             node_end=node.end_pfn, lo=pfn, hi=hi, zone=f"{z.name}:{z.start_pfn}:{z.end_pfn}",
+                                             max_violations=left)).json)
                 for rule, bad_pfn, msg in res["bad"] or []:
                     report.add(rule, msg, pfn=int(bad_pfn))
                 for kind, pages in (res["owners"] or {}).items():

@@ -6,20 +6,18 @@
 -- ('cache-free') in the same step, so a reclaimer that dies before its FreePages leaves it to the recovery
 -- pass; nothing is ever unowned.
 --
--- ARGV: 1 chunk shift, 2 node spans, 3 node, 4 priority (DEF_PRIORITY 12 .. 0: scan the lists >> priority,
---       at least SWAP_CLUSTER_MAX pages, as get_scan_count does), 5 nr_to_reclaim (pages),
---       6 may_writepage (1: the effective gfp has __GFP_FS and __GFP_IO), 7 kswapd (1) or direct reclaim (0),
---       8 the reclaiming task (mmsim.runtime.locks.task_id: the call chain's trace id)
--- Reply: {lru pages (both lists, before the pass), scanned, reclaimed, activated, deactivated, refill, dirty, dirty_skipped, writeback, unmap_fail,
---         ptes_unmapped, busy, ref_keep, shadows, n_pageout, (mapping, index, nr_pages) * n_pageout,
---         (node, pfn, order) of every folio to free...}
+-- ARG: mmsim.allocator.vmscan.SHRINK (priority: DEF_PRIORITY 12 .. 0: scan the lists >> priority, at least
+-- SWAP_CLUSTER_MAX pages, as get_scan_count does).
+-- Reply: {'scanned', lru pages (both lists, before the pass), scanned, reclaimed, activated, deactivated, refill,
+--         dirty, dirty_skipped, writeback, unmap_fail, ptes_unmapped, busy, ref_keep, shadows, n_pageout,
+--         (mapping, index, nr_pages) * n_pageout, (node, pfn, order) of every folio to free...}
 -- (the body is a function of its own: the libraries before it use most of the main chunk's 200 locals)
 local function main()
-  local CS = ARGV[1]
-  vm_spans(ARGV[2])
-  local NODE, PRIORITY, NR_TO_RECLAIM = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  local CS = ARG.chunk_shift
+  vm_spans(ARG.spans)
+  local NODE, PRIORITY, NR_TO_RECLAIM = tonumber(ARG.node), tonumber(ARG.priority), tonumber(ARG.nr_to_reclaim)
   local SWAP_CLUSTER_MAX = 32
-  local MAY_WRITEPAGE, KSWAPD, TASK = ARGV[6] == '1', ARGV[7] == '1', ARGV[8]
+  local MAY_WRITEPAGE, KSWAPD, TASK = ARG.may_writepage == '1', ARG.kswapd == '1', ARG.task
   local PG_REFERENCED, PG_WORKINGSET, PG_RECLAIM = VS_PG.referenced, VS_PG.workingset, VS_PG.reclaim
   local SC = {scanned = 0, reclaimed = 0, activated = 0, deactivated = 0, refill = 0, dirty = 0, dirty_skipped = 0,
               writeback = 0, unmap_fail = 0, unmapped = 0, busy = 0, ref_keep = 0, shadows = 0}
@@ -206,7 +204,7 @@ local function main()
                         pgrefill = SC.refill}) do
     if v > 0 then redis.call('HINCRBY', vm, name, v) end
   end
-  local out = {INACTIVE_PAGES + ACTIVE_PAGES, SC.scanned, SC.reclaimed, SC.activated, SC.deactivated, SC.refill, SC.dirty, SC.dirty_skipped,
+  local out = {'scanned', INACTIVE_PAGES + ACTIVE_PAGES, SC.scanned, SC.reclaimed, SC.activated, SC.deactivated, SC.refill, SC.dirty, SC.dirty_skipped,
                SC.writeback, SC.unmap_fail, SC.unmapped, SC.busy, SC.ref_keep, SC.shadows, #PAGEOUT}
   for _, f in ipairs(PAGEOUT) do out[#out + 1] = f.mapping; out[#out + 1] = I(f.index); out[#out + 1] = f.nr end
   for _, x in ipairs(FM_FREED) do out[#out + 1] = x end

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import grpc
 import structlog
@@ -37,7 +36,7 @@ from mmsim.allocator.zones import PAGE_ALLOC_COSTLY_ORDER
 from mmsim.pagecache.filemap import FILEMAP_LUA
 from mmsim.rmap.lua import RMAP_LUA_LIB, RMAP_WALK_LUA_LIB
 from mmsim.runtime import keys, locks, tracing
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Spec, SpecScript
 from mmsim.runtime.wire import gfp_to_proto
 from mmsim.v1 import filesystem_pb2
 
@@ -48,13 +47,27 @@ SWAP_CLUSTER_MAX = 32
 MAX_RECLAIM_RETRIES = 16
 """kswapd rounds in a row without progress after which the node is hopeless (pgdat->kswapd_failures): kswapd
 ignores wake-ups until some reclaim makes progress there again."""
-_DIR = Path(__file__).parent
 RECLAIM_LIBS = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB])
 """The libraries of a script that changes page-cache folios and their PTEs together (reclaim, compaction)."""
-VMSCAN_LUA = "\n".join([RECLAIM_LIBS,
-                        f"local VS_PG = {{referenced = {PG['referenced']}, workingset = {PG['workingset']}, "
-                        f"reclaim = {PG['reclaim']}}}", (_DIR / "vmscan.lua").read_text()])
-OOM_LUA = build_script(f"local MAPPING_SHARED = {MAPPING_SHARED}\n" + RMAP_LUA_LIB + (_DIR / "oom_kill.lua").read_text())
+_PASS_FIELDS = ("scanned", "reclaimed", "activated", "deactivated", "refill", "dirty", "dirty_skipped", "writeback",
+                "unmap_fail", "ptes_unmapped", "busy", "ref_keep", "shadows")
+SHRINK = SpecScript(Spec("vmscan", args=("chunk_shift", "spans", "node", "priority", "nr_to_reclaim", "may_writepage",
+                                         "kswapd", "task"),
+                         replies={"scanned": ("lru:int", *(f"{f}:int" for f in _PASS_FIELDS), "n_pageout:int", "*rest")}),
+                    __file__, "\n".join([RECLAIM_LIBS, f"local VS_PG = {{referenced = {PG['referenced']}, workingset = "
+                                                     f"{PG['workingset']}, reclaim = {PG['reclaim']}}}"]))
+"""vmscan.lua, one pass of shrink_node at one priority. ARG chunk_shift, spans (node_spans), node, priority,
+nr_to_reclaim (pages), may_writepage (1: the effective gfp has __GFP_FS and __GFP_IO), kswapd (1, or 0: direct
+reclaim), task (mmsim.runtime.locks.task_id). Reply: scanned (the lists' pages before the pass, the pass's
+counts, n_pageout; rest: (mapping, index, nr_pages) of each folio to write back, then (node, pfn, order) of
+every folio to free)."""
+OOM_KILL = SpecScript(Spec("oom_kill", keys=("procs",), args=("spans", "gfp", "order"), replies={
+    "none": (), "killed": ("pid:int", "comm", "points:int", "message", "evictable", "*freed:int")}),
+    __file__, build_script(f"local MAPPING_SHARED = {MAPPING_SHARED}\n" + RMAP_LUA_LIB))
+"""oom_kill.lua. KEY procs (the cluster's process set); ARG spans (node_spans), gfp (the report's gfp text),
+order. Replies: none (no process has memory to give) | killed (the victim's pid, comm, oom_badness points,
+the kernel's message, the files only its mappings kept (space-separated), (node, pfn, order) of every folio
+to free)."""
 FS_IO = int(G.__GFP_FS | G.__GFP_IO)
 # (module-level: inside the class body the __GFP_ names would be mangled)
 GFP_FS = int(G.__GFP_FS)
@@ -62,8 +75,6 @@ GFP_KSWAPD_RECLAIM = int(G.__GFP_KSWAPD_RECLAIM)
 NO_OOM = int(G.__GFP_NORETRY | G.__GFP_RETRY_MAYFAIL | G.__GFP_THISNODE)
 """__alloc_pages_may_oom does not kill for these (the slow path gives up before it for __GFP_NORETRY)."""
 
-_PASS_FIELDS = ("scanned", "reclaimed", "activated", "deactivated", "refill", "dirty", "dirty_skipped", "writeback",
-                "unmap_fail", "ptes_unmapped", "busy", "ref_keep", "shadows")
 
 
 @dataclass
@@ -126,8 +137,6 @@ class Reclaimer:
         self.peers = peers
         self._cs = chunk_shift
         self._spans = node_spans(self.layout)
-        self._scan = Script(self.redis, VMSCAN_LUA)
-        self._oom = Script(self.redis, OOM_LUA)
         self._wake = {n.nid: asyncio.Event() for n in self.layout.nodes}
         self._rounds = {n.nid: 0 for n in self.layout.nodes}
         self._running = {n.nid: False for n in self.layout.nodes}
@@ -143,14 +152,14 @@ class Reclaimer:
         may_writepage = gfp & FS_IO == FS_IO
         refused: set[str] = set()   # files whose pageout failed in this call: not asked again
         for priority in range(DEF_PRIORITY, -1, -1):
-            r = await self._scan([], [self._cs, self._spans, nid, priority, nr_to_reclaim - stats.reclaimed,
-                                      int(may_writepage), int(kswapd), locks.task_id()])
-            lru, values = int(r[0]), [int(x) for x in r[1:1 + len(_PASS_FIELDS)]]
+            r = await SHRINK(self.redis, chunk_shift=self._cs, spans=self._spans, node=nid, priority=priority,
+                             nr_to_reclaim=nr_to_reclaim - stats.reclaimed, may_writepage=int(may_writepage),
+                             kswapd=int(kswapd), task=locks.task_id())
+            lru, values = r.lru, [r[f] for f in _PASS_FIELDS]
             stats.add_pass(values)
-            n_out = int(r[1 + len(_PASS_FIELDS)])
-            at = 2 + len(_PASS_FIELDS)
-            pageouts = [(_s(r[i]), int(r[i + 1])) for i in range(at, at + 3 * n_out, 3)]
-            await self.free_folios(_triples(r[at + 3 * n_out:]))
+            n_out = r.n_pageout
+            pageouts = [(r.rest[i], int(r.rest[i + 1])) for i in range(0, 3 * n_out, 3)]
+            await self.free_folios(_triples(r.rest[3 * n_out:]))
             tracing.event("mm_vmscan_lru_shrink_inactive", nid=nid, priority=priority,
                           **dict(zip(_PASS_FIELDS, values)), pageout=n_out)
             if pageouts:
@@ -243,12 +252,13 @@ class Reclaimer:
     # ---- the OOM killer ------------------------------------------------------------------------
     async def out_of_memory(self, gfp: int, order: int) -> OomVictim | None:
         """out_of_memory: kill the process with the highest oom_badness and free what it held."""
-        r = await self._oom([keys.cluster("procs")], [self._spans, G.describe_gfp(gfp), order])
-        if not r:
+        r = await OOM_KILL(self.redis, procs=keys.cluster("procs"), spans=self._spans, gfp=G.describe_gfp(gfp),
+                           order=order)
+        if r.kind == "none":
             tracing.event("oom", victim="none", reason="no process holds memory")
             return None
-        pid, comm, points, msg, evictable = int(r[0]), _s(r[1]), int(r[2]), _s(r[3]), _s(r[4])
-        freed = _triples(r[5:])
+        pid, comm, points, msg, evictable = r.pid, r.comm, r.points, r.message, r.evictable
+        freed = _triples(r.freed)
         await self.free_folios(freed)
         for mapping in evictable.split():
             await self.peers.stub("filesystem").EvictInode(filesystem_pb2.EvictInodeRequest(mapping=mapping))

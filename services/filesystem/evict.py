@@ -27,18 +27,18 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from mmsim.filesystem.inode import parse_mapping
 from mmsim.runtime import keys, locks
 from mmsim.runtime.errors import NotFound
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Spec, SpecScript, source
 
-_HERE = Path(__file__).parent
-_EVICT = (_HERE / "blocks.lua").read_text() + (_HERE / "evict.lua").read_text()
-Script.declare(_EVICT, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
-_UNLINK_INODE = (_HERE / "unlink_inode.lua").read_text()
-Script.declare(_UNLINK_INODE, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
+EVICT = SpecScript(Spec("evict", keys=("inode", "extents", "i_mmap", "orphans", "mappings", "sb", "blkref", "vmstat",
+                                   "intent"), args=("prefix", "mapping"), replies={
+    "gone": (), "linked": (), "mapped": ("vmas:int",), "evicted": ("freed:int", "orphan:int")}),
+    __file__, source(__file__, "blocks"), fenced=True)
+UNLINK_INODE = SpecScript(Spec("unlink_inode", keys=("inode", "i_mmap", "orphans", "vmstat"), args=("mapping",),
+                                replies={"orphaned": (), "unmapped": ()}), __file__, fenced=True)
 
 
 @dataclass
@@ -61,9 +61,10 @@ async def drop_nlink(redis, mapping: str) -> bool:
     """vfs_unlink's drop_nlink + the orphan-list insert, in one step (caller holds the inode's locks): True
     when VMAs keep the inode alive."""
     fs_name, _ = parse_mapping(mapping)
-    return bool(await Script.on(redis, _UNLINK_INODE, fenced=True)(
-        [keys.mapping(mapping, "inode"), keys.mapping(mapping, "i_mmap"), orphans_key(fs_name),
-         keys.node(0, "vmstat")], [mapping], fence=locks.fence_for(mapping)))
+    r = await UNLINK_INODE(redis, inode=keys.mapping(mapping, "inode"), i_mmap=keys.mapping(mapping, "i_mmap"),
+                           orphans=orphans_key(fs_name), vmstat=keys.node(0, "vmstat"), mapping=mapping,
+                           fence=locks.fence_for(mapping))
+    return r.kind == "orphaned"
 
 
 async def evict_locked(env, mapping: str) -> EvictStats:
@@ -74,14 +75,14 @@ async def evict_locked(env, mapping: str) -> EvictStats:
     if await redis.hget(keys.mapping(mapping, "inode"), "nlink") != b"0" or await redis.zcard(keys.mapping(mapping, "i_mmap")):
         return EvictStats()
     cache = await env.ports.truncate_range(mapping, 0, None)
-    r = await Script.on(redis, _EVICT, fenced=True)(
-        [keys.mapping(mapping, "inode"), keys.mapping(mapping, "extents"), keys.mapping(mapping, "i_mmap"),
-         orphans_key(fs_name), keys.cluster("mappings"), keys.fs(fs_name, "sb"), keys.fs(fs_name, "blkref"),
-         keys.node(0, "vmstat"), locks.intent_key(mapping)],
-        [keys.fs(fs_name, "blk:"), mapping], fence=locks.fence_for(mapping))
-    if r[0] != b"evicted":
+    r = await EVICT(redis, inode=keys.mapping(mapping, "inode"), extents=keys.mapping(mapping, "extents"),
+                    i_mmap=keys.mapping(mapping, "i_mmap"), orphans=orphans_key(fs_name),
+                    mappings=keys.cluster("mappings"), sb=keys.fs(fs_name, "sb"), blkref=keys.fs(fs_name, "blkref"),
+                    vmstat=keys.node(0, "vmstat"), intent=locks.intent_key(mapping), prefix=keys.fs(fs_name, "blk:"),
+                    mapping=mapping, fence=locks.fence_for(mapping))
+    if r.kind != "evicted":
         return EvictStats()
-    return EvictStats(True, int(r[1]), cache["pages_freed"])
+    return EvictStats(True, r.freed, cache["pages_freed"])
 
 
 async def evict(env, mapping: str) -> EvictStats:

@@ -8,7 +8,7 @@ xfs_refcount_decrease_extent + xfs_free_extent). A crash leaves the old blocks o
 leaked block or one with a reference too many (fsck's view, `mmsim check`'s ``block_refcount`` rule), and a
 shared block is never written in place, so data already synced cannot be corrupted by a crash.
 
-The script is fenced (mmsim.runtime.lua.Script(fenced=True)): it checks first that the caller still holds
+The script is fenced (mmsim.runtime.lua.SpecScript(fenced=True)): it checks first that the caller still holds
 the inode's lock (its fencing token), so a holder whose lease ran out cannot write blocks or extents another
 holder now owns. It crosses the ``{fs}`` tag (blocks, refcounts) and the ``{m}`` tag (extents, inode):
 docs/sharding.md.
@@ -17,20 +17,22 @@ docs/sharding.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mmsim.runtime import keys, locks
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Spec, SpecScript, source
 from mmsim.filesystem.inode import Inode
 
-_HERE = Path(__file__).parent
-_UPDATE = (_HERE / "blocks.lua").read_text() + (_HERE / "extents.lua").read_text()
-Script.declare(_UPDATE, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
+UPDATE = SpecScript(Spec("extents", keys=("sb", "blkref", "extents", "inode"),
+                         args=("prefix", "writes", "drops", "releases", "*items"),
+                         replies={"updated": ("freed:int", "*written:int")}), __file__, source(__file__, "blocks"),
+                    fenced=True)
+"""extents.lua. KEY sb, blkref (the filesystem's), extents, inode (the file's); ARG prefix (the block key
+prefix), the counts of ``BlockUpdate.writes``, ``drop`` and ``release``, and items (``BlockUpdate.items``)."""
 
 
 @dataclass
 class BlockUpdate:
-    """The arguments of extents.lua, by name.
+    """The arguments of extents.lua (UPDATE), by name.
 
     ``writes``: (disk block, or 0 to allocate one; file block it is mapped at; the block's image) — a new
     block is linked at its file block, a block written in place keeps its extent. ``drop``: file blocks whose
@@ -41,16 +43,17 @@ class BlockUpdate:
     release: list[int] = field(default_factory=list)
     fields: dict = field(default_factory=dict)
 
-    def argv(self, prefix: str) -> list:
-        out: list = [prefix, len(self.writes)]
+    def args(self, prefix: str) -> dict:
+        """UPDATE's ARG: the counts, and items: the writes' triples, the drops, the releases, the field pairs."""
+        items: list = []
         for block, fb, data in self.writes:
-            out += [block, fb, data.rstrip(b"\0")]
-        out += [len(self.drop), *self.drop]
+            items += [block, fb, data.rstrip(b"\0")]
         release = [b for b in self.release if b]
-        out += [len(release), *release]
+        items += [*self.drop, *release]
         for k, v in self.fields.items():
-            out += [k, v]
-        return out
+            items += [k, v]
+        return {"prefix": prefix, "writes": len(self.writes), "drops": len(self.drop), "releases": len(release),
+                "items": items}
 
 
 @dataclass
@@ -92,10 +95,9 @@ async def update(redis, inode: Inode, change: BlockUpdate) -> BlockUpdateResult:
     """Apply ``change`` to ``inode``'s blocks in one fenced step (extents.lua)."""
     if not (change.writes or change.drop or any(change.release) or change.fields):
         return BlockUpdateResult(0, [])
-    out = await Script.on(redis, _UPDATE, fenced=True)(
-        [inode.fskey("sb"), inode.fskey("blkref"), inode.key("extents"), inode.key("inode")],
-        change.argv(keys.fs(inode.fs, "blk:")), fence=locks.fence_for(inode.mapping))
-    return BlockUpdateResult(int(out[0]), [int(b) for b in out[1:]])
+    r = await UPDATE(redis, sb=inode.fskey("sb"), blkref=inode.fskey("blkref"), extents=inode.key("extents"),
+                     inode=inode.key("inode"), **change.args(keys.fs(inode.fs, "blk:")), fence=locks.fence_for(inode.mapping))
+    return BlockUpdateResult(r.freed, r.written)
 
 
 def block_bytes(content: bytes, block_size: int) -> bytes:

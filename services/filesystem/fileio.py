@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 
 from mmsim.runtime import keys, locks, tracing
-from mmsim.runtime.lua import Script, source
+from mmsim.runtime.lua import Spec, SpecScript
 from mmsim.runtime.errors import (
     Aborted, FailedPrecondition, NotFound, OutOfRange, ResourceExhausted, require,
 )
@@ -33,8 +33,8 @@ from mmsim.filesystem.superblock import MAX_FILE_SIZE, MAX_IO, MAX_PAGECACHE_ORD
 
 MAX_WRITE = PAGE_SIZE << MAX_PAGECACHE_ORDER   # bytes per WriteFolio: the largest folio
 
-_WRITE_BEGIN = source(__file__, "write_begin")
-Script.declare(_WRITE_BEGIN, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
+WRITE_BEGIN = SpecScript(Spec("write_begin", keys=("inode",), args=("write_end",), replies={
+    "inode": ("*hash:bytes",), "nofile": (), "unlinked": ()}), __file__, fenced=True)
 
 
 def check_io(offset: int, length: int, what: str) -> None:
@@ -56,13 +56,13 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
     end = offset + len(data)
     async with env.locks.hold(locks.I_RWSEM, mapping, locks.WRITE):
         with contextlib.ExitStack() as section:
-            raw = await Script.on(redis, _WRITE_BEGIN, fenced=True)([keys.mapping(mapping, "inode")], [end],
-                                                                    fence=locks.fence_for(mapping))
-            if raw == [-1]:
+            r = await WRITE_BEGIN(redis, inode=keys.mapping(mapping, "inode"), write_end=end,
+                                  fence=locks.fence_for(mapping))
+            if r.kind == "nofile":
                 raise NotFound(f"no such file {mapping}")
-            if raw == [-2]:
+            if r.kind == "unlinked":
                 raise FailedPrecondition(f"{mapping} was unlinked; only its existing mappings remain")
-            inode = from_hash(mapping, dict(zip(raw[::2], raw[1::2])))
+            inode = from_hash(mapping, dict(zip(r.hash[::2], r.hash[1::2])))
             section.enter_context(alloc_scope(inode))   # memalloc_nofs_save() for the rest of the section
             pos, order = offset, order_bounds(inode)[1]
             while pos < end:

@@ -25,10 +25,9 @@ while a populate is filling the cache, on any replica.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from mmsim.runtime import keys, locks, profiles
-from mmsim.runtime.lua import Script, Spec, SpecScript
+from mmsim.runtime.lua import Spec, SpecScript
 from mmsim.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, require
 from mmsim.filesystem import superblock
 from mmsim.filesystem.superblock import PAGE_SIZE
@@ -105,16 +104,16 @@ def from_grant(mapping: str, raw: dict, allow_unlinked: bool = False) -> Inode:
     return check_live(from_hash(mapping, raw), allow_unlinked)
 
 
-_INODE_SET = Path(__file__).with_name("inode_set.lua").read_text()
-Script.declare(_INODE_SET, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
+INODE_SET = SpecScript(Spec("inode_set", keys=("inode",), args=("i_size", "bump_seq", "nlink"),
+                             replies={"set": (), "gone": ()}), __file__, fenced=True)
 
 
 async def set_fields(redis, mapping: str, i_size: int | None = None, bump_seq: bool = False,
                      nlink: int | None = None) -> bool:
     """i_size / data_seq / nlink in one fenced script (the caller holds the inode's lock). False: inode gone."""
-    return bool(await Script.on(redis, _INODE_SET, fenced=True)(
-        [keys.mapping(mapping, "inode")], ["" if i_size is None else i_size, int(bump_seq), "" if nlink is None else nlink],
-        fence=locks.fence_for(mapping)))
+    r = await INODE_SET(redis, inode=keys.mapping(mapping, "inode"), i_size="" if i_size is None else i_size,
+                        bump_seq=int(bump_seq), nlink="" if nlink is None else nlink, fence=locks.fence_for(mapping))
+    return r.kind == "set"
 
 
 async def load(redis, mapping: str, allow_unlinked: bool = False) -> Inode:

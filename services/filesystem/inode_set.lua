@@ -1,8 +1,8 @@
 -- INODE_SET: change inode fields under the inode's lock (fenced: the caller's token is checked first).
--- KEYS: inode hash. ARGV: i_size ('' = unchanged), bump data_seq ('1' / '0'), nlink ('' = unchanged).
--- Reply: 1, or 0 when the inode is gone.
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'i_size', ARGV[1]) end
-if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[1], 'data_seq', 1) end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'nlink', ARGV[3]) end
-return 1
+-- KEY and ARG: mmsim.filesystem.inode.INODE_SET (i_size and nlink '' = unchanged, bump_seq '1' / '0').
+-- Replies: {'set'} | {'gone'}: the inode is gone.
+if redis.call('EXISTS', KEY.inode) == 0 then return {'gone'} end
+if ARG.i_size ~= '' then redis.call('HSET', KEY.inode, 'i_size', ARG.i_size) end
+if ARG.bump_seq == '1' then redis.call('HINCRBY', KEY.inode, 'data_seq', 1) end
+if ARG.nlink ~= '' then redis.call('HSET', KEY.inode, 'nlink', ARG.nlink) end
+return {'set'}

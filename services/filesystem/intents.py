@@ -21,16 +21,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 import structlog
 
 from mmsim.runtime import keys, locks, tracing
 from mmsim.runtime.errors import Unavailable
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Spec, SpecScript
 
-_LUA = Path(__file__).with_name("intents.lua").read_text()
-Script.declare(_LUA, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
+INTENT = SpecScript(Spec("intents", keys=("intent",), args=("action", "op", "args", "task"), replies={"ok": ()}),
+                    __file__, fenced=True)
 CRASH_POINTS = ("truncate:i_size", "truncate:pagecache", "punch:pagecache", "unlink:name", "reflink:invalidate")
 
 _log = structlog.get_logger("mmsim.intents")
@@ -62,14 +61,13 @@ async def pause_point(env, name: str) -> None:
 
 async def begin(env, mapping: str, op: str, **args) -> None:
     """Record ``op(args)`` on ``mapping`` (the caller holds its locks exclusively)."""
-    await Script.on(env.redis, _LUA, fenced=True)([locks.intent_key(mapping)],
-                                                  ["begin", op, json.dumps(args), locks.task_id()],
-                                                  fence=locks.fence_for(mapping))
+    await INTENT(env.redis, intent=locks.intent_key(mapping), action="begin", op=op, args=json.dumps(args),
+                 task=locks.task_id(), fence=locks.fence_for(mapping))
 
 
 async def done(env, mapping: str) -> None:
-    await Script.on(env.redis, _LUA, fenced=True)([locks.intent_key(mapping)], ["done"],
-                                                  fence=locks.fence_for(mapping))
+    await INTENT(env.redis, intent=locks.intent_key(mapping), action="done", op="", args="", task="",
+                 fence=locks.fence_for(mapping))
 
 
 def _decode(raw: dict) -> tuple[str, dict]:

@@ -39,10 +39,9 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mmsim.runtime import keys, locks, scope, tracing
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Reply, Spec
 from mmsim.runtime.errors import Aborted, FailedPrecondition
 from mmsim.runtime.vmfault import VmFault
 from mmsim.filesystem import intents
@@ -52,17 +51,18 @@ from mmsim.v1.common_pb2 import GFP_FLAG_COMP, GFP_FLAG_FS
 from mmsim.filesystem.superblock import HPAGE_PMD_ORDER, MAX_PAGECACHE_ORDER, PAGE_SIZE
 
 
-_READ = locks.Step(Path(__file__).with_name("populate_read.lua").read_text()).declare()
+READ = locks.Step(Spec("populate_read", keys=("extents",), args=("index", "prefix", "max_order"), replies={
+    "eof": (), "read": ("order:int", "start:int", "ra_order:int", "first:int", "n:int", "*rest:bytes")}), __file__)
 """populate_read.lua, run in the invalidate_lock's grant: the folio's order and start, the readahead state, the
-blocks (``ReadStep`` decodes the reply)."""
+blocks (``ReadStep`` decodes the reply). KEY extents (the file's block map; KEY.inode is the lock's inode);
+ARG index (the faulting page), prefix (of the block keys), max_order (MAX_PAGECACHE_ORDER)."""
 
 
-def read_step(mapping: str, index: int) -> tuple[locks.Step, list[str], list]:
-    """(the step, its KEYS, its ARGV) for Locks.hold(step=): the extents and inode hashes; the faulting
-    index, the prefix of the block keys, MAX_PAGECACHE_ORDER."""
+def read_step(mapping: str, index: int) -> tuple[locks.Step, dict]:
+    """(the step, its KEY and ARG values) for Locks.hold(step=)."""
     fs, _ = parse_mapping(mapping)
-    return (_READ, [keys.mapping(mapping, "extents"), keys.mapping(mapping, "inode")],
-            [index, keys.fs(fs, "blk:"), MAX_PAGECACHE_ORDER])
+    return READ, {"extents": keys.mapping(mapping, "extents"), "index": index, "prefix": keys.fs(fs, "blk:"),
+                  "max_order": MAX_PAGECACHE_ORDER}
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,15 @@ class ReadStep:
     blocks: dict[int, bytes]
 
     @classmethod
-    def parse(cls, reply: list) -> ReadStep | None:
-        """None for an index at or beyond EOF (nothing was read)."""
-        if not reply:
+    def parse(cls, reply: Reply) -> ReadStep | None:
+        """None for an index at or beyond EOF (nothing was read). ``rest``: the disk block of each of the ``n``
+        file blocks, then (disk block, contents) of each distinct block."""
+        if reply.kind == "eof":
             return None
-        order, start, ra_order, first, n = (int(x) for x in reply[:5])
-        rest = reply[5 + n:]
-        return cls(order, start, ra_order, first, [int(d) for d in reply[5:5 + n]],
-                   {int(rest[i]): rest[i + 1] for i in range(0, len(rest), 2)})
+        n, rest = reply.n, reply.rest
+        blocks = rest[n:]
+        return cls(reply.order, reply.start, reply.ra_order, reply.first, [int(d) for d in rest[:n]],
+                   {int(blocks[i]): blocks[i + 1] for i in range(0, len(blocks), 2)})
 
 
 @dataclass
@@ -250,7 +251,7 @@ def _unlocked(grant: locks.Grant, added) -> None:
 
 
 async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write: bool, section: contextlib.ExitStack,
-                           raw: dict | None, read: list | None, grant: locks.Grant) -> PopulateResult:
+                           raw: dict | None, read: Reply | None, grant: locks.Grant) -> PopulateResult:
     redis, ports = env.redis, env.ports
     inode = from_grant(mapping, raw, allow_unlinked=True) if raw is not None else \
         await load(redis, mapping, allow_unlinked=True)
@@ -260,8 +261,8 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
         res.vm_fault = VmFault.SIGBUS
         return res
     if read is None:   # after a stale retry: the reads again, under the lock still held
-        step, step_keys, step_args = read_step(mapping, index)
-        read = await Script.on(redis, step.alone)([inode.key("inode"), *step_keys], step_args)
+        step, values = read_step(mapping, index)
+        read = await step.alone(redis, inode=inode.key("inode"), **values)
     rd = ReadStep.parse(read)
     if rd is None:
         res.vm_fault = VmFault.SIGBUS

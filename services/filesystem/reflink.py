@@ -15,18 +15,19 @@ shared PFN entries yet).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from mmsim.runtime import keys, locks
 from mmsim.runtime.errors import FailedPrecondition, InvalidArgument, OutOfRange, require
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Spec, SpecScript, source
 from mmsim.filesystem import intents
 from mmsim.filesystem.inode import Inode, from_grant, load, parse_mapping, require_offset
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
 from mmsim.filesystem.writeback import writeback_locked
 
-_REMAP = Path(__file__).with_name("blocks.lua").read_text() + Path(__file__).with_name("remap.lua").read_text()
-Script.declare(_REMAP, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
+REMAP = SpecScript(Spec("remap", keys=("src_extents", "dst_extents", "inode", "intent", "sb", "blkref"),
+                        args=("src_first", "dst_first", "n", "i_size", "prefix"),
+                        replies={"remapped": ("shared:int", "freed:int")}), __file__, source(__file__, "blocks"),
+                   fenced=True)
 
 
 @dataclass
@@ -103,12 +104,11 @@ async def _remap(env, si: Inode, di: Inode, src_off: int, dst_off: int, length: 
     await ports.unmap_mapping_range(dst, dst_off, span, False)
     await ports.truncate_range(dst, dst_off, dst_off + span - 1)
     intents.crash_point(env, "reflink:invalidate")
-    shared, freed = await Script.on(env.redis, _REMAP, fenced=True)(
-        [si.key("extents"), di.key("extents"), di.key("inode"), locks.intent_key(dst), di.fskey("sb"),
-         di.fskey("blkref")],
-        [src_off // bs, dst_off // bs, span // bs, i_size if i_size != di.i_size else "", keys.fs(di.fs, "blk:")],
-        fence=locks.fence_for(dst))
-    return int(shared), int(freed)
+    r = await REMAP(env.redis, src_extents=si.key("extents"), dst_extents=di.key("extents"), inode=di.key("inode"),
+                    intent=locks.intent_key(dst), sb=di.fskey("sb"), blkref=di.fskey("blkref"), src_first=src_off // bs,
+                    dst_first=dst_off // bs, n=span // bs, i_size=i_size if i_size != di.i_size else "",
+                    prefix=keys.fs(di.fs, "blk:"), fence=locks.fence_for(dst))
+    return r.shared, r.freed
 
 
 async def redo_reflink(env, dst: str, args: dict) -> None:

@@ -2,24 +2,23 @@
 -- the source's blocks of [src, src + n) (each shared block + 1 reference), the destination's old blocks lose
 -- one reference (deleted at zero), i_size grows when asked, and the reflink's intent is cleared.
 -- Fenced (the caller holds both inodes' locks). Crosses {m:SRC} (read), {m:DST} and {fs:NAME}.
--- KEYS: src extents, dst extents, dst inode, dst intent, sb, blkref.
--- ARGV: src first block, dst first block, n, new i_size ('' = unchanged), block key prefix.
--- Reply: {blocks shared, blocks freed}
-local sf, df, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+-- KEY and ARG: mmsim.filesystem.reflink.REMAP (i_size '' = unchanged).
+-- Reply: {'remapped', blocks shared, blocks freed}
+local sf, df, n = tonumber(ARG.src_first), tonumber(ARG.dst_first), tonumber(ARG.n)
 local shared, freed = 0, 0
 for i = 0, n - 1 do
-  local s = redis.call('HGET', KEYS[1], sf + i)
-  local d = redis.call('HGET', KEYS[2], df + i)
+  local s = redis.call('HGET', KEY.src_extents, sf + i)
+  local d = redis.call('HGET', KEY.dst_extents, df + i)
   if s then
-    redis.call('HINCRBY', KEYS[6], s, 1)
-    redis.call('HSET', KEYS[2], df + i, s)
+    redis.call('HINCRBY', KEY.blkref, s, 1)
+    redis.call('HSET', KEY.dst_extents, df + i, s)
     shared = shared + 1
   elseif d then
-    redis.call('HDEL', KEYS[2], df + i)
+    redis.call('HDEL', KEY.dst_extents, df + i)
   end
-  if d then freed = freed + blk_put(KEYS[6], ARGV[5], d) end
+  if d then freed = freed + blk_put(KEY.blkref, ARG.prefix, d) end
 end
-if freed > 0 then redis.call('HINCRBY', KEYS[5], 'blocks_used', -freed) end
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], 'i_size', ARGV[4]) end
-redis.call('DEL', KEYS[4])
-return {shared, freed}
+if freed > 0 then redis.call('HINCRBY', KEY.sb, 'blocks_used', -freed) end
+if ARG.i_size ~= '' then redis.call('HSET', KEY.inode, 'i_size', ARG.i_size) end
+redis.call('DEL', KEY.intent)
+return {'remapped', shared, freed}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from mmsim.runtime import keys, locks
 from mmsim.runtime.errors import OutOfRange, require
-from mmsim.runtime.lua import Script, source
+from mmsim.runtime.lua import Spec, SpecScript
 from mmsim.filesystem import evict, extents, intents
 from mmsim.filesystem.inode import Inode, from_grant, load, lookup, parse_mapping, require_offset, set_fields
 from mmsim.filesystem.superblock import MAX_FILE_SIZE, PAGE_SIZE
@@ -159,8 +159,8 @@ async def punch_blocks(redis, inode: Inode, lo: int, hi: int | None) -> tuple[in
     return done.freed, len(partial)
 
 
-_UNLINK_NAME = source(__file__, "unlink_name")
-Script.declare(_UNLINK_NAME, fenced=True)   # loaded at start-up (mmsim.runtime.lua.preload)
+UNLINK_NAME = SpecScript(Spec("unlink_name", keys=("dir",), args=("path", "ino"),
+                               replies={"removed": (), "kept": ()}), __file__, fenced=True)
 
 
 async def unlink(env, fs_name: str, path: str, mapping: str = "") -> tuple[str, bool, int]:
@@ -184,8 +184,8 @@ async def unlink(env, fs_name: str, path: str, mapping: str = "") -> tuple[str, 
 
 async def _unlink(env, inode: Inode, path: str) -> tuple[bool, int]:
     redis = env.redis
-    await Script.on(redis, _UNLINK_NAME, fenced=True)([keys.fs(inode.fs, "dir")], [path, str(inode.ino)],
-                                                      fence=locks.fence_for(inode.mapping))
+    await UNLINK_NAME(redis, dir=keys.fs(inode.fs, "dir"), path=path, ino=str(inode.ino),
+                      fence=locks.fence_for(inode.mapping))
     intents.crash_point(env, "unlink:name")
     if await evict.drop_nlink(redis, inode.mapping):
         await intents.done(env, inode.mapping)

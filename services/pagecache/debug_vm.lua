@@ -1,16 +1,16 @@
--- CONFIG_DEBUG_VM-style walk of one mapping's page cache, at most ARGV[4] entries per call (runs after the
--- page-cache library). KEYS: inode, xa. ARGV: chunk_shift, spans, first page index, max entries, mapping
--- Reply (JSON): {next = page index to resume at (-1 = done), folios, pages, bad = {{rule, pfn, msg}}}
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-vm_spans(ARGV[2])
-local mapping, budget = ARGV[5], tonumber(ARGV[4])
+-- CONFIG_DEBUG_VM-style walk of one mapping's page cache, at most ARG.budget entries per call (runs after the
+-- page-cache library). KEY and ARG: mmsim.pagecache.debug_vm.WALK.
+-- Reply: {'walked', JSON of {next = page index to resume at (-1 = done), folios, pages, bad = {{rule, pfn, msg}}}}
+local ino = fm_inode(KEY.inode)
+local xa = xa_open(KEY.xa, ARG.chunk_shift)
+vm_spans(ARG.spans)
+local mapping, budget = ARG.mapping, tonumber(ARG.budget)
 local eof = math.ceil(ino.i_size / 4096)
 local out = {next = -1, folios = 0, pages = 0, bad = {}}
 local function bad(rule, pfn, msg) out.bad[#out.bad + 1] = {rule, pfn, msg} end
 local function has_flag(flags, f) return bit.band(flags, f) ~= 0 end
 local maxhex = fm_hex(4503599627370495)
-local idx, e = xa_find(xa, fm_hex(fm_slot(ino, tonumber(ARGV[3]))), maxhex, nil)
+local idx, e = xa_find(xa, fm_hex(fm_slot(ino, tonumber(ARG.start))), maxhex, nil)
 while idx do
   if budget <= 0 then
     local page = tonumber(idx, 16)
@@ -76,4 +76,4 @@ while idx do
   end
   idx, e = xa_find_after(xa, idx, maxhex, nil)
 end
-return cjson.encode(out)
+return {'walked', cjson.encode(out)}

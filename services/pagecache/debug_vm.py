@@ -21,23 +21,30 @@ lruvec_del_folio keep them).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from mmsim.pagecache.filemap import FILEMAP_LUA, PageCache
 from mmsim.runtime import keys
 from mmsim.runtime.errors import NotFound
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Spec, SpecScript
 
 ENTRIES_PER_SCRIPT = 256
 LRU_MEMBERS_PER_SCRIPT = 1024
 LRU_LISTS = ("inactive_file", "active_file")
 
 
+WALK = SpecScript(Spec("debug_vm", keys=("inode", "xa"), args=("chunk_shift", "spans", "start", "budget", "mapping"),
+                       replies={"walked": ("json",)}), __file__, FILEMAP_LUA)
+"""debug_vm.lua. KEY inode, xa; ARG chunk_shift, spans, start (the page index to start at), budget (entries at
+most), mapping. Reply: walked (its findings and where to resume, JSON)."""
+LRU_CHECK = SpecScript(Spec("lru_check", args=("spans", "node", "list", "first", "budget"), replies={"walked": ("json",)}),
+                       __file__, FILEMAP_LUA)
+"""lru_check.lua. ARG spans, node, list ('inactive_file' | 'active_file'), first (the rank to start at), budget
+(members at most). Reply: walked (its findings and where to resume, JSON)."""
+
+
 class CacheCheck:
     def __init__(self, pc: PageCache, redis):
         self._pc, self._redis = pc, redis
-        self._walk = Script(redis, FILEMAP_LUA + Path(__file__).with_name("debug_vm.lua").read_text())
-        self._lru = Script(redis, FILEMAP_LUA + Path(__file__).with_name("lru_check.lua").read_text())
 
     async def check(self, report) -> None:
         async for raw in self._redis.sscan_iter(keys.cluster("mappings"), count=200):
@@ -54,7 +61,8 @@ class CacheCheck:
         start, pages = 0, 0
         key = keys.node(nid, f"lru:{lru}")
         while start >= 0:
-            res = json.loads(await self._lru([], [self._pc._spans, nid, lru, start, LRU_MEMBERS_PER_SCRIPT]))
+            res = json.loads((await LRU_CHECK(self._redis, spans=self._pc._spans, node=nid, list=lru, first=start,
+                                              budget=LRU_MEMBERS_PER_SCRIPT)).json)
             for rule, pfn, msg in res["bad"] or []:
                 report.add(rule, f"node {nid}: {msg}", pfn=int(pfn), key=key)
             pages, start = pages + res["pages"], int(res["next"])
@@ -67,8 +75,9 @@ class CacheCheck:
     async def _mapping(self, mapping: str, report) -> None:
         start, folios, pages = 0, 0, 0
         while start >= 0:
-            res = json.loads(await self._walk(self._pc._keys(mapping),
-                                              [self._pc._cs, self._pc._spans, start, ENTRIES_PER_SCRIPT, mapping]))
+            res = json.loads((await WALK(self._redis, **self._pc._names(mapping), chunk_shift=self._pc._cs,
+                                         spans=self._pc._spans, start=start, budget=ENTRIES_PER_SCRIPT,
+                                         mapping=mapping)).json)
             for rule, pfn, msg in res["bad"] or []:
                 report.add(rule, f"{mapping}: {msg}", pfn=int(pfn), key=keys.mapping(mapping, "xa"))
             folios, pages, start = folios + res["folios"], pages + res["pages"], int(res["next"])

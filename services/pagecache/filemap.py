@@ -26,7 +26,7 @@ from mmsim.pagecache.filemap_lua import FILEMAP_LUA
 from mmsim.rmap.lua import RMAP_LUA_LIB, RMAP_WALK_LUA_LIB
 from mmsim.runtime import config, keys, locks, profiles
 from mmsim.runtime.errors import Aborted, AlreadyExists, NotFound, require
-from mmsim.runtime.lua import Script, source
+from mmsim.runtime.lua import Script, Spec, SpecScript, source
 
 PAGE_SHIFT = 12
 _ADDED_FLAGS = PG["uptodate"] | PG["lru"]   # filemap_add_folio -> folio_add_lru; the read completed
@@ -38,6 +38,13 @@ TRUNCATE_LUA = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}
                           Path(__file__).with_name("truncate.lua").read_text()])
 """The truncation scripts: the page cache's libraries, the reverse map's PTE walk, the split (huge_memory.lua) and
 mm/truncate.c (truncate.lua). They cross hash tags: ``{m:…}``, ``{node:N}`` and every mapper's ``{mm:PID}``."""
+TRUNCATE = SpecScript(Spec("filemap_truncate", keys=("inode", "xa"), args=(
+    "chunk_shift", "lstart", "lend", "spans", "mapping", "nonuniform"), replies={"truncated": (
+        "removed:int", "zeroed:int", "split:int", "failed:int", "unmapped:int", "split_log", "*freed:int")}),
+    __file__, TRUNCATE_LUA, fenced=True)
+"""filemap_truncate.lua. KEY inode, xa; ARG chunk_shift, lstart, lend (bytes, inclusive; -1 = to EOF), spans,
+mapping, nonuniform (the profiles whose truncation splits non-uniformly, ','). Reply: truncated
+(TruncateResult's counts and split log, then (node, pfn, order) of the folios to free)."""
 
 
 class Tag(enum.IntEnum):
@@ -96,24 +103,57 @@ class FaultLookup:
         return self.index >= (self.i_size + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
 
 
-# Each script is a .lua file beside this module (filemap_*.lua: its KEYS, ARGV and reply in its header); the
-# fenced ones get their caller's lock checked first, and all of them follow the XArray and filemap libraries.
-_LOOKUP = source(__file__, "filemap_lookup")
+# Each script is a .lua file beside this module (filemap_*.lua); those declared with a Spec below read their
+# KEY and ARG by name, the others their KEYS, ARGV and reply as their header says. The fenced ones get their
+# caller's lock checked first, and all of them follow the XArray and filemap libraries.
+_FOUND = ("i_size:int", "node:int", "pfn:int", "order:int", "index:int", "tags", "*around:int")
+LOOKUP = SpecScript(Spec("filemap_lookup", keys=("inode", "xa", "vmstat"), args=(
+    "chunk_shift", "index", "marks", "spans", "fault", "around_start", "around_pages"),
+    replies={kind: _FOUND for kind in ("folio", "shared", "hole", "none")}), __file__, FILEMAP_LUA)
+"""filemap_lookup.lua. KEY inode, xa (the mapping's XArray prefix), vmstat (node 0's); ARG chunk_shift, index
+(pages), marks ('1': return the entry's marks), spans, fault ('read' | 'write': a fault, counting pgmajfault on
+a miss; '': a lookup), around_start, around_pages (the fault-around window). Replies by what covers the index
+(folio, shared, hole, none): i_size, the entry (node, pfn, order, first index, marks) and around: (node, pfn,
+order, index) per folio cached in the window."""
+STATS = SpecScript(Spec("filemap_stats", keys=("inode", "xa"), args=("chunk_shift",), replies={"stats": (
+    "entries:int", "folio_entries:int", "zero_entries:int", "nodes:int", "height:int", "nrpages:int",
+    "zero_pages:int", "indexing", "tagged")}), __file__, FILEMAP_LUA)
+"""filemap_stats.lua. KEY inode, xa; ARG chunk_shift. Reply: stats (the XArray's shape; tagged: '1'/'0' per
+mark)."""
+FIND_TAGGED = SpecScript(Spec("filemap_find_tagged", keys=("inode", "xa"), args=("chunk_shift", "start", "mark", "limit"),
+                              replies={"tagged": ("*folios:int",)}), __file__, FILEMAP_LUA)
+"""filemap_find_tagged.lua. KEY inode, xa; ARG chunk_shift, start (first index), mark, limit (folios). Reply:
+tagged ((node, pfn, order, index) per folio)."""
+_FREES = ("*freed:int",)
+INVALIDATE = SpecScript(Spec("filemap_invalidate", keys=("inode", "xa"), args=("chunk_shift", "spans"),
+                             replies={"invalidated": ("removed:int", "skipped:int", *_FREES)}), __file__, FILEMAP_LUA,
+                        fenced=True)
+"""filemap_invalidate.lua. KEY inode, xa; ARG chunk_shift, spans. Reply: invalidated (folios removed, kept
+busy, and freed: (node, pfn, order) of the folios to free)."""
+SHARE = SpecScript(Spec("filemap_share", keys=("src_inode", "src_xa", "dst_inode", "dst_xa"), args=(
+    "chunk_shift", "src_index", "dst_index", "nr_pages", "spans", "allowed"),
+    replies={"shared": ("folios_shared:int", "pages_shared:int", "folios_skipped:int")}), __file__, FILEMAP_LUA,
+    fenced=True)
+"""filemap_share.lua (PFN entries). KEY the source's and destination's inode and xa; ARG chunk_shift, src_index,
+dst_index, nr_pages, spans, allowed (the profiles with PFN entries, ','). Reply: shared (the counts)."""
+REPLACE = SpecScript(Spec("filemap_replace", keys=("inode", "xa"), args=(
+    "chunk_shift", "spans", "index", "old_pfn", "node", "pfn", "flags", "mapping", "trace"),
+    replies={"replaced": ("index:int", "order:int", *_FREES), "changed": ()}), __file__, FILEMAP_LUA, fenced=True)
+"""filemap_replace.lua. KEY inode, xa; ARG chunk_shift, spans, index, old_pfn (the shared folio), node and pfn
+(the private copy), flags (its page flags), mapping, trace (the copy's ledger trace). Replies: replaced (the
+folio's index and order, the folios to free) | changed (the shared folio is no longer there)."""
 _UNLOCK = source(__file__, "filemap_unlock")   # fm_unlocked: the insert scripts' lock release
 _ADD_FOLIO = _UNLOCK + source(__file__, "filemap_add_folio")
 _ADD_ZERO = _UNLOCK + source(__file__, "filemap_add_zero")
 _TAG = source(__file__, "filemap_tag")
 _WRITE = source(__file__, "filemap_write")
-_FIND_TAGGED = source(__file__, "filemap_find_tagged")
-_STATS = source(__file__, "filemap_stats")
 
 
-_TRUNCATE = source(__file__, "filemap_truncate")
 
 
 @dataclass(frozen=True)
 class TruncateResult:
-    """What one truncate_inode_pages_range did (the _TRUNCATE script's reply)."""
+    """What one truncate_inode_pages_range did (the TRUNCATE script's reply)."""
 
     folios_removed: int           # folios deleted from the page cache
     bytes_zeroed: int             # bytes zeroed inside partial folios
@@ -128,9 +168,6 @@ class TruncateResult:
         return sum(1 << f.order for f in self.freed)
 
 
-_INVALIDATE = source(__file__, "filemap_invalidate")
-_SHARE = source(__file__, "filemap_share")
-_REPLACE = source(__file__, "filemap_replace")
 
 
 @dataclass(frozen=True)
@@ -172,13 +209,19 @@ def _freed(rec) -> list[Folio]:
     return [Folio(int(rec[i]), int(rec[i + 1]), int(rec[i + 2])) for i in range(0, len(rec), 3)]
 
 
-def _found(rec, with_tags: bool) -> Found | None:
-    _, kind, node, pfn, order, index, tags = rec
-    if not kind:
+def _found(kind: str, node: int, pfn: int, order: int, index: int, tags: str = "") -> Found | None:
+    """What covers an index: kind 'folio', 'shared' or 'hole' (None for anything else); tags: '1'/'0' per
+    mark ('' when not asked for)."""
+    if kind not in ("folio", "shared", "hole"):
         return None
-    tag_set = tuple(t for t in Tag if tags and tags[t.mark:t.mark + 1] == b"1") if with_tags else ()
-    folio = Folio(int(node), int(pfn), int(order)) if kind in (b"folio", b"shared") else None
-    return Found(int(index), folio, int(order), tag_set, shared=kind == b"shared")
+    tag_set = tuple(t for t in Tag if tags[t.mark:t.mark + 1] == "1")
+    folio = Folio(node, pfn, order) if kind in ("folio", "shared") else None
+    return Found(index, folio, order, tag_set, shared=kind == "shared")
+
+
+def _entry(r) -> Found | None:
+    """The entry of a LOOKUP reply."""
+    return _found(r.kind, r.node, r.pfn, r.order, r.index, r.tags)
 
 
 def check_index(index: int) -> int:
@@ -186,7 +229,7 @@ def check_index(index: int) -> int:
     return index
 
 
-_FENCED = frozenset({"add_folio", "add_zero", "tag", "write", "truncate", "invalidate", "share", "replace"})
+_FENCED = frozenset({"add_folio", "add_zero", "tag", "write"})
 """Scripts that change a mapping's cache: each checks the fencing token of the lock its caller holds on the
 mapping (mmsim.runtime.locks.fence_for, from the held locks in the call's metadata) before any write."""
 
@@ -200,15 +243,17 @@ class PageCache:
         self.layout = Layout.build(settings.memory_bytes, settings.numa_nodes, settings.movable_bytes)
         self._spans = node_spans(self.layout)
         self._scripts = {name: Script(client, FILEMAP_LUA + body, fenced=name in _FENCED) for name, body in (
-            ("lookup", _LOOKUP), ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG), ("write", _WRITE),
-            ("find_tagged", _FIND_TAGGED), ("stats", _STATS),
-            ("invalidate", _INVALIDATE), ("share", _SHARE), ("replace", _REPLACE))}
-        self._scripts["truncate"] = Script(client, TRUNCATE_LUA + _TRUNCATE, fenced=True)
+            ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG), ("write", _WRITE))}
         self._nonuniform = ",".join(p.name for p in profiles.PROFILES.values() if p.folio_split == "non-uniform")
 
     @staticmethod
     def _keys(mapping: str) -> list[str]:
         return [keys.mapping(mapping, "inode"), keys.mapping(mapping, "xa")]
+
+    @staticmethod
+    def _names(mapping: str) -> dict[str, str]:
+        """The KEY names inode and xa of a mapping's scripts."""
+        return {"inode": keys.mapping(mapping, "inode"), "xa": keys.mapping(mapping, "xa")}
 
     def xarray(self, mapping: str) -> xarray.XArray:
         return xarray.XArray(self._redis, keys.mapping(mapping, "xa"), self._cs)
@@ -217,18 +262,20 @@ class PageCache:
                            around_pages: int = 0) -> FaultLookup:
         """filemap_fault's EOF check and filemap_get_folio, and filemap_map_pages's look at the fault-around
         window, in one round trip; a miss (or a write to a zero entry) counts pgmajfault, as filemap_fault does."""
-        rec = await self._scripts["lookup"]([*self._keys(mapping), keys.node(0, "vmstat")],
-                                            [self._cs, check_index(index), 0, self._spans, "write" if write else "read",
-                                             around_start, around_pages])
-        around = tuple(Found(int(rec[i + 3]), Folio(int(rec[i]), int(rec[i + 1]), int(rec[i + 2])), int(rec[i + 2]))
-                       for i in range(7, len(rec), 4))
-        return FaultLookup(index, int(rec[0]), _found(rec[:7], False), around)
+        r = await self._lookup(mapping, index, 0, "write" if write else "read", around_start, around_pages)
+        a = r.around
+        around = tuple(Found(a[i + 3], Folio(a[i], a[i + 1], a[i + 2]), a[i + 2]) for i in range(0, len(a), 4))
+        return FaultLookup(index, r.i_size, _entry(r), around)
+
+    async def _lookup(self, mapping: str, index: int, marks: int, fault: str, around_start: int = 0,
+                      around_pages: int = 0):
+        return await LOOKUP(self._redis, **self._names(mapping), vmstat=keys.node(0, "vmstat"), chunk_shift=self._cs,
+                            index=check_index(index), marks=marks, spans=self._spans, fault=fault,
+                            around_start=around_start, around_pages=around_pages)
 
     async def lookup(self, mapping: str, index: int) -> Found | None:
         """models filemap_get_entry: what covers index, None when nothing does (NOT_FOUND: no such mapping)."""
-        rec = await self._scripts["lookup"]([*self._keys(mapping), keys.node(0, "vmstat")],
-                                            [self._cs, check_index(index), 1, self._spans, ""])
-        return _found(rec, True)
+        return _entry(await self._lookup(mapping, index, 1, ""))
 
     async def find_folio(self, mapping: str, index: int) -> Found:
         """:meth:`lookup`, NOT_FOUND when nothing covers index."""
@@ -289,13 +336,14 @@ class PageCache:
         check_index(offset >> PAGE_SHIFT)
         rec = await self._scripts["write"](self._keys(mapping), [self._cs, offset, data, self._spans],
                                            fence=locks.fence_for(mapping))
-        found = _found([b"0", *rec[:5], b""], False)
+        found = _found(rec[0].decode(), *(int(x) for x in rec[1:5]))
         return Written(found, int(rec[5]))
 
     async def find_tagged(self, mapping: str, tag: Tag, start: int, limit: int) -> list[Found]:
-        rec = await self._scripts["find_tagged"](self._keys(mapping), [self._cs, check_index(start), tag.mark, limit])
-        out = [Found(int(rec[i + 3]), Folio(int(rec[i]), int(rec[i + 1]), int(rec[i + 2])), int(rec[i + 2]), (tag,))
-               for i in range(0, len(rec), 4)]
+        r = await FIND_TAGGED(self._redis, **self._names(mapping), chunk_shift=self._cs, start=check_index(start),
+                              mark=tag.mark, limit=limit)
+        f = r.folios
+        out = [Found(f[i + 3], Folio(f[i], f[i + 1], f[i + 2]), f[i + 2], (tag,)) for i in range(0, len(f), 4)]
         return out[:limit]
 
     async def truncate_range(self, mapping: str, lstart: int, lend: int | None) -> TruncateResult:
@@ -303,15 +351,16 @@ class PageCache:
         unmapped), partial ones zeroed and split (PTEs retargeted) or, where the split is refused, unmapped
         and deleted if clean. One round trip. The caller gives ``freed`` back to the allocator."""
         require(lstart >= 0 and (lend is None or lend >= lstart), f"bad range {lstart}..{lend}")
-        rec = await self._scripts["truncate"](self._keys(mapping), [self._cs, lstart, -1 if lend is None else lend,
-                                                                    self._spans, mapping, self._nonuniform],
-                                              fence=locks.fence_for(mapping))
-        return TruncateResult(*(int(x) for x in rec[:5]), rec[5].decode(), tuple(_freed(rec[6:])))
+        r = await TRUNCATE(self._redis, **self._names(mapping), chunk_shift=self._cs, lstart=lstart,
+                           lend=-1 if lend is None else lend, spans=self._spans, mapping=mapping,
+                           nonuniform=self._nonuniform, fence=locks.fence_for(mapping))
+        return TruncateResult(r.removed, r.zeroed, r.split, r.failed, r.unmapped, r.split_log, tuple(_freed(r.freed)))
 
     async def invalidate(self, mapping: str) -> tuple[int, int, list[Folio]]:
         """invalidate_mapping_pages(mapping, 0, -1): (folios removed, folios kept busy, folios to free)."""
-        rec = await self._scripts["invalidate"](self._keys(mapping), [self._cs, self._spans], fence=locks.fence_for(mapping))
-        return int(rec[0]), int(rec[1]), _freed(rec[2:])
+        r = await INVALIDATE(self._redis, **self._names(mapping), chunk_shift=self._cs, spans=self._spans,
+                             fence=locks.fence_for(mapping))
+        return r.removed, r.skipped, _freed(r.freed)
 
     async def share_folios(self, src: str, src_index: int, dst: str, dst_index: int, nr_pages: int) -> dict:
         """PFN entries: give ``dst`` entries for ``src``'s clean folios in the range (one atomic step)."""
@@ -319,29 +368,29 @@ class PageCache:
         check_index(src_index + nr_pages - 1)
         check_index(dst_index + nr_pages - 1)
         allowed = ",".join(p.name for p in profiles.PROFILES.values() if p.pfn_entries)
-        rec = await self._scripts["share"]([*self._keys(src), *self._keys(dst)],
-                                           [self._cs, src_index, dst_index, nr_pages, self._spans, allowed],
-                                           fence=locks.fence_for(dst))
-        return {"folios_shared": int(rec[0]), "pages_shared": int(rec[1]), "folios_skipped": int(rec[2])}
+        s, d = self._names(src), self._names(dst)
+        r = await SHARE(self._redis, src_inode=s["inode"], src_xa=s["xa"], dst_inode=d["inode"], dst_xa=d["xa"],
+                        chunk_shift=self._cs, src_index=src_index, dst_index=dst_index, nr_pages=nr_pages,
+                        spans=self._spans, allowed=allowed, fence=locks.fence_for(dst))
+        return dict(r.fields)
 
     async def replace_shared(self, mapping: str, index: int, old: Folio, new: Folio,
                              trace: str = "") -> tuple[int, list[Folio]] | None:
         """Put the private copy ``new`` (same order, already allocated) where the shared ``old`` was, copying
         its bytes; returns (folio index, folios to free) or None when ``old`` is no longer there."""
-        rec = await self._scripts["replace"](self._keys(mapping), [self._cs, self._spans, check_index(index), old.pfn,
-                                                                   new.node, new.pfn, _ADDED_FLAGS, mapping, trace],
-                                             fence=locks.fence_for(mapping))
-        if rec[0] == b"changed":
+        r = await REPLACE(self._redis, **self._names(mapping), chunk_shift=self._cs, spans=self._spans,
+                          index=check_index(index), old_pfn=old.pfn, node=new.node, pfn=new.pfn, flags=_ADDED_FLAGS,
+                          mapping=mapping, trace=trace, fence=locks.fence_for(mapping))
+        if r.kind == "changed":
             return None
-        return int(rec[0]), _freed(rec[2:])
+        return r.index, _freed(r.freed)
 
     async def stats(self, mapping: str) -> dict:
         """Entries, nodes, height, Redis bytes and the tags set anywhere (mapping_tagged: xa_marked) of the
         mapping's XArray (`mmsim xa stats`)."""
-        rec = await self._scripts["stats"](self._keys(mapping), [self._cs])
-        entries, folios, holes, nodes, height, nrpages, zero_pages, mode, tagged = rec
-        return {"mapping": mapping, "indexing": mode.decode(), "chunk_shift": self._cs, "entries": entries,
-                "folio_entries": folios, "zero_entries": holes, "nodes": nodes, "height": height,
-                "redis_bytes": await self.xarray(mapping).memory_bytes(), "nrpages": nrpages,
-                "zero_pages": zero_pages, "tagged": [t.value for t in Tag if tagged[t.mark] == ord("1")]}
+        r = await STATS(self._redis, **self._names(mapping), chunk_shift=self._cs)
+        return {"mapping": mapping, "indexing": r.indexing, "chunk_shift": self._cs, "entries": r.entries,
+                "folio_entries": r.folio_entries, "zero_entries": r.zero_entries, "nodes": r.nodes, "height": r.height,
+                "redis_bytes": await self.xarray(mapping).memory_bytes(), "nrpages": r.nrpages,
+                "zero_pages": r.zero_pages, "tagged": [t.value for t in Tag if r.tagged[t.mark] == "1"]}
 

@@ -1,10 +1,10 @@
 -- invalidate_mapping_pages(mapping, 0, -1), fenced: clean unmapped folios leave the cache.
--- KEYS: 1 inode, 2 xa. ARGV: 1 chunk shift, 2 node spans.
--- Reply: folios removed, folios kept (busy), then the folios to free (node, pfn, order)...
+-- KEY and ARG: mmsim.pagecache.filemap.INVALIDATE.
+-- Reply: {'invalidated', folios removed, folios kept (busy), then the folios to free (node, pfn, order)...}
 -- models invalidate_mapping_pages (POSIX_FADV_DONTNEED, drop_caches): drop clean, unmapped folios only
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-vm_spans(ARGV[2])
+local ino = fm_inode(KEY.inode)
+local xa = xa_open(KEY.xa, ARG.chunk_shift)
+vm_spans(ARG.spans)
 local removed, skipped = 0, 0
 for _, f in ipairs(fm_entries(xa, ino, 0, 4503599627370495)) do
   if f.kind == 'folio' then
@@ -18,4 +18,6 @@ for _, f in ipairs(fm_entries(xa, ino, 0, 4503599627370495)) do
     end
   end
 end
-return fm_commit_reply(xa, removed, skipped)
+local out = fm_commit_reply(xa, removed, skipped)
+table.insert(out, 1, 'invalidated')
+return out

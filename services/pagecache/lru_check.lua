@@ -1,10 +1,9 @@
--- CONFIG_DEBUG_VM-style walk of one node's file LRU list, at most ARGV[5] members per call (runs after the
--- page-cache library). ARGV: 1 spans, 2 node, 3 list ('inactive_file' | 'active_file'), 4 first rank,
--- 5 max members. Reply (JSON): {next = rank to resume at (-1 = done), pages = pages of the folios walked,
--- bad = {{rule, pfn, msg}}}. A member must be a live page-cache folio (not free, ->mapping set: a folio
+-- CONFIG_DEBUG_VM-style walk of one node's file LRU list, at most ARG.budget members per call (runs after the
+-- page-cache library). ARG: mmsim.pagecache.debug_vm.LRU_CHECK. Reply: {'walked', JSON of {next = rank to resume at (-1 = done), pages = pages of the folios walked,
+-- bad = {{rule, pfn, msg}}}}. A member must be a live page-cache folio (not free, ->mapping set: a folio
 -- leaves the list with its mapping, page_cache_delete -> lruvec_del_folio); its pages are its allocation's (page_owner).
-vm_spans(ARGV[1])
-local node, list, first, budget = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+vm_spans(ARG.spans)
+local node, list, first, budget = tonumber(ARG.node), ARG.list, tonumber(ARG.first), tonumber(ARG.budget)
 vm_node(node)
 local out = {next = -1, pages = 0, bad = {}}
 local members = redis.call('ZRANGE', LRU.key(node, 'lru:' .. list), first, first + budget - 1)
@@ -21,4 +20,4 @@ for _, m in ipairs(members) do
     out.pages = out.pages + XA_POW2[tonumber(string.match(own, '^(%d+)'))]   -- the folio's pages (page_owner's order)
   end
 end
-return cjson.encode(out)
+return {'walked', cjson.encode(out)}

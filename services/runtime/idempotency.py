@@ -29,14 +29,13 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 
 from mmsim.runtime import keys, methods
 from mmsim.runtime.errors import InvalidArgument, MMError
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Spec, SpecScript
 
 METADATA_KEY = "mmsim-request-id"
 MAX_ID_LEN = 200
@@ -53,28 +52,13 @@ EXEMPT = frozenset(
 HEARTBEAT_TTL_MS = 10_000
 RELEASE_ON = frozenset({"UNAVAILABLE", "CANCELLED", "DEADLINE_EXCEEDED"})
 
-_CLAIM_SRC = (Path(__file__).with_name("idempotency_claim.lua")).read_text()
+CLAIM = SpecScript(Spec("idempotency_claim", keys=("reply",), args=("lease_ms", "marker", "take_over"),
+                        replies={"claimed": (), "running": ("instance",), "stored": ("json:bytes",)}), __file__)
+"""idempotency_claim.lua: KEY reply (the request's reply key); ARG lease_ms, marker (this attempt's
+'running:INSTANCE'), take_over (a dead attempt's marker, or ''). Replies: claimed, running (by INSTANCE),
+stored (JSON: {"code": NAME, "message": text, "response": hex of the serialized response})."""
 
-
-@dataclass(frozen=True)
-class ClaimArgs:
-    """idempotency_claim.lua: KEYS[1] the reply key; ARGV lease (ms), this attempt's marker, the dead
-    attempt's marker to take over ('' for none). Replies: 'claimed', 'running:INSTANCE', or the stored reply
-    (JSON: {"code": NAME, "message": text, "response": hex of the serialized response})."""
-
-    key: str
-    lease_ms: int
-    marker: str
-    take_over: bytes = b""
-
-    def keys(self) -> list[str]:
-        return [self.key]
-
-    def argv(self) -> list:
-        return [self.lease_ms, self.marker, self.take_over]
-
-
-RUNNING = b"running:"
+RUNNING = "running:"
 
 
 @dataclass(frozen=True)
@@ -146,7 +130,6 @@ class Replies:
         self._redis = redis
         self._lease_ms = lease_ms
         self._ttl_ms = ttl_ms
-        self._claim = Script(redis, _CLAIM_SRC)
         self.instance = secrets.token_hex(8)
 
     async def heartbeat(self) -> None:
@@ -157,18 +140,17 @@ class Replies:
 
     async def claim(self, request_id: str, method: str) -> Stored | None:
         """Start serving request_id (None), or the first attempt's stored answer; InProgress while it runs."""
-        args = ClaimArgs(keys.request(request_id), self._lease_ms, f"running:{self.instance}")
-        reply = await self._claim(args.keys(), args.argv())
-        if reply.startswith(RUNNING) and not await self._redis.exists(alive_key(reply[len(RUNNING):].decode())):
-            args = ClaimArgs(args.key, args.lease_ms, args.marker, take_over=reply)   # its instance died
-            reply = await self._claim(args.keys(), args.argv())
-        if reply == b"claimed":
+        claim = {"reply": keys.request(request_id), "lease_ms": self._lease_ms, "marker": RUNNING + self.instance}
+        reply = await CLAIM(self._redis, **claim, take_over="")
+        if reply.kind == "running" and not await self._redis.exists(alive_key(reply.instance)):
+            reply = await CLAIM(self._redis, **claim, take_over=RUNNING + reply.instance)   # its instance died
+        if reply.kind == "claimed":
             _current.set(Request(request_id))
             return None
-        if reply.startswith(RUNNING):
+        if reply.kind == "running":
             raise InProgress(f"request {request_id} ({method}) is still being served by its first attempt "
-                             f"(service instance {reply[len(RUNNING):].decode()}); retry later")
-        data = json.loads(reply)
+                             f"(service instance {reply.instance}); retry later")
+        data = json.loads(reply.json)
         return Stored(data["code"], data["message"], bytes.fromhex(data["response"]))
 
     async def finish(self, request_id: str, code: str, message: str, response: Message | None) -> None:

@@ -31,7 +31,7 @@ The owner of a lock is the task: the call chain, named by its W3C trace id (seve
 are one task). A grant carries a lease (MMSIM_LOCK_LEASE_MS) renewed by every fenced step, so a holder
 that died cannot wedge anyone: its lease runs out and the next acquirer takes the lock. Each grant gets a
 fencing token (the lock's ``seq``); every script that acts under a lock is a fenced script
-(mmsim.runtime.lua.Script(fenced=True)) and refuses with ABORTED (ESTALE) when the token is no longer
+(mmsim.runtime.lua.SpecScript(fenced=True)) and refuses with ABORTED (ESTALE) when the token is no longer
 held, so a holder whose lease expired cannot write. The held locks travel down the call chain in gRPC
 metadata (mmsim.runtime.scope) as ``NAME MAPPING MODE:TOKEN``: the callee's fenced scripts check them,
 and lockdep reads them (verifiable: the token is the lock's state in Redis).
@@ -54,14 +54,13 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import structlog
 from opentelemetry import trace
 
 from mmsim.runtime import keys, scope, tracing
 from mmsim.runtime.errors import Aborted, FailedPrecondition, NotFound, Unavailable
-from mmsim.runtime.lua import LOCKS_LUA, Fence, Script
+from mmsim.runtime.lua import LOCKS_LUA, Fence, Reply, Spec, SpecScript, source
 
 I_RWSEM = "&inode->i_rwsem"
 INVALIDATE_LOCK = "&mapping->invalidate_lock"
@@ -78,7 +77,6 @@ WAIT_SLICE_MS = 2000
 MAX_RECOVERIES = 3
 
 _log = structlog.get_logger("mmsim.locks")
-_DIR = Path(__file__).parent
 
 
 def lock_key(name: str, mapping: str) -> str:
@@ -156,43 +154,48 @@ class Grant:
     lock: HeldLock
     inode: dict = field(default_factory=dict)
     waited_ms: float = 0.0
-    step: list = field(default_factory=list)
+    step: Reply | None = None
     released: bool = False
     reentered: bool = False   # the task held the lock already (its caller's grant): not this holder's to release
 
 
-_ACQUIRE_LUA = (_DIR / "locks_acquire.lua").read_text()
-_STEP_PROLOGUE = """
-local SKEYS, SARGV = {}, {}
-for i = %d, #KEYS do SKEYS[#SKEYS + 1] = KEYS[i] end
-for i = %d, #ARGV do SARGV[#SARGV + 1] = ARGV[i] end
-"""
+ACQUIRE = Spec("locks_acquire", keys=("lock", "intent", "inode"),
+               args=("mode", "task", "waiter", "lease_ms", "waitreg_ms", "recovering", "load", "must_exist"),
+               replies={"OK": ("token:int", "expiry:int", "inode:bytes", "step:bytes"), "WAIT": ("holder", "left:int"),
+                        "INTENT": ("op",), "NOENT": ()})
+"""locks_acquire.lua (lk_acquire). KEY lock (the lock's hash), intent (the mapping's intent hash), inode (its
+inode hash); ARG mode ('r'/'w'), task (the owner), waiter (this waiter's id), lease_ms, waitreg_ms (how long a
+waiter's registration lasts), recovering, load and must_exist ('1'/'0'). Replies: OK (fencing token, lease
+expiry in Redis ms, the inode's fields when ``load``, the step's reply), WAIT (holder, its lease left in ms),
+INTENT (the interrupted operation), NOENT."""
+_ACQUIRE_LUA = LOCKS_LUA + source(__file__, "locks_acquire")
+
+RELEASE = Spec("locks_release", keys=("lock", "wake"), args=("mode", "token"),
+               replies={"released": ("held:int", "woken:int")})
+"""locks_release.lua. KEY lock, wake (the lock's wake list); ARG mode, token. Reply: released (held: 0 when
+the lease had already expired; woken: waiters woken)."""
 
 
-@dataclass(frozen=True)
 class Step:
-    """Work done under a lock in the script that takes it (one round trip for both): Lua defining
-    ``lk_step(fields)``, given the inode's fields (flat, as HGETALL gives them), reading its own keys and
-    arguments from ``SKEYS`` / ``SARGV``, returning its reply. ``granted`` runs it after the acquire (only once
-    the lock is granted: a waiting acquire runs again); ``alone`` runs it by itself for a caller that holds
-    the lock already (KEYS[1] the inode hash)."""
+    """Work done under a lock in the script that takes it (one round trip for both): a ``.lua`` file beside
+    ``module_file`` defining ``lk_step(fields)``, given the inode's fields (flat, as HGETALL gives them),
+    reading its own keys and arguments by the names ``spec`` declares (``KEY.inode`` is the inode hash),
+    returning one of ``spec``'s replies. ``granted`` runs it after the acquire (only once the lock is granted:
+    a waiting acquire runs again), its Spec ACQUIRE's names and the step's; ``alone`` runs it by itself for a
+    caller that holds the lock already. Both are declared at import (``preload`` loads them)."""
 
-    source: str
+    def __init__(self, spec: Spec, module_file: str):
+        self.spec = spec
+        body = source(module_file, spec.file)
+        self.granted = SpecScript(
+            Spec(spec.file, ACQUIRE.keys + spec.keys, ACQUIRE.args + spec.args, ACQUIRE.replies),
+            body=_ACQUIRE_LUA + body + "\nlocal r = lk_acquire()\nif r[1] == 'OK' then r[5] = lk_step(r[4]) end\nreturn r\n")
+        self.alone = SpecScript(Spec(spec.file, ("inode", *spec.keys), spec.args, spec.replies),
+                                body=body + "\nreturn lk_step(redis.call('HGETALL', KEY.inode))\n")
 
-    @property
-    def granted(self) -> str:
-        return (LOCKS_LUA + _ACQUIRE_LUA + _STEP_PROLOGUE % (4, 8) + self.source
-                + "\nlocal r = lk_acquire()\nif r[1] == 'OK' then r[5] = lk_step(r[4]) end\nreturn r\n")
 
-    @property
-    def alone(self) -> str:
-        return _STEP_PROLOGUE % (2, 1) + self.source + "\nreturn lk_step(redis.call('HGETALL', KEYS[1]))\n"
-
-    def declare(self) -> Step:
-        """Declare both scripts at import (mmsim.runtime.lua.preload loads them at start-up)."""
-        Script.declare(self.granted)
-        Script.declare(self.alone)
-        return self
+_ACQUIRE = SpecScript(ACQUIRE, body=_ACQUIRE_LUA + "\nreturn lk_acquire()\n")
+_RELEASE = SpecScript(RELEASE, __file__, LOCKS_LUA)
 
 
 class Locks:
@@ -210,16 +213,15 @@ class Locks:
         self.lease_ms = lease_ms
         self.wait_s = wait_s
         self.on_intent = on_intent
-        self._acquire = Script(redis, LOCKS_LUA + _ACQUIRE_LUA + "\nreturn lk_acquire()\n")
-        self._release = Script(redis, LOCKS_LUA + (_DIR / "locks_release.lua").read_text())
 
     @contextlib.asynccontextmanager
     async def hold(self, name: str, mapping: str, mode: str, load: bool = False, recovering: bool = False,
-                   trylock: bool = False, step: tuple[Step, list, list] | None = None):
+                   trylock: bool = False, step: tuple[Step, dict] | None = None):
         """``async with locks.hold(I_RWSEM, m, WRITE) as grant:`` down_write ... up_write.
 
-        ``load`` returns the inode's fields with the grant (the same round trip); ``step`` = (Step, its keys,
-        its args) runs that step in the same round trip too, its reply in ``grant.step`` (needs ``load``). A
+        ``load`` returns the inode's fields with the grant (the same round trip); ``step`` = (Step, its KEY and
+        ARG values by name) runs that step in the same round trip too, its decoded reply in ``grant.step``
+        (needs ``load``). A
         task that already holds the lock for writing gets it again (a recovery run under its caller's lock),
         without a new grant. ``trylock`` (down_write_trylock): a lock held by another task is not waited for:
         ABORTED at once."""
@@ -228,7 +230,7 @@ class Locks:
             grant = Grant(again, reentered=True)
             inode_key = keys.mapping(mapping, "inode")
             if step is not None:
-                grant.step = await Script.on(self.redis, step[0].alone)([inode_key, *step[1]], step[2])
+                grant.step = await step[0].alone(self.redis, inode=inode_key, **step[1])
             if load:
                 grant.inode = await self.redis.hgetall(inode_key)
             yield grant
@@ -265,14 +267,12 @@ class Locks:
             yield inodes
 
     async def _down(self, name: str, mapping: str, mode: str, load: bool, recovering: bool,
-                    trylock: bool = False, step: tuple[Step, list, list] | None = None) -> Grant:
-        inode = load or self.of_inodes
-        keys_ = [lock_key(name, mapping), intent_key(mapping)] + ([keys.mapping(mapping, "inode")] if inode else [])
-        acquire, step_keys, step_args = self._acquire, [], []
+                    trylock: bool = False, step: tuple[Step, dict] | None = None) -> Grant:
+        acquire, step_values = _ACQUIRE, {}
         if step is not None:
             if not load:
                 raise TypeError("a step under a lock needs load=True (it is given the inode's fields)")
-            acquire, step_keys, step_args = Script.on(self.redis, step[0].granted), list(step[1]), list(step[2])
+            acquire, step_values = step[0].granted, step[1]
         waiter = f"{task_id()}/{secrets.token_hex(4)}"
         started = time.monotonic()
         deadline = started + self.wait_s
@@ -280,26 +280,28 @@ class Locks:
         contended = False
         try:
             while True:
-                r = await acquire(keys_ + step_keys, [mode, task_id(), waiter, self.lease_ms, 2 * WAIT_SLICE_MS,
-                                                      int(recovering), int(load)] + step_args)
-                kind = r[0].decode()
-                if kind == "NOENT":
+                r = await acquire(self.redis, lock=lock_key(name, mapping), intent=intent_key(mapping),
+                                  inode=keys.mapping(mapping, "inode"), mode=mode, task=task_id(), waiter=waiter,
+                                  lease_ms=self.lease_ms, waitreg_ms=2 * WAIT_SLICE_MS, recovering=int(recovering),
+                                  load=int(load), must_exist=int(load or self.of_inodes), **step_values)
+                if r.kind == "NOENT":
                     raise NotFound(f"no such file {mapping}")
-                if kind == "OK":
-                    lock = HeldLock(name, mapping, mode, int(r[1]))
+                if r.kind == "OK":
+                    lock = HeldLock(name, mapping, mode, r.token)
                     waited = (time.monotonic() - started) * 1000
                     _event("lock.acquire", lock=name, mapping=mapping, mode=mode, token=lock.token,
                            waited_ms=round(waited, 3), contended=contended)
-                    return Grant(lock, dict(zip(r[3][::2], r[3][1::2])), waited, r[4] if len(r) > 4 else [])
-                if kind == "INTENT":
+                    return Grant(lock, dict(zip(r.inode[::2], r.inode[1::2])), waited,
+                                 step[0].spec.decode(r.step) if step is not None else None)
+                if r.kind == "INTENT":
                     recoveries += 1
                     if self.on_intent is None or recoveries > MAX_RECOVERIES:
-                        raise FailedPrecondition(f"{mapping}: an interrupted {r[1].decode()} is still to be "
+                        raise FailedPrecondition(f"{mapping}: an interrupted {r.op} is still to be "
                                                  "finished (its intent stays); retry once recovery has run")
-                    _event("lock.recover", lock=name, mapping=mapping, operation=r[1].decode())
+                    _event("lock.recover", lock=name, mapping=mapping, operation=r.op)
                     await self.on_intent(mapping)
                     continue
-                holder, left = r[1].decode(), int(r[2])
+                holder, left = r.holder, r.left
                 if trylock:
                     raise Aborted(f"{name} of {mapping} is held by {holder or 'another task'} (trylock: not waiting)")
                 remaining = deadline - time.monotonic()
@@ -318,9 +320,9 @@ class Locks:
             raise
 
     async def _up(self, lock: HeldLock) -> None:
-        still, woken = await self._release([lock_key(lock.name, lock.mapping), wake_key(lock.name, lock.mapping)],
-                                           [lock.mode, lock.token])
-        released(lock, bool(still), int(woken))
+        r = await _RELEASE(self.redis, lock=lock_key(lock.name, lock.mapping), wake=wake_key(lock.name, lock.mapping),
+                           mode=lock.mode, token=lock.token)
+        released(lock, bool(r.held), r.woken)
 
 
 def released(lock: HeldLock, still: bool, woken: int) -> None:

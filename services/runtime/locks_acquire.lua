@@ -1,16 +1,15 @@
--- ACQUIRE (lk_acquire): down_read / down_write, or register as a waiter.
--- KEYS: lock hash, intent hash, [the inode hash: it must exist]
--- ARGV: mode ('r' or 'w'), task (owner), waiter id, lease (ms), wait registration (ms), recovering ('1': an
---       interrupted operation's intent does not stop this grant), load ('1': return the inode's fields)
+-- ACQUIRE (lk_acquire): down_read / down_write, or register as a waiter. KEY and ARG: mmsim.runtime.locks.ACQUIRE
+-- (mode 'r' or 'w'; task: the owner; recovering '1': an interrupted operation's intent does not stop this
+-- grant; load '1': return the inode's fields; must_exist '1': the inode must exist).
 -- Reply: {'OK', token, lease expiry (ms), {inode fields...}} | {'WAIT', holder task, holder's lease left (ms)}
 --        | {'INTENT', operation}: the lock is free but an interrupted operation must be finished first
---        | {'NOENT'}: the inode to return does not exist (nothing written: no lock of a file that is not there)
--- A step (mmsim.runtime.locks.Step) runs in the same script once the lock is granted, with its own KEYS and
--- ARGV after these (KEYS[4..], ARGV[8..]): its reply follows, {'OK', token, expiry, {fields}, {step reply}}.
+--        | {'NOENT'}: the inode does not exist (nothing written: no lock of a file that is not there)
+-- A step (mmsim.runtime.locks.Step) runs in the same script once the lock is granted, with its own KEY and
+-- ARG names declared beside these: its reply follows, {'OK', token, expiry, {fields}, {step reply}}.
 local function lk_acquire()
-  if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 0 then return {'NOENT'} end
-  local key, mode, task, waiter = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-  local lease, waitreg = tonumber(ARGV[4]), tonumber(ARGV[5])
+  if ARG.must_exist == '1' and redis.call('EXISTS', KEY.inode) == 0 then return {'NOENT'} end
+  local key, mode, task, waiter = KEY.lock, ARG.mode, ARG.task, ARG.waiter
+  local lease, waitreg = tonumber(ARG.lease_ms), tonumber(ARG.waitreg_ms)
   local now = lk_now()
   local readers, wwait = lk_purge(key, now)
   local writer = redis.call('HGET', key, 'w')
@@ -40,8 +39,8 @@ local function lk_acquire()
     end
     return {'WAIT', holder, left}
   end
-  if ARGV[6] ~= '1' and redis.call('EXISTS', KEYS[2]) == 1 then
-    return {'INTENT', redis.call('HGET', KEYS[2], 'op') or '?'}
+  if ARG.recovering ~= '1' and redis.call('EXISTS', KEY.intent) == 1 then
+    return {'INTENT', redis.call('HGET', KEY.intent, 'op') or '?'}
   end
   local token = redis.call('HINCRBY', key, 'seq', 1)
   redis.call('HDEL', key, 'ww:' .. waiter, 'rw:' .. waiter)
@@ -52,6 +51,6 @@ local function lk_acquire()
     redis.call('HSET', key, 'r:' .. token, now + lease, 'ro:' .. token, task)
   end
   local fields = {}
-  if ARGV[7] == '1' then fields = redis.call('HGETALL', KEYS[3]) end
+  if ARG.load == '1' then fields = redis.call('HGETALL', KEY.inode) end
   return {'OK', token, now + lease, fields}
 end

@@ -85,6 +85,15 @@ def _with_fence(source: str, fenced: bool) -> str:
     return _FENCE_PROLOGUE + source if fenced else source
 
 
+def _fence_args(fenced: bool, keys: list, args: list, fence: Fence | None) -> tuple[list, list]:
+    """KEYS and ARGV of a call, with a fenced script's fence key and spec appended (the prologue pops them)."""
+    if not fenced:
+        return keys, args
+    if fence is None:
+        raise TypeError("a fenced script needs fence= (mmsim.runtime.locks.fence_for)")
+    return [*keys, fence.key], [*args, fence.spec]
+
+
 class Script:
     """A registered script; ``await script(keys, args)`` runs it once (EVALSHA, EVAL on NOSCRIPT).
 
@@ -118,10 +127,7 @@ class Script:
         return source
 
     async def __call__(self, keys: list[str], args: list, fence: Fence | None = None) -> object:
-        if self.fenced:
-            if fence is None:
-                raise TypeError("a fenced script needs fence= (mmsim.runtime.locks.fence_for)")
-            keys, args = [*keys, fence.key], [*args, fence.spec]
+        keys, args = _fence_args(self.fenced, keys, args, fence)
         try:
             return await self._script(keys=keys, args=args)
         except ResponseError as exc:
@@ -221,12 +227,21 @@ class Spec:
             raise ValueError(f"{self.file}: KEYS and ARGV names must be distinct, got {names}")
         if any(a.startswith("*") for a in self.args[:-1]):
             raise ValueError(f"{self.file}: only the last arg may be a list (*name)")
+        if {"fence", "redis"} & set(names):
+            raise ValueError(f"{self.file}: 'fence' and 'redis' are SpecScript's own parameters, not names")
+        clash = {_field(f)[0] for f in (f for fs in self.replies.values() for f in fs)} & {"kind", "fields"}
+        if clash:
+            raise ValueError(f"{self.file}: reply fields may not be named {sorted(clash)} (Reply's own attributes)")
 
-    def prologue(self) -> str:
-        """Lua binding the names: ``local KEY = {mm = KEYS[1], ...}`` and ``local ARG = {...}``."""
-        keys = ", ".join(f"{k} = KEYS[{i}]" for i, k in enumerate(self.keys, 1))
+    def prologue(self, fenced: bool = False) -> str:
+        """Lua binding the names: ``local KEY = {mm = KEYS[1], ...}`` and ``local ARG = {...}``; ``fenced``: the
+        fence's key and spec, the last KEY and ARGV, are popped into ``KEY.fence`` and ``ARG.fence`` (no local
+        of their own: the largest composed scripts are near Lua's 200 locals)."""
+        keys = [f"{k} = KEYS[{i}]" for i, k in enumerate(self.keys, 1)]
         args = [f"{a} = ARGV[{i}]" for i, a in enumerate(self.args, 1) if not a.startswith("*")]
-        lines = [f"local KEY = {{{keys}}}", f"local ARG = {{{', '.join(args)}}}"]
+        if fenced:
+            keys, args = ["fence = table.remove(KEYS)", *keys], ["fence = table.remove(ARGV)", *args]
+        lines = [f"local KEY = {{{', '.join(keys)}}}", f"local ARG = {{{', '.join(args)}}}"]
         if self.args and self.args[-1].startswith("*"):
             name, n = self.args[-1][1:], len(self.args)
             lines.append(f"ARG.{name} = {{}}\nfor i = {n}, #ARGV do ARG.{name}[i - {n - 1}] = ARGV[i] end")
@@ -258,13 +273,22 @@ class Spec:
 
 
 class SpecScript:
-    """A Spec bound to its source (the libraries it needs, the prologue, the body from its ``.lua`` file):
-    ``reply = await script(redis, mm=..., pid=...)``, one EVALSHA."""
+    """A Spec bound to its source (the libraries it needs, the prologue, the body from its ``.lua`` file, or
+    ``body`` for a script composed of several files: mmsim.runtime.locks.Step):
+    ``reply = await script(redis, mm=..., pid=...)``, one EVALSHA (declared at import: ``preload`` loads it).
 
-    def __init__(self, spec: Spec, module_file: str, libraries: str = ""):
+    ``fenced``: the script checks the caller's fencing token first, as a fenced ``Script`` does
+    (``await script(redis, fence=locks.fence_for(mapping), ...)``; the body may read the fence as
+    ``KEY.fence`` and ``ARG.fence``)."""
+
+    def __init__(self, spec: Spec, module_file: str = "", libraries: str = "", fenced: bool = False,
+                 body: str | None = None):
         self.spec = spec
-        self._script = ShaScript(spec.prologue() + libraries + "\n" + source(module_file, spec.file))
+        self.fenced = fenced
+        body = source(module_file, spec.file) if body is None else body
+        fence = (LOCKS_LUA + "\n", "lk_fence(KEY.fence, ARG.fence)\n") if fenced else ("", "")
+        self._script = ShaScript(fence[0] + spec.prologue(fenced) + fence[1] + libraries + "\n" + body)
 
-    async def __call__(self, redis, **values) -> Reply:
-        keys, args = self.spec.build(values)
+    async def __call__(self, redis, fence: Fence | None = None, **values) -> Reply:
+        keys, args = _fence_args(self.fenced, *self.spec.build(values), fence)
         return self.spec.decode(await self._script(redis, keys, args))

@@ -30,9 +30,8 @@ async def _choose(aredis, mapping="x/1", index=0, **fields):
     It also leaves the readahead state (ra_next, ra_order) in the inode, as page_cache_ra_order does."""
     base = dict(i_size=64 << 20, block_size=4096, min_order=0, max_order=9, ra_next=-1, ra_order=0)
     await aredis.hset(keys.mapping(mapping, "inode"), mapping={**base, **fields})
-    step, step_keys, args = populate.read_step(mapping, index)
-    reply = await aredis.eval(step.alone, 1 + len(step_keys), keys.mapping(mapping, "inode"), *step_keys, *args)
-    rd = populate.ReadStep.parse(reply)
+    step, values = populate.read_step(mapping, index)
+    rd = populate.ReadStep.parse(await step.alone(aredis, inode=keys.mapping(mapping, "inode"), **values))
     return rd.order, rd.start, rd.ra_order
 
 
@@ -45,8 +44,8 @@ async def test_readahead_order_ramps_on_sequential_misses_and_stays_aligned(ared
         assert start == index and start % (1 << order) == 0
         seen.append(order)
         index = start + (1 << order)
-        step, step_keys, args = populate.read_step("x/1", index)   # the state the last miss left
-        rd = populate.ReadStep.parse(await aredis.eval(step.alone, 3, keys.mapping("x/1", "inode"), *step_keys, *args))
+        step, values = populate.read_step("x/1", index)   # the state the last miss left
+        rd = populate.ReadStep.parse(await step.alone(aredis, inode=keys.mapping("x/1", "inode"), **values))
         order, start = rd.order, rd.start
     assert seen[:10] == [0, 0, 1, 2, 3, 4, 5, 6, 7, 8]
     assert seen[10:] == [9, 9, 9, 9]
