@@ -1,0 +1,128 @@
+"""The anonymous LRU lists (issue 10): a COW page goes on its node's inactive anon list when the fault makes it
+(mm/memory.c wp_page_copy / do_cow_fault -> folio_add_lru_vma), stays there shared after fork, and leaves
+when its last reference goes (munmap, exit, the OOM killer); /proc/vmstat and /proc/meminfo count the lists;
+`mmsim check` verifies them. Without swap reclaim scans only the file lists (get_scan_count's SCAN_FILE):
+file pages go, anonymous pages stay, and only the OOM killer frees them.
+
+A private 4 MiB stack (1024 pages, min/low/high 64/80/96), reset before each test.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from mmsim.client import PAGE_SIZE, Cluster
+
+INACTIVE, ACTIVE, VMSTAT = "mmsim:{node:0}:lru:inactive_anon", "mmsim:{node:0}:lru:active_anon", "mmsim:{node:0}:vmstat"
+
+
+@pytest.fixture(scope="module")
+def small(private_stack):
+    with private_stack("mmsim-anon-lru", MMSIM_MEMORY="4MiB", MMSIM_LOG_LEVEL="info") as settings:
+        yield settings
+
+
+@pytest.fixture()
+def mm(small):
+    with Cluster.connect(small) as cluster:
+        cluster.reset()
+        yield cluster
+
+
+@pytest.fixture()
+def r(small):
+    client = redis.Redis.from_url(small.redis_url)
+    yield client
+    client.close()
+
+
+def _anon(mm, pages: int, name: str = "anon", fill: bytes = b"a"):
+    """A process with `pages` anonymous pages: private stores into a file mapping, each a COW copy."""
+    fs = mm.mkfs(f"fs-{name}", max_folio_order=0)
+    f = fs.create(f"/{name}")
+    f.truncate(pages * PAGE_SIZE)
+    proc = mm.spawn(name)
+    vma = proc.mmap(f, pages * PAGE_SIZE, prot="rw", shared=False)
+    data = fill * (pages * PAGE_SIZE)
+    assert proc.write_memory(vma.start, data).ok
+    return proc, vma, data
+
+
+def _flags(mm, pfn: int) -> set[str]:
+    return set(mm.allocator.get_page(pfn).flags)
+
+
+def test_a_cow_page_goes_on_the_inactive_anon_list_and_leaves_it_when_freed(mm, r):
+    proc, vma, _ = _anon(mm, 4)
+    pfns = [proc.fault(vma.start + i * PAGE_SIZE).pfn for i in range(4)]
+    vm = mm.vmstat()
+    assert vm["nr_inactive_anon"] == 4 and vm["nr_active_anon"] == 0 and vm["nr_anon_pages"] == 4
+    for pfn in pfns:
+        assert r.zscore(INACTIVE, str(pfn)) is not None and r.zscore(ACTIVE, str(pfn)) is None
+        flags = _flags(mm, pfn)
+        # folio_add_new_anon_rmap sets PG_swapbacked, folio_add_lru PG_lru; a new anonymous page starts inactive
+        assert {"lru", "swapbacked"} <= flags and "active" not in flags, flags
+    mi = mm.allocator.meminfo()
+    assert mi["Inactive(anon)"] == 16 and mi["Active(anon)"] == 0 and mi["Inactive"] == 16 + mi["Inactive(file)"]
+    text = mm.allocator.meminfo_text()
+    assert "\nInactive(anon):       16 kB\n" in text and "\nActive(anon):          0 kB\n" in text
+    assert mm.check().ok
+
+    # fork shares the pages (COW): still one list entry each; the child's write copies: one more page
+    child = proc.fork()
+    assert mm.vmstat()["nr_inactive_anon"] == 4
+    assert child.write_memory(vma.start, b"c").ok
+    new = child.fault(vma.start).pfn
+    assert new not in pfns and r.zscore(INACTIVE, str(new)) is not None
+    assert mm.vmstat()["nr_inactive_anon"] == 5
+    assert mm.check().ok
+
+    # the parent's exit drops its references: the pages the child still maps stay, the COW'd one is freed
+    proc.exit()
+    assert r.zscore(INACTIVE, str(pfns[0])) is None and mm.vmstat()["nr_inactive_anon"] == 4
+    assert mm.allocator.get_page(pfns[0]).refcount == 0
+    assert mm.check().ok
+    child.munmap(vma)
+    assert mm.vmstat()["nr_inactive_anon"] == 0 and r.zcard(INACTIVE) == 0
+    assert mm.check().ok
+
+
+def test_check_verifies_the_anon_lists(mm, r):
+    """mmsim check: a mapped anonymous page on no list, on both, on the wrong list for its PG_active, a list's
+    counter off, a page-cache folio on an anon list, a freed page left on one: each is its rule."""
+    proc, vma, _ = _anon(mm, 2)
+    pfn = proc.fault(vma.start).pfn
+    score = r.zscore(INACTIVE, str(pfn))
+    try:
+        r.zrem(INACTIVE, str(pfn))
+        rules = {(v.rule, v.pfn) for v in mm.check().violations}
+        assert ("lru_anon_not_on_lru", pfn) in rules and ("lru_size", -1) in rules, rules
+        r.zadd(ACTIVE, {str(pfn): score})    # on the active list, PG_active clear
+        r.hincrby(VMSTAT, "nr_inactive_anon", -1)
+        r.hincrby(VMSTAT, "nr_active_anon", 1)
+        rules = {(v.rule, v.pfn) for v in mm.check().violations}
+        assert rules == {("lru_folio_active_flag", pfn)}, rules
+        r.zadd(INACTIVE, {str(pfn): score})
+        rules = {v.rule for v in mm.check().violations}
+        assert "lru_folio_on_two_lists" in rules and "lru_size" in rules, rules
+    finally:
+        r.zrem(ACTIVE, str(pfn))
+        r.zadd(INACTIVE, {str(pfn): score})
+        r.hset(VMSTAT, mapping={"nr_inactive_anon": 2, "nr_active_anon": 0})
+    assert mm.check().ok
+    f = mm.mkfs("cache").create("/c")
+    f.write(0, b"c" * PAGE_SIZE)
+    cached = f.find_folio(0).folio.pfn
+    r.zadd(INACTIVE, {str(cached): 1})
+    r.hincrby(VMSTAT, "nr_inactive_anon", 1)
+    rules = {(v.rule, v.pfn) for v in mm.check().violations}
+    assert ("lru_list_type", cached) in rules, rules
+    r.zrem(INACTIVE, str(cached))
+    r.hincrby(VMSTAT, "nr_inactive_anon", -1)
+    proc.exit()
+    r.zadd(INACTIVE, {str(pfn): score})   # a freed page left on the list
+    rules = {(v.rule, v.pfn) for v in mm.check().violations}
+    assert ("lru_freed_page", pfn) in rules, rules
+    r.zrem(INACTIVE, str(pfn))
+    assert mm.check().ok
