@@ -37,13 +37,14 @@ def r(small):
     client.close()
 
 
-def _anon(mm, pages: int, name: str = "anon", fill: bytes = b"a"):
-    """A process with `pages` anonymous pages: private stores into a file mapping, each a COW copy."""
+def _anon(mm, pages: int, name: str = "anon", fill: bytes = b"a", room: int = 0):
+    """A process with `pages` anonymous pages (private stores into a file mapping, each a COW copy) in a
+    mapping of `pages + room` pages."""
     fs = mm.mkfs(f"fs-{name}", max_folio_order=0)
     f = fs.create(f"/{name}")
-    f.truncate(pages * PAGE_SIZE)
+    f.truncate((pages + room) * PAGE_SIZE)
     proc = mm.spawn(name)
-    vma = proc.mmap(f, pages * PAGE_SIZE, prot="rw", shared=False)
+    vma = proc.mmap(f, (pages + room) * PAGE_SIZE, prot="rw", shared=False)
     data = fill * (pages * PAGE_SIZE)
     assert proc.write_memory(vma.start, data).ok
     return proc, vma, data
@@ -126,3 +127,40 @@ def test_check_verifies_the_anon_lists(mm, r):
     assert ("lru_freed_page", pfn) in rules, rules
     r.zrem(INACTIVE, str(pfn))
     assert mm.check().ok
+
+
+def test_without_swap_reclaim_takes_the_file_pages_and_leaves_the_anon_pages_until_oom(mm):
+    """get_scan_count's SCAN_FILE (no swap): memory filling with anonymous pages makes reclaim take the clean
+    page cache, never an anonymous page (pgscan_anon / pgsteal_anon stay 0, every anon page stays on its list
+    with its bytes); once the file pages are gone only the OOM killer frees memory: the largest process dies."""
+    pinned = [mm.allocator.alloc_pages(order) for order in (9, 7)]   # 640 pages nobody can reclaim or kill
+    try:
+        cache = mm.mkfs("cache").create("/c")
+        cache.write(0, b"f" * (64 * PAGE_SIZE))
+        cache.fsync()
+        assert mm.vmstat()["nr_file_pages"] == 64
+        big, vbig, dbig = _anon(mm, 200, "big", b"B")
+        small, vsmall, _ = _anon(mm, 70, "small", b"s", room=150)
+        vm = mm.vmstat()
+        # 640 + 64 file + 270 anonymous pages leave less than the min watermark (64) free: direct reclaim took
+        # file pages, and no anonymous page
+        assert vm["pgsteal_file"] > 0 and vm["nr_file_pages"] < 64, vm
+        assert vm["nr_inactive_anon"] == vm["nr_anon_pages"] == 270 and vm["nr_active_anon"] == 0
+        assert vm["pgscan_anon"] == vm["pgsteal_anon"] == vm["oom_kill"] == 0
+        assert big.read(vbig.start, len(dbig)) == dbig
+        assert mm.check().ok
+
+        more = b"m" * (150 * PAGE_SIZE)   # 420 anonymous pages cannot fit: the file pages go, then a kill
+        assert small.write_memory(vsmall.start + 70 * PAGE_SIZE, more).ok
+        vm = mm.vmstat()
+        assert vm["oom_kill"] == 1, vm
+        assert not any(cache.find_folio(i).found for i in range(64))   # every page of the file went first
+        st = big.status()
+        assert st.state == "killed" and st.killed_reason.startswith(f"Out of memory: Killed process {big.pid} (big)")
+        assert small.read(vsmall.start + 70 * PAGE_SIZE, len(more)) == more
+        assert vm["pgscan_anon"] == vm["pgsteal_anon"] == 0
+        assert vm["nr_inactive_anon"] == vm["nr_anon_pages"] == 220   # the victim's pages left the list with it
+        assert mm.check().ok
+    finally:
+        for a in pinned:
+            mm.allocator.free_pages(a.folio.pfn, a.folio.order)
