@@ -164,3 +164,49 @@ def test_without_swap_reclaim_takes_the_file_pages_and_leaves_the_anon_pages_unt
     finally:
         for a in pinned:
             mm.allocator.free_pages(a.folio.pfn, a.folio.order)
+
+
+def _pattern(i: int) -> bytes:
+    return bytes((i * 7 + j) % 251 for j in range(256)) * 16
+
+
+def test_compaction_migrates_anonymous_pages_under_their_ptes(mm, r):
+    """The migrate scanner takes anonymous pages on the LRU: migrate_folio moves each (bytes, struct page, the
+    anon LRU place) and remove_migration_ptes repoints every PTE the anon_vma walk finds, in the parent and the
+    forked child alike; both still read their bytes without a fault, and the check is clean."""
+    fs = mm.mkfs("fs-anon", max_folio_order=0)
+    f = fs.create("/anon")
+    f.truncate(64 * PAGE_SIZE)
+    parent = mm.spawn("parent")
+    vma = parent.mmap(f, 64 * PAGE_SIZE, prot="rw", shared=False)
+    data = b"".join(_pattern(i) for i in range(64))
+    assert parent.write_memory(vma.start, data).ok       # 64 anonymous pages at the lowest free pfns
+    child = parent.fork()                                # each page mapped twice, through one anon_vma
+    before = [parent.fault(vma.start + i * PAGE_SIZE).pfn for i in range(64)]
+    faults = (parent.status().maj_flt, child.status().maj_flt)
+    frag = mm.allocator.fragment(max_free_order=0, movable=True)
+    blocks = []
+    try:
+        assert frag.pinned > 0
+        blocks.append(mm.allocator.alloc_pages(4, "GFP_KERNEL"))   # the first block, made by compaction
+        lo = blocks[0].folio.pfn
+        vm = mm.vmstat()
+        assert vm["compact_success"] >= 1 and vm["pgmigrate_success"] > 0, vm
+        after = [parent.fault(vma.start + i * PAGE_SIZE).pfn for i in range(64)]
+        moved = [i for i in range(64) if after[i] != before[i]]
+        # the block's anonymous pages were migrated, not reclaimed (there is no swap)
+        assert moved and moved == [i for i in range(64) if lo <= before[i] < lo + 16], (lo, before, after)
+        assert [child.fault(vma.start + i * PAGE_SIZE).pfn for i in range(64)] == after
+        assert parent.read(vma.start, len(data)) == data and child.read(vma.start, len(data)) == data
+        assert (parent.status().maj_flt, child.status().maj_flt) == faults   # no refault: the PTEs followed
+        for i in moved:
+            m = mm.rmap.folio_mapcount(after[i], 0)
+            assert m.per_process == {parent.pid: 1, child.pid: 1} and m.refcount == 2
+            assert r.zscore(INACTIVE, str(after[i])) is not None and r.zscore(INACTIVE, str(before[i])) is None
+        assert mm.vmstat()["nr_inactive_anon"] == 64
+        assert mm.check().ok
+    finally:
+        for b in blocks:
+            mm.allocator.free_pages(b.folio)
+        mm.allocator.unfragment()
+    assert mm.check().ok
