@@ -50,6 +50,11 @@ def _anon(mm, pages: int, name: str = "anon", fill: bytes = b"a", room: int = 0)
     return proc, vma, data
 
 
+def _rules(mm) -> set[tuple[str, int]]:
+    """(rule, pfn) of every violation `mmsim check` reports."""
+    return {(v.rule, v.pfn) for v in mm.check().violations}
+
+
 def _flags(mm, pfn: int) -> set[str]:
     return set(mm.allocator.get_page(pfn).flags)
 
@@ -97,15 +102,15 @@ def test_check_verifies_the_anon_lists(mm, r):
     score = r.zscore(INACTIVE, str(pfn))
     try:
         r.zrem(INACTIVE, str(pfn))
-        rules = {(v.rule, v.pfn) for v in mm.check().violations}
+        rules = _rules(mm)
         assert ("lru_anon_not_on_lru", pfn) in rules and ("lru_size", -1) in rules, rules
         r.zadd(ACTIVE, {str(pfn): score})    # on the active list, PG_active clear
         r.hincrby(VMSTAT, "nr_inactive_anon", -1)
         r.hincrby(VMSTAT, "nr_active_anon", 1)
-        rules = {(v.rule, v.pfn) for v in mm.check().violations}
+        rules = _rules(mm)
         assert rules == {("lru_folio_active_flag", pfn)}, rules
         r.zadd(INACTIVE, {str(pfn): score})
-        rules = {v.rule for v in mm.check().violations}
+        rules = {rule for rule, _ in _rules(mm)}
         assert "lru_folio_on_two_lists" in rules and "lru_size" in rules, rules
     finally:
         r.zrem(ACTIVE, str(pfn))
@@ -117,13 +122,13 @@ def test_check_verifies_the_anon_lists(mm, r):
     cached = f.find_folio(0).folio.pfn
     r.zadd(INACTIVE, {str(cached): 1})
     r.hincrby(VMSTAT, "nr_inactive_anon", 1)
-    rules = {(v.rule, v.pfn) for v in mm.check().violations}
+    rules = _rules(mm)
     assert ("lru_list_type", cached) in rules, rules
     r.zrem(INACTIVE, str(cached))
     r.hincrby(VMSTAT, "nr_inactive_anon", -1)
     proc.exit()
     r.zadd(INACTIVE, {str(pfn): score})   # a freed page left on the list
-    rules = {(v.rule, v.pfn) for v in mm.check().violations}
+    rules = _rules(mm)
     assert ("lru_freed_page", pfn) in rules, rules
     r.zrem(INACTIVE, str(pfn))
     assert mm.check().ok
