@@ -9,9 +9,14 @@ A private 4 MiB stack (1024 pages, min/low/high 64/80/96), reset before each tes
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import redis
+from typer.testing import CliRunner
 
+from mmsim.cli import app
+from mmsim.cli_base import EXIT_USAGE
 from mmsim.client import PAGE_SIZE, Cluster
 
 INACTIVE, ACTIVE, VMSTAT = "mmsim:{node:0}:lru:inactive_anon", "mmsim:{node:0}:lru:active_anon", "mmsim:{node:0}:vmstat"
@@ -215,3 +220,19 @@ def test_compaction_migrates_anonymous_pages_under_their_ptes(mm, r):
             mm.allocator.free_pages(b.folio)
         mm.allocator.unfragment()
     assert mm.check().ok
+
+
+def test_lru_command_shows_the_lists_and_the_scan_balance(mm, small):
+    proc, vma, _ = _anon(mm, 3)
+    f = mm.mkfs("cache").create("/c")
+    f.write(0, b"c" * (2 * PAGE_SIZE))
+    lists = mm.allocator.lru()
+    assert (lists.inactive_anon, lists.active_anon, lists.scan_balance) == (3, 0, "SCAN_FILE")
+    assert lists.inactive_file + lists.active_file == mm.vmstat()["nr_file_pages"]
+    out = CliRunner().invoke(app, ["lru", "--json"], env=small.env())
+    assert out.exit_code == 0 and "Traceback" not in out.output, out.output
+    assert json.loads(out.stdout) == lists.to_dict()
+    out = CliRunner().invoke(app, ["lru"], env=small.env())
+    assert out.exit_code == 0 and "inactive_anon" in out.stdout and "SCAN_FILE" in out.stdout, out.output
+    bad = CliRunner().invoke(app, ["lru", "extra"], env=small.env())
+    assert bad.exit_code == EXIT_USAGE and "Traceback" not in bad.output
