@@ -125,13 +125,7 @@ local function main()
     if order ~= 0 or page_is_type(p, PT_BUDDY) or p.w2 % 2 ~= 1 or p.refcount < 1 or not has(p.flags, RM.PG.lru) then
       return false
     end
-    local ptes = {}
-    for _, pid in ipairs(RM.anon_vma_pids((p.w2 - 1) / 2)) do
-      local s = redis.call('HGET', mm_key(pid, 'pte'), I(p.w3))
-      local d = s and pte_decode(s)
-      if d and d.pfn == old and d.node == NODE and has(d.bits, PTE_ANON) then ptes[#ptes + 1] = {pid = pid, vpn = p.w3, p = d} end
-    end
-    vm_node(NODE)
+    local ptes = RM.anon_ptes(NODE, old, p.w2, p.w3)
     if p.refcount ~= #ptes then return false end
     move_folio(old, order, dst, p, ptes, RM.ANON_LISTS)
     return true

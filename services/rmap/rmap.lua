@@ -226,6 +226,18 @@ function RM.anon_vma_pids(root)
   return pids
 end
 
+-- rmap_walk_anon of the anonymous page (node, pfn) whose ->mapping is `mapping` (root * 2 + 1) and ->index the
+-- virtual page vpn: the PTE of each process of the anon_vma at vpn that maps it, as {pid, vpn, p (decoded)}
+function RM.anon_ptes(node, pfn, mapping, vpn)
+  local out = {}
+  for _, pid in ipairs(RM.anon_vma_pids((mapping - 1) / 2)) do
+    local s = redis.call('HGET', mm_key(pid, 'pte'), I(vpn))
+    local d = s and pte_decode(s)
+    if d and d.pfn == pfn and d.node == node and has(d.bits, PTE_ANON) then out[#out + 1] = {pid = pid, vpn = vpn, p = d} end
+  end
+  return out
+end
+
 -- the anon_vma root of the process whose mm hash is `mmkey` (pid when it never forked)
 function RM.anon_root(mmkey, pid)
   return tonumber(redis.call('HGET', mmkey, 'anon_root') or pid)
