@@ -5,13 +5,14 @@
 -- can take them while its movable pages are migrated out, and a compactor that dies leaves them to the
 -- ledger's recovery pass). Runs after the vmemmap and buddy libraries.
 --
--- Movable: a page-cache folio (->mapping set, one mapping; the migrate step checks its references) and a
--- movable page of the fragmenter (its 'frag:movable' set, a balloon-like driver's non-LRU movable pages).
--- Anything else (a kernel allocation, kvmalloc, an anonymous page, a page shared through PFN entries, a
--- block in flight, an allocation larger than the block) is unmovable, and the scanner skips the rest of
--- its pageblock as isolate_migratepages_block does.
+-- Movable: a page-cache folio (->mapping set, one mapping; the migrate step checks its references), an
+-- anonymous page on the LRU (PAGE_MAPPING_ANON, PG_lru: isolate_migratepages_block takes LRU folios; the migrate
+-- step checks its references against its PTEs) and a movable page of the fragmenter (its 'frag:movable' set, a
+-- balloon-like driver's non-LRU movable pages). Anything else (a kernel allocation, kvmalloc, an anonymous
+-- page not on the LRU, a page shared through PFN entries, a block in flight, an allocation larger than the
+-- block) is unmovable, and the scanner skips the rest of its pageblock as isolate_migratepages_block does.
 -- Reply: {'found', block pfn, pages scanned, n pieces, (pfn, order) * n, (kind, pfn, order) of each movable
---         allocation ('cache' | 'movable')} | {'free', block pfn, scanned} (the block is already free)
+--         allocation ('cache' | 'anon' | 'movable')} | {'free', block pfn, scanned} (the block is already free)
 --       | {'none', next cursor, scanned, unmovable pageblocks skipped}
 vm_init(KEY.prefix, ARG.node_start, ARG.node_end)
 PREFIX = KEY.prefix
@@ -29,6 +30,7 @@ local function classify(p, o, pg)
   if o > ORDER or redis.call('HEXISTS', LEDGER, I(p)) == 1 then return nil end
   if redis.call('SISMEMBER', MOVABLE, I(p)) == 1 then return 'movable' end
   if pg.w2 > 0 and pg.w2 % 2 == 0 and pg.w2 ~= MAPPING_SHARED and pg.refcount >= 1 then return 'cache' end   -- ->mapping: one interned name
+  if pg.w2 % 2 == 1 and pg.refcount >= 1 and bit.band(pg.flags, COMPACT_PG_LRU) ~= 0 then return 'anon' end   -- anon_vma | PAGE_MAPPING_ANON
   return nil
 end
 

@@ -11,6 +11,8 @@
 -- writeback; then its bytes, struct page state (flags, ->mapping, ->index, _refcount, every
 -- page's _mapcount), XArray entry (its marks stay), LRU place and page_owner record go to the destination, and
 -- every PTE mapping it points at the same page of the destination (the migration entry replaced at once).
+-- An anonymous page moves the same way without an XArray entry: its PTEs are found through its anon_vma
+-- (rmap_walk_anon), its references must be exactly those PTEs', and its place on the anon LRU moves with it.
 -- A fragmenter's movable page moves with its set membership. The old allocation is left as a plain allocated
 -- block in the ledger ('compact-free') and the destination leaves the ledger; a move refused leaves its
 -- destination in the ledger. The caller frees both lists (nothing is ever unowned).
@@ -70,33 +72,29 @@ local function main()
     return f
   end
 
-  local function move_cache(old, order, dst)
-    local f = cache_folio(old, order)
-    if not f then return false end
-    local nr = 2 ^ order
-    -- folio_migrate_mapping: the XArray entry, then the LRU place (same list, same age)
-    fm_store(f.xa, f.ino, f.index, order, fm_entry(NODE, dst, order), 'folio')
-    xa_commit(f.xa)
-    for _, list in ipairs({'lru:inactive_file', 'lru:active_file'}) do
-      local score = redis.call('ZSCORE', LRU.key(NODE, list), I(old))
+  -- folio_migrate_mapping's LRU part, folio_migrate_flags, the copy and remove_migration_ptes, shared by both kinds
+  -- of LRU folio (p: the old head's struct page, ptes: every PTE mapping the folio, lists: the LRU lists it may be
+  -- on): the LRU place (same list, same age); bytes, flags, ->mapping / ->index, references, each page's
+  -- _mapcount and the page_owner record; every PTE maps the same page of the destination
+  local function move_folio(old, order, dst, p, ptes, lists)
+    for _, list in ipairs(lists) do
+      local score = redis.call('ZSCORE', LRU.key(NODE, 'lru:' .. list), I(old))
       if score then
-        redis.call('ZREM', LRU.key(NODE, list), I(old))
-        redis.call('ZADD', LRU.key(NODE, list), score, I(dst))
+        redis.call('ZREM', LRU.key(NODE, 'lru:' .. list), I(old))
+        redis.call('ZADD', LRU.key(NODE, 'lru:' .. list), score, I(dst))
       end
     end
-    -- folio_migrate_flags and the copy: bytes, flags, ->mapping / ->index, references, each page's _mapcount
     local mem = 'mmsim:{node:' .. I(NODE) .. '}:mem:'
     if redis.call('EXISTS', mem .. I(old)) == 1 then redis.call('RENAME', mem .. I(old), mem .. I(dst))
     else redis.call('DEL', mem .. I(dst)) end
     vm_node(NODE)
-    page_set_field(dst, 'flags', f.p.flags)
-    page_set_field(dst, 'mapping', f.p.w2)
-    page_set_field(dst, 'index', f.p.w3)
-    page_set_field(dst, 'refcount', f.p.refcount)
-    for i = 0, nr - 1 do page_set_field(dst + i, 'mapcount', page_get_field(old + i, 'mapcount')) end
+    page_set_field(dst, 'flags', p.flags)
+    page_set_field(dst, 'mapping', p.w2)
+    page_set_field(dst, 'index', p.w3)
+    page_set_field(dst, 'refcount', p.refcount)
+    for i = 0, 2 ^ order - 1 do page_set_field(dst + i, 'mapcount', page_get_field(old + i, 'mapcount')) end
     redis.call('HSET', OWNER, I(dst), redis.call('HGET', OWNER, I(old)))
-    -- remove_migration_ptes: every PTE of the folio maps the same page of the destination
-    for _, t in ipairs(f.ptes) do
+    for _, t in ipairs(ptes) do
       local np = {pfn = dst + (t.p.pfn - old), head = dst, order = order, node = NODE, bits = t.p.bits}
       redis.call('HSET', mm_key(t.pid, 'pte'), I(t.vpn), pte_encode(np))
       local pm = mm_key(t.pid, 'pagemaps')
@@ -104,8 +102,32 @@ local function main()
       if redis.call('HINCRBY', pm, ok, -1) <= 0 then redis.call('HDEL', pm, ok) end
       redis.call('HINCRBY', pm, nk, 1)
     end
-    ptes_moved = ptes_moved + #f.ptes
-    release_old(old, order, f.p.flags)
+    ptes_moved = ptes_moved + #ptes
+    release_old(old, order, p.flags)
+  end
+
+  local function move_cache(old, order, dst)
+    local f = cache_folio(old, order)
+    if not f then return false end
+    -- folio_migrate_mapping: the XArray entry (its marks stay), then the rest
+    fm_store(f.xa, f.ino, f.index, order, fm_entry(NODE, dst, order), 'folio')
+    xa_commit(f.xa)
+    move_folio(old, order, dst, f.p, f.ptes, {'inactive_file', 'active_file'})
+    return true
+  end
+
+  -- an anonymous page (migrate_folio for a folio with no mapping: no swap cache here), found through
+  -- rmap_walk_anon: every process of its anon_vma (->mapping = root pid * 2 + 1) whose PTE at ->index (the
+  -- virtual page) maps it. It moves only when it is still what the scanner saw, on the LRU, and its references
+  -- are exactly its PTEs' (folio_expected_refs: a GUP pin or a reference in flight makes it stay).
+  local function move_anon(old, order, dst)
+    local p = page_get(old)
+    if order ~= 0 or page_is_type(p, PT_BUDDY) or p.w2 % 2 ~= 1 or p.refcount < 1 or not has(p.flags, RM.PG.lru) then
+      return false
+    end
+    local ptes = RM.anon_ptes(NODE, old, p.w2, p.w3)
+    if p.refcount ~= #ptes then return false end
+    move_folio(old, order, dst, p, ptes, RM.ANON_LISTS)
     return true
   end
 
@@ -125,7 +147,9 @@ local function main()
     local lost = ledger_check_take(dst, TRACE)
     if lost then mm_fail('FailedPrecondition', lost) end
     local ok
-    if kind == 'cache' then ok = move_cache(old, order, dst) else ok = move_movable(old, order, dst) end
+    if kind == 'cache' then ok = move_cache(old, order, dst)
+    elseif kind == 'anon' then ok = move_anon(old, order, dst)
+    else ok = move_movable(old, order, dst) end
     vm_node(NODE)
     if ok then
       ledger_drop(dst)

@@ -9,12 +9,13 @@ watermark plus compact_gap (2 << order) after the allocation; then:
 
 1. the migrate scanner (``compact_isolate.lua``, one script per up to SCAN_BUDGET pages scanned) walks the zone
    from its start in blocks of 2**order, skips a pageblock holding an unmovable page, and isolates the free
-   pieces of the first block whose other pages are all movable (page-cache folios, the fragmenter's movable
-   pages): they leave the free lists as allocations owned by the in-flight ledger;
+   pieces of the first block whose other pages are all movable (page-cache folios, anonymous pages on the LRU,
+   the fragmenter's movable pages): they leave the free lists as allocations owned by the in-flight ledger;
 2. the free scanner's part: destinations for the block's movable allocations, one bulk allocation per order
    (without watermarks, as compaction_alloc takes isolated free pages, and never from the isolated block);
 3. ``compact_migrate.lua`` moves every movable allocation of the block in ONE script: bytes, struct page
-   state, XArray entry, LRU place, page_owner record and every PTE through the reverse map's walk;
+   state, XArray entry (page cache), LRU place (file or anon list), page_owner record and every PTE through the
+   reverse map's walk (rmap_walk_file over i_mmap, rmap_walk_anon over the fork tree's anon_vma);
 4. the old allocations and the isolated pieces are freed (one FreePages round trip per order) and merge into
    the free block of the order asked for.
 
@@ -31,8 +32,8 @@ follows (it got its block, or not).
 
 Simplifications, said plainly: one synchronous pass per stall (no async/sync priorities, no deferral:
 compaction_deferred), the migrate scanner always starts at the zone's start and the destinations come from the
-buddy lists' usual order instead of the zone's top, anonymous pages are not migrated (no anon rmap walk here:
-they count as unmovable), and the block found is freed for whoever allocates next (no capture_control).
+buddy lists' usual order instead of the zone's top, and the block found is freed for whoever allocates next
+(no capture_control). Anonymous folios are order 0 here (COW copies); there is no swap cache to move.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from dataclasses import asdict, dataclass
 import structlog
 
 from mmsim.allocator import gfp as G
-from mmsim.allocator.vmemmap import MAPPING_SHARED, build_script, node_spans
+from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, build_script, node_spans
 from mmsim.runtime import keys, locks, lua, tracing
 from mmsim.runtime.errors import ResourceExhausted
 from mmsim.runtime.lua import Spec, SpecScript
@@ -66,7 +67,7 @@ ISOLATE = Spec(
              "none": ("next:int", "scanned:int", "skipped:int")})
 MIGRATE = Spec(
     "compact_migrate", args=("spans", "node", "chunk_shift", "trace",
-                             "*moves"),   # kind ('cache' | 'movable'), old pfn, order, destination pfn; each
+                             "*moves"),   # kind ('cache' | 'anon' | 'movable'), old pfn, order, destination pfn; each
     replies={"ok": ("migrated:int", "ptes:int", "refused:int", "*freed:int")})   # node, pfn, order of each block to free
 
 
@@ -103,7 +104,7 @@ class Compactor:
         self._cs = chunk_shift
         self._spans = node_spans(self.layout)
         self._isolate = SpecScript(ISOLATE, __file__, build_script(
-            f"local MAPPING_SHARED = {MAPPING_SHARED}\n" + lua.source(__file__, "buddy")))
+            f"local MAPPING_SHARED, COMPACT_PG_LRU = {MAPPING_SHARED}, {PG['lru']}\n" + lua.source(__file__, "buddy")))
         self._migrate = SpecScript(MIGRATE, __file__, migrate_libraries)
 
     async def try_to_compact_pages(self, nid: int, gfp: int, order: int) -> CompactResult:

@@ -34,8 +34,10 @@ The allocator owns nr_free_pages, pgalloc_*, allocstall_*, pgfree, compact_*, pg
 nr_vmscan_write; the page cache nr_file_pages, nr_file_hugepages, the LRU sizes nr_inactive_file /
 nr_active_file and workingset_*; the reverse map nr_mapped, nr_anon_pages, pgfault, pgmajfault; the
 filesystem nr_dirty, nr_writeback, thp_file_*; the page cache's split thp_split_page[_failed] and its
-drop_caches drop_pagecache, drop_slab. There is no anonymous LRU (no swap: anonymous pages are unevictable),
-so nr_*_anon and the *_anon events stay 0."""
+drop_caches drop_pagecache, drop_slab; the reverse map the anonymous LRU sizes nr_inactive_anon / nr_active_anon.
+There is no swap: get_scan_count scans only the file lists (SCAN_FILE), so the *_anon reclaim events stay 0,
+and nr_unevictable stays 0 (the kernel's unevictable list is for mlocked and ramfs pages, not anonymous pages
+without swap)."""
 
 ZONEINFO_NODE_STATS = ("nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
                        "workingset_refault_file", "workingset_activate_file", "workingset_restore_file",
@@ -98,6 +100,17 @@ MEMINFO_FILE_LINES = (("Cached", "nr_file_pages", 1), ("Dirty", "nr_dirty", 1), 
 """/proc/meminfo lines taken from node counters the other services keep: (name, vmstat item, pages per unit)."""
 
 
+MEMINFO_LRU_LINES = (("Active(anon)", "nr_active_anon"), ("Inactive(anon)", "nr_inactive_anon"),
+                     ("Active(file)", "nr_active_file"), ("Inactive(file)", "nr_inactive_file"),
+                     ("Unevictable", "nr_unevictable"))
+"""/proc/meminfo's LRU lines (meminfo_proc_show: pages[LRU_ACTIVE_ANON] ...), after Active and Inactive (their sums)."""
+
+MEMINFO_ORDER = ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "Active", "Inactive",
+                 *(name for name, _ in MEMINFO_LRU_LINES), "Dirty", "Writeback", "AnonPages", "Mapped")
+"""The lines of /proc/meminfo mmsim prints before Vmalloc*, in fs/proc/meminfo.c order (SwapCached, Mlocked,
+Swap*, Zswap* are left out: there is no swap)."""
+
+
 def meminfo_values(zones: list[dict], vmalloc_pages: int = 0, events: dict[str, int] | None = None) -> dict[str, int]:
     """Pages for each /proc/meminfo line mmsim knows (fs/proc/meminfo.c meminfo_proc_show). MemAvailable is
     si_mem_available with the clean page cache counted as reclaimable: free - totalreserve_pages + file pages
@@ -115,6 +128,9 @@ def meminfo_values(zones: list[dict], vmalloc_pages: int = 0, events: dict[str, 
         "Buffers": 0,
     }
     out.update({name: ev.get(item, 0) * unit for name, item, unit in MEMINFO_FILE_LINES})
+    out.update({name: ev.get(item, 0) for name, item in MEMINFO_LRU_LINES})
+    out["Active"] = out["Active(anon)"] + out["Active(file)"]
+    out["Inactive"] = out["Inactive(anon)"] + out["Inactive(file)"]
     out["VmallocUsed"] = vmalloc_pages
     out["FileHugePages"] = ev.get("nr_file_hugepages", 0) * 512   # printed in THPs by vmstat, in kB here
     return out
@@ -122,8 +138,7 @@ def meminfo_values(zones: list[dict], vmalloc_pages: int = 0, events: dict[str, 
 
 def meminfo(zones: list[dict], vmalloc_pages: int = 0, events: dict[str, int] | None = None) -> str:
     v = meminfo_values(zones, vmalloc_pages, events)
-    out = "".join(show_val_kb(n, v[n]) for n in ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached",
-                                                  "Dirty", "Writeback", "AnonPages", "Mapped"))
+    out = "".join(show_val_kb(n, v[n]) for n in MEMINFO_ORDER)
     out += f"{'VmallocTotal:':<16}{VMALLOC_TOTAL_KB:>8} kB\n"
     out += show_val_kb("VmallocUsed", v["VmallocUsed"])
     out += show_val_kb("FileHugePages", v["FileHugePages"])

@@ -11,6 +11,7 @@ from mmsim.allocator import compaction, debug_vm, lockdep, vmscan
 from mmsim.allocator.allocator import AllocatorService
 from mmsim.allocator.kvmalloc import KvAllocation
 from mmsim.allocator.vmemmap import PageDescriptor
+from mmsim.allocator.zones import PAGE_SHIFT
 from mmsim.runtime import keys, locks, scope, serve, tracing
 from mmsim.runtime.errors import InvalidArgument, require
 from mmsim.runtime.wire import gfp_from_proto, gfp_to_proto
@@ -165,7 +166,9 @@ class PageAllocatorServicer(page_allocator_pb2_grpc.PageAllocatorServiceServicer
                               high=z["high"], managed=z["managed"]) for z in zones])
 
     async def MemInfo(self, request, context):
-        return pb.MemInfoResponse(text=await self.svc.meminfo_text(), values_kb=await self.svc.meminfo())
+        kb = 1 << (PAGE_SHIFT - 10)   # the service counts pages; the field is in kB, as the text is
+        return pb.MemInfoResponse(text=await self.svc.meminfo_text(),
+                                  values_kb={k: v * kb for k, v in (await self.svc.meminfo()).items()})
 
     async def Fragment(self, request, context):
         if request.max_free_order > 9:

@@ -1,5 +1,7 @@
--- mmsim reclaim of one node's file LRU lists at one priority (models mm/vmscan.c shrink_lruvec's file part:
--- shrink_active_list, shrink_inactive_list -> shrink_folio_list, folio_check_references, __remove_mapping;
+-- mmsim reclaim of one node's LRU lists at one priority (models mm/vmscan.c shrink_lruvec with get_scan_count's
+-- SCAN_FILE: there is no swap, so can_reclaim_anon_pages is false and the anon lists are neither scanned nor
+-- aged (can_age_anon_pages); the file lists: shrink_active_list, shrink_inactive_list -> shrink_folio_list,
+-- folio_check_references, __remove_mapping;
 -- mm/rmap.c folio_referenced and try_to_unmap through rmap_walk_file). Runs after the page cache's libraries
 -- (xarray, vmemmap, filemap with LRU, workingset) and the reverse map's (RMAP_LUA_LIB, RMAP_WALK_LUA_LIB).
 -- One atomic step: every folio it frees leaves the page cache and enters the in-flight ledger

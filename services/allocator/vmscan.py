@@ -15,8 +15,13 @@ may_enter_fs) are handed to the filesystem (FilesystemService.Pageout, one hop p
 finds them clean at the tail of the inactive list and drops them. Without __GFP_FS (GFP_NOFS, a
 memalloc_nofs_save scope) they are skipped, as shrink_folio_list keeps them (counted, and shown in the trace).
 
-Simplifications, said plainly: no memcg, no anon LRU (no swap: anonymous pages are unevictable for
-reclaim, so get_scan_count's SCAN_FILE is the only case), no MGLRU. Direct reclaim writes dirty file folios
+Anonymous pages are on their own LRU lists (lru:inactive_anon / lru:active_anon, kept by the reverse map:
+folio_add_lru_vma when a COW fault makes one, lruvec_del_folio when its last reference goes), but mmsim has no
+swap: get_scan_count answers SCAN_FILE (can_reclaim_anon_pages is false without swap space), so a pass scans
+only the file lists, and shrink_lruvec does not age the anon lists either (can_age_anon_pages: no swap, no
+demotion). Anonymous pages are never reclaimed; when the file lists are empty only the OOM killer frees them.
+
+Simplifications, said plainly: no memcg, no swap, no MGLRU. Direct reclaim writes dirty file folios
 itself when its mask allows (the pre-5.x behaviour; current kernels leave file writeback to kswapd and the
 flushers); kswapd writes them with GFP_KERNEL. A high-order request reclaims max(SWAP_CLUSTER_MAX, 2**order)
 pages after direct compaction (mmsim.allocator.compaction) could not make its block.

@@ -15,13 +15,19 @@ lists, the one its PG_active names (``lru_folio_on_two_lists``, ``lru_folio_not_
 (``lru_hugetlb_folio``); every member of a list is a live page-cache folio
 (``lru_freed_page``, ``lru_not_cached``: ``lru_check.lua`` walks each list 1024 members per script); and each
 list's pages equal its vmstat counter (``lru_size``: nr_inactive_file, nr_active_file, as lruvec_add_folio /
-lruvec_del_folio keep them).
+lruvec_del_folio keep them). The anonymous lists (inactive_anon, active_anon) are walked the same way: each
+member is a live anonymous page (``lru_freed_page``; ``lru_list_type`` for a page-cache folio on an anon list or
+an anonymous page on a file list) with PG_lru and PG_swapbacked set (``lru_anon_flags``), PG_active as its list
+says and on one list only (``lru_folio_active_flag``, ``lru_folio_on_two_lists``), and nr_inactive_anon /
+nr_active_anon equal the lists (``lru_size``). That every mapped anonymous page is on a list is the reverse
+map's check (``lru_anon_not_on_lru``: it finds them through their PTEs).
 """
 
 from __future__ import annotations
 
 import json
 
+from mmsim.allocator.vmemmap import PG
 from mmsim.pagecache.filemap import FILEMAP_LUA, PageCache
 from mmsim.runtime import keys
 from mmsim.runtime.errors import NotFound
@@ -29,7 +35,7 @@ from mmsim.runtime.lua import Spec, SpecScript
 
 ENTRIES_PER_SCRIPT = 256
 LRU_MEMBERS_PER_SCRIPT = 1024
-LRU_LISTS = ("inactive_file", "active_file")
+LRU_LISTS = ("inactive_file", "active_file", "inactive_anon", "active_anon")
 
 
 WALK = SpecScript(Spec("debug_vm", keys=("inode", "xa"), args=("chunk_shift", "spans", "start", "budget", "mapping"),
@@ -37,9 +43,9 @@ WALK = SpecScript(Spec("debug_vm", keys=("inode", "xa"), args=("chunk_shift", "s
 """debug_vm.lua. KEY inode, xa; ARG chunk_shift, spans, start (the page index to start at), budget (entries at
 most), mapping. Reply: walked (its findings and where to resume, JSON)."""
 LRU_CHECK = SpecScript(Spec("lru_check", args=("spans", "node", "list", "first", "budget"), replies={"walked": ("json",)}),
-                       __file__, FILEMAP_LUA)
-"""lru_check.lua. ARG spans, node, list ('inactive_file' | 'active_file'), first (the rank to start at), budget
-(members at most). Reply: walked (its findings and where to resume, JSON)."""
+                       __file__, "\n".join([FILEMAP_LUA, f"local LRU_CHECK = {{lru = {PG['lru']}, swapbacked = {PG['swapbacked']}}}"]))
+"""lru_check.lua. ARG spans, node, list (one of LRU_LISTS), first (the rank to start at), budget (members at
+most). Reply: walked (its findings and where to resume, JSON)."""
 
 
 class CacheCheck:

@@ -11,6 +11,8 @@ mapped folios in pipelines of 500 GETRANGEs. Rules:
   policy's pin (``_refcount`` covers mapcount + cache + pins);
 * ``anon_page_owner``: an anonymous PTE's page is not owned by that process's anon_vma (->mapping; fork shares
   the root's: ``{mm:PID}:mm`` field anon_root);
+* ``lru_anon_not_on_lru``: a mapped anonymous page on neither anon LRU list of its node (folio_add_lru_vma puts
+  it on one when it is created; no swap, so nothing takes it off while it is mapped);
 * ``file_pte_not_cached``: a file PTE maps a folio that left the page cache (->mapping cleared);
 * ``mapped_past_eof``: a PTE of a file VMA maps an index at or past the file's EOF;
 * ``pte_past_vma``: a PTE outside every VMA of its process.
@@ -137,4 +139,20 @@ class RmapCheck:
             if r is not None and r[4] != root * 2 + 1:
                 report.add("anon_page_owner", f"an anonymous PTE of anon_vma {root}'s processes maps a page whose "
                            f"->mapping is {r[4]}, not their anon_vma ({root * 2 + 1})", pfn=key[1])
+        await self._anon_lru(sorted(anon), report)
         report.checked["mapped_folios"] += len(refs)
+
+    async def _anon_lru(self, pages: list[tuple[int, int]], report) -> None:
+        """Every mapped anonymous page is on one of its node's anon LRU lists (two ZSCOREs a page, pipelined)."""
+        for i in range(0, len(pages), BATCH):
+            part = pages[i:i + BATCH]
+            pipe = self._redis.pipeline(transaction=False)
+            for node, pfn in part:
+                for lst in ("inactive_anon", "active_anon"):
+                    pipe.zscore(keys.node(node, f"lru:{lst}"), str(pfn))
+            got = await pipe.execute()
+            for j, (node, pfn) in enumerate(part):
+                if got[2 * j] is None and got[2 * j + 1] is None:
+                    report.add("lru_anon_not_on_lru", f"node {node}: a mapped anonymous page on no anon LRU list "
+                               "(reclaim and compaction cannot find it)", pfn=pfn)
+        report.checked["anon_pages"] += len(pages)

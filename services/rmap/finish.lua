@@ -173,6 +173,7 @@ function RM.finish(K, F)
     page_set_field(apfn, 'index', vpn)
     page_flags_set(apfn, PG_UPTODATE + PG_DIRTY + PG_SWAPBACKED)
     if page_mapcount_add(apfn, 1) == 0 then rm_stat(anode, 'nr_anon_pages', 1) end
+    RM.lru_add_anon(anode, apfn)   -- folio_add_lru_vma: the inactive anon list
     redis.call('HSET', K.pte, I(vpn), pte_encode({pfn = apfn, head = apfn, order = 0, node = anode,
       bits = PTE_WRITE + PTE_DIRTY + PTE_YOUNG + PTE_ANON}))
     redis.call('ZADD', K.pte_idx, I(vpn), I(vpn))

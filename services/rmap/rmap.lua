@@ -32,13 +32,48 @@ local function rm_folio_order(pfn, p)
   return 0
 end
 
+-- The anonymous LRU lists of a node (struct lruvec's LRU_INACTIVE_ANON / LRU_ACTIVE_ANON, memcg-free), beside
+-- the page cache's file lists (filemap.lua LRU): sorted sets {node:N}:lru:inactive_anon / :lru:active_anon of
+-- page pfns scored by the node's LRU clock ({node:N}:lruvec 'seq', shared with the file lists), counted by
+-- vmstat nr_inactive_anon / nr_active_anon. Anonymous folios are order 0 here (COW copies).
+RM.ANON_LISTS = {'inactive_anon', 'active_anon'}
+RM.PG = {referenced = 4, lru = 32, active = 256, workingset = 512}   -- (fields: composed scripts near 200 locals)
+
+-- folio_add_lru_vma -> folio_add_lru -> lruvec_add_folio for a new anonymous page: the head of the inactive
+-- anon list (since 5.9 new anonymous pages start inactive, as file pages do), PG_lru set, PG_active clear.
+-- mmsim has no per-CPU folio batches: the page is on the list when the script that mapped it ends.
+-- vm_node(node) must be current.
+function RM.lru_add_anon(node, pfn)
+  local seq = redis.call('HINCRBY', node_key(node, 'lruvec'), 'seq', 1)
+  redis.call('ZADD', node_key(node, 'lru:inactive_anon'), seq, I(pfn))
+  rm_stat(node, 'nr_inactive_anon', 1)
+  page_flags_clear(pfn, RM.PG.active)
+  page_flags_set(pfn, RM.PG.lru)
+end
+
+-- lruvec_del_folio + __folio_clear_lru_flags when an anonymous page's last reference goes (__folio_put ->
+-- __page_cache_release): off whichever anon list holds it, PG_lru / PG_active and the LRU state bits
+-- cleared (free_pages_prepare would refuse PG_lru and PG_active). vm_node(node) must be current.
+function RM.lru_del_anon(node, pfn)
+  for _, list in ipairs(RM.ANON_LISTS) do
+    if redis.call('ZREM', node_key(node, 'lru:' .. list), I(pfn)) == 1 then
+      rm_stat(node, 'nr_' .. list, -1)
+      break
+    end
+  end
+  page_flags_clear(pfn, RM.PG.lru + RM.PG.active + RM.PG.referenced + RM.PG.workingset + PG_SWAPBACKED)
+end
+
 -- the folio's references drop by n (folio_put_refs): the last one is handed to the caller's FreePages
--- (__free_pages wants _refcount 1 and no mapping; an anonymous page's ->mapping is cleared here as
--- free_pages_prepare does). vm_node(node) must be current.
-function RM.put_refs(node, head, order, n, anon)
+-- (__free_pages wants _refcount 1 and no mapping; an anonymous page leaves its LRU list and its ->mapping is
+-- cleared here, as __folio_put and free_pages_prepare do). vm_node(node) must be current.
+function RM.put_refs(node, head, order, n)
   local rc = page_get_field(head, 'refcount')
   if rc == n then
-    if anon then page_set_field(head, 'mapping', 0) end
+    if page_get_field(head, 'mapping') % 2 == 1 then   -- PAGE_MAPPING_ANON
+      RM.lru_del_anon(node, head)
+      page_set_field(head, 'mapping', 0)
+    end
     page_set_field(head, 'refcount', 1)
     ledger_put(head, order, 'unmap-free', '')   -- owned by the ledger until the caller's FreePages
     table.insert(RM_FREED, {node, head, order})
@@ -78,7 +113,7 @@ local function rm_zap(pid, vpn, ptestr)
       rm_stat(p.node, anon and 'nr_anon_pages' or 'nr_mapped', -1)
     end
   end
-  RM.put_refs(p.node, p.head, p.order, 1, anon)
+  RM.put_refs(p.node, p.head, p.order, 1)
   return 1
 end
 
@@ -144,7 +179,7 @@ function RM.run_uncount(r, c)
       if rc < 0 then
         rm_stat(r.node, 'mmsim_bad_page_map', 1)
       else
-        RM.put_refs(r.node, r.head, r.order, page_get_field(r.head, 'refcount') - rc, false)
+        RM.put_refs(r.node, r.head, r.order, page_get_field(r.head, 'refcount') - rc)
       end
     else
       rm_stat(r.node, 'mmsim_bad_page_map', 1)
@@ -191,6 +226,18 @@ function RM.anon_vma_pids(root)
   return pids
 end
 
+-- rmap_walk_anon of the anonymous page (node, pfn) whose ->mapping is `mapping` (root * 2 + 1) and ->index the
+-- virtual page vpn: the PTE of each process of the anon_vma at vpn that maps it, as {pid, vpn, p (decoded)}
+function RM.anon_ptes(node, pfn, mapping, vpn)
+  local out = {}
+  for _, pid in ipairs(RM.anon_vma_pids((mapping - 1) / 2)) do
+    local s = redis.call('HGET', mm_key(pid, 'pte'), I(vpn))
+    local d = s and pte_decode(s)
+    if d and d.pfn == pfn and d.node == node and has(d.bits, PTE_ANON) then out[#out + 1] = {pid = pid, vpn = vpn, p = d} end
+  end
+  return out
+end
+
 -- the anon_vma root of the process whose mm hash is `mmkey` (pid when it never forked)
 function RM.anon_root(mmkey, pid)
   return tonumber(redis.call('HGET', mmkey, 'anon_root') or pid)
@@ -204,7 +251,7 @@ function RM.unpin_all(pid)
     node, head = tonumber(node), tonumber(head)
     vm_node(node)
     if not RM.bad_map(node, head, head, true) then
-      RM.put_refs(node, head, tonumber(order), tonumber(h[i + 1]), false)
+      RM.put_refs(node, head, tonumber(order), tonumber(h[i + 1]))
     end
   end
 end

@@ -11,11 +11,8 @@ local function add(pid, addr, kind, n, tasks)
 end
 local function tasks_of(pid) return tonumber(redis.call('HGET', mm_key(pid, 'mm'), 'nr_tasks') or '1') end
 if hp.w2 % 2 == 1 then
-  local vpn = page_get_field(pfn, 'index')
-  for _, pid in ipairs(RM.anon_vma_pids((hp.w2 - 1) / 2)) do
-    local s = redis.call('HGET', mm_key(pid, 'pte'), I(vpn))
-    local d = s and pte_decode(s)
-    if d and d.pfn == pfn and d.node == node and has(d.bits, PTE_ANON) then add(pid, vpn * 4096, 'anon', 1, tasks_of(pid)) end
+  for _, t in ipairs(RM.anon_ptes(node, pfn, hp.w2, page_get_field(pfn, 'index'))) do
+    add(t.pid, t.vpn * 4096, 'anon', 1, tasks_of(t.pid))
   end
   return out
 end

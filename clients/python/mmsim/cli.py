@@ -43,6 +43,7 @@ COMMANDS = {
     "cli_rmap": "mapcount-overflow rmap fork mprotect",
     "cli_pictures": "xa",
     "cli_web": "web",
+    "cli_lru": "lru",
 }
 
 

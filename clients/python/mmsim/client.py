@@ -366,6 +366,20 @@ class OomResult(Result):
 
 
 @dataclass(frozen=True)
+class LruLists(Result):
+    """The LRU lists of every node together (/proc/vmstat nr_inactive_anon ... nr_unevictable; units: pages) and
+    which of them reclaim scans."""
+    inactive_anon: int
+    active_anon: int
+    inactive_file: int
+    active_file: int
+    unevictable: int
+    scan_balance: str           # get_scan_count's choice: SCAN_FILE, as there is no swap (anon pages stay)
+
+    LISTS: ClassVar[tuple[str, ...]] = ("inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable")
+
+
+@dataclass(frozen=True)
 class ShareResult(Result):
     folios_shared: int
     pages_shared: int
@@ -1085,6 +1099,12 @@ class Allocator(_Service):
 
     def vmstat_text(self) -> str:
         return self._call("VmStat", pa_pb.VmStatRequest()).text
+
+    def lru(self) -> LruLists:
+        """The LRU lists' sizes (anon and file, inactive and active) from /proc/vmstat, and get_scan_count's
+        balance: SCAN_FILE (mmsim has no swap, so reclaim never scans the anon lists)."""
+        v = self.vmstat()
+        return LruLists(**{name: v.get(f"nr_{name}", 0) for name in LruLists.LISTS}, scan_balance="SCAN_FILE")
 
     def meminfo(self) -> dict[str, int]:
         """/proc/meminfo by name (units: kB)."""
