@@ -60,6 +60,7 @@ soak: $(STAMP)
 	MMSIM_PRESSURE_ROUNDS=8 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_reclaim.py
 	MMSIM_AS_EXAMPLES=40 MMSIM_AS_STEPS=25 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_address_space_stateful.py
 	MMSIM_COMPACTION_EXAMPLES=40 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_compaction_model.py
+	MMSIM_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_anon_lru.py
 
 # docs/experiments.md and docs/experiments/NAME/: every experiment with --quick, seed 0 (commit the result).
 experiments-docs: $(STAMP)
