@@ -16,29 +16,25 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
-import redis
 
 import crash
 from mmsim import stack
 from mmsim.client import PAGE_SIZE, Cluster, new_traceparent
-from mmsim.filesystem import intents
 from mmsim.runtime import idempotency
 from mmsim.v1 import filesystem_pb2
+from pause import Pause, paused_stack
 
 POINT = "write:folio"
 
 
 @pytest.fixture(scope="module")
 def paused(private_stack):
-    with private_stack("retried-write", MMSIM_MEMORY="64MiB", MMSIM_LOG_LEVEL="info",
-                       MMSIM_FAULT_INJECT=f"pause:{POINT}") as settings:
+    with paused_stack(private_stack, "retried-write", POINT) as settings:
         yield settings
 
 
 def test_a_write_retried_after_its_page_cache_died_writes_every_page_once(paused):
-    r = redis.Redis.from_url(paused.redis_url)
-    reached, resume = intents.pause_keys(POINT)
-    r.delete(reached, resume)
+    pause = Pause(paused, POINT)
     data = b"".join(bytes([i + 1]) * PAGE_SIZE for i in range(3))
     with Cluster.connect(paused) as mm:
         fs = mm.mkfs("retried", max_folio_order=0)          # one folio per page
@@ -49,14 +45,14 @@ def test_a_write_retried_after_its_page_cache_died_writes_every_page_once(paused
         write = mm.stubs["filesystem"].Write
         with ThreadPoolExecutor(1) as pool:
             first = pool.submit(write, req, timeout=120, metadata=metadata)
-            assert r.blpop([reached], timeout=120), "the write never inserted its first folio"
+            assert pause.reached(), "the write never inserted its first folio"
             crash.kill9(paused, "pagecache")
-            r.rpush(resume, 1)                                   # on to page 1: its WriteFolio finds no page cache
+            pause.resume()                                       # on to page 1: its WriteFolio finds no page cache
             with pytest.raises(grpc.RpcError) as err:
                 first.result(timeout=120)
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
         stack.up(paused, timeout=120, tied=False)               # the page cache is back
-        r.rpush(resume, *[1] * 8)
+        pause.resume(8)
         assert f.find_folio(0).found                            # the first attempt's folio
         assert write(req, timeout=120, metadata=metadata).written == len(data)   # the retry, same request id
         assert f.read(0, len(data)) == data

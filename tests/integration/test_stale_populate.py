@@ -14,26 +14,22 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 
 from mmsim.client import PAGE_SIZE, Cluster
-from mmsim.filesystem import intents
+from pause import Pause, paused_stack
 
 POINT = "populate:read"
 
 
 @pytest.fixture(scope="module")
 def paused(private_stack):
-    with private_stack("stale-populate", MMSIM_MEMORY="64MiB", MMSIM_LOG_LEVEL="info",
-                       MMSIM_FAULT_INJECT=f"pause:{POINT}") as settings:
+    with paused_stack(private_stack, "stale-populate", POINT) as settings:
         yield settings
 
 
 @pytest.mark.parametrize("write_fault", [False, True], ids=["read-fault-zero-entry", "write-fault-folio"])
 def test_a_populate_that_read_the_blocks_before_a_writeback_reads_them_again(paused, write_fault):
-    r = redis.Redis.from_url(paused.redis_url)
-    reached, resume = intents.pause_keys(POINT)
-    r.delete(reached, resume)
+    pause = Pause(paused, POINT)
     new = b"N" * (2 * PAGE_SIZE)
     with Cluster.connect(paused) as mm:
         fs = mm.mkfs(f"stale{int(write_fault)}", profile="linux-6.12")
@@ -43,13 +39,13 @@ def test_a_populate_that_read_the_blocks_before_a_writeback_reads_them_again(pau
         vma = p.mmap(f, len(new), prot="rw", shared=True)
         with ThreadPoolExecutor(1) as pool:
             fault = pool.submit(p.fault, vma.start, write_fault)
-            assert r.blpop([reached], timeout=120), "the fault's populate never reached its block read"
+            assert pause.reached(), "the fault's populate never reached its block read"
             # the populate read a hole; now the bytes reach the blocks and their folio leaves the cache
             assert f.write(0, new) == len(new)
             f.fsync()
             dropped = mm.drop_caches(1)
             assert dropped.folios_removed >= 1, dropped   # else the window was not exercised
-            r.rpush(resume, *[1] * 8)                     # let the populate (and its re-reads) go on
+            pause.resume(8)                               # let the populate (and its re-reads) go on
             assert fault.result(timeout=120).ok
         assert p.read(vma.start, len(new)) == new         # the mapping sees the written bytes, not the hole
         assert f.read(0, len(new)) == new
