@@ -42,7 +42,7 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         resp = reverse_map_pb2.HandleFaultResponse(
             vm_fault=res.vm_fault.to_proto(), pfn=res.pfn, pages_mapped=res.pages_mapped, major=res.major,
             spurious=res.spurious, trace_id=trace_id, pinned=res.pinned, zero_page=res.zero_page,
-            pages_mapped_around=res.around_mapped)  # fmt: skip
+            pages_mapped_around=res.around_mapped, pmd=res.pmd)  # fmt: skip
         if res.folio is not None:
             resp.folio.CopyFrom(common_pb2.Folio(pfn=res.folio[0], order=res.folio[1], node=res.folio[2]))
         tracing.annotate(vm_fault=str(res.vm_fault))
@@ -94,6 +94,7 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         d = await self._rm.folio_mapcount(request.node, request.pfn)
         resp = reverse_map_pb2.FolioMapcountResponse(
             folio_mapcount=d["folio_mapcount"], page_mapcount_raw=d["raw"], refcount=d["refcount"], pinned=d["pinned"],
+            entire_mapcount=d["entire"], page_mapcount=d["page_mapcount"],
             folio=common_pb2.Folio(pfn=d["head"], order=d["order"], node=request.node))  # fmt: skip
         for pid, n in d["per_process"].items():
             resp.per_process[pid] = n

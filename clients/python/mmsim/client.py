@@ -618,12 +618,14 @@ class ProcStatus(Result):
 
 @dataclass(frozen=True)
 class FolioMapcount(Result):
-    folio_mapcount: int         # PTEs mapping any page of the folio
+    folio_mapcount: int         # PTEs mapping any page of the folio + PMDs mapping it (folio_mapcount())
     page_mapcount_raw: int      # the page's raw _mapcount (-1 = unmapped)
     refcount: int
     pinned: bool
     folio: Folio | None
-    per_process: dict[int, int]  # pid -> PTEs of that process mapping this page
+    per_process: dict[int, int]  # pid -> PTEs and PMDs of that process mapping this page
+    entire_mapcount: int = 0    # folio_entire_mapcount(): PMDs mapping the whole folio
+    page_mapcount: int = 0      # page_mapcount(): _mapcount + 1 + entire_mapcount
 
 
 @dataclass(frozen=True)
@@ -677,6 +679,7 @@ class FaultResult(Result):
     pinned: bool = False        # the mapcount leak policy pinned the folio
     zero_page: bool = False     # a hole mapped read-only to the shared zero page
     folio_node: int = 0
+    pmd: bool = False           # one PMD entry maps the whole PMD-order folio (do_set_pmd)
 
     @property
     def ok(self) -> bool:
@@ -707,7 +710,7 @@ class FaultResult(Result):
                    folio_order=resp.folio.order, pages_mapped=resp.pages_mapped,
                    pages_mapped_around=resp.pages_mapped_around, major=resp.major, spurious=resp.spurious,
                    trace_id=resp.trace_id or trace_id, pinned=resp.pinned, zero_page=resp.zero_page,
-                   folio_node=resp.folio.node)
+                   folio_node=resp.folio.node, pmd=resp.pmd)
 
 
 # ---- object handles --------------------------------------------------------------------------------------
@@ -871,7 +874,7 @@ class MapManyResult(Result):
 class RmapMapping(Result):
     pid: int                    # process (the first pid of a run)
     address: int                # virtual address mapping the page
-    kind: str                   # "file", "anon" or "run"
+    kind: str                   # "file" (a PTE), "pmd" (a PMD mapping the whole folio), "anon" or "run"
     vmas: int                   # VMAs of this entry mapping the page, per process
     tasks: int                  # processes the entry stands for
 
