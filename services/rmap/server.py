@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from mmsim.allocator.zones import Layout
+from mmsim.rmap import smaps
 from mmsim.rmap.debug_vm import RmapCheck
 from mmsim.rmap.rmap import ACTION_NUMBERS, ReverseMap, prot_letters
 from mmsim.runtime import serve, tracing
@@ -79,6 +82,11 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
     async def ProcMaps(self, request, context):
         lines = await self._rm.proc_maps(_pid(request.pid))
         return reverse_map_pb2.ProcMapsResponse(lines=lines, text="".join(line + "\n" for line in lines))
+
+    async def ProcSmaps(self, request, context):
+        vmas = await smaps.proc_smaps(self._rm.redis, _pid(request.pid))
+        return reverse_map_pb2.ProcSmapsResponse(vmas=[reverse_map_pb2.SmapsVma(**asdict(v)) for v in vmas],
+                                                 text=smaps.format_smaps(vmas))
 
     async def ProcStatus(self, request, context):
         h = await self._rm.proc_status(_pid(request.pid))

@@ -8,10 +8,13 @@ agreeing with the page tables."""
 
 from __future__ import annotations
 
+import json
 import secrets
 
 import pytest
+from typer.testing import CliRunner
 
+from mmsim.cli import app
 from mmsim.client import PAGE_SIZE, Cluster
 from mmsim.v1 import page_allocator_pb2
 
@@ -235,3 +238,29 @@ def test_fork_does_not_copy_a_file_pmd(mm):
     child.exit()
     proc.exit()
     _clean(mm)
+
+
+def test_smaps_shows_file_pmd_mapped_and_the_fault_says_pmd(mm, stack_settings):
+    f, _ = _thp_file(mm)
+    proc, vma = _pmd_mapped(mm, f)
+    runner = CliRunner()
+    env = stack_settings.env()
+    out = runner.invoke(app, ["fault", str(proc.pid), hex(vma.start + PMD), "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["pmd"] is True
+    text = runner.invoke(app, ["fault", str(proc.pid), hex(vma.start)], env=env)
+    assert text.exit_code == 0 and "1 PMD mapped (512 pages)" in text.stdout, text.output
+    proc.fault(vma.start + PMD - PAGE)   # spurious: the first PMD is there
+    s = runner.invoke(app, ["smaps", str(proc.pid), "--json"], env=env)
+    assert s.exit_code == 0, s.output
+    (row,) = json.loads(s.stdout)["vmas"]
+    assert (row["start"], row["size_kb"], row["rss_kb"], row["file_pmd_mapped_kb"], row["pmds"]) == \
+        (vma.start, 4096, 4096, 4096, 2)
+    plain = runner.invoke(app, ["smaps", str(proc.pid)], env=env)
+    assert "FilePmdMapped:      4096 kB" in plain.stdout and "Rss:                4096 kB" in plain.stdout, plain.output
+    proc.munmap(vma.start, 4 * PAGE)                 # splits the first PMD
+    (row,) = proc.smaps().vmas
+    assert (row.pmds, row.file_pmd_mapped_kb, row.rss_kb) == (1, 2048, 2048)
+    bad = runner.invoke(app, ["smaps", "99999", "--json"], env=env)
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
+    proc.exit()

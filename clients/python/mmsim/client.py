@@ -617,6 +617,26 @@ class ProcStatus(Result):
 
 
 @dataclass(frozen=True)
+class SmapsVma(Result):
+    """One VMA of /proc/PID/smaps (fs/proc/task_mmu.c show_smap: the lines mmsim keeps)."""
+    start: int
+    end: int
+    header: str                 # the /proc/PID/maps line
+    size_kb: int
+    rss_kb: int                 # pages mapped by PTEs and PMDs
+    file_pmd_mapped_kb: int     # FilePmdMapped: file THPs mapped by PMDs
+    pmds: int                   # PMD entries in the VMA
+
+
+@dataclass(frozen=True)
+class Smaps(Result):
+    NESTED: ClassVar[dict[str, type]] = {"vmas": SmapsVma}
+
+    vmas: list[SmapsVma]
+    text: str                   # the file's content
+
+
+@dataclass(frozen=True)
 class FolioMapcount(Result):
     folio_mapcount: int         # PTEs mapping any page of the folio + PMDs mapping it (folio_mapcount())
     page_mapcount_raw: int      # the page's raw _mapcount (-1 = unmapped)
@@ -1001,6 +1021,10 @@ class Process:
     def maps(self) -> list[str]:
         """/proc/PID/maps, one line per VMA."""
         return list(self.cluster.rmap_call("ProcMaps", rm_pb.ProcMapsRequest(pid=self.pid)).lines)
+
+    def smaps(self) -> Smaps:
+        """/proc/PID/smaps: per VMA its Size, Rss and FilePmdMapped (the file THPs PMDs map)."""
+        return Smaps.from_pb(self.cluster.rmap_call("ProcSmaps", rm_pb.ProcSmapsRequest(pid=self.pid)))
 
     def status(self) -> ProcStatus:
         return ProcStatus.from_pb(self.cluster.rmap_call("ProcStatus", rm_pb.ProcStatusRequest(pid=self.pid)))

@@ -273,6 +273,38 @@ class ProcMapsResponse(_message.Message):
     text: str
     def __init__(self, lines: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ...) -> None: ...
 
+class ProcSmapsRequest(_message.Message):
+    __slots__ = ("pid",)
+    PID_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class SmapsVma(_message.Message):
+    __slots__ = ("start", "end", "header", "size_kb", "rss_kb", "file_pmd_mapped_kb", "pmds")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    SIZE_KB_FIELD_NUMBER: _ClassVar[int]
+    RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    FILE_PMD_MAPPED_KB_FIELD_NUMBER: _ClassVar[int]
+    PMDS_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    header: str
+    size_kb: int
+    rss_kb: int
+    file_pmd_mapped_kb: int
+    pmds: int
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ..., header: _Optional[str] = ..., size_kb: _Optional[int] = ..., rss_kb: _Optional[int] = ..., file_pmd_mapped_kb: _Optional[int] = ..., pmds: _Optional[int] = ...) -> None: ...
+
+class ProcSmapsResponse(_message.Message):
+    __slots__ = ("vmas", "text")
+    VMAS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    vmas: _containers.RepeatedCompositeFieldContainer[SmapsVma]
+    text: str
+    def __init__(self, vmas: _Optional[_Iterable[_Union[SmapsVma, _Mapping]]] = ..., text: _Optional[str] = ...) -> None: ...
+
 class ProcStatusRequest(_message.Message):
     __slots__ = ("pid",)
     PID_FIELD_NUMBER: _ClassVar[int]
