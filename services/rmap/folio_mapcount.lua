@@ -25,7 +25,7 @@ for i = 0, 2 ^ order - 1 do
   if mc >= 0 then total = total + mc + 1 end
 end
 local entire = 0
-if order > 1 and has(hp.flags, PG_HEAD) then entire = page_get_field(head + 1, 'w2') + 1 end
+if order == RM.PMD_ORDER and has(hp.flags, PG_HEAD) then entire = page_get_field(head + 1, 'w2') + 1 end
 total = total + entire
 local pinned = redis.call('SISMEMBER', node_key(node, 'rmap_pinned'), I(head))
 local out = {'ok', I(total), I(p.mapcount), I(hp.refcount), I(pinned), I(head), I(order), I(entire),

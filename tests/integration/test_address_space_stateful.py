@@ -154,7 +154,7 @@ def test_address_space_state_machine(mm, stack_settings):
         def fork(self, data):
             p = self._proc(data)
             child = p.handle.fork()
-            self.procs[child.pid] = Proc(child, {v: Page(g.shared, g.index, g.prot) for v, g in p.pages.items()},
+            self.procs[child.pid] = Proc(child, {v: Page(g.shared, g.index, g.prot, g.huge) for v, g in p.pages.items()},
                                          dict(p.anon))
 
         @precondition(lambda self: self.procs)

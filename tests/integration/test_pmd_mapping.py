@@ -84,6 +84,8 @@ def test_an_aligned_order9_folio_is_mapped_by_one_pmd(mm):
     again = proc.fault(vma.start + 300 * PAGE)
     assert again.spurious and again.pmd and again.pfn == r.folio_pfn + 300
     assert proc.status().rss_file == 512
+    pin = proc.pin_pages(vma.start + 9 * PAGE, 2)     # get_user_pages through the PMD (follow_huge_pmd)
+    assert (pin.pinned, pin.pfn, pin.refcount) == (2, r.folio_pfn + 9, 4)
     _clean(mm)
     proc.exit()
     mc = mm.rmap.folio_mapcount(r.folio_pfn)
