@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from mmsim.allocator.procfs import show_val_kb
 from mmsim.rmap import lua
 from mmsim.rmap.mm import PAGE_SHIFT, PTRS_PER_PTE, Vma, format_maps_line
 from mmsim.runtime import keys
@@ -27,14 +28,11 @@ class SmapsVma:
     pmds: int
 
 
-def show_val_kb(name: str, kb: int) -> str:
-    """show_smap's SEQ_PUT_DEC: the label padded to 16 columns, the value right-aligned in 8, then ' kB'."""
-    return f"{name + ':':<16}{kb:>8} kB\n"
-
-
 def format_smaps(vmas: list[SmapsVma]) -> str:
-    return "".join(v.header + "\n" + show_val_kb("Size", v.size_kb) + show_val_kb("Rss", v.rss_kb)
-                   + show_val_kb("FilePmdMapped", v.file_pmd_mapped_kb) for v in vmas)
+    """show_smap's SEQ_PUT_DEC lines (the label padded to 16 columns, kB right-aligned in 8), as meminfo's."""
+    pages = PAGE_SHIFT - 10
+    return "".join(v.header + "\n" + show_val_kb("Size", v.size_kb >> pages) + show_val_kb("Rss", v.rss_kb >> pages)
+                   + show_val_kb("FilePmdMapped", v.file_pmd_mapped_kb >> pages) for v in vmas)
 
 
 async def proc_smaps(redis, pid: int) -> list[SmapsVma]:
