@@ -266,3 +266,20 @@ def test_smaps_shows_file_pmd_mapped_and_the_fault_says_pmd(mm, stack_settings):
     bad = runner.invoke(app, ["smaps", "99999", "--json"], env=env)
     assert bad.exit_code != 0 and "Traceback" not in bad.output
     proc.exit()
+
+
+def test_a_hole_punched_in_a_pmd_mapped_folio_splits_the_pmd(mm):
+    f, data = _thp_file(mm)
+    proc, vma = _pmd_mapped(mm, f)
+    r = proc.fault(vma.start)
+    assert r.pmd
+    before = mm.vmstat()
+    f.punch_hole(8 * PAGE, 4 * PAGE)     # unmap_mapping_range of part of the PMD: __split_huge_pmd
+    d = _delta(before, mm.vmstat(), "nr_file_pmdmapped", "thp_split_pmd")
+    assert d == {"nr_file_pmdmapped": -1, "thp_split_pmd": 1}
+    assert proc.status().rss_file == 0
+    _clean(mm)
+    assert proc.read(vma.start + 8 * PAGE, 8) == b"\0" * 8
+    assert proc.read(vma.start, 8) == data[:8]
+    _clean(mm)
+    proc.exit()
