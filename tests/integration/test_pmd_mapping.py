@@ -68,6 +68,8 @@ def test_an_aligned_order9_folio_is_mapped_by_one_pmd(mm):
     r = proc.fault(vma.start + 5 * PAGE)
     assert r.ok and r.pmd and r.folio_order == 9 and r.pages_mapped == 512
     assert r.pfn == r.folio_pfn + 5
+    tree = mm.trace(r.trace_id, timeout=120)   # filemap_map_pmd in FAULT_BEGIN: a PMD costs what a PTE costs
+    assert tree.complete and (tree.hops, tree.redis_round_trips) == (1, 1)
     d = _delta(before, mm.vmstat(), *COUNTERS)
     assert d == {"nr_file_pmdmapped": 1, "thp_file_mapped": 1, "thp_split_pmd": 0, "nr_mapped": 512}
     mc = mm.rmap.folio_mapcount(r.folio_pfn + 7)
