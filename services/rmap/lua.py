@@ -157,11 +157,14 @@ UNMAP_MAPPING_RANGE = _script(Spec(
     args=("spans", "first", "last", "even_cows"),   # file pages; last -1 = to EOF
     replies={"ok": ("zapped:int", "vmas:int", _FREED)}))
 
+_PTE_LOOKUP = lua.source(__file__, "pte_lookup")
+"""pte_or_pmd (pte_lookup.lua): the PTE or the PMD mapping a virtual page, for the access scripts."""
+
 READ_MEM = _script(Spec("read_mem", keys=("mm", "pte", "pmd"), args=("address", "length"),
-                        replies={**_GONE, "ok": ("data:bytes", "missing")}), libraries="")  # missing: vpn or ''
+                        replies={**_GONE, "ok": ("data:bytes", "missing")}), libraries=_PTE_LOOKUP)  # missing: vpn or ''
 
 WRITE_MEM = _script(Spec("write_mem", keys=("mm", "pte", "pmd"), args=("address", "data"),
-                         replies={**_GONE, "fault": ("vpn:int",), "ok": ("written:int",)}), libraries="")
+                         replies={**_GONE, "fault": ("vpn:int",), "ok": ("written:int",)}), libraries=_PTE_LOOKUP)
 
 FOLIO_MAPCOUNT = _script(Spec(
     "folio_mapcount", args=("spans", "node", "pfn"),

@@ -11,14 +11,8 @@ while addr < stop do
   local vpn = math.floor(addr / 4096)
   local off = addr - vpn * 4096
   local n = math.min(4096 - off, stop - addr)
-  local key, field = KEY.pte, I(vpn)
-  local s = redis.call('HGET', key, field)
-  if not s then
-    key, field = KEY.pmd, I(math.floor(vpn / 512))
-    s = redis.call('HGET', key, field)
-  end
-  local pfn, head, order, node, bits = string.match(s or '', '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
-  if s and key == KEY.pmd then pfn = tonumber(head) + vpn % 512 end
+  local s, key, field, pfn = pte_or_pmd(KEY, vpn)
+  local _, head, order, node, bits = string.match(s or '', '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
   -- no PTE, or a PROT_NONE one (64): the access faults
   if not s or bit.band(tonumber(bits), 64) ~= 0 then return {'ok', table.concat(out), I(vpn)} end
   local src = (tonumber(pfn) - tonumber(head)) * 4096 + off

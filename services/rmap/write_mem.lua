@@ -10,16 +10,10 @@ local stop = start + #data
 local vpn = math.floor(start / 4096)
 local ptes = {}
 while vpn * 4096 < stop do
-  local key, field = KEY.pte, I(vpn)
-  local s = redis.call('HGET', key, field)
-  if not s then
-    key, field = KEY.pmd, I(math.floor(vpn / 512))
-    s = redis.call('HGET', key, field)
-  end
+  local s, key, field, pfn = pte_or_pmd(KEY, vpn)
   if not s then return {'fault', I(vpn)} end
-  local pfn, head, order, node, bits = string.match(s, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
+  local _, head, order, node, bits = string.match(s, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
   if bit.band(tonumber(bits), 1) == 0 then return {'fault', I(vpn)} end
-  if key == KEY.pmd then pfn = tonumber(head) + vpn % 512 end
   ptes[#ptes + 1] = {vpn, tonumber(pfn), head, node, tonumber(bits), s, key, field}
   vpn = vpn + 1
 end

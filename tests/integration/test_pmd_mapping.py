@@ -54,6 +54,15 @@ def _delta(before: dict, after: dict, *names: str) -> dict:
 COUNTERS = ("nr_file_pmdmapped", "thp_file_mapped", "thp_split_pmd", "nr_mapped")
 
 
+def _one_pmd(mm, prot="r", shared=True):
+    """A THP file, a process mapping it and the fault that maps its first folio by one PMD."""
+    f, data = _thp_file(mm)
+    proc, vma = _pmd_mapped(mm, f, prot=prot, shared=shared)
+    r = proc.fault(vma.start)
+    assert r.pmd
+    return f, data, proc, vma, r
+
+
 def _pmd_mapped(mm, f, size=2 * PMD, prot="r", shared=True):
     proc = mm.spawn("pmd")
     vma = proc.mmap(f, size, prot=prot, shared=shared)
@@ -122,10 +131,7 @@ def test_a_second_process_and_ptes_of_an_unaligned_mapping_count_as_the_kernel_c
 
 
 def test_partial_munmap_splits_the_pmd_and_the_rest_refaults_by_ptes(mm):
-    f, data = _thp_file(mm)
-    proc, vma = _pmd_mapped(mm, f)
-    r = proc.fault(vma.start)
-    assert r.pmd
+    f, data, proc, vma, r = _one_pmd(mm)
     before = mm.vmstat()
     proc.munmap(vma.start + 8 * PAGE, 8 * PAGE)
     d = _delta(before, mm.vmstat(), *COUNTERS)
@@ -182,10 +188,7 @@ def test_mprotect_of_part_splits_mprotect_of_the_whole_keeps_the_pmd(mm):
 
 
 def test_a_write_to_a_read_only_pmd_splits_it_and_a_shared_write_maps_it_again_writable(mm):
-    f, data = _thp_file(mm)
-    proc, vma = _pmd_mapped(mm, f, prot="rw")
-    r = proc.fault(vma.start)
-    assert r.pmd
+    f, data, proc, vma, r = _one_pmd(mm, prot="rw")
     before = mm.vmstat()
     w = proc.fault(vma.start + 3 * PAGE, write=True)   # wp_huge_pmd: split, then do_shared_fault -> do_set_pmd
     assert w.ok and w.pmd and not w.spurious
@@ -198,10 +201,7 @@ def test_a_write_to_a_read_only_pmd_splits_it_and_a_shared_write_maps_it_again_w
 
 
 def test_a_private_write_to_a_pmd_copies_one_page(mm):
-    f, data = _thp_file(mm)
-    proc, vma = _pmd_mapped(mm, f, prot="rw", shared=False)
-    r = proc.fault(vma.start)
-    assert r.pmd
+    f, data, proc, vma, r = _one_pmd(mm, prot="rw", shared=False)
     w = proc.fault(vma.start + PAGE, write=True)   # split, then do_cow_fault
     assert w.ok and not w.pmd and w.folio_order == 0
     assert mm.rmap.folio_mapcount(r.folio_pfn).entire_mapcount == 0
@@ -229,10 +229,7 @@ def test_truncate_unmaps_the_pmd(mm):
 
 
 def test_fork_does_not_copy_a_file_pmd(mm):
-    f, _ = _thp_file(mm)
-    proc, vma = _pmd_mapped(mm, f)
-    r = proc.fault(vma.start)
-    assert r.pmd
+    f, _, proc, vma, r = _one_pmd(mm)
     child = proc.fork()
     assert mm.rmap.folio_mapcount(r.folio_pfn).entire_mapcount == 1   # copy_huge_pmd skips file PMDs: refault
     rc = child.fault(vma.start + 7 * PAGE)
@@ -271,10 +268,7 @@ def test_smaps_shows_file_pmd_mapped_and_the_fault_says_pmd(mm, stack_settings):
 
 
 def test_a_hole_punched_in_a_pmd_mapped_folio_splits_the_pmd(mm):
-    f, data = _thp_file(mm)
-    proc, vma = _pmd_mapped(mm, f)
-    r = proc.fault(vma.start)
-    assert r.pmd
+    f, data, proc, vma, r = _one_pmd(mm)
     before = mm.vmstat()
     f.punch_hole(8 * PAGE, 4 * PAGE)     # unmap_mapping_range of part of the PMD: __split_huge_pmd
     d = _delta(before, mm.vmstat(), "nr_file_pmdmapped", "thp_split_pmd")
