@@ -15,7 +15,8 @@ VMSTAT_ORDER = (
     ["nr_free_pages"]
     + ["nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable"]
     + [f"workingset_{k}_{t}" for k in ("refault", "activate", "restore") for t in ("anon", "file")]
-    + ["nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback", "nr_file_hugepages", "nr_vmscan_write"]
+    + ["nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback", "nr_file_hugepages", "nr_file_pmdmapped",
+       "nr_vmscan_write"]
     + [f"pgalloc_{z}" for z in ZONE_EVENT_NAMES]
     + [f"allocstall_{z}" for z in ZONE_EVENT_NAMES]
     + ["pgfree", "pgactivate", "pgdeactivate", "pgfault", "pgmajfault", "pgrefill"]
@@ -26,18 +27,18 @@ VMSTAT_ORDER = (
     + ["compact_migrate_scanned", "compact_free_scanned", "compact_isolated", "compact_stall", "compact_fail",
        "compact_success"]
     + ["thp_fault_alloc", "thp_fault_fallback", "thp_file_alloc", "thp_file_fallback", "thp_file_mapped"]
-    + ["thp_split_page", "thp_split_page_failed"]
+    + ["thp_split_page", "thp_split_page_failed", "thp_split_pmd"]
 )
 """The counters mmsim keeps (zone items, node items, then events), in mm/vmstat.c vmstat_text order.
 The allocator owns nr_free_pages, pgalloc_*, allocstall_*, pgfree, compact_*, pgmigrate_*, and through reclaim
 (mmsim.allocator.vmscan) pgscan_* / pgsteal_* / pgactivate / pgdeactivate / pgrefill / pageoutrun / oom_kill /
 nr_vmscan_write; the page cache nr_file_pages, nr_file_hugepages, the LRU sizes nr_inactive_file /
-nr_active_file and workingset_*; the reverse map nr_mapped, nr_anon_pages, pgfault, pgmajfault; the
-filesystem nr_dirty, nr_writeback, thp_file_*; the page cache's split thp_split_page[_failed] and its
-drop_caches drop_pagecache, drop_slab; the reverse map the anonymous LRU sizes nr_inactive_anon / nr_active_anon.
-There is no swap: get_scan_count scans only the file lists (SCAN_FILE), so the *_anon reclaim events stay 0,
-and nr_unevictable stays 0 (the kernel's unevictable list is for mlocked and ramfs pages, not anonymous pages
-without swap)."""
+nr_active_file and workingset_*; the reverse map nr_mapped, nr_anon_pages, pgfault, pgmajfault, nr_file_pmdmapped
+(in THPs, as vmstat prints it), thp_file_mapped and thp_split_pmd, and the anonymous LRU sizes nr_inactive_anon /
+nr_active_anon; the filesystem nr_dirty, nr_writeback, thp_file_alloc / thp_file_fallback; the page cache's split
+thp_split_page[_failed] and its drop_caches drop_pagecache, drop_slab. There is no swap: get_scan_count scans only
+the file lists (SCAN_FILE), so the *_anon reclaim events stay 0, and nr_unevictable stays 0 (the kernel's
+unevictable list is for mlocked and ramfs pages, not anonymous pages without swap)."""
 
 ZONEINFO_NODE_STATS = ("nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
                        "workingset_refault_file", "workingset_activate_file", "workingset_restore_file",
@@ -133,6 +134,7 @@ def meminfo_values(zones: list[dict], vmalloc_pages: int = 0, events: dict[str, 
     out["Inactive"] = out["Inactive(anon)"] + out["Inactive(file)"]
     out["VmallocUsed"] = vmalloc_pages
     out["FileHugePages"] = ev.get("nr_file_hugepages", 0) * 512   # printed in THPs by vmstat, in kB here
+    out["FilePmdMapped"] = ev.get("nr_file_pmdmapped", 0) * 512
     return out
 
 
@@ -142,6 +144,7 @@ def meminfo(zones: list[dict], vmalloc_pages: int = 0, events: dict[str, int] | 
     out += f"{'VmallocTotal:':<16}{VMALLOC_TOTAL_KB:>8} kB\n"
     out += show_val_kb("VmallocUsed", v["VmallocUsed"])
     out += show_val_kb("FileHugePages", v["FileHugePages"])
+    out += show_val_kb("FilePmdMapped", v["FilePmdMapped"])
     return out
 
 

@@ -56,15 +56,18 @@ local function main()
   -- one of them is in a VM_EXEC vma
   local function vs_referenced(f)
     local young, exec = 0, false
-    for _, t in ipairs(rm_folio_ptes(f.mapping, f.index, f.nr, f.node, f.pfn)) do
+    local function one(t, key, field, vpn)
       if has(t.p.bits, PTE_YOUNG) then
         young = young + 1
         t.p.bits = t.p.bits - PTE_YOUNG
-        redis.call('HSET', mm_key(t.pid, 'pte'), I(t.vpn), pte_encode(t.p))
-        local v = redis.call('ZREVRANGEBYSCORE', mm_key(t.pid, 'vmas'), I(t.vpn * 4096), '-inf', 'LIMIT', 0, 1)[1]
+        redis.call('HSET', mm_key(t.pid, key), I(field), pte_encode(t.p))
+        local v = redis.call('ZREVRANGEBYSCORE', mm_key(t.pid, 'vmas'), I(vpn * 4096), '-inf', 'LIMIT', 0, 1)[1]
         if v and has(cjson.decode(v).f, VM_EXEC) then exec = true end
       end
     end
+    for _, t in ipairs(rm_folio_ptes(f.mapping, f.index, f.nr, f.node, f.pfn)) do one(t, 'pte', t.vpn, t.vpn) end
+    -- a young PMD is one reference (pmdp_clear_young_notify)
+    for _, t in ipairs(RM.folio_pmds(f.mapping, f.index, f.nr, f.node, f.pfn)) do one(t, 'pmd', t.idx, t.idx * 512) end
     vm_node(NODE)
     return young, exec
   end
@@ -140,7 +143,7 @@ local function main()
     if ref == 'activate' then return vs_activate(f) end
     if ref == 'keep' then SC.ref_keep = SC.ref_keep + f.nr; return vs_keep(f) end
     if page_get_field(f.pfn, 'refcount') > 1 then   -- mapped: try_to_unmap through the rmap walk
-      SC.unmapped = SC.unmapped + rm_unmap_folio(f.mapping, f.index, f.nr, f.node, f.pfn)
+      SC.unmapped = SC.unmapped + rm_unmap_folio(f.mapping, f.index, f.nr, f.node, f.pfn, true)
       vm_node(NODE)
       if page_get_field(f.pfn, 'refcount') > 1 then   -- a pin the PTEs do not explain
         SC.unmap_fail = SC.unmap_fail + f.nr

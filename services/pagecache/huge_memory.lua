@@ -76,19 +76,25 @@ function HM.split(xa, ino, mapping, f, new, at, uniform)
   if ino.mode == 'hugetlb' then return nil, 'a hugetlb folio is not split' end
   local nr = XA_POW2[f.order]
   local ptes = rm_folio_ptes(mapping, f.index, nr, f.node, f.pfn)
+  local pmds = #RM.folio_pmds(mapping, f.index, nr, f.node, f.pfn)
   vm_node(f.node)
   local hp = page_get(f.pfn)
   local why
   if new >= f.order then why = 'EINVAL: order ' .. new .. ' (the mapping minimum) is not below the folio order'
   elseif fm_is_shared(f) then why = 'EBUSY: the folio is shared through PFN entries'
-  elseif hp.refcount ~= 1 + #ptes then
-    why = string.format('EAGAIN: _refcount %d but the page cache and %d PTEs explain %d', hp.refcount, #ptes, 1 + #ptes)
+  elseif hp.refcount ~= 1 + #ptes + pmds then
+    why = string.format('EAGAIN: _refcount %d but the page cache, %d PTEs and %d PMDs explain %d', hp.refcount, #ptes,
+      pmds, 1 + #ptes + pmds)
   end
   HM.count(f, why == nil)
   if why then
     HM.log[#HM.log + 1] = string.format('pfn %d order %d: refused (%s)', f.pfn, f.order, why)
     return nil, why
   end
+  -- unmap_folio: the PMDs go first (TTU_SPLIT_HUGE_PMD; a file VMA's PMD is zapped, its pages refault by PTEs)
+  RM.split_folio_pmds(mapping, f.index, nr, f.node, f.pfn)
+  vm_node(f.node)
+  hp = page_get(f.pfn)
   local pieces = HM.pieces(f.order, new, at, uniform)
   local piece_of, refs = {}, {}
   for i, pc in ipairs(pieces) do

@@ -7,6 +7,9 @@ Every process of ``{cluster}:procs`` is read with HSCAN (1000 PTEs a call), then
 mapped folios in pipelines of 500 GETRANGEs. Rules:
 
 * ``mapcount_mismatch``: a page's _mapcount + 1 differs from the PTEs (of all processes) that raised it;
+* ``entire_mapcount_mismatch``: a PMD-order folio's _entire_mapcount + 1 differs from the PMDs (of all processes)
+  mapping it (folio_add_file_rmap_pmd; page_mapcount() = _mapcount + 1 + that);
+* ``pte_under_pmd``: a PTE inside the 2 MiB a PMD of the same process maps (a PMD entry has no page table);
 * ``refcount_too_low``: a folio's _refcount is below its PTEs + the page cache's references + the mapcount
   policy's pin (``_refcount`` covers mapcount + cache + pins);
 * ``anon_page_owner``: an anonymous PTE's page is not owned by that process's anon_vma (->mapping; fork shares
@@ -15,7 +18,9 @@ mapped folios in pipelines of 500 GETRANGEs. Rules:
   it on one when it is created; no swap, so nothing takes it off while it is mapped);
 * ``file_pte_not_cached``: a file PTE maps a folio that left the page cache (->mapping cleared);
 * ``mapped_past_eof``: a PTE of a file VMA maps an index at or past the file's EOF;
-* ``pte_past_vma``: a PTE outside every VMA of its process.
+* ``pte_past_vma``: a PTE (or a PMD's 2 MiB) outside every VMA of its process.
+
+A PMD (``{mm:PID}:pmd``) holds one reference and counts in _entire_mapcount, not in the pages' _mapcount.
 """
 
 from __future__ import annotations
@@ -73,8 +78,38 @@ class RmapCheck:
             node, head, _order = (int(x) for x in k.split(b":"))
             refs[(node, head)] += int(n)
 
+    async def _pmds(self, pid: int, vmas: list[Vma], report, refs: Counter, pmds: Counter, file_heads: dict,
+                    isize: dict) -> set[int]:
+        """The process's PMD mappings: each one reference and one _entire_mapcount of its folio. Returns the
+        PMD indices (every vpn >> 9 a PMD maps)."""
+        out = set()
+        for idx_raw, raw in (await self._redis.hgetall(keys.mm(pid, "pmd"))).items():
+            idx = int(idx_raw)
+            _pfn, head, _order, node, _bits = (int(x) for x in raw.split(b":"))
+            out.add(idx)
+            first, end = idx << 21, (idx + 1) << 21
+            vma = next((v for v in vmas if v.start <= first and end <= v.end), None)
+            report.checked["pmds"] += 1
+            if vma is None:
+                report.add("pte_past_vma", f"pid {pid}: PMD at {first:#x} not inside one VMA", pfn=head,
+                           key=keys.mm(pid, "pmd"))
+            elif vma.mapping:
+                size = isize.get(vma.mapping)
+                if size is None:
+                    size = isize[vma.mapping] = int(await self._redis.hget(keys.mapping(vma.mapping, "inode"), "i_size") or 0)
+                last = vma.pgoff + ((end - vma.start) >> 12) - 1
+                if last >= -(-size // 4096):
+                    report.add("mapped_past_eof", f"pid {pid}'s PMD at {first:#x} maps index {last} of {vma.mapping}, "
+                               f"past EOF (i_size {size} bytes)", pfn=head, key=keys.mm(pid, "pmd"))
+            refs[(node, head)] += 1
+            pmds[(node, head)] += 1
+            file_heads[(node, head)] = f"pid {pid}'s PMD at {first:#x}"
+        return out
+
     async def check(self, report) -> None:
         raised: Counter = Counter()     # (node, pfn) -> PTEs that raised its _mapcount
+        pmds: Counter = Counter()       # (node, head) -> PMDs mapping the folio
+        large: set = set()              # (node, head) of PMD-order folios PTEs map
         refs: Counter = Counter()       # (node, head) -> PTEs holding a reference to the folio
         anon: dict[tuple[int, int], int] = {}    # (node, pfn) -> the anon_vma root of a process mapping it
         file_heads: dict[tuple[int, int], str] = {}
@@ -84,10 +119,16 @@ class RmapCheck:
             vmas = [Vma.from_json(m) for m in await self._redis.zrange(keys.mm(pid, "vmas"), 0, -1)]
             root = int(await self._redis.hget(keys.mm(pid, "mm"), "anon_root") or pid)   # fork's shared anon_vma
             starts = [v.start for v in vmas]
+            huge = await self._pmds(pid, vmas, report, refs, pmds, file_heads, isize)
             async for vpn_raw, pte_raw in self._redis.hscan_iter(keys.mm(pid, "pte"), count=1000):
                 vpn = int(vpn_raw)
                 pfn, head, order, node, bits = (int(x) for x in pte_raw.split(b":"))
                 report.checked["ptes"] += 1
+                if vpn >> 9 in huge:
+                    report.add("pte_under_pmd", f"pid {pid}: PTE at vpn {vpn:#x} inside the 2 MiB its PMD maps", pfn=pfn,
+                               key=keys.mm(pid, "pte"))
+                if order == 9 and not bits & lua.PTE_ZERO:
+                    large.add((node, head))
                 i = bisect.bisect_right(starts, vpn << 12) - 1
                 vma = vmas[i] if i >= 0 and vmas[i].end > vpn << 12 else None
                 if vma is None:
@@ -112,7 +153,14 @@ class RmapCheck:
                     file_heads[(node, head)] = f"pid {pid} vpn {vpn:#x}"
             await self._runs(pid, raised, refs, file_heads)
         report.checked["ptes_raising_mapcount"] += sum(raised.values())
-        recs = await self._records(sorted(set(raised) | set(refs)))
+        large |= set(pmds)
+        tails = {(n, h + 1) for n, h in large}
+        recs = await self._records(sorted(set(raised) | set(refs) | tails))
+        for node, head in sorted(large):
+            r = recs.get((node, head + 1))
+            if r is not None and r[4] + 1 != pmds[(node, head)]:
+                report.add("entire_mapcount_mismatch", f"_entire_mapcount {r[4]} (+1 = {r[4] + 1} PMD mappings), "
+                           f"{pmds[(node, head)]} PMDs map the folio", pfn=head)
         pinned = set()
         for n in self._layout.nodes:
             pinned |= {(n.nid, int(x)) for x in await self._redis.smembers(keys.node(n.nid, "rmap_pinned"))}

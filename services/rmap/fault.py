@@ -59,6 +59,7 @@ class FaultResult:
     pinned: bool = False
     zero_page: bool = False
     around_mapped: int = 0      # PTEs filemap_map_pages installed around the fault
+    pmd: bool = False           # one PMD maps the whole folio (do_set_pmd)
     message: str = ""
     freed: list[tuple[int, int, int]] = field(default_factory=list)
 
@@ -89,7 +90,7 @@ def mapped_result(vmf: VmFault, pte: str, major: bool) -> FaultResult:
     p = decode_pte(pte)
     zero = bool(p["bits"] & lua.PTE_ZERO)
     return FaultResult(vmf, pfn=p["pfn"], folio=None if zero else (p["head"], p["order"], p["node"]), major=major,
-                       zero_page=zero)  # fmt: skip
+                       zero_page=zero, pmd=bool(p["bits"] & lua.PTE_PMD))  # fmt: skip
 
 
 def resolve_policy(vma: Vma, proc_limit: str, proc_action: str) -> tuple[int, str]:
@@ -287,10 +288,11 @@ class FaultHandler:
     @staticmethod
     def _finished(r, vmf: VmFault, kind: str, major: bool) -> FaultResult:
         """finish_fault's 'ok' (either fault script): what was mapped, the folios to free."""
-        tracing.annotate(pages_mapped=r.nr, fault_around_mapped=r.around_mapped, fault_kind=kind)
+        tracing.annotate(pages_mapped=r.nr, fault_around_mapped=r.around_mapped, fault_kind=kind, pmd=bool(r.pmd))
         return FaultResult(vmf, pfn=r.pfn, folio=None if kind == "zero" else (r.head, r.order, r.node),
                            pages_mapped=r.nr, first_vpn=r.first_vpn, major=major, pinned=bool(r.pinned),
-                           zero_page=kind == "zero", freed=lua.freed(r.freed), around_mapped=r.around_mapped)
+                           zero_page=kind == "zero", freed=lua.freed(r.freed), around_mapped=r.around_mapped,
+                           pmd=bool(r.pmd))
 
     async def pagefault_out_of_memory(self, pid: int) -> bool:
         """VM_FAULT_OOM reached the fault handler (an allocation failed, e.g. under the filesystem's NOFS scope,
@@ -314,7 +316,7 @@ class FaultHandler:
     # ---- access_process_vm ----------------------------------------------------------------------
 
     async def read_memory(self, pid: int, address: int, length: int) -> tuple[bytes, VmFault, int]:
-        k = mm_keys(pid, ("mm", "pte"))
+        k = mm_keys(pid, ("mm", "pte", "pmd"))
         data, addr, stop, faults = b"", address, address + length, 0
         while addr < stop:
             r = lua.live(await lua.READ_MEM(self.redis, **k, address=addr, length=stop - addr), pid)
@@ -332,7 +334,7 @@ class FaultHandler:
         return data, VmFault(0), faults
 
     async def write_memory(self, pid: int, address: int, data: bytes) -> tuple[int, VmFault, int]:
-        k = mm_keys(pid, ("mm", "pte"))
+        k = mm_keys(pid, ("mm", "pte", "pmd"))
         faults, limit = 0, len(data)
         while True:
             r = lua.live(await lua.WRITE_MEM(self.redis, **k, address=address, data=data[:limit]), pid)

@@ -25,6 +25,23 @@ local function main()
   end
   local limit, action = RM.policy(vma, st[3], st[4])
   local vpn = math.floor(addr / 4096)
+  local pmd = RM.pmd_get(ARG.pid, math.floor(vpn / 512))
+  if pmd then
+    local p = pte_decode(pmd)
+    if not write or has(p.bits, PTE_WRITE) then
+      -- huge_pmd_set_accessed: the PMD is there; mark it young (and dirty on a write)
+      p.bits = bit.bor(p.bits, PTE_YOUNG + (write and PTE_DIRTY or 0))
+      redis.call('HSET', mm_key(ARG.pid, 'pmd'), I(math.floor(vpn / 512)), pte_encode(p))
+      rm_stat(p.node, 'pgfault', 1)
+      redis.call('HINCRBY', KEY.mm, 'min_flt', 1)
+      p.pfn = p.head + vpn % 512
+      return {'spurious', pte_encode(p)}
+    end
+    -- wp_huge_pmd: a regular file has no ->huge_fault, so the PMD is split (for a file VMA: zapped) and the
+    -- write goes on at the PTE level (VM_FAULT_FALLBACK): do_shared_fault maps the folio again, writable;
+    -- a private mapping copies the page
+    RM.zap_pmd(tonumber(ARG.pid), math.floor(vpn / 512), pmd, true)
+  end
   local s = redis.call('HGET', KEY.pte, I(vpn))
   if s then
     local p = pte_decode(s)

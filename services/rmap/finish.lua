@@ -41,6 +41,23 @@ function RM.fault_plan(vma, vpn, index, findex, order, isz)
   return index, vpn, 1
 end
 
+-- do_set_pmd's conditions (mm/memory.c) for mapping file folio F by one PMD: a PMD-order folio,
+-- thp_vma_suitable_order (vm_start - vm_pgoff pages a multiple of HPAGE_PMD_NR and the 2 MiB around the address
+-- inside the VMA), pmd_none (no PTE of this process in those 2 MiB), the whole folio below EOF (mm/memory.c maps no
+-- page past i_size). The mapcount policy counts PTEs: with a limit in force the folio is PTE-mapped, and so is a
+-- folio whose _entire_mapcount or _refcount could not take one more.
+function RM.pmd_suitable(K, F)
+  local vma = F.vma
+  if F.order ~= 9 or (vma.s / 4096 - vma.pg) % 512 ~= 0 then return false end
+  local hv = F.vpn - F.vpn % 512
+  if hv < vma.s / 4096 or hv + 512 > vma.e / 4096 or vma.pg + hv - vma.s / 4096 ~= F.findex then return false end
+  if F.findex + 512 > math.ceil(F.isz / 4096) then return false end
+  if F.limit > 0 and F.action ~= 'none' then return false end
+  if redis.call('ZCOUNT', K.pte_idx, I(hv), I(hv + 511)) > 0 then return false end
+  vm_node(F.node)
+  return page_get_field(F.head + 1, 'w2') < INT_MAX - 1 and F.hp.refcount < INT_MAX
+end
+
 -- the folios cached in the window [lo, lo + n) below EOF (filemap_map_pages's walk of i_pages), as
 -- {node, head, order, index} each
 function RM.cached_around(xa, ino, lo, n)
@@ -86,7 +103,10 @@ function RM.finish(K, F)
   local kind, node, head, order = F.kind, F.node, F.head, F.order
   local nr, first_vpn, first_pfn = 1, F.vpn, head + (F.index - F.findex)
   local around_mapped = 0
-  if kind == 'file' and F.old == '' then
+  local pmd = kind == 'file' and F.old == '' and RM.pmd_suitable(K, F)
+  if pmd then
+    nr, first_vpn, first_pfn = 512, F.vpn - F.vpn % 512, head
+  elseif kind == 'file' and F.old == '' then
     local pi, pv, pn = RM.fault_plan(F.vma, F.vpn, F.index, F.findex, order, F.isz)
     local none = pn > 1
     for i = 0, pn - 1 do
@@ -97,7 +117,7 @@ function RM.finish(K, F)
 
   -- the mapcount-overflow policy (LSFMM 2018): per-process mappings of each page, and the 32-bit _mapcount
   local over, overflow, pinned = nil, {}, 0
-  if kind == 'file' then
+  if kind == 'file' and not pmd then
     for i = 0, nr - 1 do
       local pfn = first_pfn + i
       local c = tonumber(redis.call('HGET', K.pagemaps, I(node) .. ':' .. I(pfn)) or '0')
@@ -146,6 +166,17 @@ function RM.finish(K, F)
     redis.call('HSET', K.pte, I(vpn), pte_encode({pfn = 0, head = 0, order = 0, node = node, bits = PTE_YOUNG + PTE_ZERO}))
     redis.call('ZADD', K.pte_idx, I(vpn), I(vpn))
     first_pfn, head = 0, 0
+  elseif pmd then
+    -- do_set_pmd: one PMD maps the folio (folio_add_file_rmap_pmd, one reference, MM_FILEPAGES + HPAGE_PMD_NR,
+    -- thp_file_mapped); filemap_map_pmd maps nothing around it
+    vm_node(node)
+    local bits = PTE_YOUNG + PTE_PMD
+    if F.write_shared then bits = bit.bor(bits, PTE_WRITE + PTE_DIRTY) end
+    redis.call('HSET', mm_key(F.pid, 'pmd'), I(first_vpn / 512), pte_encode({pfn = head, head = head, order = order, node = node, bits = bits}))
+    RM.rmap_pmd(node, head, 1)
+    page_ref_add(head, 1)
+    redis.call('HINCRBY', K.mm, 'rss_file', nr)
+    rm_stat(node, 'thp_file_mapped', 1)
   elseif kind == 'file' then
     vm_node(node)
     local bits = PTE_YOUNG
@@ -154,7 +185,7 @@ function RM.finish(K, F)
       local pfn, v = first_pfn + i, first_vpn + i
       local b = bits
       if overflow[i] then b = bit.bor(b, PTE_NOMC)
-      elseif page_mapcount_add(pfn, 1) == 0 then rm_stat(node, 'nr_mapped', 1) end
+      elseif page_mapcount_add(pfn, 1) == 0 and RM.counts_mapped(head, order) then rm_stat(node, 'nr_mapped', 1) end
       redis.call('HSET', K.pte, I(v), pte_encode({pfn = pfn, head = head, order = order, node = node, bits = b}))
       redis.call('ZADD', K.pte_idx, I(v), I(v))
       redis.call('HINCRBY', K.pagemaps, I(node) .. ':' .. I(pfn), 1)
@@ -185,7 +216,8 @@ function RM.finish(K, F)
   -- where the kernel counts it, in filemap_fault on a page-cache miss (the page cache's lookup script).
   rm_stat(F.node, 'pgfault', 1)
   redis.call('HINCRBY', K.mm, F.major and 'maj_flt' or 'min_flt', 1)
-  local out = {'ok', I(nr), I(first_vpn), I(first_pfn + (vpn - first_vpn)), I(pinned), I(around_mapped), I(node), I(head), I(order)}
+  local out = {'ok', I(nr), I(first_vpn), I(first_pfn + (vpn - first_vpn)), I(pinned), I(around_mapped), I(node), I(head), I(order),
+    pmd and '1' or '0'}
   for _, x in ipairs(rm_freed_flat()) do out[#out + 1] = x end
   return out
 end

@@ -33,6 +33,15 @@ local function main()
     rm_stat(node, 'pgfault', 1)
     return {'sigbus', 'the file shrank below the faulting index'}
   end
+  local pmd = RM.pmd_get(ARG.pid, math.floor(vpn / 512))
+  if pmd then
+    -- another fault mapped the folio by a PMD first (do_set_pmd's !pmd_none): VM_FAULT_NOPAGE
+    rm_stat(node, 'pgfault', 1)
+    redis.call('HINCRBY', KEY.mm, 'min_flt', 1)
+    local p = pte_decode(pmd)
+    p.pfn = p.head + vpn % 512
+    return {'nopage', pte_encode(p)}
+  end
   local now = redis.call('HGET', KEY.pte, I(vpn))
   if not now and old ~= '' then
     -- the PTE this fault was to replace went meanwhile (the zero page's PTE is zapped when the page cache

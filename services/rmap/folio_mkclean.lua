@@ -21,6 +21,16 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEY.i_mmap, '-inf', I(hi_ind
     local base, last = v.s / 4096 - v.pg, v.pg + (v.e - v.s) / 4096 - 1
     for _, f in ipairs(folios) do
       local lo, hi = math.max(f.index, v.pg), math.min(f.index + f.nr - 1, last)
+      local pmd = f.nr == RM.PMD_NR and lo == f.index and hi == f.index + f.nr - 1
+        and (base + lo) % RM.PMD_NR == 0 and RM.pmd_get(pid, (base + lo) / RM.PMD_NR)
+      local hpmd = pmd and pte_decode(pmd)
+      if hpmd and hpmd.node == f.node and hpmd.head == f.head and has(hpmd.bits, PTE_WRITE + PTE_DIRTY) then
+        -- page_mkclean_one on a PMD: pmd_wrprotect + pmd_mkclean
+        if has(hpmd.bits, PTE_DIRTY) then f.dirty = 1 end
+        hpmd.bits = bit.band(hpmd.bits, bit.bnot(PTE_WRITE + PTE_DIRTY))
+        redis.call('HSET', mm_key(pid, 'pmd'), I((base + lo) / RM.PMD_NR), pte_encode(hpmd))
+        f.cleaned = f.cleaned + 1
+      end
       if lo <= hi then
         for _, vpn in ipairs(redis.call('ZRANGEBYSCORE', mm_key(pid, 'pte_idx'), I(base + lo), I(base + hi))) do
           local ptestr = redis.call('HGET', mm_key(pid, 'pte'), vpn)

@@ -16,6 +16,10 @@ PTE encoding (the value of ``{mm:PID}:pte`` field VPN): ``"PFN:HEAD:ORDER:NODE:B
 PTE_* below. A PTE with PTE_NOMC was installed without raising _mapcount (the leak policy saturated it); one
 with PTE_PROTNONE is present but inaccessible (mprotect PROT_NONE: pte_mkprotnone), so accesses fault.
 
+PMD mappings of file THPs (do_set_pmd) live in ``{mm:PID}:pmd``, field = the PMD index (virtual address >> 21),
+the value encoded the same way with PFN = HEAD (the folio's head), ORDER 9 and PTE_PMD set; no PTE of that
+process lies in the 2 MiB a PMD maps. The folio's ``_entire_mapcount`` is the first tail page's compound_mapcount word.
+
 Lua numbers are doubles: every integer that goes into a key or a reply is formatted with ``I()``
 (``%d``), never ``tostring`` (which prints 2**47 as 1.4e+14); VMA JSON is decoded here but never
 re-encoded (cjson would round large addresses); Python builds the JSON.
@@ -29,7 +33,7 @@ from mmsim.runtime import lua
 from mmsim.runtime.errors import FailedPrecondition, NotFound
 from mmsim.runtime.lua import Reply, Spec, SpecScript
 
-PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO, PTE_PROTNONE = 1, 2, 4, 8, 16, 32, 64
+PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO, PTE_PROTNONE, PTE_PMD = 1, 2, 4, 8, 16, 32, 64, 128
 
 RMAP_LUA_LIB = lua.source(__file__, "rmap")
 """The reverse map's Lua library (rmap.lua): PTE encoding, zap, teardown, fault-around; after the vmemmap library."""
@@ -78,8 +82,9 @@ SPAWN = _script(Spec("spawn", keys=("pids", "procs"),
 # finish_fault's reply once the PTEs are in: PTEs of the faulting folio, the first one's vpn, the faulting page's
 # pfn, 1 if the leak policy pinned the folio, PTEs fault-around added, the folio mapped (the COW copy for a
 # COW fault; 0s for the zero page), the folios to free
+# and 1 if one PMD maps the whole folio (do_set_pmd)
 _FINISHED = {"ok": ("nr:int", "first_vpn:int", "pfn:int", "pinned:int", "around_mapped:int", "node:int", "head:int",
-                    "order:int", _FREED),
+                    "order:int", "pmd:int", _FREED),
              "killed": ("reason", "evict", _FREED)}   # evict: orphan mappings left unmapped, space separated
 
 FAULT_BEGIN = _script(Spec(
@@ -139,7 +144,7 @@ FORK = _script(Spec(
 
 MPROTECT = _script(Spec(
     "mprotect", keys=("mm", "vmas", "pte", "pte_idx"),
-    args=("pid", "start", "stop",
+    args=("spans", "pid", "start", "stop",
           "old", "new",                 # JSON lists of VMA members: the ones replaced (by address), their replacements
           "wrprotect", "protnone"),     # 0/1: clear PTE_WRITE in range; set (1) or clear (0) PTE_PROTNONE
     replies={**_GONE, "ok": ("ptes:int",), "retry": (), "enomem": ("map_count",)}))
@@ -152,16 +157,21 @@ UNMAP_MAPPING_RANGE = _script(Spec(
     args=("spans", "first", "last", "even_cows"),   # file pages; last -1 = to EOF
     replies={"ok": ("zapped:int", "vmas:int", _FREED)}))
 
-READ_MEM = _script(Spec("read_mem", keys=("mm", "pte"), args=("address", "length"),
-                        replies={**_GONE, "ok": ("data:bytes", "missing")}), libraries="")  # missing: vpn or ''
+_PTE_LOOKUP = lua.source(__file__, "pte_lookup")
+"""pte_or_pmd (pte_lookup.lua): the PTE or the PMD mapping a virtual page, for the access scripts."""
 
-WRITE_MEM = _script(Spec("write_mem", keys=("mm", "pte"), args=("address", "data"),
-                         replies={**_GONE, "fault": ("vpn:int",), "ok": ("written:int",)}), libraries="")
+READ_MEM = _script(Spec("read_mem", keys=("mm", "pte", "pmd"), args=("address", "length"),
+                        replies={**_GONE, "ok": ("data:bytes", "missing")}), libraries=_PTE_LOOKUP)  # missing: vpn or ''
+
+WRITE_MEM = _script(Spec("write_mem", keys=("mm", "pte", "pmd"), args=("address", "data"),
+                         replies={**_GONE, "fault": ("vpn:int",), "ok": ("written:int",)}), libraries=_PTE_LOOKUP)
 
 FOLIO_MAPCOUNT = _script(Spec(
     "folio_mapcount", args=("spans", "node", "pfn"),
     replies={"ok": ("total:int", "raw:int", "refcount:int", "pinned:int", "head:int", "order:int",
-                    "*per_process:int")}))   # pid, PTEs of that process mapping the page; per process
+                    "entire:int",         # folio_entire_mapcount: PMDs mapping the folio
+                    "page_mapcount:int",  # page_mapcount: _mapcount + 1 + entire
+                    "*per_process:int")}))   # pid, PTEs and PMDs of that process mapping the page; per process
 
 FOLIO_MKCLEAN = _script(Spec(
     "folio_mkclean", keys=("i_mmap",), args=("spans", "*folios"),   # folios: node, head, order, index each

@@ -1,10 +1,11 @@
 -- The reverse map's library (after the vmemmap library): PTE encoding, zap (folio_remove_rmap_pte + folio_put),
 -- exit_mmap's teardown, fault-around (filemap_map_pages). Key builders match mmsim.runtime.keys.
-local PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO, PTE_PROTNONE = 1, 2, 4, 8, 16, 32, 64
+local PTE_WRITE, PTE_ANON, PTE_DIRTY, PTE_YOUNG, PTE_NOMC, PTE_ZERO, PTE_PROTNONE, PTE_PMD = 1, 2, 4, 8, 16, 32, 64, 128
 local VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 1, 2, 4, 8
 local PG_UPTODATE, PG_DIRTY, PG_HEAD, PG_SWAPBACKED = 8, 16, 64, 131072
 local RM_FREED = {}
-local RM = {}   -- the MapMany/pin helpers, in one table: composed scripts stay under Lua's 200 locals
+local RM = {PMD_ORDER = 9, PMD_NR = 512, PG_REFERENCED = 4}   -- the MapMany/pin/PMD helpers, in one table: composed
+-- scripts stay under Lua's 200 locals
 
 local function I(n) return string.format('%d', n) end
 local function mm_key(pid, s) return 'mmsim:{mm:' .. I(pid) .. '}:' .. s end
@@ -109,12 +110,76 @@ local function rm_zap(pid, vpn, ptestr)
   redis.call('HINCRBY', mm_key(pid, 'mm'), anon and 'rss_anon' or 'rss_file', -1)
   if RM.bad_map(p.node, p.pfn, p.head, has(p.bits, PTE_NOMC)) then return 1 end
   if not has(p.bits, PTE_NOMC) then
-    if page_mapcount_add(p.pfn, -1) == -1 then
+    if page_mapcount_add(p.pfn, -1) == -1 and (anon or RM.counts_mapped(p.head, p.order)) then
       rm_stat(p.node, anon and 'nr_anon_pages' or 'nr_mapped', -1)
     end
   end
   RM.put_refs(p.node, p.head, p.order, 1)
   return 1
+end
+
+-- PMD mappings of file THPs: {mm:PID}:pmd, field = the PMD's index (virtual address >> 21), value a PTE string
+-- (pte_encode) naming the folio's head (pfn = head, order 9). folio->_entire_mapcount is the first tail page's
+-- compound_mapcount word (-1: no PMD maps the folio).
+function RM.pmd_get(pid, idx) return redis.call('HGET', mm_key(pid, 'pmd'), I(idx)) end
+
+-- a page's first PTE mapping (or its last PTE unmapping) moves NR_FILE_MAPPED only while no PMD maps its folio:
+-- __folio_add_rmap / __folio_remove_rmap count a page once, whether mapped by PTEs, a PMD or both
+function RM.counts_mapped(head, order)
+  return order ~= RM.PMD_ORDER or page_get_field(head + 1, 'w2') < 0
+end
+
+-- the folio's pages mapped by PTEs (_nr_pages_mapped & FOLIO_PAGES_MAPPED)
+function RM.pages_mapped(head)
+  local n = 0
+  for i = 0, RM.PMD_NR - 1 do
+    if page_get_field(head + i, 'mapcount') >= 0 then n = n + 1 end
+  end
+  return n
+end
+
+-- folio_add_file_rmap_pmd / folio_remove_rmap_pmd (mm/rmap.c, delta +1 / -1): _entire_mapcount moves; the first
+-- PMD mapping counts the pages no PTE mapped yet in NR_FILE_MAPPED and the folio in NR_FILE_PMDMAPPED (kept
+-- in THPs, as vmstat prints it), the last one uncounts them. vm_node(node) must be current.
+function RM.rmap_pmd(node, head, delta)
+  local e = page_get_field(head + 1, 'w2') + delta
+  page_set_field(head + 1, 'w2', e)
+  if (delta > 0 and e == 0) or (delta < 0 and e == -1) then
+    rm_stat(node, 'nr_mapped', delta * (RM.PMD_NR - RM.pages_mapped(head)))
+    rm_stat(node, 'nr_file_pmdmapped', delta)
+  end
+end
+
+-- zap_huge_pmd (mm/huge_memory.c) of pid's PMD at index idx (its string s): the PMD goes, folio_remove_rmap_pmd,
+-- folio_put, MM_FILEPAGES - RM.PMD_NR. split: __split_huge_pmd_locked of a file VMA, which zaps the PMD as
+-- well (the pages refault through PTEs), counts thp_split_pmd and hands the young bit to PG_referenced.
+-- Returns the pages unmapped.
+function RM.zap_pmd(pid, idx, s, split)
+  local p = pte_decode(s)
+  redis.call('HDEL', mm_key(pid, 'pmd'), I(idx))
+  redis.call('HINCRBY', mm_key(pid, 'mm'), 'rss_file', -RM.PMD_NR)
+  vm_node(p.node)
+  if split then rm_stat(p.node, 'thp_split_pmd', 1) end
+  if RM.bad_map(p.node, p.head, p.head, true) then return RM.PMD_NR end
+  if split and has(p.bits, PTE_YOUNG) then page_flags_set(p.head, RM.PG_REFERENCED) end
+  RM.rmap_pmd(p.node, p.head, -1)
+  RM.put_refs(p.node, p.head, RM.PMD_ORDER, 1, false)
+  return RM.PMD_NR
+end
+
+-- zap_pmd_range's PMD part for pid's pages [lo, hi]: a PMD inside the range is zapped (zap_huge_pmd), one the
+-- range cuts is split first (__split_huge_pmd: for a file VMA, zapped too). The PMDs of a process are few: all
+-- are read (HGETALL). Returns the pages unmapped.
+function RM.zap_pmds(pid, lo, hi)
+  local n, h = 0, redis.call('HGETALL', mm_key(pid, 'pmd'))
+  for i = 1, #h, 2 do
+    local idx = tonumber(h[i])
+    local first, last = idx * RM.PMD_NR, idx * RM.PMD_NR + RM.PMD_NR - 1
+    if first <= hi and last >= lo then
+      n = n + RM.zap_pmd(pid, idx, h[i + 1], first < lo or last > hi)
+    end
+  end
+  return n
 end
 
 -- vma_unlink_file: the VMA of pid at start leaves mapping m's i_mmap; m is remembered for rm_evictable
@@ -258,7 +323,7 @@ end
 
 -- zap every PTE of pid in [lo_vpn, hi_vpn]; skip private COW copies unless even_cows
 local function rm_zap_range(pid, lo, hi, even_cows)
-  local n = 0
+  local n = RM.zap_pmds(pid, lo, hi)
   local vpns = redis.call('ZRANGEBYSCORE', mm_key(pid, 'pte_idx'), I(lo), I(hi))
   for _, v in ipairs(vpns) do
     local s = redis.call('HGET', mm_key(pid, 'pte'), v)
@@ -282,7 +347,7 @@ local function rm_teardown(pid)
     local v = cjson.decode(m)
     rm_i_mmap_del(v.m, pid, v.s)
   end
-  redis.call('DEL', mm_key(pid, 'vmas'), mm_key(pid, 'pte'), mm_key(pid, 'pte_idx'), mm_key(pid, 'pagemaps'),
+  redis.call('DEL', mm_key(pid, 'vmas'), mm_key(pid, 'pte'), mm_key(pid, 'pte_idx'), mm_key(pid, 'pmd'), mm_key(pid, 'pagemaps'),
     mm_key(pid, 'runs'), mm_key(pid, 'pins'))
   redis.call('HSET', mm_key(pid, 'mm'), 'map_count', 0, 'rss_file', 0, 'rss_anon', 0, 'pins', 0)
   return zapped, #vmas
@@ -314,7 +379,7 @@ local function rm_fault_around(vma, mapping, isz, limit, action, K, around, lo, 
          and redis.call('HEXISTS', K.pte, I(v)) == 0
          and page_get_field(pfn, 'mapcount') < INT_MAX
          and (limit <= 0 or action == 'none' or tonumber(redis.call('HGET', K.pagemaps, pk) or '0') < limit) then
-        if page_mapcount_add(pfn, 1) == 0 then rm_stat(an, 'nr_mapped', 1) end
+        if page_mapcount_add(pfn, 1) == 0 and RM.counts_mapped(ah, ao) then rm_stat(an, 'nr_mapped', 1) end
         redis.call('HSET', K.pte, I(v), pte_encode({pfn = pfn, head = ah, order = ao, node = an, bits = PTE_YOUNG}))
         redis.call('ZADD', K.pte_idx, I(v), I(v))
         redis.call('HINCRBY', K.pagemaps, pk, 1)

@@ -285,7 +285,7 @@ class ReverseMap:
             if not old:
                 return {"old": 0, "new": 0, "ptes": 0}
             r = lua.live(await lua.MPROTECT(
-                self.redis, **mm_keys(pid, ("mm", "vmas", "pte", "pte_idx")), pid=pid, start=addr, stop=end,
+                self.redis, **mm_keys(pid, ("mm", "vmas", "pte", "pte_idx")), spans=self.spans, pid=pid, start=addr, stop=end,
                 old=json.dumps([v.to_json() for v in old]), new=json.dumps([v.to_json() for v in new]),
                 wrprotect=int(not bits & VM_WRITE), protnone=int(bits == 0)), pid)  # fmt: skip
             if r.kind == "ok":
@@ -383,7 +383,8 @@ class ReverseMap:
         r = await lua.FOLIO_MAPCOUNT(self.redis, spans=self.spans, node=node, pfn=pfn)
         per = dict(zip(r.per_process[::2], r.per_process[1::2]))
         return {"folio_mapcount": r.total, "raw": r.raw, "refcount": r.refcount, "pinned": r.pinned == 1,
-                "head": r.head, "order": r.order, "per_process": per}  # fmt: skip
+                "head": r.head, "order": r.order, "per_process": per, "entire": r.entire,
+                "page_mapcount": r.page_mapcount}  # fmt: skip
 
 
 def _run_spans(runs: dict) -> list[Vma]:

@@ -28,8 +28,12 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', map_key(name, 'i_mmap'), '-i
     if vpn < v.e / 4096 then
       local pte = redis.call('HGET', mm_key(pid, 'pte'), I(vpn))
       local d = pte and pte_decode(pte)
+      local pmd = not pte and RM.pmd_get(pid, math.floor(vpn / 512))
+      local h = pmd and pte_decode(pmd)
       if d and d.pfn == pfn and d.node == node and not has(d.bits, PTE_ANON + PTE_ZERO) then
         add(pid, vpn * 4096, 'file', 1, tasks_of(pid))
+      elseif h and h.head == head and h.node == node then
+        add(pid, (vpn - vpn % 512) * 4096, 'pmd', 1, tasks_of(pid))   -- page_vma_mapped_walk found a PMD
       end
     end
   else

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from mmsim.allocator.zones import Layout
+from mmsim.rmap import smaps
 from mmsim.rmap.debug_vm import RmapCheck
 from mmsim.rmap.rmap import ACTION_NUMBERS, ReverseMap, prot_letters
 from mmsim.runtime import serve, tracing
@@ -42,7 +45,7 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         resp = reverse_map_pb2.HandleFaultResponse(
             vm_fault=res.vm_fault.to_proto(), pfn=res.pfn, pages_mapped=res.pages_mapped, major=res.major,
             spurious=res.spurious, trace_id=trace_id, pinned=res.pinned, zero_page=res.zero_page,
-            pages_mapped_around=res.around_mapped)  # fmt: skip
+            pages_mapped_around=res.around_mapped, pmd=res.pmd)  # fmt: skip
         if res.folio is not None:
             resp.folio.CopyFrom(common_pb2.Folio(pfn=res.folio[0], order=res.folio[1], node=res.folio[2]))
         tracing.annotate(vm_fault=str(res.vm_fault))
@@ -80,6 +83,11 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         lines = await self._rm.proc_maps(_pid(request.pid))
         return reverse_map_pb2.ProcMapsResponse(lines=lines, text="".join(line + "\n" for line in lines))
 
+    async def ProcSmaps(self, request, context):
+        vmas = await smaps.proc_smaps(self._rm.redis, _pid(request.pid))
+        return reverse_map_pb2.ProcSmapsResponse(vmas=[reverse_map_pb2.SmapsVma(**asdict(v)) for v in vmas],
+                                                 text=smaps.format_smaps(vmas))
+
     async def ProcStatus(self, request, context):
         h = await self._rm.proc_status(_pid(request.pid))
         return reverse_map_pb2.ProcStatusResponse(
@@ -94,6 +102,7 @@ class ReverseMapServicer(reverse_map_pb2_grpc.ReverseMapServiceServicer):
         d = await self._rm.folio_mapcount(request.node, request.pfn)
         resp = reverse_map_pb2.FolioMapcountResponse(
             folio_mapcount=d["folio_mapcount"], page_mapcount_raw=d["raw"], refcount=d["refcount"], pinned=d["pinned"],
+            entire_mapcount=d["entire"], page_mapcount=d["page_mapcount"],
             folio=common_pb2.Folio(pfn=d["head"], order=d["order"], node=request.node))  # fmt: skip
         for pid, n in d["per_process"].items():
             resp.per_process[pid] = n

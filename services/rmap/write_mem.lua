@@ -1,5 +1,6 @@
 -- access_process_vm write side: store only when every PTE of the range is present and writable; each PTE
--- written through becomes dirty and young (the bits folio_mkclean and folio_referenced read).
+-- written through becomes dirty and young (the bits folio_mkclean and folio_referenced read). A page of a
+-- PMD-mapped folio is written through its PMD ({mm:PID}:pmd, field vpn >> 9).
 local function I(n) return string.format('%d', n) end
 local st = redis.call('HMGET', KEY.mm, 'state', 'killed_reason')
 if not st[1] then return {'nopid'} end
@@ -9,11 +10,11 @@ local stop = start + #data
 local vpn = math.floor(start / 4096)
 local ptes = {}
 while vpn * 4096 < stop do
-  local s = redis.call('HGET', KEY.pte, I(vpn))
+  local s, key, field, pfn = pte_or_pmd(KEY, vpn)
   if not s then return {'fault', I(vpn)} end
-  local pfn, head, order, node, bits = string.match(s, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
+  local _, head, order, node, bits = string.match(s, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
   if bit.band(tonumber(bits), 1) == 0 then return {'fault', I(vpn)} end
-  ptes[#ptes + 1] = {vpn, tonumber(pfn), head, node, tonumber(bits), s}
+  ptes[#ptes + 1] = {vpn, tonumber(pfn), head, node, tonumber(bits), s, key, field}
   vpn = vpn + 1
 end
 for _, p in ipairs(ptes) do
@@ -21,7 +22,8 @@ for _, p in ipairs(ptes) do
   local dst = (p[2] - tonumber(p[3])) * 4096 + (lo - p[1] * 4096)
   redis.call('SETRANGE', 'mmsim:{node:' .. p[4] .. '}:mem:' .. p[3], dst, string.sub(data, lo - start + 1, hi - start))
   if bit.band(p[5], 12) ~= 12 then   -- PTE_DIRTY | PTE_YOUNG
-    redis.call('HSET', KEY.pte, I(p[1]), (string.gsub(p[6], '%d+$', I(bit.bor(p[5], 12)))))
+    p[5] = bit.bor(p[5], 12)
+    redis.call('HSET', p[7], p[8], (string.gsub(p[6], '%d+$', I(p[5]))))
   end
 end
 return {'ok', I(#data)}

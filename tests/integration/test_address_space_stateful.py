@@ -5,9 +5,13 @@ The model is what a program sees (after tools/testing/selftests/mm/cow.c): the b
 (a shared mapping shows the file, a private one the file until it writes, then its own copy, inherited by a
 fork child and private to each side after), and which accesses are refused (SIGSEGV: a store to a read-only
 range, any access to PROT_NONE). After every step, against the stack itself: `mmsim check` holds (every
-page's _mapcount equals the PTEs mapping it, _refcount covers them), and for every mapped page the rmap walk
-(i_mmap, anon_vma) finds exactly the (process, address) pairs whose PTEs map it, and FolioMapcount's
-per-process counts agree. Bounded in `make test` (MMSIM_AS_EXAMPLES x MMSIM_AS_STEPS), larger in `make soak`.
+page's _mapcount equals the PTEs mapping it, every PMD-order folio's _entire_mapcount the PMDs mapping it,
+_refcount covers them), and for every mapped page the rmap walk (i_mmap, anon_vma) finds exactly the
+(process, address) pairs whose PTEs map it plus the PMDs that map its folio (at the PMD's address),
+FolioMapcount's per-process counts agree and page_mapcount() = its PTEs + its folio's PMDs.
+A second file is one order-9 folio (2 MiB written in one call): a whole-file mapping is PMD-aligned
+(__thp_get_unmapped_area), so its faults map it by one PMD (do_set_pmd) and munmap, mprotect, fork and COW
+writes split or zap that PMD. Bounded in `make test` (MMSIM_AS_EXAMPLES x MMSIM_AS_STEPS), larger in `make soak`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from mmsim.runtime import keys
 from mmsim.runtime.vmfault import VmFault
 
 PAGES = 8
+HUGE = 512   # pages of the order-9 file
 TAG = 8   # bytes modelled at the start of each page
 EXAMPLES = int(os.environ.get("MMSIM_AS_EXAMPLES", "6"))     # make soak: 40
 STEPS = int(os.environ.get("MMSIM_AS_STEPS", "15"))           # make soak: 25
@@ -39,6 +44,7 @@ class Page:
     shared: bool
     index: int      # file page
     prot: str       # "", "r" or "rw"
+    huge: bool = False   # a page of the order-9 file
 
 
 @dataclass
@@ -53,15 +59,20 @@ def test_address_space_state_machine(mm, stack_settings):
     fs = mm.mkfs("assm", profile="linux-6.12")
     f = fs.create("/data")
     initial = b"".join(f"page{i:04d}".encode().ljust(PAGE_SIZE, b".") for i in range(PAGES))
+    g = fs.create("/thp")
+    huge_initial = b"".join(f"huge{i:04d}".encode().ljust(PAGE_SIZE, b".") for i in range(HUGE))
     r = redis.Redis.from_url(stack_settings.redis_url)
     tags = itertools.count()
+    pmd_faults = mm.vmstat().get("thp_file_mapped", 0)
 
     class AddressSpace(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
             self.procs: dict[int, Proc] = {}
-            f.write(0, initial)            # every example starts from the same file (the stack outlives them)
+            f.write(0, initial)            # every example starts from the same files (the stack outlives them)
+            g.write(0, huge_initial)       # one call: one order-9 folio
             self.file = {i: f"page{i:04d}".encode() for i in range(PAGES)}
+            self.huge = {i: f"huge{i:04d}".encode() for i in range(HUGE)}
 
         def _proc(self, data, need_pages=False) -> Proc:
             pids = sorted(pid for pid, p in self.procs.items() if p.pages or not need_pages)
@@ -70,8 +81,11 @@ def test_address_space_state_machine(mm, stack_settings):
         def _any_pages(self):
             return any(p.pages for p in self.procs.values())
 
+        def _model(self, page: Page) -> dict[int, bytes]:
+            return self.huge if page.huge else self.file
+
         def _expected(self, p: Proc, vpn: int) -> bytes:
-            return p.anon.get(vpn, self.file[p.pages[vpn].index])
+            return p.anon.get(vpn, self._model(p.pages[vpn])[p.pages[vpn].index])
 
         @precondition(lambda self: len(self.procs) < 4)
         @rule()
@@ -81,13 +95,24 @@ def test_address_space_state_machine(mm, stack_settings):
 
         @precondition(lambda self: self.procs)
         @rule(data=st.data(), shared=st.booleans(), first=st.integers(0, PAGES - 1), n=st.integers(1, 4),
-              prot=st.sampled_from(["r", "rw"]))
-        def mmap(self, data, shared, first, n, prot):
+              prot=st.sampled_from(["r", "rw"]), huge=st.booleans())
+        def mmap(self, data, shared, first, n, prot, huge):
+            """A few pages of either file (of the order-9 one: PTE-mapped, the VMA is too small for a PMD)."""
             p = self._proc(data)
             n = min(n, PAGES - first)
-            v = p.handle.mmap(f, n * PAGE_SIZE, prot, shared=shared, offset=first * PAGE_SIZE)
+            v = p.handle.mmap(g if huge else f, n * PAGE_SIZE, prot, shared=shared, offset=first * PAGE_SIZE)
             for i in range(n):
-                p.pages[v.start // PAGE_SIZE + i] = Page(shared, first + i, prot)
+                p.pages[v.start // PAGE_SIZE + i] = Page(shared, first + i, prot, huge)
+
+        @precondition(lambda self: self.procs)
+        @rule(data=st.data(), shared=st.booleans(), prot=st.sampled_from(["r", "rw"]))
+        def mmap_huge(self, data, shared, prot):
+            """The whole order-9 file: 2 MiB aligned, so its faults map the folio by one PMD."""
+            p = self._proc(data)
+            v = p.handle.mmap(g, HUGE * PAGE_SIZE, prot, shared=shared)
+            assert v.start % (HUGE * PAGE_SIZE) == 0
+            for i in range(HUGE):
+                p.pages[v.start // PAGE_SIZE + i] = Page(shared, i, prot, True)
 
         @precondition(_any_pages)
         @rule(data=st.data(), n=st.integers(1, 3))
@@ -96,6 +121,21 @@ def test_address_space_state_machine(mm, stack_settings):
             vpn = data.draw(st.sampled_from(sorted(p.pages)))
             p.handle.munmap(vpn * PAGE_SIZE, n * PAGE_SIZE)
             for v in range(vpn, vpn + n):
+                p.pages.pop(v, None)
+                p.anon.pop(v, None)
+
+        def _huge_starts(self):
+            return [(pid, v) for pid, p in sorted(self.procs.items()) for v, g in sorted(p.pages.items())
+                    if g.huge and g.index == 0 and v % HUGE == 0 and v + HUGE - 1 in p.pages]
+
+        @precondition(lambda self: self._huge_starts())
+        @rule(data=st.data())
+        def munmap_huge(self, data):
+            """munmap of the 2 MiB a PMD may map: zap_huge_pmd, no split."""
+            pid, vpn = data.draw(st.sampled_from(self._huge_starts()))
+            p = self.procs[pid]
+            p.handle.munmap(vpn * PAGE_SIZE, HUGE * PAGE_SIZE)
+            for v in range(vpn, vpn + HUGE):
                 p.pages.pop(v, None)
                 p.anon.pop(v, None)
 
@@ -114,7 +154,7 @@ def test_address_space_state_machine(mm, stack_settings):
         def fork(self, data):
             p = self._proc(data)
             child = p.handle.fork()
-            self.procs[child.pid] = Proc(child, {v: Page(g.shared, g.index, g.prot) for v, g in p.pages.items()},
+            self.procs[child.pid] = Proc(child, {v: Page(g.shared, g.index, g.prot, g.huge) for v, g in p.pages.items()},
                                          dict(p.anon))
 
         @precondition(lambda self: self.procs)
@@ -147,7 +187,7 @@ def test_address_space_state_machine(mm, stack_settings):
                 assert got.vm_fault & VmFault.SIGSEGV and got.written == 0
             elif page.shared:
                 assert got.written == TAG
-                self.file[page.index] = tag
+                self._model(page)[page.index] = tag
             else:
                 assert got.written == TAG
                 p.anon[vpn] = tag
@@ -157,19 +197,32 @@ def test_address_space_state_machine(mm, stack_settings):
             report = mm.check(max_violations=5)
             assert report.ok, [v.to_dict() for v in report.violations]
             mapped: dict[tuple[int, int], set[tuple[int, int]]] = {}
+            heads: dict[tuple[int, int], int] = {}                  # (node, pfn) -> its folio's head
+            pmds: dict[tuple[int, int], set[tuple[int, int]]] = {}  # (node, head) -> (pid, address) of PMDs
             for pid, p in self.procs.items():
                 for vpn_raw, pte in r.hgetall(keys.mm(pid, "pte")).items():
                     vpn = int(vpn_raw)
-                    pfn, _head, _order, node, bits = (int(x) for x in pte.split(b":"))
+                    pfn, head, _order, node, bits = (int(x) for x in pte.split(b":"))
                     assert vpn in p.pages, f"pid {pid} has a PTE at vpn {vpn:#x} outside its mappings"
                     if not bits & PTE_ZERO:
                         mapped.setdefault((node, pfn), set()).add((pid, vpn * PAGE_SIZE))
+                        heads[(node, pfn)] = head
+                for idx_raw, pmd in r.hgetall(keys.mm(pid, "pmd")).items():
+                    vpn = int(idx_raw) * HUGE
+                    _pfn, head, _order, node, _bits = (int(x) for x in pmd.split(b":"))
+                    assert all(v in p.pages for v in range(vpn, vpn + HUGE)), f"pid {pid}'s PMD at {vpn:#x} outside"
+                    pmds.setdefault((node, head), set()).add((pid, vpn * PAGE_SIZE))
+                    for k in (0, 1, HUGE - 1):   # a few pages of the folio, whatever else maps them
+                        heads[(node, head + k)] = head
+                        mapped.setdefault((node, head + k), set())
                 assert p.handle.status().map_count == len(p.handle.maps())
-            for (node, pfn), want in mapped.items():
+            for (node, pfn), ptes in mapped.items():
+                want = ptes | pmds.get((node, heads[(node, pfn)]), set())
                 walk = mm.rmap.rmap_walk(pfn, node)
                 assert {(m.pid, m.address) for m in walk.mappings} == want and walk.ptes == len(want)
-                per = mm.rmap.folio_mapcount(pfn, node).per_process
-                assert per == dict(Counter(pid for pid, _ in want))
+                mc = mm.rmap.folio_mapcount(pfn, node)
+                assert mc.per_process == dict(Counter(pid for pid, _ in want))
+                assert mc.page_mapcount == len(want)   # PTEs of the page + PMDs of its folio
 
         def teardown(self):
             for p in self.procs.values():
@@ -180,3 +233,5 @@ def test_address_space_state_machine(mm, stack_settings):
         suppress_health_check=list(HealthCheck))
     AddressSpace.TestCase().runTest()
     assert mm.check().ok
+    assert mm.vmstat().get("thp_file_mapped", 0) > pmd_faults, "no fault mapped the order-9 folio by a PMD"
+    g.unlink()

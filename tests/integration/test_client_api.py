@@ -246,6 +246,9 @@ def test_memory_access_maps_status_mapcount_munmap_exit(mm, world):
     r = proc.read_memory(vma.start + 8, 5)
     assert r.data == b"HELLO" and _json(r)["data"] == "SEVMTE8="    # base64, as protobuf's JSON
     assert len(proc.maps()) == 1 and f.mapping.split("/")[0] in proc.maps()[0] or proc.maps()
+    (sm,) = proc.smaps().vmas
+    assert (sm.start, sm.size_kb, sm.rss_kb, sm.file_pmd_mapped_kb) == (vma.start, 256, 4 * proc.status().rss_file, 0)
+    assert sm.rss_kb and _json(proc.smaps())["vmas"][0]["header"] == proc.maps()[0]
     st = proc.status()
     assert st.comm == "api2" and st.map_count == 1 and st.mapcount_limit == 100 and st.mapcount_action == "MAPCOUNT_ACTION_LEAK"
     assert mm.process(proc.pid).comm == "api2"

@@ -41,6 +41,7 @@ COMMANDS = {
     "cli_bench": "bench",
     "cli_reclaim": "pressure proc",
     "cli_rmap": "mapcount-overflow rmap fork mprotect",
+    "cli_pmd": "smaps",
     "cli_pictures": "xa",
     "cli_web": "web",
     "cli_lru": "lru",

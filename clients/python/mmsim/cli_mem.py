@@ -229,14 +229,14 @@ folio_app = group("folio", "Folios: in the page cache (find, add) and in page ta
 @command(folio_app, "mapcount")
 def folio_mapcount(pfn: Pfn, node: Annotated[int, opt("NUMA node of the pfn (e.g. 0)", "--node",
                                                       parser=number(0, U32), metavar="NODE")] = 0) -> Out:
-    """folio_mapcount(): PTEs mapping any page of the folio, the page's mapcount, refcount, who maps it.
+    """folio_mapcount(): PTEs and PMDs mapping the folio, page_mapcount() (the page's _mapcount + 1 + the folio's
+    entire mapcount: its PMDs), refcount, who maps it.
 
     Example: mmsim folio mapcount 0x1000
     """
     with connect() as mm:
         r = mm.rmap.folio_mapcount(pfn, node)
     data = r.to_dict()
-    data["page_mapcount"] = max(r.page_mapcount_raw + 1, 0)     # the count; the raw _mapcount beside it
     return Out(data, kv_text(data))
 
 

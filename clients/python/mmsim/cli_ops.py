@@ -360,8 +360,9 @@ def fault_text(r) -> str:
     if r.zero_page:
         mapped = "pfn: the zero page"
     elif r.ok and not r.spurious:
+        how = f"1 PMD mapped ({r.pages_mapped} pages)" if r.pmd else f"{r.pages_mapped} PTEs mapped"
         mapped = (f"pfn {r.pfn:#x} (folio {r.folio_pfn:#x}, order {r.folio_order}); "
-                  f"{r.pages_mapped} PTEs mapped + {r.pages_mapped_around} around")
+                  f"{how} + {r.pages_mapped_around} around")
     elif r.spurious:
         mapped = f"pfn {r.pfn:#x} already mapped"
     else:

@@ -631,13 +631,35 @@ class ProcStatus(Result):
 
 
 @dataclass(frozen=True)
+class SmapsVma(Result):
+    """One VMA of /proc/PID/smaps (fs/proc/task_mmu.c show_smap: the lines mmsim keeps)."""
+    start: int
+    end: int
+    header: str                 # the /proc/PID/maps line
+    size_kb: int
+    rss_kb: int                 # pages mapped by PTEs and PMDs
+    file_pmd_mapped_kb: int     # FilePmdMapped: file THPs mapped by PMDs
+    pmds: int                   # PMD entries in the VMA
+
+
+@dataclass(frozen=True)
+class Smaps(Result):
+    NESTED: ClassVar[dict[str, type]] = {"vmas": SmapsVma}
+
+    vmas: list[SmapsVma]
+    text: str                   # the file's content
+
+
+@dataclass(frozen=True)
 class FolioMapcount(Result):
-    folio_mapcount: int         # PTEs mapping any page of the folio
+    folio_mapcount: int         # PTEs mapping any page of the folio + PMDs mapping it (folio_mapcount())
     page_mapcount_raw: int      # the page's raw _mapcount (-1 = unmapped)
     refcount: int
     pinned: bool
     folio: Folio | None
-    per_process: dict[int, int]  # pid -> PTEs of that process mapping this page
+    per_process: dict[int, int]  # pid -> PTEs and PMDs of that process mapping this page
+    entire_mapcount: int = 0    # folio_entire_mapcount(): PMDs mapping the whole folio
+    page_mapcount: int = 0      # page_mapcount(): _mapcount + 1 + entire_mapcount
 
 
 @dataclass(frozen=True)
@@ -691,6 +713,7 @@ class FaultResult(Result):
     pinned: bool = False        # the mapcount leak policy pinned the folio
     zero_page: bool = False     # a hole mapped read-only to the shared zero page
     folio_node: int = 0
+    pmd: bool = False           # one PMD entry maps the whole PMD-order folio (do_set_pmd)
 
     @property
     def ok(self) -> bool:
@@ -721,7 +744,7 @@ class FaultResult(Result):
                    folio_order=resp.folio.order, pages_mapped=resp.pages_mapped,
                    pages_mapped_around=resp.pages_mapped_around, major=resp.major, spurious=resp.spurious,
                    trace_id=resp.trace_id or trace_id, pinned=resp.pinned, zero_page=resp.zero_page,
-                   folio_node=resp.folio.node)
+                   folio_node=resp.folio.node, pmd=resp.pmd)
 
 
 # ---- object handles --------------------------------------------------------------------------------------
@@ -885,7 +908,7 @@ class MapManyResult(Result):
 class RmapMapping(Result):
     pid: int                    # process (the first pid of a run)
     address: int                # virtual address mapping the page
-    kind: str                   # "file", "anon" or "run"
+    kind: str                   # "file" (a PTE), "pmd" (a PMD mapping the whole folio), "anon" or "run"
     vmas: int                   # VMAs of this entry mapping the page, per process
     tasks: int                  # processes the entry stands for
 
@@ -1012,6 +1035,10 @@ class Process:
     def maps(self) -> list[str]:
         """/proc/PID/maps, one line per VMA."""
         return list(self.cluster.rmap_call("ProcMaps", rm_pb.ProcMapsRequest(pid=self.pid)).lines)
+
+    def smaps(self) -> Smaps:
+        """/proc/PID/smaps: per VMA its Size, Rss and FilePmdMapped (the file THPs PMDs map)."""
+        return Smaps.from_pb(self.cluster.rmap_call("ProcSmaps", rm_pb.ProcSmapsRequest(pid=self.pid)))
 
     def status(self) -> ProcStatus:
         return ProcStatus.from_pb(self.cluster.rmap_call("ProcStatus", rm_pb.ProcStatusRequest(pid=self.pid)))

@@ -116,7 +116,7 @@ class HandleFaultRequest(_message.Message):
     def __init__(self, pid: _Optional[int] = ..., address: _Optional[int] = ..., write: _Optional[bool] = ...) -> None: ...
 
 class HandleFaultResponse(_message.Message):
-    __slots__ = ("vm_fault", "pfn", "folio", "pages_mapped", "major", "spurious", "trace_id", "pinned", "zero_page", "pages_mapped_around")
+    __slots__ = ("vm_fault", "pfn", "folio", "pages_mapped", "major", "spurious", "trace_id", "pinned", "zero_page", "pages_mapped_around", "pmd")
     VM_FAULT_FIELD_NUMBER: _ClassVar[int]
     PFN_FIELD_NUMBER: _ClassVar[int]
     FOLIO_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +127,7 @@ class HandleFaultResponse(_message.Message):
     PINNED_FIELD_NUMBER: _ClassVar[int]
     ZERO_PAGE_FIELD_NUMBER: _ClassVar[int]
     PAGES_MAPPED_AROUND_FIELD_NUMBER: _ClassVar[int]
+    PMD_FIELD_NUMBER: _ClassVar[int]
     vm_fault: _containers.RepeatedScalarFieldContainer[_common_pb2.VmFault]
     pfn: int
     folio: _common_pb2.Folio
@@ -137,7 +138,8 @@ class HandleFaultResponse(_message.Message):
     pinned: bool
     zero_page: bool
     pages_mapped_around: int
-    def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., pfn: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., pages_mapped: _Optional[int] = ..., major: _Optional[bool] = ..., spurious: _Optional[bool] = ..., trace_id: _Optional[str] = ..., pinned: _Optional[bool] = ..., zero_page: _Optional[bool] = ..., pages_mapped_around: _Optional[int] = ...) -> None: ...
+    pmd: bool
+    def __init__(self, vm_fault: _Optional[_Iterable[_Union[_common_pb2.VmFault, str]]] = ..., pfn: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., pages_mapped: _Optional[int] = ..., major: _Optional[bool] = ..., spurious: _Optional[bool] = ..., trace_id: _Optional[str] = ..., pinned: _Optional[bool] = ..., zero_page: _Optional[bool] = ..., pages_mapped_around: _Optional[int] = ..., pmd: _Optional[bool] = ...) -> None: ...
 
 class ReadMemoryRequest(_message.Message):
     __slots__ = ("pid", "address", "length")
@@ -271,6 +273,38 @@ class ProcMapsResponse(_message.Message):
     text: str
     def __init__(self, lines: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ...) -> None: ...
 
+class ProcSmapsRequest(_message.Message):
+    __slots__ = ("pid",)
+    PID_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    def __init__(self, pid: _Optional[int] = ...) -> None: ...
+
+class SmapsVma(_message.Message):
+    __slots__ = ("start", "end", "header", "size_kb", "rss_kb", "file_pmd_mapped_kb", "pmds")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    SIZE_KB_FIELD_NUMBER: _ClassVar[int]
+    RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    FILE_PMD_MAPPED_KB_FIELD_NUMBER: _ClassVar[int]
+    PMDS_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    header: str
+    size_kb: int
+    rss_kb: int
+    file_pmd_mapped_kb: int
+    pmds: int
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ..., header: _Optional[str] = ..., size_kb: _Optional[int] = ..., rss_kb: _Optional[int] = ..., file_pmd_mapped_kb: _Optional[int] = ..., pmds: _Optional[int] = ...) -> None: ...
+
+class ProcSmapsResponse(_message.Message):
+    __slots__ = ("vmas", "text")
+    VMAS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    vmas: _containers.RepeatedCompositeFieldContainer[SmapsVma]
+    text: str
+    def __init__(self, vmas: _Optional[_Iterable[_Union[SmapsVma, _Mapping]]] = ..., text: _Optional[str] = ...) -> None: ...
+
 class ProcStatusRequest(_message.Message):
     __slots__ = ("pid",)
     PID_FIELD_NUMBER: _ClassVar[int]
@@ -318,7 +352,7 @@ class FolioMapcountRequest(_message.Message):
     def __init__(self, pfn: _Optional[int] = ..., node: _Optional[int] = ...) -> None: ...
 
 class FolioMapcountResponse(_message.Message):
-    __slots__ = ("folio_mapcount", "page_mapcount_raw", "refcount", "pinned", "folio", "per_process")
+    __slots__ = ("folio_mapcount", "page_mapcount_raw", "refcount", "pinned", "folio", "per_process", "entire_mapcount", "page_mapcount")
     class PerProcessEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -332,13 +366,17 @@ class FolioMapcountResponse(_message.Message):
     PINNED_FIELD_NUMBER: _ClassVar[int]
     FOLIO_FIELD_NUMBER: _ClassVar[int]
     PER_PROCESS_FIELD_NUMBER: _ClassVar[int]
+    ENTIRE_MAPCOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_MAPCOUNT_FIELD_NUMBER: _ClassVar[int]
     folio_mapcount: int
     page_mapcount_raw: int
     refcount: int
     pinned: bool
     folio: _common_pb2.Folio
     per_process: _containers.ScalarMap[int, int]
-    def __init__(self, folio_mapcount: _Optional[int] = ..., page_mapcount_raw: _Optional[int] = ..., refcount: _Optional[int] = ..., pinned: _Optional[bool] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., per_process: _Optional[_Mapping[int, int]] = ...) -> None: ...
+    entire_mapcount: int
+    page_mapcount: int
+    def __init__(self, folio_mapcount: _Optional[int] = ..., page_mapcount_raw: _Optional[int] = ..., refcount: _Optional[int] = ..., pinned: _Optional[bool] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., per_process: _Optional[_Mapping[int, int]] = ..., entire_mapcount: _Optional[int] = ..., page_mapcount: _Optional[int] = ...) -> None: ...
 
 class MkcleanFolio(_message.Message):
     __slots__ = ("folio", "index")

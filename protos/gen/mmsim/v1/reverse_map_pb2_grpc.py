@@ -90,6 +90,11 @@ class ReverseMapServiceStub:
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsRequest.SerializeToString,
                 response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsResponse.FromString,
                 _registered_method=True)
+        self.ProcSmaps = channel.unary_unary(
+                '/mmsim.v1.ReverseMapService/ProcSmaps',
+                request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcSmapsRequest.SerializeToString,
+                response_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcSmapsResponse.FromString,
+                _registered_method=True)
         self.ProcStatus = channel.unary_unary(
                 '/mmsim.v1.ReverseMapService/ProcStatus',
                 request_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcStatusRequest.SerializeToString,
@@ -205,6 +210,13 @@ class ReverseMapServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProcSmaps(self, request, context):
+        """/proc/PID/smaps, the lines mmsim keeps: per VMA its Size, Rss and FilePmdMapped (fs/proc/task_mmu.c show_smap).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ProcStatus(self, request, context):
         """The per-process counters (/proc/PID/stat min_flt/maj_flt, /proc/PID/status RssFile/RssAnon, map_count).
         """
@@ -309,6 +321,11 @@ def add_ReverseMapServiceServicer_to_server(servicer, server):
                     servicer.ProcMaps,
                     request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsRequest.FromString,
                     response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsResponse.SerializeToString,
+            ),
+            'ProcSmaps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProcSmaps,
+                    request_deserializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcSmapsRequest.FromString,
+                    response_serializer=mmsim_dot_v1_dot_reverse__map__pb2.ProcSmapsResponse.SerializeToString,
             ),
             'ProcStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.ProcStatus,
@@ -639,6 +656,33 @@ class ReverseMapService:
             '/mmsim.v1.ReverseMapService/ProcMaps',
             mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsRequest.SerializeToString,
             mmsim_dot_v1_dot_reverse__map__pb2.ProcMapsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProcSmaps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mmsim.v1.ReverseMapService/ProcSmaps',
+            mmsim_dot_v1_dot_reverse__map__pb2.ProcSmapsRequest.SerializeToString,
+            mmsim_dot_v1_dot_reverse__map__pb2.ProcSmapsResponse.FromString,
             options,
             channel_credentials,
             insecure,
