@@ -78,7 +78,7 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
                 else:   # a miss or a zero entry: a new folio with the bytes, inserted dirty
                     await balance_dirty_pages(env, mapping)
                     try:
-                        made = await _new_write_folio(env, inode, idx, offset, data, found is not None)
+                        made = await _new_write_folio(env, inode, idx, offset, data)
                     except Aborted:   # its blocks changed meanwhile (balance_dirty_pages wrote them): read again
                         inode = await load(redis, mapping)
                         continue
@@ -107,7 +107,7 @@ async def balance_dirty_pages(env, mapping: str) -> None:
         tracing.event("balance_dirty_pages", nr_dirty=dirty, limit=limit, folios_written=st.folios_written)
 
 
-async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes, replaces_zero: bool):
+async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes):
     """Allocate, fill (old contents + the new bytes) and insert a dirty folio for a write at page ``idx``
     (iomap_write_begin's new folio, filled and marked dirty by write_end, inserted in one step).
 
@@ -140,9 +140,11 @@ async def _new_write_folio(env, inode: Inode, idx: int, offset: int, data: bytes
         buf = bytearray(old.ljust(hi_b - fbeg, b"\0"))
         buf[lo_b - fbeg:hi_b - fbeg] = data[lo_b - offset:hi_b - offset]
         fill = Fill(bytes(buf).rstrip(b"\0"), tuple(a.order for a in attempts if not a.ok), dirty=True)
-        if await ports.add_folio(mapping, fstart, folio, data_seq=inode.data_seq, fill=fill):
-            if replaces_zero:
-                # a zero entry was replaced: zap its zero-page PTEs so the next access maps the folio
+        added = await ports.add_folio(mapping, fstart, folio, data_seq=inode.data_seq, fill=fill)
+        if added:
+            if added.zero_replaced:
+                # zero entries were replaced (the insert says so, whoever put them there meanwhile): zap their
+                # zero-page PTEs so the next access maps the folio
                 await ports.unmap_mapping_range(mapping, fbeg, fend - fbeg, False)
             return folio, fstart
         await count_attempts(redis, attempts)

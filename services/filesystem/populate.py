@@ -285,7 +285,7 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
         if found is not None:
             return _winner(res, found)
 
-    replaces_zero = write and all_hole and inode.profile.zero_entries
+    replaces_zero = write and all_hole and inode.profile.zero_entries   # then the zap below runs under the lock
     o, counted = order, 0  # attempts[:counted] are already in vmstat
     for _ in range(MAX_PAGECACHE_ORDER + 4):
         folio, o = await allocate(env, inode, index, o, gfp, res.attempts)
@@ -302,8 +302,8 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
         added = await ports.add_folio(mapping, fstart, folio, data_seq=inode.data_seq, fill=fill)
         if added:
             _unlocked(grant, added)
-            if replaces_zero:
-                # a zero entry may have been replaced: zap zero-page PTEs so the next access sees the folio
+            if added.zero_replaced:
+                # zero entries were replaced (the insert says so): zap zero-page PTEs so the next access sees the folio
                 await ports.unmap_mapping_range(mapping, fstart * PAGE_SIZE, PAGE_SIZE << o, False)
             res.folio, res.folio_index = folio, fstart
             return res

@@ -63,6 +63,7 @@ class Added:
 
     unlocked: bool = False
     woken: int = 0
+    zero_replaced: int = 0        # pages of zero entries it replaced: their zero-page PTEs must be zapped
 
 
 class PeerError(MMError):
@@ -128,7 +129,7 @@ class GrpcPorts:
                     await self.free_pages(folio)
                 raise Aborted(exc.details()) from None
             raise _peer_error("pagecache", "AddFolio", exc) from None
-        return Added(resp.unlocked, resp.waiters_woken)
+        return Added(resp.unlocked, resp.waiters_woken, resp.zero_pages_replaced)
 
     async def find_folio(self, mapping: str, index: int) -> Found | None:
         try:

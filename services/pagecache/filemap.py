@@ -189,6 +189,7 @@ class Added:
     nrpages: int
     unlocked: bool = False
     woken: int = 0
+    zero_replaced: int = 0        # pages of zero entries the folio replaced (their zero-page PTEs must go)
 
 
 def _unlocked(rest) -> tuple[bool, int]:
@@ -311,7 +312,7 @@ class PageCache:
         if rec[0] == b"EEXIST":
             raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {int(rec[2])} "
                                 f"order {int(rec[3])} at index {int(rec[4])} won the race; free yours")
-        return Added(int(rec[1]), *_unlocked(rec[2:]))
+        return Added(int(rec[1]), *_unlocked(rec[3:]), zero_replaced=int(rec[2]))
 
     async def insert_zero(self, mapping: str, index: int, order: int, data_seq: int | None = None,
                           unlock: bool = False) -> Added:

@@ -4,7 +4,7 @@
 -- ARGV: 1 chunk shift, 2 index, 3 order, 4 node, 5 pfn, 6 node spans, 7 page flags to set, 8 mapping,
 --       9 data_seq the caller read ('' = unchecked), 10 trace id, 11 '1' fill with 12 contents (bytes),
 --       13 '1' count the allocation, 14 fallback orders tried (','), 15 '1' unlock, 16 '1' mark it dirty.
--- Reply: {'OK', nrpages, [release, woken]} | {'EEXIST', node, pfn, order, index} | {'STALE', seq now, seq read}.
+-- Reply: {'OK', nrpages, zero-entry pages replaced, [release, woken]} | {'EEXIST', node, pfn, order, index} | {'STALE', seq now, seq read}.
 -- models __filemap_add_folio: -EEXIST on any real folio in the range; zero/value entries are replaced.
 -- A populate's insert also completes its read (ARGV[11] = '1': the contents ARGV[12] are stored in the same
 -- step: the folio enters the cache uptodate with its bytes), counts its allocation (ARGV[13] = '1': thp_file_alloc
@@ -43,9 +43,9 @@ if owner ~= 0 then
           '): it is in a page cache or mapped anonymous memory, not a new folio')
 end
 ledger_drop(tonumber(pfn))
-local shadow
+local shadow, holes = nil, 0
 for _, o in ipairs(olds) do
-  if o[2] == FM_HOLE then fm_punch_hole_entry(xa, ino, o[1], index, last)
+  if o[2] == FM_HOLE then holes = holes + fm_punch_hole_entry(xa, ino, o[1], index, last)
   else   -- a workingset shadow: read (the one at `index` first); a larger one is split (xas_split): the pages
          -- outside the new folio keep it
     local so = xa_get_order(xa, o[1])
@@ -88,4 +88,4 @@ if ARGV[13] == '1' then
   for o in string.gmatch(ARGV[14], '%d+') do count(tonumber(o), 'fallback') end
   count(order, 'alloc')
 end
-return fm_unlocked({'OK', nrpages}, ARGV[15])
+return fm_unlocked({'OK', nrpages, holes}, ARGV[15])

@@ -113,7 +113,7 @@ class PageCacheServicer(page_cache_pb2_grpc.PageCacheServiceServicer):
             added = await self._pc.insert_folio(mapping, request.index, request.folio, seq, tracing.current_ids()[0],
                                                 fill)
         return page_cache_pb2.AddFolioResponse(nrpages=added.nrpages, unlocked=added.unlocked,
-                                               waiters_woken=added.woken)
+                                               waiters_woken=added.woken, zero_pages_replaced=added.zero_replaced)
 
     async def FindFolio(self, request, context):
         """NOT_FOUND for a mapping that does not exist; found=false for an index nothing caches."""

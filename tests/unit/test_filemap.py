@@ -301,3 +301,13 @@ async def test_a_folio_already_in_a_page_cache_is_refused_elsewhere(aredis):
             await pc.add_folio(mapping, index, f)
     assert (await pc.stats(M))["entries"] == 1 and (await pc.stats("t/2"))["entries"] == 0
     assert (await pc.find_folio(M, 21)).folio == f
+
+
+async def test_an_insert_over_a_zero_entry_says_how_many_hole_pages_it_replaced(aredis):
+    """The caller zaps the zero-page PTEs of what the insert replaced, whoever put the zero entry there (a
+    populate may insert one between a writer's miss and its insert): the insert's step tells it."""
+    pc = await make_file(aredis)
+    await pc.add_zero_entry(M, 0, 3)                       # pages 0..7 are a hole
+    added = await pc.insert_folio(M, 4, await folio(aredis, 1))
+    assert added.zero_replaced == 2                         # pages 4 and 5 of the hole
+    assert (await pc.insert_folio(M, 16, await folio(aredis, 0))).zero_replaced == 0

@@ -67,6 +67,7 @@ class FakePorts:
         overlap = [s for s, e in ents.items() if s < index + (1 << order) and index < s + (1 << e.order)]
         if any(ents[s].folio is not None for s in overlap) or (folio is None and overlap):
             return None
+        replaced = sum(1 << ents[s].order for s in overlap)   # zero entries (a folio overlap returned above)
         for s in overlap:
             del ents[s]
         ents[index] = Entry(order, folio, {TAG_DIRTY} if fill is not None and fill.dirty else set())
@@ -81,7 +82,7 @@ class FakePorts:
             for k, v in mthp.items():
                 pipe.hincrby(keys.node(folio.node, "mthp_stats"), k, v)
             await pipe.execute()
-        return Added()
+        return Added(zero_replaced=replaced)
 
     async def write_folio(self, mapping, offset, data):
         self.calls.append("write")

@@ -106,14 +106,16 @@ class AddFolioRequest(_message.Message):
     def __init__(self, mapping: _Optional[str] = ..., index: _Optional[int] = ..., folio: _Optional[_Union[_common_pb2.Folio, _Mapping]] = ..., zero_entry: _Optional[bool] = ..., zero_order: _Optional[int] = ..., data_seq: _Optional[int] = ..., contents: _Optional[bytes] = ..., count_alloc: _Optional[bool] = ..., fallback_orders: _Optional[_Iterable[int]] = ..., unlock: _Optional[bool] = ..., dirty: _Optional[bool] = ...) -> None: ...
 
 class AddFolioResponse(_message.Message):
-    __slots__ = ("nrpages", "unlocked", "waiters_woken")
+    __slots__ = ("nrpages", "unlocked", "waiters_woken", "zero_pages_replaced")
     NRPAGES_FIELD_NUMBER: _ClassVar[int]
     UNLOCKED_FIELD_NUMBER: _ClassVar[int]
     WAITERS_WOKEN_FIELD_NUMBER: _ClassVar[int]
+    ZERO_PAGES_REPLACED_FIELD_NUMBER: _ClassVar[int]
     nrpages: int
     unlocked: bool
     waiters_woken: int
-    def __init__(self, nrpages: _Optional[int] = ..., unlocked: _Optional[bool] = ..., waiters_woken: _Optional[int] = ...) -> None: ...
+    zero_pages_replaced: int
+    def __init__(self, nrpages: _Optional[int] = ..., unlocked: _Optional[bool] = ..., waiters_woken: _Optional[int] = ..., zero_pages_replaced: _Optional[int] = ...) -> None: ...
 
 class FindFolioRequest(_message.Message):
     __slots__ = ("mapping", "index")
