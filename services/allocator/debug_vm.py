@@ -110,9 +110,12 @@ async def _check_zone(redis, nid: int, zone: str, seen: dict, report) -> None:
 
 async def _check_ledger(redis, nid: int, report) -> None:
     lkey, okey = keys.node(nid, "ledger"), keys.node(nid, "owner")
-    async for field, value in redis.hscan_iter(lkey, count=500):
+    async for field, _ in redis.hscan_iter(lkey, count=500):
+        # the entry and page_owner read together (MULTI): a free between the scan and the read ended both
+        value, own = await redis.pipeline(transaction=True).hget(lkey, field).hget(okey, field).execute()
+        if value is None:
+            continue
         pfn, order = int(field), int(value.split(b":")[0])
-        own = await redis.hget(okey, field)
         if own is None:
             report.add("ledger_not_allocated", f"in flight ({value.decode()}) but not allocated", pfn=pfn, key=lkey)
         report.checked["ledger_entries"] += 1

@@ -188,7 +188,7 @@ async def register(server, ctx) -> list[str]:
     svc = await AllocatorService.open(ctx.redis, ctx.settings)
     # page reclaim (MMSIM_RECLAIM=1): kswapd per node, direct reclaim and the OOM killer in the slow path
     if ctx.settings.reclaim:
-        svc.buddy.reclaim = vmscan.Reclaimer(svc.buddy, ctx.peers, ctx.settings.xa_chunk_shift)
+        svc.buddy.reclaim = vmscan.Reclaimer(svc.buddy, ctx)
         svc.buddy.reclaim.start()
         if ctx.settings.compaction:   # direct compaction for high orders (MMSIM_COMPACTION)
             svc.buddy.compactor = compaction.Compactor(svc.buddy, ctx.settings.xa_chunk_shift, vmscan.RECLAIM_LIBS)

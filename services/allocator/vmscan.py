@@ -40,7 +40,8 @@ from mmsim.allocator.vmemmap import MAPPING_SHARED, PG, build_script, node_spans
 from mmsim.allocator.zones import PAGE_ALLOC_COSTLY_ORDER
 from mmsim.pagecache.filemap import FILEMAP_LUA
 from mmsim.rmap.lua import RMAP_LUA_LIB, RMAP_WALK_LUA_LIB
-from mmsim.runtime import keys, locks, tracing
+from mmsim.runtime import inject, keys, locks, tracing
+from mmsim.runtime.kthread import Kthreads
 from mmsim.runtime.lua import Spec, SpecScript
 from mmsim.runtime.wire import gfp_to_proto
 from mmsim.v1 import filesystem_pb2
@@ -135,12 +136,15 @@ def _triples(items) -> list[tuple[int, int, int]]:
 class Reclaimer:
     """The reclaim of one allocator process: a kswapd task per node and the slow path's direct reclaim."""
 
-    def __init__(self, buddy, peers, chunk_shift: int):
+    def __init__(self, buddy, ctx):
+        """``ctx``: the service's context (its peers, settings and Redis)."""
         self.buddy = buddy
         self.redis = buddy.redis
         self.layout = buddy.layout
-        self.peers = peers
-        self._cs = chunk_shift
+        self._ctx = ctx
+        self.peers = ctx.peers
+        self.kthreads = Kthreads(ctx.redis, ctx.settings.lock_lease_ms)
+        self._cs = ctx.settings.xa_chunk_shift
         self._spans = node_spans(self.layout)
         self._wake = {n.nid: asyncio.Event() for n in self.layout.nodes}
         self._rounds = {n.nid: 0 for n in self.layout.nodes}
@@ -164,6 +168,8 @@ class Reclaimer:
             stats.add_pass(values)
             n_out = r.n_pageout
             pageouts = [(r.rest[i], int(r.rest[i + 1])) for i in range(0, 3 * n_out, 3)]
+            if kswapd:
+                await inject.pause_point(self._ctx, "kswapd:pass")   # the pass took its folios, the free is next
             await self.free_folios(_triples(r.rest[3 * n_out:]))
             tracing.event("mm_vmscan_lru_shrink_inactive", nid=nid, priority=priority,
                           **dict(zip(_PASS_FIELDS, values)), pageout=n_out)
@@ -295,7 +301,8 @@ class Reclaimer:
             if deficit <= 0:
                 break
             await self.redis.hincrby(keys.node(nid, "vmstat"), "pageoutrun", 1)
-            st = await self.shrink_node(nid, int(G.GFP_KERNEL), max(deficit, SWAP_CLUSTER_MAX), kswapd=True)
+            async with self.kthreads.running(f"kswapd{nid}"):   # kthread_parkme: not while a check runs
+                st = await self.shrink_node(nid, int(G.GFP_KERNEL), max(deficit, SWAP_CLUSTER_MAX), kswapd=True)
             total.reclaimed += st.reclaimed
             total.scanned += st.scanned
             total.pageout_written += st.pageout_written

@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from mmsim.runtime import keys, locks, tracing
+from mmsim.runtime import inject, keys, locks, tracing
 from mmsim.runtime.lua import Spec, SpecScript
 from mmsim.runtime.errors import (
     Aborted, FailedPrecondition, NotFound, OutOfRange, ResourceExhausted, require,
 )
-from mmsim.filesystem import extents, intents, writeback
+from mmsim.filesystem import extents, writeback
 from mmsim.filesystem.inode import Inode, from_grant, from_hash, load, parse_mapping, require_offset
 from mmsim.filesystem.populate import (Attempt, alloc_scope, allocate, blocks_of, count_attempts, floor_order,
                                        folio_bytes, order_bounds)
@@ -85,7 +85,7 @@ async def write(env, mapping: str, offset: int, data: bytes) -> tuple[int, int]:
                     if made is not None:   # else it lost an insert race: write into the winner
                         folio, fstart = made
                         pos, order = (fstart << 12) + (PAGE_SIZE << folio.order), folio.order
-                        await intents.pause_point(env, "write:folio")   # a new folio is in, the write goes on
+                        await inject.pause_point(env, "write:folio")   # a new folio is in, the write goes on
     return len(data), inode.i_size
 
 

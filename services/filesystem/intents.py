@@ -42,23 +42,6 @@ def crash_point(env, name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def pause_keys(name: str) -> tuple[str, str]:
-    """The lists of pause point ``name``: (where a paused task says it arrived, where a test lets it go on)."""
-    return keys.cluster(f"inject:{name}:reached"), keys.cluster(f"inject:{name}:resume")
-
-
-async def pause_point(env, name: str) -> None:
-    """Hold this task here when MMSIM_FAULT_INJECT is ``pause:NAME`` (test-only fault injection): it pushes its
-    task to the ``reached`` list and waits (at most a minute) for an element on the ``resume`` list, so a test
-    can run other operations inside a window that is otherwise microseconds wide, without a timing."""
-    if env.settings.fault_inject != f"pause:{name}":
-        return
-    reached, resume = pause_keys(name)
-    _log.warning("fault_inject.pause", point=name)
-    await env.redis.rpush(reached, locks.task_id())
-    await env.redis.blpop([resume], timeout=60)
-
-
 async def begin(env, mapping: str, op: str, **args) -> None:
     """Record ``op(args)`` on ``mapping`` (the caller holds its locks exclusively)."""
     await INTENT(env.redis, intent=locks.intent_key(mapping), action="begin", op=op, args=json.dumps(args),

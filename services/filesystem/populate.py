@@ -40,11 +40,10 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
-from mmsim.runtime import keys, locks, scope, tracing
+from mmsim.runtime import inject, keys, locks, scope, tracing
 from mmsim.runtime.lua import Reply, Spec
 from mmsim.runtime.errors import Aborted, FailedPrecondition
 from mmsim.runtime.vmfault import VmFault
-from mmsim.filesystem import intents
 from mmsim.filesystem.inode import Inode, from_grant, load, parse_mapping
 from mmsim.filesystem.ports import GFP_HIGHUSER_MOVABLE, GFP_NORETRY_NOWARN, Fill, FolioRef
 from mmsim.v1.common_pb2 import GFP_FLAG_COMP, GFP_FLAG_FS
@@ -267,7 +266,7 @@ async def _populate_locked(env, mapping: str, index: int, gfp: list[int], write:
     if rd is None:
         res.vm_fault = VmFault.SIGBUS
         return res
-    await intents.pause_point(env, "populate:read")   # the blocks are read, the folio is not in the cache yet
+    await inject.pause_point(env, "populate:read")   # the blocks are read, the folio is not in the cache yet
     order, start, map_first, disk_map, blocks = rd.order, rd.start, rd.first_block, rd.disk_map, rd.blocks
     res.ra_order = rd.ra_order
     # the insert releases the lock in its own step, unless the lock is the caller's or work under it follows

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmsim.runtime import keys, locks
-from mmsim.runtime.errors import OutOfRange, require
+from mmsim.runtime import idempotency, keys, locks, tracing
+from mmsim.runtime.errors import NotFound, OutOfRange, require
 from mmsim.runtime.lua import Spec, SpecScript
 from mmsim.filesystem import evict, extents, intents
 from mmsim.filesystem.inode import Inode, from_grant, load, lookup, parse_mapping, require_offset, set_fields
@@ -159,7 +159,7 @@ async def punch_blocks(redis, inode: Inode, lo: int, hi: int | None) -> tuple[in
     return done.freed, len(partial)
 
 
-UNLINK_NAME = SpecScript(Spec("unlink_name", keys=("dir",), args=("path", "ino"),
+UNLINK_NAME = SpecScript(Spec("unlink_name", keys=("dir", "did"), args=("path", "ino", "mapping", "did_ttl_ms"),
                                replies={"removed": (), "kept": ()}), __file__, fenced=True)
 
 
@@ -172,20 +172,33 @@ async def unlink(env, fs_name: str, path: str, mapping: str = "") -> tuple[str, 
                 f"give the file as mapping or as fs and path, not both (mapping {mapping!r}, fs {fs_name!r}, "
                 f"path {path!r})")
         parse_mapping(mapping)
-    else:
-        mapping = await lookup(env.redis, fs_name, path)
-    async with env.locks.hold_all([mapping], load=True) as inodes:
-        inode = from_grant(mapping, inodes[mapping])
-        path = inode.path
-        await intents.begin(env, mapping, "unlink", path=path)
-        orphaned, freed = await _unlink(env, inode, path)
-        return mapping, orphaned, freed
+    try:
+        mapping = mapping or await lookup(env.redis, fs_name, path)
+        async with env.locks.hold_all([mapping], load=True) as inodes:
+            inode = from_grant(mapping, inodes[mapping])
+            path = inode.path
+            await intents.begin(env, mapping, "unlink", path=path)
+            orphaned, freed = await _unlink(env, inode, path, idempotency.marker())
+            return mapping, orphaned, freed
+    except NotFound:
+        done = await idempotency.first_did(env.redis)
+        if done is None:
+            raise
+    # This request's first attempt removed the name, then died or lost its answer (a peer's failure): the
+    # unlink is finished (by the recovery of its intent if it is still there) and answered as done. The
+    # blocks it freed are not known here any more: 0.
+    await intents.recover(env, done)
+    orphaned = await env.redis.sismember(keys.fs(done.split("/", 1)[0], "orphans"), done)
+    tracing.annotate(retried_unlink=f"{done}: the first attempt removed the name")
+    return done, bool(orphaned), 0
 
 
-async def _unlink(env, inode: Inode, path: str) -> tuple[bool, int]:
+async def _unlink(env, inode: Inode, path: str, did: dict = idempotency.NO_RECORD) -> tuple[bool, int]:
+    """The steps after the intent. ``did``: the request's record (idempotency.marker) for the name's removal;
+    none when the recovery runs them again (the removal is not that request's)."""
     redis = env.redis
-    await UNLINK_NAME(redis, dir=keys.fs(inode.fs, "dir"), path=path, ino=str(inode.ino),
-                      fence=locks.fence_for(inode.mapping))
+    await UNLINK_NAME(redis, dir=keys.fs(inode.fs, "dir"), path=path, ino=str(inode.ino), mapping=inode.mapping,
+                      **did, fence=locks.fence_for(inode.mapping))
     intents.crash_point(env, "unlink:name")
     if await evict.drop_nlink(redis, inode.mapping):
         await intents.done(env, inode.mapping)

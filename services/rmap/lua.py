@@ -149,7 +149,7 @@ MPROTECT = _script(Spec(
           "wrprotect", "protnone"),     # 0/1: clear PTE_WRITE in range; set (1) or clear (0) PTE_PROTNONE
     replies={**_GONE, "ok": ("ptes:int",), "retry": (), "enomem": ("map_count",)}))
 
-EXIT = _script(Spec("exit", keys=("mm", "procs"), args=("spans", "pid"),
+EXIT = _script(Spec("exit", keys=("mm", "procs", "did"), args=("spans", "pid", "did_ttl_ms"),
                     replies={"nopid": (), "ok": ("zapped:int", "vmas:int", "evict", _FREED)}))
 
 UNMAP_MAPPING_RANGE = _script(Spec(

@@ -42,7 +42,7 @@ from mmsim.rmap.mm import (
     dev_of_fs, format_maps_line, get_unmapped_area, mprotect_plan, page_align, prot_to_vm_flags, split_for_munmap, split_run_for_munmap,
     thp_get_unmapped_area, validate_comm, validate_mmap,
 )  # fmt: skip
-from mmsim.runtime import keys, profiles
+from mmsim.runtime import idempotency, keys, profiles, tracing
 from mmsim.runtime.errors import (
     Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, require,
 )  # fmt: skip
@@ -295,8 +295,16 @@ class ReverseMap:
         raise Aborted(f"mprotect kept racing with other changes of pid {pid}; retry")
 
     async def exit(self, pid: int) -> tuple[int, int, int]:
-        r = lua.live(await lua.EXIT(self.redis, mm=keys.mm(pid, "mm"), procs=keys.cluster("procs"), spans=self.spans,
-                                    pid=pid), pid)  # fmt: skip
+        """exit_mmap; (pages unmapped, VMAs, folios freed). A retry whose first attempt released the pid (and
+        then died or lost its answer) answers that attempt's counts; the ledger's and the due evictions'
+        recovery passes finish what it left (the free of its folios, the eviction of orphans)."""
+        r = await lua.EXIT(self.redis, mm=keys.mm(pid, "mm"), procs=keys.cluster("procs"), spans=self.spans, pid=pid,
+                           **idempotency.marker())
+        if r.kind == "nopid" and (done := await idempotency.first_did(self.redis)) is not None:
+            d = json.loads(done)
+            tracing.annotate(retried_exit=f"pid {pid}: the first attempt released it")
+            return d["zapped"], d["vmas"], d["freed"]
+        r = lua.live(r, pid)
         freed = lua.freed(r.freed)
         await self.faults.free_folios(freed)
         await self.faults.evict_inodes(r.evict)

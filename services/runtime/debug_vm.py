@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from mmsim.runtime import config
 from mmsim.runtime.errors import MMError, require
+from mmsim.runtime.kthread import Kthreads
 from mmsim.v1 import check_pb2, check_pb2_grpc
 
 DEFAULT_MAX_VIOLATIONS = 1000
@@ -132,14 +133,17 @@ class CheckServicer(check_pb2_grpc.CheckServiceServicer):
         require(limit <= 100000, f"max_violations must be at most 100000, got {request.max_violations}")
         if not request.cluster:
             return await self._local(limit)
-        calls = []
-        for name in config.SERVICES:
-            if name == self._ctx.name:
-                calls.append(self._local(limit))
-            else:
-                stub = check_pb2_grpc.CheckServiceStub(self._ctx.peers.channel(self._ctx.settings.addrs[name]))
-                calls.append(stub.Check(check_pb2.CheckRequest(cluster=False, max_violations=limit)))
-        reports = await asyncio.gather(*calls)   # a peer's status (UNAVAILABLE...) travels back unchanged
+        # kswapd parked first (mmsim.runtime.kthread): the domains are read in many round trips, none of them
+        # between a reclaim pass's unmap and its free (a gRPC call starts when it is made: made inside)
+        async with Kthreads(self._ctx.redis, self._ctx.settings.lock_lease_ms).parked("check"):
+            calls = []
+            for name in config.SERVICES:
+                if name == self._ctx.name:
+                    calls.append(self._local(limit))
+                else:
+                    stub = check_pb2_grpc.CheckServiceStub(self._ctx.peers.channel(self._ctx.settings.addrs[name]))
+                    calls.append(stub.Check(check_pb2.CheckRequest(cluster=False, max_violations=limit)))
+            reports = await asyncio.gather(*calls)   # a peer's status (UNAVAILABLE...) travels back unchanged
         return merge(list(reports), limit)
 
     async def Recover(self, request, context):

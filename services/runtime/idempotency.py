@@ -16,6 +16,12 @@ differs from the first attempt's, because the state moved on in between, every c
 2. ``finish``: the serialized response, or the error status and message, kept under the id for
    MMSIM_REQUEST_TTL_S. Failures the infrastructure caused (UNAVAILABLE, CANCELLED, DEADLINE_EXCEEDED)
    release the id instead, so the retry runs again.
+3. ``did``: a handler whose work cannot be found again once done (Exit: the process is gone; Unlink: the
+   name is) has its durable step's script record what it did under the id (``{req:ID}:did``, ``marker()``
+   gives the script its KEY and ARG), in the same script as the step. A retry whose first attempt got past
+   that step, and then died or lost its answer to a peer's failure, finds the record (``first_did``, read
+   only when the retry would otherwise answer NOT_FOUND) and answers as the first attempt would have, where
+   it would answer NOT_FOUND for work it did itself.
 
 Read-only RPCs run as they are (running them twice is harmless), and so do the fault-path RPCs, which are
 retry-safe by construction as in the kernel (a retried handle_mm_fault, VM_FAULT_RETRY, finds the PTE or the
@@ -88,8 +94,9 @@ _current: contextvars.ContextVar["Request | None"] = contextvars.ContextVar("mms
 class Request:
     """The request id of the RPC being served, and the counter that names the calls it makes to peers."""
 
-    def __init__(self, request_id: str):
+    def __init__(self, request_id: str, ttl_ms: int = 0):
         self.id = request_id
+        self.ttl_ms = ttl_ms   # how long its answer (and what its durable step did) is kept
         self._n = 0
         self._chain = hashlib.sha256(request_id.encode())
 
@@ -109,6 +116,29 @@ class Request:
 
 def current() -> "Request | None":
     return _current.get()
+
+
+NO_RECORD = {"did": keys.cluster("did:none"), "did_ttl_ms": 0}
+"""A durable step's KEY ``did`` and ARG ``did_ttl_ms`` when nothing is to be recorded (the script writes
+nothing: did_ttl_ms is 0)."""
+
+
+def marker() -> dict[str, object]:
+    """KEY ``did`` and ARG ``did_ttl_ms`` for a durable step's script (``SET KEY.did WHAT PX ARG.did_ttl_ms``
+    when did_ttl_ms > 0): the current request's record; outside a request (no id) NO_RECORD."""
+    req = current()
+    if req is None or not req.ttl_ms:
+        return dict(NO_RECORD)
+    return {"did": keys.request(req.id, "did"), "did_ttl_ms": req.ttl_ms}
+
+
+async def first_did(redis) -> str | None:
+    """What the durable step of the current request's first attempt recorded, or None (no such step ran)."""
+    req = current()
+    if req is None:
+        return None
+    raw = await redis.get(keys.request(req.id, "did"))
+    return raw.decode() if raw is not None else None
 
 
 def response_class(method: str) -> type[Message]:
@@ -145,7 +175,7 @@ class Replies:
         if reply.kind == "running" and not await self._redis.exists(alive_key(reply.instance)):
             reply = await CLAIM(self._redis, **claim, take_over=RUNNING + reply.instance)   # its instance died
         if reply.kind == "claimed":
-            _current.set(Request(request_id))
+            _current.set(Request(request_id, self._ttl_ms))
             return None
         if reply.kind == "running":
             raise InProgress(f"request {request_id} ({method}) is still being served by its first attempt "

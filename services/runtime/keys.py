@@ -14,8 +14,8 @@ multi-key step, its tags, and the plan for each crossing.
 | ``{fs:NAME}``      | filesystem    | ``sb`` (hash: block size, profile, next ino, next block), ``dir`` (hash path -> ino), ``blk:B`` (string: block data), ``blkref`` (hash disk block -> refcount), ``orphans`` (set of the MAPPINGs unlinked while mapped: the orphan list, mmsim.filesystem.evict); ``sb`` also holds min_order, max_order, policy, blocks_used |
 | ``{m:MAPPING}``    | pagecache, filesystem, rmap | ``xa`` prefix (the mapping's XArray: nodes and root), ``inode`` (hash: fs, ino, path, i_size, block_size, profile, nrpages, nlink), ``extents`` (hash: file block -> disk block), ``i_mmap`` (zset of VMAs mapping the file, member ``PID:VM_START``), ``lock:i_rwsem`` / ``lock:invalidate_lock`` (hashes: the sleeping locks, mmsim.runtime.locks) and their ``:wake`` lists, ``intent`` (hash: an interrupted operation, mmsim.filesystem.intents) |
 | ``{mm:PID}``       | rmap          | ``mm`` (hash: comm, counters), ``vmas`` (zset: score vm_start, member JSON of the VMA), ``pte`` (hash: virtual page number -> PTE "PFN:HEAD:ORDER:NODE:BITS"), ``pte_idx`` (zset of the virtual page numbers with a PTE), ``pagemaps`` (hash "NODE:PFN" -> this process's PTEs of that page; the mapcount limit), ``runs`` (hash: vm_start -> JSON of a MapMany run of one-page VMAs of one page, "VM_START:c" -> the PTEs of it that raised the counters), ``pins`` (hash "NODE:HEAD:ORDER" -> get_user_pages references held), ``anon_vma`` (set of the pids sharing the anon_vma rooted at PID since fork; anonymous pages' ->mapping = PID * 2 + 1; the mm hash's anon_root names a process's root); rmap also keeps ``{node:N}`` ``rmap_pinned`` (set of head pfns pinned by the mapcount leak policy) |
-| ``{cluster}``      | all           | ``pids`` (counter), ``procs`` (set), ``mappings`` (set), ``filesystems`` (set), ``epoch`` (string: the boot epoch, mmsim.runtime.epoch), ``alive:INSTANCE`` (string, expiring: a service process's heartbeat, mmsim.runtime.idempotency) |
-| ``{req:ID}``       | runtime       | ``reply`` (string: "running" while the first attempt of client request ID runs, then the JSON of its answer; expires: MMSIM_REQUEST_LEASE_S / MMSIM_REQUEST_TTL_S; mmsim.runtime.idempotency) |
+| ``{cluster}``      | all           | ``pids`` (counter), ``procs`` (set), ``mappings`` (set), ``filesystems`` (set), ``epoch`` (string: the boot epoch, mmsim.runtime.epoch), ``alive:INSTANCE`` (string, expiring: a service process's heartbeat, mmsim.runtime.idempotency), ``kthread:parkers`` / ``kthread:passes`` / ``kthread:waiting`` (zsets: id -> lease expiry ms) and the lists ``kthread:drained`` / ``kthread:unpark`` (kswapd parked by a check, mmsim.runtime.kthread), ``inject:NAME:reached`` / ``inject:NAME:resume`` (lists: test-only pause points, mmsim.runtime.inject) |
+| ``{req:ID}``       | runtime       | ``reply`` (string: "running" while the first attempt of client request ID runs, then the JSON of its answer; expires: MMSIM_REQUEST_LEASE_S / MMSIM_REQUEST_TTL_S; mmsim.runtime.idempotency), ``did`` (string: what the request's durable step did, written by that step's script (Exit, Unlink), so a retry whose first attempt got past it can answer; expires with the reply) |
 | ``{trace:ID}``     | runtime       | ``spans`` (list of JSON spans of one trace); ``{traces}`` ``index`` (zset of recent trace ids, score = start ms), ``faults`` (the same for traces started by a fault) |
 
 MAPPING is ``FS/INO`` (the filesystem's name and the inode number), so a file's page cache and its inode
@@ -47,8 +47,8 @@ def cluster(suffix: str) -> str:
     return f"{PREFIX}:{{cluster}}:{suffix}"
 
 
-def request(request_id: str) -> str:
-    return f"{PREFIX}:{{req:{request_id}}}:reply"
+def request(request_id: str, suffix: str = "reply") -> str:
+    return f"{PREFIX}:{{req:{request_id}}}:{suffix}"
 
 
 def trace(trace_id: str, suffix: str = "spans") -> str:

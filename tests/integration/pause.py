@@ -1,4 +1,4 @@
-"""A test's side of a pause point (mmsim.filesystem.intents.pause_point, MMSIM_FAULT_INJECT=pause:NAME): a
+"""A test's side of a pause point (mmsim.runtime.inject.pause_point, MMSIM_FAULT_INJECT=pause:NAME): a
 private stack whose filesystem holds each task that reaches the point until the test lets it go on, so a test
 can run other operations, or kill a service, inside a window that is otherwise microseconds wide."""
 
@@ -8,7 +8,7 @@ import contextlib
 
 import redis
 
-from mmsim.filesystem import intents
+from mmsim.runtime import inject
 
 
 @contextlib.contextmanager
@@ -20,7 +20,7 @@ def paused_stack(private_stack, name: str, point: str):
 class Pause:
     def __init__(self, settings, point: str):
         self._redis = redis.Redis.from_url(settings.redis_url)
-        self._reached, self._resume = intents.pause_keys(point)
+        self._reached, self._resume = inject.pause_keys(point)
         self._redis.delete(self._reached, self._resume)
 
     def reached(self, timeout: float = 120) -> bool:
