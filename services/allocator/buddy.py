@@ -52,7 +52,6 @@ from mmsim.allocator.vmemmap import (
     PG_FLAGS,
     RECORD_SIZE,
     PageDescriptor,
-    Script,
     buddy_record,
     build_script,
     decode_page,
@@ -88,10 +87,12 @@ _FLAG_NAMES_LUA = "{" + ",".join(f"'{n}'" for n in PG_FLAGS) + "}"
 _CONSTS_LUA = (f"local PG_HEAD, PG_ZEROED = {PG['head']}, {1 << 30}\nlocal FLAG_NAMES = {_FLAG_NAMES_LUA}\n"
                f"local CHECK_AT_FREE = {PAGE_FLAGS_CHECK_AT_FREE}\n")
 
-ALLOC = lua.Spec("buddy_alloc", keys=("node",), args=(
+_LIBS = build_script(_CONSTS_LUA + lua.source(__file__, "buddy"))
+ALLOC = lua.SpecScript(lua.Spec("buddy_alloc", keys=("node",), args=(
     "node_start", "node_end", "order", "gfp", "mt", "count", "zones", "zonelist", "classzone", "passes", "comp",
     "zero", "stall", "final", "classzone_name", "vmalloc", "vmalloc_size", "ledger_purpose", "ledger_trace",
-    "compacted"))
+    "compacted"), replies={"allocated": ("pass_used:int", "*pfns:int"),
+                           "vmalloc": ("pass_used:int", "area:int", "*pfns:int"), "failed": ("why",)}), __file__, _LIBS)
 """One allocation attempt (buddy_alloc.lua). KEY node: the node's key prefix ``mmsim:{node:N}:``. ARG node_start,
 node_end (pfns); order; gfp (mask); mt (migratetype); count (blocks of ``order``, all or none); zones
 (``NAME:start:end,...``); zonelist (``NAME,...``, highest first); classzone (zone index) and classzone_name;
@@ -99,46 +100,25 @@ passes (the alloc_flags of each watermark pass, ``,``-separated); comp, zero, st
 __GFP_COMP, __GFP_ZERO, a retry after reclaim, the last attempt); vmalloc (``1``: record the pages as a
 vmalloc area) and vmalloc_size (bytes); ledger_purpose (``''``: the caller owns the blocks at once, else
 they are in flight, owned by the request) and ledger_trace (its trace id); compacted (``1``: the attempt
-after a direct compaction, which counts compact_success / compact_fail). Reply: AllocReply."""
+after a direct compaction, which counts compact_success / compact_fail). Replies: allocated (the 1-based
+watermark pass that succeeded, each block's head pfn) | vmalloc (the same with the vmalloc area id, when
+vmalloc is asked for) | failed (why: each zone's reason)."""
 
-FREE = lua.Spec("buddy_free", keys=("node",), args=("node_start", "node_end", "order", "zones", "n", "*items"))
+FREE = lua.SpecScript(lua.Spec(
+    "buddy_free", keys=("node",), args=("node_start", "node_end", "order", "zones", "n", "*items"),
+    replies={"freed": ("order:int", "*merged:int"), "reclaimed": ("cursor", "entries:int", "pages:int", "skipped:int")}),
+    __file__, _LIBS)
 """One free (buddy_free.lua). KEY node, ARG node_start, node_end, zones as ALLOC's; order (``-1``: the order
-the block was allocated with); n with items: n > 0 pfns (each block's head) -> reply ``head, merged`` per
-block, then the order freed; n = -1, items = (vmalloc area id) -> the same for every page of the area (vfree);
-n = -2, items = (HSCAN cursor, deadline in ms) -> ``cursor, entries, pages freed, entries skipped`` (one batch
-of the in-flight ledger's recovery pass)."""
+the block was allocated with); n with items: n > 0 pfns (each block's head) -> reply freed: the order freed,
+then ``head, merged order`` per block (the buddy it merged into); n = -1, items = (vmalloc area id) -> the
+same for every page of the area (vfree); n = -2, items = (HSCAN cursor, deadline in ms) -> reply reclaimed:
+the next cursor, ledger entries freed, pages freed, entries skipped (one batch of the in-flight ledger's
+recovery pass)."""
 
 
-def _script(spec: lua.Spec) -> Script:
-    return Script(spec.prologue() + build_script(_CONSTS_LUA + lua.source(__file__, "buddy", spec.file)))
-
-
-_ALLOC, _FREE = _script(ALLOC), _script(FREE)
-
-
-@dataclass(frozen=True)
-class AllocReply:
-    """buddy_alloc.lua's reply: ``{1, pass, [area], pfn...}`` on success (the 1-based watermark pass that
-    succeeded, the vmalloc area id when one was asked for, each block's head pfn), ``{0, why}`` on failure."""
-
-    ok: bool
-    pass_used: int = 0
-    pfns: tuple[int, ...] = ()
-    area: int | None = None
-    why: str = ""
-
-    @classmethod
-    def parse(cls, res: list, vmalloc: bool) -> AllocReply:
-        if int(res[0]) != 1:
-            return cls(False, why=res[1].decode() if isinstance(res[1], bytes) else str(res[1]))
-        pfns = tuple(int(x) for x in res[2:])
-        return cls(True, int(res[1]), pfns[1:], pfns[0]) if vmalloc else cls(True, int(res[1]), pfns)
-
-
-async def _free(redis, prefix: str, node, order: int, zones: str, n: int, items) -> list:
-    keys_, args = FREE.build({"node": prefix, "node_start": node.start_pfn, "node_end": node.end_pfn,
-                              "order": order, "zones": zones, "n": n, "items": items})
-    return await _FREE(redis, keys_, args)
+async def _free(redis, prefix: str, node, order: int, zones: str, n: int, items) -> lua.Reply:
+    return await FREE(redis, node=prefix, node_start=node.start_pfn, node_end=node.end_pfn, order=order,
+                      zones=zones, n=n, items=items)
 
 
 @dataclass
@@ -285,17 +265,16 @@ class BuddyAllocator:
         return zone_idx
 
     async def _attempt(self, nid, order, gfp, mt, count, zonelist, classzone, passes, comp, zero, stall, final,
-                       vmalloc_size=0, ledger=("", ""), compacted=False):  # fmt: skip
+                       vmalloc_size=0, ledger=("", ""), compacted=False) -> lua.Reply:  # fmt: skip
+        """One ALLOC attempt on node ``nid``: its reply (allocated | vmalloc | failed)."""
         node = self.layout.nodes[nid]
-        keys_, args = ALLOC.build({
-            "node": self.prefix(nid), "node_start": node.start_pfn, "node_end": node.end_pfn, "order": order,
-            "gfp": gfp, "mt": mt, "count": count, "zones": self._zone_spec[nid],
-            "zonelist": ",".join(z.name for z in zonelist), "classzone": classzone,
-            "classzone_name": G.ZONE_NAMES[classzone].lower(), "passes": ",".join(str(p) for p in passes),
-            "comp": int(comp), "zero": int(zero), "stall": int(stall), "final": int(final),
-            "vmalloc": int(vmalloc_size > 0), "vmalloc_size": vmalloc_size, "ledger_purpose": ledger[0],
-            "ledger_trace": ledger[1], "compacted": int(compacted)})  # fmt: skip
-        return AllocReply.parse(await _ALLOC(self.redis, keys_, args), vmalloc_size > 0)
+        return await ALLOC(
+            self.redis, node=self.prefix(nid), node_start=node.start_pfn, node_end=node.end_pfn, order=order,
+            gfp=gfp, mt=mt, count=count, zones=self._zone_spec[nid], zonelist=",".join(z.name for z in zonelist),
+            classzone=classzone, classzone_name=G.ZONE_NAMES[classzone].lower(),
+            passes=",".join(str(p) for p in passes), comp=int(comp), zero=int(zero), stall=int(stall),
+            final=int(final), vmalloc=int(vmalloc_size > 0), vmalloc_size=vmalloc_size, ledger_purpose=ledger[0],
+            ledger_trace=ledger[1], compacted=int(compacted))  # fmt: skip
 
     async def alloc_pages(
         self, order: int, gfp: int = G.GFP_KERNEL, *, nid: int = 0, scope: int = 0, count: int = 1,
@@ -357,13 +336,13 @@ class BuddyAllocator:
                     n, order, gfp, mt, count, zl, classzone, passes, comp, zero,
                     attempt > 0 and i == 0, final and i == len(nodes) - 1, vmalloc_size, ledger, compacted and i == 0,
                 )  # fmt: skip
-                if res.ok:
+                if res.kind != "failed":
                     if self.reclaim is not None and gfp & GFP_KSWAPD_RECLAIM_BIT and (attempt or res.pass_used > 1):
                         self.reclaim.wakeup_kswapd(n)   # below the low watermark: wake_all_kswapds
                     return Allocation(
                         pfn=res.pfns[0], order=order, nid=n, zone=self.layout.zone_of_pfn(res.pfns[0]).name,
                         gfp_requested=requested, gfp=gfp, attempts=attempts, alloc_flags=passes[res.pass_used - 1],
-                        pfns=res.pfns, vmalloc_area=res.area,
+                        pfns=tuple(res.pfns), vmalloc_area=res.area if res.kind == "vmalloc" else None,
                     )  # fmt: skip
                 why = res.why
             if final:
@@ -412,8 +391,8 @@ class BuddyAllocator:
             return out
         nid = nids.pop()
         node = self.layout.nodes[nid]
-        res = await _free(self.redis, self.prefix(nid), node, order, self._zone_spec[nid], len(pfns), pfns)
-        return [FreeResult(pfn, order, int(res[2 * i]), int(res[2 * i + 1])) for i, pfn in enumerate(pfns)]
+        m = (await _free(self.redis, self.prefix(nid), node, order, self._zone_spec[nid], len(pfns), pfns)).merged
+        return [FreeResult(pfn, order, m[2 * i], m[2 * i + 1]) for i, pfn in enumerate(pfns)]
 
     async def release_pages(self, blocks: list[tuple[int, int]]) -> int:
         """release_pages: free (pfn, order) blocks, one round trip per node and order; returns pages freed."""
@@ -428,26 +407,26 @@ class BuddyAllocator:
         """Free the allocation headed by pfn at its recorded order (kfree / folio_put of the last ref)."""
         self._check_pfn(pfn)
         node = self.layout.node_of_pfn(pfn)
-        res = await _free(self.redis, self.prefix(node.nid), node, -1, self._zone_spec[node.nid], 1, [pfn])
-        return FreeResult(pfn, int(res[2]), int(res[0]), int(res[1]))
+        r = await _free(self.redis, self.prefix(node.nid), node, -1, self._zone_spec[node.nid], 1, [pfn])
+        return FreeResult(pfn, r.order, r.merged[0], r.merged[1])
 
     async def free_vmalloc_area(self, nid: int, area: int) -> int:
         """vfree: free every page of a vmalloc area and its record in one round trip; returns pages freed."""
         node = self.layout.nodes[nid]
-        res = await _free(self.redis, self.prefix(nid), node, 0, self._zone_spec[nid], -1, [area])
-        return (len(res) - 1) // 2
+        r = await _free(self.redis, self.prefix(nid), node, 0, self._zone_spec[nid], -1, [area])
+        return len(r.merged) // 2
 
     async def reclaim_ledger(self, deadline_ms: int) -> int:
         """The recovery pass: give every in-flight block older than ``deadline_ms`` back to the buddy lists
         (counted in vmstat as mmsim_ledger_reclaimed, pages). One bounded script per 128 ledger entries."""
         pages = 0
         for node in self.layout.nodes:
-            cursor = b"0"
+            cursor = "0"
             while True:
-                res = await _free(self.redis, self.prefix(node.nid), node, 0, self._zone_spec[node.nid], -2,
-                                  [cursor, deadline_ms])
-                cursor, pages = res[0], pages + int(res[2])
-                if cursor in (b"0", "0", 0):
+                r = await _free(self.redis, self.prefix(node.nid), node, 0, self._zone_spec[node.nid], -2,
+                                [cursor, deadline_ms])
+                cursor, pages = r.cursor, pages + r.pages
+                if cursor == "0":
                     break
         if pages:
             log.warning("ledger: reclaimed abandoned in-flight allocations", pages=pages, deadline_ms=deadline_ms)

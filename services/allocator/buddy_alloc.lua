@@ -1,7 +1,6 @@
 -- one allocation attempt (get_page_from_freelist: the zonelist's watermark checks, __rmqueue_smallest +
 -- expand, __rmqueue_fallback, prep_new_page), all or none for a bulk request
--- KEY and ARG: mmsim.allocator.buddy.ALLOC (the Spec names them and says what each holds); its reply:
--- buddy.AllocReply
+-- KEY, ARG and replies: mmsim.allocator.buddy.ALLOC (its Spec names them and says what each holds)
 vm_init(KEY.node, ARG.node_start, ARG.node_end)
 PREFIX = KEY.node
 local order, gfp, mt, count = tonumber(ARG.order), tonumber(ARG.gfp), tonumber(ARG.mt), tonumber(ARG.count)
@@ -142,7 +141,7 @@ for _ = 1, count do
     end
     if compacted then redis.call('HINCRBY', VMSTAT, 'compact_fail', 1) end
     if final then redis.call('HINCRBY', VMSTAT, 'mmsim_alloc_fail_order_' .. order, count) end
-    return {0, table.concat(why, '; ')}
+    return {'failed', table.concat(why, '; ')}
   end
   prep_new_page(pfn, zone)
   got[#got + 1] = pfn
@@ -157,7 +156,7 @@ if ARG.ledger_purpose ~= '' then
   -- in flight: owned by the request (ledger_trace = its trace id) until a consumer takes the block over
   for _, pfn in ipairs(got) do ledger_put(pfn, order, ARG.ledger_purpose, ARG.ledger_trace) end
 end
-local out = {1, pass_used}
+local out = {'allocated', pass_used}
 if ARG.vmalloc == '1' then
   -- vmalloc area (the vm_struct of __vmalloc_area_node): pages + size, one guard page after it
   local start = redis.call('HINCRBY', PREFIX .. 'kv:next', 'page', count + 1) - count - 1
@@ -165,7 +164,7 @@ if ARG.vmalloc == '1' then
   for i, pfn in ipairs(got) do list[i] = string.format('%d', pfn) end
   redis.call('HSET', PREFIX .. 'kv:' .. start, 'pfns', table.concat(list, ','), 'size', ARG.vmalloc_size, 'gfp', gfp, 'nr_pages', count)
   redis.call('HINCRBY', PREFIX .. 'kv:next', 'vmalloc_pages', count)
-  out[#out + 1] = start
+  out = {'vmalloc', pass_used, start}
 end
 for _, pfn in ipairs(got) do out[#out + 1] = pfn end
 return out

@@ -2,7 +2,7 @@
 -- vfree of a vmalloc area, or one batch of the in-flight ledger's recovery pass
 -- KEY and ARG: mmsim.allocator.buddy.FREE (the Spec names them; ARG.n says what ARG.items hold: n pfns,
 -- n = -1 the vmalloc area id of a vfree, n = -2 the HSCAN cursor and deadline of a ledger recovery batch,
--- see ledger.lua); its replies: buddy.FREE's docstring
+-- see ledger.lua); its replies: buddy.FREE's
 vm_init(KEY.node, ARG.node_start, ARG.node_end)
 PREFIX = KEY.node
 local order = tonumber(ARG.order)
@@ -108,7 +108,7 @@ if not reclaim then
   end
   if n == 1 then order = ords[1] end
 end
-local out, freed_pages = {}, 0
+local out, freed_pages = {'freed', order}, 0
 for i = 1, n do
   local pfn, o = pfns[i], ords[i]
   local p = page_get(pfn)
@@ -127,11 +127,10 @@ end
 if freed_pages > 0 then redis.call('HINCRBY', PREFIX .. 'vmstat', 'pgfree', freed_pages) end
 if reclaim then
   if freed_pages > 0 then redis.call('HINCRBY', PREFIX .. 'vmstat', 'mmsim_ledger_reclaimed', freed_pages) end
-  return {reclaim.cursor, n, freed_pages, reclaim.skipped}
+  return {'reclaimed', reclaim.cursor, n, freed_pages, reclaim.skipped}
 end
 if vm_area then
   redis.call('HINCRBY', PREFIX .. 'kv:next', 'vmalloc_pages', -n)
   redis.call('DEL', vm_area)
 end
-out[#out + 1] = order
 return out

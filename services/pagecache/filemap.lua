@@ -21,11 +21,11 @@ local function fm_inode(key)
 end
 
 -- a seqcount check (read_seqcount_retry-like): the caller read data_seq with the blocks it filled its folio
--- from; a truncate, a hole punch or a write of the blocks (writeback) bumped it since. Returns the STALE reply, or nil when `seen` is '' or current.
+-- from; a truncate, a hole punch or a write of the blocks (writeback) bumped it since. Returns the 'stale' reply, or nil when `seen` is '' or current.
 local function fm_stale(key, seen)
   if seen == nil or seen == '' then return nil end
   local cur = redis.call('HGET', key, 'data_seq') or '0'
-  if cur ~= seen then return {'STALE', cur, seen} end
+  if cur ~= seen then return {'stale', cur, seen} end
   return nil
 end
 

@@ -26,7 +26,7 @@ from mmsim.pagecache.filemap_lua import FILEMAP_LUA
 from mmsim.rmap.lua import RMAP_LUA_LIB, RMAP_WALK_LUA_LIB
 from mmsim.runtime import config, keys, locks, profiles
 from mmsim.runtime.errors import Aborted, AlreadyExists, NotFound, require
-from mmsim.runtime.lua import Script, Spec, SpecScript, source
+from mmsim.runtime.lua import Spec, SpecScript, source
 
 PAGE_SHIFT = 12
 _ADDED_FLAGS = PG["uptodate"] | PG["lru"]   # filemap_add_folio -> folio_add_lru; the read completed
@@ -103,9 +103,9 @@ class FaultLookup:
         return self.index >= (self.i_size + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
 
 
-# Each script is a .lua file beside this module (filemap_*.lua); those declared with a Spec below read their
-# KEY and ARG by name, the others their KEYS, ARGV and reply as their header says. The fenced ones get their
-# caller's lock checked first, and all of them follow the XArray and filemap libraries.
+# Each script is a .lua file beside this module (filemap_*.lua), declared with a Spec below: it reads its KEY
+# and ARG by name and its replies are decoded by kind. The fenced ones get their caller's lock checked first, and
+# all of them follow the XArray and filemap libraries.
 _FOUND = ("i_size:int", "node:int", "pfn:int", "order:int", "index:int", "tags", "*around:int")
 LOOKUP = SpecScript(Spec("filemap_lookup", keys=("inode", "xa", "vmstat"), args=(
     "chunk_shift", "index", "marks", "spans", "fault", "around_start", "around_pages"),
@@ -142,13 +142,39 @@ REPLACE = SpecScript(Spec("filemap_replace", keys=("inode", "xa"), args=(
 """filemap_replace.lua. KEY inode, xa; ARG chunk_shift, spans, index, old_pfn (the shared folio), node and pfn
 (the private copy), flags (its page flags), mapping, trace (the copy's ledger trace). Replies: replaced (the
 folio's index and order, the folios to free) | changed (the shared folio is no longer there)."""
-_UNLOCK = source(__file__, "filemap_unlock")   # fm_unlocked: the insert scripts' lock release
-_ADD_FOLIO = _UNLOCK + source(__file__, "filemap_add_folio")
-_ADD_ZERO = _UNLOCK + source(__file__, "filemap_add_zero")
-_TAG = source(__file__, "filemap_tag")
-_WRITE = source(__file__, "filemap_write")
 
-
+# The scripts below change a mapping's cache: each is fenced (it checks the fencing token of the lock its caller
+# holds on the mapping, mmsim.runtime.locks.fence_for, from the held locks in the call's metadata, before any
+# write). The inserts may release that lock in their own step (fm_unlocked, filemap_unlock.lua).
+_INSERT_LUA = FILEMAP_LUA + "\n" + source(__file__, "filemap_unlock")
+_STALE = ("now:int", "seen:int")   # fm_stale: the blocks' data_seq now and the one the caller read
+_UNLOCKED = ("released:int", "woken:int")   # fm_unlocked: whether the lock was still held, the waiters woken
+ADD_FOLIO = SpecScript(Spec("filemap_add_folio", keys=("inode", "xa", "vmstat"), args=(
+    "chunk_shift", "index", "order", "node", "pfn", "spans", "flags", "mapping", "data_seq", "trace", "fill",
+    "contents", "count_alloc", "fallback_orders", "unlock", "dirty"), replies={
+        "added": ("nrpages:int", "zero_replaced:int", *_UNLOCKED),
+        "exists": ("node:int", "pfn:int", "order:int", "index:int"), "stale": _STALE}),
+    __file__, _INSERT_LUA, fenced=True)
+"""filemap_add_folio.lua. KEY inode, xa, vmstat (the folio's node's); ARG chunk_shift, index (pages), order, node,
+pfn, spans, flags (page flags to set), mapping, data_seq (what the caller read; '' = unchecked), trace (its
+ledger trace id), fill ('1': store contents, bytes), count_alloc ('1': count the allocation and fallback_orders,
+','), unlock ('1': release the caller's lock), dirty ('1': mark the folio DIRTY). Replies: added (nrpages, the
+zero-entry pages replaced; with unlock: released, woken) | exists (the folio that won: node, pfn, order, index) |
+stale (data_seq now and read)."""
+ADD_ZERO = SpecScript(Spec("filemap_add_zero", keys=("inode", "xa", "vmstat"), args=(
+    "chunk_shift", "index", "order", "data_seq", "unlock"), replies={
+        "added": ("zero_pages:int", *_UNLOCKED), "stale": _STALE}), __file__, _INSERT_LUA, fenced=True)
+"""filemap_add_zero.lua. KEY inode, xa, vmstat (node 0's); ARG chunk_shift, index, order, data_seq, unlock (as
+ADD_FOLIO's). Replies: added (the mapping's zero pages; with unlock: released, woken) | stale."""
+TAG = SpecScript(Spec("filemap_tag", keys=("inode", "xa"), args=("chunk_shift", "index", "mark", "clear", "spans"),
+                      replies={"tagged": ()}), __file__, FILEMAP_LUA, fenced=True)
+"""filemap_tag.lua. KEY inode, xa; ARG chunk_shift, index, mark (the tag's XArray mark), clear ('1': clear it,
+else set), spans. Reply: tagged."""
+WRITE = SpecScript(Spec("filemap_write", keys=("inode", "xa"), args=("chunk_shift", "offset", "data", "spans"),
+                        replies={kind: ("node:int", "pfn:int", "order:int", "index:int", "written:int")
+                                 for kind in ("folio", "shared", "hole", "none")}), __file__, FILEMAP_LUA, fenced=True)
+"""filemap_write.lua. KEY inode, xa; ARG chunk_shift, offset (bytes), data, spans. Replies by what covers the
+offset (folio, shared, hole, none): node, pfn, order, first index (pages) and the bytes written (0 unless folio)."""
 
 
 @dataclass(frozen=True)
@@ -166,8 +192,6 @@ class TruncateResult:
     @property
     def pages_freed(self) -> int:
         return sum(1 << f.order for f in self.freed)
-
-
 
 
 @dataclass(frozen=True)
@@ -192,18 +216,14 @@ class Added:
     zero_replaced: int = 0        # pages of zero entries the folio replaced (their zero-page PTEs must go)
 
 
-def _unlocked(rest) -> tuple[bool, int]:
-    return (bool(int(rest[0])), int(rest[1])) if rest else (False, 0)
-
-
 def _seq(data_seq: int | None) -> str:
     return "" if data_seq is None else str(data_seq)
 
 
-def _check_stale(mapping: str, rec) -> None:
-    if isinstance(rec, list) and rec and rec[0] == b"STALE":
+def _check_stale(mapping: str, r) -> None:
+    if r.kind == "stale":
         raise Aborted(f"{mapping}'s blocks changed since the caller read them (a truncate, hole punch or "
-                      f"writeback; data_seq {int(rec[2])} -> {int(rec[1])}): free the folio and read them again")
+                      f"writeback; data_seq {r.seen} -> {r.now}): free the folio and read them again")
 
 
 def _freed(rec) -> list[Folio]:
@@ -230,11 +250,6 @@ def check_index(index: int) -> int:
     return index
 
 
-_FENCED = frozenset({"add_folio", "add_zero", "tag", "write"})
-"""Scripts that change a mapping's cache: each checks the fencing token of the lock its caller holds on the
-mapping (mmsim.runtime.locks.fence_for, from the held locks in the call's metadata) before any write."""
-
-
 class PageCache:
     """The page cache of every mapping, over one Redis (models struct address_space->i_pages)."""
 
@@ -243,13 +258,7 @@ class PageCache:
         self._cs = settings.xa_chunk_shift
         self.layout = Layout.build(settings.memory_bytes, settings.numa_nodes, settings.movable_bytes)
         self._spans = node_spans(self.layout)
-        self._scripts = {name: Script(client, FILEMAP_LUA + body, fenced=name in _FENCED) for name, body in (
-            ("add_folio", _ADD_FOLIO), ("add_zero", _ADD_ZERO), ("tag", _TAG), ("write", _WRITE))}
         self._nonuniform = ",".join(p.name for p in profiles.PROFILES.values() if p.folio_split == "non-uniform")
-
-    @staticmethod
-    def _keys(mapping: str) -> list[str]:
-        return [keys.mapping(mapping, "inode"), keys.mapping(mapping, "xa")]
 
     @staticmethod
     def _names(mapping: str) -> dict[str, str]:
@@ -303,42 +312,43 @@ class PageCache:
         require(0 <= folio.order <= MAX_PAGECACHE_ORDER,
                 f"folio order {folio.order} is above MAX_PAGECACHE_ORDER {MAX_PAGECACHE_ORDER}")
         f = fill or Fill()
-        rec = await self._scripts["add_folio"](
-            [*self._keys(mapping), keys.node(folio.node, "vmstat")],
-            [self._cs, check_index(index), folio.order, folio.node, folio.pfn, self._spans, _ADDED_FLAGS, mapping,
-             _seq(data_seq), trace, int(f.contents is not None), f.contents or b"", int(f.count_alloc),
-             ",".join(map(str, f.fallback_orders)), int(f.unlock), int(f.dirty)], fence=locks.fence_for(mapping))
-        _check_stale(mapping, rec)
-        if rec[0] == b"EEXIST":
-            raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {int(rec[2])} "
-                                f"order {int(rec[3])} at index {int(rec[4])} won the race; free yours")
-        return Added(int(rec[1]), *_unlocked(rec[3:]), zero_replaced=int(rec[2]))
+        r = await ADD_FOLIO(
+            self._redis, **self._names(mapping), vmstat=keys.node(folio.node, "vmstat"), chunk_shift=self._cs,
+            index=check_index(index), order=folio.order, node=folio.node, pfn=folio.pfn, spans=self._spans,
+            flags=_ADDED_FLAGS, mapping=mapping, data_seq=_seq(data_seq), trace=trace,
+            fill=int(f.contents is not None), contents=f.contents or b"", count_alloc=int(f.count_alloc),
+            fallback_orders=",".join(map(str, f.fallback_orders)), unlock=int(f.unlock), dirty=int(f.dirty),
+            fence=locks.fence_for(mapping))
+        _check_stale(mapping, r)
+        if r.kind == "exists":
+            raise AlreadyExists(f"index {index} of {mapping} is already cached: folio pfn {r.pfn} "
+                                f"order {r.order} at index {r.index} won the race; free yours")
+        return Added(r.nrpages, bool(r.released), r.woken or 0, r.zero_replaced)
 
     async def insert_zero(self, mapping: str, index: int, order: int, data_seq: int | None = None,
                           unlock: bool = False) -> Added:
         """Insert a zero entry (a known hole, no page) covering 2**order pages; ``nrpages`` of the answer is the
         mapping's zero pages. ``unlock``: release the caller's lock in the same step."""
         require(0 <= order <= MAX_PAGECACHE_ORDER, f"zero entry order {order} is above {MAX_PAGECACHE_ORDER}")
-        rec = await self._scripts["add_zero"]([*self._keys(mapping), keys.node(0, "vmstat")],
-                                              [self._cs, check_index(index), order, _seq(data_seq), int(unlock)],
-                                              fence=locks.fence_for(mapping))
-        _check_stale(mapping, rec)
-        return Added(int(rec[0]), *_unlocked(rec[1:]))
+        r = await ADD_ZERO(self._redis, **self._names(mapping), vmstat=keys.node(0, "vmstat"), chunk_shift=self._cs,
+                           index=check_index(index), order=order, data_seq=_seq(data_seq), unlock=int(unlock),
+                           fence=locks.fence_for(mapping))
+        _check_stale(mapping, r)
+        return Added(r.zero_pages, bool(r.released), r.woken or 0)
 
     async def tag_folio(self, mapping: str, index: int, tag: Tag, clear: bool = False) -> None:
         """folio_mark_dirty / __folio_start_writeback / folio_end_writeback on the XArray marks."""
-        await self._scripts["tag"](self._keys(mapping), [self._cs, check_index(index), tag.mark, int(clear), self._spans],
-                                   fence=locks.fence_for(mapping))
+        await TAG(self._redis, **self._names(mapping), chunk_shift=self._cs, index=check_index(index), mark=tag.mark,
+                  clear=int(clear), spans=self._spans, fence=locks.fence_for(mapping))
 
     async def write_folio(self, mapping: str, offset: int, data: bytes) -> Written:
         """generic_perform_write for the folio covering byte ``offset``: its part of ``data`` copied in and the
         folio marked dirty, in one step (filemap_write.lua); nothing written unless a folio of this mapping
         alone covers the offset."""
         check_index(offset >> PAGE_SHIFT)
-        rec = await self._scripts["write"](self._keys(mapping), [self._cs, offset, data, self._spans],
-                                           fence=locks.fence_for(mapping))
-        found = _found(rec[0].decode(), *(int(x) for x in rec[1:5]))
-        return Written(found, int(rec[5]))
+        r = await WRITE(self._redis, **self._names(mapping), chunk_shift=self._cs, offset=offset, data=data,
+                        spans=self._spans, fence=locks.fence_for(mapping))
+        return Written(_found(r.kind, r.node, r.pfn, r.order, r.index), r.written)
 
     async def find_tagged(self, mapping: str, tag: Tag, start: int, limit: int) -> list[Found]:
         r = await FIND_TAGGED(self._redis, **self._names(mapping), chunk_shift=self._cs, start=check_index(start),

@@ -1,28 +1,25 @@
 -- __filemap_add_folio (PageCache.insert_folio): the in-flight folio taken over from the ledger, its XArray
 -- entry, its contents and allocation counts, and the caller's invalidate_lock released, in one step (fenced).
--- KEYS: 1 inode, 2 xa, 3 the folio's node vmstat.
--- ARGV: 1 chunk shift, 2 index, 3 order, 4 node, 5 pfn, 6 node spans, 7 page flags to set, 8 mapping,
---       9 data_seq the caller read ('' = unchecked), 10 trace id, 11 '1' fill with 12 contents (bytes),
---       13 '1' count the allocation, 14 fallback orders tried (','), 15 '1' unlock, 16 '1' mark it dirty.
--- Reply: {'OK', nrpages, zero-entry pages replaced, [release, woken]} | {'EEXIST', node, pfn, order, index} | {'STALE', seq now, seq read}.
+-- KEY, ARG and replies: mmsim.pagecache.filemap.ADD_FOLIO.
 -- models __filemap_add_folio: -EEXIST on any real folio in the range; zero/value entries are replaced.
--- A populate's insert also completes its read (ARGV[11] = '1': the contents ARGV[12] are stored in the same
--- step: the folio enters the cache uptodate with its bytes), counts its allocation (ARGV[13] = '1': thp_file_alloc
--- at PMD order, mTHP file_alloc above order 0, and ARGV[14], the orders that failed before, as *_fallback;
--- filemap_add_folio counts MTHP_STAT_FILE_ALLOC) and releases the caller's lock (ARGV[15] = '1'). A write's new
--- folio enters dirty (ARGV[16] = '1'): no clean moment in which drop_caches or reclaim could take its bytes.
-local ino = fm_inode(KEYS[1])
-local stale = fm_stale(KEYS[1], ARGV[9])
+-- A populate's insert also completes its read (ARG.fill = '1': ARG.contents are stored in the same step: the
+-- folio enters the cache uptodate with its bytes), counts its allocation (ARG.count_alloc = '1': thp_file_alloc
+-- at PMD order, mTHP file_alloc above order 0, and ARG.fallback_orders, the orders that failed before, as
+-- *_fallback; filemap_add_folio counts MTHP_STAT_FILE_ALLOC) and releases the caller's lock (ARG.unlock = '1').
+-- A write's new folio enters dirty (ARG.dirty = '1'): no clean moment in which drop_caches or reclaim could take
+-- its bytes.
+local ino = fm_inode(KEY.inode)
+local stale = fm_stale(KEY.inode, ARG.data_seq)
 if stale then return stale end
-local index, order, node, pfn = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local index, order, node, pfn = tonumber(ARG.index), tonumber(ARG.order), ARG.node, ARG.pfn
 local nr = fm_pow2(order)
 if index % nr ~= 0 then
-  fm_fail('InvalidArgument', 'index ' .. ARGV[2] .. ' is not aligned to the folio size (order ' .. order .. ')')
+  fm_fail('InvalidArgument', 'index ' .. ARG.index .. ' is not aligned to the folio size (order ' .. order .. ')')
 end
 if ino.mode == 'hugetlb' and order ~= 9 then
   fm_fail('FailedPrecondition', 'a hugetlb mapping holds only order-9 (2 MiB) folios, not order ' .. order)
 end
-local xa = xa_open(KEYS[2], ARGV[1])
+local xa = xa_open(KEY.xa, ARG.chunk_shift)
 local last = index + nr - 1
 local olds = fm_overlapping(xa, ino, index, last)
 for _, o in ipairs(olds) do
@@ -30,12 +27,12 @@ for _, o in ipairs(olds) do
     local wn, wp, wo = fm_parse(o[2])
     local wi = tonumber(o[1], 16)
     if ino.mode == 'hugetlb' then wi = wi * 512 end
-    return {'EEXIST', wn, wp, wo, tostring(wi - wi % fm_pow2(wo))}
+    return {'exists', wn, wp, wo, tostring(wi - wi % fm_pow2(wo))}
   end
 end
-vm_spans(ARGV[6])
+vm_spans(ARG.spans)
 vm_node(node)
-local lost = ledger_check_take(tonumber(pfn), ARGV[10])   -- the folio leaves the in-flight ledger here
+local lost = ledger_check_take(tonumber(pfn), ARG.trace)   -- the folio leaves the in-flight ledger here
 if lost then fm_fail('FailedPrecondition', lost) end
 local owner = page_get_field(tonumber(pfn), 'mapping')   -- __filemap_add_folio's VM_BUG_ON_FOLIO(folio->mapping)
 if owner ~= 0 then
@@ -59,33 +56,34 @@ for _, o in ipairs(olds) do
   end
 end
 fm_store(xa, ino, index, order, fm_entry(node, pfn, order), '')
-if ARGV[16] == '1' then
+if ARG.dirty == '1' then
   FM_TAG.set(xa, ino, {slot = fm_hex(fm_slot(ino, index)), node = node, pfn = tonumber(pfn), order = order,
                       index = index}, 0, true)
 end
 xa_commit(xa)
 vm_node(node)
-page_flags_set(tonumber(pfn), tonumber(ARGV[7]))   -- the folio is uptodate (populated) and on the LRU
+page_flags_set(tonumber(pfn), tonumber(ARG.flags))   -- the folio is uptodate (populated) and on the LRU
 if ino.mode ~= 'hugetlb' then   -- hugetlbfs folios are never on the LRU
   local active, workingset = false, false
   if shadow then active, workingset = WS.refault(tonumber(node), nr, shadow) end
   LRU.add(tonumber(node), tonumber(pfn), nr, active)   -- folio_add_lru
   if workingset then page_flags_set(tonumber(pfn), FM_PG_WORKINGSET) end
 end
-page_set_field(tonumber(pfn), 'mapping', mapping_intern(ARGV[8]))   -- folio->mapping, folio->index
+page_set_field(tonumber(pfn), 'mapping', mapping_intern(ARG.mapping))   -- folio->mapping, folio->index
 page_set_field(tonumber(pfn), 'index', index)
-local nrpages = redis.call('HINCRBY', KEYS[1], 'nrpages', nr)
-redis.call('HINCRBY', KEYS[3], 'nr_file_pages', nr)
-if order == 9 then redis.call('HINCRBY', KEYS[3], 'nr_file_hugepages', 1) end
-if ARGV[11] == '1' then redis.call('SET', 'mmsim:{node:' .. node .. '}:mem:' .. pfn, ARGV[12]) end
-if ARGV[13] == '1' then
+local nrpages = redis.call('HINCRBY', KEY.inode, 'nrpages', nr)
+redis.call('HINCRBY', KEY.vmstat, 'nr_file_pages', nr)
+if order == 9 then redis.call('HINCRBY', KEY.vmstat, 'nr_file_hugepages', 1) end
+if ARG.fill == '1' then redis.call('SET', 'mmsim:{node:' .. node .. '}:mem:' .. pfn, ARG.contents) end
+if ARG.count_alloc == '1' then
   local function count(o, what)
-    if o == 9 then redis.call('HINCRBY', KEYS[3], 'thp_file_' .. what, 1) end
+    if o == 9 then redis.call('HINCRBY', KEY.vmstat, 'thp_file_' .. what, 1) end
     if o > 0 then
       redis.call('HINCRBY', 'mmsim:{node:' .. node .. '}:mthp_stats', string.format('%dkB:file_', 4 * fm_pow2(o)) .. what, 1)
     end
   end
-  for o in string.gmatch(ARGV[14], '%d+') do count(tonumber(o), 'fallback') end
+  for o in string.gmatch(ARG.fallback_orders, '%d+') do count(tonumber(o), 'fallback') end
   count(order, 'alloc')
 end
-return fm_unlocked({'OK', nrpages, holes}, ARGV[15])
+local out = {'added', nrpages, holes}
+return fm_unlocked(out, ARG.unlock)

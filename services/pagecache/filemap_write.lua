@@ -4,15 +4,15 @@
 -- migration or truncation can come between the copy and the mark, and none can free the folio the bytes go to.
 -- Nothing is written when a zero entry, a folio shared through PFN entries or nothing covers the offset (the
 -- caller creates or unshares a folio and calls again).
--- KEYS: 1 inode, 2 xa. ARGV: 1 chunk shift, 2 offset (bytes), 3 data, 4 node spans.
--- Reply: kind ('folio' | 'shared' | 'hole' | ''), node, pfn, order, first index (pages), bytes written.
-local ino = fm_inode(KEYS[1])
-local xa = xa_open(KEYS[2], ARGV[1])
-vm_spans(ARGV[4])
-local offset, data = tonumber(ARGV[2]), ARGV[3]
+-- KEY, ARG and replies: mmsim.pagecache.filemap.WRITE.
+local ino = fm_inode(KEY.inode)
+local xa = xa_open(KEY.xa, ARG.chunk_shift)
+vm_spans(ARG.spans)
+local offset, data = tonumber(ARG.offset), ARG.data
 local f = fm_lookup(xa, ino, math.floor(offset / 4096))
 if f.kind ~= 'folio' then
-  return {f.kind == 'hole' and 'hole' or '', 0, 0, f.order or 0, tostring(f.index or 0), 0}
+  if f.kind == 'hole' then return {'hole', 0, 0, f.order, tostring(f.index), 0} end
+  return {'none', 0, 0, 0, '0', 0}
 end
 if fm_is_shared(f) then return {'shared', f.node, f.pfn, f.order, tostring(f.index), 0} end
 local fbeg = f.index * 4096

@@ -1,7 +1,8 @@
 """A faithful model of the kernel XArray (lib/xarray.c) kept in Redis.
 
 Every operation is ONE atomic round trip: an EVALSHA of a script made of the Lua library in
-``xarray.lua`` plus a few lines of per-operation body.  Iteration (``for_each``) fetches up to
+``xarray.lua`` plus its operation's few lines (``xarray_<op>.lua``, a SpecScript: its arguments and
+replies named once below).  Iteration (``for_each``) fetches up to
 ``batch`` entries per round trip and, when this process changed the array meanwhile, resumes with
 ``xa_find_after`` from the last index it yielded (as xa_for_each would see the change).
 
@@ -64,7 +65,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from mmsim.runtime import errors
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Reply, Spec, SpecScript
 
 ULONG_MAX = 2**64 - 1
 LONG_MAX = 2**63 - 1
@@ -188,73 +189,47 @@ def range_plan(first: int, last: int, cs: int) -> tuple[tuple[str, int, int] | N
     return create, chunks
 
 
-# ARGV[1] chunk shift, ARGV[2] flags, ARGV[3] fail_after ('' = never); the body's own arguments follow
-_OPEN = """local xa = xa_open(KEYS[1], ARGV[1], ARGV[2])
-xa.fail_after = tonumber(ARGV[3])
-table.remove(ARGV, 3) table.remove(ARGV, 2)
-"""
-_BODIES = {
-    "load": "return xa_load(xa, ARGV[2])",
-    "store": "local old = xa_store(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return old",
-    "insert": "xa_insert(xa, ARGV[2], ARGV[3]) xa_commit(xa) return 1",
-    "cmpxchg": "local cur = xa_cmpxchg(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return cur",
-    "reserve": "xa_reserve(xa, ARGV[2]) xa_commit(xa) return 1",
-    "release": "xa_release(xa, ARGV[2]) xa_commit(xa) return 1",
-    "set_mark": "xa_set_mark(xa, ARGV[2], ARGV[3]) xa_commit(xa) return 1",
-    "clear_mark": "xa_clear_mark(xa, ARGV[2], ARGV[3]) xa_commit(xa) return 1",
-    "get_mark": "return xa_get_mark(xa, ARGV[2], ARGV[3]) and 1 or 0",
-    "get_order": "return xa_get_order(xa, ARGV[2])",
-    "split": "xa_split(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return 1",
-    "try_split": "xa_try_split(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return 1",
-    "erase": "local old = xa_erase(xa, ARGV[2]) xa_commit(xa) return old",
-    "marked": "return xa_marked(xa, tonumber(ARGV[2])) and 1 or 0",
-    "alloc": "local id = xa_alloc(xa, ARGV[2], ARGV[3], ARGV[4]) xa_commit(xa) return id",
-    "alloc_cyclic": """
-local id, wrapped, nxt = xa_alloc_cyclic(xa, ARGV[2], ARGV[3], ARGV[4], ARGV[5]) xa_commit(xa)
-return {id, wrapped, nxt}""",
-    "destroy": "xa_destroy(xa) xa_commit(xa) return 1",
-    "store_range": """
-local create = nil
-if ARGV[3] ~= '' then create = {ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])} end
-local chunks = {}
-for i = 6, #ARGV, 3 do chunks[#chunks + 1] = {ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])} end
-xa_store_range(xa, ARGV[2], create, chunks) xa_commit(xa) return 1""",
-    "find_batch": """
-local mark = ARGV[4] ~= '' and ARGV[4] or nil
-local out, idx, e = {}, nil, nil
-if ARGV[5] == 'find' then idx, e = xa_find(xa, ARGV[2], ARGV[3], mark)
-else idx, e = xa_find_after(xa, ARGV[2], ARGV[3], mark) end
-while idx do
-  out[#out + 1] = idx; out[#out + 1] = e
-  if #out >= 2 * tonumber(ARGV[6]) then break end
-  idx, e = xa_find_after(xa, idx, ARGV[3], mark)
-end
-return out""",
-    "info": "return {xa.head, tostring(xa.rlevel or -1), tostring(xa.nnodes)}",
-    "keys": """
-local out = {}
-if xa.head ~= '' then out[1] = xa.rootkey end
-xa_walk(xa, function(n) out[#out + 1] = n.key end)
-return out""",
-    "dump": """
-local out = {{xa.head, tostring(xa.rlevel or -1), tostring(xa.nnodes), tostring(xa.cs),
-  (xa.xmarks[0] and '1' or '0') .. (xa.xmarks[1] and '1' or '0') .. (xa.xmarks[2] and '1' or '0')}}
-xa_walk(xa, function(n)
-  local d = {}
-  for k = 0, xa.L - 1 do
-    local p = xa.L - k
-    d[k] = (k > n.level) and (XA_ALPHA:find(n.path:sub(p, p), 1, true) - 1) or 0
-  end
-  local rec = {tostring(n.level), xa_hex(xa, d), tostring(n.count), tostring(n.values)}
-  for m = 0, 2 do rec[#rec + 1] = xa_set2hex(xa, n.marks[m]) end
-  for off = 0, xa.size - 1 do
-    if n.s[off] then rec[#rec + 1] = tostring(off); rec[#rec + 1] = n.s[off] end
-  end
-  out[#out + 1] = rec
-end)
-return out""",
-}
-_SOURCES = {name: build_script(_OPEN + body) for name, body in _BODIES.items()}
+_OPEN = build_script("local xa = xa_open(KEY.xa, ARG.chunk_shift, ARG.flags)\nxa.fail_after = tonumber(ARG.fail_after)\n")
+"""What every XArray script does first, after the library: open the array ``xa`` (KEY xa: the prefix; ARG
+chunk_shift, flags: xa_init_flags'; fail_after: node allocations allowed before ENOMEM, '' = never)."""
+_ARRAY = ("chunk_shift", "flags", "fail_after")
+
+
+def _script(name: str, args: tuple[str, ...], replies: dict[str, tuple[str, ...]]) -> SpecScript:
+    """xarray_<name>.lua: KEY xa, ARG the array's (_ARRAY) and then ``args``, its replies."""
+    return SpecScript(Spec(f"xarray_{name}", keys=("xa",), args=(*_ARRAY, *args), replies=replies), __file__, _OPEN)
+
+
+# One script per operation (xarray_*.lua); indices and bounds travel as index_hex strings, entries as
+# encode_entry bytes ('' = NULL). Replies name what they return: an entry (decode_entry), an ID (hex).
+LOAD = _script("load", ("index",), {"loaded": ("entry:bytes",)})
+STORE = _script("store", ("index", "order", "entry"), {"stored": ("old:bytes",)})
+ERASE = _script("erase", ("index",), {"erased": ("old:bytes",)})
+INSERT = _script("insert", ("index", "entry"), {"inserted": ()})
+CMPXCHG = _script("cmpxchg", ("index", "old", "entry"), {"compared": ("cur:bytes",)})
+RESERVE = _script("reserve", ("index",), {"reserved": ()})
+RELEASE = _script("release", ("index",), {"released": ()})
+SET_MARK = _script("set_mark", ("index", "mark"), {"set": ()})
+CLEAR_MARK = _script("clear_mark", ("index", "mark"), {"cleared": ()})
+GET_MARK = _script("get_mark", ("index", "mark"), {"mark": ("set:int",)})
+MARKED = _script("marked", ("mark",), {"marked": ("marked:int",)})
+GET_ORDER = _script("get_order", ("index",), {"order": ("order:int",)})
+SPLIT = _script("split", ("index", "order", "entry"), {"split": ()})          # entry '' keeps the old entry
+TRY_SPLIT = _script("try_split", ("index", "order", "entry"), {"split": ()})  # likewise
+ALLOC = _script("alloc", ("entry", "min", "max"), {"allocated": ("id",)})
+ALLOC_CYCLIC = _script("alloc_cyclic", ("entry", "min", "max", "next"),
+                       {"allocated": ("id", "wrapped:int", "next")})
+DESTROY = _script("destroy", (), {"destroyed": ()})
+STORE_RANGE = _script("store_range", ("entry", "create_index", "create_level", "create_sibs", "*chunks"),
+                      {"stored": ()})   # range_plan's create ('' = none) and chunks, (index, level, sibs) each
+FIND = _script("find", ("start", "max", "mark", "how", "limit"), {"found": ("*found:bytes",)})
+"""how: 'find' (xa_find from start) or 'after' (xa_find_after); mark '' = XA_PRESENT. found: (index, entry)
+per entry, at most limit."""
+INFO = _script("info", (), {"info": ("head:bytes", "rlevel:int", "nnodes:int")})
+KEYS = _script("keys", (), {"keys": ("*keys",)})
+DUMP = _script("dump", (), {"dump": ("head:bytes", "rlevel:int", "nnodes:int", "cs:int", "marks", "*nodes:bytes")})
+"""marks: '1'/'0' per xa_flags mark; nodes: one record per node, parents first (level, first index, count,
+nr_values, the marks' hex bitmaps, then offset, entry per occupied slot)."""
 
 
 @dataclass
@@ -320,7 +295,6 @@ class XArray:
         require(flags in (0, XA_FLAGS_ALLOC, XA_FLAGS_ALLOC1), "flags must be 0, XA_FLAGS_ALLOC or XA_FLAGS_ALLOC1")
         self.client, self.prefix, self.chunk_shift, self.flags = client, prefix, chunk_shift, flags
         self.fail_after = self._budget(fail_after)
-        self._scripts = {name: Script(client, src) for name, src in _SOURCES.items()}
         self._gen_key = (id(client), prefix)
 
     @staticmethod
@@ -338,13 +312,14 @@ class XArray:
         finally:
             self.fail_after = saved
 
-    async def _run(self, name: str, *args):
+    async def _run(self, script: SpecScript, **values) -> Reply:
         budget = "" if self.fail_after is None else self.fail_after
-        return await self._scripts[name](keys=[self.prefix], args=[self.chunk_shift, self.flags, budget, *args])
+        return await script(self.client, xa=self.prefix, chunk_shift=self.chunk_shift, flags=self.flags,
+                            fail_after=budget, **values)
 
-    async def _change(self, name: str, *args):
+    async def _change(self, script: SpecScript, **values) -> Reply:
         try:
-            return await self._run(name, *args)
+            return await self._run(script, **values)
         finally:
             _generation[self._gen_key] = _generation.get(self._gen_key, 0) + 1
 
@@ -355,7 +330,7 @@ class XArray:
 
     async def load(self, index: int) -> Entry:
         """models lib/xarray.c: xa_load."""
-        return decode_entry(await self._run("load", index_hex(index)))
+        return decode_entry((await self._run(LOAD, index=index_hex(index))).entry)
 
     async def store(self, index: int, entry) -> Entry:
         """models lib/xarray.c: xa_store (order 0); returns the old entry.
@@ -370,28 +345,29 @@ class XArray:
         Like XA_STATE_ORDER the index is rounded down to a multiple of 2**order.
         """
         require(isinstance(order, int) and 0 <= order <= 63, "order must be 0..63")
-        old = await self._change("store", index_hex(index), order, encode_entry(entry))
-        return decode_entry(old)
+        r = await self._change(STORE, index=index_hex(index), order=order, entry=encode_entry(entry))
+        return decode_entry(r.old)
 
     async def erase(self, index: int) -> Entry:
         """models lib/xarray.c: xa_erase (the whole multi-index entry goes; an ID is freed)."""
-        return decode_entry(await self._change("erase", index_hex(index)))
+        return decode_entry((await self._change(ERASE, index=index_hex(index))).old)
 
     async def insert(self, index: int, entry) -> None:
         """models lib/xarray.c: __xa_insert; EBUSY (AlreadyExists) when occupied (reserved included)."""
-        await self._change("insert", index_hex(index), encode_entry(entry))
+        await self._change(INSERT, index=index_hex(index), entry=encode_entry(entry))
 
     async def cmpxchg(self, index: int, old, entry) -> Entry:
         """models lib/xarray.c: __xa_cmpxchg; returns the entry that was there (ZERO -> None)."""
-        return decode_entry(await self._change("cmpxchg", index_hex(index), encode_entry(old), encode_entry(entry)))
+        r = await self._change(CMPXCHG, index=index_hex(index), old=encode_entry(old), entry=encode_entry(entry))
+        return decode_entry(r.cur)
 
     async def reserve(self, index: int) -> None:
         """models include/linux/xarray.h: xa_reserve."""
-        await self._change("reserve", index_hex(index))
+        await self._change(RESERVE, index=index_hex(index))
 
     async def release(self, index: int) -> None:
         """models include/linux/xarray.h: xa_release (only a reserved slot is freed)."""
-        await self._change("release", index_hex(index))
+        await self._change(RELEASE, index=index_hex(index))
 
     @staticmethod
     def _u32(name: str, value: int) -> str:
@@ -403,8 +379,8 @@ class XArray:
 
         The array needs XA_FLAGS_ALLOC or XA_FLAGS_ALLOC1 (else EINVAL); a NULL entry reserves the ID.
         """
-        raw = await self._change("alloc", encode_entry(entry), self._u32("min", min), self._u32("max", max))
-        return int(raw, 16)
+        r = await self._change(ALLOC, entry=encode_entry(entry), min=self._u32("min", min), max=self._u32("max", max))
+        return int(r.id, 16)
 
     async def alloc_cyclic(self, entry, next: int, min: int = 0, max: int = UINT_MAX) -> CyclicId:
         """models lib/xarray.c: __xa_alloc_cyclic: the lowest free ID from ``next``, wrapping to ``min``.
@@ -413,9 +389,9 @@ class XArray:
         (XA_FLAGS_ALLOC_WRAPPED) since the last allocation. The caller keeps ``next``, as it keeps
         the kernel's ``u32 *next``.
         """
-        raw = await self._change("alloc_cyclic", encode_entry(entry), self._u32("min", min), self._u32("max", max),
-                                 self._u32("next", next))
-        return CyclicId(int(raw[0], 16), raw[1] == 1, int(raw[2], 16))
+        r = await self._change(ALLOC_CYCLIC, entry=encode_entry(entry), min=self._u32("min", min),
+                               max=self._u32("max", max), next=self._u32("next", next))
+        return CyclicId(int(r.id, 16), r.wrapped == 1, int(r.next, 16))
 
     async def store_range(self, first: int, last: int, entry) -> None:
         """models lib/xarray.c: xa_store_range (xas_set_range chunks, planned by ``range_plan``).
@@ -427,15 +403,15 @@ class XArray:
         require(not (first == 0 and last == ULONG_MAX), "cannot store over the whole index space")
         require(entry is not ZERO, "cannot store an internal entry over a range")
         create, chunks = range_plan(first, last, self.chunk_shift)
-        args = [encode_entry(entry), *(create or ("", 0, 0))]
-        for chunk in chunks:
-            args.extend(chunk)
-        await self._change("store_range", *args)
+        create_index, create_level, create_sibs = create or ("", 0, 0)
+        await self._change(STORE_RANGE, entry=encode_entry(entry), create_index=create_index, create_level=create_level,
+                           create_sibs=create_sibs, chunks=[x for chunk in chunks for x in chunk])
 
     async def _find(self, how: str, index: int, max: int, mark: int | None, limit: int):
         require(mark is None or mark in (0, 1, 2), f"mark must be 0, 1 or 2, not {mark!r}")
         mark_arg = "" if mark is None else mark
-        raw = await self._run("find_batch", index_hex(index), index_hex(max), mark_arg, how, limit)
+        raw = (await self._run(FIND, start=index_hex(index), max=index_hex(max), mark=mark_arg, how=how,
+                               limit=limit)).found
         return [(int(raw[i], 16), decode_entry(raw[i + 1])) for i in range(0, len(raw), 2)]
 
     async def find(self, start: int, max: int = ULONG_MAX, mark: int | None = None):
@@ -475,32 +451,30 @@ class XArray:
 
     async def set_mark(self, index: int, mark: int) -> None:
         """models lib/xarray.c: xa_set_mark (no effect on NULL)."""
-        await self._change("set_mark", index_hex(index), self._mark(mark))
+        await self._change(SET_MARK, index=index_hex(index), mark=self._mark(mark))
 
     async def clear_mark(self, index: int, mark: int) -> None:
         """models lib/xarray.c: xa_clear_mark."""
-        await self._change("clear_mark", index_hex(index), self._mark(mark))
+        await self._change(CLEAR_MARK, index=index_hex(index), mark=self._mark(mark))
 
     async def get_mark(self, index: int, mark: int) -> bool:
         """models lib/xarray.c: xa_get_mark."""
-        return bool(await self._run("get_mark", index_hex(index), self._mark(mark)))
+        return bool((await self._run(GET_MARK, index=index_hex(index), mark=self._mark(mark))).set)
 
     async def marked(self, mark: int) -> bool:
         """models include/linux/xarray.h: xa_marked (is any entry marked; the free mark of an
         allocating array: is any ID free below the tree's top)."""
-        return bool(await self._run("marked", self._mark(mark)))
+        return bool((await self._run(MARKED, mark=self._mark(mark))).marked)
 
     async def get_order(self, index: int) -> int:
         """models lib/xarray.c: xa_get_order."""
-        return int(await self._run("get_order", index_hex(index)))
+        return (await self._run(GET_ORDER, index=index_hex(index))).order
 
-    def _split_args(self, index: int, new_order: int, entry) -> list:
+    @staticmethod
+    def _split_args(index: int, new_order: int, entry) -> dict:
         require(isinstance(new_order, int) and 0 <= new_order <= 63, "new_order must be 0..63")
-        args = [index_hex(index), new_order]
-        if entry is not _KEEP:
-            require(entry is not None, "a split stores an entry, not NULL")
-            args.append(encode_entry(entry))
-        return args
+        require(entry is not None, "a split stores an entry, not NULL")
+        return {"index": index_hex(index), "order": new_order, "entry": b"" if entry is _KEEP else encode_entry(entry)}
 
     async def split(self, index: int, new_order: int, entry=_KEEP) -> None:
         """models lib/xarray.c: xas_split_alloc + xas_split: the entry at ``index`` becomes entries
@@ -509,39 +483,36 @@ class XArray:
         Like xas_split_alloc, splits at most one tree level down (order < new level + 2 chunks):
         a deeper split fails with ENOMEM (ResourceExhausted) and changes nothing.
         """
-        await self._change("split", *self._split_args(index, new_order, entry))
+        await self._change(SPLIT, **self._split_args(index, new_order, entry))
 
     async def try_split(self, index: int, new_order: int, entry=_KEEP) -> None:
         """models lib/xarray.c: xas_try_split (mm/huge_memory.c: __split_unmapped_folio's non-uniform
         split): within the entry's node any smaller order; to the level below only from an entry of
         one whole slot (order a multiple of the chunk shift), else EINVAL. Its one new node may fail
         to allocate (ENOMEM, see ``failing``)."""
-        await self._change("try_split", *self._split_args(index, new_order, entry))
+        await self._change(TRY_SPLIT, **self._split_args(index, new_order, entry))
 
     async def destroy(self) -> None:
         """models lib/xarray.c: xa_destroy."""
-        await self._change("destroy")
+        await self._change(DESTROY)
 
     async def empty(self) -> bool:
         """models include/linux/xarray.h: xa_empty (a reserved entry makes it non-empty)."""
-        head, _, _ = await self._run("info")
-        return head == b""
+        return (await self._run(INFO)).head == b""
 
     async def nodes(self) -> int:
         """Number of xa_nodes in the tree."""
-        _, _, count = await self._run("info")
-        return int(count)
+        return (await self._run(INFO)).nnodes
 
     async def height(self) -> int:
         """Levels of xa_nodes from the head down: the root node's shift / XA_CHUNK_SHIFT + 1, 0 when
         the head holds the only entry or nothing. (lib/xarray.c has no xa_height; this is the depth
         of an xas_load walk, the radix-tree test suite's tree height.)"""
-        _, level, _ = await self._run("info")
-        return int(level) + 1
+        return (await self._run(INFO)).rlevel + 1
 
     async def memory_bytes(self) -> int:
         """Redis MEMORY USAGE summed over the array's keys."""
-        keys = await self._run("keys")
+        keys = (await self._run(KEYS)).keys
         async with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.memory_usage(key)
@@ -550,15 +521,14 @@ class XArray:
 
     async def dump(self) -> Dump:
         """models lib/xarray.c: xa_dump, as a structure a caller can draw."""
-        root, *nodes = await self._run("dump")
-        head, rlevel, count, cs, marks = root
-        cs, rlevel = int(cs), int(rlevel)
+        r = await self._run(DUMP)
+        cs, rlevel = r.cs, r.rlevel
         out = []
-        for rec in nodes:
+        for rec in r.nodes:
             level, index = int(rec[0]), int(rec[1], 16)
             offset = (index >> ((level + 1) * cs)) & ((1 << cs) - 1) if level != rlevel else 0
             slots = {int(rec[i]): decode_entry(rec[i + 1]) for i in range(7, len(rec), 2)}
             out.append(DumpNode(level * cs, index, offset, int(rec[2]), int(rec[3]),
                                 (_bits(rec[4]), _bits(rec[5]), _bits(rec[6])), slots))
-        return Dump(cs, decode_entry(head), rlevel * cs if rlevel >= 0 else None,
-                    tuple(ch == ord("1") for ch in marks), out, int(count))
+        return Dump(cs, decode_entry(r.head), rlevel * cs if rlevel >= 0 else None,
+                    tuple(ch == "1" for ch in r.marks), out, r.nnodes)

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from redis.asyncio.client import Redis
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, ResponseError
 
 from mmsim.runtime import errors
@@ -46,9 +44,6 @@ def translate(exc: ResponseError) -> errors.MMError | None:
 LOCKS_LUA = Path(__file__).with_name("locks.lua").read_text()
 """The sleeping-lock library (lk_now, lk_purge, lk_fence, lk_wake): mmsim.runtime.locks runs it."""
 
-_FENCE_PROLOGUE = LOCKS_LUA + "\nlocal FENCE_KEY, FENCE_SPEC = table.remove(KEYS), table.remove(ARGV)\nlk_fence(FENCE_KEY, FENCE_SPEC)\n"
-
-
 @dataclass(frozen=True)
 class Fence:
     """What a fenced script checks first: the lock's hash key and 'r:TOKEN' / 'w:TOKEN' ('' = no lock held)."""
@@ -58,8 +53,8 @@ class Fence:
 
 
 _DECLARED: dict[str, str] = {}
-"""Every script's text by SHA1, as the modules declared them (each Script, ShaScript and SpecScript, and the
-sources ``Script.on`` runs, declared at import): ``preload`` loads them at a service's start-up."""
+"""Every script's text by SHA1, as the modules declared them (each ShaScript and SpecScript, declared at
+import): ``preload`` loads them at a service's start-up."""
 
 
 def declare(text: str) -> str:
@@ -81,10 +76,6 @@ async def preload(redis) -> int:
     return len(texts)
 
 
-def _with_fence(source: str, fenced: bool) -> str:
-    return _FENCE_PROLOGUE + source if fenced else source
-
-
 def _fence_args(fenced: bool, keys: list, args: list, fence: Fence | None) -> tuple[list, list]:
     """KEYS and ARGV of a call, with a fenced script's fence key and spec appended (the prologue pops them)."""
     if not fenced:
@@ -92,49 +83,6 @@ def _fence_args(fenced: bool, keys: list, args: list, fence: Fence | None) -> tu
     if fence is None:
         raise TypeError("a fenced script needs fence= (mmsim.runtime.locks.fence_for)")
     return [*keys, fence.key], [*args, fence.spec]
-
-
-class Script:
-    """A registered script; ``await script(keys, args)`` runs it once (EVALSHA, EVAL on NOSCRIPT).
-
-    A ``fenced`` script first checks the caller's fencing token (``fence=``, mmsim.runtime.locks.fence_for)
-    and refuses with ABORTED (ESTALE) before any write when that lock's lease is gone: a holder that
-    stalled past its lease cannot act on state another holder now owns. The fence's key and spec ride as
-    the last KEY and ARGV and are popped before the script's own body sees KEYS/ARGV (which may read them as
-    FENCE_KEY and FENCE_SPEC, e.g. to release that lock in the same step: lk_release)."""
-
-    _registered: dict[tuple[int, str, bool], Script] = {}
-
-    def __init__(self, client: Redis, source: str, fenced: bool = False):
-        self.fenced = fenced
-        text = _with_fence(source, fenced)
-        declare(text)
-        self._script: AsyncScript = client.register_script(text)
-
-    @classmethod
-    def on(cls, client: Redis, source: str, fenced: bool = False) -> Script:
-        """The script registered once per client (for modules that get their Redis client per call)."""
-        key = (id(client), source, fenced)
-        script = cls._registered.get(key)
-        if script is None:
-            script = cls._registered[key] = cls(client, source, fenced)
-        return script
-
-    @staticmethod
-    def declare(source: str, fenced: bool = False) -> str:
-        """Declare at import a source that ``Script.on`` will run (so ``preload`` loads it); returns it."""
-        declare(_with_fence(source, fenced))
-        return source
-
-    async def __call__(self, keys: list[str], args: list, fence: Fence | None = None) -> object:
-        keys, args = _fence_args(self.fenced, keys, args, fence)
-        try:
-            return await self._script(keys=keys, args=args)
-        except ResponseError as exc:
-            err = translate(exc)
-            if err is None:
-                raise
-            raise err from None
 
 
 def raise_from_redis(exc: ResponseError) -> None:
@@ -277,9 +225,11 @@ class SpecScript:
     ``body`` for a script composed of several files: mmsim.runtime.locks.Step):
     ``reply = await script(redis, mm=..., pid=...)``, one EVALSHA (declared at import: ``preload`` loads it).
 
-    ``fenced``: the script checks the caller's fencing token first, as a fenced ``Script`` does
-    (``await script(redis, fence=locks.fence_for(mapping), ...)``; the body may read the fence as
-    ``KEY.fence`` and ``ARG.fence``)."""
+    ``fenced``: the script checks the caller's fencing token first
+    (``await script(redis, fence=locks.fence_for(mapping), ...)``) and refuses with ABORTED (ESTALE) before
+    any write when that lock's lease is gone: a holder that stalled past its lease cannot act on state another
+    holder now owns. The fence's key and spec ride as the last KEY and ARGV; the body may read them as
+    ``KEY.fence`` and ``ARG.fence`` (e.g. to release that lock in the same step: lk_release)."""
 
     def __init__(self, spec: Spec, module_file: str = "", libraries: str = "", fenced: bool = False,
                  body: str | None = None):

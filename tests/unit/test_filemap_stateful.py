@@ -69,7 +69,16 @@ class PageCacheMachine(RuleBasedStateMachine):
             self.run(self.svc.free_pages(folio.pfn, folio.order))
             return
         self.run(self.pc.add_folio(self.mapping, first, folio))
-        for p in range(first, first + (1 << order)):
+        last = first + (1 << order) - 1
+        # the holes the folio lands in are split (fm_punch_hole_entry): what stays outside it is covered by holes
+        # of the largest aligned orders
+        for _, hs, ho in {self.model[p] for p in range(first, last + 1) if self.model.get(p, ("",))[0] == "hole"}:
+            he = hs + (1 << ho) - 1
+            for p in range(hs, he + 1):
+                del self.model[p]
+            self._holes(hs, first - 1)
+            self._holes(last + 1, he)
+        for p in range(first, last + 1):
             self.model[p] = ("folio", first, order)
         self.folios[first] = folio
 

@@ -11,11 +11,12 @@ from mmsim.allocator import lockdep
 from mmsim.runtime import locks, scope
 from mmsim.runtime.errors import Aborted, Unavailable
 from mmsim.runtime.locks import I_RWSEM, INVALIDATE_LOCK, READ, WRITE, HeldLock, Locks
-from mmsim.runtime.lua import Script
+from mmsim.runtime.lua import Spec, SpecScript
 
 M = "lk0/1"
 # a fenced script: sets a key when (and only when) the caller's token is still held
-_SET = "redis.call('SET', KEYS[1], ARGV[1]) return 1"
+_SET = SpecScript(Spec("locks_set", keys=("k",), args=("v",), replies={"set": ()}), fenced=True,
+                  body="redis.call('SET', KEY.k, ARG.v) return {'set'}")
 
 
 def _locks(aredis, lease_ms=60000, wait_s=30.0) -> Locks:
@@ -76,9 +77,8 @@ async def test_a_waiting_writer_keeps_new_readers_out(aredis):
 async def test_a_dead_holders_lease_runs_out_and_its_token_is_fenced(aredis):
     lk = _locks(aredis)
     stale = _locks(aredis)
-    script = Script(aredis, _SET, fenced=True)
     async with stale.hold(INVALIDATE_LOCK, M, WRITE) as old:
-        assert await script(["k"], ["by old"], fence=old.lock.fence) == 1
+        assert (await _SET(aredis, k="k", v="by old", fence=old.lock.fence)).kind == "set"
         # the holder stalls: its lease runs out (moved into the past, as the clock would)
         await aredis.hset(locks.lock_key(INVALIDATE_LOCK, M), "w_exp", 0)
 
@@ -86,9 +86,9 @@ async def test_a_dead_holders_lease_runs_out_and_its_token_is_fenced(aredis):
             scope.set_held_from_metadata(None)   # a call chain of its own (this task's context is a copy)
             async with lk.hold(INVALIDATE_LOCK, M, WRITE) as new:   # granted: nobody waits for the dead holder
                 with pytest.raises(Aborted, match="ESTALE: fencing token"):
-                    await script(["k"], ["by old, too late"], fence=old.lock.fence)
+                    await _SET(aredis, k="k", v="by old, too late", fence=old.lock.fence)
                 assert await aredis.get("k") == b"by old"
-                assert await script(["k"], ["by new"], fence=new.lock.fence) == 1
+                assert (await _SET(aredis, k="k", v="by new", fence=new.lock.fence)).kind == "set"
                 return new
 
         new = await asyncio.wait_for(asyncio.create_task(another_task()), 30)
@@ -98,11 +98,10 @@ async def test_a_dead_holders_lease_runs_out_and_its_token_is_fenced(aredis):
 
 async def test_a_reader_whose_lease_ran_out_is_fenced_too(aredis):
     lk = _locks(aredis)
-    script = Script(aredis, _SET, fenced=True)
     async with lk.hold(INVALIDATE_LOCK, M, READ) as g:
         await aredis.hset(locks.lock_key(INVALIDATE_LOCK, M), f"r:{g.lock.token}", 0)
         with pytest.raises(Aborted):
-            await script(["k"], ["late"], fence=g.lock.fence)
+            await _SET(aredis, k="k", v="late", fence=g.lock.fence)
     assert await aredis.get("k") is None
 
 

@@ -79,7 +79,7 @@ _SCRIPTS = _spec_scripts()
 
 def test_the_scripts_are_found():
     names = {n.rsplit(".", 1)[1] for n, _ in _SCRIPTS}
-    assert {"SPAWN", "CREATE", "EVICT", "UPDATE", "WRITE_BEGIN", "READ", "_ACQUIRE", "CLAIM"} <= names
+    assert {"SPAWN", "CREATE", "EVICT", "UPDATE", "WRITE_BEGIN", "READ", "_ACQUIRE", "CLAIM", "ALLOC", "FREE", "ADD_FOLIO", "WRITE", "STORE_RANGE", "DUMP"} <= names
 
 
 @pytest.mark.parametrize("name,script", _SCRIPTS, ids=[n for n, _ in _SCRIPTS])
