@@ -33,6 +33,9 @@ if ARG.op == 'begin' then
   redis.call('ZREM', KEY.waiting, ARG.id)
   redis.call('ZADD', KEY.passes, now + lease, ARG.id)
   return {'run'}
+elseif ARG.op == 'renew' then
+  if redis.call('ZSCORE', KEY.passes, ARG.id) then redis.call('ZADD', KEY.passes, now + lease, ARG.id) end
+  return {'renewed'}
 elseif ARG.op == 'end' then
   redis.call('ZREM', KEY.passes, ARG.id)
   local parkers = redis.call('ZCARD', KEY.parkers)

@@ -11,7 +11,8 @@ kswapd waits, as a parked kthread sleeps in kthread_parkme, until the last parke
 Only kswapd is parked: direct reclaim and compaction run inside a caller's allocation, and a check made while
 callers change the machine reads a machine that changes (say so when reading its report).
 
-Every registration is a lease of MMSIM_LOCK_LEASE_MS (a parker renews its lease while it checks), so a
+Every registration is a lease of MMSIM_LOCK_LEASE_MS (a parker renews its lease while it checks, a pass while
+it runs), so a
 process that died parks kswapd, or holds up a check, for one lease at most. Waiting is not polling: a
 waiter blocks on a wake-up list (BLPOP) for at most WAIT_SLICE_MS, then registers again. Keys
 (``{cluster}``): ``kthread:parkers``, ``kthread:passes``, ``kthread:waiting`` (zsets: id -> lease expiry, ms)
@@ -26,16 +27,15 @@ import secrets
 import time
 
 from mmsim.runtime import keys, tracing
+from mmsim.runtime.locks import WAIT_SLICE_MS
 from mmsim.runtime.lua import Spec, SpecScript
 
-WAIT_SLICE_MS = 2000
-"""Longest single BLPOP of a waiter (a parked kswapd, a parker waiting for the passes under way)."""
-
 PARK = SpecScript(Spec("kthread", keys=("parkers", "passes", "waiting", "drained", "unpark"), args=("op", "id", "lease_ms"),
-                       replies={"wait": ("left_ms:int",), "run": (), "ended": (), "parked": ("passes:int", "left_ms:int"),
+                       replies={"wait": ("left_ms:int",), "run": (), "renewed": (), "ended": (), "parked": ("passes:int", "left_ms:int"),
                                 "unparked": ("woken:int",)}), __file__)
 """kthread.lua. ARG op: ``begin`` (a kswapd pass: run, or wait left_ms at most for the parkers' leases),
-``end`` (the pass is over: wakes the parkers when it was the last), ``park`` (register or renew a parker:
+``renew`` (a running pass's lease), ``end`` (the pass is over: wakes the parkers when it was the last),
+``park`` (register or renew a parker:
 how many passes are under way and when the last one's lease ends), ``unpark`` (woken: the parked kswapds
 told to go on); id (the pass's or the parker's), lease_ms."""
 
@@ -61,9 +61,11 @@ class Kthreads:
         ident = f"{name}/{secrets.token_hex(4)}"
         while (r := await self._op("begin", ident)).kind == "wait":
             await self._sleep_on(_KEYS["unpark"], r.left_ms)
+        renew = asyncio.create_task(self._renew("renew", ident))
         try:
             yield
         finally:
+            renew.cancel()
             await self._op("end", ident)
 
     @contextlib.asynccontextmanager
@@ -78,7 +80,7 @@ class Kthreads:
                 await self._sleep_on(_KEYS["drained"], r.left_ms)
             waited_ms = round((time.monotonic() - started) * 1000, 3)
             tracing.event("kthread_park", thread="kswapd", waited_ms=waited_ms)
-            renew = asyncio.create_task(self._renew(ident))
+            renew = asyncio.create_task(self._renew("park", ident))
             yield waited_ms
         finally:
             if renew is not None:
@@ -87,7 +89,10 @@ class Kthreads:
                 r = await self._op("unpark", ident)
                 tracing.event("kthread_unpark", thread="kswapd", woken=r.woken)
 
-    async def _renew(self, ident: str) -> None:
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
-            await self._op("park", ident)
+    async def _renew(self, op: str, ident: str) -> None:
+        """Renew a lease every third of it (``park``: a parker's, ``renew``: a running pass's); a Redis that
+        cannot be reached lets it run out, as a dead process's does."""
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(self.lease_ms / 3000)
+                await self._op(op, ident)

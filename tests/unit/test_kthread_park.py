@@ -90,3 +90,17 @@ async def test_a_dead_parker_parks_kswapd_for_one_lease_only(aredis):
 
     await asyncio.wait_for(kswapd(), 30)                       # its lease ran out: kswapd goes on
     assert ran.is_set() and await _members(aredis, "parkers")() == 0
+
+
+async def test_a_running_pass_renews_its_lease(aredis):
+    """A pass longer than one lease keeps it (renewed every third of it), so a check cannot start mid-pass."""
+    k = Kthreads(aredis, 300)
+    passes = keys.cluster("kthread:passes")
+    async with k.running("kswapd0"):
+        ((_, first),) = await aredis.zrange(passes, 0, -1, withscores=True)
+
+        async def renewed() -> bool:
+            now = await aredis.zrange(passes, 0, -1, withscores=True)
+            return bool(now) and now[0][1] > first
+        await _until(renewed)
+    assert await _members(aredis, "passes")() == 0
