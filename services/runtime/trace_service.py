@@ -6,18 +6,22 @@ from google.protobuf import json_format
 
 from mmsim.runtime import keys
 from mmsim.runtime.errors import NotFound, require
+from mmsim.runtime.lua import Spec, SpecScript
 from mmsim.v1 import trace_pb2, trace_pb2_grpc
 
 
 MAX_ECHO_HOPS = 16                 # a chain longer than any path through the four services, twice over
 MAX_ECHO_PAYLOAD = 64 << 10        # bytes
-MAX_ECHO_ROUND_TRIPS = 64          # Redis PINGs per hop
+MAX_ECHO_ROUND_TRIPS = 64          # Redis round trips per hop
+
+ECHO_WRITE = SpecScript(Spec("echo_write", keys=("counter",), replies={"ok": ("n:int",)}), __file__)
+"""One durable write of the echo baseline (echo_write.lua)."""
 
 
 def check_echo(request, own_addrs: set[str]) -> None:
     """Echo relays only along the cluster's own service addresses (never to whatever a caller names: that
     would make every service a proxy into its network, the Redis port included), with bounded hops,
-    payload and PINGs."""
+    payload and round trips."""
     require(len(request.hops) <= MAX_ECHO_HOPS, f"hops: at most {MAX_ECHO_HOPS}, got {len(request.hops)}")
     require(len(request.payload) <= MAX_ECHO_PAYLOAD,
             f"payload: at most {MAX_ECHO_PAYLOAD} bytes, got {len(request.payload)}")
@@ -57,15 +61,19 @@ class TraceServicer(trace_pb2_grpc.TraceServiceServicer):
         return trace_pb2.ListTracesResponse(trace_ids=[i.decode() for i in ids])
 
     async def Echo(self, request, context):
-        """One hop of the baseline chain: N Redis PINGs, then the next hop (if any)."""
+        """One hop of the baseline chain: N Redis round trips (PINGs, or durable writes), then the next hop."""
         check_echo(request, set(self._ctx.settings.addrs.values()))
         for _ in range(request.redis_round_trips):
-            await self._ctx.redis.ping()
+            if request.writes:
+                await ECHO_WRITE(self._ctx.redis, counter=keys.cluster("echo"))
+            else:
+                await self._ctx.redis.ping()
         if not request.hops:
             return trace_pb2.EchoResponse(payload=request.payload, hops=1)
         nxt = request.hops[0]
         reply = await self._ctx.peers.trace_stub(nxt.addr).Echo(
-            trace_pb2.EchoRequest(redis_round_trips=nxt.redis_round_trips, hops=list(request.hops[1:]), payload=request.payload)
+            trace_pb2.EchoRequest(redis_round_trips=nxt.redis_round_trips, hops=list(request.hops[1:]),
+                                  payload=request.payload, writes=nxt.writes)
         )
         return trace_pb2.EchoResponse(payload=reply.payload, hops=reply.hops + 1)
 

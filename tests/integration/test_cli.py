@@ -421,6 +421,19 @@ def test_trace_json_values_are_typed(own_stack_settings, world):
     assert {s["service"] for s in tree["spans"]} == {"rmap", "pagecache", "filesystem", "allocator"}
 
 
+def test_bench_fault_gives_both_baselines_and_the_lua_time(own_stack_settings):
+    """Each fault row has its ratio to the echo of PINGs and to the echo of durable writes (the second
+    baseline, which pays the AOF's fsync per round trip), and the Redis time its scripts took (a fault runs
+    at least one script). Counts and presence, not times."""
+    rows = json.loads(invoke(own_stack_settings, ["bench", "fault", "--faults", "3", "--here", "--json"]).stdout)
+    faults = [r for r in rows if r["label"].endswith("fault")]
+    assert [r["label"] for r in faults] == ["major fault", "minor fault"]
+    for r in faults:
+        assert r["lua_us"] > 0 and r["ratio"] > 0 and r["ratio_writes"] > 0
+    echoes = [r["label"] for r in rows if r["label"].startswith("echo")]
+    assert echoes == ["echo x5 hops", "echo x5 hops, writes", "echo x1 hops", "echo x1 hops, writes"]
+
+
 def test_drop_caches_drops_clean_unmapped_folios_only(own_stack_settings, world):
     """echo 1 > drop_caches: clean, unmapped folios go (the next fault is major); dirty and mapped ones stay;
     drop_pagecache / drop_slab count the writes; 2 says there is no slab to drop."""

@@ -14,7 +14,7 @@ import pytest
 
 from mmsim import errors
 from mmsim.client import PAGE_SIZE, Cluster, FaultResult, File, Folio, KvAllocation, Process
-from mmsim.runtime import methods
+from mmsim.runtime import keys, methods
 from mmsim.runtime.vmfault import VmFault
 
 CALLED: set[str] = set()
@@ -332,6 +332,21 @@ def test_traces_echo_and_last_fault(mm, world, stack_settings):
     assert mm.last_trace().trace_id == r.trace_id            # `trace last`: the newest fault, not the echo
     with pytest.raises(errors.InvalidArgument):
         mm.traces(1, kind="sometimes")
+
+
+def test_echo_with_writes_makes_its_round_trips_durable_writes(mm, stack_settings):
+    """The second baseline of `mmsim bench fault`: each round trip of each hop is one write (the echo counter
+    goes up by all of them, so Redis appended each to its AOF), counted like the PINGs in the spans."""
+    import redis  # noqa: PLC0415
+
+    client = redis.Redis.from_url(stack_settings.redis_url)
+    before = int(client.get(keys.cluster("echo")) or 0)
+    echo = mm.echo([(stack_settings.addrs["pagecache"], 3)], redis_round_trips=2, payload=b"w", writes=True)
+    assert echo.hops == 2 and int(client.get(keys.cluster("echo"))) == before + 5
+    assert mm.trace(mm.last_trace_id).redis_round_trips == 5
+    mm.echo([(stack_settings.addrs["pagecache"], 3)], redis_round_trips=2)        # PINGs write nothing
+    assert int(client.get(keys.cluster("echo"))) == before + 5
+    client.close()
 
 
 # ---- bad input: the precise class, no state change ---------------------------------------------------------

@@ -4,7 +4,11 @@
 pre-populate them); minor faults hit the same pages from a second process (in the page cache, not yet
 mapped). The baseline is TraceService.Echo relayed through the same number of hops, each making the same
 number of Redis round trips as the corresponding span of a real fault, measured in the same run. The ratio
-(fault / baseline) is the figure: how much the logic costs on top of the unavoidable hops.
+(fault / baseline) is the figure: how much the logic costs on top of the unavoidable hops. The echo's round
+trips are PINGs; a second baseline makes them durable writes (``writes``), which pay the AOF's fsync as a
+fault's writing scripts do (appendfsync always: mmsim.runtime.redis_server), so its ratio leaves out what
+durability costs. Beside each fault: the Redis time its scripts took (INFO commandstats: EVALSHA and EVAL
+microseconds, server side), the part of the logic that runs in Lua.
 
 ``bench run`` (``make bench``): every figure of issue 16, each beside its floor, medians of ``repeats``
 runs with their spread (min..max), over gRPC and in-process (MMSIM_TRANSPORT=inproc), with the load
@@ -52,16 +56,18 @@ def timed(fn) -> tuple[float, object]:
     return (time.perf_counter() - t0) * 1000, out
 
 
-def echo_chain(mm: Cluster, tree) -> list[trace_pb2.EchoHop]:
-    """The hops of a real fault's trace, as an echo chain: each span's service and Redis round trips."""
-    return [trace_pb2.EchoHop(addr=mm.settings.addrs[s.service], redis_round_trips=s.redis_round_trips)
+def echo_chain(mm: Cluster, tree, writes: bool = False) -> list[trace_pb2.EchoHop]:
+    """The hops of a real fault's trace, as an echo chain: each span's service and Redis round trips
+    (``writes``: durable writes instead of PINGs)."""
+    return [trace_pb2.EchoHop(addr=mm.settings.addrs[s.service], redis_round_trips=s.redis_round_trips, writes=writes)
             for s in tree.spans]
 
 
 def run_echo(mm: Cluster, hops: list[trace_pb2.EchoHop], n: int) -> list[float]:
     first, rest = hops[0], hops[1:]
     stub = trace_pb2_grpc.TraceServiceStub(mm._channels[_service_of(mm, first.addr)])
-    req = trace_pb2.EchoRequest(redis_round_trips=first.redis_round_trips, hops=rest, payload=b"x")
+    req = trace_pb2.EchoRequest(redis_round_trips=first.redis_round_trips, hops=rest, payload=b"x",
+                                writes=first.writes)
     out = []
     for _ in range(n):
         ms, resp = timed(lambda: stub.Echo(req, metadata=[("traceparent", new_traceparent()[1])]))
@@ -94,6 +100,14 @@ def prepare_faults(mm: Cluster, n: int) -> FaultSet:
     return FaultSet(p1, [p1.mmap(f, PAGE_SIZE) for f in files], p2, [p2.mmap(f, PAGE_SIZE) for f in files])
 
 
+def script_usec(url: str) -> int:
+    """Microseconds Redis has spent running scripts (EVALSHA and EVAL, INFO commandstats) since its start."""
+    client = redis.Redis.from_url(url)
+    stats = client.info("commandstats")
+    client.close()
+    return sum(stats.get(f"cmdstat_{c}", {}).get("usec", 0) for c in ("evalsha", "eval"))
+
+
 def time_faults(proc, vmas, major: bool, clients: int = 1) -> tuple[list[float], float, list]:
     """(latencies in ms, wall time in s, results) of one fault per vma, from ``clients`` threads at once."""
     def one(v):
@@ -116,23 +130,20 @@ def bench_fault(mm: Cluster, n: int) -> list[dict]:
     rows = []
     for label, proc, vmas, major in (("major fault", fs.major_proc, fs.major_vmas, True),
                                      ("minor fault", fs.minor_proc, fs.minor_vmas, False)):
+        lua0 = script_usec(mm.settings.redis_url)
         samples, _, results = time_faults(proc, vmas, major)
+        lua_us = (script_usec(mm.settings.redis_url) - lua0) / n
         tree = mm.trace(results[len(results) // 2].trace_id)
         row = summarize(label, samples)
-        row.update(hops=tree.hops, redis=tree.redis_round_trips)
-        base = summarize(f"echo x{tree.hops} hops", run_echo(mm, echo_chain(mm, tree), n))
-        base.update(hops=tree.hops, redis=tree.redis_round_trips)
-        row["ratio"] = row["p50_ms"] / base["p50_ms"]
-        rows += [row, base]
+        row.update(hops=tree.hops, redis=tree.redis_round_trips, lua_us=lua_us)
+        rows.append(row)
+        for writes in (False, True):
+            base = summarize(f"echo x{tree.hops} hops{', writes' if writes else ''}",
+                             run_echo(mm, echo_chain(mm, tree, writes), n))
+            base.update(hops=tree.hops, redis=tree.redis_round_trips)
+            row["ratio_writes" if writes else "ratio"] = row["p50_ms"] / base["p50_ms"]
+            rows.append(base)
     return rows
-
-
-def print_rows(rows: list[dict]) -> None:
-    print(f"{'what':<22}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}{'per s':>9}{'hops':>6}{'redis':>7}{'x base':>8}")
-    for r in rows:
-        ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
-        print(f"{r['label']:<22}{r['n']:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['per_s']:>9.0f}"
-              f"{r['hops']:>6}{r['redis']:>7}{ratio:>8}")
 
 
 @contextmanager
@@ -176,13 +187,19 @@ def fault_metrics(mm: Cluster, n: int, transport: str, floor_rt_ms: float) -> di
         fs = prepare_faults(mm, n)
         for kind, proc, vmas, major in (("major", fs.major_proc, fs.major_vmas, True),
                                         ("minor", fs.minor_proc, fs.minor_vmas, False)):
+            lua0 = script_usec(mm.settings.redis_url)
             samples, wall, results = time_faults(proc, vmas, major, clients)
             row = summarize(kind, samples, wall)
             key = f"{transport}.fault.{kind}.c{clients}"
             if clients == 1:
+                out[f"{transport}.fault.{kind}.lua_us"] = metric((script_usec(mm.settings.redis_url) - lua0) / n,
+                                                                 "us/fault", "lower")
                 tree = mm.trace(results[len(results) // 2].trace_id)
                 echo = summarize("echo", run_echo(mm, echo_chain(mm, tree), n))
                 out[f"{key}.p50_ms"] = metric(row["p50_ms"], "ms", "lower", echo["p50_ms"], f"echo x{tree.hops} hops")
+                echo_w = summarize("echo", run_echo(mm, echo_chain(mm, tree, writes=True), n))
+                out[f"{key}.p50_ms_vs_writes"] = metric(row["p50_ms"], "ms", "lower", echo_w["p50_ms"],
+                                                        f"echo x{tree.hops} hops, durable writes")
                 out[f"{key}.p99_ms"] = metric(row["p99_ms"], "ms", "lower")
                 out[f"{transport}.fault.{kind}.hops"] = metric(tree.hops, "hops", "lower")
                 out[f"{transport}.fault.{kind}.redis_round_trips"] = metric(tree.redis_round_trips, "round trips", "lower")

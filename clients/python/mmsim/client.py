@@ -1428,11 +1428,14 @@ class Cluster:
         """/proc/vmstat as a dict of the kernel's counter names (pages or events)."""
         return self.allocator.vmstat()
 
-    def echo(self, hops: list[tuple[str, int]] = (), redis_round_trips: int = 0, payload: bytes = b"") -> EchoResult:
+    def echo(self, hops: list[tuple[str, int]] = (), redis_round_trips: int = 0, payload: bytes = b"",
+             writes: bool = False) -> EchoResult:
         """The bare echo chain of the fault-path baseline, entering at the reverse map: ``hops`` is
-        [(addr, redis_round_trips), ...] of the services to visit after it."""
-        req = trace_pb2.EchoRequest(redis_round_trips=redis_round_trips, payload=payload,
-                                    hops=[trace_pb2.EchoHop(addr=a, redis_round_trips=n) for a, n in hops])
+        [(addr, redis_round_trips), ...] of the services to visit after it; ``writes``: every round trip is
+        a durable write (the AOF's fsync paid, as by a fault's writing scripts) instead of a PING."""
+        req = trace_pb2.EchoRequest(redis_round_trips=redis_round_trips, payload=payload, writes=writes,
+                                    hops=[trace_pb2.EchoHop(addr=a, redis_round_trips=n, writes=writes)
+                                          for a, n in hops])
         return EchoResult.from_pb(self._typed_call("trace", "Echo", req))
 
     # Traces --------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14mmsim/v1/trace.proto\x12\x08mmsim.v1\"\xe7\x02\n\x04Span\x12\x10\n\x08trace_id\x18\x01 \x01(\t\x12\x0f\n\x07span_id\x18\x02 \x01(\t\x12\x16\n\x0eparent_span_id\x18\x03 \x01(\t\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x15\n\rstart_unix_ms\x18\x06 \x01(\x01\x12\x13\n\x0b\x64uration_ms\x18\x07 \x01(\x01\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x19\n\x11redis_round_trips\x18\t \x01(\r\x12\x32\n\nattributes\x18\n \x03(\x0b\x32\x1e.mmsim.v1.Span.AttributesEntry\x12\x13\n\x0b\x63hild_calls\x18\x0b \x01(\r\x12\r\n\x05\x65ntry\x18\x0c \x01(\x08\x12#\n\x06\x65vents\x18\r \x03(\x0b\x32\x13.mmsim.v1.SpanEvent\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9b\x01\n\tSpanEvent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0ctime_unix_ms\x18\x02 \x01(\x01\x12\x37\n\nattributes\x18\x03 \x03(\x0b\x32#.mmsim.v1.SpanEvent.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"#\n\x0fGetTraceRequest\x12\x10\n\x08trace_id\x18\x01 \x01(\t\"1\n\x10GetTraceResponse\x12\x1d\n\x05spans\x18\x01 \x03(\x0b\x32\x0e.mmsim.v1.Span\"E\n\x11ListTracesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.mmsim.v1.TraceKind\"\'\n\x12ListTracesResponse\x12\x11\n\ttrace_ids\x18\x01 \x03(\t\"2\n\x07\x45\x63hoHop\x12\x0c\n\x04\x61\x64\x64r\x18\x01 \x01(\t\x12\x19\n\x11redis_round_trips\x18\x02 \x01(\r\"Z\n\x0b\x45\x63hoRequest\x12\x19\n\x11redis_round_trips\x18\x01 \x01(\r\x12\x1f\n\x04hops\x18\x02 \x03(\x0b\x32\x11.mmsim.v1.EchoHop\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"-\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0c\n\x04hops\x18\x02 \x01(\r*Q\n\tTraceKind\x12\x1a\n\x16TRACE_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eTRACE_KIND_ANY\x10\x01\x12\x14\n\x10TRACE_KIND_FAULT\x10\x02\x32\xdb\x01\n\x0cTraceService\x12\x46\n\x08GetTrace\x12\x19.mmsim.v1.GetTraceRequest\x1a\x1a.mmsim.v1.GetTraceResponse\"\x03\x90\x02\x01\x12L\n\nListTraces\x12\x1b.mmsim.v1.ListTracesRequest\x1a\x1c.mmsim.v1.ListTracesResponse\"\x03\x90\x02\x01\x12\x35\n\x04\x45\x63ho\x12\x15.mmsim.v1.EchoRequest\x1a\x16.mmsim.v1.EchoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14mmsim/v1/trace.proto\x12\x08mmsim.v1\"\xe7\x02\n\x04Span\x12\x10\n\x08trace_id\x18\x01 \x01(\t\x12\x0f\n\x07span_id\x18\x02 \x01(\t\x12\x16\n\x0eparent_span_id\x18\x03 \x01(\t\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x15\n\rstart_unix_ms\x18\x06 \x01(\x01\x12\x13\n\x0b\x64uration_ms\x18\x07 \x01(\x01\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x19\n\x11redis_round_trips\x18\t \x01(\r\x12\x32\n\nattributes\x18\n \x03(\x0b\x32\x1e.mmsim.v1.Span.AttributesEntry\x12\x13\n\x0b\x63hild_calls\x18\x0b \x01(\r\x12\r\n\x05\x65ntry\x18\x0c \x01(\x08\x12#\n\x06\x65vents\x18\r \x03(\x0b\x32\x13.mmsim.v1.SpanEvent\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9b\x01\n\tSpanEvent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0ctime_unix_ms\x18\x02 \x01(\x01\x12\x37\n\nattributes\x18\x03 \x03(\x0b\x32#.mmsim.v1.SpanEvent.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"#\n\x0fGetTraceRequest\x12\x10\n\x08trace_id\x18\x01 \x01(\t\"1\n\x10GetTraceResponse\x12\x1d\n\x05spans\x18\x01 \x03(\x0b\x32\x0e.mmsim.v1.Span\"E\n\x11ListTracesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.mmsim.v1.TraceKind\"\'\n\x12ListTracesResponse\x12\x11\n\ttrace_ids\x18\x01 \x03(\t\"B\n\x07\x45\x63hoHop\x12\x0c\n\x04\x61\x64\x64r\x18\x01 \x01(\t\x12\x19\n\x11redis_round_trips\x18\x02 \x01(\r\x12\x0e\n\x06writes\x18\x03 \x01(\x08\"j\n\x0b\x45\x63hoRequest\x12\x19\n\x11redis_round_trips\x18\x01 \x01(\r\x12\x1f\n\x04hops\x18\x02 \x03(\x0b\x32\x11.mmsim.v1.EchoHop\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x0e\n\x06writes\x18\x04 \x01(\x08\"-\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x0c\n\x04hops\x18\x02 \x01(\r*Q\n\tTraceKind\x12\x1a\n\x16TRACE_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0eTRACE_KIND_ANY\x10\x01\x12\x14\n\x10TRACE_KIND_FAULT\x10\x02\x32\xdb\x01\n\x0cTraceService\x12\x46\n\x08GetTrace\x12\x19.mmsim.v1.GetTraceRequest\x1a\x1a.mmsim.v1.GetTraceResponse\"\x03\x90\x02\x01\x12L\n\nListTraces\x12\x1b.mmsim.v1.ListTracesRequest\x1a\x1c.mmsim.v1.ListTracesResponse\"\x03\x90\x02\x01\x12\x35\n\x04\x45\x63ho\x12\x15.mmsim.v1.EchoRequest\x1a\x16.mmsim.v1.EchoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,8 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRACESERVICE'].methods_by_name['GetTrace']._serialized_options = b'\220\002\001'
   _globals['_TRACESERVICE'].methods_by_name['ListTraces']._loaded_options = None
   _globals['_TRACESERVICE'].methods_by_name['ListTraces']._serialized_options = b'\220\002\001'
-  _globals['_TRACEKIND']._serialized_start=945
-  _globals['_TRACEKIND']._serialized_end=1026
+  _globals['_TRACEKIND']._serialized_start=977
+  _globals['_TRACEKIND']._serialized_end=1058
   _globals['_SPAN']._serialized_start=35
   _globals['_SPAN']._serialized_end=394
   _globals['_SPAN_ATTRIBUTESENTRY']._serialized_start=345
@@ -58,11 +58,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTRACESRESPONSE']._serialized_start=713
   _globals['_LISTTRACESRESPONSE']._serialized_end=752
   _globals['_ECHOHOP']._serialized_start=754
-  _globals['_ECHOHOP']._serialized_end=804
-  _globals['_ECHOREQUEST']._serialized_start=806
-  _globals['_ECHOREQUEST']._serialized_end=896
-  _globals['_ECHORESPONSE']._serialized_start=898
-  _globals['_ECHORESPONSE']._serialized_end=943
-  _globals['_TRACESERVICE']._serialized_start=1029
-  _globals['_TRACESERVICE']._serialized_end=1248
+  _globals['_ECHOHOP']._serialized_end=820
+  _globals['_ECHOREQUEST']._serialized_start=822
+  _globals['_ECHOREQUEST']._serialized_end=928
+  _globals['_ECHORESPONSE']._serialized_start=930
+  _globals['_ECHORESPONSE']._serialized_end=975
+  _globals['_TRACESERVICE']._serialized_start=1061
+  _globals['_TRACESERVICE']._serialized_end=1280
 # @@protoc_insertion_point(module_scope)

@@ -97,22 +97,26 @@ class ListTracesResponse(_message.Message):
     def __init__(self, trace_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EchoHop(_message.Message):
-    __slots__ = ("addr", "redis_round_trips")
+    __slots__ = ("addr", "redis_round_trips", "writes")
     ADDR_FIELD_NUMBER: _ClassVar[int]
     REDIS_ROUND_TRIPS_FIELD_NUMBER: _ClassVar[int]
+    WRITES_FIELD_NUMBER: _ClassVar[int]
     addr: str
     redis_round_trips: int
-    def __init__(self, addr: _Optional[str] = ..., redis_round_trips: _Optional[int] = ...) -> None: ...
+    writes: bool
+    def __init__(self, addr: _Optional[str] = ..., redis_round_trips: _Optional[int] = ..., writes: _Optional[bool] = ...) -> None: ...
 
 class EchoRequest(_message.Message):
-    __slots__ = ("redis_round_trips", "hops", "payload")
+    __slots__ = ("redis_round_trips", "hops", "payload", "writes")
     REDIS_ROUND_TRIPS_FIELD_NUMBER: _ClassVar[int]
     HOPS_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    WRITES_FIELD_NUMBER: _ClassVar[int]
     redis_round_trips: int
     hops: _containers.RepeatedCompositeFieldContainer[EchoHop]
     payload: bytes
-    def __init__(self, redis_round_trips: _Optional[int] = ..., hops: _Optional[_Iterable[_Union[EchoHop, _Mapping]]] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    writes: bool
+    def __init__(self, redis_round_trips: _Optional[int] = ..., hops: _Optional[_Iterable[_Union[EchoHop, _Mapping]]] = ..., payload: _Optional[bytes] = ..., writes: _Optional[bool] = ...) -> None: ...
 
 class EchoResponse(_message.Message):
     __slots__ = ("payload", "hops")

@@ -71,7 +71,8 @@ class TraceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Echo(self, request, context):
-        """A bare echo chain for the fault-path baseline: the same gRPC hops and Redis round trips, no logic.
+        """A bare echo chain for the fault-path baseline: the same gRPC hops and Redis round trips, no logic
+        (writes: round trips that pay the AOF's fsync, as a fault's writing scripts do).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
