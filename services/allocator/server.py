@@ -190,6 +190,7 @@ async def register(server, ctx) -> list[str]:
     if ctx.settings.reclaim:
         svc.buddy.reclaim = vmscan.Reclaimer(svc.buddy, ctx)
         svc.buddy.reclaim.start()
+        ctx.on_close.append(svc.buddy.reclaim.stop)   # the in-process mode's loop outlives no kswapd task
         if ctx.settings.compaction:   # direct compaction for high orders (MMSIM_COMPACTION)
             svc.buddy.compactor = compaction.Compactor(svc.buddy, ctx.settings.xa_chunk_shift, vmscan.RECLAIM_LIBS)
     ctx.checker = lambda report: debug_vm.check(svc.buddy, report)

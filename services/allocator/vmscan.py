@@ -331,8 +331,10 @@ class Reclaimer:
                 self._round_done.notify_all()
 
     async def stop(self) -> None:
-        for t in self._tasks:
+        """kthread_stop of every kswapd: cancelled, and waited for until each has ended."""
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
             t.cancel()
-        self._tasks = []
+        await asyncio.gather(*tasks, return_exceptions=True)
         async with self._round_done:
             self._round_done.notify_all()

@@ -270,8 +270,12 @@ class Context:
         from mmsim.runtime.debug_vm import ledger_pass  # noqa: PLC0415
 
         self.recovery = [ledger_pass(self)]   # recovery passes, run at start, periodically and on Recover
+        self.on_close: list[Callable[[], Awaitable[None]]] = []   # stop what the service started (kswapd)
 
     async def close(self) -> None:
+        """Stop the service's own tasks (``on_close``), then its peers' channels and its Redis client."""
+        for stop in self.on_close:
+            await stop()
         await self.peers.close()
         await self.redis.aclose()
 

@@ -4,6 +4,7 @@ cluster over gRPC, for the same seeded workload."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -93,6 +94,16 @@ def test_inproc_statuses_travel_back_as_grpc_errors(inproc_settings):
         with pytest.raises(errors.InvalidArgument):
             mm.spawn("")
         assert mm.spawn("alive").pid > 0
+
+
+def test_inproc_stack_stops_every_task_it_started(inproc_settings):
+    """Leaving the in-process cluster stops the services' tasks, kswapd's among them (kthread_stop): none is
+    left pending on the loop (which Python would report as 'Task was destroyed but it is pending')."""
+    with Cluster.connect(inproc_settings) as mm:
+        mm.spawn("one")
+        loop = mm._runner._loop
+        assert any(t.get_name().startswith("kswapd") for t in asyncio.all_tasks(loop))
+    assert loop.is_closed() and not asyncio.all_tasks(loop)
 
 
 def test_transport_must_be_known():
