@@ -100,12 +100,25 @@ def prepare_faults(mm: Cluster, n: int) -> FaultSet:
     return FaultSet(p1, [p1.mmap(f, PAGE_SIZE) for f in files], p2, [p2.mmap(f, PAGE_SIZE) for f in files])
 
 
-def script_usec(url: str) -> int:
-    """Microseconds Redis has spent running scripts (EVALSHA and EVAL, INFO commandstats) since its start."""
-    client = redis.Redis.from_url(url)
-    stats = client.info("commandstats")
-    client.close()
+def script_usec(url: str | None) -> int | None:
+    """Microseconds Redis has spent running scripts (EVALSHA and EVAL, INFO commandstats) since its start;
+    None when there is no URL (a stack reached by --target: its Redis is not this client's to ask) or that
+    Redis does not answer."""
+    if url is None:
+        return None
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        stats = client.info("commandstats")
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
     return sum(stats.get(f"cmdstat_{c}", {}).get("usec", 0) for c in ("evalsha", "eval"))
+
+
+def per_fault(before: int | None, after: int | None, n: int) -> float | None:
+    """Script microseconds per fault between two readings of script_usec (None if either is missing)."""
+    return None if before is None or after is None else (after - before) / n
 
 
 def time_faults(proc, vmas, major: bool, clients: int = 1) -> tuple[list[float], float, list]:
@@ -124,15 +137,17 @@ def time_faults(proc, vmas, major: bool, clients: int = 1) -> tuple[list[float],
     return [ms for ms, _ in out], time.perf_counter() - t0, [r for _, r in out]
 
 
-def bench_fault(mm: Cluster, n: int) -> list[dict]:
-    """`mmsim bench fault`: major and minor p50/p99 against the echo chain of their hops and round trips."""
+def bench_fault(mm: Cluster, n: int, redis_url: str | None = None) -> list[dict]:
+    """`mmsim bench fault`: major and minor p50/p99 against the echo chain of their hops and round trips
+    (with PINGs, and with durable writes), and the Redis time of their scripts (from ``redis_url``, the
+    stack's Redis; None: not measured)."""
     fs = prepare_faults(mm, n)
     rows = []
     for label, proc, vmas, major in (("major fault", fs.major_proc, fs.major_vmas, True),
                                      ("minor fault", fs.minor_proc, fs.minor_vmas, False)):
-        lua0 = script_usec(mm.settings.redis_url)
+        lua0 = script_usec(redis_url)
         samples, _, results = time_faults(proc, vmas, major)
-        lua_us = (script_usec(mm.settings.redis_url) - lua0) / n
+        lua_us = per_fault(lua0, script_usec(redis_url), n)
         tree = mm.trace(results[len(results) // 2].trace_id)
         row = summarize(label, samples)
         row.update(hops=tree.hops, redis=tree.redis_round_trips, lua_us=lua_us)
@@ -192,7 +207,7 @@ def fault_metrics(mm: Cluster, n: int, transport: str, floor_rt_ms: float) -> di
             row = summarize(kind, samples, wall)
             key = f"{transport}.fault.{kind}.c{clients}"
             if clients == 1:
-                out[f"{transport}.fault.{kind}.lua_us"] = metric((script_usec(mm.settings.redis_url) - lua0) / n,
+                out[f"{transport}.fault.{kind}.lua_us"] = metric(per_fault(lua0, script_usec(mm.settings.redis_url), n),
                                                                  "us/fault", "lower")
                 tree = mm.trace(results[len(results) // 2].trace_id)
                 echo = summarize("echo", run_echo(mm, echo_chain(mm, tree), n))

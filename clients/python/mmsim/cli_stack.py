@@ -116,7 +116,8 @@ def bench_fault(
     """p50/p99 of major and minor faults against an echo chain of the same hops and Redis round trips.
 
     x echo: the fault's p50 over the echo's (PINGs); x echo+w: over the echo whose round trips are durable
-    writes (the AOF's fsync paid, as by the fault's scripts); lua us: Redis time in the fault's scripts.
+    writes (the AOF's fsync paid, as by the fault's scripts); lua us: Redis time in the fault's scripts
+    (INFO commandstats of the stack's Redis; not shown for a stack reached by --target).
 
     Example: mmsim bench fault --faults 100; mmsim --target 127.0.0.1 bench fault --here
     """
@@ -124,16 +125,16 @@ def bench_fault(
 
     if here or remote():
         with connect() as mm:
-            rows = bench.bench_fault(mm, faults)
+            rows = bench.bench_fault(mm, faults, None if remote() else mm.settings.redis_url)
     else:
         from mmsim import stack  # noqa: PLC0415
         from mmsim.client import Cluster  # noqa: PLC0415
 
         with stack.private(prefix="mmsim-bench-") as settings, Cluster.connect(settings) as mm:
-            rows = bench.bench_fault(mm, faults)
+            rows = bench.bench_fault(mm, faults, settings.redis_url)
     text = table(["what", "n", "p50 ms", "p99 ms", "per s", "hops", "redis", "lua us", "x echo", "x echo+w"],
                  [[r["label"], r["n"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['per_s']:.0f}", r["hops"],
-                   r["redis"], f"{r['lua_us']:.0f}" if "lua_us" in r else "",
+                   r["redis"], "" if r.get("lua_us") is None else f"{r['lua_us']:.0f}",
                    f"{r['ratio']:.2f}" if "ratio" in r else "",
                    f"{r['ratio_writes']:.2f}" if "ratio_writes" in r else ""] for r in rows])
     return Out(rows, text)
