@@ -53,6 +53,7 @@ SWAP_CLUSTER_MAX = 32
 MAX_RECLAIM_RETRIES = 16
 """kswapd rounds in a row without progress after which the node is hopeless (pgdat->kswapd_failures): kswapd
 ignores wake-ups until some reclaim makes progress there again."""
+KTHREAD_STOP_TIMEOUT_S = 1.0   # how long a service's shutdown waits for its kswapd tasks to end
 RECLAIM_LIBS = "\n".join([FILEMAP_LUA, f"local MAPPING_SHARED = {MAPPING_SHARED}", RMAP_LUA_LIB, RMAP_WALK_LUA_LIB])
 """The libraries of a script that changes page-cache folios and their PTEs together (reclaim, compaction)."""
 _PASS_FIELDS = ("scanned", "reclaimed", "activated", "deactivated", "refill", "dirty", "dirty_skipped", "writeback",
@@ -331,10 +332,13 @@ class Reclaimer:
                 self._round_done.notify_all()
 
     async def stop(self) -> None:
-        """kthread_stop of every kswapd: cancelled, and waited for until each has ended."""
+        """kthread_stop of every kswapd: cancelled, and waited for until each has ended, for at most
+        KTHREAD_STOP_TIMEOUT_S (a pass ends by telling Redis so: a Redis that does not answer must not hold
+        the service's shutdown)."""
         tasks, self._tasks = self._tasks, []
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=KTHREAD_STOP_TIMEOUT_S)
         async with self._round_done:
             self._round_done.notify_all()
