@@ -238,7 +238,7 @@ class Worker:
         if src is None or dst is None or src is dst or src.fs != dst.fs or len(src.content) < PAGE:
             return self.op_write()
         blocks = len(src.content) // PAGE
-        n = self.rng.randrange(1, blocks + 1)
+        n = self.rng.randrange(1, min(blocks, FILE_PAGES) + 1)   # a grown source: at most what dst's range takes
         so, do = self.rng.randrange(0, blocks - n + 1) * PAGE, self.rng.randrange(0, FILE_PAGES - n + 1) * PAGE
         try:
             self.mm.call("filesystem", "Reflink", fpb.ReflinkRequest(src_mapping=src.mapping, src_offset=so,
@@ -430,17 +430,21 @@ def test_chaos_kills_lose_no_page_and_no_fsynced_byte(mm, chaos_settings):
     ready = threading.Event()
     ready.set()
     killer_errors: list[BaseException] = []
+    worker_errors: list[BaseException] = []
 
     def run(w: Worker):
-        w.op_mkfs()
-        while True:
-            with counter_lock:
-                if counter["n"] >= OPERATIONS:
-                    return
-                counter["n"] += 1
-                if counter["n"] % KILL_EVERY == 0:
-                    kill_due.release()
-            w.step(ready)
+        try:
+            w.op_mkfs()
+            while True:
+                with counter_lock:
+                    if counter["n"] >= OPERATIONS:
+                        return
+                    counter["n"] += 1
+                    if counter["n"] % KILL_EVERY == 0:
+                        kill_due.release()
+                w.step(ready)
+        except BaseException as exc:  # noqa: BLE001 - a worker that dies fails the test, not a warning
+            worker_errors.append(exc)
 
     def killer():
         try:
@@ -464,6 +468,7 @@ def test_chaos_kills_lose_no_page_and_no_fsynced_byte(mm, chaos_settings):
     done.set()
     k.join()
     assert not killer_errors, killer_errors
+    assert not worker_errors, worker_errors
     while kill_due.acquire(blocking=False):   # a kill due at the very end
         name = _victim(victims, stats.kills)
         _kill_and_restart(chaos_settings, name, ready)
