@@ -202,7 +202,7 @@ def fault_metrics(mm: Cluster, n: int, transport: str, floor_rt_ms: float) -> di
         fs = prepare_faults(mm, n)
         for kind, proc, vmas, major in (("major", fs.major_proc, fs.major_vmas, True),
                                         ("minor", fs.minor_proc, fs.minor_vmas, False)):
-            lua0 = script_usec(mm.settings.redis_url)
+            lua0 = script_usec(mm.settings.redis_url) if clients == 1 else None
             samples, wall, results = time_faults(proc, vmas, major, clients)
             row = summarize(kind, samples, wall)
             key = f"{transport}.fault.{kind}.c{clients}"
@@ -210,11 +210,10 @@ def fault_metrics(mm: Cluster, n: int, transport: str, floor_rt_ms: float) -> di
                 out[f"{transport}.fault.{kind}.lua_us"] = metric(per_fault(lua0, script_usec(mm.settings.redis_url), n),
                                                                  "us/fault", "lower")
                 tree = mm.trace(results[len(results) // 2].trace_id)
-                echo = summarize("echo", run_echo(mm, echo_chain(mm, tree), n))
-                out[f"{key}.p50_ms"] = metric(row["p50_ms"], "ms", "lower", echo["p50_ms"], f"echo x{tree.hops} hops")
-                echo_w = summarize("echo", run_echo(mm, echo_chain(mm, tree, writes=True), n))
-                out[f"{key}.p50_ms_vs_writes"] = metric(row["p50_ms"], "ms", "lower", echo_w["p50_ms"],
-                                                        f"echo x{tree.hops} hops, durable writes")
+                for writes, suffix, floor_is in ((False, "", f"echo x{tree.hops} hops"),
+                                                 (True, "_vs_writes", f"echo x{tree.hops} hops, durable writes")):
+                    echo = summarize("echo", run_echo(mm, echo_chain(mm, tree, writes), n))
+                    out[f"{key}.p50_ms{suffix}"] = metric(row["p50_ms"], "ms", "lower", echo["p50_ms"], floor_is)
                 out[f"{key}.p99_ms"] = metric(row["p99_ms"], "ms", "lower")
                 out[f"{transport}.fault.{kind}.hops"] = metric(tree.hops, "hops", "lower")
                 out[f"{transport}.fault.{kind}.redis_round_trips"] = metric(tree.redis_round_trips, "round trips", "lower")
