@@ -5,6 +5,7 @@ Used by ``mmsim up``, ``make demo`` and the test fixtures; processes are stopped
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -54,11 +55,19 @@ def spawn_tied(args: list[str], **popen) -> subprocess.Popen:
     return subprocess.Popen(args, preexec_fn=die_with_parent, **popen)
 
 
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` distinct TCP ports that are free right now on host (the kernel picks them). The sockets are held
+    open together until all are bound: ports picked one after another may be the same port twice."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(n)]
+        for s in socks:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in socks]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free right now on host (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    return free_ports(1, host)[0]
 
 
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:

@@ -318,7 +318,9 @@ async def serve(name: str, register: RegisterFn, settings: config.Settings | Non
     settings = settings or config.load()
     ctx = Context(name, settings)
     provider = tracing.setup(name, settings.redis_url, settings.trace_keep, settings.otlp_endpoint)
-    server = grpc.aio.server(interceptors=interceptors(name, ctx, provider))
+    # no SO_REUSEPORT (gRPC's default on Linux): a second server on a port already served must fail to bind,
+    # not share it with the first, which would get half of the other service's calls (UNIMPLEMENTED)
+    server = grpc.aio.server(interceptors=interceptors(name, ctx, provider), options=[("grpc.so_reuseport", 0)])
     health_servicer, service_names = await start_services(ctx, register, server)
     reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     addr = settings.bind_addr(name)

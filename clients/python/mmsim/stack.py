@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from mmsim.runtime import config
 from mmsim.runtime.channels import NOT_SERVING_REASON_KEY
-from mmsim.runtime.redis_server import free_port, redis_args, spawn_tied
+from mmsim.runtime.redis_server import free_ports, redis_args, spawn_tied
 
 MODULES = {name: f"mmsim.{name}.server" for name in config.SERVICES}
 
@@ -54,8 +54,9 @@ class Paths:
 
 def pick_free_settings(base: config.Settings, state_dir: str) -> config.Settings:
     """Settings with a free port for Redis and for each service (so test runs never collide with `mmsim up`)."""
-    redis_url = f"redis://127.0.0.1:{free_port()}/0"
-    addrs = {name: f"127.0.0.1:{free_port()}" for name in config.SERVICES}
+    redis_port, *ports = free_ports(1 + len(config.SERVICES))
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    addrs = {name: f"127.0.0.1:{port}" for name, port in zip(config.SERVICES, ports)}
     env = {**base.env(), "MMSIM_REDIS_URL": redis_url, "MMSIM_STATE_DIR": state_dir}
     env.update({f"MMSIM_{n.upper()}_ADDR": a for n, a in addrs.items()})
     return config.load(env)
@@ -290,7 +291,8 @@ def replica_settings(base: config.Settings, state_dir: str, **overrides: str) ->
     ``base``, a free port for each service, its own ``state_dir`` for pid files and logs. ``overrides`` are
     extra environment variables (e.g. ``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
     env = {**base.env(), "MMSIM_STATE_DIR": state_dir, **overrides}
-    env.update({f"MMSIM_{n.upper()}_ADDR": f"127.0.0.1:{free_port()}" for n in config.SERVICES})
+    env.update({f"MMSIM_{n.upper()}_ADDR": f"127.0.0.1:{port}"
+                for n, port in zip(config.SERVICES, free_ports(len(config.SERVICES)))})
     return config.load(env)
 
 
