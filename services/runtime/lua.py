@@ -64,6 +64,24 @@ def declare(text: str) -> str:
     return sha
 
 
+@dataclass(frozen=True)
+class Named:
+    """A declared SpecScript as ``mmsim bench scripts`` reports it: its ``.lua`` file's name and the
+    libraries its every call defines again before the body runs (the fence's lock library included)."""
+
+    name: str
+    libraries: str
+
+
+_NAMED: dict[str, Named] = {}
+"""The SpecScripts by SHA1 (filled at import, as _DECLARED)."""
+
+
+def named(sha: str) -> Named | None:
+    """The SpecScript of that SHA1, if this process has imported the module that declares it."""
+    return _NAMED.get(sha)
+
+
 async def preload(redis) -> int:
     """SCRIPT LOAD of every declared script, one pipeline at start-up (before the service serves), so that no
     call's first use costs a NOSCRIPT and an EVAL. A Redis that loses its script cache later (restarted) is
@@ -238,6 +256,7 @@ class SpecScript:
         body = source(module_file, spec.file) if body is None else body
         fence = (LOCKS_LUA + "\n", "lk_fence(KEY.fence, ARG.fence)\n") if fenced else ("", "")
         self._script = ShaScript(fence[0] + spec.prologue(fenced) + fence[1] + libraries + "\n" + body)
+        _NAMED.setdefault(self._script.sha, Named(spec.file, fence[0] + libraries))
 
     async def __call__(self, redis, fence: Fence | None = None, **values) -> Reply:
         keys, args = _fence_args(self.fenced, *self.spec.build(values), fence)

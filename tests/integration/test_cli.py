@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 from typer.testing import CliRunner
 
 from mmsim.cli import app, command_tree
@@ -172,6 +173,7 @@ VALID = [
     ("trace last --any", 0),
     ("trace list --limit 5 --faults", 0),
     ("bench fault --faults 2 --here", 0),
+    ("bench scripts --faults 2 --here", 0),
     ("check --max 10", 0),
     ("mapcount-overflow --policy kill --bits 16", 0),
     ("spawn attackers --count 1000", 0),
@@ -273,6 +275,7 @@ INVALID = [
     ("trace list --limit 0", EXIT_USAGE),
     ("trace last --bogus", EXIT_USAGE),
     ("bench fault --faults 0", EXIT_USAGE),
+    ("bench scripts --faults 1001", EXIT_USAGE),
     ("run /no/such/scenario.yaml", EXIT_USAGE),
     ("experiment run nope --quick", EXIT_USAGE),
     ("experiment docs --only nope", EXIT_USAGE),
@@ -432,6 +435,25 @@ def test_bench_fault_gives_both_baselines_and_the_lua_time(own_stack_settings):
         assert r["lua_us"] > 0 and r["ratio"] > 0 and r["ratio_writes"] > 0
     echoes = [r["label"] for r in rows if r["label"].startswith("echo")]
     assert echoes == ["echo x5 hops", "echo x5 hops, writes", "echo x1 hops", "echo x1 hops, writes"]
+
+
+def test_bench_scripts_names_the_fault_path_scripts_and_restores_slowlog(own_stack_settings):
+    """A minor fault is the reverse map's one script (fault_begin, once, with redis.calls of its own); a major
+    fault runs the six of its 6 round trips, each once. Every named script's libraries have a top-level cost.
+    The stack's SLOWLOG settings are what they were before. Counts and names, not times."""
+    client = redis.Redis.from_url(own_stack_settings.redis_url)
+    before = client.config_get("slowlog-*")
+    rows = json.loads(invoke(own_stack_settings, ["bench", "scripts", "--faults", "3", "--here", "--json"]).stdout)
+    assert client.config_get("slowlog-*") == before
+    client.close()
+    minor = {r["script"]: r for r in rows if r["fault"] == "minor"}
+    assert minor["fault_begin"]["calls"] == 1 and minor["fault_begin"]["redis_calls"] > 0
+    assert minor["fault_begin"]["top_level_us"] > 0
+    major = {r["script"]: r for r in rows if r["fault"] == "major"}
+    scripts = {"fault_begin", "finish_fault", "filemap_lookup", "populate_read", "buddy_alloc", "filemap_add_folio"}
+    assert scripts <= set(major)   # (a kthread's pass may run a script of its own meanwhile)
+    assert all(major[n]["calls"] == 1 for n in scripts)
+    assert major["(all)"]["us_per_fault"] >= sum(major[n]["us_per_fault"] for n in scripts)
 
 
 def test_drop_caches_drops_clean_unmapped_folios_only(own_stack_settings, world):

@@ -18,6 +18,8 @@ average beside them; ``bench compare A.json B.json`` flags what got worse beyond
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import importlib
 import os
 import statistics
 import tempfile
@@ -30,7 +32,7 @@ import redis
 
 from mmsim import stack
 from mmsim.client import PAGE_SIZE, Cluster, new_traceparent
-from mmsim.runtime import config
+from mmsim.runtime import config, lua
 from mmsim.runtime.redis_server import start_redis
 from mmsim.v1 import trace_pb2, trace_pb2_grpc
 
@@ -158,6 +160,100 @@ def bench_fault(mm: Cluster, n: int, redis_url: str | None = None) -> list[dict]
             base.update(hops=tree.hops, redis=tree.redis_round_trips)
             row["ratio_writes" if writes else "ratio"] = row["p50_ms"] / base["p50_ms"]
             rows.append(base)
+    return rows
+
+
+SERVICE_MODULES = ("mmsim.allocator.server", "mmsim.pagecache.server", "mmsim.filesystem.server", "mmsim.rmap.server")
+"""Imported by ``bench scripts`` so that every SpecScript the services run is declared here by name."""
+LUA_CLIENT = b"?:0"    # SLOWLOG's client address of a command a script ran (redis.call)
+TOP_LEVEL_CALLS = 30   # EVALSHAs of each script's libraries alone, for their top-level cost
+SLOWLOG_PER_FAULT = 400   # SLOWLOG entries kept per fault (a major fault logs about 120)
+
+
+@contextmanager
+def slowlog_everything(client: redis.Redis, entries: int):
+    """SLOWLOG of every command (slower-than 0 us, ``entries`` kept) while inside; that Redis's own settings
+    come back after."""
+    old = client.config_get("slowlog-*")
+    client.config_set("slowlog-log-slower-than", 0)
+    client.config_set("slowlog-max-len", entries)
+    client.slowlog_reset()
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            client.config_set(k, v)
+
+
+def _script_calls(log: list[dict]) -> list[tuple[str, int, int]]:
+    """(SHA1, microseconds, redis.call count) of each EVALSHA/EVAL in a SLOWLOG, oldest first. A script's
+    own commands are logged before it (Redis runs one command at a time), so they are the LUA_CLIENT entries
+    since the previous command of a real client."""
+    out, inner = [], 0
+    for e in sorted(log, key=lambda e: e["id"]):
+        if e["client_address"] == LUA_CLIENT:
+            inner += 1
+            continue
+        words = e["command"].split(b" ", 2)
+        if words[0].upper() in (b"EVALSHA", b"EVAL") and len(words) > 1:
+            sha = words[1].decode() if words[0].upper() == b"EVALSHA" else hashlib.sha1(words[1]).hexdigest()
+            out.append((sha, e["duration"], inner))
+        inner = 0
+    return out
+
+
+def top_level_us(client: redis.Redis, libraries: str) -> float:
+    """p50 microseconds (SLOWLOG) of an EVALSHA of a script's libraries alone: what its every call pays to
+    define their functions again before its body runs (FUNCTION LOAD, Redis >= 7, would pay it once)."""
+    sha = client.script_load(libraries + "\nreturn 0")
+    client.evalsha(sha, 0)
+    with slowlog_everything(client, TOP_LEVEL_CALLS + 10):
+        for _ in range(TOP_LEVEL_CALLS):
+            client.evalsha(sha, 0)
+        durations = [us for s, us, _ in _script_calls(client.slowlog_get(TOP_LEVEL_CALLS + 10)) if s == sha]
+    return percentile(durations, 0.5)
+
+
+def bench_scripts(mm: Cluster, n: int, redis_url: str) -> list[dict]:
+    """`mmsim bench scripts`: the Redis time of a major and of a minor fault, script by script (SLOWLOG of
+    every command of the stack's Redis while ``n`` faults of each kind run): calls per fault, the p50 of one
+    call, microseconds per fault, redis.call per call, and the top level of its libraries (p50 of one
+    EVALSHA of them alone). Rows ``(outside scripts)``: the other commands (the span export, pipelines);
+    ``(all)``: the sum. SLOWLOG's own entries cost about a microsecond per command, so the sums are a little
+    above INFO commandstats'."""
+    for module in SERVICE_MODULES:
+        importlib.import_module(module)
+    client = redis.Redis.from_url(redis_url, socket_timeout=30)
+    fs = prepare_faults(mm, n)
+    rows, libs_us = [], {}
+    try:
+        for kind, proc, vmas, major in (("major", fs.major_proc, fs.major_vmas, True),
+                                        ("minor", fs.minor_proc, fs.minor_vmas, False)):
+            with slowlog_everything(client, SLOWLOG_PER_FAULT * n):
+                time_faults(proc, vmas, major)
+                log = client.slowlog_get(SLOWLOG_PER_FAULT * n)
+            calls: dict[str, list[tuple[int, int]]] = {}
+            for sha, us, inner in _script_calls(log):
+                calls.setdefault(sha, []).append((us, inner))
+            script_rows = []
+            for sha, got in calls.items():
+                named = lua.named(sha)
+                if named and sha not in libs_us:
+                    libs_us[sha] = top_level_us(client, named.libraries)
+                script_rows.append({"fault": kind, "script": named.name if named else f"sha:{sha[:8]}",
+                                    "calls": len(got) / n, "p50_us": percentile([us for us, _ in got], 0.5),
+                                    "us_per_fault": sum(us for us, _ in got) / n,
+                                    "redis_calls": sum(i for _, i in got) / len(got),
+                                    "top_level_us": libs_us.get(sha)})
+            script_rows.sort(key=lambda r: -r["us_per_fault"])
+            outside = sum(e["duration"] for e in log if e["client_address"] != LUA_CLIENT) / n \
+                - sum(r["us_per_fault"] for r in script_rows)
+            script_rows.append({"fault": kind, "script": "(outside scripts)", "us_per_fault": outside})
+            script_rows.append({"fault": kind, "script": "(all)",
+                                "us_per_fault": sum(r["us_per_fault"] for r in script_rows)})
+            rows += script_rows
+    finally:
+        client.close()
     return rows
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mmsim.cli_base import EXIT_ERROR, Out, app, command, connect, group, number, opt, remote, settings, table
+from mmsim.cli_base import (EXIT_ERROR, EXIT_USAGE, Out, app, command, connect, fail, group, number, opt, remote, settings,
+                            table)
 
 
 def _local_settings():
@@ -137,5 +138,45 @@ def bench_fault(
                    r["redis"], "" if r.get("lua_us") is None else f"{r['lua_us']:.0f}",
                    f"{r['ratio']:.2f}" if "ratio" in r else "",
                    f"{r['ratio_writes']:.2f}" if "ratio_writes" in r else ""] for r in rows])
+    return Out(rows, text)
+
+
+@command(bench_app, "scripts")
+def bench_scripts(
+    faults: Annotated[int, opt("faults of each kind (major, minor), 1 to 1000 (e.g. 50)", "--faults",
+                               parser=number(1, 1000), metavar="N")] = 50,
+    here: Annotated[bool, opt("run against the stack this command points at (MMSIM_*_ADDR, its MMSIM_REDIS_URL) "
+                              "instead of a private one on free ports", "--here")] = False,
+) -> Out:
+    """Where a fault's Redis time goes, script by script: calls per fault, p50 of one call (us), us per fault,
+    redis.call per call, and its libraries' top level (what each call pays to define them again).
+
+    SLOWLOG of every command of the stack's Redis while the faults run (its settings come back after); not
+    for a stack reached by --target, whose Redis is not this client's to configure.
+
+    Example: mmsim bench scripts --faults 50
+    """
+    from mmsim import bench  # noqa: PLC0415
+
+    if remote():
+        raise fail("bench scripts reads the stack's Redis (SLOWLOG), which --target does not reach: run it on "
+                   "the stack's host with --here", EXIT_USAGE)
+    if here:
+        with connect() as mm:
+            rows = bench.bench_scripts(mm, faults, mm.settings.redis_url)
+    else:
+        from mmsim import stack  # noqa: PLC0415
+        from mmsim.client import Cluster  # noqa: PLC0415
+
+        with stack.private(prefix="mmsim-bench-") as settings, Cluster.connect(settings) as mm:
+            rows = bench.bench_scripts(mm, faults, settings.redis_url)
+
+    def num(r, k, f):
+        return "" if r.get(k) is None else format(r[k], f)
+
+    text = table(["fault", "script", "calls", "p50 us", "us/fault", "redis.call", "top level us"],
+                 [[r["fault"], r["script"], num(r, "calls", ".2f"), num(r, "p50_us", ".0f"),
+                   num(r, "us_per_fault", ".0f"), num(r, "redis_calls", ".1f"), num(r, "top_level_us", ".0f")]
+                  for r in rows])
     return Out(rows, text)
 
