@@ -8,6 +8,7 @@ cases name every registered command, so a new command cannot go untested.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -25,6 +26,7 @@ from typer.testing import CliRunner
 from mmsim.cli import app, command_tree
 from mmsim.cli_base import EXIT_DOWN, EXIT_ERROR, EXIT_SIGBUS, EXIT_SIGPIPE, EXIT_SIGSEGV, EXIT_USAGE
 from mmsim.client import PAGE_SIZE, Cluster
+from mmsim.runtime.redis_server import free_port
 
 MMSIM = str(Path(sys.executable).with_name("mmsim"))
 runner = CliRunner()
@@ -454,6 +456,16 @@ def test_bench_scripts_names_the_fault_path_scripts_and_restores_slowlog(own_sta
     assert scripts <= set(major)   # (a kthread's pass may run a script of its own meanwhile)
     assert all(major[n]["calls"] == 1 for n in scripts)
     assert major["(all)"]["us_per_fault"] >= sum(major[n]["us_per_fault"] for n in scripts)
+
+
+def test_bench_scripts_says_when_the_stacks_redis_does_not_answer(own_stack_settings):
+    """The services answer but MMSIM_REDIS_URL points at nothing: a message and the stack-down exit code, no
+    traceback."""
+    dead = dataclasses.replace(own_stack_settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    argv = ["bench", "scripts", "--faults", "1", "--here", "--json"]
+    out = invoke(dead, argv)
+    check(out, EXIT_DOWN, argv)
+    assert "does not answer" in out.stderr
 
 
 def test_drop_caches_drops_clean_unmapped_folios_only(own_stack_settings, world):

@@ -18,7 +18,6 @@ average beside them; ``bench compare A.json B.json`` flags what got worse beyond
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib
 import os
 import statistics
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 
 import redis
 
-from mmsim import stack
+from mmsim import errors, stack
 from mmsim.client import PAGE_SIZE, Cluster, new_traceparent
 from mmsim.runtime import config, lua
 from mmsim.runtime.redis_server import start_redis
@@ -168,6 +167,7 @@ SERVICE_MODULES = ("mmsim.allocator.server", "mmsim.pagecache.server", "mmsim.fi
 LUA_CLIENT = b"?:0"    # SLOWLOG's client address of a command a script ran (redis.call)
 TOP_LEVEL_CALLS = 30   # EVALSHAs of each script's libraries alone, for their top-level cost
 SLOWLOG_PER_FAULT = 400   # SLOWLOG entries kept per fault (a major fault logs about 120)
+NOT_CACHED = "(EVAL: not in the script cache)"
 
 
 @contextmanager
@@ -195,9 +195,11 @@ def _script_calls(log: list[dict]) -> list[tuple[str, int, int]]:
             inner += 1
             continue
         words = e["command"].split(b" ", 2)
-        if words[0].upper() in (b"EVALSHA", b"EVAL") and len(words) > 1:
-            sha = words[1].decode() if words[0].upper() == b"EVALSHA" else hashlib.sha1(words[1]).hexdigest()
-            out.append((sha, e["duration"], inner))
+        verb = words[0].upper()
+        if verb == b"EVALSHA" and len(words) > 1:
+            out.append((words[1].decode(), e["duration"], inner))
+        elif verb == b"EVAL":   # a NOSCRIPT fallback: SLOWLOG keeps 128 bytes of the source, not enough to name it
+            out.append((NOT_CACHED, e["duration"], inner))
         inner = 0
     return out
 
@@ -224,36 +226,48 @@ def bench_scripts(mm: Cluster, n: int, redis_url: str) -> list[dict]:
     for module in SERVICE_MODULES:
         importlib.import_module(module)
     client = redis.Redis.from_url(redis_url, socket_timeout=30)
-    fs = prepare_faults(mm, n)
-    rows, libs_us = [], {}
     try:
-        for kind, proc, vmas, major in (("major", fs.major_proc, fs.major_vmas, True),
-                                        ("minor", fs.minor_proc, fs.minor_vmas, False)):
-            with slowlog_everything(client, SLOWLOG_PER_FAULT * n):
-                time_faults(proc, vmas, major)
-                log = client.slowlog_get(SLOWLOG_PER_FAULT * n)
-            calls: dict[str, list[tuple[int, int]]] = {}
-            for sha, us, inner in _script_calls(log):
-                calls.setdefault(sha, []).append((us, inner))
-            script_rows = []
-            for sha, got in calls.items():
-                named = lua.named(sha)
-                if named and sha not in libs_us:
-                    libs_us[sha] = top_level_us(client, named.libraries)
-                script_rows.append({"fault": kind, "script": named.name if named else f"sha:{sha[:8]}",
-                                    "calls": len(got) / n, "p50_us": percentile([us for us, _ in got], 0.5),
-                                    "us_per_fault": sum(us for us, _ in got) / n,
-                                    "redis_calls": sum(i for _, i in got) / len(got),
-                                    "top_level_us": libs_us.get(sha)})
-            script_rows.sort(key=lambda r: -r["us_per_fault"])
-            outside = sum(e["duration"] for e in log if e["client_address"] != LUA_CLIENT) / n \
-                - sum(r["us_per_fault"] for r in script_rows)
-            script_rows.append({"fault": kind, "script": "(outside scripts)", "us_per_fault": outside})
-            script_rows.append({"fault": kind, "script": "(all)",
-                                "us_per_fault": sum(r["us_per_fault"] for r in script_rows)})
-            rows += script_rows
+        return _scripts_rows(mm, n, client)
+    except redis.ConnectionError as exc:
+        raise errors.Unavailable(f"the stack's Redis at {redis_url} does not answer: {exc}") from None
+    except redis.RedisError as exc:   # e.g. a Redis whose CONFIG SET is renamed or refused
+        raise errors.FailedPrecondition(f"the stack's Redis at {redis_url} refused the SLOWLOG settings: {exc}") \
+            from None
     finally:
         client.close()
+
+
+def _scripts_rows(mm: Cluster, n: int, client: redis.Redis) -> list[dict]:
+    """bench_scripts' rows, on a client of the stack's Redis (asked first: no files are made for nothing)."""
+    client.ping()
+    fs = prepare_faults(mm, n)
+    rows, libs_us = [], {}
+    for kind, proc, vmas, major in (("major", fs.major_proc, fs.major_vmas, True),
+                                    ("minor", fs.minor_proc, fs.minor_vmas, False)):
+        with slowlog_everything(client, SLOWLOG_PER_FAULT * n):
+            time_faults(proc, vmas, major)
+            log = client.slowlog_get(SLOWLOG_PER_FAULT * n)
+        calls: dict[str, list[tuple[int, int]]] = {}
+        for sha, us, inner in _script_calls(log):
+            calls.setdefault(sha, []).append((us, inner))
+        script_rows = []
+        for sha, got in calls.items():
+            named = lua.named(sha)
+            if named and sha not in libs_us:
+                libs_us[sha] = top_level_us(client, named.libraries)
+            name = named.name if named else (sha if sha == NOT_CACHED else f"sha:{sha[:8]}")
+            script_rows.append({"fault": kind, "script": name,
+                                "calls": len(got) / n, "p50_us": percentile([us for us, _ in got], 0.5),
+                                "us_per_fault": sum(us for us, _ in got) / n,
+                                "redis_calls": sum(i for _, i in got) / len(got),
+                                "top_level_us": libs_us.get(sha)})
+        script_rows.sort(key=lambda r: -r["us_per_fault"])
+        outside = sum(e["duration"] for e in log if e["client_address"] != LUA_CLIENT) / n \
+            - sum(r["us_per_fault"] for r in script_rows)
+        script_rows.append({"fault": kind, "script": "(outside scripts)", "us_per_fault": outside})
+        script_rows.append({"fault": kind, "script": "(all)",
+                            "us_per_fault": sum(r["us_per_fault"] for r in script_rows)})
+        rows += script_rows
     return rows
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
-from mmsim.cli_base import (EXIT_ERROR, EXIT_USAGE, Out, app, command, connect, fail, group, number, opt, remote, settings,
-                            table)
+from mmsim.cli_base import (EXIT_ERROR, EXIT_USAGE, Out, app, command, connect, fail, group, number, opt, remote,
+                            settings, table)
 
 
 def _local_settings():
@@ -107,6 +108,21 @@ def demo() -> Out:
 bench_app = group("bench", "Benchmarks that print figures (ratios against a baseline measured in the same run).", "Stack")
 
 
+@contextlib.contextmanager
+def _bench_cluster(here: bool):
+    """(Cluster, its Redis URL) for a bench command: the stack this command points at (``--here``, or
+    --target, whose Redis is not this client's: URL None), else a private stack on free ports."""
+    if here or remote():
+        with connect() as mm:
+            yield mm, None if remote() else mm.settings.redis_url
+    else:
+        from mmsim import stack  # noqa: PLC0415
+        from mmsim.client import Cluster  # noqa: PLC0415
+
+        with stack.private(prefix="mmsim-bench-") as settings, Cluster.connect(settings) as mm:
+            yield mm, settings.redis_url
+
+
 @command(bench_app, "fault")
 def bench_fault(
     faults: Annotated[int, opt("faults of each kind (major, minor), at least 1 (e.g. 200)", "--faults",
@@ -124,15 +140,8 @@ def bench_fault(
     """
     from mmsim import bench  # noqa: PLC0415
 
-    if here or remote():
-        with connect() as mm:
-            rows = bench.bench_fault(mm, faults, None if remote() else mm.settings.redis_url)
-    else:
-        from mmsim import stack  # noqa: PLC0415
-        from mmsim.client import Cluster  # noqa: PLC0415
-
-        with stack.private(prefix="mmsim-bench-") as settings, Cluster.connect(settings) as mm:
-            rows = bench.bench_fault(mm, faults, settings.redis_url)
+    with _bench_cluster(here) as (mm, redis_url):
+        rows = bench.bench_fault(mm, faults, redis_url)
     text = table(["what", "n", "p50 ms", "p99 ms", "per s", "hops", "redis", "lua us", "x echo", "x echo+w"],
                  [[r["label"], r["n"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", f"{r['per_s']:.0f}", r["hops"],
                    r["redis"], "" if r.get("lua_us") is None else f"{r['lua_us']:.0f}",
@@ -161,15 +170,8 @@ def bench_scripts(
     if remote():
         raise fail("bench scripts reads the stack's Redis (SLOWLOG), which --target does not reach: run it on "
                    "the stack's host with --here", EXIT_USAGE)
-    if here:
-        with connect() as mm:
-            rows = bench.bench_scripts(mm, faults, mm.settings.redis_url)
-    else:
-        from mmsim import stack  # noqa: PLC0415
-        from mmsim.client import Cluster  # noqa: PLC0415
-
-        with stack.private(prefix="mmsim-bench-") as settings, Cluster.connect(settings) as mm:
-            rows = bench.bench_scripts(mm, faults, settings.redis_url)
+    with _bench_cluster(here) as (mm, redis_url):
+        rows = bench.bench_scripts(mm, faults, redis_url)
 
     def num(r, k, f):
         return "" if r.get(k) is None else format(r[k], f)
